@@ -1,0 +1,1 @@
+"""HTTP layer: routers, middleware and the problem-details mapping. No SQL, no business rules."""

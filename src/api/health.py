@@ -1,0 +1,21 @@
+"""Liveness and readiness, outside the versioned API so orchestrators never need a token."""
+
+from fastapi import APIRouter
+
+from src.api.deps import HealthServiceDep
+from src.api.responses import problem_responses
+from src.schemas.health import HealthRead, ReadinessRead
+
+router = APIRouter(prefix="/api/health", tags=["health"])
+
+
+@router.get("")
+async def liveness() -> HealthRead:
+    """Answer 200 whenever the process serves requests."""
+    return HealthRead()
+
+
+@router.get("/ready", responses=problem_responses(503), response_model_exclude_none=True)
+async def readiness(service: HealthServiceDep) -> ReadinessRead:
+    """Check the database (and Redis when configured); 503 when one is down."""
+    return await service.readiness()

@@ -1,0 +1,184 @@
+"""Pure ASGI middleware (no BaseHTTPMiddleware: it buffers and breaks streaming responses).
+
+Order, outermost first, as `create_app` installs it: request id -> access log -> CORS ->
+security headers -> body limit -> unhandled errors -> the app.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from src.api.problems import current_request_id, problem_response
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+access_log = structlog.stdlib.get_logger("stockroom.access")
+error_log = structlog.stdlib.get_logger("stockroom.error")
+
+
+def is_sane_request_id(value: str) -> bool:
+    """The contract's rule for echoing a caller's X-Request-ID (anything else is replaced)."""
+    return _REQUEST_ID.fullmatch(value) is not None
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+class AccessLogMiddleware:
+    """Binds the request id to every log line and writes one access line per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=current_request_id())
+        status = 500
+        start = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            access_log.info(
+                "request",
+                method=scope["method"],
+                route=getattr(route, "path", None) or "<unmatched>",
+                status=status,
+                duration_ms=round((time.perf_counter() - start) * 1000, 2),
+            )
+            structlog.contextvars.clear_contextvars()
+
+
+class SecurityHeadersMiddleware:
+    """Static hardening headers. Four constant headers do not justify another dependency."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
+        self.headers = {
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "DENY",
+            "Referrer-Policy": "no-referrer",
+            # frame-ancestors only: a stricter CSP would block the Swagger UI assets.
+            "Content-Security-Policy": "frame-ancestors 'none'",
+        }
+        if hsts:
+            self.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.headers.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+class BodySizeLimitMiddleware:
+    """Answers 413 for bodies over the limit, before routing when Content-Length says so.
+
+    Chunked bodies are counted as they arrive; the HTTPException raised from `receive`
+    reaches FastAPI's exception handlers, which render it as a problem.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            response = problem_response(
+                status=413,
+                detail=f"The request body exceeds {self.max_bytes} bytes",
+                instance=scope["path"],
+            )
+            await response(scope, receive, send)
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise StarletteHTTPException(
+                        413, detail=f"The request body exceeds {self.max_bytes} bytes"
+                    )
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class UnhandledErrorMiddleware:
+    """Turns any exception that escaped the app into a generic 500 problem.
+
+    The traceback goes to the log with the request id; the client gets only the id, so it
+    can quote it in a bug report without the service leaking SQL, paths or stack frames.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            error_log.exception("unhandled_exception", path=scope["path"])
+            if started:
+                raise
+            response = problem_response(
+                status=500,
+                detail="An unexpected error occurred; quote the request id when reporting it",
+                instance=scope["path"],
+            )
+            await response(scope, receive, send)

@@ -1,0 +1,143 @@
+"""The one place where errors become RFC 9457 problem responses.
+
+Domain exceptions carry their status and slug; routing and validation errors from FastAPI
+are mapped here too, so every error a client sees has the same shape and a request id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any, cast
+
+from asgi_correlation_id import correlation_id
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from src.core.exceptions import DomainError, RateLimited
+from src.schemas.problem import Problem
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+_SLUGS = {
+    400: "malformed-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    412: "precondition-failed",
+    413: "payload-too-large",
+    415: "malformed-request",
+    422: "validation-error",
+    428: "precondition-required",
+    429: "rate-limited",
+    500: "internal-error",
+    503: "service-unavailable",
+}
+
+
+def current_request_id() -> str:
+    return correlation_id.get() or ""
+
+
+def problem_response(
+    *,
+    status: int,
+    detail: str,
+    instance: str,
+    slug: str | None = None,
+    title: str | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    problem = Problem(
+        type=f"/problems/{slug or _SLUGS.get(status, 'error')}",
+        title=title or HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=instance,
+        request_id=current_request_id(),
+        **(extra or {}),
+    )
+    return JSONResponse(
+        problem.to_body(),
+        status_code=status,
+        headers=dict(headers) if headers else None,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
+
+
+async def domain_error_handler(request: Request, error: Exception) -> JSONResponse:
+    exc = cast(DomainError, error)
+    headers: dict[str, str] = {}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    return problem_response(
+        status=exc.status,
+        slug=exc.slug,
+        title=exc.title,
+        detail=exc.detail,
+        instance=request.url.path,
+        extra=exc.extra,
+        headers=headers or None,
+    )
+
+
+async def http_error_handler(request: Request, error: Exception) -> JSONResponse:
+    exc = cast(StarletteHTTPException, error)
+    status = exc.status_code
+    if status == 404:
+        detail = f"No resource at {request.url.path}"
+    elif status == 405:
+        detail = f"Method {request.method} is not allowed on {request.url.path}"
+    else:
+        detail = str(exc.detail) if exc.detail else HTTPStatus(status).phrase
+    return problem_response(
+        status=status, detail=detail, instance=request.url.path, headers=exc.headers
+    )
+
+
+def _is_json_content_type(value: str | None) -> bool:
+    if not value:
+        return False
+    media = value.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+async def validation_error_handler(request: Request, error: Exception) -> JSONResponse:
+    exc = cast(RequestValidationError, error)
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem_response(
+            status=400, detail="The request body is not valid JSON", instance=request.url.path
+        )
+    body_error = any(e.get("loc", ("",))[0] == "body" for e in errors)
+    content_type = request.headers.get("content-type")
+    if body_error and content_type and not _is_json_content_type(content_type):
+        return problem_response(
+            status=400,
+            detail="The request body must be JSON (Content-Type: application/json)",
+            instance=request.url.path,
+        )
+    # Never echo "input": it may hold a password the client just sent.
+    issues = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e["type"])}
+        for e in errors
+    ]
+    return problem_response(
+        status=422,
+        detail="The request is not valid; see errors",
+        instance=request.url.path,
+        extra={"errors": issues},
+    )
+
+
+def install_exception_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, domain_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)

@@ -1,0 +1,30 @@
+"""OpenAPI descriptions of the problem responses, so each route documents its errors."""
+
+from typing import Any
+
+from src.schemas.problem import Problem
+
+_DESCRIPTIONS = {
+    400: "Malformed request (invalid JSON, wrong content type, bad cursor)",
+    401: "Missing, invalid or expired credentials",
+    403: "Authenticated but not allowed",
+    404: "No such resource",
+    409: "Conflict with the current state",
+    412: "If-Match does not match the current ETag",
+    413: "Request body too large",
+    422: "Validation error",
+    428: "If-Match header required",
+    429: "Rate limited",
+    503: "A dependency is unavailable",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {
+            "model": Problem,
+            "description": _DESCRIPTIONS[status],
+            "content": {"application/problem+json": {}},
+        }
+        for status in statuses
+    }

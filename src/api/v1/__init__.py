@@ -1,0 +1,5 @@
+"""Version 1 of the public API, mounted at /api/v1. Feature routers are included here."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1")

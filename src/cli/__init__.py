@@ -1,0 +1,80 @@
+"""The `stockroom` command line: serve, migrate.
+
+Every expected failure (bad setting, port taken, database unreachable) prints one line on
+stderr and exits non-zero; a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from src import __version__
+from src.cli.runtime import CliError, database_session, run_migrations, run_server
+
+app = typer.Typer(
+    name="stockroom",
+    help="Stockroom inventory service.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"stockroom {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Stockroom inventory service."""
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    no_migrate: Annotated[
+        bool, typer.Option("--no-migrate", help="Do not upgrade the schema at start.")
+    ] = False,
+) -> None:
+    """Migrate the database and serve the API (embedded PostgreSQL when DATABASE_URL is unset)."""
+    _run(
+        lambda: run_server(
+            host=host, port=port, workers=workers, reload=reload, migrate=not no_migrate
+        )
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest revision."""
+
+    def _migrate() -> None:
+        with database_session() as url:
+            run_migrations(url)
+        typer.echo("database is at the latest revision")
+
+    _run(_migrate)
+
+
+def _run(action: typer.models.CommandFunctionType) -> None:
+    try:
+        action()
+    except CliError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,135 @@
+"""What the CLI commands do, apart from argument parsing."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import signal
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import uvicorn
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from src.cli.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from src.config import Settings, SettingsError, load_settings
+from src.core import migrations
+from src.core.logging import configure_logging
+
+
+class CliError(Exception):
+    """An expected failure, reported as one line."""
+
+
+class _Stop(Exception):
+    pass
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise CliError(str(exc)) from None
+
+
+@contextmanager
+def database_session() -> Iterator[str]:
+    """Yield the database URL, starting the embedded server for the duration if needed."""
+    settings = _settings()
+    configure_logging(settings.log_level, settings.effective_log_format.value)
+    if settings.database_url:
+        yield settings.database_url
+        return
+    embedded = EmbeddedPostgres(settings.stockroom_data_dir)
+    try:
+        url = embedded.start()
+    except EmbeddedPostgresError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        yield url
+    finally:
+        embedded.stop()
+
+
+def _describe(url: str) -> str:
+    parsed = make_url(url)
+    host = parsed.host or parsed.query.get("host") or "localhost"
+    return f"{host}:{parsed.port or 5432}/{parsed.database}"
+
+
+async def _ping(url: str, connect_timeout: float) -> None:
+    engine = create_async_engine(url, connect_args={"timeout": connect_timeout})
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+
+
+def check_database(url: str, timeout: float = 5.0) -> None:
+    try:
+        asyncio.run(_ping(url, timeout))
+    except Exception as exc:
+        raise CliError(
+            f"cannot connect to the database at {_describe(url)} ({type(exc).__name__})"
+        ) from None
+
+
+def run_migrations(url: str) -> None:
+    check_database(url)
+    try:
+        migrations.upgrade(url)
+    except Exception as exc:
+        raise CliError(f"migration failed: {type(exc).__name__}: {exc}") from None
+
+
+def check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise CliError(f"port {port} on {host} is already in use") from None
+            raise CliError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
+def run_server(*, host: str, port: int, workers: int, reload: bool, migrate: bool) -> None:
+    check_port_free(host, port)
+    # uvicorn handles SIGINT/SIGTERM while serving and re-raises them once it has shut down
+    # gracefully; turning them into an exception lets the embedded server stop afterwards.
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    try:
+        with database_session() as url:
+            if migrate:
+                run_migrations(url)
+            else:
+                check_database(url)
+            # Workers are separate processes that build their settings from the environment.
+            os.environ["DATABASE_URL"] = url
+            uvicorn.run(
+                "src.main:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers if not reload else None,
+                reload=reload,
+                log_config=None,
+                access_log=False,
+                proxy_headers=True,
+                server_header=False,
+                timeout_graceful_shutdown=30,
+            )
+    except _Stop:
+        pass

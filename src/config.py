@@ -1,0 +1,181 @@
+"""Settings from the environment (and `.env`), validated once at start-up.
+
+Outside development the service refuses to start on an unsafe or missing secret or
+database URL: a misconfigured production deploy must fail loudly, not run insecurely.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIN_SECRET_KEY_LENGTH = 32
+# Values people paste from examples; any of them in production is a leaked key.
+_PLACEHOLDER_MARKERS = ("change", "secret", "example", "placeholder", "xxx", "todo")
+_SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+class LogFormat(StrEnum):
+    CONSOLE = "console"
+    JSON = "json"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or unsafe; the message is one line meant for the operator."""
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the usual `postgres://` and `postgresql://` forms and pin the asyncpg driver."""
+    for prefix in (
+        "postgres://",
+        "postgresql://",
+        "postgresql+psycopg://",
+        "postgresql+psycopg2://",
+    ):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+    database_url: str | None = None
+    secret_key: str | None = Field(default=None, repr=False)
+    log_level: str = "INFO"
+    log_format: LogFormat | None = None
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    redis_url: str | None = None
+    stockroom_data_dir: Path = Path("./.stockroom")
+
+    db_pool_size: int = Field(default=10, ge=1, le=100)
+    db_max_overflow: int = Field(default=10, ge=0, le=100)
+    db_pool_timeout: float = Field(default=10.0, gt=0)
+    db_connect_timeout: float = Field(default=5.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        # Operators write either a JSON list or "a,b,c"; accept both.
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return []
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        url = normalize_database_url(value.strip())
+        if not url.startswith("postgresql+asyncpg://"):
+            raise ValueError("must be a PostgreSQL URL (postgresql://user:pass@host:port/db)")
+        return url
+
+    @model_validator(mode="after")
+    def _production_safety(self) -> Settings:
+        if self.environment is Environment.DEVELOPMENT:
+            return self
+        if not self.database_url:
+            raise ValueError(f"DATABASE_URL is required when ENVIRONMENT={self.environment}")
+        problem = secret_key_problem(self.secret_key)
+        if problem:
+            raise ValueError(f"SECRET_KEY {problem} (ENVIRONMENT={self.environment})")
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def effective_log_format(self) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        return LogFormat.CONSOLE if self.is_development else LogFormat.JSON
+
+
+def secret_key_problem(key: str | None) -> str | None:
+    """Why `key` is unfit to sign tokens, or None when it is fine."""
+    if not key:
+        return "is missing"
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f"is shorter than {MIN_SECRET_KEY_LENGTH} characters"
+    lowered = key.lower()
+    if any(marker in lowered for marker in _PLACEHOLDER_MARKERS) or len(set(key)) < 8:
+        return "looks like a placeholder"
+    return None
+
+
+def ensure_development_secret(settings: Settings) -> Settings:
+    """In development, generate a signing key once and keep it in the data dir.
+
+    Tokens then survive restarts without anyone having to configure a secret.
+    """
+    if settings.secret_key or not settings.is_development:
+        return settings
+    data_dir = settings.stockroom_data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / _SECRET_KEY_FILE
+    if path.exists():
+        key = path.read_text(encoding="utf-8").strip()
+    else:
+        key = secrets.token_urlsafe(48)
+        path.touch(mode=0o600)
+        path.write_text(key, encoding="utf-8")
+    return settings.model_copy(update={"secret_key": key})
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and complete the settings; raises SettingsError with a one-line reason."""
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc)) from None
+    return ensure_development_secret(settings)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return load_settings()
+
+
+def _one_line(exc: Any) -> str:
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error["loc"]).upper()
+        message = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"{field}: {message}" if field else message)
+    return "invalid settings: " + "; ".join(parts)

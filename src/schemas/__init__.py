@@ -1,0 +1,1 @@
+"""Pydantic request/response schemas (the API contract), kept apart from the ORM models."""

@@ -1,0 +1,1 @@
+"""Business rules and transaction decisions. Raise `src.core.exceptions`, never HTTP errors."""
