@@ -45,7 +45,7 @@ def _build_redis(settings: Settings) -> Redis | None:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    app.state.db = Database(settings)
+    app.state.db = Database.from_settings(settings)
     app.state.redis = _build_redis(settings)
     log.info("startup", environment=settings.environment.value, version=__version__)
     try:

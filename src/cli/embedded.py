@@ -7,6 +7,7 @@ from sharing (and corrupting) a cluster that another process owns.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
 import re
@@ -94,6 +95,10 @@ class EmbeddedPostgres:
                 )
             except subprocess.SubprocessError:
                 pass  # already stopped
+            # The helper caches one handle per data dir; a later start() in this process
+            # must not get the stopped server's handle back.
+            module.PostgresServer._instances.pop(self.pgdata, None)
+            atexit.unregister(self._server._cleanup)
             self._server = None
         self._unlock()
 

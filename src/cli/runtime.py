@@ -108,8 +108,7 @@ def run_server(*, host: str, port: int, workers: int, reload: bool, migrate: boo
     check_port_free(host, port)
     # uvicorn handles SIGINT/SIGTERM while serving and re-raises them once it has shut down
     # gracefully; turning them into an exception lets the embedded server stop afterwards.
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         with database_session() as url:
             if migrate:
@@ -133,3 +132,6 @@ def run_server(*, host: str, port: int, workers: int, reload: bool, migrate: boo
             )
     except _Stop:
         pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -46,9 +46,16 @@ def build_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessio
 class Database:
     """Engine plus session factory; one per process, created and disposed by the lifespan."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.engine = build_engine(settings)
-        self.session_factory = build_session_factory(self.engine)
+    def __init__(
+        self, engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession] | None = None
+    ) -> None:
+        self.engine = engine
+        # Tests pass a factory bound to one connection whose transaction they roll back.
+        self.session_factory = session_factory or build_session_factory(engine)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(build_engine(settings))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

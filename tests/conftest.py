@@ -1,0 +1,104 @@
+"""Suite-wide fixtures.
+
+One PostgreSQL per run (TEST_DATABASE_URL's server, or a throwaway embedded one), one fresh
+database built with `alembic upgrade head`, and per test a connection whose outer
+transaction is rolled back: the app's sessions join it through savepoints, so every test
+sees a clean database while still exercising the app's own commit/rollback code.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from src.config import Environment, Settings
+from src.core import migrations
+from src.core.database import Database, build_session_factory
+from src.dependencies import get_database
+from src.main import create_app
+from tests.support.databases import TestServer, test_server
+
+TEST_SECRET_KEY = "k3Y-for-tests-only-9f8e7d6c5b4a3210zyxwvu"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[TestServer]:
+    with test_server(os.environ.get("TEST_DATABASE_URL")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_server: TestServer) -> Iterator[str]:
+    with pg_server.fresh_database() as url:
+        migrations.upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("REDIS_URL is not set: tests that need a real Redis are skipped")
+    return url
+
+
+def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "environment": Environment.DEVELOPMENT,
+        "database_url": database_url,
+        "secret_key": TEST_SECRET_KEY,
+        "stockroom_data_dir": tmp_path / "data",
+        "redis_url": None,
+        "log_format": "console",
+        "_env_file": None,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path)
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        yield connection
+        if transaction.is_active:
+            await transaction.rollback()
+
+
+@pytest.fixture
+def app(settings: Settings, connection: AsyncConnection) -> FastAPI:
+    app = create_app(settings)
+    factory = build_session_factory(connection.engine)
+    factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+    app.dependency_overrides[get_database] = lambda: Database(connection.engine, factory)
+    return app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as client,
+    ):
+        yield client

@@ -1,0 +1,136 @@
+"""The `stockroom` command: clear one-line failures, migrations, and the serve wiring."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytest_mock import MockerFixture
+from typer.testing import CliRunner
+
+from src import __version__
+from src.cli import app
+from tests.conftest import TEST_SECRET_KEY
+from tests.support.databases import TestServer
+
+runner = CliRunner()
+UNREACHABLE = "postgresql://nobody@127.0.0.1:1/nothing"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("DATABASE_URL", "SECRET_KEY", "ENVIRONMENT", "REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STOCKROOM_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+def free_port() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return str(probe.getsockname()[1])
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"stockroom {__version__}"
+
+
+def test_help_lists_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "serve" in result.output
+    assert "migrate" in result.output
+
+
+def test_unknown_option_fails() -> None:
+    result = runner.invoke(app, ["serve", "--port", "99999"])
+    assert result.exit_code != 0
+
+
+def test_bad_setting_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", UNREACHABLE)
+    result = runner.invoke(app, ["serve", "--port", free_port()])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: invalid settings: SECRET_KEY is missing")
+    assert result.output.count("\n") == 1
+    assert "Traceback" not in result.output
+
+
+def test_port_taken_is_one_line(monkeypatch: pytest.MonkeyPatch, busy_port: int) -> None:
+    monkeypatch.setenv("DATABASE_URL", UNREACHABLE)
+    result = runner.invoke(app, ["serve", "--port", str(busy_port)])
+    assert result.exit_code == 1
+    assert result.output == f"error: port {busy_port} on 127.0.0.1 is already in use\n"
+
+
+def test_unreachable_database_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", UNREACHABLE)
+    result = runner.invoke(app, ["migrate"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: cannot connect to the database at 127.0.0.1:1/nothing")
+    assert result.output.count("\n") == 1
+
+
+def test_serve_unreachable_database_without_migrate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", UNREACHABLE)
+    result = runner.invoke(app, ["serve", "--port", free_port(), "--no-migrate"])
+    assert result.exit_code == 1
+    assert "cannot connect to the database" in result.output
+
+
+def test_migrate_upgrades_a_fresh_database(
+    monkeypatch: pytest.MonkeyPatch, pg_server: TestServer
+) -> None:
+    with pg_server.fresh_database("stockroom_cli") as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        first = runner.invoke(app, ["migrate"])
+        again = runner.invoke(app, ["migrate"])
+    assert first.exit_code == 0, first.output
+    assert again.exit_code == 0, again.output
+    assert "latest revision" in again.output
+
+
+def test_serve_migrates_then_runs_uvicorn(
+    monkeypatch: pytest.MonkeyPatch, pg_server: TestServer, mocker: MockerFixture
+) -> None:
+    run = mocker.patch("src.cli.runtime.uvicorn.run")
+    with pg_server.fresh_database("stockroom_cli") as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        monkeypatch.setenv("SECRET_KEY", TEST_SECRET_KEY)
+        result = runner.invoke(app, ["serve", "--port", free_port(), "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    kwargs = run.call_args.kwargs
+    assert run.call_args.args == ("src.main:create_app",)
+    assert kwargs["factory"] is True
+    assert kwargs["workers"] == 2
+    assert kwargs["log_config"] is None
+
+
+def test_serve_stops_cleanly_on_signal(
+    monkeypatch: pytest.MonkeyPatch, pg_server: TestServer, mocker: MockerFixture
+) -> None:
+    import signal
+
+    def interrupted(*_: object, **__: object) -> None:
+        signal.raise_signal(signal.SIGTERM)  # as uvicorn does after a graceful shutdown
+
+    mocker.patch("src.cli.runtime.uvicorn.run", side_effect=interrupted)
+    before = signal.getsignal(signal.SIGTERM)
+    with pg_server.fresh_database("stockroom_cli") as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        result = runner.invoke(app, ["serve", "--port", free_port(), "--no-migrate"])
+    assert result.exit_code == 0, result.output
+    assert signal.getsignal(signal.SIGTERM) is before

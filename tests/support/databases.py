@@ -1,0 +1,68 @@
+"""Throwaway databases on the test server: each suite (and each stairway run) gets its own."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from src.cli.embedded import ThrowawayPostgres
+from src.config import normalize_database_url
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _admin(url: str, sql: str) -> None:
+    connection = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+class TestServer:
+    """A PostgreSQL server we may create databases on."""
+
+    __test__ = False
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = normalize_database_url(admin_url)
+
+    def url_for(self, database: str) -> str:
+        return make_url(self.admin_url).set(database=database).render_as_string(hide_password=False)
+
+    def create_database(self, prefix: str = "stockroom_test") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_admin(self.admin_url, f'CREATE DATABASE "{name}"'))
+        return name
+
+    def drop_database(self, name: str) -> None:
+        asyncio.run(_admin(self.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    @contextmanager
+    def fresh_database(self, prefix: str = "stockroom_test") -> Iterator[str]:
+        name = self.create_database(prefix)
+        try:
+            yield self.url_for(name)
+        finally:
+            self.drop_database(name)
+
+
+@contextmanager
+def test_server(external_url: str | None) -> Iterator[TestServer]:
+    """The server named by TEST_DATABASE_URL, or a throwaway embedded one."""
+    if external_url:
+        yield TestServer(external_url)
+        return
+    embedded = ThrowawayPostgres()
+    embedded.start()
+    try:
+        yield TestServer(embedded.url("postgres"))
+    finally:
+        embedded.stop()

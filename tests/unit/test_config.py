@@ -1,0 +1,126 @@
+"""Settings: parsing, production safety, and the development secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from src.config import (
+    Environment,
+    LogFormat,
+    Settings,
+    SettingsError,
+    load_settings,
+    normalize_database_url,
+    secret_key_problem,
+)
+
+GOOD_KEY = "Zq7-4hT_9wLp2vRx8nKc3mYb6jDf5gHs1aEu"
+DB = "postgresql://app:pw@db:5432/stockroom"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in (
+        "DATABASE_URL",
+        "SECRET_KEY",
+        "ENVIRONMENT",
+        "CORS_ORIGINS",
+        "LOG_FORMAT",
+        "LOG_LEVEL",
+        "REDIS_URL",
+        "STOCKROOM_DATA_DIR",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+
+
+def test_defaults_are_development() -> None:
+    settings = Settings(_env_file=None)
+    assert settings.environment is Environment.DEVELOPMENT
+    assert settings.effective_log_format is LogFormat.CONSOLE
+    assert settings.database_url is None
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u@h/d", "postgresql+asyncpg://u@h/d"),
+        ("postgresql://u@h/d", "postgresql+asyncpg://u@h/d"),
+        ("postgresql+asyncpg://u@h/d", "postgresql+asyncpg://u@h/d"),
+    ],
+)
+def test_database_url_forms(given: str, expected: str) -> None:
+    assert normalize_database_url(given) == expected
+    assert Settings(database_url=given, _env_file=None).database_url == expected
+
+
+def test_non_postgres_database_url_is_refused() -> None:
+    with pytest.raises(SettingsError, match="DATABASE_URL"):
+        load_settings(database_url="mysql://u@h/d", secret_key=GOOD_KEY)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('["https://a.example", "https://b.example"]', ["https://a.example", "https://b.example"]),
+        ("https://a.example, https://b.example", ["https://a.example", "https://b.example"]),
+        ("", []),
+    ],
+)
+def test_cors_origins_from_env(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", raw)
+    assert Settings(_env_file=None).cors_origins == expected
+
+
+def test_bad_log_level_is_one_line() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(log_level="chatty")
+    assert "\n" not in str(caught.value)
+    assert "LOG_LEVEL" in str(caught.value)
+
+
+def test_production_requires_database_url() -> None:
+    with pytest.raises(SettingsError, match="DATABASE_URL is required"):
+        load_settings(environment="production", secret_key=GOOD_KEY)
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        (None, "is missing"),
+        ("short-key", "shorter than 32"),
+        ("change-me-change-me-change-me-change-me", "placeholder"),
+        ("a" * 40, "placeholder"),
+    ],
+)
+def test_production_refuses_unsafe_secret(key: str | None, reason: str) -> None:
+    with pytest.raises(SettingsError, match=reason) as caught:
+        load_settings(environment="staging", database_url=DB, secret_key=key)
+    assert "\n" not in str(caught.value)
+
+
+def test_production_accepts_safe_settings() -> None:
+    settings = load_settings(environment="production", database_url=DB, secret_key=GOOD_KEY)
+    assert settings.effective_log_format is LogFormat.JSON
+    assert secret_key_problem(GOOD_KEY) is None
+    assert GOOD_KEY not in repr(settings)
+
+
+def test_development_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = load_settings(stockroom_data_dir=data_dir)
+    second = load_settings(stockroom_data_dir=data_dir)
+    assert first.secret_key
+    assert first.secret_key == second.secret_key
+    assert secret_key_problem(first.secret_key) is None
+    assert (data_dir / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_explicit_development_secret_is_used(tmp_path: Path) -> None:
+    settings = load_settings(stockroom_data_dir=tmp_path, secret_key=GOOD_KEY)
+    assert settings.secret_key == GOOD_KEY
+    assert not (tmp_path / "secret_key").exists()

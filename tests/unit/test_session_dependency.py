@@ -1,0 +1,45 @@
+"""The request-scoped session commits on success and rolls back on any exception."""
+
+from __future__ import annotations
+
+import pytest
+from pytest_mock import MockerFixture
+
+from src.dependencies import get_session
+
+
+def _database(mocker: MockerFixture):  # type: ignore[no-untyped-def]
+    session = mocker.AsyncMock()
+    factory = mocker.MagicMock()
+    factory.return_value.__aenter__.return_value = session
+    database = mocker.MagicMock(session_factory=factory)
+    return database, session
+
+
+async def test_commits_when_the_endpoint_returns(mocker: MockerFixture) -> None:
+    database, session = _database(mocker)
+    generator = get_session(database)
+    assert await generator.__anext__() is session
+    with pytest.raises(StopAsyncIteration):
+        await generator.__anext__()
+    session.commit.assert_awaited_once()
+    session.rollback.assert_not_awaited()
+
+
+async def test_rolls_back_when_the_endpoint_raises(mocker: MockerFixture) -> None:
+    database, session = _database(mocker)
+    generator = get_session(database)
+    await generator.__anext__()
+    with pytest.raises(ValueError, match="boom"):
+        await generator.athrow(ValueError("boom"))
+    session.rollback.assert_awaited_once()
+    session.commit.assert_not_awaited()
+
+
+async def test_a_failing_commit_propagates(mocker: MockerFixture) -> None:
+    database, session = _database(mocker)
+    session.commit.side_effect = ConnectionError("lost")
+    generator = get_session(database)
+    await generator.__anext__()
+    with pytest.raises(ConnectionError):
+        await generator.__anext__()
