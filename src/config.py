@@ -17,8 +17,23 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_SECRET_KEY_LENGTH = 32
-# Values people paste from examples; any of them in production is a leaked key.
-_PLACEHOLDER_MARKERS = ("change", "secret", "example", "placeholder", "xxx", "todo")
+# Words from the keys people paste out of examples; any of them in production is a leaked
+# key. Whole words, so a random key (token_urlsafe) practically never trips them.
+_PLACEHOLDER_MARKERS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "changethis",
+    "your-secret",
+    "your_secret",
+    "secret-key",
+    "secret_key",
+    "secretkey",
+    "placeholder",
+    "example",
+    "insecure",
+    "not-secret",
+)
 _SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 
 
@@ -72,6 +87,20 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
 
+    # Auth. Keys in SECRET_KEY_PREVIOUS still verify tokens, so the signing key can be
+    # rotated without logging everyone out.
+    secret_key_previous: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    refresh_token_ttl_seconds: int = Field(default=14 * 86_400, ge=300)
+    jwt_issuer: str = "stockroom"
+    jwt_audience: str = "stockroom-api"
+    registration_open: bool = True
+    login_rate_limit_per_account: str = "5/minute"
+    login_rate_limit_per_client: str = "20/minute"
+    # Proxies whose X-Forwarded-For is believed (comma-separated IPs/CIDRs, or *). Empty:
+    # the client address is the socket's peer, which a client cannot forge.
+    forwarded_allow_ips: str = ""
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -80,7 +109,18 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("login_rate_limit_per_account", "login_rate_limit_per_client")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError("must look like '5/minute' or '100 per hour'") from None
+        return value
+
+    @field_validator("cors_origins", "secret_key_previous", mode="before")
     @classmethod
     def _origins(cls, value: Any) -> Any:
         # Operators write either a JSON list or "a,b,c"; accept both.
@@ -145,14 +185,20 @@ def ensure_development_secret(settings: Settings) -> Settings:
     if settings.secret_key or not settings.is_development:
         return settings
     data_dir = settings.stockroom_data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / _SECRET_KEY_FILE
-    if path.exists():
-        key = path.read_text(encoding="utf-8").strip()
-    else:
-        key = secrets.token_urlsafe(48)
-        path.touch(mode=0o600)
-        path.write_text(key, encoding="utf-8")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            key = path.read_text(encoding="utf-8").strip()
+        else:
+            key = secrets.token_urlsafe(48)
+            path.touch(mode=0o600)
+            path.write_text(key, encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(
+            f"cannot keep the development secret in {data_dir} ({exc.strerror}); "
+            "set SECRET_KEY or STOCKROOM_DATA_DIR"
+        ) from None
     return settings.model_copy(update={"secret_key": key})
 
 

@@ -15,7 +15,10 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.config import Settings
+from src.core.cursors import CursorCodec
 from src.core.database import Database
+from src.core.ratelimit import RateLimiter
+from src.core.tokens import TokenCodec
 
 
 def get_settings(request: Request) -> Settings:
@@ -26,6 +29,26 @@ def get_settings(request: Request) -> Settings:
 def get_database(request: Request) -> Database:
     database: Database = request.app.state.db
     return database
+
+
+def get_token_codec(request: Request) -> TokenCodec:
+    codec: TokenCodec = request.app.state.tokens
+    return codec
+
+
+def get_cursor_codec(request: Request) -> CursorCodec:
+    codec: CursorCodec = request.app.state.cursors
+    return codec
+
+
+def get_rate_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+def client_address(request: Request) -> str:
+    """The peer address (uvicorn rewrites it from X-Forwarded-For only for trusted proxies)."""
+    return request.client.host if request.client else "unknown"
 
 
 def get_redis(request: Request) -> Redis | None:
@@ -50,3 +73,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 RedisDep = Annotated["Redis | None", Depends(get_redis)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+TokenCodecDep = Annotated[TokenCodec, Depends(get_token_codec)]
+CursorCodecDep = Annotated[CursorCodec, Depends(get_cursor_codec)]
+RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
+ClientAddress = Annotated[str, Depends(client_address)]

@@ -27,8 +27,11 @@ from src.api.middleware import (
 )
 from src.api.problems import install_exception_handlers
 from src.config import Settings, get_settings
+from src.core.cursors import CursorCodec
 from src.core.database import Database
 from src.core.logging import configure_logging, get_logger
+from src.core.ratelimit import RateLimiter, build_storage
+from src.core.tokens import TokenCodec
 
 log = get_logger(__name__)
 
@@ -47,6 +50,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app.state.db = Database.from_settings(settings)
     app.state.redis = _build_redis(settings)
+    app.state.rate_limiter = RateLimiter(build_storage(settings.redis_url))
     log.info("startup", environment=settings.environment.value, version=__version__)
     try:
         yield
@@ -55,6 +59,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await app.state.redis.aclose()
         await app.state.db.dispose()
         log.info("shutdown")
+
+
+def build_token_codec(settings: Settings) -> TokenCodec:
+    if not settings.secret_key:
+        raise ValueError("SECRET_KEY is not set (load settings with load_settings())")
+    return TokenCodec(
+        secret_key=settings.secret_key,
+        previous_keys=settings.secret_key_previous,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.access_token_ttl_seconds,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -71,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.tokens = build_token_codec(settings)
+    app.state.cursors = CursorCodec(settings.secret_key or "")
 
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(UnhandledErrorMiddleware)

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from src.core.exceptions import DomainError, RateLimited
+from src.core.exceptions import DomainError, OAuthError, RateLimited, Unauthorized
 from src.schemas.problem import Problem
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -72,9 +72,18 @@ def problem_response(
 
 async def domain_error_handler(request: Request, error: Exception) -> JSONResponse:
     exc = cast(DomainError, error)
+    if isinstance(exc, OAuthError):
+        # RFC 6749 §5.2: OAuth2 client libraries parse this shape, not a problem document.
+        return JSONResponse(
+            {"error": exc.error, "error_description": exc.detail},
+            status_code=exc.status,
+            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        )
     headers: dict[str, str] = {}
-    if exc.status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = (
+            'Bearer error="invalid_token"' if exc.invalid_token else "Bearer"
+        )
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
     return problem_response(
@@ -126,7 +135,11 @@ async def validation_error_handler(request: Request, error: Exception) -> JSONRe
         )
     # Never echo "input": it may hold a password the client just sent.
     issues = [
-        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e["type"])}
+        {
+            "loc": list(e.get("loc", ())),
+            "msg": str(e.get("msg", "")).removeprefix("Value error, "),
+            "type": str(e["type"]),
+        }
         for e in errors
     ]
     return problem_response(

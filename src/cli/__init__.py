@@ -6,12 +6,19 @@ stderr and exits non-zero; a traceback means a bug.
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 
 from src import __version__
-from src.cli.runtime import CliError, database_session, run_migrations, run_server
+from src.cli.runtime import (
+    CliError,
+    database_session,
+    ensure_admin,
+    run_migrations,
+    run_server,
+)
 
 app = typer.Typer(
     name="stockroom",
@@ -66,6 +73,27 @@ def migrate() -> None:
         typer.echo("database is at the latest revision")
 
     _run(_migrate)
+
+
+@app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Argument(help="Email of the admin to create or promote.")],
+    full_name: Annotated[str, typer.Option(help="Name for a new user.")] = "Administrator",
+) -> None:
+    """Create an admin, or promote an existing user; safe to run twice.
+
+    The password comes from STOCKROOM_ADMIN_PASSWORD or a prompt (not echoed); it is used
+    only when the user is created.
+    """
+    password = os.environ.get("STOCKROOM_ADMIN_PASSWORD") or typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+
+    def _create() -> None:
+        created = ensure_admin(email=email, password=password, full_name=full_name)
+        typer.echo(f"{'created' if created else 'promoted'} admin {email}")
+
+    _run(_create)
 
 
 def _run(action: typer.models.CommandFunctionType) -> None:

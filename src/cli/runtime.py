@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from types import FrameType
 
 import uvicorn
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -19,7 +20,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from src.cli.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from src.config import Settings, SettingsError, load_settings
 from src.core import migrations
+from src.core.database import Database
 from src.core.logging import configure_logging
+from src.schemas.user import UserCreate
+from src.services.users import UserService
 
 
 class CliError(Exception):
@@ -109,6 +113,7 @@ def run_server(*, host: str, port: int, workers: int, reload: bool, migrate: boo
     # uvicorn handles SIGINT/SIGTERM while serving and re-raises them once it has shut down
     # gracefully; turning them into an exception lets the embedded server stop afterwards.
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    settings = _settings()
     try:
         with database_session() as url:
             if migrate:
@@ -126,7 +131,9 @@ def run_server(*, host: str, port: int, workers: int, reload: bool, migrate: boo
                 reload=reload,
                 log_config=None,
                 access_log=False,
-                proxy_headers=True,
+                # X-Forwarded-For is believed only from the configured proxies.
+                proxy_headers=bool(settings.forwarded_allow_ips),
+                forwarded_allow_ips=settings.forwarded_allow_ips or None,
                 server_header=False,
                 timeout_graceful_shutdown=30,
             )
@@ -135,3 +142,30 @@ def run_server(*, host: str, port: int, workers: int, reload: bool, migrate: boo
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def ensure_admin(*, email: str, password: str, full_name: str) -> bool:
+    """Validate like the API does, migrate, then create or promote. True when created."""
+    try:
+        data = UserCreate(email=email, password=password, full_name=full_name)
+    except ValidationError as exc:
+        reasons = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise CliError(f"invalid admin: {reasons}") from None
+    with database_session() as url:
+        run_migrations(url)
+        return asyncio.run(_ensure_admin(url, data))
+
+
+async def _ensure_admin(url: str, data: UserCreate) -> bool:
+    database = Database(create_async_engine(url))
+    try:
+        async with database.session_factory() as session, session.begin():
+            _, created = await UserService(session).ensure_admin(
+                email=str(data.email), password=data.password, full_name=data.full_name
+            )
+    finally:
+        await database.dispose()
+    return created

@@ -33,6 +33,11 @@ class Unauthorized(DomainError):
     slug = "unauthorized"
     title = "Not authenticated"
 
+    def __init__(self, detail: str | None = None, *, invalid_token: bool = False) -> None:
+        super().__init__(detail)
+        # RFC 6750 §3: a token was sent but is bad, expired or revoked.
+        self.invalid_token = invalid_token
+
 
 class Forbidden(DomainError):
     status = 403
@@ -84,3 +89,26 @@ class ServiceUnavailable(DomainError):
     status = 503
     slug = "service-unavailable"
     title = "Service unavailable"
+
+
+class ValidationFailed(DomainError):
+    """A request that is well-formed but breaks a rule tied to one field (422 with errors)."""
+
+    status = 422
+    slug = "validation-error"
+    title = "Validation error"
+
+    def __init__(self, detail: str, *, loc: list[str | int], type_: str = "value_error") -> None:
+        super().__init__(detail, errors=[{"loc": loc, "msg": detail, "type": type_}])
+
+
+class OAuthError(DomainError):
+    """An RFC 6749 §5.2 error: rendered as {"error", "error_description"}, not a problem."""
+
+    status = 400
+    slug = "oauth-error"
+    title = "OAuth error"
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error

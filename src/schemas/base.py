@@ -1,6 +1,8 @@
 """Schema bases: inputs reject unknown fields (no mass assignment), outputs read ORM objects."""
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 
 class Schema(BaseModel):
@@ -8,4 +10,9 @@ class Schema(BaseModel):
 
 
 class InputSchema(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # No global whitespace stripping: passwords must be taken exactly as typed.
+    model_config = ConfigDict(extra="forbid")
+
+
+# A human-readable name: trimmed, never empty.
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -2,4 +2,8 @@
 
 from fastapi import APIRouter
 
+from src.api.v1 import auth, users
+
 router = APIRouter(prefix="/api/v1")
+router.include_router(auth.router)
+router.include_router(users.router)

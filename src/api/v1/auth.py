@@ -1,0 +1,71 @@
+"""Auth: registration, the OAuth2 token endpoint (RFC 6749) and logout."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Response, status
+
+from src.api.deps import AuthServiceDep
+from src.api.responses import problem_responses
+from src.core.exceptions import OAuthError
+from src.dependencies import ClientAddress
+from src.schemas.auth import LogoutRequest, OAuthErrorResponse, TokenResponse
+from src.schemas.user import UserCreate, UserRead
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+# Optional on purpose: a missing field must be answered as RFC 6749 `invalid_request`,
+# not as FastAPI's 422, because OAuth2 client libraries parse the former.
+FormField = Annotated[str | None, Form()]
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(403, 409, 422),
+)
+async def register(body: UserCreate, service: AuthServiceDep, response: Response) -> UserRead:
+    """Create an account with the viewer role."""
+    user = await service.register(body)
+    response.headers["Location"] = f"/api/v1/users/{user.id}"
+    return UserRead.model_validate(user)
+
+
+@router.post(
+    "/token",
+    responses={
+        400: {"model": OAuthErrorResponse, "description": "RFC 6749 §5.2 error"},
+        **problem_responses(429, 503),
+    },
+)
+async def token(
+    service: AuthServiceDep,
+    client: ClientAddress,
+    response: Response,
+    grant_type: FormField = None,
+    username: FormField = None,
+    password: FormField = None,
+    refresh_token: FormField = None,
+    scope: FormField = None,
+) -> TokenResponse:
+    """Log in (grant_type=password) or rotate a refresh token (grant_type=refresh_token)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    if grant_type == "password":
+        if not username or not password:
+            raise OAuthError("invalid_request", "username and password are required")
+        return await service.login(username, password, client=client)
+    if grant_type == "refresh_token":
+        if not refresh_token:
+            raise OAuthError("invalid_request", "refresh_token is required")
+        return await service.refresh(refresh_token)
+    if not grant_type:
+        raise OAuthError("invalid_request", "grant_type is required")
+    raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(422))
+async def logout(body: LogoutRequest, service: AuthServiceDep) -> None:
+    """End the session (refresh-token family) this refresh token belongs to."""
+    await service.logout(body.refresh_token)

@@ -1,0 +1,76 @@
+"""Users: the caller's own profile, and administration (admin only)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from src.api.deps import CurrentUser, RequireAdmin, UserServiceDep
+from src.api.responses import problem_responses
+from src.dependencies import CursorCodecDep
+from src.models.user import Role
+from src.schemas.pagination import Page
+from src.schemas.user import PasswordChange, UserAdminUpdate, UserRead, UserSelfUpdate
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+AUTH_ERRORS = (401,)
+ADMIN_ERRORS = (401, 403)
+
+
+@router.get("/me", responses=problem_responses(*AUTH_ERRORS))
+async def read_me(user: CurrentUser) -> UserRead:
+    """The authenticated user."""
+    return UserRead.model_validate(user)
+
+
+@router.patch("/me", responses=problem_responses(*AUTH_ERRORS, 422))
+async def update_me(body: UserSelfUpdate, user: CurrentUser, service: UserServiceDep) -> UserRead:
+    """Change the authenticated user's full name."""
+    return UserRead.model_validate(await service.update_me(user, body))
+
+
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(*AUTH_ERRORS, 422),
+)
+async def change_password(body: PasswordChange, user: CurrentUser, service: UserServiceDep) -> None:
+    """Change the password; every session of the user ends."""
+    await service.change_password(user, body)
+
+
+@router.get("", responses=problem_responses(*ADMIN_ERRORS, 400, 422))
+async def list_users(
+    _: RequireAdmin,
+    service: UserServiceDep,
+    codec: CursorCodecDep,
+    role: Role | None = None,
+    is_active: bool | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> Page[UserRead]:
+    """List users, oldest first; filter by role, active flag, or email/name substring."""
+    page = await service.list_users(
+        role=role, is_active=is_active, q=q, codec=codec, cursor=cursor, limit=limit
+    )
+    return Page[UserRead](
+        items=[UserRead.model_validate(u) for u in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/{user_id}", responses=problem_responses(*ADMIN_ERRORS, 404, 422))
+async def read_user(user_id: uuid.UUID, _: RequireAdmin, service: UserServiceDep) -> UserRead:
+    """One user by id."""
+    return UserRead.model_validate(await service.get_user(user_id))
+
+
+@router.patch("/{user_id}", responses=problem_responses(*ADMIN_ERRORS, 404, 409, 422))
+async def update_user(
+    user_id: uuid.UUID, body: UserAdminUpdate, _: RequireAdmin, service: UserServiceDep
+) -> UserRead:
+    """Change a user's role, active flag or name (the last active admin must stay one)."""
+    return UserRead.model_validate(await service.update_user(user_id, body))

@@ -1,0 +1,81 @@
+"""Rate-limit counters from the `limits` library: in process memory when there is one
+process, in Redis when REDIS_URL is set so every worker and instance shares one count."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+
+from src.core.exceptions import RateLimited, ServiceUnavailable
+
+
+def build_storage(redis_url: str | None) -> Storage:
+    if not redis_url:
+        return MemoryStorage()
+    uri = redis_url.replace("redis://", "async+redis://", 1).replace(
+        "rediss://", "async+rediss://", 1
+    )
+    # redis-py (already a dependency) rather than the default coredis client.
+    return RedisStorage(uri, implementation="redispy", wrap_exceptions=True)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One named limit, e.g. ("login-account", "5/minute")."""
+
+    name: str
+    item: RateLimitItem
+
+    @classmethod
+    def parse(cls, name: str, text: str) -> Limit:
+        return cls(name, parse(text))
+
+
+class RateLimiter:
+    """A moving-window limiter that speaks in domain errors.
+
+    Storage failures (Redis down) raise ServiceUnavailable: callers that guard logins fail
+    closed rather than let an attacker guess passwords while the counter is gone.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self._limiter = MovingWindowRateLimiter(storage)
+
+    async def hit(self, limit: Limit, key: str) -> None:
+        """Count one event; RateLimited if that exceeds the limit."""
+        try:
+            allowed = await self._limiter.hit(limit.item, limit.name, key)
+        except StorageError:
+            raise ServiceUnavailable("Rate limiting is unavailable; try again shortly") from None
+        if not allowed:
+            await self._refuse(limit, key)
+
+    async def record(self, limit: Limit, key: str) -> None:
+        """Count one event without refusing this one (the next attempt will be)."""
+        try:
+            await self._limiter.hit(limit.item, limit.name, key)
+        except StorageError:
+            raise ServiceUnavailable("Rate limiting is unavailable; try again shortly") from None
+
+    async def check(self, limit: Limit, key: str) -> None:
+        """RateLimited if one more event would exceed the limit; counts nothing."""
+        try:
+            allowed = await self._limiter.test(limit.item, limit.name, key)
+        except StorageError:
+            raise ServiceUnavailable("Rate limiting is unavailable; try again shortly") from None
+        if not allowed:
+            await self._refuse(limit, key)
+
+    async def _refuse(self, limit: Limit, key: str) -> None:
+        try:
+            stats = await self._limiter.get_window_stats(limit.item, limit.name, key)
+            retry_after = int(stats.reset_time - time.time()) + 1
+        except StorageError:
+            retry_after = limit.item.get_expiry()
+        raise RateLimited("Too many attempts; try again later", retry_after=retry_after)

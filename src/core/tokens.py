@@ -1,0 +1,107 @@
+"""Access tokens (JWT, HS256 pinned) and opaque refresh tokens.
+
+Every claim is required on decode, the algorithm is fixed by the server (never read from the
+token), and `kid` names the key so keys in SECRET_KEY_PREVIOUS keep verifying during a
+rotation. Refresh tokens are random strings; only their SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+ALGORITHM = "HS256"
+ACCESS = "access"
+_REQUIRED = ["sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type"]
+_LEEWAY_SECONDS = 5
+
+
+class InvalidToken(Exception):
+    """The token is not one this server issued, or no longer valid."""
+
+
+def key_id(key: str) -> str:
+    """A public name for a key that reveals nothing about it."""
+    return hashlib.sha256(b"stockroom-kid:" + key.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    subject: uuid.UUID
+    token_id: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+class TokenCodec:
+    def __init__(
+        self,
+        *,
+        secret_key: str,
+        previous_keys: list[str],
+        issuer: str,
+        audience: str,
+        ttl_seconds: int,
+    ) -> None:
+        self._signing_key = secret_key
+        self._signing_kid = key_id(secret_key)
+        self._keys = {key_id(k): k for k in [*previous_keys, secret_key]}
+        self.issuer = issuer
+        self.audience = audience
+        self.ttl_seconds = ttl_seconds
+
+    def issue_access(self, subject: uuid.UUID, now: datetime | None = None) -> str:
+        now = now or datetime.now(UTC)
+        claims = {
+            "sub": str(subject),
+            "iat": now,
+            "nbf": now,
+            "exp": now + timedelta(seconds=self.ttl_seconds),
+            "jti": uuid.uuid4().hex,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "type": ACCESS,
+        }
+        return jwt.encode(
+            claims, self._signing_key, algorithm=ALGORITHM, headers={"kid": self._signing_kid}
+        )
+
+    def decode_access(self, token: str) -> AccessClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+            key = self._keys.get(str(header.get("kid")))
+            if key is None:
+                raise InvalidToken("unknown signing key")
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=_LEEWAY_SECONDS,
+                options={"require": _REQUIRED},
+            )
+            if claims["type"] != ACCESS:
+                raise InvalidToken("not an access token")
+            return AccessClaims(
+                subject=uuid.UUID(str(claims["sub"])),
+                token_id=str(claims["jti"]),
+                issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+                expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            )
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            raise InvalidToken(type(exc).__name__) from None
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str) -> str:
+    # A fast hash is right here: the token has 256 bits of entropy, nothing to brute-force.
+    return hashlib.sha256(token.encode()).hexdigest()

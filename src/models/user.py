@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, Enum, Index, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from src.models.base import Base, Timestamps, UUIDPrimaryKey
+
+
+class Role(StrEnum):
+    """Ordered from least to most privileged; each role can do what those below it can."""
+
+    VIEWER = "viewer"
+    CLERK = "clerk"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def includes(self, other: Role) -> bool:
+        return self.rank >= other.rank
+
+
+class User(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        Index("ix_users_created_at_id", "created_at", "id"),
+        CheckConstraint("role IN ('viewer', 'clerk', 'manager', 'admin')", name="role_valid"),
+    )
+
+    email: Mapped[str] = mapped_column(String(320))
+    # Deferred: loaded only where a password is checked, never by accident into a response.
+    hashed_password: Mapped[str] = mapped_column(String(255), deferred=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(
+        Enum(
+            Role,
+            native_enum=False,
+            create_constraint=False,
+            length=16,
+            values_callable=lambda roles: [r.value for r in roles],
+        ),
+        default=Role.VIEWER,
+    )
+    is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
+    password_changed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+# Case-insensitive uniqueness; also the index every lookup by email uses.
+Index("uq_users_email_lower", func.lower(User.email), unique=True)

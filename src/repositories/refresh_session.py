@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+
+from src.models.refresh_session import RefreshSession
+from src.repositories.base import Repository
+
+
+class RefreshSessionRepository(Repository[RefreshSession]):
+    model = RefreshSession
+
+    async def claim(self, token_hash: str) -> RefreshSession | None:
+        """Mark a live, unused token used in one statement; None if it was not claimable.
+
+        One conditional UPDATE decides a race between two refreshes with the same token:
+        exactly one of them gets the row back.
+        """
+        statement = (
+            update(RefreshSession)
+            .where(
+                RefreshSession.token_hash == token_hash,
+                RefreshSession.used_at.is_(None),
+                RefreshSession.revoked_at.is_(None),
+                RefreshSession.expires_at > func.now(),
+            )
+            .values(used_at=func.now())
+            .returning(RefreshSession)
+        )
+        return await self.session.scalar(statement)
+
+    async def find(self, token_hash: str) -> RefreshSession | None:
+        return await self.session.scalar(
+            select(RefreshSession).where(RefreshSession.token_hash == token_hash)
+        )
+
+    async def revoke_family(self, family_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(RefreshSession)
+            .where(RefreshSession.family_id == family_id, RefreshSession.revoked_at.is_(None))
+            .values(revoked_at=func.now())
+        )
+
+    async def revoke_all_for_user(self, user_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(RefreshSession)
+            .where(RefreshSession.user_id == user_id, RefreshSession.revoked_at.is_(None))
+            .values(revoked_at=func.now())
+        )
+
+    async def issue(
+        self, *, user_id: uuid.UUID, family_id: uuid.UUID, token_hash: str, expires_at: datetime
+    ) -> RefreshSession:
+        return await self.add(
+            RefreshSession(
+                user_id=user_id, family_id=family_id, token_hash=token_hash, expires_at=expires_at
+            )
+        )

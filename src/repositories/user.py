@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import undefer
+
+from src.core.cursors import CursorCodec
+from src.models.user import Role, User
+from src.repositories.base import PageResult, Repository, SortOrder
+
+BY_CREATED = SortOrder("created_at", (User.created_at, User.id))
+
+
+class UserRepository(Repository[User]):
+    model = User
+
+    async def get_by_email(self, email: str, *, with_password: bool = False) -> User | None:
+        statement = select(User).where(func.lower(User.email) == email.lower())
+        if with_password:
+            statement = statement.options(undefer(User.hashed_password))
+        return await self.session.scalar(statement)
+
+    async def lock_active_admins(self) -> list[User]:
+        """Lock every active admin row, so concurrent demotions are decided one at a time."""
+        statement = (
+            select(User)
+            .where(User.role == Role.ADMIN, User.is_active.is_(True))
+            .order_by(User.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return list((await self.session.scalars(statement)).all())
+
+    async def set_password(self, user: User, hashed: str) -> None:
+        await self.session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(hashed_password=hashed, password_changed_at=func.now())
+        )
+
+    async def list_page(
+        self,
+        *,
+        role: Role | None,
+        is_active: bool | None,
+        q: str | None,
+        codec: CursorCodec,
+        cursor: str | None,
+        limit: int,
+    ) -> PageResult[User]:
+        statement = select(User)
+        if role is not None:
+            statement = statement.where(User.role == role)
+        if is_active is not None:
+            statement = statement.where(User.is_active.is_(is_active))
+        if q:
+            pattern = f"%{_escape_like(q.lower())}%"
+            statement = statement.where(
+                or_(
+                    func.lower(User.email).like(pattern, escape="\\"),
+                    func.lower(User.full_name).like(pattern, escape="\\"),
+                )
+            )
+        return await self.paginate(
+            statement, order=BY_CREATED, codec=codec, cursor=cursor, limit=limit
+        )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,21 @@
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from src.schemas.base import InputSchema
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the RFC 6750 type name
+    expires_in: int
+    refresh_token: str
+
+
+class OAuthErrorResponse(BaseModel):
+    error: Literal["invalid_request", "invalid_grant", "unsupported_grant_type"]
+    error_description: str
+
+
+class LogoutRequest(InputSchema):
+    refresh_token: str = Field(min_length=1, max_length=512)

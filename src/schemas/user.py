@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, EmailStr, Field
+
+from src.core.passwords import MAX_LENGTH, password_policy_problem
+from src.models.user import Role
+from src.schemas.base import InputSchema, Name, Schema
+
+
+def _check_password(value: str) -> str:
+    problem = password_policy_problem(value)
+    if problem:
+        raise ValueError(f"password {problem}")
+    return value
+
+
+# Length is checked in the policy (not max_length) so the reason reads the same everywhere.
+NewPassword = Annotated[str, AfterValidator(_check_password)]
+# A password being checked, not set: any length up to a bound that keeps hashing cheap.
+GivenPassword = Annotated[str, Field(min_length=1, max_length=MAX_LENGTH * 8)]
+
+
+class UserCreate(InputSchema):
+    email: EmailStr = Field(max_length=320)
+    password: NewPassword
+    full_name: Name
+
+
+class UserSelfUpdate(InputSchema):
+    full_name: Name
+
+
+class UserAdminUpdate(InputSchema):
+    role: Role | None = None
+    is_active: bool | None = None
+    full_name: Name | None = None
+
+
+class PasswordChange(InputSchema):
+    current_password: GivenPassword
+    new_password: NewPassword
+
+
+class UserRead(Schema):
+    id: uuid.UUID
+    email: str
+    full_name: str
+    role: Role
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime

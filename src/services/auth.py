@@ -1,0 +1,139 @@
+"""Authentication: registration, the OAuth2 password and refresh grants, logout, and turning
+an access token into the current user."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from src.core.exceptions import Conflict, Forbidden, OAuthError, Unauthorized
+from src.core.ids import new_id
+from src.core.passwords import hash_password, verify_password
+from src.core.ratelimit import Limit, RateLimiter
+from src.core.tokens import InvalidToken, TokenCodec, hash_refresh_token, new_refresh_token
+from src.models.user import Role, User
+from src.repositories.base import violated_constraint
+from src.repositories.refresh_session import RefreshSessionRepository
+from src.repositories.user import UserRepository
+from src.schemas.auth import TokenResponse
+from src.schemas.user import UserCreate
+
+_BAD_CREDENTIALS = "Invalid email or password"
+_BAD_REFRESH = "The refresh token is invalid, expired or revoked"
+
+
+@dataclass(frozen=True)
+class AuthPolicy:
+    refresh_ttl: timedelta
+    registration_open: bool
+    login_per_account: Limit
+    login_per_client: Limit
+
+
+class AuthService:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        tokens: TokenCodec,
+        limiter: RateLimiter,
+        policy: AuthPolicy,
+    ) -> None:
+        self.session = session
+        self.users = UserRepository(session)
+        self.sessions = RefreshSessionRepository(session)
+        self.tokens = tokens
+        self.limiter = limiter
+        self.policy = policy
+
+    async def register(self, data: UserCreate) -> User:
+        if not self.policy.registration_open:
+            raise Forbidden("Registration is closed")
+        user = User(
+            email=data.email,
+            hashed_password=await hash_password(data.password),
+            full_name=data.full_name,
+            role=Role.VIEWER,
+        )
+        try:
+            return await self.users.add(user)
+        except IntegrityError as exc:
+            if violated_constraint(exc) == "uq_users_email_lower":
+                raise Conflict("A user with this email already exists") from None
+            raise
+
+    async def login(self, email: str, password: str, *, client: str) -> TokenResponse:
+        account = email.strip().lower()
+        await self.limiter.hit(self.policy.login_per_client, client)
+        # Only failures count against the account, so a user who logs in often is not locked
+        # out, while guessing is capped.
+        await self.limiter.check(self.policy.login_per_account, account)
+        user = await self.users.get_by_email(account, with_password=True)
+        matches, new_hash = await verify_password(password, user.hashed_password if user else None)
+        if user is None or not matches or not user.is_active:
+            await self.limiter.record(self.policy.login_per_account, account)
+            raise OAuthError("invalid_grant", _BAD_CREDENTIALS)
+        if new_hash:
+            user.hashed_password = new_hash
+        return await self._issue(
+            user, family_id=new_id(), expires_at=datetime.now(UTC) + self.policy.refresh_ttl
+        )
+
+    async def refresh(self, refresh_token: str) -> TokenResponse:
+        token_hash = hash_refresh_token(refresh_token)
+        claimed = await self.sessions.claim(token_hash)
+        if claimed is None:
+            known = await self.sessions.find(token_hash)
+            if known is not None and known.used_at is not None and known.revoked_at is None:
+                # A used token came back: it was stolen or replayed. End the whole session,
+                # and commit now so the revocation survives this error response.
+                await self.sessions.revoke_family(known.family_id)
+                await self.session.commit()
+            raise OAuthError("invalid_grant", _BAD_REFRESH)
+        user = await self.users.get(claimed.user_id)
+        if user is None or not user.is_active:
+            raise OAuthError("invalid_grant", _BAD_REFRESH)
+        return await self._issue(user, family_id=claimed.family_id, expires_at=claimed.expires_at)
+
+    async def logout(self, refresh_token: str) -> None:
+        """End the session the token belongs to; unknown tokens are ignored (no oracle)."""
+        known = await self.sessions.find(hash_refresh_token(refresh_token))
+        if known is not None:
+            await self.sessions.revoke_family(known.family_id)
+
+    async def authenticate(self, access_token: str) -> User:
+        """The active user an access token names; loaded on every request so deactivation
+        and role changes take effect at once."""
+        try:
+            claims = self.tokens.decode_access(access_token)
+        except InvalidToken:
+            raise Unauthorized(
+                "The access token is invalid or expired", invalid_token=True
+            ) from None
+        user = await self.users.get(claims.subject)
+        if user is None or not user.is_active:
+            raise Unauthorized("The access token is no longer valid", invalid_token=True)
+        changed = user.password_changed_at
+        if changed is not None and claims.issued_at < changed.replace(microsecond=0):
+            raise Unauthorized("The password changed; log in again", invalid_token=True)
+        return user
+
+    async def _issue(
+        self, user: User, *, family_id: uuid.UUID, expires_at: datetime
+    ) -> TokenResponse:
+        refresh_token = new_refresh_token()
+        await self.sessions.issue(
+            user_id=user.id,
+            family_id=family_id,
+            token_hash=hash_refresh_token(refresh_token),
+            expires_at=expires_at,
+        )
+        return TokenResponse(
+            access_token=self.tokens.issue_access(user.id),
+            expires_in=self.tokens.ttl_seconds,
+            refresh_token=refresh_token,
+        )
