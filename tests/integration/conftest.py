@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from src.core import migrations
+from src.main import create_app
+from src.models.user import Role, User
+from tests.conftest import make_settings
+from tests.support.databases import TestServer
+from tests.support.factories import create_user, login_headers
+
+Headers = dict[str, str]
+
+
+@pytest.fixture
+def make_user(connection: AsyncConnection) -> Callable[..., Awaitable[User]]:
+    async def factory(**kwargs: object) -> User:
+        return await create_user(connection, **kwargs)  # type: ignore[arg-type]
+
+    return factory
+
+
+@pytest.fixture
+def headers_for(client: httpx.AsyncClient) -> Callable[[User], Awaitable[Headers]]:
+    async def login(user: User) -> Headers:
+        return await login_headers(client, user)
+
+    return login
+
+
+@pytest.fixture
+async def admin(make_user: Callable[..., Awaitable[User]]) -> User:
+    return await make_user(role=Role.ADMIN, full_name="Ada Admin")
+
+
+@pytest.fixture
+async def admin_headers(admin: User, headers_for: Callable[[User], Awaitable[Headers]]) -> Headers:
+    return await headers_for(admin)
+
+
+@pytest.fixture
+async def viewer(make_user: Callable[..., Awaitable[User]]) -> User:
+    return await make_user(role=Role.VIEWER, full_name="Vic Viewer")
+
+
+@pytest.fixture
+async def viewer_headers(
+    viewer: User, headers_for: Callable[[User], Awaitable[Headers]]
+) -> Headers:
+    return await headers_for(viewer)
+
+
+@pytest.fixture(scope="session")
+def committed_database_url(pg_server: TestServer) -> Iterator[str]:
+    """A separate migrated database for tests that need real commits (races, concurrency).
+
+    Tests using it must create their own uniquely named data: it is shared by those tests
+    and not rolled back.
+    """
+    with pg_server.fresh_database("stockroom_commit") as url:
+        migrations.upgrade(url)
+        yield url
+
+
+@pytest.fixture
+async def committed_app(committed_database_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
+    """The app with its real session handling: every request commits for real."""
+    app = create_app(make_settings(committed_database_url, tmp_path))
+    async with LifespanManager(app):
+        yield app
+
+
+@pytest.fixture
+async def committed_client(committed_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=committed_app), base_url="http://testserver"
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def committed_engine(committed_database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(committed_database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def committed_make_user(
+    committed_engine: AsyncEngine,
+) -> AsyncIterator[Callable[..., Awaitable[User]]]:
+    """Like make_user, but committed (visible to every connection)."""
+    async with committed_engine.connect() as connection:
+
+        async def factory(**kwargs: object) -> User:
+            user = await create_user(connection, **kwargs)  # type: ignore[arg-type]
+            await connection.commit()
+            return user
+
+        yield factory
