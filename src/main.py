@@ -120,5 +120,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_exception_handlers(app)
     app.include_router(health.router)
-    app.include_router(api_v1.router)
+    for router in api_v1.routers:
+        app.include_router(router)
     return app

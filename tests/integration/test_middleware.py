@@ -120,3 +120,14 @@ async def test_openapi_and_docs_are_served(client: httpx.AsyncClient) -> None:
     docs = await client.get("/docs")
     assert docs.status_code == 200
     assert "/api/v1/openapi.json" in docs.text
+
+
+async def test_access_log_reports_the_full_template_of_versioned_routes(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    await client.get("/api/v1/users/0190a000-0000-7000-8000-000000000000")
+    lines = [
+        r.msg for r in caplog.records if r.name == "stockroom.access" and isinstance(r.msg, dict)
+    ]
+    assert lines[-1]["route"] == "/api/v1/users/{user_id}"
+    assert lines[-1]["status"] == 401

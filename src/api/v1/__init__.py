@@ -1,9 +1,9 @@
-"""Version 1 of the public API, mounted at /api/v1. Feature routers are included here."""
+"""Version 1 of the public API. Each feature router carries the full /api/v1 prefix itself
+and is included on the app directly, so a route's path is its complete template (what the
+access log and metrics report), not a path relative to a parent router."""
 
 from fastapi import APIRouter
 
 from src.api.v1 import auth, users
 
-router = APIRouter(prefix="/api/v1")
-router.include_router(auth.router)
-router.include_router(users.router)
+routers: list[APIRouter] = [auth.router, users.router]

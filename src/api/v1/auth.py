@@ -8,12 +8,13 @@ from fastapi import APIRouter, Form, Response, status
 
 from src.api.deps import AuthServiceDep
 from src.api.responses import problem_responses
+from src.api.v1.prefix import API_V1
 from src.core.exceptions import OAuthError
 from src.dependencies import ClientAddress
 from src.schemas.auth import LogoutRequest, OAuthErrorResponse, TokenResponse
 from src.schemas.user import UserCreate, UserRead
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix=f"{API_V1}/auth", tags=["auth"])
 
 # Optional on purpose: a missing field must be answered as RFC 6749 `invalid_request`,
 # not as FastAPI's 422, because OAuth2 client libraries parse the former.

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Query, status
 
 from src.api.deps import CurrentUser, RequireAdmin, UserServiceDep
 from src.api.responses import problem_responses
+from src.api.v1.prefix import API_V1
 from src.dependencies import CursorCodecDep
 from src.models.user import Role
 from src.schemas.pagination import Page
 from src.schemas.user import PasswordChange, UserAdminUpdate, UserRead, UserSelfUpdate
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix=f"{API_V1}/users", tags=["users"])
 
 AUTH_ERRORS = (401,)
 ADMIN_ERRORS = (401, 403)
