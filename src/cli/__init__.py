@@ -90,8 +90,8 @@ def create_admin(
     )
 
     def _create() -> None:
-        created = ensure_admin(email=email, password=password, full_name=full_name)
-        typer.echo(f"{'created' if created else 'promoted'} admin {email}")
+        stored, created = ensure_admin(email=email, password=password, full_name=full_name)
+        typer.echo(f"{'created' if created else 'promoted'} admin {stored}")
 
     _run(_create)
 

@@ -144,8 +144,8 @@ def run_server(*, host: str, port: int, workers: int, reload: bool, migrate: boo
             signal.signal(sig, handler)
 
 
-def ensure_admin(*, email: str, password: str, full_name: str) -> bool:
-    """Validate like the API does, migrate, then create or promote. True when created."""
+def ensure_admin(*, email: str, password: str, full_name: str) -> tuple[str, bool]:
+    """Validate like the API does, migrate, then create or promote: (email, created)."""
     try:
         data = UserCreate(email=email, password=password, full_name=full_name)
     except ValidationError as exc:
@@ -159,13 +159,13 @@ def ensure_admin(*, email: str, password: str, full_name: str) -> bool:
         return asyncio.run(_ensure_admin(url, data))
 
 
-async def _ensure_admin(url: str, data: UserCreate) -> bool:
+async def _ensure_admin(url: str, data: UserCreate) -> tuple[str, bool]:
     database = Database(create_async_engine(url))
     try:
         async with database.session_factory() as session, session.begin():
-            _, created = await UserService(session).ensure_admin(
+            user, created = await UserService(session).ensure_admin(
                 email=str(data.email), password=data.password, full_name=data.full_name
             )
     finally:
         await database.dispose()
-    return created
+    return user.email, created

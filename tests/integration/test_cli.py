@@ -134,3 +134,114 @@ def test_serve_stops_cleanly_on_signal(
         result = runner.invoke(app, ["serve", "--port", free_port(), "--no-migrate"])
     assert result.exit_code == 0, result.output
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+ADMIN_PASSWORD = "an-admin-passphrase-42"
+
+
+def _role_of(url: str, email: str) -> str | None:
+    import asyncio
+
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def read() -> str | None:
+        engine = create_async_engine(url)
+        async with engine.connect() as connection:
+            role = await connection.scalar(
+                text("SELECT role FROM users WHERE lower(email) = lower(:e)"), {"e": email}
+            )
+        await engine.dispose()
+        return role
+
+    return asyncio.run(read())
+
+
+def test_create_admin_creates_then_is_idempotent(
+    monkeypatch: pytest.MonkeyPatch, pg_server: TestServer
+) -> None:
+    monkeypatch.setenv("STOCKROOM_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    with pg_server.fresh_database("stockroom_cli") as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        first = runner.invoke(app, ["create-admin", "Boss@Example.com"])
+        again = runner.invoke(app, ["create-admin", "boss@example.com"])
+        role = _role_of(url, "boss@example.com")
+    assert first.exit_code == 0, first.output
+    assert "created admin Boss@example.com" in first.output
+    assert again.exit_code == 0, again.output
+    assert "promoted admin" in again.output
+    assert role == "admin"
+    assert ADMIN_PASSWORD not in first.output + again.output
+
+
+def test_create_admin_prompts_without_echo(
+    monkeypatch: pytest.MonkeyPatch, pg_server: TestServer
+) -> None:
+    monkeypatch.delenv("STOCKROOM_ADMIN_PASSWORD", raising=False)
+    with pg_server.fresh_database("stockroom_cli") as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        result = runner.invoke(
+            app, ["create-admin", "root@example.com"], input=f"{ADMIN_PASSWORD}\n{ADMIN_PASSWORD}\n"
+        )
+        role = _role_of(url, "root@example.com")
+    assert result.exit_code == 0, result.output
+    assert ADMIN_PASSWORD not in result.output
+    assert role == "admin"
+
+
+def test_create_admin_promotes_an_existing_user(
+    monkeypatch: pytest.MonkeyPatch, pg_server: TestServer
+) -> None:
+    import asyncio
+
+    from src.core import migrations
+    from src.core.database import Database
+    from src.models.user import Role, User
+
+    monkeypatch.setenv("STOCKROOM_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    with pg_server.fresh_database("stockroom_cli") as url:
+        migrations.upgrade(url)
+
+        async def seed() -> None:
+            from sqlalchemy.ext.asyncio import create_async_engine
+
+            database = Database(create_async_engine(url))
+            async with database.session_factory() as session, session.begin():
+                session.add(
+                    User(
+                        email="clerk@example.com",
+                        hashed_password="x",
+                        full_name="C",
+                        role=Role.CLERK,
+                        is_active=False,
+                    )
+                )
+            await database.dispose()
+
+        asyncio.run(seed())
+        monkeypatch.setenv("DATABASE_URL", url)
+        result = runner.invoke(app, ["create-admin", "CLERK@example.com"])
+        role = _role_of(url, "clerk@example.com")
+    assert result.exit_code == 0, result.output
+    assert "promoted admin" in result.output
+    assert role == "admin"
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "reason"),
+    [
+        ("boss@example.com", "password", "too common"),
+        ("boss@example.com", "short", "at least 8"),
+        ("not-an-email", ADMIN_PASSWORD, "email"),
+    ],
+)
+def test_create_admin_rejects_bad_input_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, email: str, password: str, reason: str
+) -> None:
+    monkeypatch.setenv("STOCKROOM_ADMIN_PASSWORD", password)
+    monkeypatch.setenv("DATABASE_URL", UNREACHABLE)
+    result = runner.invoke(app, ["create-admin", email])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: invalid admin:")
+    assert reason in result.output
+    assert result.output.count("\n") == 1
