@@ -59,7 +59,9 @@ class TokenCodec:
         now = now or datetime.now(UTC)
         claims = {
             "sub": str(subject),
-            "iat": now,
+            # Sub-second iat: a token issued just after a password change (same second) must
+            # survive the "issued before the change" check, and one issued before must not.
+            "iat": now.timestamp(),
             "nbf": now,
             "exp": now + timedelta(seconds=self.ttl_seconds),
             "jti": uuid.uuid4().hex,

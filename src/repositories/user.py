@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import undefer
 
@@ -34,7 +36,8 @@ class UserRepository(Repository[User]):
         await self.session.execute(
             update(User)
             .where(User.id == user.id)
-            .values(hashed_password=hashed, password_changed_at=func.now())
+            # The application clock, like the tokens' iat it is compared with.
+            .values(hashed_password=hashed, password_changed_at=datetime.now(UTC))
         )
 
     async def list_page(

@@ -118,7 +118,7 @@ class AuthService:
         if user is None or not user.is_active:
             raise Unauthorized("The access token is no longer valid", invalid_token=True)
         changed = user.password_changed_at
-        if changed is not None and claims.issued_at < changed.replace(microsecond=0):
+        if changed is not None and claims.issued_at < changed:
             raise Unauthorized("The password changed; log in again", invalid_token=True)
         return user
 

@@ -268,3 +268,25 @@ async def test_two_admins_demoting_each_other_at_once_leave_one_admin(
         headers=h1 if results[0].status_code == 200 else h2,
     )
     assert len(final.json()["items"]) == 1
+
+
+async def test_password_change_invalidates_earlier_access_tokens(
+    client: httpx.AsyncClient, viewer: User, viewer_headers: Headers
+) -> None:
+    from tests.support.factories import DEFAULT_PASSWORD, token_pair
+
+    new_password = "a brand new passphrase 77"
+    response = await client.post(
+        "/api/v1/users/me/password",
+        json={"current_password": DEFAULT_PASSWORD, "new_password": new_password},
+        headers=viewer_headers,
+    )
+    assert response.status_code == 204
+    stale = await client.get("/api/v1/users/me", headers=viewer_headers)
+    assert stale.status_code == 401
+    assert 'error="invalid_token"' in stale.headers["www-authenticate"]
+    fresh = await token_pair(client, viewer.email, new_password)
+    me = await client.get(
+        "/api/v1/users/me", headers={"Authorization": f"Bearer {fresh['access_token']}"}
+    )
+    assert me.status_code == 200
