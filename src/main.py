@@ -25,6 +25,7 @@ from src.api.middleware import (
     is_sane_request_id,
     new_request_id,
 )
+from src.api.openapi import install_openapi
 from src.api.problems import install_exception_handlers
 from src.config import Settings, get_settings
 from src.core.cursors import CursorCodec
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     install_exception_handlers(app)
+    install_openapi(app)
     app.include_router(health.router)
     for router in api_v1.routers:
         app.include_router(router)

@@ -56,11 +56,15 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
+            route = getattr(scope.get("route"), "path", None)
+            if route is None:
+                # FastAPI's own pages (docs, openapi.json) set no route; they are few and
+                # fixed, so their path is a safe label. Anything else unmatched is lumped.
+                route = scope["path"] if status < 400 else "<unmatched>"
             access_log.info(
                 "request",
                 method=scope["method"],
-                route=getattr(route, "path", None) or "<unmatched>",
+                route=route,
                 status=status,
                 duration_ms=round((time.perf_counter() - start) * 1000, 2),
             )

@@ -24,7 +24,6 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {
             "model": Problem,
             "description": _DESCRIPTIONS[status],
-            "content": {"application/problem+json": {}},
         }
         for status in statuses
     }

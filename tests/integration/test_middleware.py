@@ -131,3 +131,16 @@ async def test_access_log_reports_the_full_template_of_versioned_routes(
     ]
     assert lines[-1]["route"] == "/api/v1/users/{user_id}"
     assert lines[-1]["status"] == 401
+
+
+async def test_swagger_authorize_uses_the_token_endpoint(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/api/v1/openapi.json")).json()
+    schemes = spec["components"]["securitySchemes"]
+    (scheme,) = schemes.values()
+    assert scheme["type"] == "oauth2"
+    assert scheme["flows"]["password"]["tokenUrl"] == "/api/v1/auth/token"
+    me = spec["paths"]["/api/v1/users/me"]["get"]
+    assert me["security"]
+    assert "401" in me["responses"]
+    problem = me["responses"]["401"]["content"]["application/problem+json"]
+    assert problem["schema"]["$ref"].endswith("/Problem")
