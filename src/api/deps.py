@@ -7,15 +7,19 @@ role includes the ones below it (admin > manager > clerk > viewer).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends
+from asgi_correlation_id import correlation_id
+from fastapi import Depends, Header, Query
 from fastapi.security import OAuth2PasswordBearer
 
+from src.core.cursors import CursorCodec
 from src.core.exceptions import Forbidden, Unauthorized
 from src.core.ratelimit import Limit
 from src.dependencies import (
+    CursorCodecDep,
     RateLimiterDep,
     RedisDep,
     SessionDep,
@@ -25,7 +29,10 @@ from src.dependencies import (
 from src.models.user import Role, User
 from src.repositories.health import HealthRepository
 from src.services.auth import AuthPolicy, AuthService
+from src.services.catalog import LocationService, ProductService
 from src.services.health import HealthService
+from src.services.ledger import LedgerService
+from src.services.stock import StockService
 from src.services.users import UserService
 
 # auto_error=False: a missing token becomes our 401 problem, not FastAPI's default body.
@@ -55,9 +62,67 @@ def get_user_service(session: SessionDep) -> UserService:
     return UserService(session)
 
 
+def get_product_service(session: SessionDep) -> ProductService:
+    return ProductService(session)
+
+
+def get_location_service(session: SessionDep) -> LocationService:
+    return LocationService(session)
+
+
+def get_stock_service(session: SessionDep) -> StockService:
+    return StockService(session)
+
+
+def get_ledger_service(session: SessionDep) -> LedgerService:
+    return LedgerService(session)
+
+
 HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+ProductServiceDep = Annotated[ProductService, Depends(get_product_service)]
+LocationServiceDep = Annotated[LocationService, Depends(get_location_service)]
+StockServiceDep = Annotated[StockService, Depends(get_stock_service)]
+LedgerServiceDep = Annotated[LedgerService, Depends(get_ledger_service)]
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int
+    cursor: str | None
+    codec: CursorCodec
+
+
+def page_params(
+    codec: CursorCodecDep,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size")] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=1024, description="next_cursor of the previous page")
+    ] = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor, codec=codec)
+
+
+Pagination = Annotated[PageParams, Depends(page_params)]
+
+
+def request_id() -> str | None:
+    return correlation_id.get()
+
+
+RequestId = Annotated[str | None, Depends(request_id)]
+# 1..255 printable ASCII characters, per the contract.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[\x20-\x7E]{1,255}$",
+        description="Makes the POST safe to retry: a retry with the same key and body replays "
+        "the first response; kept at least 24 h.",
+    ),
+]
+IfMatchHeader = Annotated[str | None, Header(alias="If-Match")]
 
 
 async def get_current_user(

@@ -2,7 +2,10 @@
 
 from typing import Any
 
+from fastapi import Response
+
 from src.schemas.problem import Problem
+from src.services.idempotency import StoredResponse
 
 _DESCRIPTIONS = {
     400: "Malformed request (invalid JSON, wrong content type, bad cursor)",
@@ -27,3 +30,16 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+def stored_response(stored: StoredResponse) -> Response:
+    """Send a posting's response exactly as stored (a replay is byte-for-byte the original)."""
+    headers = {"Location": stored.location} if stored.location else {}
+    if stored.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(
+        content=stored.body,
+        status_code=stored.status,
+        media_type="application/json",
+        headers=headers,
+    )

@@ -112,3 +112,23 @@ class OAuthError(DomainError):
     def __init__(self, error: str, description: str) -> None:
         super().__init__(description)
         self.error = error
+
+
+class InsufficientStock(Conflict):
+    slug = "insufficient-stock"
+    title = "Insufficient stock"
+
+    def __init__(self, detail: str | None = None, *, available: int) -> None:
+        super().__init__(detail or "Not enough stock on hand", available=available)
+
+
+class IdempotencyKeyReused(DomainError):
+    status = 422
+    slug = "idempotency-key-reused"
+    title = "Idempotency key reused"
+
+
+class IdempotencyKeyInFlight(DomainError):
+    status = 409
+    slug = "idempotency-key-in-flight"
+    title = "Idempotency key in flight"

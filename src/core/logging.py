@@ -52,7 +52,10 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
         renderer = structlog.processors.JSONRenderer()
         shared.append(structlog.processors.dict_tracebacks)
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        # Plain tracebacks: rich's would print local variables, which may hold secrets.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
 
     structlog.configure(
         processors=[

@@ -1,7 +1,27 @@
 """ORM models. Import every model here so `Base.metadata` is complete for Alembic."""
 
 from src.models.base import Base
+from src.models.catalog import Location, Product
 from src.models.refresh_session import RefreshSession
+from src.models.stock import (
+    AdjustmentReason,
+    IdempotencyRecord,
+    Movement,
+    MovementKind,
+    StockLevel,
+)
 from src.models.user import Role, User
 
-__all__ = ["Base", "RefreshSession", "Role", "User"]
+__all__ = [
+    "AdjustmentReason",
+    "Base",
+    "IdempotencyRecord",
+    "Location",
+    "Movement",
+    "MovementKind",
+    "Product",
+    "RefreshSession",
+    "Role",
+    "StockLevel",
+    "User",
+]

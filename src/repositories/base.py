@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -67,23 +67,44 @@ class Repository(Generic[ModelT]):
         cursor: str | None,
         limit: int,
     ) -> PageResult[ModelT]:
-        scope = f"{self.model.__tablename__}:{order.name}"
-        key = tuple_(*order.columns)
-        if cursor is not None:
-            after = _typed(order.columns, codec.decode(scope, cursor))
-            statement = statement.where(
-                key < tuple_(*after) if order.descending else key > tuple_(*after)
-            )
-        directions = [c.desc() if order.descending else c.asc() for c in order.columns]
-        rows: list[ModelT] = list(
-            (await self.session.scalars(statement.order_by(*directions).limit(limit + 1))).all()
+        return await keyset_page(
+            self.session,
+            statement,
+            scope=f"{self.model.__tablename__}:{order.name}",
+            order=order,
+            codec=codec,
+            cursor=cursor,
+            limit=limit,
         )
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            last = rows[-1]
-            next_cursor = codec.encode(scope, [getattr(last, c.key) for c in order.columns])
-        return PageResult(rows, next_cursor)
+
+
+async def keyset_page(
+    session: AsyncSession,
+    statement: Select[*tuple[Any, ...]],
+    *,
+    scope: str,
+    order: SortOrder,
+    codec: CursorCodec,
+    cursor: str | None,
+    limit: int,
+    rows: bool = False,
+) -> PageResult[Any]:
+    """One page of `statement` after `cursor`. `rows=True` for multi-column selects (the
+    order's columns must then be labelled with their attribute names)."""
+    key = tuple_(*order.columns)
+    if cursor is not None:
+        after = tuple_(*_typed(order.columns, codec.decode(scope, cursor)))
+        statement = statement.where(key < after if order.descending else key > after)
+    directions = [c.desc() if order.descending else c.asc() for c in order.columns]
+    statement = statement.order_by(*directions).limit(limit + 1)
+    result = await session.execute(statement)
+    items: list[Any] = list(result.all() if rows else result.scalars().all())
+    next_cursor = None
+    if len(items) > limit:
+        items = items[:limit]
+        last = items[-1]
+        next_cursor = codec.encode(scope, [getattr(last, c.key) for c in order.columns])
+    return PageResult(items, next_cursor)
 
 
 def _typed(columns: Sequence[InstrumentedAttribute[Any]], values: list[Any]) -> list[Any]:
@@ -114,3 +135,15 @@ def violated_constraint(error: IntegrityError) -> str | None:
     cause = getattr(error.orig, "__cause__", None)
     name = getattr(cause, "constraint_name", None)
     return str(name) if name else None
+
+
+def escape_like(text: str) -> str:
+    """Make user text literal inside a LIKE pattern (escape character: backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def sqlstate(error: DBAPIError) -> str | None:
+    """The PostgreSQL SQLSTATE of a database error (e.g. 22003 numeric out of range)."""
+    cause = getattr(error.orig, "__cause__", None)
+    code = getattr(cause, "sqlstate", None) or getattr(error.orig, "sqlstate", None)
+    return str(code) if code else None

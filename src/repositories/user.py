@@ -7,7 +7,7 @@ from sqlalchemy.orm import undefer
 
 from src.core.cursors import CursorCodec
 from src.models.user import Role, User
-from src.repositories.base import PageResult, Repository, SortOrder
+from src.repositories.base import PageResult, Repository, SortOrder, escape_like
 
 BY_CREATED = SortOrder("created_at", (User.created_at, User.id))
 
@@ -56,7 +56,7 @@ class UserRepository(Repository[User]):
         if is_active is not None:
             statement = statement.where(User.is_active.is_(is_active))
         if q:
-            pattern = f"%{_escape_like(q.lower())}%"
+            pattern = f"%{escape_like(q.lower())}%"
             statement = statement.where(
                 or_(
                     func.lower(User.email).like(pattern, escape="\\"),
@@ -66,7 +66,3 @@ class UserRepository(Repository[User]):
         return await self.paginate(
             statement, order=BY_CREATED, codec=codec, cursor=cursor, limit=limit
         )
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

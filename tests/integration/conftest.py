@@ -105,3 +105,20 @@ async def committed_make_user(
             return user
 
         yield factory
+
+
+@pytest.fixture
+async def manager_headers(
+    make_user: Callable[..., Awaitable[User]], headers_for: Callable[[User], Awaitable[Headers]]
+) -> Headers:
+    return await headers_for(await make_user(role=Role.MANAGER))
+
+
+@pytest.fixture
+async def clerk(make_user: Callable[..., Awaitable[User]]) -> User:
+    return await make_user(role=Role.CLERK)
+
+
+@pytest.fixture
+async def clerk_headers(clerk: User, headers_for: Callable[[User], Awaitable[Headers]]) -> Headers:
+    return await headers_for(clerk)

@@ -4,6 +4,12 @@ access log and metrics report), not a path relative to a parent router."""
 
 from fastapi import APIRouter
 
-from src.api.v1 import auth, users
+from src.api.v1 import auth, locations, products, stock, users
 
-routers: list[APIRouter] = [auth.router, users.router]
+routers: list[APIRouter] = [
+    auth.router,
+    users.router,
+    products.router,
+    locations.router,
+    stock.router,
+]

@@ -7,10 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from src.api.deps import CurrentUser, RequireAdmin, UserServiceDep
+from src.api.deps import CurrentUser, Pagination, RequireAdmin, UserServiceDep
 from src.api.responses import problem_responses
 from src.api.v1.prefix import API_V1
-from src.dependencies import CursorCodecDep
 from src.models.user import Role
 from src.schemas.pagination import Page
 from src.schemas.user import PasswordChange, UserAdminUpdate, UserRead, UserSelfUpdate
@@ -47,16 +46,19 @@ async def change_password(body: PasswordChange, user: CurrentUser, service: User
 async def list_users(
     _: RequireAdmin,
     service: UserServiceDep,
-    codec: CursorCodecDep,
+    paging: Pagination,
     role: Role | None = None,
     is_active: bool | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Page[UserRead]:
     """List users, oldest first; filter by role, active flag, or email/name substring."""
     page = await service.list_users(
-        role=role, is_active=is_active, q=q, codec=codec, cursor=cursor, limit=limit
+        role=role,
+        is_active=is_active,
+        q=q,
+        codec=paging.codec,
+        cursor=paging.cursor,
+        limit=paging.limit,
     )
     return Page[UserRead](
         items=[UserRead.model_validate(u) for u in page.items], next_cursor=page.next_cursor

@@ -1,0 +1,87 @@
+"""Locations: where stock is kept. Managers write; every authenticated user reads."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from src.api.deps import (
+    CurrentUser,
+    IfMatchHeader,
+    LocationServiceDep,
+    Pagination,
+    RequireManager,
+)
+from src.api.responses import problem_responses
+from src.api.v1.prefix import API_V1
+from src.core.preconditions import etag, parse_if_match
+from src.models.catalog import Location
+from src.schemas.catalog import LocationCreate, LocationRead, LocationUpdate
+from src.schemas.pagination import Page
+
+router = APIRouter(prefix=f"{API_V1}/locations", tags=["locations"])
+
+
+def _read(location: Location, response: Response) -> LocationRead:
+    response.headers["ETag"] = etag(location.version)
+    return LocationRead.model_validate(location)
+
+
+@router.get("", responses=problem_responses(400, 401, 422))
+async def list_locations(
+    _: CurrentUser, service: LocationServiceDep, paging: Pagination, is_archived: bool | None = None
+) -> Page[LocationRead]:
+    """List locations, oldest first."""
+    page = await service.list(
+        is_archived=is_archived, codec=paging.codec, cursor=paging.cursor, limit=paging.limit
+    )
+    return Page[LocationRead](
+        items=[LocationRead.model_validate(loc) for loc in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 409, 422)
+)
+async def create_location(
+    body: LocationCreate, _: RequireManager, service: LocationServiceDep, response: Response
+) -> LocationRead:
+    """Add a location (code unique, case-insensitive)."""
+    location = await service.create(body)
+    response.headers["Location"] = f"{API_V1}/locations/{location.id}"
+    return _read(location, response)
+
+
+@router.get("/{location_id}", responses=problem_responses(401, 404, 422))
+async def read_location(
+    location_id: uuid.UUID, _: CurrentUser, service: LocationServiceDep, response: Response
+) -> LocationRead:
+    """One location, with its ETag."""
+    return _read(await service.get(location_id), response)
+
+
+@router.patch("/{location_id}", responses=problem_responses(401, 403, 404, 409, 412, 422, 428))
+async def update_location(
+    location_id: uuid.UUID,
+    body: LocationUpdate,
+    _: RequireManager,
+    service: LocationServiceDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> LocationRead:
+    """Change a location; requires If-Match with its current ETag."""
+    return _read(await service.update(location_id, body, parse_if_match(if_match)), response)
+
+
+@router.delete(
+    "/{location_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def archive_location(
+    location_id: uuid.UUID, _: RequireManager, service: LocationServiceDep
+) -> None:
+    """Archive a location (409 while it holds stock); it then accepts no movements."""
+    await service.archive(location_id)

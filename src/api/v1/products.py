@@ -1,0 +1,109 @@
+"""Products: the catalog. Managers write; every authenticated user reads."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response, status
+
+from src.api.deps import (
+    CurrentUser,
+    IfMatchHeader,
+    LedgerServiceDep,
+    Pagination,
+    ProductServiceDep,
+    RequireManager,
+)
+from src.api.responses import problem_responses
+from src.api.v1.prefix import API_V1
+from src.core.preconditions import etag, parse_if_match
+from src.models.catalog import Product
+from src.schemas.catalog import ProductCreate, ProductRead, ProductUpdate
+from src.schemas.pagination import Page
+from src.schemas.stock import ProductStockRead
+
+router = APIRouter(prefix=f"{API_V1}/products", tags=["products"])
+
+ProductSort = Literal["name", "-name", "sku", "-sku", "created_at", "-created_at"]
+
+
+def _read(product: Product, response: Response) -> ProductRead:
+    response.headers["ETag"] = etag(product.version)
+    return ProductRead.model_validate(product)
+
+
+@router.get("", responses=problem_responses(400, 401, 422))
+async def list_products(
+    _: CurrentUser,
+    service: ProductServiceDep,
+    paging: Pagination,
+    q: Annotated[str | None, Query(max_length=200, description="sku or name contains")] = None,
+    is_archived: bool | None = None,
+    sort: ProductSort = "created_at",
+) -> Page[ProductRead]:
+    """List products; `q` matches sku or name (case-insensitive substring)."""
+    page = await service.list(
+        q=q,
+        is_archived=is_archived,
+        sort=sort,
+        codec=paging.codec,
+        cursor=paging.cursor,
+        limit=paging.limit,
+    )
+    return Page[ProductRead](
+        items=[ProductRead.model_validate(p) for p in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 409, 422)
+)
+async def create_product(
+    body: ProductCreate, _: RequireManager, service: ProductServiceDep, response: Response
+) -> ProductRead:
+    """Add a product (sku unique, case-insensitive)."""
+    product = await service.create(body)
+    response.headers["Location"] = f"{API_V1}/products/{product.id}"
+    return _read(product, response)
+
+
+@router.get("/{product_id}", responses=problem_responses(401, 404, 422))
+async def read_product(
+    product_id: uuid.UUID, _: CurrentUser, service: ProductServiceDep, response: Response
+) -> ProductRead:
+    """One product, with its ETag."""
+    return _read(await service.get(product_id), response)
+
+
+@router.patch("/{product_id}", responses=problem_responses(401, 403, 404, 409, 412, 422, 428))
+async def update_product(
+    product_id: uuid.UUID,
+    body: ProductUpdate,
+    _: RequireManager,
+    service: ProductServiceDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> ProductRead:
+    """Change a product; requires If-Match with its current ETag."""
+    return _read(await service.update(product_id, body, parse_if_match(if_match)), response)
+
+
+@router.delete(
+    "/{product_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def archive_product(
+    product_id: uuid.UUID, _: RequireManager, service: ProductServiceDep
+) -> None:
+    """Archive a product (409 while any stock is on hand); it then accepts no movements."""
+    await service.archive(product_id)
+
+
+@router.get("/{product_id}/stock", responses=problem_responses(401, 404, 422))
+async def product_stock(
+    product_id: uuid.UUID, _: CurrentUser, service: LedgerServiceDep
+) -> ProductStockRead:
+    """Stock on hand of one product, in total and per location."""
+    return await service.product_stock(product_id)

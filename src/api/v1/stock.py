@@ -1,0 +1,161 @@
+"""Stock: post movements, transfers and counts (clerks); read the ledger and levels."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response, status
+from pydantic import AwareDatetime
+
+from src.api.deps import (
+    CurrentUser,
+    IdempotencyKey,
+    LedgerServiceDep,
+    Pagination,
+    RequestId,
+    RequireAdmin,
+    RequireClerk,
+    StockServiceDep,
+)
+from src.api.responses import problem_responses, stored_response
+from src.api.v1.prefix import API_V1
+from src.models.stock import MovementKind
+from src.schemas.pagination import Page
+from src.schemas.stock import (
+    CountCreate,
+    CountRead,
+    MovementCreate,
+    MovementRead,
+    ReconciliationRead,
+    StockLevelRead,
+    TransferCreate,
+    TransferRead,
+)
+
+router = APIRouter(prefix=f"{API_V1}/stock", tags=["stock"])
+
+POSTING_ERRORS = problem_responses(401, 403, 404, 409, 422)
+
+
+@router.post(
+    "/movements",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MovementRead,
+    responses=POSTING_ERRORS,
+)
+async def post_movement(
+    body: MovementCreate,
+    actor: RequireClerk,
+    service: StockServiceDep,
+    request_id: RequestId,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Post a receipt, issue or adjustment (409 insufficient-stock with `available`)."""
+    stored = await service.post_movement(
+        body, actor=actor, request_id=request_id, key=idempotency_key
+    )
+    return stored_response(stored)
+
+
+@router.post(
+    "/transfers",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TransferRead,
+    responses=POSTING_ERRORS,
+)
+async def post_transfer(
+    body: TransferCreate,
+    actor: RequireClerk,
+    service: StockServiceDep,
+    request_id: RequestId,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Move stock between two locations: both movements or neither."""
+    stored = await service.transfer(body, actor=actor, request_id=request_id, key=idempotency_key)
+    return stored_response(stored)
+
+
+@router.post(
+    "/counts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CountRead,
+    responses=POSTING_ERRORS,
+)
+async def post_count(
+    body: CountCreate,
+    actor: RequireClerk,
+    service: StockServiceDep,
+    request_id: RequestId,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Record a stock count: one `count` adjustment per line that differs, all or nothing."""
+    stored = await service.count(body, actor=actor, request_id=request_id, key=idempotency_key)
+    return stored_response(stored)
+
+
+@router.get("/movements", responses=problem_responses(400, 401, 422))
+async def list_movements(
+    _: CurrentUser,
+    service: LedgerServiceDep,
+    paging: Pagination,
+    product_id: uuid.UUID | None = None,
+    location_id: uuid.UUID | None = None,
+    kind: MovementKind | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    transfer_id: uuid.UUID | None = None,
+    count_id: uuid.UUID | None = None,
+) -> Page[MovementRead]:
+    """The ledger, newest first; `since` is inclusive, `until` exclusive."""
+    page = await service.movements(
+        product_id=product_id,
+        location_id=location_id,
+        kind=kind,
+        since=since,
+        until=until,
+        transfer_id=transfer_id,
+        count_id=count_id,
+        codec=paging.codec,
+        cursor=paging.cursor,
+        limit=paging.limit,
+    )
+    return Page[MovementRead](
+        items=[MovementRead.model_validate(m) for m in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/movements/{movement_id}", responses=problem_responses(401, 404, 422))
+async def read_movement(
+    movement_id: uuid.UUID, _: CurrentUser, service: LedgerServiceDep
+) -> MovementRead:
+    """One movement of the ledger."""
+    return MovementRead.model_validate(await service.movement(movement_id))
+
+
+@router.get("/levels", responses=problem_responses(400, 401, 422))
+async def list_levels(
+    _: CurrentUser,
+    service: LedgerServiceDep,
+    paging: Pagination,
+    product_id: uuid.UUID | None = None,
+    location_id: uuid.UUID | None = None,
+    below_reorder: bool = False,
+    as_of: AwareDatetime | None = None,
+) -> Page[StockLevelRead]:
+    """Stock levels; with `as_of`, the levels at that moment, recomputed from the ledger."""
+    items, next_cursor = await service.levels(
+        product_id=product_id,
+        location_id=location_id,
+        below_reorder=below_reorder,
+        as_of=as_of,
+        codec=paging.codec,
+        cursor=paging.cursor,
+        limit=paging.limit,
+    )
+    return Page[StockLevelRead](items=items, next_cursor=next_cursor)
+
+
+@router.get("/reconciliation", responses=problem_responses(401, 403))
+async def reconciliation(_: RequireAdmin, service: LedgerServiceDep) -> ReconciliationRead:
+    """Recompute every level from the ledger and list any difference (there should be none)."""
+    return await service.reconcile()

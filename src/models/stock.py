@@ -1,0 +1,131 @@
+"""Stock: current levels, the append-only ledger of movements, and idempotency records.
+
+The invariants live in the database too: CHECK (on_hand >= 0), a trigger that rejects UPDATE
+and DELETE on movements (created in the migration), and per-kind CHECKs on movements.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from src.models.base import Base, UUIDPrimaryKey
+
+
+class MovementKind(StrEnum):
+    RECEIPT = "receipt"
+    ISSUE = "issue"
+    ADJUSTMENT = "adjustment"
+
+
+class AdjustmentReason(StrEnum):
+    COUNT = "count"
+    DAMAGE = "damage"
+    LOSS = "loss"
+    FOUND = "found"
+    CORRECTION = "correction"
+    OTHER = "other"
+
+
+def _enum(kind: type[StrEnum], name: str) -> Enum:
+    return Enum(
+        kind,
+        name=name,
+        native_enum=False,
+        create_constraint=False,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class StockLevel(Base):
+    __tablename__ = "stock_levels"
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="on_hand_non_negative"),
+        Index("ix_stock_levels_location_id", "location_id"),
+    )
+
+    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    location_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("locations.id"), primary_key=True)
+    on_hand: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Movement(UUIDPrimaryKey, Base):
+    __tablename__ = "stock_movements"
+    __table_args__ = (
+        CheckConstraint("quantity <> 0", name="quantity_non_zero"),
+        CheckConstraint("balance_after >= 0", name="balance_after_non_negative"),
+        CheckConstraint("kind IN ('receipt', 'issue', 'adjustment')", name="kind_valid"),
+        CheckConstraint(
+            "(kind = 'receipt' AND quantity > 0) OR (kind = 'issue' AND quantity < 0)"
+            " OR (kind = 'adjustment' AND reason IS NOT NULL)",
+            name="quantity_sign_matches_kind",
+        ),
+        CheckConstraint(
+            "reason IS NULL OR reason IN "
+            "('count', 'damage', 'loss', 'found', 'correction', 'other')",
+            name="reason_valid",
+        ),
+        Index("ix_stock_movements_created_at_id", "created_at", "id"),
+        Index("ix_stock_movements_product_created_id", "product_id", "created_at", "id"),
+        Index("ix_stock_movements_location_created_id", "location_id", "created_at", "id"),
+        Index(
+            "ix_stock_movements_product_location_created",
+            "product_id",
+            "location_id",
+            "created_at",
+        ),
+        Index("ix_stock_movements_transfer_id", "transfer_id"),
+        Index("ix_stock_movements_count_id", "count_id"),
+    )
+
+    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id"))
+    location_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("locations.id"))
+    kind: Mapped[MovementKind] = mapped_column(_enum(MovementKind, "movement_kind"))
+    # Signed delta applied to the level; balance_after is the level right after it.
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    balance_after: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[AdjustmentReason | None] = mapped_column(
+        _enum(AdjustmentReason, "adjustment_reason"), default=None
+    )
+    reference: Mapped[str | None] = mapped_column(String(200), default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    transfer_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    count_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    request_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class IdempotencyRecord(Base):
+    """A completed POST under /stock, kept so a retry replays the same bytes."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (Index("ix_idempotency_records_created_at", "created_at"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int] = mapped_column(Integer)
+    # Raw bytes, not JSONB: JSONB would reorder keys, and a replay must be byte-for-byte.
+    response_body: Mapped[bytes] = mapped_column(LargeBinary)
+    location: Mapped[str | None] = mapped_column(String(300), default=None)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

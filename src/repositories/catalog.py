@@ -1,0 +1,111 @@
+"""Queries over products and locations."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from sqlalchemy import Select, func, or_, select
+
+from src.core.cursors import CursorCodec
+from src.models.catalog import Location, Product
+from src.models.stock import StockLevel
+from src.repositories.base import PageResult, Repository, SortOrder, escape_like
+
+PRODUCT_SORTS = {
+    "created_at": SortOrder("created_at", (Product.created_at, Product.id)),
+    "-created_at": SortOrder("-created_at", (Product.created_at, Product.id), descending=True),
+    "name": SortOrder("name", (Product.name, Product.id)),
+    "-name": SortOrder("-name", (Product.name, Product.id), descending=True),
+    "sku": SortOrder("sku", (Product.sku, Product.id)),
+    "-sku": SortOrder("-sku", (Product.sku, Product.id), descending=True),
+}
+LOCATIONS_BY_CREATED = SortOrder("created_at", (Location.created_at, Location.id))
+
+
+class CatalogRepository(Repository[Any]):
+    # The stock_levels column that points at this kind of item.
+    level_column: ClassVar[Any]
+
+    async def on_hand(self, item_id: uuid.UUID) -> int:
+        """Total stock the item holds (a product across locations, a location across products)."""
+        total = await self.session.scalar(
+            select(func.coalesce(func.sum(StockLevel.on_hand), 0)).where(
+                # Through the class: on an instance the ORM descriptor would look for state.
+                type(self).level_column == item_id
+            )
+        )
+        return int(total or 0)
+
+    async def get_locked(self, id_: uuid.UUID, *, exclusive: bool) -> Any:
+        """The row locked FOR UPDATE (archive, edit) or FOR SHARE (posting stock against it).
+
+        Movements take the shared lock and archiving the exclusive one, so an archive and a
+        posting on the same item are decided one after the other, never interleaved.
+        """
+        statement = (
+            select(self.model)
+            .where(self.model.id == id_)
+            .with_for_update(read=not exclusive)
+            .execution_options(populate_existing=True)
+        )
+        return await self.session.scalar(statement)
+
+
+class ProductRepository(CatalogRepository):
+    model = Product
+    level_column = StockLevel.product_id
+
+    def list_statement(self, *, q: str | None, is_archived: bool | None) -> Select[Any]:
+        statement = select(Product)
+        if is_archived is not None:
+            statement = statement.where(Product.is_archived.is_(is_archived))
+        if q:
+            pattern = f"%{escape_like(q.lower())}%"
+            statement = statement.where(
+                or_(
+                    func.lower(Product.sku).like(pattern, escape="\\"),
+                    func.lower(Product.name).like(pattern, escape="\\"),
+                )
+            )
+        return statement
+
+    async def list_page(
+        self,
+        *,
+        q: str | None,
+        is_archived: bool | None,
+        sort: str,
+        codec: CursorCodec,
+        cursor: str | None,
+        limit: int,
+    ) -> PageResult[Product]:
+        return await self.paginate(
+            self.list_statement(q=q, is_archived=is_archived),
+            order=PRODUCT_SORTS[sort],
+            codec=codec,
+            cursor=cursor,
+            limit=limit,
+        )
+
+
+class LocationRepository(CatalogRepository):
+    model = Location
+    level_column = StockLevel.location_id
+
+    def list_statement(self, *, is_archived: bool | None) -> Select[Any]:
+        statement = select(Location)
+        if is_archived is not None:
+            statement = statement.where(Location.is_archived.is_(is_archived))
+        return statement
+
+    async def list_page(
+        self, *, is_archived: bool | None, codec: CursorCodec, cursor: str | None, limit: int
+    ) -> PageResult[Location]:
+        return await self.paginate(
+            self.list_statement(is_archived=is_archived),
+            order=LOCATIONS_BY_CREATED,
+            codec=codec,
+            cursor=cursor,
+            limit=limit,
+        )

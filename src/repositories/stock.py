@@ -1,0 +1,255 @@
+"""Queries over stock levels and the ledger.
+
+Levels change only through `add` and `take`: single conditional statements, so concurrent
+postings never read-then-write. The CHECK (on_hand >= 0) constraint backs them up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, literal_column, select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from src.core.cursors import CursorCodec
+from src.models.catalog import Product
+from src.models.stock import Movement, MovementKind, StockLevel
+from src.repositories.base import PageResult, Repository, SortOrder, keyset_page
+
+MOVEMENTS_NEWEST_FIRST = SortOrder("newest", (Movement.created_at, Movement.id), descending=True)
+LEVELS_BY_KEY = SortOrder("key", (StockLevel.product_id, StockLevel.location_id))
+
+Pair = tuple[uuid.UUID, uuid.UUID]
+
+
+class StockRepository(Repository[StockLevel]):
+    model = StockLevel
+
+    async def increase(self, product_id: uuid.UUID, location_id: uuid.UUID, delta: int) -> int:
+        """Increase a level (creating it on first receipt); the new on-hand."""
+        statement = (
+            insert(StockLevel)
+            .values(product_id=product_id, location_id=location_id, on_hand=delta)
+            .on_conflict_do_update(
+                index_elements=[StockLevel.product_id, StockLevel.location_id],
+                set_={
+                    "on_hand": StockLevel.on_hand + literal_column("excluded.on_hand"),
+                    "updated_at": func.now(),
+                },
+            )
+            .returning(StockLevel.on_hand)
+        )
+        return int((await self.session.execute(statement)).scalar_one())
+
+    async def decrease(
+        self, product_id: uuid.UUID, location_id: uuid.UUID, amount: int
+    ) -> int | None:
+        """Decrease a level only if enough is on hand; the new on-hand, or None if not."""
+        statement = (
+            update(StockLevel)
+            .where(
+                StockLevel.product_id == product_id,
+                StockLevel.location_id == location_id,
+                StockLevel.on_hand >= amount,
+            )
+            .values(on_hand=StockLevel.on_hand - amount, updated_at=func.now())
+            .returning(StockLevel.on_hand)
+        )
+        result = await self.session.scalar(statement)
+        return None if result is None else int(result)
+
+    async def available(self, product_id: uuid.UUID, location_id: uuid.UUID) -> int:
+        on_hand = await self.session.scalar(
+            select(StockLevel.on_hand).where(
+                StockLevel.product_id == product_id, StockLevel.location_id == location_id
+            )
+        )
+        return int(on_hand or 0)
+
+    async def lock_levels(self, pairs: Sequence[Pair]) -> dict[Pair, int]:
+        """Lock (creating at zero where missing) several levels in one fixed order.
+
+        Every multi-level operation locks in (product_id, location_id) order, so two of them
+        touching the same levels in opposite directions queue instead of deadlocking.
+        """
+        locked: dict[Pair, int] = {}
+        for product_id, location_id in sorted(set(pairs)):
+            statement = (
+                insert(StockLevel)
+                .values(product_id=product_id, location_id=location_id, on_hand=0)
+                .on_conflict_do_update(
+                    index_elements=[StockLevel.product_id, StockLevel.location_id],
+                    set_={"on_hand": StockLevel.on_hand},
+                )
+                .returning(StockLevel.on_hand)
+            )
+            locked[(product_id, location_id)] = int(
+                (await self.session.execute(statement)).scalar_one()
+            )
+        return locked
+
+    async def record(self, movement: Movement) -> Movement:
+        self.session.add(movement)
+        await self.session.flush()
+        return movement
+
+    async def movement(self, movement_id: uuid.UUID) -> Movement | None:
+        return await self.session.get(Movement, movement_id)
+
+    async def product_levels(self, product_id: uuid.UUID) -> list[StockLevel]:
+        statement = (
+            select(StockLevel)
+            .where(StockLevel.product_id == product_id)
+            .order_by(StockLevel.location_id)
+        )
+        return list((await self.session.scalars(statement)).all())
+
+    def movements_statement(
+        self,
+        *,
+        product_id: uuid.UUID | None,
+        location_id: uuid.UUID | None,
+        kind: MovementKind | None,
+        since: datetime | None,
+        until: datetime | None,
+        transfer_id: uuid.UUID | None = None,
+        count_id: uuid.UUID | None = None,
+    ) -> Select[Any]:
+        statement = select(Movement)
+        if transfer_id is not None:
+            statement = statement.where(Movement.transfer_id == transfer_id)
+        if count_id is not None:
+            statement = statement.where(Movement.count_id == count_id)
+        if product_id is not None:
+            statement = statement.where(Movement.product_id == product_id)
+        if location_id is not None:
+            statement = statement.where(Movement.location_id == location_id)
+        if kind is not None:
+            statement = statement.where(Movement.kind == kind)
+        if since is not None:
+            statement = statement.where(Movement.created_at >= since)
+        if until is not None:
+            statement = statement.where(Movement.created_at < until)
+        return statement
+
+    async def movements_page(
+        self, *, codec: CursorCodec, cursor: str | None, limit: int, **filters: Any
+    ) -> PageResult[Movement]:
+        return await keyset_page(
+            self.session,
+            self.movements_statement(**filters),
+            scope="stock_movements:newest",
+            order=MOVEMENTS_NEWEST_FIRST,
+            codec=codec,
+            cursor=cursor,
+            limit=limit,
+        )
+
+    def levels_statement(
+        self,
+        *,
+        product_id: uuid.UUID | None,
+        location_id: uuid.UUID | None,
+        below_reorder: bool,
+    ) -> Select[Any]:
+        statement = select(StockLevel)
+        if product_id is not None:
+            statement = statement.where(StockLevel.product_id == product_id)
+        if location_id is not None:
+            statement = statement.where(StockLevel.location_id == location_id)
+        if below_reorder:
+            statement = statement.join(Product, Product.id == StockLevel.product_id).where(
+                StockLevel.on_hand < Product.reorder_point
+            )
+        return statement
+
+    async def levels_page(
+        self, *, codec: CursorCodec, cursor: str | None, limit: int, **filters: Any
+    ) -> PageResult[StockLevel]:
+        return await self.paginate(
+            self.levels_statement(**filters),
+            order=LEVELS_BY_KEY,
+            codec=codec,
+            cursor=cursor,
+            limit=limit,
+        )
+
+    async def levels_as_of_page(
+        self,
+        *,
+        as_of: datetime,
+        product_id: uuid.UUID | None,
+        location_id: uuid.UUID | None,
+        below_reorder: bool,
+        codec: CursorCodec,
+        cursor: str | None,
+        limit: int,
+    ) -> PageResult[Any]:
+        """Levels recomputed from the ledger: the sum of every movement up to `as_of`."""
+        statement = (
+            select(
+                Movement.product_id.label("product_id"),
+                Movement.location_id.label("location_id"),
+                func.sum(Movement.quantity).label("on_hand"),
+                func.max(Movement.created_at).label("updated_at"),
+            )
+            .where(Movement.created_at <= as_of)
+            .group_by(Movement.product_id, Movement.location_id)
+        )
+        if product_id is not None:
+            statement = statement.where(Movement.product_id == product_id)
+        if location_id is not None:
+            statement = statement.where(Movement.location_id == location_id)
+        if below_reorder:
+            statement = statement.join(Product, Product.id == Movement.product_id).having(
+                func.sum(Movement.quantity) < func.max(Product.reorder_point)
+            )
+        order = SortOrder("key", (Movement.product_id, Movement.location_id))
+        return await keyset_page(
+            self.session,
+            statement,
+            scope="stock_levels:as_of",
+            order=order,
+            codec=codec,
+            cursor=cursor,
+            limit=limit,
+            rows=True,
+        )
+
+    async def reconcile(self) -> tuple[int, list[Any]]:
+        """(levels checked, rows whose on_hand differs from the sum of their ledger)."""
+        ledger = (
+            select(
+                Movement.product_id,
+                Movement.location_id,
+                func.sum(Movement.quantity).label("total"),
+            )
+            .group_by(Movement.product_id, Movement.location_id)
+            .subquery()
+        )
+        joined = (
+            select(
+                func.coalesce(StockLevel.product_id, ledger.c.product_id).label("product_id"),
+                func.coalesce(StockLevel.location_id, ledger.c.location_id).label("location_id"),
+                StockLevel.on_hand.label("on_hand"),
+                func.coalesce(ledger.c.total, 0).label("ledger"),
+            )
+            .select_from(StockLevel)
+            .join(
+                ledger,
+                (ledger.c.product_id == StockLevel.product_id)
+                & (ledger.c.location_id == StockLevel.location_id),
+                full=True,
+            )
+            .subquery()
+        )
+        checked = await self.session.scalar(select(func.count()).select_from(joined))
+        mismatches = await self.session.execute(
+            select(joined)
+            .where(func.coalesce(joined.c.on_hand, 0) != joined.c.ledger)
+            .order_by(joined.c.product_id, joined.c.location_id)
+        )
+        return int(checked or 0), list(mismatches.all())

@@ -1,0 +1,127 @@
+"""Catalog rules shared by products and locations: unique codes, optimistic concurrency
+through If-Match, and archiving only what holds no stock."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from src.core.cursors import CursorCodec
+from src.core.exceptions import Conflict, NotFound, PreconditionFailed, PreconditionRequired
+from src.core.preconditions import IfMatch, etag
+from src.models.catalog import Location, Product
+from src.repositories.base import PageResult, violated_constraint
+from src.repositories.catalog import CatalogRepository, LocationRepository, ProductRepository
+
+ItemT = TypeVar("ItemT", Product, Location)
+
+
+class _CatalogService(Generic[ItemT]):
+    noun: ClassVar[str]
+    unique: ClassVar[tuple[str, str]]  # (constraint name, field named in the conflict)
+    repository: CatalogRepository
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create(self, data: BaseModel) -> ItemT:
+        item: ItemT = self.repository.model(**data.model_dump())
+        await self._flush_unique(lambda: self.repository.add(item))
+        return item
+
+    async def get(self, item_id: uuid.UUID) -> ItemT:
+        item: ItemT | None = await self.repository.get(item_id)
+        if item is None:
+            raise NotFound(f"No {self.noun} with this id")
+        return item
+
+    async def update(self, item_id: uuid.UUID, data: BaseModel, if_match: IfMatch | None) -> ItemT:
+        if if_match is None:
+            raise PreconditionRequired(
+                f"Send If-Match with the ETag of the {self.noun} you last read"
+            )
+        item = await self._locked(item_id)
+        if not if_match.matches(item.version):
+            raise PreconditionFailed(
+                f"The {self.noun} changed since you read it; read it again",
+                current_etag=etag(item.version),
+            )
+        changes = data.model_dump(exclude_unset=True)
+        if any(getattr(item, field) != value for field, value in changes.items()):
+            for field, value in changes.items():
+                setattr(item, field, value)
+            item.version += 1
+            await self._flush_unique(self.session.flush)
+        return item
+
+    async def archive(self, item_id: uuid.UUID) -> None:
+        """Archive (idempotent); refused while the item holds stock."""
+        item = await self._locked(item_id)
+        if item.is_archived:
+            return
+        on_hand = await self.repository.on_hand(item.id)
+        if on_hand > 0:
+            raise Conflict(
+                f"The {self.noun} still holds stock; move or issue it first", on_hand=on_hand
+            )
+        item.is_archived = True
+        item.version += 1
+        await self.session.flush()
+
+    async def _locked(self, item_id: uuid.UUID) -> ItemT:
+        item: ItemT | None = await self.repository.get_locked(item_id, exclusive=True)
+        if item is None:
+            raise NotFound(f"No {self.noun} with this id")
+        return item
+
+    async def _flush_unique(self, flush: Any) -> None:
+        try:
+            await flush()
+        except IntegrityError as exc:
+            constraint, field = self.unique
+            if violated_constraint(exc) == constraint:
+                raise Conflict(f"A {self.noun} with this {field} already exists") from None
+            raise
+
+
+class ProductService(_CatalogService[Product]):
+    noun = "product"
+    unique = ("uq_products_sku_lower", "sku")
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self.repository = self.products = ProductRepository(session)
+
+    async def list(
+        self,
+        *,
+        q: str | None,
+        is_archived: bool | None,
+        sort: str,
+        codec: CursorCodec,
+        cursor: str | None,
+        limit: int,
+    ) -> PageResult[Product]:
+        return await self.products.list_page(
+            q=q, is_archived=is_archived, sort=sort, codec=codec, cursor=cursor, limit=limit
+        )
+
+
+class LocationService(_CatalogService[Location]):
+    noun = "location"
+    unique = ("uq_locations_code_lower", "code")
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self.repository = self.locations = LocationRepository(session)
+
+    async def list(
+        self, *, is_archived: bool | None, codec: CursorCodec, cursor: str | None, limit: int
+    ) -> PageResult[Location]:
+        return await self.locations.list_page(
+            is_archived=is_archived, codec=codec, cursor=cursor, limit=limit
+        )

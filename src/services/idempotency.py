@@ -1,0 +1,86 @@
+"""Idempotency-Key handling for POSTs under /stock.
+
+The key is claimed with a non-blocking advisory lock held for the request's transaction: a
+second request with the same key while the first runs gets 409 at once instead of queueing.
+The record (request fingerprint + the exact response bytes) is written in the same
+transaction as the work, so it exists if and only if the work committed; a failed attempt
+leaves nothing behind and may be retried with the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pydantic import BaseModel
+
+from src.core.exceptions import IdempotencyKeyInFlight, IdempotencyKeyReused
+from src.models.stock import IdempotencyRecord
+from src.repositories.idempotency import IdempotencyRepository
+
+RETENTION = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: bytes
+    location: str | None
+    replayed: bool = False
+
+
+Work = Callable[[], Awaitable[tuple[BaseModel, str | None]]]
+
+
+def fingerprint(operation: str, body: BaseModel) -> str:
+    """Hash of what was asked: the operation and the validated body (canonical JSON)."""
+    return hashlib.sha256(f"{operation}\n{body.model_dump_json()}".encode()).hexdigest()
+
+
+class IdempotencyGuard:
+    def __init__(self, repository: IdempotencyRepository, retention: timedelta = RETENTION) -> None:
+        self.repository = repository
+        self.retention = retention
+
+    async def run(
+        self, *, user_id: uuid.UUID, key: str | None, request_hash: str, status: int, work: Work
+    ) -> StoredResponse:
+        if key is None:
+            result, location = await work()
+            return StoredResponse(status, result.model_dump_json().encode(), location)
+        if not await self.repository.try_lock(user_id, key):
+            raise IdempotencyKeyInFlight(
+                "A request with this Idempotency-Key is still being processed; retry shortly"
+            )
+        record = await self.repository.find(user_id, key)
+        if record is not None and record.created_at < datetime.now(UTC) - self.retention:
+            await self.repository.remove(record)
+            record = None
+        if record is not None:
+            if record.request_hash != request_hash:
+                raise IdempotencyKeyReused(
+                    "This Idempotency-Key was used with a different request; use a new key"
+                )
+            return StoredResponse(
+                record.response_status, record.response_body, record.location, replayed=True
+            )
+        result, location = await work()
+        body = result.model_dump_json().encode()
+        await self.repository.add(
+            IdempotencyRecord(
+                user_id=user_id,
+                key=key,
+                request_hash=request_hash,
+                response_status=status,
+                response_body=body,
+                location=location,
+            )
+        )
+        return StoredResponse(status, body, location)
+
+    async def purge(self) -> int:
+        """Delete records past the retention window; how many went."""
+        return await self.repository.purge_older_than(datetime.now(UTC) - self.retention)

@@ -1,0 +1,217 @@
+"""Posting stock: movements, transfers and counts.
+
+Every change to a level is one conditional statement (`increase`, `decrease`) in the
+request's transaction, together with the ledger row that explains it, so the invariant
+"on_hand = sum of the ledger, never negative" holds at every commit, under any concurrency.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from src.core.exceptions import Conflict, InsufficientStock, NotFound
+from src.core.ids import new_id
+from src.models.catalog import Location, Product
+from src.models.stock import AdjustmentReason, Movement, MovementKind
+from src.models.user import User
+from src.repositories.base import sqlstate
+from src.repositories.catalog import LocationRepository, ProductRepository
+from src.repositories.idempotency import IdempotencyRepository
+from src.repositories.stock import StockRepository
+from src.schemas.stock import (
+    CountCreate,
+    CountRead,
+    MovementCreate,
+    MovementRead,
+    TransferCreate,
+    TransferRead,
+)
+from src.services.idempotency import IdempotencyGuard, StoredResponse, fingerprint
+
+MOVEMENTS_PATH = "/api/v1/stock/movements"
+_NUMERIC_OUT_OF_RANGE = "22003"
+
+
+class StockService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.products = ProductRepository(session)
+        self.locations = LocationRepository(session)
+        self.stock = StockRepository(session)
+        self.guard = IdempotencyGuard(IdempotencyRepository(session))
+
+    # ---------------------------------------------------------------- public operations
+
+    async def post_movement(
+        self, data: MovementCreate, *, actor: User, request_id: str | None, key: str | None
+    ) -> StoredResponse:
+        async def work() -> tuple[MovementRead, str]:
+            movement = await self._movement(data, actor=actor, request_id=request_id)
+            return MovementRead.model_validate(movement), f"{MOVEMENTS_PATH}/{movement.id}"
+
+        return await self._once(actor, key, fingerprint("movement", data), work)
+
+    async def transfer(
+        self, data: TransferCreate, *, actor: User, request_id: str | None, key: str | None
+    ) -> StoredResponse:
+        async def work() -> tuple[TransferRead, str]:
+            transfer_id, legs = await self._transfer(data, actor=actor, request_id=request_id)
+            read = TransferRead(
+                transfer_id=transfer_id, movements=[MovementRead.model_validate(m) for m in legs]
+            )
+            return read, f"{MOVEMENTS_PATH}?transfer_id={transfer_id}"
+
+        return await self._once(actor, key, fingerprint("transfer", data), work)
+
+    async def count(
+        self, data: CountCreate, *, actor: User, request_id: str | None, key: str | None
+    ) -> StoredResponse:
+        async def work() -> tuple[CountRead, str]:
+            count_id, adjustments = await self._count(data, actor=actor, request_id=request_id)
+            read = CountRead(
+                count_id=count_id, movements=[MovementRead.model_validate(m) for m in adjustments]
+            )
+            return read, f"{MOVEMENTS_PATH}?count_id={count_id}"
+
+        return await self._once(actor, key, fingerprint("count", data), work)
+
+    # ---------------------------------------------------------------- the postings
+
+    async def _movement(
+        self, data: MovementCreate, *, actor: User, request_id: str | None
+    ) -> Movement:
+        await self._usable_product(data.product_id)
+        await self._usable_location(data.location_id)
+        balance = await self._apply(data.product_id, data.location_id, data.delta)
+        return await self.stock.record(
+            Movement(
+                product_id=data.product_id,
+                location_id=data.location_id,
+                kind=data.kind,
+                quantity=data.delta,
+                balance_after=balance,
+                reason=data.reason,
+                reference=data.reference,
+                note=data.note,
+                created_by=actor.id,
+                request_id=request_id,
+            )
+        )
+
+    async def _transfer(
+        self, data: TransferCreate, *, actor: User, request_id: str | None
+    ) -> tuple[uuid.UUID, list[Movement]]:
+        await self._usable_product(data.product_id)
+        await self._usable_location(data.from_location_id)
+        await self._usable_location(data.to_location_id)
+        source = (data.product_id, data.from_location_id)
+        target = (data.product_id, data.to_location_id)
+        # Both levels locked in a fixed order first: opposite transfers queue, never deadlock.
+        locked = await self.stock.lock_levels([source, target])
+        if locked[source] < data.quantity:
+            raise InsufficientStock(
+                "Not enough stock at the source location", available=locked[source]
+            )
+        transfer_id = new_id()
+        legs = []
+        for (product_id, location_id), delta, kind in [
+            (source, -data.quantity, MovementKind.ISSUE),
+            (target, data.quantity, MovementKind.RECEIPT),
+        ]:
+            balance = await self._apply(product_id, location_id, delta)
+            legs.append(
+                await self.stock.record(
+                    Movement(
+                        product_id=product_id,
+                        location_id=location_id,
+                        kind=kind,
+                        quantity=delta,
+                        balance_after=balance,
+                        reference=data.reference,
+                        transfer_id=transfer_id,
+                        created_by=actor.id,
+                        request_id=request_id,
+                    )
+                )
+            )
+        return transfer_id, legs
+
+    async def _count(
+        self, data: CountCreate, *, actor: User, request_id: str | None
+    ) -> tuple[uuid.UUID, list[Movement]]:
+        await self._usable_location(data.location_id)
+        for product_id in sorted(line.product_id for line in data.lines):
+            await self._usable_product(product_id)
+        locked = await self.stock.lock_levels(
+            [(line.product_id, data.location_id) for line in data.lines]
+        )
+        count_id = new_id()
+        adjustments = []
+        for line in data.lines:
+            delta = line.counted - locked[(line.product_id, data.location_id)]
+            if delta == 0:
+                continue
+            balance = await self._apply(line.product_id, data.location_id, delta)
+            adjustments.append(
+                await self.stock.record(
+                    Movement(
+                        product_id=line.product_id,
+                        location_id=data.location_id,
+                        kind=MovementKind.ADJUSTMENT,
+                        reason=AdjustmentReason.COUNT,
+                        quantity=delta,
+                        balance_after=balance,
+                        count_id=count_id,
+                        created_by=actor.id,
+                        request_id=request_id,
+                    )
+                )
+            )
+        return count_id, adjustments
+
+    # ---------------------------------------------------------------- helpers
+
+    async def _apply(self, product_id: uuid.UUID, location_id: uuid.UUID, delta: int) -> int:
+        """Change one level by `delta`; the balance after it."""
+        if delta < 0:
+            balance = await self.stock.decrease(product_id, location_id, -delta)
+            if balance is None:
+                available = await self.stock.available(product_id, location_id)
+                raise InsufficientStock(available=available)
+            return balance
+        try:
+            return await self.stock.increase(product_id, location_id, delta)
+        except DBAPIError as exc:
+            if sqlstate(exc) == _NUMERIC_OUT_OF_RANGE:
+                raise Conflict("On-hand stock would exceed the largest storable amount") from None
+            raise
+
+    async def _usable_product(self, product_id: uuid.UUID) -> Product:
+        product: Product | None = await self.products.get_locked(product_id, exclusive=False)
+        if product is None:
+            raise NotFound("No product with this id")
+        if product.is_archived:
+            raise Conflict("The product is archived and accepts no movements")
+        return product
+
+    async def _usable_location(self, location_id: uuid.UUID) -> Location:
+        location: Location | None = await self.locations.get_locked(location_id, exclusive=False)
+        if location is None:
+            raise NotFound("No location with this id")
+        if location.is_archived:
+            raise Conflict("The location is archived and accepts no movements")
+        return location
+
+    async def _once(
+        self,
+        actor: User,
+        key: str | None,
+        request_hash: str,
+        work: Callable[[], Awaitable[tuple[MovementRead | TransferRead | CountRead, str]]],
+    ) -> StoredResponse:
+        return await self.guard.run(
+            user_id=actor.id, key=key, request_hash=request_hash, status=201, work=work
+        )

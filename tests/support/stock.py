@@ -1,0 +1,82 @@
+"""Helpers for catalog and stock tests: create items and post movements over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+API = "/api/v1"
+
+
+def _tag() -> str:
+    return uuid.uuid4().hex[:8].upper()
+
+
+async def new_product(
+    client: httpx.AsyncClient, headers: dict[str, str], **fields: Any
+) -> dict[str, Any]:
+    body = {"sku": f"SKU-{_tag()}", "name": f"Product {_tag()}", **fields}
+    response = await client.post(f"{API}/products", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    product: dict[str, Any] = response.json()
+    return product
+
+
+async def new_location(
+    client: httpx.AsyncClient, headers: dict[str, str], **fields: Any
+) -> dict[str, Any]:
+    body = {"code": f"LOC-{_tag()}", "name": f"Location {_tag()}", **fields}
+    response = await client.post(f"{API}/locations", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    location: dict[str, Any] = response.json()
+    return location
+
+
+async def post_movement(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    product: dict[str, Any],
+    location: dict[str, Any],
+    kind: str,
+    quantity: int,
+    **extra: Any,
+) -> httpx.Response:
+    body = {
+        "product_id": product["id"],
+        "location_id": location["id"],
+        "kind": kind,
+        "quantity": quantity,
+        **extra,
+    }
+    return await client.post(f"{API}/stock/movements", json=body, headers=headers)
+
+
+async def receive(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    product: dict[str, Any],
+    location: dict[str, Any],
+    quantity: int,
+) -> dict[str, Any]:
+    response = await post_movement(client, headers, product, location, "receipt", quantity)
+    assert response.status_code == 201, response.text
+    movement: dict[str, Any] = response.json()
+    return movement
+
+
+async def on_hand(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    product: dict[str, Any],
+    location: dict[str, Any],
+) -> int:
+    response = await client.get(
+        f"{API}/stock/levels",
+        params={"product_id": product["id"], "location_id": location["id"]},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    return int(items[0]["on_hand"]) if items else 0
