@@ -19,6 +19,7 @@ from src.cli.runtime import (
     run_migrations,
     run_server,
 )
+from src.cli.seed import seed_demo
 
 app = typer.Typer(
     name="stockroom",
@@ -94,6 +95,25 @@ def create_admin(
         typer.echo(f"{'created' if created else 'promoted'} admin {stored}")
 
     _run(_create)
+
+
+@app.command("seed-demo")
+def seed_demo_command(
+    products: Annotated[int, typer.Option(help="Products to create.")] = 200,
+    locations: Annotated[int, typer.Option(help="Locations to create.")] = 10,
+    movements: Annotated[int, typer.Option(help="Ledger movements to post.")] = 10_000,
+) -> None:
+    """Fill the database with a demo catalog and a valid stock ledger.
+
+    Each run adds its own products and locations (SKUs and codes carry a run tag) and posts
+    movements over the last 90 days as demo-seed@stockroom.invalid, in one transaction.
+    """
+
+    def _seed() -> None:
+        result = seed_demo(products=products, locations=locations, movements=movements)
+        typer.echo(result.summary())
+
+    _run(_seed)
 
 
 def _run(action: typer.models.CommandFunctionType) -> None:

@@ -56,21 +56,12 @@ class RateLimiter:
         if not allowed:
             await self._refuse(limit, key)
 
-    async def record(self, limit: Limit, key: str) -> None:
-        """Count one event without refusing this one (the next attempt will be)."""
+    async def reset(self, limit: Limit, key: str) -> None:
+        """Forget the events counted for `key` (e.g. failed logins after a success)."""
         try:
-            await self._limiter.hit(limit.item, limit.name, key)
+            await self._limiter.clear(limit.item, limit.name, key)
         except StorageError:
             raise ServiceUnavailable("Rate limiting is unavailable; try again shortly") from None
-
-    async def check(self, limit: Limit, key: str) -> None:
-        """RateLimited if one more event would exceed the limit; counts nothing."""
-        try:
-            allowed = await self._limiter.test(limit.item, limit.name, key)
-        except StorageError:
-            raise ServiceUnavailable("Rate limiting is unavailable; try again shortly") from None
-        if not allowed:
-            await self._refuse(limit, key)
 
     async def _refuse(self, limit: Limit, key: str) -> None:
         try:

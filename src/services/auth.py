@@ -69,14 +69,15 @@ class AuthService:
     async def login(self, email: str, password: str, *, client: str) -> TokenResponse:
         account = email.strip().lower()
         await self.limiter.hit(self.policy.login_per_client, client)
-        # Only failures count against the account, so a user who logs in often is not locked
-        # out, while guessing is capped.
-        await self.limiter.check(self.policy.login_per_account, account)
+        # Counted before the password is checked, so concurrent guesses cannot all slip in
+        # under the limit; a successful login clears the count, so a user who logs in often
+        # is never locked out while guessing stays capped.
+        await self.limiter.hit(self.policy.login_per_account, account)
         user = await self.users.get_by_email(account, with_password=True)
         matches, new_hash = await verify_password(password, user.hashed_password if user else None)
         if user is None or not matches or not user.is_active:
-            await self.limiter.record(self.policy.login_per_account, account)
             raise OAuthError("invalid_grant", _BAD_CREDENTIALS)
+        await self.limiter.reset(self.policy.login_per_account, account)
         if new_hash:
             user.hashed_password = new_hash
         return await self._issue(

@@ -32,7 +32,9 @@ async def test_me_without_token_is_401(client: httpx.AsyncClient) -> None:
     assert response.json()["type"] == "/problems/unauthorized"
 
 
-async def test_patch_me_changes_the_name(client: httpx.AsyncClient, viewer_headers: Headers) -> None:
+async def test_patch_me_changes_the_name(
+    client: httpx.AsyncClient, viewer_headers: Headers
+) -> None:
     response = await client.patch(
         "/api/v1/users/me", json={"full_name": " Victor "}, headers=viewer_headers
     )
@@ -116,8 +118,9 @@ async def test_list_filters_by_role_active_and_q(
     gone = await make_user(role=Role.CLERK, full_name=f"Gone {tag}", is_active=False)
 
     async def ids(**params: str) -> set[str]:
-        response = await client.get("/api/v1/users", params={"q": tag, **params},
-                                    headers=admin_headers)
+        response = await client.get(
+            "/api/v1/users", params={"q": tag, **params}, headers=admin_headers
+        )
         assert response.status_code == 200
         return {u["id"] for u in response.json()["items"]}
 
@@ -264,7 +267,8 @@ async def test_two_admins_demoting_each_other_at_once_leave_one_admin(
     assert statuses[0] == 200
     assert statuses[1] in {403, 409}
     final = await committed_client.get(
-        "/api/v1/users", params={"role": "admin", "is_active": "true", "limit": 100},
+        "/api/v1/users",
+        params={"role": "admin", "is_active": "true", "limit": 100},
         headers=h1 if results[0].status_code == 200 else h2,
     )
     assert len(final.json()["items"]) == 1

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import time
 import uuid
 from typing import Any
 
 import httpx
+import jwt
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from src.core.passwords import hash_password
+from src.core.tokens import key_id
 from src.models.user import Role, User
 
 DEFAULT_PASSWORD = "Sturdy-Passw0rd-for-tests"
@@ -70,3 +75,75 @@ async def login_headers(
     client: httpx.AsyncClient, user: User, password: str = DEFAULT_PASSWORD
 ) -> dict[str, str]:
     return bearer((await token_pair(client, user.email, password))["access_token"])
+
+
+# ------------------------------------------------------------------ hand-made access tokens
+TOKEN_ISSUER = "stockroom"
+TOKEN_AUDIENCE = "stockroom-api"
+
+
+def access_claims(subject: object, **overrides: object) -> dict[str, Any]:
+    """The claims of a well-formed access token for `subject`, valid for 15 minutes from now.
+
+    Pass a claim as an override to change it, or as `None` to leave it out.
+    """
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": str(subject),
+        "iat": now,
+        "nbf": now,
+        "exp": now + 900,
+        "jti": uuid.uuid4().hex,
+        "iss": TOKEN_ISSUER,
+        "aud": TOKEN_AUDIENCE,
+        "type": "access",
+    }
+    claims.update(overrides)
+    return {name: value for name, value in claims.items() if value is not None}
+
+
+def sign_token(
+    claims: dict[str, Any],
+    key: str,
+    *,
+    algorithm: str = "HS256",
+    kid: str | None = None,
+    with_kid: bool = True,
+) -> str:
+    """A JWT signed with PyJWT; `kid` defaults to the server's name for `key`."""
+    headers = {"kid": kid or key_id(key)} if with_kid else None
+    return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_json(value: object) -> str:
+    return b64url(json.dumps(value, separators=(",", ":")).encode())
+
+
+def unsigned_token(claims: dict[str, Any], *, kid: str) -> str:
+    """An `alg: none` token, built by hand (PyJWT refuses to make one with a key id)."""
+    header = {"alg": "none", "typ": "JWT", "kid": kid}
+    return f"{b64url_json(header)}.{b64url_json(claims)}."
+
+
+# ------------------------------------------------------------------ the token endpoint
+TOKEN_URL = "/api/v1/auth/token"
+
+
+async def password_grant(
+    client: httpx.AsyncClient, email: str, password: str = DEFAULT_PASSWORD
+) -> httpx.Response:
+    """POST /auth/token with grant_type=password; the raw response, whatever its status."""
+    return await client.post(
+        TOKEN_URL, data={"grant_type": "password", "username": email, "password": password}
+    )
+
+
+async def refresh_grant(client: httpx.AsyncClient, refresh_token: str) -> httpx.Response:
+    """POST /auth/token with grant_type=refresh_token; the raw response, whatever its status."""
+    return await client.post(
+        TOKEN_URL, data={"grant_type": "refresh_token", "refresh_token": refresh_token}
+    )
