@@ -110,7 +110,7 @@ async def test_sigkill_mid_load_leaves_no_half_transfer(
     base = f"http://127.0.0.1:{port}"
     server = _start(crash_database, port, tmp_path)
     try:
-        _wait_up(base)
+        await asyncio.to_thread(_wait_up, base)
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
             token = (
                 await client.post(
@@ -180,8 +180,9 @@ async def test_sigkill_mid_load_leaves_no_half_transfer(
 
     restarted = _start(crash_database, port, tmp_path)
     try:
-        _wait_up(base)
-        ready = httpx.get(f"{base}/api/health/ready", timeout=5)
+        await asyncio.to_thread(_wait_up, base)
+        async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+            ready = await client.get("/api/health/ready")
         assert ready.status_code == 200
     finally:
         restarted.send_signal(signal.SIGTERM)
