@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # Idempotency records are kept 24 h; this is how often expired ones are deleted.
+    idempotency_purge_interval_seconds: float = Field(default=600, gt=0)
 
     # Auth. Keys in SECRET_KEY_PREVIOUS still verify tokens, so the signing key can be
     # rotated without logging everyone out.

@@ -6,6 +6,8 @@ argument, so each worker process reads its settings from the environment.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -33,6 +35,7 @@ from src.core.database import Database
 from src.core.logging import configure_logging, get_logger
 from src.core.ratelimit import RateLimiter, build_storage
 from src.core.tokens import TokenCodec
+from src.services.idempotency import purge_expired
 
 log = get_logger(__name__)
 
@@ -46,16 +49,35 @@ def _build_redis(settings: Settings) -> Redis | None:
     )
 
 
+async def _purge_periodically(database: Database, settings: Settings) -> None:
+    """Delete idempotency records past their 24 h retention, every few minutes.
+
+    Every instance runs it; the DELETE is idempotent, so several at once do no harm.
+    """
+    while True:
+        await asyncio.sleep(settings.idempotency_purge_interval_seconds)
+        try:
+            purged = await purge_expired(database.session_factory)
+            if purged:
+                log.info("idempotency_purged", records=purged)
+        except Exception:  # a database outage must not kill the loop
+            log.warning("idempotency_purge_failed", exc_info=True)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app.state.db = Database.from_settings(settings)
     app.state.redis = _build_redis(settings)
     app.state.rate_limiter = RateLimiter(build_storage(settings.redis_url))
+    purger = asyncio.create_task(_purge_periodically(app.state.db, settings))
     log.info("startup", environment=settings.environment.value, version=__version__)
     try:
         yield
     finally:
+        purger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purger
         if app.state.redis is not None:
             await app.state.redis.aclose()
         await app.state.db.dispose()

@@ -102,6 +102,9 @@ def seed_demo_command(
     products: Annotated[int, typer.Option(help="Products to create.")] = 200,
     locations: Annotated[int, typer.Option(help="Locations to create.")] = 10,
     movements: Annotated[int, typer.Option(help="Ledger movements to post.")] = 10_000,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed, for reproducible quantities and names.")
+    ] = None,
 ) -> None:
     """Fill the database with a demo catalog and a valid stock ledger.
 
@@ -110,7 +113,7 @@ def seed_demo_command(
     """
 
     def _seed() -> None:
-        result = seed_demo(products=products, locations=locations, movements=movements)
+        result = seed_demo(products=products, locations=locations, movements=movements, seed=seed)
         typer.echo(result.summary())
 
     _run(_seed)

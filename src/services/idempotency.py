@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.core.exceptions import IdempotencyKeyInFlight, IdempotencyKeyReused
 from src.models.stock import IdempotencyRecord
@@ -84,3 +85,9 @@ class IdempotencyGuard:
     async def purge(self) -> int:
         """Delete records past the retention window; how many went."""
         return await self.repository.purge_older_than(datetime.now(UTC) - self.retention)
+
+
+async def purge_expired(session_factory: async_sessionmaker[AsyncSession]) -> int:
+    """One purge pass in its own transaction (run periodically by the app)."""
+    async with session_factory() as session, session.begin():
+        return await IdempotencyGuard(IdempotencyRepository(session)).purge()

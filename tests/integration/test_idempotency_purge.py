@@ -1,0 +1,85 @@
+"""The app deletes idempotency records past their 24 h retention on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from src.main import create_app
+from src.models.user import User
+from tests.conftest import make_settings
+
+MakeUser = Callable[..., Awaitable[User]]
+
+
+async def _insert(engine: AsyncEngine, user: User, key: str, age: int) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO idempotency_records (user_id, key, request_hash, response_status,"
+                " response_body, created_at) VALUES (:u, :k, 'h', 201, '\\x7b7d',"
+                " now() - make_interval(hours => :age))"
+            ),
+            {"u": user.id, "k": key, "age": age},
+        )
+
+
+async def test_expired_records_are_purged_in_the_background(
+    committed_database_url: str,
+    committed_engine: AsyncEngine,
+    committed_make_user: MakeUser,
+    tmp_path: Path,
+) -> None:
+    user = await committed_make_user()
+    old, fresh = f"old-{uuid.uuid4()}", f"fresh-{uuid.uuid4()}"
+    await _insert(committed_engine, user, old, 25)
+    await _insert(committed_engine, user, fresh, 23)
+    app = create_app(
+        make_settings(committed_database_url, tmp_path, idempotency_purge_interval_seconds=0.05)
+    )
+    async with LifespanManager(app):
+        await asyncio.sleep(0.5)
+    async with committed_engine.connect() as connection:
+        keys = set(
+            (
+                await connection.execute(
+                    text("SELECT key FROM idempotency_records WHERE user_id = :u"), {"u": user.id}
+                )
+            ).scalars()
+        )
+    assert keys == {fresh}
+
+
+@pytest.fixture
+def outage_app(tmp_path: Path) -> FastAPI:
+    # Built in a fixture: create_app configures logging, which would detach caplog's
+    # handler if it ran inside the test body.
+    return create_app(
+        make_settings(
+            "postgresql+asyncpg://nobody@127.0.0.1:1/none",
+            tmp_path,
+            idempotency_purge_interval_seconds=0.05,
+            db_connect_timeout=1,
+        )
+    )
+
+
+async def test_purge_survives_a_database_outage(
+    outage_app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with LifespanManager(outage_app):
+        await asyncio.sleep(0.4)
+    failures = [
+        r
+        for r in caplog.records
+        if isinstance(r.msg, dict) and r.msg.get("event") == "idempotency_purge_failed"
+    ]
+    assert len(failures) >= 2  # it kept trying
