@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import func, or_, select, update
@@ -15,10 +16,30 @@ BY_CREATED = SortOrder("created_at", (User.created_at, User.id))
 class UserRepository(Repository[User]):
     model = User
 
-    async def get_by_email(self, email: str, *, with_password: bool = False) -> User | None:
+    async def get_by_email(
+        self, email: str, *, with_password: bool = False, lock: bool = False
+    ) -> User | None:
         statement = select(User).where(func.lower(User.email) == email.lower())
         if with_password:
             statement = statement.options(undefer(User.hashed_password))
+        if lock:
+            statement = statement.with_for_update().execution_options(populate_existing=True)
+        return await self.session.scalar(statement)
+
+    async def lock_sessions_of(self, user_id: uuid.UUID) -> User | None:
+        """Lock the user row before issuing or revoking any of its refresh tokens.
+
+        Every operation on a user's sessions (login, refresh, logout, password change,
+        deactivation) takes this lock first, so a revocation always sees every token issued
+        before it, and no token is issued from a state a revocation has already ended.
+        """
+        statement = (
+            select(User)
+            .where(User.id == user_id)
+            .options(undefer(User.hashed_password))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
         return await self.session.scalar(statement)
 
     async def lock_active_admins(self) -> list[User]:

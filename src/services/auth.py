@@ -73,7 +73,7 @@ class AuthService:
         # under the limit; a successful login clears the count, so a user who logs in often
         # is never locked out while guessing stays capped.
         await self.limiter.hit(self.policy.login_per_account, account)
-        user = await self.users.get_by_email(account, with_password=True)
+        user = await self.users.get_by_email(account, with_password=True, lock=True)
         matches, new_hash = await verify_password(password, user.hashed_password if user else None)
         if user is None or not matches or not user.is_active:
             raise OAuthError("invalid_grant", _BAD_CREDENTIALS)
@@ -86,6 +86,10 @@ class AuthService:
 
     async def refresh(self, refresh_token: str) -> TokenResponse:
         token_hash = hash_refresh_token(refresh_token)
+        known = await self.sessions.find(token_hash)
+        if known is None:
+            raise OAuthError("invalid_grant", _BAD_REFRESH)
+        await self.users.lock_sessions_of(known.user_id)
         claimed = await self.sessions.claim(token_hash)
         if claimed is None:
             known = await self.sessions.find(token_hash)
@@ -104,6 +108,7 @@ class AuthService:
         """End the session the token belongs to; unknown tokens are ignored (no oracle)."""
         known = await self.sessions.find(hash_refresh_token(refresh_token))
         if known is not None:
+            await self.users.lock_sessions_of(known.user_id)
             await self.sessions.revoke_family(known.family_id)
 
     async def authenticate(self, access_token: str) -> User:

@@ -29,7 +29,7 @@ class UserService:
 
     async def change_password(self, user: User, data: PasswordChange) -> None:
         """Set a new password and end every session of the user."""
-        stored = await self.users.get_by_email(user.email, with_password=True)
+        stored = await self.users.lock_sessions_of(user.id)
         matches, _ = await verify_password(
             data.current_password, stored.hashed_password if stored else None
         )

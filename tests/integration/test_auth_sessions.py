@@ -280,11 +280,6 @@ async def wait_for_locks(
     raise AssertionError(f"timed out waiting until {what}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a refresh in flight during a password change hands out a refresh token that "
-    "revoke_all_for_user's UPDATE cannot see, so it survives the change",
-)
 async def test_password_change_ends_a_session_that_is_refreshing_right_now(
     committed_client: httpx.AsyncClient,
     committed_make_user: MakeUser,
