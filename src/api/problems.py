@@ -14,10 +14,15 @@ from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from src.core.exceptions import DomainError, OAuthError, RateLimited, Unauthorized
+from src.core.logging import get_logger
 from src.schemas.problem import Problem
+
+_log = get_logger("stockroom.error")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -150,7 +155,35 @@ async def validation_error_handler(request: Request, error: Exception) -> JSONRe
     )
 
 
+async def integrity_error_handler(request: Request, error: Exception) -> JSONResponse:
+    """Last line of defence: a constraint the service did not translate is still a 409.
+
+    The database is the final guard of every invariant; when it refuses a write, the client
+    made a conflicting request, not the server an internal error. No SQL leaks out.
+    """
+    _log.warning("unmapped_integrity_error", path=request.url.path, error=type(error).__name__)
+    return problem_response(
+        status=409,
+        detail="The request conflicts with the current state of the data",
+        instance=request.url.path,
+    )
+
+
+async def database_unavailable_handler(request: Request, error: Exception) -> JSONResponse:
+    """The database is unreachable, too busy (pool exhausted) or restarting: 503, retry."""
+    _log.warning("database_unavailable", path=request.url.path, error=type(error).__name__)
+    return problem_response(
+        status=503,
+        detail="The database is unavailable; retry shortly",
+        instance=request.url.path,
+        headers={"Retry-After": "1"},
+    )
+
+
 def install_exception_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(IntegrityError, integrity_error_handler)
+    for unavailable in (OperationalError, InterfaceError, SATimeoutError, OSError):
+        app.add_exception_handler(unavailable, database_unavailable_handler)
     app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from src.core import exceptions
 from src.dependencies import SessionDep
@@ -43,6 +44,16 @@ async def domain(slug: str) -> None:
 @router.get("/crash")
 async def crash() -> None:
     raise RuntimeError("SELECT secret FROM /srv/app/internal.py")
+
+
+@router.get("/integrity")
+async def integrity() -> None:
+    raise IntegrityError("INSERT INTO secret_table", {}, Exception("duplicate key uq_x"))
+
+
+@router.get("/database-down")
+async def database_down() -> None:
+    raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connect to 10.0.0.5"))
 
 
 @router.post("/scratch/{value}")
