@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # Live events: concurrent SSE streams one user may hold (per process), and how often an
+    # idle stream sends a heartbeat comment.
+    sse_max_streams_per_user: int = Field(default=5, ge=1, le=100)
+    sse_heartbeat_seconds: float = Field(default=15, gt=0, le=15)
     # Idempotency records are kept 24 h; this is how often expired ones are deleted.
     idempotency_purge_interval_seconds: float = Field(default=600, gt=0)
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from src.config import Settings
 from src.core.cursors import CursorCodec
 from src.core.database import Database
+from src.core.events import MovementBroker
 from src.core.ratelimit import RateLimiter
 from src.core.tokens import TokenCodec
 
@@ -44,6 +45,11 @@ def get_cursor_codec(request: Request) -> CursorCodec:
 def get_rate_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.rate_limiter
     return limiter
+
+
+def get_broker(request: Request) -> MovementBroker:
+    broker: MovementBroker = request.app.state.broker
+    return broker
 
 
 def client_address(request: Request) -> str:
@@ -77,3 +83,4 @@ TokenCodecDep = Annotated[TokenCodec, Depends(get_token_codec)]
 CursorCodecDep = Annotated[CursorCodec, Depends(get_cursor_codec)]
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 ClientAddress = Annotated[str, Depends(client_address)]
+BrokerDep = Annotated[MovementBroker, Depends(get_broker)]

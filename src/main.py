@@ -32,6 +32,7 @@ from src.api.problems import install_exception_handlers
 from src.config import Settings, get_settings
 from src.core.cursors import CursorCodec
 from src.core.database import Database
+from src.core.events import MovementBroker
 from src.core.logging import configure_logging, get_logger
 from src.core.ratelimit import RateLimiter, build_storage
 from src.core.tokens import TokenCodec
@@ -70,12 +71,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.db = Database.from_settings(settings)
     app.state.redis = _build_redis(settings)
     app.state.rate_limiter = RateLimiter(build_storage(settings.redis_url))
+    app.state.broker = MovementBroker(
+        settings.database_url or "", max_streams_per_user=settings.sse_max_streams_per_user
+    )
     purger = asyncio.create_task(_purge_periodically(app.state.db, settings))
     log.info("startup", environment=settings.environment.value, version=__version__)
     try:
         yield
     finally:
         purger.cancel()
+        await app.state.broker.close()
         with contextlib.suppress(asyncio.CancelledError):
             await purger
         if app.state.redis is not None:

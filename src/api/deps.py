@@ -19,7 +19,9 @@ from src.core.cursors import CursorCodec
 from src.core.exceptions import Forbidden, Unauthorized
 from src.core.ratelimit import Limit
 from src.dependencies import (
+    BrokerDep,
     CursorCodecDep,
+    DatabaseDep,
     RateLimiterDep,
     RedisDep,
     SessionDep,
@@ -30,6 +32,7 @@ from src.models.user import Role, User
 from src.repositories.health import HealthRepository
 from src.services.auth import AuthPolicy, AuthService
 from src.services.catalog import LocationService, ProductService
+from src.services.events import EventService
 from src.services.health import HealthService
 from src.services.ledger import LedgerService
 from src.services.stock import StockService
@@ -78,6 +81,10 @@ def get_ledger_service(session: SessionDep) -> LedgerService:
     return LedgerService(session)
 
 
+def get_event_service(database: DatabaseDep, broker: BrokerDep) -> EventService:
+    return EventService(database.session_factory, broker)
+
+
 HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
@@ -85,6 +92,7 @@ ProductServiceDep = Annotated[ProductService, Depends(get_product_service)]
 LocationServiceDep = Annotated[LocationService, Depends(get_location_service)]
 StockServiceDep = Annotated[StockService, Depends(get_stock_service)]
 LedgerServiceDep = Annotated[LedgerService, Depends(get_ledger_service)]
+EventServiceDep = Annotated[EventService, Depends(get_event_service)]
 
 
 @dataclass(frozen=True)

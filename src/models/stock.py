@@ -110,7 +110,9 @@ class Movement(UUIDPrimaryKey, Base):
     count_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     request_id: Mapped[str | None] = mapped_column(String(128), default=None)
-    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # clock_timestamp(), not now(): the moment of the insert (the last step before commit),
+    # so ledger order follows commit order closely enough for Last-Event-ID resumption.
+    created_at: Mapped[datetime] = mapped_column(server_default=func.clock_timestamp())
 
 
 class IdempotencyRecord(Base):

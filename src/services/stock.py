@@ -86,7 +86,7 @@ class StockService:
         await self._usable_product(data.product_id)
         await self._usable_location(data.location_id)
         balance = await self._apply(data.product_id, data.location_id, data.delta)
-        return await self.stock.record(
+        return await self._record(
             Movement(
                 product_id=data.product_id,
                 location_id=data.location_id,
@@ -123,7 +123,7 @@ class StockService:
         ]:
             balance = await self._apply(product_id, location_id, delta)
             legs.append(
-                await self.stock.record(
+                await self._record(
                     Movement(
                         product_id=product_id,
                         location_id=location_id,
@@ -156,7 +156,7 @@ class StockService:
                 continue
             balance = await self._apply(line.product_id, data.location_id, delta)
             adjustments.append(
-                await self.stock.record(
+                await self._record(
                     Movement(
                         product_id=line.product_id,
                         location_id=data.location_id,
@@ -173,6 +173,15 @@ class StockService:
         return count_id, adjustments
 
     # ---------------------------------------------------------------- helpers
+
+    async def _record(self, movement: Movement) -> Movement:
+        """Insert a ledger row and announce it to event streams (delivered on commit)."""
+        await self.stock.record(movement)
+        payload = MovementRead.model_validate(movement).model_dump_json()
+        # NOTIFY payloads are capped near 8000 bytes; a huge note sends the id instead and
+        # the stream loads the movement itself.
+        await self.stock.announce(payload if len(payload.encode()) < 7500 else str(movement.id))
+        return movement
 
     async def _apply(self, product_id: uuid.UUID, location_id: uuid.UUID, delta: int) -> int:
         """Change one level by `delta`; the balance after it."""

@@ -4,7 +4,7 @@ access log and metrics report), not a path relative to a parent router."""
 
 from fastapi import APIRouter
 
-from src.api.v1 import auth, locations, products, stock, users
+from src.api.v1 import auth, events, locations, products, stock, users
 
 routers: list[APIRouter] = [
     auth.router,
@@ -12,4 +12,5 @@ routers: list[APIRouter] = [
     products.router,
     locations.router,
     stock.router,
+    events.router,
 ]

@@ -1,0 +1,49 @@
+"""GET /stock/events: committed movements as Server-Sent Events, from every instance."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from src.api.deps import CurrentUser, EventServiceDep
+from src.api.responses import problem_responses
+from src.api.v1.prefix import API_V1
+from src.dependencies import SettingsDep
+
+router = APIRouter(prefix=f"{API_V1}/stock", tags=["stock"])
+
+
+@router.get(
+    "/events",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "description": "A `movement` event per committed movement (data: the movement "
+            "JSON, id: its id); heartbeat comments at least every 15 s",
+            "content": {"text/event-stream": {}},
+        },
+        **problem_responses(401, 429),
+    },
+)
+async def stock_events(
+    user: CurrentUser,
+    service: EventServiceDep,
+    settings: SettingsDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
+) -> EventSourceResponse:
+    """Follow the ledger live; send Last-Event-ID to resume after a movement."""
+    stream = service.open_stream(user.id, last_event_id)
+    # Entered here, before the response starts, so a refused subscription is a 429 problem.
+    events = await stream.__aenter__()
+
+    async def sse() -> AsyncIterator[ServerSentEvent]:
+        try:
+            async for event in events:
+                yield ServerSentEvent(data=event.data, id=event.id, event="movement")
+        finally:
+            await stream.__aexit__(None, None, None)
+
+    return EventSourceResponse(sse(), ping=settings.sse_heartbeat_seconds)

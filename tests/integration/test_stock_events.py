@@ -1,0 +1,250 @@
+"""GET /stock/events: live movements across instances, resumption, caps and cleanup."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from src.main import create_app
+from src.models.user import Role, User
+from tests.conftest import make_settings
+from tests.support.factories import login_headers
+from tests.support.servers import running
+from tests.support.stock import new_location, new_product, post_movement, receive
+
+Headers = dict[str, str]
+MakeUser = Callable[..., Awaitable[User]]
+EVENTS = "/api/v1/stock/events"
+
+
+class EventReader:
+    """Reads `movement` events off an open SSE response."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.lines = response.aiter_lines()
+
+    async def next(self, timeout: float = 10) -> dict[str, Any]:
+        event: dict[str, Any] = {}
+        async with asyncio.timeout(timeout):
+            async for line in self.lines:
+                if line.startswith(":"):
+                    continue  # heartbeat comment
+                if not line:
+                    if event:
+                        return event
+                    continue
+                name, _, value = line.partition(": ")
+                event[name] = value
+        raise AssertionError("stream ended")
+
+
+@contextlib.asynccontextmanager
+async def stream(base: str, headers: Headers, **extra: str) -> AsyncIterator[EventReader]:
+    async with (
+        httpx.AsyncClient(base_url=base, timeout=30) as client,
+        client.stream("GET", EVENTS, headers={**headers, **extra}) as response,
+    ):
+        assert response.status_code == 200, await response.aread()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        yield EventReader(response)
+
+
+def _app(url: str, tmp_path: Path, name: str, **settings: object) -> FastAPI:
+    return create_app(make_settings(url, tmp_path / name, **settings))
+
+
+@pytest.fixture
+async def people(
+    committed_client: httpx.AsyncClient, committed_make_user: MakeUser
+) -> tuple[Headers, Headers]:
+    clerk = await login_headers(committed_client, await committed_make_user(role=Role.CLERK))
+    manager = await login_headers(committed_client, await committed_make_user(role=Role.MANAGER))
+    return clerk, manager
+
+
+async def test_both_instances_see_a_movement_posted_through_a_third(
+    committed_database_url: str,
+    committed_client: httpx.AsyncClient,
+    tmp_path: Path,
+    people: tuple[Headers, Headers],
+) -> None:
+    clerk, manager = people
+    product = await new_product(committed_client, manager)
+    location = await new_location(committed_client, manager)
+    async with (
+        running(_app(committed_database_url, tmp_path, "a")) as a,
+        running(_app(committed_database_url, tmp_path, "b")) as b,
+        stream(a, clerk) as on_a,
+        stream(b, clerk) as on_b,
+    ):
+        # posted through a third app instance (the committed client's)
+        movement = await receive(committed_client, clerk, product, location, 3)
+        for reader in (on_a, on_b):
+            event = await reader.next()
+            while event["id"] != movement["id"]:  # other tests may post too
+                event = await reader.next()
+            assert event["event"] == "movement"
+            assert json.loads(event["data"]) == movement
+
+
+async def test_last_event_id_replays_exactly_the_missed_movements(
+    committed_database_url: str,
+    committed_client: httpx.AsyncClient,
+    tmp_path: Path,
+    people: tuple[Headers, Headers],
+) -> None:
+    clerk, manager = people
+    product = await new_product(committed_client, manager)
+    location = await new_location(committed_client, manager)
+    seen = await receive(committed_client, clerk, product, location, 10)
+    missed = [
+        (await post_movement(committed_client, clerk, product, location, "issue", 1)).json()
+        for _ in range(3)
+    ]
+    async with (
+        running(_app(committed_database_url, tmp_path, "a")) as base,
+        stream(base, clerk, **{"Last-Event-ID": seen["id"]}) as reader,
+    ):
+        replayed = []
+        while len(replayed) < 3:
+            event = await reader.next()
+            if json.loads(event["data"])["product_id"] == product["id"]:
+                replayed.append(event["id"])
+        assert replayed == [m["id"] for m in missed]
+        live = await receive(committed_client, clerk, product, location, 1)
+        event = await reader.next()
+        while json.loads(event["data"])["product_id"] != product["id"]:
+            event = await reader.next()
+        assert event["id"] == live["id"]  # no duplicate of the replayed ones, no gap
+
+
+async def test_a_foreign_last_event_id_just_streams_live(
+    committed_database_url: str,
+    committed_client: httpx.AsyncClient,
+    tmp_path: Path,
+    people: tuple[Headers, Headers],
+) -> None:
+    clerk, manager = people
+    product = await new_product(committed_client, manager)
+    location = await new_location(committed_client, manager)
+    async with (
+        running(_app(committed_database_url, tmp_path, "a")) as base,
+        stream(base, clerk, **{"Last-Event-ID": "not-a-movement"}) as reader,
+    ):
+        movement = await receive(committed_client, clerk, product, location, 1)
+        event = await reader.next()
+        while event["id"] != movement["id"]:
+            event = await reader.next()
+
+
+async def test_streams_need_a_token_and_are_capped_per_user(
+    committed_database_url: str, tmp_path: Path, people: tuple[Headers, Headers]
+) -> None:
+    clerk, _ = people
+    app = _app(committed_database_url, tmp_path, "capped", sse_max_streams_per_user=1)
+    async with running(app) as base, httpx.AsyncClient(base_url=base) as client:
+        unauthenticated = await client.get(EVENTS)
+        assert unauthenticated.status_code == 401
+        async with stream(base, clerk):
+            refused = await client.get(EVENTS, headers=clerk)
+            assert refused.status_code == 429
+            assert refused.json()["type"] == "/problems/rate-limited"
+            assert refused.headers["retry-after"]
+            assert app.state.broker.stream_count == 1
+        # A disconnected client frees its slot at once.
+        for _ in range(100):
+            if app.state.broker.stream_count == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert app.state.broker.stream_count == 0
+        async with stream(base, clerk):
+            pass
+
+
+async def test_heartbeats_keep_an_idle_stream_alive(
+    committed_database_url: str, tmp_path: Path, people: tuple[Headers, Headers]
+) -> None:
+    clerk, _ = people
+    app = _app(committed_database_url, tmp_path, "beat", sse_heartbeat_seconds=0.2)
+    async with (
+        running(app) as base,
+        httpx.AsyncClient(base_url=base, timeout=10) as client,
+        client.stream("GET", EVENTS, headers=clerk) as response,
+    ):
+        comments = 0
+        async with asyncio.timeout(5):
+            async for line in response.aiter_lines():
+                if line.startswith(": ping"):
+                    comments += 1
+                    if comments == 2:
+                        break
+        assert comments == 2
+
+
+async def test_a_lost_listener_ends_streams_and_recovers(
+    committed_database_url: str,
+    committed_client: httpx.AsyncClient,
+    committed_engine: Any,
+    tmp_path: Path,
+    people: tuple[Headers, Headers],
+) -> None:
+    from sqlalchemy import text
+
+    clerk, manager = people
+    product = await new_product(committed_client, manager)
+    location = await new_location(committed_client, manager)
+    app = _app(committed_database_url, tmp_path, "lost")
+    async with running(app) as base:
+        async with stream(base, clerk) as reader:
+            async with committed_engine.connect() as connection:
+                await connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE query LIKE 'LISTEN%' AND datname = current_database()"
+                    )
+                )
+            # Events may have been missed while it was down: the stream is ended so the
+            # client resumes from the ledger instead of silently skipping them.
+            with pytest.raises(AssertionError, match="stream ended"):
+                await reader.next()
+        async with stream(base, clerk) as again:
+            movement = await receive(committed_client, clerk, product, location, 2)
+            event = await again.next()
+            while event["id"] != movement["id"]:
+                event = await again.next()
+
+
+def test_a_slow_subscriber_is_dropped_not_waited_for() -> None:
+    import uuid
+
+    from src.core import events
+
+    broker = events.MovementBroker("postgresql+asyncpg://u@h/d", max_streams_per_user=5)
+    slow = events.Subscription(uuid.uuid4(), queue=asyncio.Queue(maxsize=2))
+    fast = events.Subscription(uuid.uuid4())
+    broker._subscriptions.update({slow, fast})
+    for i in range(3):
+        broker.publish_local(f'{{"id": "{i}"}}')
+    assert fast.queue.qsize() == 3
+    assert slow not in broker._subscriptions
+    drained = [slow.queue.get_nowait() for _ in range(slow.queue.qsize())]
+    assert drained[-1] is None  # the end-of-stream marker
+
+
+def test_asyncpg_dsn_keeps_unix_socket_hosts() -> None:
+    from src.core.events import asyncpg_dsn
+
+    dsn, extra = asyncpg_dsn("postgresql+asyncpg://postgres@/stockroom?host=/tmp/sock&port=5432")
+    assert dsn.startswith("postgresql://postgres@/stockroom")
+    assert extra == {"host": "/tmp/sock"}
+    plain, none = asyncpg_dsn("postgresql+asyncpg://u:p@db:5433/x")
+    assert plain == "postgresql://u:p@db:5433/x"
+    assert none == {}
