@@ -31,9 +31,9 @@ class EventReader:
     def __init__(self, response: httpx.Response) -> None:
         self.lines = response.aiter_lines()
 
-    async def next(self, timeout: float = 10) -> dict[str, Any]:
+    async def next(self, wait: float = 10) -> dict[str, Any]:
         event: dict[str, Any] = {}
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(wait):
             async for line in self.lines:
                 if line.startswith(":"):
                     continue  # heartbeat comment
@@ -242,9 +242,9 @@ def test_a_slow_subscriber_is_dropped_not_waited_for() -> None:
 def test_asyncpg_dsn_keeps_unix_socket_hosts() -> None:
     from src.core.events import asyncpg_dsn
 
-    dsn, extra = asyncpg_dsn("postgresql+asyncpg://postgres@/stockroom?host=/tmp/sock&port=5432")
+    dsn, extra = asyncpg_dsn("postgresql+asyncpg://postgres@/stockroom?host=/run/stockroom&port=5432")
     assert dsn.startswith("postgresql://postgres@/stockroom")
-    assert extra == {"host": "/tmp/sock"}
+    assert extra == {"host": "/run/stockroom"}
     plain, none = asyncpg_dsn("postgresql+asyncpg://u:p@db:5433/x")
     assert plain == "postgresql://u:p@db:5433/x"
     assert none == {}
