@@ -12,12 +12,13 @@ that cannot log in.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import secrets
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
@@ -119,16 +120,11 @@ async def _seed(
             with typer.progressbar(
                 length=products + locations + movements, label="seeding", file=sys.stderr
             ) as bar:
-                for batch in ledger.products(products):
-                    await _copy(driver, "products", PRODUCT_COLUMNS, batch)
-                    bar.update(len(batch))
-                for batch in ledger.locations(locations):
-                    await _copy(driver, "locations", LOCATION_COLUMNS, batch)
-                    bar.update(len(batch))
+                copy = functools.partial(_copy_batches, driver, progress=bar.update)
+                await copy("products", PRODUCT_COLUMNS, ledger.products(products))
+                await copy("locations", LOCATION_COLUMNS, ledger.locations(locations))
                 ledger.plan_levels()
-                for batch in ledger.movements(movements):
-                    await _copy(driver, "stock_movements", MOVEMENT_COLUMNS, batch)
-                    bar.update(len(batch))
+                await copy("stock_movements", MOVEMENT_COLUMNS, ledger.movements(movements))
             levels = ledger.level_rows()
             for start in range(0, len(levels), BATCH):
                 chunk = levels[start : start + BATCH]
@@ -148,6 +144,26 @@ async def _seed(
         user_created=user_created,
         seconds=time.perf_counter() - began,
     )
+
+
+async def _copy_batches(
+    driver: asyncpg.Connection,
+    table: str,
+    columns: Sequence[str],
+    batches: Iterator[list[Row]],
+    *,
+    progress: Callable[[int], object],
+) -> None:
+    """COPY each batch while a worker thread generates the next: on two cores PostgreSQL
+    writes one batch while Python builds the following one."""
+    batch = await asyncio.to_thread(next, batches, None)
+    while batch is not None:
+        following = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+        try:
+            await _copy(driver, table, columns, batch)
+            progress(len(batch))
+        finally:
+            batch = await following  # the thread cannot be cancelled; let it finish
 
 
 async def _copy(
