@@ -148,6 +148,9 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.CheckConstraint("on_hand >= 0", name=op.f("ck_stock_levels_on_hand_non_negative")),
+        sa.CheckConstraint(
+            "on_hand <= 1000000000000", name=op.f("ck_stock_levels_on_hand_within_bounds")
+        ),
         sa.ForeignKeyConstraint(
             ["location_id"], ["locations.id"], name=op.f("fk_stock_levels_location_id_locations")
         ),
@@ -213,6 +216,10 @@ def upgrade() -> None:
             "balance_after >= 0", name=op.f("ck_stock_movements_balance_after_non_negative")
         ),
         sa.CheckConstraint("quantity <> 0", name=op.f("ck_stock_movements_quantity_non_zero")),
+        sa.CheckConstraint(
+            "quantity BETWEEN -1000000000000 AND 1000000000000",
+            name=op.f("ck_stock_movements_quantity_within_bounds"),
+        ),
         sa.ForeignKeyConstraint(
             ["created_by"], ["users.id"], name=op.f("fk_stock_movements_created_by_users")
         ),

@@ -29,7 +29,6 @@ from src.dependencies import (
     TokenCodecDep,
 )
 from src.models.user import Role, User
-from src.repositories.health import HealthRepository
 from src.services.auth import AuthPolicy, AuthService
 from src.services.catalog import LocationService, ProductService
 from src.services.events import EventService
@@ -46,7 +45,7 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=F
 def get_health_service(
     session: SessionDep, redis: RedisDep, settings: SettingsDep
 ) -> HealthService:
-    return HealthService(HealthRepository(session), redis, timeout=settings.db_connect_timeout)
+    return HealthService(session, redis, timeout=settings.db_connect_timeout)
 
 
 def get_auth_service(
@@ -57,6 +56,7 @@ def get_auth_service(
         registration_open=settings.registration_open,
         login_per_account=Limit.parse("login-account", settings.login_rate_limit_per_account),
         login_per_client=Limit.parse("login-client", settings.login_rate_limit_per_client),
+        register_per_client=Limit.parse("register-client", settings.login_rate_limit_per_client),
     )
     return AuthService(session, tokens=tokens, limiter=limiter, policy=policy)
 
@@ -105,9 +105,7 @@ class PageParams:
 def page_params(
     codec: CursorCodecDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size")] = 20,
-    cursor: Annotated[
-        str | None, Query(max_length=1024, description="next_cursor of the previous page")
-    ] = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> PageParams:
     return PageParams(limit=limit, cursor=cursor, codec=codec)
 

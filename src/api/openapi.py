@@ -14,23 +14,42 @@ from src.api.problems import PROBLEM_MEDIA_TYPE
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
+_ADDED = {
+    "400": "Malformed request (invalid JSON, wrong content type)",
+    "413": "Request body too large",
+}
+
+
 def _problemize(schema: dict[str, Any]) -> dict[str, Any]:
-    for operation in (op for path in schema.get("paths", {}).values() for op in path.values()):
-        for status, response in operation.get("responses", {}).items():
-            if not status.isdigit() or int(status) < 400:
-                continue
-            content = response.setdefault("content", {})
-            json_schema = content.pop("application/json", {}).get("schema")
-            # Keep a non-problem body where one is documented (the OAuth2 token errors).
-            if json_schema and json_schema != PROBLEM_REF and status != "422":
-                content["application/json"] = {"schema": json_schema}
-                content.pop(PROBLEM_MEDIA_TYPE, None)
-                continue
-            content[PROBLEM_MEDIA_TYPE] = {"schema": PROBLEM_REF}
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            _complete(path, operation)
     components = schema.get("components", {}).get("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     return schema
+
+
+def _complete(path: str, operation: dict[str, Any]) -> None:
+    responses = operation.setdefault("responses", {})
+    # Every operation may fail unexpectedly; every body may be malformed or too large.
+    responses.setdefault("500", {"description": "Unexpected error (generic, with request_id)"})
+    if "requestBody" in operation:
+        for status, description in _ADDED.items():
+            responses.setdefault(status, {"description": description})
+    if path.endswith("/auth/token"):
+        responses.pop("422", None)  # the token endpoint answers RFC 6749 errors instead
+    for status, response in responses.items():
+        if not status.isdigit() or int(status) < 400:
+            continue
+        content = response.setdefault("content", {})
+        json_schema = content.pop("application/json", {}).get("schema")
+        # Keep a non-problem body where one is documented (the OAuth2 token errors).
+        if json_schema and json_schema != PROBLEM_REF and status != "422":
+            content["application/json"] = {"schema": json_schema}
+            content.pop(PROBLEM_MEDIA_TYPE, None)
+            continue
+        content[PROBLEM_MEDIA_TYPE] = {"schema": PROBLEM_REF}
 
 
 def install_openapi(app: FastAPI) -> None:

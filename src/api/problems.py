@@ -14,7 +14,7 @@ from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -44,6 +44,27 @@ _SLUGS = {
 }
 
 
+# One title per problem type (RFC 9457: the title must not vary between occurrences).
+_TITLES = {
+    "malformed-request": "Malformed request",
+    "unauthorized": "Not authenticated",
+    "forbidden": "Forbidden",
+    "not-found": "Not found",
+    "method-not-allowed": "Method not allowed",
+    "conflict": "Conflict",
+    "insufficient-stock": "Insufficient stock",
+    "precondition-failed": "Precondition failed",
+    "payload-too-large": "Payload too large",
+    "validation-error": "Validation error",
+    "idempotency-key-reused": "Idempotency key reused",
+    "idempotency-key-in-flight": "Idempotency key in flight",
+    "precondition-required": "Precondition required",
+    "rate-limited": "Too many requests",
+    "internal-error": "Internal error",
+    "service-unavailable": "Service unavailable",
+}
+
+
 def current_request_id() -> str:
     return correlation_id.get() or ""
 
@@ -58,9 +79,10 @@ def problem_response(
     extra: dict[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
+    slug = slug or _SLUGS.get(status, "error")
     problem = Problem(
-        type=f"/problems/{slug or _SLUGS.get(status, 'error')}",
-        title=title or HTTPStatus(status).phrase,
+        type=f"/problems/{slug}",
+        title=title or _TITLES.get(slug) or HTTPStatus(status).phrase,
         status=status,
         detail=detail,
         instance=instance,
@@ -132,7 +154,8 @@ async def validation_error_handler(request: Request, error: Exception) -> JSONRe
         )
     body_error = any(e.get("loc", ("",))[0] == "body" for e in errors)
     content_type = request.headers.get("content-type")
-    if body_error and content_type and not _is_json_content_type(content_type):
+    sent_body = bool(await request.body())
+    if body_error and sent_body and not _is_json_content_type(content_type):
         return problem_response(
             status=400,
             detail="The request body must be JSON (Content-Type: application/json)",
@@ -180,7 +203,28 @@ async def database_unavailable_handler(request: Request, error: Exception) -> JS
     )
 
 
+async def data_error_handler(request: Request, error: Exception) -> JSONResponse:
+    """A value the database refuses to store (SQLSTATE class 22: NUL characters, values out
+    of range) is the client's bad input, not a server failure."""
+    state = getattr(getattr(error, "orig", None), "sqlstate", None) or getattr(
+        getattr(getattr(error, "orig", None), "__cause__", None), "sqlstate", None
+    )
+    if state and str(state).startswith("22"):
+        return problem_response(
+            status=422,
+            detail="A value in the request cannot be stored (out of range or invalid text)",
+            instance=request.url.path,
+        )
+    _log.error("database_error", path=request.url.path, error=type(error).__name__, exc_info=error)
+    return problem_response(
+        status=500,
+        detail="An unexpected error occurred; quote the request id when reporting it",
+        instance=request.url.path,
+    )
+
+
 def install_exception_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DBAPIError, data_error_handler)
     app.add_exception_handler(IntegrityError, integrity_error_handler)
     for unavailable in (OperationalError, InterfaceError, SATimeoutError, OSError):
         app.add_exception_handler(unavailable, database_unavailable_handler)

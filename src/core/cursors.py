@@ -18,6 +18,7 @@ from typing import Any
 from src.core.exceptions import MalformedRequest
 
 _TAG_BYTES = 16
+_MAX_LENGTH = 2048
 
 
 class CursorCodec:
@@ -33,6 +34,8 @@ class CursorCodec:
     def decode(self, scope: str, cursor: str) -> list[Any]:
         """The raw values of a cursor made for `scope` (a list and its sort order)."""
         try:
+            if len(cursor) > _MAX_LENGTH:
+                raise ValueError("too long to be ours")
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
             tag, body = raw[:_TAG_BYTES], raw[_TAG_BYTES:]
             expected = hmac.new(self._key, body, hashlib.sha256).digest()[:_TAG_BYTES]

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -57,7 +58,11 @@ class StockLevel(Base):
     __tablename__ = "stock_levels"
     __table_args__ = (
         CheckConstraint("on_hand >= 0", name="on_hand_non_negative"),
-        Index("ix_stock_levels_location_id", "location_id"),
+        # The contract bounds quantities at 1e12; so is what one level may hold, which keeps
+        # every count adjustment within the bound too.
+        CheckConstraint("on_hand <= 1000000000000", name="on_hand_within_bounds"),
+        # Serves ?location_id= in key order (location_id, then product_id) without a sort.
+        Index("ix_stock_levels_location_product", "location_id", "product_id"),
     )
 
     product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id"), primary_key=True)
@@ -70,6 +75,9 @@ class Movement(UUIDPrimaryKey, Base):
     __tablename__ = "stock_movements"
     __table_args__ = (
         CheckConstraint("quantity <> 0", name="quantity_non_zero"),
+        CheckConstraint(
+            "quantity BETWEEN -1000000000000 AND 1000000000000", name="quantity_within_bounds"
+        ),
         CheckConstraint("balance_after >= 0", name="balance_after_non_negative"),
         CheckConstraint("kind IN ('receipt', 'issue', 'adjustment')", name="kind_valid"),
         CheckConstraint(
@@ -86,13 +94,22 @@ class Movement(UUIDPrimaryKey, Base):
         Index("ix_stock_movements_product_created_id", "product_id", "created_at", "id"),
         Index("ix_stock_movements_location_created_id", "location_id", "created_at", "id"),
         Index(
-            "ix_stock_movements_product_location_created",
+            "ix_stock_movements_product_location_created_id",
             "product_id",
             "location_id",
             "created_at",
+            "id",
         ),
-        Index("ix_stock_movements_transfer_id", "transfer_id"),
-        Index("ix_stock_movements_count_id", "count_id"),
+        # Partial: most movements belong to no transfer or count, so these stay small and
+        # cost nothing on plain postings.
+        Index(
+            "ix_stock_movements_transfer_id",
+            "transfer_id",
+            postgresql_where=text("transfer_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_stock_movements_count_id", "count_id", postgresql_where=text("count_id IS NOT NULL")
+        ),
     )
 
     product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id"))

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, tuple_
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -130,7 +130,7 @@ def _typed(columns: Sequence[InstrumentedAttribute[Any]], values: list[Any]) -> 
     return typed
 
 
-def violated_constraint(error: IntegrityError) -> str | None:
+def violated_constraint(error: DBAPIError) -> str | None:
     """The name of the constraint an IntegrityError broke (asyncpg reports it)."""
     cause = getattr(error.orig, "__cause__", None)
     name = getattr(cause, "constraint_name", None)

@@ -1,18 +1,67 @@
 """Schema bases: inputs reject unknown fields (no mass assignment), outputs read ORM objects."""
 
-from typing import Annotated
+from datetime import UTC
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 
 class Schema(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def _no_nul(value: Any) -> Any:
+    # PostgreSQL text cannot hold U+0000; refuse it here with a clear message.
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 class InputSchema(BaseModel):
     # No global whitespace stripping: passwords must be taken exactly as typed.
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _reject_nul(cls, value: Any) -> Any:
+        return _no_nul(value)
+
+
+class PatchSchema(InputSchema):
+    """PATCH bodies: a field may be left out, but a required field may not be set to null."""
+
+    _not_nullable: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in cls._not_nullable:
+                if name in data and data[name] is None:
+                    raise ValueError(f"{name} cannot be null")
+        return data
+
 
 # A human-readable name: trimmed, never empty.
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _storable(value: AwareDatetime) -> AwareDatetime:
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp out of range") from None
+    return value
+
+
+# A query timestamp: timezone required, and representable in UTC (years 1..9999).
+Timestamp = Annotated[AwareDatetime, AfterValidator(_storable)]
+NoNul = AfterValidator(_no_nul)

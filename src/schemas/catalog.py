@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints
 
-from src.schemas.base import InputSchema, Name, Schema
+from src.schemas.base import InputSchema, Name, PatchSchema, Schema
 
 MAX_QUANTITY = 10**12
 
@@ -30,21 +30,6 @@ Price = Annotated[
 ReorderPoint = Annotated[int, Field(ge=0, le=MAX_QUANTITY, strict=True)]
 
 
-class _NoNullFor(InputSchema):
-    """PATCH bodies: a field may be left out, but a required field may not be set to null."""
-
-    _not_nullable: ClassVar[tuple[str, ...]] = ()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _reject_nulls(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for name in cls._not_nullable:
-                if name in data and data[name] is None:
-                    raise ValueError(f"{name} cannot be null")
-        return data
-
-
 class ProductCreate(InputSchema):
     sku: Code
     name: Name
@@ -54,7 +39,7 @@ class ProductCreate(InputSchema):
     reorder_point: ReorderPoint = 0
 
 
-class ProductUpdate(_NoNullFor):
+class ProductUpdate(PatchSchema):
     _not_nullable: ClassVar[tuple[str, ...]] = ("sku", "name", "unit", "reorder_point")
 
     sku: Code | None = None
@@ -83,7 +68,7 @@ class LocationCreate(InputSchema):
     name: Name
 
 
-class LocationUpdate(_NoNullFor):
+class LocationUpdate(PatchSchema):
     _not_nullable: ClassVar[tuple[str, ...]] = ("code", "name")
 
     code: Code | None = None

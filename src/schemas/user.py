@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, EmailStr, Field
 
 from src.core.passwords import MAX_LENGTH, password_policy_problem
 from src.models.user import Role
-from src.schemas.base import InputSchema, Name, Schema
+from src.schemas.base import InputSchema, Name, PatchSchema, Schema
 
 
 def _check_password(value: str) -> str:
@@ -34,7 +34,9 @@ class UserSelfUpdate(InputSchema):
     full_name: Name
 
 
-class UserAdminUpdate(InputSchema):
+class UserAdminUpdate(PatchSchema):
+    _not_nullable: ClassVar[tuple[str, ...]] = ("role", "is_active", "full_name")
+
     role: Role | None = None
     is_active: bool | None = None
     full_name: Name | None = None

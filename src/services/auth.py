@@ -32,6 +32,7 @@ class AuthPolicy:
     registration_open: bool
     login_per_account: Limit
     login_per_client: Limit
+    register_per_client: Limit
 
 
 class AuthService:
@@ -50,9 +51,11 @@ class AuthService:
         self.limiter = limiter
         self.policy = policy
 
-    async def register(self, data: UserCreate) -> User:
+    async def register(self, data: UserCreate, *, client: str) -> User:
         if not self.policy.registration_open:
             raise Forbidden("Registration is closed")
+        # Each registration costs an Argon2 hash: throttle it like login attempts.
+        await self.limiter.hit(self.policy.register_per_client, client)
         user = User(
             email=data.email,
             hashed_password=await hash_password(data.password),

@@ -9,6 +9,7 @@ from collections.abc import Awaitable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.exceptions import ServiceUnavailable
 from src.core.logging import get_logger
@@ -19,10 +20,8 @@ log = get_logger(__name__)
 
 
 class HealthService:
-    def __init__(
-        self, repository: HealthRepository, redis: Redis | None, *, timeout: float
-    ) -> None:
-        self.repository = repository
+    def __init__(self, session: AsyncSession, redis: Redis | None, *, timeout: float) -> None:
+        self.repository = HealthRepository(session)
         self.redis = redis
         self.timeout = timeout
 

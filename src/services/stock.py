@@ -18,7 +18,7 @@ from src.core.ids import new_id
 from src.models.catalog import Location, Product
 from src.models.stock import AdjustmentReason, Movement, MovementKind
 from src.models.user import User
-from src.repositories.base import sqlstate
+from src.repositories.base import sqlstate, violated_constraint
 from src.repositories.catalog import LocationRepository, ProductRepository
 from src.repositories.idempotency import IdempotencyRepository
 from src.repositories.stock import StockRepository
@@ -194,8 +194,11 @@ class StockService:
         try:
             return await self.stock.increase(product_id, location_id, delta)
         except DBAPIError as exc:
-            if sqlstate(exc) == _NUMERIC_OUT_OF_RANGE:
-                raise Conflict("On-hand stock would exceed the largest storable amount") from None
+            if (
+                sqlstate(exc) == _NUMERIC_OUT_OF_RANGE
+                or violated_constraint(exc) == "ck_stock_levels_on_hand_within_bounds"
+            ):
+                raise Conflict("On-hand stock would exceed 1e12 units at this location") from None
             raise
 
     async def _usable_product(self, product_id: uuid.UUID) -> Product:

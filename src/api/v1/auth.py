@@ -24,11 +24,13 @@ FormField = Annotated[str | None, Form()]
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(403, 409, 422),
+    responses=problem_responses(403, 409, 422, 429),
 )
-async def register(body: UserCreate, service: AuthServiceDep, response: Response) -> UserRead:
+async def register(
+    body: UserCreate, service: AuthServiceDep, client: ClientAddress, response: Response
+) -> UserRead:
     """Create an account with the viewer role."""
-    user = await service.register(body)
+    user = await service.register(body, client=client)
     response.headers["Location"] = f"/api/v1/users/{user.id}"
     return UserRead.model_validate(user)
 
@@ -53,6 +55,8 @@ async def token(
     """Log in (grant_type=password) or rotate a refresh token (grant_type=refresh_token)."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
+    if any("\x00" in (field or "") for field in (grant_type, username, password, refresh_token)):
+        raise OAuthError("invalid_request", "Request fields must not contain NUL characters")
     if grant_type == "password":
         if not username or not password:
             raise OAuthError("invalid_request", "username and password are required")

@@ -78,6 +78,7 @@ async def update_location(
 @router.delete(
     "/{location_id}",
     status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def archive_location(

@@ -92,6 +92,7 @@ async def update_product(
 @router.delete(
     "/{product_id}",
     status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def archive_product(

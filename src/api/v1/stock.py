@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Response, status
-from pydantic import AwareDatetime
 
 from src.api.deps import (
     CurrentUser,
@@ -20,6 +19,7 @@ from src.api.deps import (
 from src.api.responses import problem_responses, stored_response
 from src.api.v1.prefix import API_V1
 from src.models.stock import MovementKind
+from src.schemas.base import Timestamp
 from src.schemas.pagination import Page
 from src.schemas.stock import (
     CountCreate,
@@ -101,8 +101,8 @@ async def list_movements(
     product_id: uuid.UUID | None = None,
     location_id: uuid.UUID | None = None,
     kind: MovementKind | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: Timestamp | None = None,
+    until: Timestamp | None = None,
     transfer_id: uuid.UUID | None = None,
     count_id: uuid.UUID | None = None,
 ) -> Page[MovementRead]:
@@ -140,7 +140,7 @@ async def list_levels(
     product_id: uuid.UUID | None = None,
     location_id: uuid.UUID | None = None,
     below_reorder: bool = False,
-    as_of: AwareDatetime | None = None,
+    as_of: Timestamp | None = None,
 ) -> Page[StockLevelRead]:
     """Stock levels; with `as_of`, the levels at that moment, recomputed from the ledger."""
     items, next_cursor = await service.levels(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from src.api.deps import CurrentUser, Pagination, RequireAdmin, UserServiceDep
 from src.api.responses import problem_responses
@@ -35,6 +35,7 @@ async def update_me(body: UserSelfUpdate, user: CurrentUser, service: UserServic
 @router.post(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
     responses=problem_responses(*AUTH_ERRORS, 422),
 )
 async def change_password(body: PasswordChange, user: CurrentUser, service: UserServiceDep) -> None:
