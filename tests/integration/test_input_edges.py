@@ -1,0 +1,180 @@
+"""Edge input found in review: each is a clear 4xx problem, never a 500, and writes nothing."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support.stock import new_location, new_product, on_hand, post_movement, receive
+
+Headers = dict[str, str]
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("POST", "/api/v1/products", {"sku": "NUL-1", "name": "a\u0000b"}),
+        ("POST", "/api/v1/locations", {"code": "NUL-1", "name": "a\u0000b"}),
+        ("PATCH", "/api/v1/users/me", {"full_name": "a\u0000b"}),
+    ],
+)
+async def test_nul_characters_in_bodies_are_422(
+    client: httpx.AsyncClient,
+    admin_headers: Headers,
+    method: str,
+    url: str,
+    body: dict[str, str],
+) -> None:
+    response = await client.request(method, url, json=body, headers=admin_headers)
+    assert response.status_code == 422
+    assert "NUL" in response.json()["errors"][0]["msg"]
+
+
+@pytest.mark.parametrize("url", ["/api/v1/products", "/api/v1/users"])
+async def test_nul_characters_in_queries_are_422(
+    client: httpx.AsyncClient, admin_headers: Headers, url: str
+) -> None:
+    response = await client.get(url, params={"q": "a\u0000b"}, headers=admin_headers)
+    assert response.status_code == 422
+    assert response.json()["type"] == "/problems/validation-error"
+
+
+async def test_nul_in_the_token_form_is_invalid_request(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "password", "username": "a\u0000b@example.com", "password": "x"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"since": "0001-01-01T00:00:00+14:00"}, {"until": "9999-12-31T23:59:59-14:00"}],
+)
+async def test_out_of_range_timestamps_are_422(
+    client: httpx.AsyncClient, viewer_headers: Headers, params: dict[str, str]
+) -> None:
+    movements = await client.get("/api/v1/stock/movements", params=params, headers=viewer_headers)
+    assert movements.status_code == 422
+    levels = await client.get(
+        "/api/v1/stock/levels",
+        params={"as_of": next(iter(params.values()))},
+        headers=viewer_headers,
+    )
+    assert levels.status_code == 422
+
+
+async def test_a_body_without_content_type_is_400(
+    client: httpx.AsyncClient, manager_headers: Headers
+) -> None:
+    response = await client.post(
+        "/api/v1/products", content=b'{"sku": "X-1", "name": "X"}', headers=manager_headers
+    )
+    assert response.status_code == 400
+    assert response.json()["type"] == "/problems/malformed-request"
+
+
+@pytest.mark.parametrize("length", [1100, 5000])
+async def test_long_foreign_cursors_are_400(
+    client: httpx.AsyncClient, viewer_headers: Headers, length: int
+) -> None:
+    response = await client.get(
+        "/api/v1/products", params={"cursor": "A" * length}, headers=viewer_headers
+    )
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("field", ["role", "is_active", "full_name"])
+async def test_admin_patch_with_null_is_422(
+    client: httpx.AsyncClient, admin_headers: Headers, viewer: object, field: str
+) -> None:
+    response = await client.patch(
+        f"/api/v1/users/{viewer.id}",
+        json={field: None},  # type: ignore[attr-defined]
+        headers=admin_headers,
+    )
+    assert response.status_code == 422
+
+
+async def test_no_content_responses_have_no_body_type(
+    client: httpx.AsyncClient, manager_headers: Headers
+) -> None:
+    product = await new_product(client, manager_headers)
+    response = await client.delete(f"/api/v1/products/{product['id']}", headers=manager_headers)
+    assert response.status_code == 204
+    assert "content-type" not in response.headers
+    assert response.content == b""
+
+
+async def test_a_level_cannot_exceed_the_bound(
+    client: httpx.AsyncClient, manager_headers: Headers, clerk_headers: Headers
+) -> None:
+    product = await new_product(client, manager_headers)
+    location = await new_location(client, manager_headers)
+    await receive(client, clerk_headers, product, location, 10**12)
+    response = await post_movement(client, clerk_headers, product, location, "receipt", 1)
+    assert response.status_code == 409
+    assert "1e12" in response.json()["detail"]
+    assert await on_hand(client, clerk_headers, product, location) == 10**12
+
+
+async def test_problem_titles_do_not_vary_by_source(
+    client: httpx.AsyncClient, viewer_headers: Headers
+) -> None:
+    routed = await client.get("/api/v1/nowhere")
+    domain = await client.get(
+        "/api/v1/products/0190a000-0000-7000-8000-000000000000", headers=viewer_headers
+    )
+    assert routed.json()["title"] == domain.json()["title"] == "Not found"
+    validation = await client.get("/api/v1/products", params={"limit": 0}, headers=viewer_headers)
+    assert validation.json()["title"] == "Validation error"
+
+
+async def test_openapi_documents_body_errors(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/api/v1/openapi.json")).json()
+    post = spec["paths"]["/api/v1/products"]["post"]["responses"]
+    assert {"400", "413", "422", "500"} <= set(post)
+    token = spec["paths"]["/api/v1/auth/token"]["post"]["responses"]
+    assert "422" not in token
+
+
+@pytest.fixture
+def throttled_app(app: object, database_url: str, tmp_path: object) -> object:
+    from src.dependencies import get_database
+    from src.main import create_app
+    from tests.conftest import make_settings
+
+    throttled = create_app(
+        make_settings(database_url, tmp_path, login_rate_limit_per_client="2/minute")  # type: ignore[arg-type]
+    )
+    throttled.dependency_overrides[get_database] = app.dependency_overrides[get_database]  # type: ignore[attr-defined]
+    return throttled
+
+
+async def test_registration_is_throttled_per_client(throttled_app: object) -> None:
+    from asgi_lifespan import LifespanManager
+
+    from tests.support.factories import unique_email
+
+    async with (
+        LifespanManager(throttled_app),  # type: ignore[arg-type]
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=throttled_app),  # type: ignore[arg-type]
+            base_url="http://t",
+        ) as client,
+    ):
+        statuses = [
+            (
+                await client.post(
+                    "/api/v1/auth/register",
+                    json={
+                        "email": unique_email(),
+                        "password": "a good long passphrase",
+                        "full_name": "R",
+                    },
+                )
+            ).status_code
+            for _ in range(3)
+        ]
+    assert statuses == [201, 201, 429]
