@@ -242,7 +242,9 @@ def test_a_slow_subscriber_is_dropped_not_waited_for() -> None:
 def test_asyncpg_dsn_keeps_unix_socket_hosts() -> None:
     from src.core.events import asyncpg_dsn
 
-    dsn, extra = asyncpg_dsn("postgresql+asyncpg://postgres@/stockroom?host=/run/stockroom&port=5432")
+    dsn, extra = asyncpg_dsn(
+        "postgresql+asyncpg://postgres@/stockroom?host=/run/stockroom&port=5432"
+    )
     assert dsn.startswith("postgresql://postgres@/stockroom")
     assert extra == {"host": "/run/stockroom"}
     plain, none = asyncpg_dsn("postgresql+asyncpg://u:p@db:5433/x")
