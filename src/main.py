@@ -17,7 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
 
 from src import __version__
-from src.api import health
+from src.api import health, metrics
 from src.api import v1 as api_v1
 from src.api.middleware import (
     AccessLogMiddleware,
@@ -149,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_exception_handlers(app)
     install_openapi(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     for router in api_v1.routers:
         app.include_router(router)
     return app

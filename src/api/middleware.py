@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from src.api.problems import current_request_id, problem_response
+from src.core.metrics import observe_pool, observe_request
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
@@ -61,14 +62,24 @@ class AccessLogMiddleware:
                 # FastAPI's own pages (docs, openapi.json) set no route; they are few and
                 # fixed, so their path is a safe label. Anything else unmatched is lumped.
                 route = scope["path"] if status < 400 else "<unmatched>"
+            elapsed = time.perf_counter() - start
+            observe_request(scope["method"], route, status, elapsed)
+            _observe_pool(scope)
             access_log.info(
                 "request",
                 method=scope["method"],
                 route=route,
                 status=status,
-                duration_ms=round((time.perf_counter() - start) * 1000, 2),
+                duration_ms=round(elapsed * 1000, 2),
             )
             structlog.contextvars.clear_contextvars()
+
+
+def _observe_pool(scope: Scope) -> None:
+    database = getattr(getattr(scope.get("app"), "state", None), "db", None)
+    pool = getattr(getattr(database, "engine", None), "pool", None)
+    if pool is not None and hasattr(pool, "checkedout"):
+        observe_pool(pool.checkedout(), pool.checkedin())
 
 
 class SecurityHeadersMiddleware:

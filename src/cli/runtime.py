@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import signal
 import socket
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -104,6 +106,20 @@ def check_port_free(host: str, port: int) -> None:
             raise CliError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
 
 
+@contextmanager
+def _multiprocess_metrics() -> Iterator[None]:
+    """Give the workers a shared directory for Prometheus samples (unless one is set)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="stockroom-metrics-") as directory:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        try:
+            yield
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
 def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop
 
@@ -115,13 +131,15 @@ def run_server(*, host: str, port: int, workers: int, reload: bool, migrate: boo
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     settings = _settings()
     try:
-        with database_session() as url:
+        with contextlib.ExitStack() as stack, database_session() as url:
             if migrate:
                 run_migrations(url)
             else:
                 check_database(url)
             # Workers are separate processes that build their settings from the environment.
             os.environ["DATABASE_URL"] = url
+            if workers > 1 and not reload:
+                stack.enter_context(_multiprocess_metrics())
             uvicorn.run(
                 "src.main:create_app",
                 factory=True,

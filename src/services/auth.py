@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from src.core.exceptions import Conflict, Forbidden, OAuthError, Unauthorized
+from src.core.exceptions import Conflict, Forbidden, OAuthError, RateLimited, Unauthorized
 from src.core.ids import new_id
+from src.core.metrics import LOGIN_FAILURES, LOGIN_THROTTLED
 from src.core.passwords import hash_password, verify_password
 from src.core.ratelimit import Limit, RateLimiter
 from src.core.tokens import InvalidToken, TokenCodec, hash_refresh_token, new_refresh_token
@@ -71,14 +72,15 @@ class AuthService:
 
     async def login(self, email: str, password: str, *, client: str) -> TokenResponse:
         account = email.strip().lower()
-        await self.limiter.hit(self.policy.login_per_client, client)
-        # Counted before the password is checked, so concurrent guesses cannot all slip in
-        # under the limit; a successful login clears the count, so a user who logs in often
-        # is never locked out while guessing stays capped.
-        await self.limiter.hit(self.policy.login_per_account, account)
+        try:
+            await self._throttle(account, client)
+        except RateLimited:
+            LOGIN_THROTTLED.inc()
+            raise
         user = await self.users.get_by_email(account, with_password=True, lock=True)
         matches, new_hash = await verify_password(password, user.hashed_password if user else None)
         if user is None or not matches or not user.is_active:
+            LOGIN_FAILURES.inc()
             raise OAuthError("invalid_grant", _BAD_CREDENTIALS)
         await self.limiter.reset(self.policy.login_per_account, account)
         if new_hash:
@@ -86,6 +88,13 @@ class AuthService:
         return await self._issue(
             user, family_id=new_id(), expires_at=datetime.now(UTC) + self.policy.refresh_ttl
         )
+
+    async def _throttle(self, account: str, client: str) -> None:
+        await self.limiter.hit(self.policy.login_per_client, client)
+        # Counted before the password is checked, so concurrent guesses cannot all slip in
+        # under the limit; a successful login clears the count, so a user who logs in often
+        # is never locked out while guessing stays capped.
+        await self.limiter.hit(self.policy.login_per_account, account)
 
     async def refresh(self, refresh_token: str) -> TokenResponse:
         token_hash = hash_refresh_token(refresh_token)

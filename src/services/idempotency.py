@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.core.exceptions import IdempotencyKeyInFlight, IdempotencyKeyReused
+from src.core.metrics import IDEMPOTENT_REPLAYS
 from src.models.stock import IdempotencyRecord
 from src.repositories.idempotency import IdempotencyRepository
 
@@ -65,6 +66,7 @@ class IdempotencyGuard:
                 raise IdempotencyKeyReused(
                     "This Idempotency-Key was used with a different request; use a new key"
                 )
+            IDEMPOTENT_REPLAYS.inc()
             return StoredResponse(
                 record.response_status, record.response_body, record.location, replayed=True
             )

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.exceptions import Conflict, InsufficientStock, NotFound
 from src.core.ids import new_id
+from src.core.metrics import MOVEMENTS
 from src.models.catalog import Location, Product
 from src.models.stock import AdjustmentReason, Movement, MovementKind
 from src.models.user import User
@@ -177,6 +178,7 @@ class StockService:
     async def _record(self, movement: Movement) -> Movement:
         """Insert a ledger row and announce it to event streams (delivered on commit)."""
         await self.stock.record(movement)
+        MOVEMENTS.labels(movement.kind.value).inc()
         payload = MovementRead.model_validate(movement).model_dump_json()
         # NOTIFY payloads are capped near 8000 bytes; a huge note sends the id instead and
         # the stream loads the movement itself.

@@ -1,0 +1,67 @@
+"""Prometheus metrics.
+
+With several worker processes (`stockroom serve --workers N`) each process writes its
+samples to PROMETHEUS_MULTIPROC_DIR and `/metrics` merges them, so a scrape landing on any
+worker sees the whole instance.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter(
+    "stockroom_http_requests_total",
+    "HTTP requests by method, route template and status",
+    ["method", "route", "status"],
+)
+LATENCY = Histogram(
+    "stockroom_http_request_duration_seconds",
+    "HTTP request latency by method, route template and status",
+    ["method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+DB_POOL = Gauge(
+    "stockroom_db_pool_connections",
+    "Database pool connections by state (in_use, idle)",
+    ["state"],
+    multiprocess_mode="livesum",
+)
+MOVEMENTS = Counter("stockroom_movements_posted_total", "Stock movements posted, by kind", ["kind"])
+IDEMPOTENT_REPLAYS = Counter(
+    "stockroom_idempotent_replays_total", "POSTs answered from a stored idempotent response"
+)
+LOGIN_FAILURES = Counter("stockroom_login_failures_total", "Password logins refused")
+LOGIN_THROTTLED = Counter("stockroom_login_throttled_total", "Login attempts rate-limited")
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+def render() -> bytes:
+    """The exposition text: this process, or every worker's when in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    labels = (method, route, str(status))
+    REQUESTS.labels(*labels).inc()
+    LATENCY.labels(*labels).observe(seconds)
+
+
+def observe_pool(in_use: int, idle: int) -> None:
+    DB_POOL.labels("in_use").set(in_use)
+    DB_POOL.labels("idle").set(idle)

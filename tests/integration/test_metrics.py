@@ -1,0 +1,125 @@
+"""GET /metrics: Prometheus text with requests by route template, pool use and domain counters."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import TEST_SECRET_KEY
+from tests.support.servers import free_port
+from tests.support.stock import new_location, new_product, post_movement, receive
+
+Headers = dict[str, str]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample line (0 when absent)."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and line.split(" ")[0] != name:
+            continue
+        if all(f'{key}="{value}"' in line for key, value in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_requests_are_counted_by_route_template(client: httpx.AsyncClient) -> None:
+    before = (await client.get("/metrics")).text
+    for _ in range(3):
+        await client.get("/api/v1/products/0190a000-0000-7000-8000-000000000000")
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    labels = {"method": "GET", "route": "/api/v1/products/{product_id}", "status": "401"}
+    name = "stockroom_http_requests_total"
+    assert sample(response.text, name, **labels) - sample(before, name, **labels) == 3
+    assert sample(response.text, "stockroom_http_request_duration_seconds_count", **labels) >= 3
+    assert 'le="0.005"' in response.text
+    assert "/api/v1/products/0190a000" not in response.text  # templates, not raw paths
+
+
+async def test_pool_and_domain_counters(
+    client: httpx.AsyncClient, manager_headers: Headers, clerk_headers: Headers
+) -> None:
+    product = await new_product(client, manager_headers)
+    location = await new_location(client, manager_headers)
+    before = (await client.get("/metrics")).text
+    await receive(client, clerk_headers, product, location, 5)
+    keyed = {**clerk_headers, "Idempotency-Key": "metrics-1"}
+    await post_movement(client, keyed, product, location, "issue", 1)
+    await post_movement(client, keyed, product, location, "issue", 1)
+    await client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "password", "username": "nobody@example.com", "password": "wrong-one"},
+    )
+    after = (await client.get("/metrics")).text
+
+    def grew(name: str, **labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    assert grew("stockroom_movements_posted_total", kind="receipt") == 1
+    assert grew("stockroom_movements_posted_total", kind="issue") == 1
+    assert grew("stockroom_idempotent_replays_total") == 1
+    assert grew("stockroom_login_failures_total") == 1
+    assert 'stockroom_db_pool_connections{state="in_use"}' in after
+    assert 'stockroom_db_pool_connections{state="idle"}' in after
+
+
+def test_metrics_add_up_across_worker_processes(
+    committed_database_url: str, tmp_path: Path
+) -> None:
+    """`serve --workers 2`: requests land on either worker; any scrape reports them all."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": committed_database_url,
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "STOCKROOM_DATA_DIR": str(tmp_path / "data"),
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    server = subprocess.Popen(  # noqa: S603 - our own CLI
+        [
+            sys.executable,
+            "-m",
+            "src.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--no-migrate",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "workers did not start"
+            time.sleep(0.2)
+        for _ in range(40):  # new connections, spread over both workers
+            httpx.get(f"{base}/api/health/ready", timeout=5)
+        text = httpx.get(f"{base}/metrics", timeout=5).text
+        served = sample(
+            text, "stockroom_http_requests_total", route="/api/health/ready", status="200"
+        )
+        assert served == 40
+        # Live workers' pool gauges are summed (multiprocess "livesum").
+        assert 'stockroom_db_pool_connections{state="idle"}' in text
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
