@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     jwt_issuer: str = "stockroom"
     jwt_audience: str = "stockroom-api"
     registration_open: bool = True
+    # Every /api/v1 request, per authenticated user (or per client address when anonymous).
+    rate_limit_default: str = "600/minute"
     login_rate_limit_per_account: str = "5/minute"
     login_rate_limit_per_client: str = "20/minute"
     # Proxies whose X-Forwarded-For is believed (comma-separated IPs/CIDRs, or *). Empty:
@@ -115,7 +117,9 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
 
-    @field_validator("login_rate_limit_per_account", "login_rate_limit_per_client")
+    @field_validator(
+        "rate_limit_default", "login_rate_limit_per_account", "login_rate_limit_per_client"
+    )
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse

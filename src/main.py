@@ -22,6 +22,7 @@ from src.api import v1 as api_v1
 from src.api.middleware import (
     AccessLogMiddleware,
     BodySizeLimitMiddleware,
+    RateLimitMiddleware,
     SecurityHeadersMiddleware,
     UnhandledErrorMiddleware,
     is_sane_request_id,
@@ -34,7 +35,7 @@ from src.core.cursors import CursorCodec
 from src.core.database import Database
 from src.core.events import MovementBroker
 from src.core.logging import configure_logging, get_logger
-from src.core.ratelimit import RateLimiter, build_storage
+from src.core.ratelimit import Limit, RateLimiter, build_storage
 from src.core.tokens import TokenCodec
 from src.services.idempotency import purge_expired
 
@@ -122,6 +123,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware, hsts=not settings.is_development)
+    app.add_middleware(
+        RateLimitMiddleware, limit=Limit.parse("default", settings.rate_limit_default)
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

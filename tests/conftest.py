@@ -57,6 +57,8 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         "stockroom_data_dir": tmp_path / "data",
         "redis_url": None,
         "log_format": "console",
+        # The general limit gets its own tests; elsewhere it must not interfere.
+        "rate_limit_default": "100000/minute",
         "_env_file": None,
     }
     values.update(overrides)

@@ -17,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from src.api.problems import current_request_id, problem_response
 from src.core.metrics import observe_pool, observe_request
+from src.core.ratelimit import Limit
+from src.core.tokens import InvalidToken, TokenCodec
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
@@ -110,6 +112,61 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+
+class RateLimitMiddleware:
+    """RATE_LIMIT_DEFAULT on every /api/v1 request, keyed by the user a valid bearer token
+    names, else by client address; RateLimit-* headers on every answer, 429 beyond.
+
+    The token is only verified here (no database read): a forged one falls back to the
+    client address. If the counter storage is down, traffic passes; only logins fail closed.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: Limit, prefix: str = "/api/v1") -> None:
+        self.app = app
+        self.limit = limit
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        state = scope["app"].state
+        status = await state.rate_limiter.consume(self.limit, _caller(scope, state.tokens))
+        if status is None:
+            await self.app(scope, receive, send)
+            return
+        if not status.allowed:
+            response = problem_response(
+                status=429,
+                detail="Too many requests; slow down",
+                instance=scope["path"],
+                headers={**status.headers(), "Retry-After": str(status.reset_in)},
+            )
+            await response(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in status.headers().items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+def _caller(scope: Scope, tokens: TokenCodec) -> str:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token:
+                try:
+                    return f"user:{tokens.decode_access(token.strip()).subject}"
+                except InvalidToken:
+                    break
+    client = scope.get("client")
+    return f"client:{client[0] if client else 'unknown'}"
 
 
 class BodySizeLimitMiddleware:

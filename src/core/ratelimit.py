@@ -36,6 +36,22 @@ class Limit:
         return cls(name, parse(text))
 
 
+@dataclass(frozen=True)
+class RateLimitStatus:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_in: int
+
+    def headers(self) -> dict[str, str]:
+        """The IETF draft RateLimit header fields."""
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_in),
+        }
+
+
 class RateLimiter:
     """A moving-window limiter that speaks in domain errors.
 
@@ -55,6 +71,17 @@ class RateLimiter:
             raise ServiceUnavailable("Rate limiting is unavailable; try again shortly") from None
         if not allowed:
             await self._refuse(limit, key)
+
+    async def consume(self, limit: Limit, key: str) -> RateLimitStatus | None:
+        """Count one event and report the window; None when the storage is unreachable
+        (callers that guard ordinary traffic let it through rather than fail)."""
+        try:
+            allowed = await self._limiter.hit(limit.item, limit.name, key)
+            stats = await self._limiter.get_window_stats(limit.item, limit.name, key)
+        except StorageError:
+            return None
+        reset_in = max(1, int(stats.reset_time - time.time()) + 1)
+        return RateLimitStatus(allowed, limit.item.amount, stats.remaining, reset_in)
 
     async def reset(self, limit: Limit, key: str) -> None:
         """Forget the events counted for `key` (e.g. failed logins after a success)."""
