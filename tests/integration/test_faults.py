@@ -1,0 +1,109 @@
+"""Faults a production service meets: PostgreSQL restarting under it, Redis going away.
+
+A dedicated embedded PostgreSQL is stopped and started again under the running app: during
+the outage requests answer 503 problems quickly (never hang), readiness is 503, and the app
+recovers by itself afterwards with every posting either fully there or absent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from src.cli.embedded import EmbeddedPostgres
+from src.core import migrations
+from src.main import create_app
+from src.models.user import Role
+from tests.conftest import make_settings
+from tests.support.factories import create_user, login_headers
+from tests.support.stock import new_location, new_product, on_hand, post_movement
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+    server = EmbeddedPostgres(tmp_path / "pg")
+    migrations.upgrade(server.start())
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def api(own_server: EmbeddedPostgres, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    url = own_server.url("stockroom")
+    app = create_app(make_settings(url, tmp_path, db_connect_timeout=2, db_pool_timeout=2))
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        yield client
+
+
+async def test_postgres_restart_gives_fast_503s_then_recovers(
+    own_server: EmbeddedPostgres, api: httpx.AsyncClient
+) -> None:
+    engine = create_async_engine(own_server.url("stockroom"))
+    async with engine.connect() as connection:
+        manager = await create_user(connection, role=Role.MANAGER)
+        await connection.commit()
+    await engine.dispose()
+    headers = await login_headers(api, manager)
+    product = await new_product(api, headers)
+    location = await new_location(api, headers)
+    assert (await post_movement(api, headers, product, location, "receipt", 5)).status_code == 201
+
+    await asyncio.to_thread(own_server.stop)
+    started = time.monotonic()
+    during = await post_movement(api, headers, product, location, "receipt", 7)
+    ready = await api.get("/api/health/ready")
+    assert time.monotonic() - started < 10, "requests must not hang during the outage"
+    assert during.status_code == 503
+    assert during.json()["type"] == "/problems/service-unavailable"
+    assert during.headers["retry-after"]
+    assert ready.status_code == 503
+    assert (await api.get("/api/health")).status_code == 200
+
+    await asyncio.to_thread(own_server.start)
+    # pool_pre_ping discards the dead connections: the next requests simply work.
+    recovered = await post_movement(api, headers, product, location, "receipt", 2)
+    assert recovered.status_code == 201
+    assert (await api.get("/api/health/ready")).status_code == 200
+    # The posting made during the outage is absent, not half-written.
+    assert await on_hand(api, headers, product, location) == 7
+
+
+async def test_redis_down_makes_readiness_503_and_logins_fail_closed(
+    own_server: EmbeddedPostgres, tmp_path: Path
+) -> None:
+    url = own_server.url("stockroom")
+    engine = create_async_engine(url)
+    async with engine.connect() as connection:
+        user = await create_user(connection, role=Role.CLERK)
+        await connection.commit()
+    await engine.dispose()
+    app = create_app(
+        make_settings(url, tmp_path, redis_url="redis://127.0.0.1:1/0", db_connect_timeout=2)
+    )
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as api,
+    ):
+        ready = await api.get("/api/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["redis"]["status"] == "down"
+        login = await api.post(
+            "/api/v1/auth/token",
+            data={"grant_type": "password", "username": user.email, "password": "whatever-it-is"},
+        )
+        assert login.status_code == 503
+        assert login.json()["type"] == "/problems/service-unavailable"
+        # Everything else keeps working (the general rate limit fails open).
+        assert (await api.get("/api/v1/products")).status_code == 401
