@@ -3,6 +3,7 @@ broker, without gaps or duplicates across the switch."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import uuid
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from src.core.events import MovementBroker
+from src.core.events import MovementBroker, Subscription
 from src.repositories.stock import StockRepository
 from src.schemas.stock import MovementRead
 
@@ -22,6 +23,41 @@ _REPLAY_PAGE = 500
 class MovementEvent:
     id: str
     data: str
+
+
+class EventStream:
+    """One client's events: the replay after Last-Event-ID, then live ones, deduplicated.
+
+    Subscribed before replaying, so anything committed meanwhile is queued, and ids already
+    replayed are skipped when the queue is drained.
+    """
+
+    def __init__(
+        self, service: EventService, subscription: Subscription, after: uuid.UUID | None
+    ) -> None:
+        self._service = service
+        self._subscription = subscription
+        self._after = after
+
+    def close(self) -> None:
+        """End the stream cleanly (server shutdown): the iterator stops after this."""
+        with contextlib.suppress(asyncio.QueueFull):
+            self._subscription.queue.put_nowait(None)
+
+    async def __aiter__(self) -> AsyncIterator[MovementEvent]:
+        replayed: set[str] = set()
+        if self._after is not None:
+            async for event in self._service._replay(self._after):
+                replayed.add(event.id)
+                yield event
+        while True:
+            payload = await self._subscription.queue.get()
+            if payload is None:
+                return
+            live = await self._service._event(payload)
+            if live is None or live.id in replayed:
+                continue
+            yield live
 
 
 class EventService:
@@ -36,29 +72,10 @@ class EventService:
     @contextlib.asynccontextmanager
     async def open_stream(
         self, user_id: uuid.UUID, last_event_id: str | None
-    ) -> AsyncIterator[AsyncIterator[MovementEvent]]:
-        """Subscribe now (RateLimited past the per-user cap), yield the event iterator."""
+    ) -> AsyncIterator[EventStream]:
+        """Subscribe now (RateLimited past the per-user cap), yield the stream."""
         async with self.broker.subscribe(user_id) as subscription:
-
-            async def events() -> AsyncIterator[MovementEvent]:
-                # Subscribed before replaying: anything committed meanwhile is queued, and
-                # ids already replayed are skipped when the queue is drained.
-                replayed: set[str] = set()
-                after = _parse_id(last_event_id)
-                if after is not None:
-                    async for event in self._replay(after):
-                        replayed.add(event.id)
-                        yield event
-                while True:
-                    payload = await subscription.queue.get()
-                    if payload is None:
-                        return
-                    live = await self._event(payload)
-                    if live is None or live.id in replayed:
-                        continue
-                    yield live
-
-            yield events()
+            yield EventStream(self, subscription, _parse_id(last_event_id))
 
     async def _replay(self, after: uuid.UUID) -> AsyncIterator[MovementEvent]:
         while True:

@@ -25,6 +25,8 @@ from tests.conftest import make_settings
 from tests.support.factories import create_user, login_headers
 from tests.support.stock import new_location, new_product, on_hand, post_movement
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
 
 @pytest.fixture
 def own_server(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
@@ -107,3 +109,78 @@ async def test_redis_down_makes_readiness_503_and_logins_fail_closed(
         assert login.json()["type"] == "/problems/service-unavailable"
         # Everything else keeps working (the general rate limit fails open).
         assert (await api.get("/api/v1/products")).status_code == 401
+
+
+async def test_sigterm_finishes_in_flight_requests_and_closes_streams(
+    committed_database_url: str, committed_make_user: object, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import TEST_SECRET_KEY
+    from tests.support.factories import DEFAULT_PASSWORD
+    from tests.support.servers import free_port
+
+    user = await committed_make_user(role=Role.CLERK)  # type: ignore[operator]
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": committed_database_url,
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "STOCKROOM_DATA_DIR": str(tmp_path / "data"),
+    }
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "src.cli", "serve", "--port", str(port), "--no-migrate"),
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            for _ in range(300):
+                try:
+                    if (await client.get("/api/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            token = (
+                await client.post(
+                    "/api/v1/auth/token",
+                    data={
+                        "grant_type": "password",
+                        "username": user.email,  # type: ignore[attr-defined]
+                        "password": DEFAULT_PASSWORD,
+                    },
+                )
+            ).json()["access_token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            async with client.stream("GET", "/api/v1/stock/events", headers=headers) as events:
+                assert events.status_code == 200
+                # A login takes ~0.1 s of Argon2: it is still running when SIGTERM lands.
+                login = asyncio.create_task(
+                    client.post(
+                        "/api/v1/auth/token",
+                        data={
+                            "grant_type": "password",
+                            "username": user.email,  # type: ignore[attr-defined]
+                            "password": DEFAULT_PASSWORD,
+                        },
+                    )
+                )
+                await asyncio.sleep(0.03)
+                server.send_signal(signal.SIGTERM)
+                assert (await login).status_code == 200
+                async with asyncio.timeout(20):
+                    async for _ in events.aiter_lines():
+                        pass  # ends cleanly: no exception from a cut-off stream
+        async with asyncio.timeout(30):
+            assert await server.wait() == 0
+    finally:
+        if server.returncode is None:
+            server.kill()
+            await server.wait()

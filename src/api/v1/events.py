@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Header
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -35,15 +37,27 @@ async def stock_events(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
 ) -> EventSourceResponse:
     """Follow the ledger live; send Last-Event-ID to resume after a movement."""
-    stream = service.open_stream(user.id, last_event_id)
+    opening = service.open_stream(user.id, last_event_id)
     # Entered here, before the response starts, so a refused subscription is a 429 problem.
-    events = await stream.__aenter__()
+    stream = await opening.__aenter__()
+    shutdown = anyio.Event()
+
+    async def end_on_shutdown() -> None:
+        await shutdown.wait()
+        stream.close()  # SIGTERM: finish the response cleanly instead of cutting it
 
     async def sse() -> AsyncIterator[ServerSentEvent]:
+        watcher = asyncio.create_task(end_on_shutdown())
         try:
-            async for event in events:
+            async for event in stream:
                 yield ServerSentEvent(data=event.data, id=event.id, event="movement")
         finally:
-            await stream.__aexit__(None, None, None)
+            watcher.cancel()
+            await opening.__aexit__(None, None, None)
 
-    return EventSourceResponse(sse(), ping=settings.sse_heartbeat_seconds)
+    return EventSourceResponse(
+        sse(),
+        ping=settings.sse_heartbeat_seconds,
+        shutdown_event=shutdown,
+        shutdown_grace_period=2,
+    )
