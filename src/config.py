@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(default=10.0, gt=0)
     db_connect_timeout: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    # DATABASE_URL points at PgBouncer in transaction mode: no client-side pool, unique
+    # prepared-statement names (SQLAlchemy's asyncpg notes). LISTEN needs a session, so live
+    # events then use DATABASE_LISTEN_URL (PostgreSQL directly) when it is set.
+    db_pgbouncer: bool = False
+    database_listen_url: str | None = None
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     # Live events: concurrent SSE streams one user may hold (per process), and how often an
@@ -143,7 +148,7 @@ class Settings(BaseSettings):
             return [item.strip() for item in text.split(",") if item.strip()]
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_listen_url")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():

@@ -73,7 +73,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.redis = _build_redis(settings)
     app.state.rate_limiter = RateLimiter(build_storage(settings.redis_url))
     app.state.broker = MovementBroker(
-        settings.database_url or "", max_streams_per_user=settings.sse_max_streams_per_user
+        settings.database_listen_url or settings.database_url or "",
+        max_streams_per_user=settings.sse_max_streams_per_user,
     )
     purger = asyncio.create_task(_purge_periodically(app.state.db, settings))
     log.info("startup", environment=settings.environment.value, version=__version__)

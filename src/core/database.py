@@ -7,12 +7,16 @@ request can hang when the server is unreachable.
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import NullPool
 
 from src.config import Settings
 
@@ -20,6 +24,24 @@ from src.config import Settings
 def build_engine(settings: Settings) -> AsyncEngine:
     if settings.database_url is None:
         raise ValueError("DATABASE_URL is not set")
+    connect_args: dict[str, Any] = {
+        "timeout": settings.db_connect_timeout,
+        "command_timeout": settings.db_statement_timeout_ms / 1000 or None,
+        "server_settings": {"application_name": "stockroom"},
+    }
+    if settings.db_pgbouncer:
+        # Transaction pooling hands each transaction any server connection: prepared
+        # statements need names unique across clients, and nothing may be cached.
+        connect_args["statement_cache_size"] = 0
+        connect_args["prepared_statement_name_func"] = lambda: f"__asyncpg_{uuid.uuid4()}__"
+        return create_async_engine(
+            settings.database_url,
+            poolclass=NullPool,
+            hide_parameters=True,
+            connect_args=connect_args,
+        )
+    # PgBouncer rejects unknown startup parameters, so this one is set only when direct.
+    connect_args["server_settings"]["statement_timeout"] = str(settings.db_statement_timeout_ms)
     return create_async_engine(
         settings.database_url,
         pool_pre_ping=True,
@@ -28,14 +50,7 @@ def build_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
-        connect_args={
-            "timeout": settings.db_connect_timeout,
-            "command_timeout": settings.db_statement_timeout_ms / 1000 or None,
-            "server_settings": {
-                "application_name": "stockroom",
-                "statement_timeout": str(settings.db_statement_timeout_ms),
-            },
-        },
+        connect_args=connect_args,
     )
 
 
