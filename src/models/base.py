@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, Index, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from src.core.ids import new_id
@@ -40,3 +40,14 @@ class Timestamps:
 
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+def trigram_index(name: str, column: Any) -> Index:
+    """A GIN trigram index on lower(column): makes `lower(x) LIKE '%…%'` an index scan."""
+    label = f"{column.key}_lower"
+    return Index(
+        name,
+        func.lower(column).label(label),
+        postgresql_using="gin",
+        postgresql_ops={label: "gin_trgm_ops"},
+    )

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, CheckConstraint, Index, Numeric, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from src.models.base import Base, Timestamps, UUIDPrimaryKey
+from src.models.base import Base, Timestamps, UUIDPrimaryKey, trigram_index
 
 
 class Product(UUIDPrimaryKey, Timestamps, Base):
@@ -45,16 +45,6 @@ class Location(UUIDPrimaryKey, Timestamps, Base):
 # Case-insensitive uniqueness, and the indexes `q` (substring on sku or name) uses: trigram
 # GIN indexes make `lower(x) LIKE '%…%'` an index scan instead of a full scan.
 Index("uq_products_sku_lower", func.lower(Product.sku), unique=True)
-Index(
-    "ix_products_sku_trgm",
-    func.lower(Product.sku).label("sku_lower"),
-    postgresql_using="gin",
-    postgresql_ops={"sku_lower": "gin_trgm_ops"},
-)
-Index(
-    "ix_products_name_trgm",
-    func.lower(Product.name).label("name_lower"),
-    postgresql_using="gin",
-    postgresql_ops={"name_lower": "gin_trgm_ops"},
-)
+trigram_index("ix_products_sku_trgm", Product.sku)
+trigram_index("ix_products_name_trgm", Product.name)
 Index("uq_locations_code_lower", func.lower(Location.code), unique=True)

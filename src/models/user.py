@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, Enum, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from src.models.base import Base, Timestamps, UUIDPrimaryKey
+from src.models.base import Base, Timestamps, UUIDPrimaryKey, trigram_index
 
 
 class Role(StrEnum):
@@ -53,15 +53,5 @@ class User(UUIDPrimaryKey, Timestamps, Base):
 # Case-insensitive uniqueness; also the index every lookup by email uses.
 Index("uq_users_email_lower", func.lower(User.email), unique=True)
 # Substring search (?q=) on email and name: trigram GIN indexes, as for products.
-Index(
-    "ix_users_email_trgm",
-    func.lower(User.email).label("email_lower"),
-    postgresql_using="gin",
-    postgresql_ops={"email_lower": "gin_trgm_ops"},
-)
-Index(
-    "ix_users_full_name_trgm",
-    func.lower(User.full_name).label("full_name_lower"),
-    postgresql_using="gin",
-    postgresql_ops={"full_name_lower": "gin_trgm_ops"},
-)
+trigram_index("ix_users_email_trgm", User.email)
+trigram_index("ix_users_full_name_trgm", User.full_name)

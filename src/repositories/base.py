@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, tuple_
+from sqlalchemy import ColumnElement, Select, func, or_, tuple_
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -135,6 +135,12 @@ def violated_constraint(error: DBAPIError) -> str | None:
     cause = getattr(error.orig, "__cause__", None)
     name = getattr(cause, "constraint_name", None)
     return str(name) if name else None
+
+
+def contains_any(text: str, *columns: Any) -> ColumnElement[bool]:
+    """Case-insensitive substring match on any of `columns` (served by trigram indexes)."""
+    pattern = f"%{escape_like(text.lower())}%"
+    return or_(*(func.lower(column).like(pattern, escape="\\") for column in columns))
 
 
 def escape_like(text: str) -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 
 from src.core.cursors import CursorCodec
 from src.models.catalog import Location, Product
 from src.models.stock import StockLevel
-from src.repositories.base import PageResult, Repository, SortOrder, escape_like
+from src.repositories.base import PageResult, Repository, SortOrder, contains_any
 
 PRODUCT_SORTS = {
     "created_at": SortOrder("created_at", (Product.created_at, Product.id)),
@@ -61,13 +61,7 @@ class ProductRepository(CatalogRepository):
         if is_archived is not None:
             statement = statement.where(Product.is_archived.is_(is_archived))
         if q:
-            pattern = f"%{escape_like(q.lower())}%"
-            statement = statement.where(
-                or_(
-                    func.lower(Product.sku).like(pattern, escape="\\"),
-                    func.lower(Product.name).like(pattern, escape="\\"),
-                )
-            )
+            statement = statement.where(contains_any(q, Product.sku, Product.name))
         return statement
 
     async def list_page(

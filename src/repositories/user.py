@@ -3,12 +3,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import undefer
 
 from src.core.cursors import CursorCodec
 from src.models.user import Role, User
-from src.repositories.base import PageResult, Repository, SortOrder, escape_like
+from src.repositories.base import PageResult, Repository, SortOrder, contains_any
 
 BY_CREATED = SortOrder("created_at", (User.created_at, User.id))
 
@@ -77,13 +77,7 @@ class UserRepository(Repository[User]):
         if is_active is not None:
             statement = statement.where(User.is_active.is_(is_active))
         if q:
-            pattern = f"%{escape_like(q.lower())}%"
-            statement = statement.where(
-                or_(
-                    func.lower(User.email).like(pattern, escape="\\"),
-                    func.lower(User.full_name).like(pattern, escape="\\"),
-                )
-            )
+            statement = statement.where(contains_any(q, User.email, User.full_name))
         return await self.paginate(
             statement, order=BY_CREATED, codec=codec, cursor=cursor, limit=limit
         )
