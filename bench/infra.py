@@ -1,0 +1,256 @@
+"""What the benchmark stands up and tears down: a PostgreSQL server with a scratch database,
+seeded data, a user, and the two servers under test (each a process group of its own)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from src.config import normalize_database_url
+from src.core.events import asyncpg_dsn
+from src.core.ids import new_id
+from src.core.passwords import hash_password
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+BENCH_EMAIL = "bench-manager@stockroom.invalid"
+BENCH_PASSWORD = "bench-" + uuid.uuid4().hex  # fresh per run; the database is thrown away
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+async def _execute(url: str, sql: str, *args: Any) -> str:
+    dsn, kwargs = asyncpg_dsn(url)
+    connection = await asyncpg.connect(dsn, **kwargs)
+    try:
+        return str(await connection.execute(sql, *args))
+    finally:
+        await connection.close()
+
+
+async def fetch(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+    dsn, kwargs = asyncpg_dsn(url)
+    connection = await asyncpg.connect(dsn, **kwargs)
+    try:
+        return list(await connection.fetch(sql, *args))
+    finally:
+        await connection.close()
+
+
+@contextlib.contextmanager
+def postgres_server(database_url: str | None) -> Iterator[str]:
+    """An admin URL: the given server's, or a throwaway embedded cluster's (deleted after)."""
+    if database_url:
+        yield normalize_database_url(database_url)
+        return
+    from src.cli.embedded import ThrowawayPostgres
+
+    embedded = ThrowawayPostgres()
+    try:
+        embedded.start()
+        yield embedded.url("postgres")
+    finally:
+        embedded.stop()
+
+
+@contextlib.contextmanager
+def scratch_database(admin_url: str) -> Iterator[str]:
+    """A fresh database on the server, dropped (sessions and all) afterwards."""
+    name = f"stockroom_bench_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_execute(admin_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        try:
+            asyncio.run(_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        except (OSError, asyncpg.PostgresError) as exc:
+            print(f"warning: could not drop the database {name}: {exc}", file=sys.stderr)
+
+
+async def create_manager(url: str) -> None:
+    hashed = await hash_password(BENCH_PASSWORD)
+    await _execute(
+        url,
+        "INSERT INTO users (id, email, hashed_password, full_name, role, is_active)"
+        " VALUES ($1, $2, $3, 'Bench Manager', 'manager', true)",
+        new_id(),
+        BENCH_EMAIL,
+        hashed,
+    )
+
+
+@dataclass(frozen=True)
+class Dataset:
+    product_ids: list[str]
+    levels: list[tuple[str, str]]  # (product_id, location_id) pairs that exist
+    deep_product: str  # the product with the most movements
+    deep_movements: int
+    movements: int
+    postgres_version: str
+
+
+async def dataset(url: str) -> Dataset:
+    products = await fetch(url, "SELECT id FROM products ORDER BY id")
+    levels = await fetch(url, "SELECT product_id, location_id FROM stock_levels ORDER BY 1, 2")
+    deep = await fetch(
+        url,
+        "SELECT product_id, count(*) AS n FROM stock_movements GROUP BY product_id"
+        " ORDER BY n DESC LIMIT 1",
+    )
+    total = await fetch(url, "SELECT count(*) AS n FROM stock_movements")
+    version = await fetch(url, "SHOW server_version")
+    return Dataset(
+        product_ids=[str(r["id"]) for r in products],
+        levels=[(str(r["product_id"]), str(r["location_id"])) for r in levels],
+        deep_product=str(deep[0]["product_id"]),
+        deep_movements=int(deep[0]["n"]),
+        movements=int(total[0]["n"]),
+        postgres_version=str(version[0]["server_version"]),
+    )
+
+
+# ---------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def base_env(database_url: str, secret_key: str, workdir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "TEST_DATABASE_URL"}}
+    env.update(
+        DATABASE_URL=database_url,
+        SECRET_KEY=secret_key,
+        STOCKROOM_DATA_DIR=str(workdir / "data"),
+        PYTHONPATH=str(PROJECT_ROOT),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str], workdir: Path, log: Path) -> str:
+    """Run `stockroom ARGS` to completion; its last output line (stderr goes to `log`)."""
+    with log.open("ab") as err:
+        done = subprocess.run(  # noqa: S603 - our own interpreter and CLI
+            [sys.executable, "-m", "src.cli", *args],
+            env=env,
+            cwd=workdir,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            check=False,
+            start_new_session=True,  # Ctrl-C reaches us only; we clean up in order
+        )
+    out = done.stdout.decode(errors="replace").strip()
+    if done.returncode != 0:
+        raise RuntimeError(f"stockroom {args[0]} failed (exit {done.returncode}); see {log}")
+    return out.splitlines()[-1] if out else ""
+
+
+class Server:
+    """A server process group under test; stop() ends the group it started, nothing else."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str], port: int) -> None:
+        self.name = name
+        self.command = command
+        self.env = env
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log: Path | None = None
+
+    def start(self, workdir: Path) -> None:
+        self.log = workdir / f"{self.name}.log"
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter
+                self.command,
+                env=self.env,
+                cwd=workdir,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, path: str, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        url = f"http://127.0.0.1:{self.port}{path}"
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start; see {self.log}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} was not ready within {timeout:.0f}s; see {self.log}")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def stockroom_server(
+    port: int, workers: int, env: dict[str, str], *, rate_limit: str, log_level: str
+) -> Server:
+    env = {
+        **env,
+        "ENVIRONMENT": "production",
+        "LOG_LEVEL": log_level,
+        "RATE_LIMIT_DEFAULT": rate_limit,
+        "LOGIN_RATE_LIMIT_PER_ACCOUNT": rate_limit,
+        "LOGIN_RATE_LIMIT_PER_CLIENT": rate_limit,
+    }
+    command = [sys.executable, "-m", "src.cli", "serve", "--no-migrate"]
+    command += ["--port", str(port), "--workers", str(workers)]
+    return Server("stockroom", command, env, port)
+
+
+def reference_server(port: int, workers: int, env: dict[str, str], pool_size: int) -> Server:
+    env = {**env, "REFERENCE_POOL_SIZE": str(pool_size)}
+    command = [sys.executable, "-m", "uvicorn", "bench.reference:app", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", str(workers), "--no-access-log"]
+    command += ["--log-level", "warning", "--no-server-header"]
+    return Server("reference", command, env, port)
+
+
+def login(port: int) -> str:
+    """An access token for the bench user, through the real token endpoint."""
+    body = urllib.parse.urlencode(
+        {"grant_type": "password", "username": BENCH_EMAIL, "password": BENCH_PASSWORD}
+    ).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/auth/token", data=body, method="POST"
+    )
+    request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return str(json.loads(response.read())["access_token"])
+    except urllib.error.HTTPError as exc:
+        raise RuntimeError(f"login failed: {exc.code} {exc.read()[:200]!r}") from None

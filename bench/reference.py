@@ -1,0 +1,363 @@
+"""The reference the benchmark compares Stockroom with: the same endpoints written as plainly
+as possible, plain Starlette on a small asyncpg pool, served by the same uvicorn.
+
+It does what Stockroom does for each request, minus the framework: the same JWT check
+(PyJWT, HS256 pinned, `kid`, issuer, audience, every claim required, then the user loaded by
+id), the same SQL statements, the same signed keyset cursors and the same JSON fields. A
+posting runs in one transaction with the same idempotency record, locks, level upsert,
+ledger insert and NOTIFY. Reads run as single statements outside an explicit transaction,
+and there is no pre-ping, middleware, logging, metrics or rate limiting: that difference is
+what the benchmark's ratio measures.
+
+Configuration (environment): REFERENCE_DSN (an asyncpg DSN), REFERENCE_HOST (a socket
+directory, optional), REFERENCE_POOL_SIZE, SECRET_KEY, JWT_ISSUER, JWT_AUDIENCE.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import jwt
+import uuid_utils
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+ISSUER = os.environ.get("JWT_ISSUER", "stockroom")
+AUDIENCE = os.environ.get("JWT_AUDIENCE", "stockroom-api")
+KID = hashlib.sha256(b"stockroom-kid:" + SECRET_KEY.encode()).hexdigest()[:16]
+CURSOR_KEY = hashlib.sha256(b"stockroom-cursor:" + SECRET_KEY.encode()).digest()
+REQUIRED = ["sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type"]
+RANKS = {"viewer": 0, "clerk": 1, "manager": 2, "admin": 3}
+
+USER = (
+    "SELECT email, full_name, role, is_active, password_changed_at, id, created_at, updated_at"
+    " FROM users WHERE id = $1"
+)
+PRODUCT_COLUMNS = (
+    "sku, name, description, unit, unit_price, reorder_point, is_archived, version, id,"
+    " created_at, updated_at"
+)
+PRODUCTS = f"SELECT {PRODUCT_COLUMNS} FROM products"  # noqa: S608 - constant text
+PRODUCTS_PAGE = f"{PRODUCTS} ORDER BY created_at ASC, id ASC LIMIT $1"
+PRODUCTS_AFTER = f"{PRODUCTS} WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3"
+PRODUCT = f"{PRODUCTS} WHERE id = $1"
+LEVELS = (
+    "SELECT product_id, location_id, on_hand, updated_at FROM stock_levels"
+    " WHERE product_id = $1 ORDER BY product_id ASC, location_id ASC LIMIT $2"
+)
+MOVEMENT_COLUMNS = (
+    "product_id, location_id, kind, quantity, balance_after, reason, reference, note,"
+    " transfer_id, count_id, created_by, request_id, created_at, id"
+)
+MOVEMENTS = f"SELECT {MOVEMENT_COLUMNS} FROM stock_movements WHERE product_id = $1"  # noqa: S608
+MOVEMENTS_PAGE = f"{MOVEMENTS} ORDER BY created_at DESC, id DESC LIMIT $2"
+MOVEMENTS_AFTER = (
+    f"{MOVEMENTS} AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4"
+)
+TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))"
+FIND_RECORD = (
+    "SELECT user_id, key, request_hash, response_status, response_body, location, created_at"
+    " FROM idempotency_records WHERE user_id = $1 AND key = $2"
+)
+PRODUCT_SHARE = f"{PRODUCT} FOR SHARE"
+LOCATION_SHARE = (
+    "SELECT code, name, is_archived, version, id, created_at, updated_at"
+    " FROM locations WHERE id = $1 FOR SHARE"
+)
+INCREASE = (
+    "INSERT INTO stock_levels (product_id, location_id, on_hand) VALUES ($1, $2, $3)"
+    " ON CONFLICT (product_id, location_id) DO UPDATE"
+    " SET on_hand = (stock_levels.on_hand + excluded.on_hand), updated_at = now()"
+    " RETURNING stock_levels.on_hand"
+)
+DECREASE = (
+    "UPDATE stock_levels SET on_hand = on_hand - $3, updated_at = now()"
+    " WHERE product_id = $1 AND location_id = $2 AND on_hand >= $3 RETURNING on_hand"
+)
+INSERT_MOVEMENT = (
+    "INSERT INTO stock_movements (product_id, location_id, kind, quantity, balance_after,"
+    " reason, reference, note, transfer_id, count_id, created_by, request_id, id)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL, $9, $10, $11) RETURNING created_at"
+)
+NOTIFY = "SELECT pg_notify($1, $2)"
+INSERT_RECORD = (
+    "INSERT INTO idempotency_records (user_id, key, request_hash, response_status,"
+    " response_body, location) VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at"
+)
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, default=_plain, separators=(",", ":")).encode()
+
+
+def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(dumps(value), status, headers, media_type="application/json")
+
+
+def encode_cursor(scope: str, values: list[Any]) -> str:
+    body = json.dumps({"s": scope, "v": [_plain(v) for v in values]}, separators=(",", ":"))
+    tag = hmac.new(CURSOR_KEY, body.encode(), hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(tag + body.encode()).rstrip(b"=").decode()
+
+
+def decode_cursor(scope: str, cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        tag, body = raw[:16], raw[16:]
+        expected = hmac.new(CURSOR_KEY, body, hashlib.sha256).digest()[:16]
+        data = json.loads(body)
+        if not hmac.compare_digest(tag, expected) or data["s"] != scope:
+            raise ValueError("not our cursor")
+        return datetime.fromisoformat(data["v"][0]), uuid.UUID(data["v"][1])
+    except (ValueError, KeyError, TypeError, IndexError):
+        raise HTTPException(400, "The cursor is not valid for this list") from None
+
+
+def page(rows: list[asyncpg.Record], limit: int, scope: str, keys: tuple[str, str]) -> bytes:
+    items = [dict(row) for row in rows[:limit]]
+    for item in items:
+        item.pop("version", None)  # products: the version travels as the ETag only
+    last = items[-1] if len(rows) > limit else None
+    cursor = encode_cursor(scope, [last[keys[0]], last[keys[1]]]) if last else None
+    return dumps({"items": items, "next_cursor": cursor})
+
+
+def query_uuid(request: Request, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.query_params[name])
+    except (KeyError, ValueError):
+        raise HTTPException(422, f"{name} must be a UUID") from None
+
+
+def query_limit(request: Request) -> int:
+    try:
+        limit = int(request.query_params.get("limit", "20"))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 100:
+        raise HTTPException(422, "limit must be between 1 and 100")
+    return limit
+
+
+async def authenticate(
+    request: Request, conn: asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
+) -> asyncpg.Record:
+    """Stockroom's check: a valid access token, then the active user it names."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(401, "Authentication required")
+    try:
+        if jwt.get_unverified_header(token).get("kid") != KID:
+            raise ValueError("unknown signing key")
+        claims = jwt.decode(
+            token,
+            SECRET_KEY,
+            algorithms=["HS256"],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            leeway=5,
+            options={"require": REQUIRED},
+        )
+        if claims["type"] != "access":
+            raise ValueError("not an access token")
+        subject = uuid.UUID(str(claims["sub"]))
+        issued_at = datetime.fromtimestamp(claims["iat"], UTC)
+    except (jwt.PyJWTError, ValueError, TypeError):
+        raise HTTPException(401, "The access token is invalid or expired") from None
+    user = await conn.fetchrow(USER, subject)
+    if user is None or not user["is_active"]:
+        raise HTTPException(401, "The access token is no longer valid")
+    changed = user["password_changed_at"]
+    if changed is not None and issued_at < changed:
+        raise HTTPException(401, "The password changed; log in again")
+    return user
+
+
+def pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.pool  # type: ignore[no-any-return]
+
+
+async def me(request: Request) -> Response:
+    async with pool(request).acquire() as conn:
+        user = await authenticate(request, conn)
+    fields = ("id", "email", "full_name", "role", "is_active", "created_at", "updated_at")
+    return json_response({name: user[name] for name in fields})
+
+
+async def products(request: Request) -> Response:
+    limit = query_limit(request)
+    cursor = request.query_params.get("cursor")
+    async with pool(request).acquire() as conn:
+        await authenticate(request, conn)
+        if cursor is None:
+            rows = await conn.fetch(PRODUCTS_PAGE, limit + 1)
+        else:
+            after = decode_cursor("products:created_at", cursor)
+            rows = await conn.fetch(PRODUCTS_AFTER, *after, limit + 1)
+    body = page(rows, limit, "products:created_at", ("created_at", "id"))
+    return Response(body, media_type="application/json")
+
+
+async def product(request: Request) -> Response:
+    try:
+        product_id = uuid.UUID(request.path_params["product_id"])
+    except ValueError:
+        raise HTTPException(422, "product_id must be a UUID") from None
+    async with pool(request).acquire() as conn:
+        await authenticate(request, conn)
+        row = await conn.fetchrow(PRODUCT, product_id)
+    if row is None:
+        raise HTTPException(404, "No product with this id")
+    item = dict(row)
+    version = item.pop("version")
+    return json_response(item, headers={"ETag": f'"v{version}"'})
+
+
+async def levels(request: Request) -> Response:
+    product_id, limit = query_uuid(request, "product_id"), query_limit(request)
+    async with pool(request).acquire() as conn:
+        await authenticate(request, conn)
+        rows = await conn.fetch(LEVELS, product_id, limit + 1)
+    body = page(rows, limit, "stock_levels:key", ("product_id", "location_id"))
+    return Response(body, media_type="application/json")
+
+
+async def movements(request: Request) -> Response:
+    product_id, limit = query_uuid(request, "product_id"), query_limit(request)
+    cursor = request.query_params.get("cursor")
+    async with pool(request).acquire() as conn:
+        await authenticate(request, conn)
+        if cursor is None:
+            rows = await conn.fetch(MOVEMENTS_PAGE, product_id, limit + 1)
+        else:
+            after = decode_cursor("stock_movements:newest", cursor)
+            rows = await conn.fetch(MOVEMENTS_AFTER, product_id, *after, limit + 1)
+    body = page(rows, limit, "stock_movements:newest", ("created_at", "id"))
+    return Response(body, media_type="application/json")
+
+
+def movement_input(data: Any) -> tuple[uuid.UUID, uuid.UUID, str, int, Any, Any, Any]:
+    """(product, location, kind, signed delta, reason, reference, note), or 422."""
+    try:
+        kind, quantity, reason = data["kind"], data["quantity"], data.get("reason")
+        if type(quantity) is not int or not 0 < abs(quantity) <= 10**12:
+            raise ValueError("bad quantity")
+        if kind in ("receipt", "issue") and (quantity < 0 or reason is not None):
+            raise ValueError("bad receipt or issue")
+        if kind not in ("receipt", "issue", "adjustment") or (kind == "adjustment" and not reason):
+            raise ValueError("bad kind")
+        delta = -quantity if kind == "issue" else quantity
+        product_id, location_id = uuid.UUID(data["product_id"]), uuid.UUID(data["location_id"])
+        return product_id, location_id, kind, delta, reason, data.get("reference"), data.get("note")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise HTTPException(422, "Invalid movement") from None
+
+
+async def post_movement(request: Request) -> Response:
+    raw = await request.body()
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise HTTPException(400, "Invalid JSON") from None
+    product_id, location_id, kind, delta, reason, reference, note = movement_input(data)
+    request_hash = hashlib.sha256(b"movement\n" + dumps(data)).hexdigest()
+    key = request.headers.get("idempotency-key")
+    request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
+    async with pool(request).acquire() as conn:
+        user = await authenticate(request, conn)
+        if RANKS[user["role"]] < RANKS["clerk"]:
+            raise HTTPException(403, "This action needs the clerk role or higher")
+        async with conn.transaction():
+            if key is not None:
+                if not await conn.fetchval(TRY_LOCK, f"idempotency:{user['id']}:{key}"):
+                    raise HTTPException(409, "Idempotency-Key in flight")
+                record = await conn.fetchrow(FIND_RECORD, user["id"], key)
+                if record is not None:
+                    if record["request_hash"] != request_hash:
+                        raise HTTPException(422, "Idempotency-Key reused")
+                    headers = {"Location": record["location"], "Idempotent-Replayed": "true"}
+                    return Response(record["response_body"], 201, headers, "application/json")
+            for sql, target, noun in (
+                (PRODUCT_SHARE, product_id, "product"),
+                (LOCATION_SHARE, location_id, "location"),
+            ):
+                row = await conn.fetchrow(sql, target)
+                if row is None:
+                    raise HTTPException(404, f"No {noun} with this id")
+                if row["is_archived"]:
+                    raise HTTPException(409, f"The {noun} is archived")
+            if delta > 0:
+                balance = await conn.fetchval(INCREASE, product_id, location_id, delta)
+            else:
+                balance = await conn.fetchval(DECREASE, product_id, location_id, -delta)
+                if balance is None:
+                    raise HTTPException(409, "Insufficient stock")
+            movement_id = uuid.UUID(bytes=uuid_utils.uuid7().bytes)
+            values = (product_id, location_id, kind, delta, balance, reason, reference, note)
+            created_at = await conn.fetchval(
+                INSERT_MOVEMENT, *values, user["id"], request_id, movement_id
+            )
+            names = ("product_id", "location_id", "kind", "quantity", "balance_after", "reason")
+            movement = {"id": movement_id, **dict(zip(names, values, strict=False))}
+            movement.update(reference=reference, note=note, transfer_id=None, count_id=None)
+            movement.update(created_by=user["id"], request_id=request_id, created_at=created_at)
+            body = dumps(movement)
+            await conn.execute(NOTIFY, "stock_movements", body.decode())
+            location = f"/api/v1/stock/movements/{movement_id}"
+            if key is not None:
+                await conn.execute(
+                    INSERT_RECORD, user["id"], key, request_hash, 201, body, location
+                )
+    return Response(body, 201, {"Location": location}, "application/json")
+
+
+async def health(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    size = int(os.environ.get("REFERENCE_POOL_SIZE", "20"))
+    app.state.pool = await asyncpg.create_pool(
+        os.environ["REFERENCE_DSN"],
+        min_size=min(size, 10),
+        max_size=size,
+        host=os.environ.get("REFERENCE_HOST") or None,  # a socket directory, if any
+        server_settings={"application_name": "reference"},
+    )
+    try:
+        yield
+    finally:
+        await app.state.pool.close()
+
+
+app = Starlette(
+    routes=[
+        Route("/api/health", health),
+        Route("/api/v1/users/me", me),
+        Route("/api/v1/products", products),
+        Route("/api/v1/products/{product_id}", product),
+        Route("/api/v1/stock/levels", levels),
+        Route("/api/v1/stock/movements", movements, methods=["GET"]),
+        Route("/api/v1/stock/movements", post_movement, methods=["POST"]),
+    ],
+    lifespan=lifespan,
+)

@@ -1,0 +1,142 @@
+"""The endpoints the benchmark drives, as request scripts for the virtual users.
+
+Both servers get the same requests: the same paths, the same product ids in the same order
+(each virtual user walks its own seeded random sequence), and the same receipts; only the
+Idempotency-Keys differ, because both servers write to the same database as the same user.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench.infra import Dataset
+from bench.load import UserScript
+
+API = "/api/v1"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str  # "stockroom" or "reference": part of every Idempotency-Key
+    port: int
+    token: str
+    run_id: str  # distinguishes the keys of one run from any other's
+
+    def request(self, method: str, path: str, body: bytes | None = None, **headers: str) -> bytes:
+        lines = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: 127.0.0.1:{self.port}",
+            f"Authorization: Bearer {self.token}",
+            "Accept: application/json",
+        ]
+        lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
+        if body is not None:
+            lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
+
+
+def _ignore(status: int, body: bytes) -> None:
+    return None
+
+
+def _fixed(target: Target, path: str) -> Callable[[int], UserScript]:
+    raw = target.request("GET", path)
+    return lambda user: (lambda: raw, _ignore)
+
+
+def _per_product(target: Target, data: Dataset, template: str) -> Callable[[int], UserScript]:
+    ids = data.product_ids
+
+    def script(user: int) -> UserScript:
+        rng = random.Random(user)
+
+        def make() -> bytes:
+            return target.request("GET", template.format(id=rng.choice(ids)))
+
+        return make, _ignore
+
+    return script
+
+
+def _receipts(target: Target, data: Dataset) -> Callable[[int], UserScript]:
+    """POST receipts of 1 to existing levels, each with a fresh Idempotency-Key."""
+    path = f"{API}/stock/movements"
+
+    def script(user: int) -> UserScript:
+        rng, sequence = random.Random(user), [0]
+
+        def make() -> bytes:
+            sequence[0] += 1
+            product_id, location_id = rng.choice(data.levels)
+            body = json.dumps(
+                {
+                    "product_id": product_id,
+                    "location_id": location_id,
+                    "kind": "receipt",
+                    "quantity": 1,
+                    "reference": f"BENCH-{user}",
+                }
+            ).encode()
+            key = f"bench-{target.run_id}-{target.name}-{user}-{sequence[0]}"
+            return target.request("POST", path, body, Idempotency_Key=key)
+
+        return make, _ignore
+
+    return script
+
+
+def _deep_ledger(target: Target, data: Dataset) -> Callable[[int], UserScript]:
+    """Page through the busiest product's ledger by next_cursor, newest first, starting
+    over after the last page: each user walks hundreds of pages deep during a run, and a
+    keyset page costs the same at any depth (if the index serves it)."""
+    first = f"{API}/stock/movements?product_id={data.deep_product}&limit=20"
+
+    def script(user: int) -> UserScript:
+        cursor: list[str | None] = [None]
+
+        def make() -> bytes:
+            path = first if cursor[0] is None else f"{first}&cursor={cursor[0]}"
+            return target.request("GET", path)
+
+        def seen(status: int, body: bytes) -> None:
+            cursor[0] = json.loads(body).get("next_cursor") if status == 200 else None
+
+        return make, seen
+
+    return script
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str  # short name for --endpoints
+    label: str  # what the table shows
+    build: Callable[[Target, Dataset], Callable[[int], UserScript]]
+
+    def scripts(self, target: Target, data: Dataset, users: int) -> list[UserScript]:
+        per_user = self.build(target, data)
+        return [per_user(user) for user in range(users)]
+
+
+SCENARIOS = [
+    Scenario("me", f"GET {API}/users/me", lambda t, d: _fixed(t, f"{API}/users/me")),
+    Scenario(
+        "products",
+        f"GET {API}/products?limit=20",
+        lambda t, d: _fixed(t, f"{API}/products?limit=20"),
+    ),
+    Scenario(
+        "product",
+        f"GET {API}/products/{{id}}",
+        lambda t, d: _per_product(t, d, API + "/products/{id}"),
+    ),
+    Scenario(
+        "levels",
+        f"GET {API}/stock/levels?product_id=",
+        lambda t, d: _per_product(t, d, API + "/stock/levels?product_id={id}"),
+    ),
+    Scenario("post-movement", f"POST {API}/stock/movements (receipt)", _receipts),
+    Scenario("ledger", f"GET {API}/stock/movements?product_id=&limit=20 (cursor)", _deep_ledger),
+]
