@@ -1,5 +1,8 @@
 """Infrastructure dependencies shared by every router: settings, the request's session, Redis.
 
+Every dependency is `async def`, even the trivial ones: FastAPI runs plain `def` dependencies
+in a thread pool, which costs more than the lookups themselves.
+
 The session dependency is the transaction boundary of a request: it commits after the
 endpoint returns and *before* the response is sent (`scope="function"`), so a client never
 sees a 2xx for a write that then failed to commit; any exception rolls everything back.
@@ -22,42 +25,42 @@ from src.core.ratelimit import RateLimiter
 from src.core.tokens import TokenCodec
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.db
     return database
 
 
-def get_token_codec(request: Request) -> TokenCodec:
+async def get_token_codec(request: Request) -> TokenCodec:
     codec: TokenCodec = request.app.state.tokens
     return codec
 
 
-def get_cursor_codec(request: Request) -> CursorCodec:
+async def get_cursor_codec(request: Request) -> CursorCodec:
     codec: CursorCodec = request.app.state.cursors
     return codec
 
 
-def get_rate_limiter(request: Request) -> RateLimiter:
+async def get_rate_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.rate_limiter
     return limiter
 
 
-def get_broker(request: Request) -> MovementBroker:
+async def get_broker(request: Request) -> MovementBroker:
     broker: MovementBroker = request.app.state.broker
     return broker
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     """The peer address (uvicorn rewrites it from X-Forwarded-For only for trusted proxies)."""
     return request.client.host if request.client else "unknown"
 
 
-def get_redis(request: Request) -> Redis | None:
+async def get_redis(request: Request) -> Redis | None:
     client: Redis | None = request.app.state.redis
     return client
 

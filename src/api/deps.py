@@ -42,13 +42,13 @@ from src.services.users import UserService
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_health_service(
+async def get_health_service(
     session: SessionDep, redis: RedisDep, settings: SettingsDep
 ) -> HealthService:
     return HealthService(session, redis, timeout=settings.db_connect_timeout)
 
 
-def get_auth_service(
+async def get_auth_service(
     session: SessionDep, settings: SettingsDep, tokens: TokenCodecDep, limiter: RateLimiterDep
 ) -> AuthService:
     policy = AuthPolicy(
@@ -61,27 +61,27 @@ def get_auth_service(
     return AuthService(session, tokens=tokens, limiter=limiter, policy=policy)
 
 
-def get_user_service(session: SessionDep) -> UserService:
+async def get_user_service(session: SessionDep) -> UserService:
     return UserService(session)
 
 
-def get_product_service(session: SessionDep) -> ProductService:
+async def get_product_service(session: SessionDep) -> ProductService:
     return ProductService(session)
 
 
-def get_location_service(session: SessionDep) -> LocationService:
+async def get_location_service(session: SessionDep) -> LocationService:
     return LocationService(session)
 
 
-def get_stock_service(session: SessionDep) -> StockService:
+async def get_stock_service(session: SessionDep) -> StockService:
     return StockService(session)
 
 
-def get_ledger_service(session: SessionDep) -> LedgerService:
+async def get_ledger_service(session: SessionDep) -> LedgerService:
     return LedgerService(session)
 
 
-def get_event_service(database: DatabaseDep, broker: BrokerDep) -> EventService:
+async def get_event_service(database: DatabaseDep, broker: BrokerDep) -> EventService:
     return EventService(database.session_factory, broker)
 
 
@@ -102,7 +102,7 @@ class PageParams:
     codec: CursorCodec
 
 
-def page_params(
+async def page_params(
     codec: CursorCodecDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size")] = 20,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
@@ -113,7 +113,7 @@ def page_params(
 Pagination = Annotated[PageParams, Depends(page_params)]
 
 
-def request_id() -> str | None:
+async def request_id() -> str | None:
     return correlation_id.get()
 
 
