@@ -37,6 +37,10 @@ def _complete(path: str, operation: dict[str, Any]) -> None:
     if "requestBody" in operation:
         for status, description in _ADDED.items():
             responses.setdefault(status, {"description": description})
+    if path.startswith("/api/v1"):
+        # Every versioned operation is rate limited and needs the database.
+        responses.setdefault("429", {"description": "Rate limited (see Retry-After)"})
+        responses.setdefault("503", {"description": "A dependency is unavailable; retry"})
     if path.endswith("/auth/token"):
         responses.pop("422", None)  # the token endpoint answers RFC 6749 errors instead
     for status, response in responses.items():

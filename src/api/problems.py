@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from src.core.exceptions import DomainError, OAuthError, RateLimited, Unauthorized
 from src.core.logging import get_logger
@@ -131,11 +132,31 @@ async def http_error_handler(request: Request, error: Exception) -> JSONResponse
         detail = f"No resource at {request.url.path}"
     elif status == 405:
         detail = f"Method {request.method} is not allowed on {request.url.path}"
+        # One route per method: Starlette names only the first match in Allow; list them all.
+        headers = {**(exc.headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+        return problem_response(
+            status=status, detail=detail, instance=request.url.path, headers=headers
+        )
     else:
         detail = str(exc.detail) if exc.detail else HTTPStatus(status).phrase
     return problem_response(
         status=status, detail=detail, instance=request.url.path, headers=exc.headers
     )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    pending = list(request.app.router.routes)
+    while pending:
+        route = pending.pop()
+        included = getattr(route, "original_router", None)  # FastAPI's included routers
+        if included is not None:
+            pending.extend(included.routes)
+            continue
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:  # PARTIAL: the path matches, the method does not
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def _is_json_content_type(value: str | None) -> bool:

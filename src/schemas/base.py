@@ -1,5 +1,6 @@
 """Schema bases: inputs reject unknown fields (no mass assignment), outputs read ORM objects."""
 
+import re
 from datetime import UTC
 from typing import Annotated, Any, ClassVar
 
@@ -7,6 +8,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     StringConstraints,
     field_validator,
@@ -62,6 +64,16 @@ def _storable(value: AwareDatetime) -> AwareDatetime:
     return value
 
 
-# A query timestamp: timezone required, and representable in UTC (years 1..9999).
-Timestamp = Annotated[AwareDatetime, AfterValidator(_storable)]
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _rfc3339_text(value: Any) -> Any:
+    # Pydantic would read "2024" as Unix seconds; the contract says RFC 3339.
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 timestamp such as 2026-01-31T12:00:00Z")
+    return value
+
+
+# A query timestamp: RFC 3339 text with a timezone, representable in UTC (years 1..9999).
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_storable)]
 NoNul = AfterValidator(_no_nul)

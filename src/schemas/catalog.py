@@ -19,7 +19,11 @@ Description = Annotated[str, StringConstraints(max_length=2000)]
 
 
 def _two_places(value: Decimal | None) -> Decimal | None:
-    return None if value is None else value.quantize(Decimal("0.01"))
+    if value is None:
+        return None
+    # copy_abs on zero: "-0" must not come back as "-0.00".
+    quantized = value.quantize(Decimal("0.01"))
+    return quantized.copy_abs() if quantized == 0 else quantized
 
 
 Price = Annotated[

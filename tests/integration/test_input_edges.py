@@ -178,3 +178,38 @@ async def test_registration_is_throttled_per_client(throttled_app: object) -> No
             for _ in range(3)
         ]
     assert statuses == [201, 201, 429]
+
+
+@pytest.mark.parametrize("value", ["2024", "1700000000", "0.5", "yesterday"])
+async def test_timestamps_must_be_rfc3339(
+    client: httpx.AsyncClient, viewer_headers: Headers, value: str
+) -> None:
+    for url, name in [("/api/v1/stock/levels", "as_of"), ("/api/v1/stock/movements", "since")]:
+        response = await client.get(url, params={name: value}, headers=viewer_headers)
+        assert response.status_code == 422, (url, value)
+        assert "RFC 3339" in response.json()["errors"][0]["msg"]
+
+
+async def test_405_lists_every_allowed_method(
+    client: httpx.AsyncClient, viewer_headers: Headers
+) -> None:
+    response = await client.put("/api/v1/locations", headers=viewer_headers)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    item = await client.put("/api/v1/products/0190a000-0000-7000-8000-000000000000")
+    assert set(item.headers["allow"].split(", ")) == {"GET", "PATCH", "DELETE"}
+
+
+async def test_negative_zero_price_reads_as_zero(
+    client: httpx.AsyncClient, manager_headers: Headers
+) -> None:
+    product = await new_product(client, manager_headers, unit_price="-0")
+    assert product["unit_price"] == "0.00"
+
+
+async def test_openapi_lists_429_and_503_on_versioned_operations(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/api/v1/openapi.json")).json()
+    for path, operations in spec["paths"].items():
+        if path.startswith("/api/v1"):
+            for operation in operations.values():
+                assert {"429", "503"} <= set(operation["responses"]), path
