@@ -45,6 +45,20 @@ class EventReader:
                 event[name] = value
         raise AssertionError("stream ended")
 
+    async def until_id(self, movement_id: str) -> dict[str, Any]:
+        """Skip events of other tests (they share the database) up to this movement's."""
+        event = await self.next()
+        while event["id"] != movement_id:
+            event = await self.next()
+        return event
+
+    async def next_for(self, product_id: str) -> dict[str, Any]:
+        """The next event about this product."""
+        event = await self.next()
+        while json.loads(event["data"])["product_id"] != product_id:
+            event = await self.next()
+        return event
+
 
 @contextlib.asynccontextmanager
 async def stream(base: str, headers: Headers, **extra: str) -> AsyncIterator[EventReader]:
@@ -88,9 +102,7 @@ async def test_both_instances_see_a_movement_posted_through_a_third(
         # posted through a third app instance (the committed client's)
         movement = await receive(committed_client, clerk, product, location, 3)
         for reader in (on_a, on_b):
-            event = await reader.next()
-            while event["id"] != movement["id"]:  # other tests may post too
-                event = await reader.next()
+            event = await reader.until_id(movement["id"])
             assert event["event"] == "movement"
             assert json.loads(event["data"]) == movement
 
@@ -113,16 +125,10 @@ async def test_last_event_id_replays_exactly_the_missed_movements(
         running(_app(committed_database_url, tmp_path, "a")) as base,
         stream(base, clerk, **{"Last-Event-ID": seen["id"]}) as reader,
     ):
-        replayed = []
-        while len(replayed) < 3:
-            event = await reader.next()
-            if json.loads(event["data"])["product_id"] == product["id"]:
-                replayed.append(event["id"])
+        replayed = [(await reader.next_for(product["id"]))["id"] for _ in range(3)]
         assert replayed == [m["id"] for m in missed]
         live = await receive(committed_client, clerk, product, location, 1)
-        event = await reader.next()
-        while json.loads(event["data"])["product_id"] != product["id"]:
-            event = await reader.next()
+        event = await reader.next_for(product["id"])
         assert event["id"] == live["id"]  # no duplicate of the replayed ones, no gap
 
 
@@ -140,9 +146,7 @@ async def test_a_foreign_last_event_id_just_streams_live(
         stream(base, clerk, **{"Last-Event-ID": "not-a-movement"}) as reader,
     ):
         movement = await receive(committed_client, clerk, product, location, 1)
-        event = await reader.next()
-        while event["id"] != movement["id"]:
-            event = await reader.next()
+        await reader.until_id(movement["id"])
 
 
 async def test_streams_need_a_token_and_are_capped_per_user(
@@ -217,9 +221,7 @@ async def test_a_lost_listener_ends_streams_and_recovers(
                 await reader.next()
         async with stream(base, clerk) as again:
             movement = await receive(committed_client, clerk, product, location, 2)
-            event = await again.next()
-            while event["id"] != movement["id"]:
-                event = await again.next()
+            await again.until_id(movement["id"])
 
 
 def test_a_slow_subscriber_is_dropped_not_waited_for() -> None:
