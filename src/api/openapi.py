@@ -41,6 +41,12 @@ def _complete(path: str, operation: dict[str, Any]) -> None:
         # Every versioned operation is rate limited and needs the database.
         responses.setdefault("429", {"description": "Rate limited (see Retry-After)"})
         responses.setdefault("503", {"description": "A dependency is unavailable; retry"})
+    for parameter in operation.get("parameters", []):
+        if parameter["name"] == "If-Match":
+            # Optional to FastAPI so that its absence is a 428 problem (RFC 6585), not a 422;
+            # to clients it is required.
+            parameter["required"] = True
+            parameter["schema"] = {"type": "string", "title": "If-Match"}
     if path.endswith("/auth/token"):
         responses.pop("422", None)  # the token endpoint answers RFC 6749 errors instead
     for status, response in responses.items():

@@ -32,6 +32,35 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def item_links(item_path: str, id_param: str) -> dict[str, Any]:
+    """OpenAPI links from a response carrying a resource to reading, updating (with the ETag
+    just received as If-Match) and archiving it; clients and Schemathesis follow them."""
+    ref = "#/paths/" + item_path.replace("~", "~0").replace("/", "~1")
+    by_id = {id_param: "$response.body#/id"}
+    return {
+        "Read": {"operationRef": f"{ref}/get", "parameters": by_id},
+        "Update": {
+            "operationRef": f"{ref}/patch",
+            "parameters": {**by_id, "header.If-Match": "$response.header.ETag"},
+        },
+        "Archive": {"operationRef": f"{ref}/delete", "parameters": by_id},
+    }
+
+
+def with_etag(description: str, links: dict[str, Any]) -> dict[str, Any]:
+    """A success response that carries the resource's ETag, with its links."""
+    return {
+        "description": description,
+        "headers": {
+            "ETag": {
+                "description": "Version of the resource, for If-Match",
+                "schema": {"type": "string"},
+            }
+        },
+        "links": links,
+    }
+
+
 def stored_response(stored: StoredResponse) -> Response:
     """Send a posting's response exactly as stored (a replay is byte-for-byte the original)."""
     headers = {"Location": stored.location} if stored.location else {}

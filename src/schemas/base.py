@@ -10,7 +10,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    StringConstraints,
+    Field,
     field_validator,
     model_validator,
 )
@@ -27,9 +27,40 @@ def _no_nul(value: Any) -> Any:
     return value
 
 
+def _spaces_class() -> str:
+    # Exactly the characters str.strip() removes, spelled so JSON Schema (ECMA), Python and
+    # Rust regexes agree: each engine's own \s differs at the edges (U+001C..U+001F, U+FEFF).
+    spaces = (chr(code) for code in range(0x10000) if chr(code).isspace())
+    return "".join(f"\\u{ord(char):04x}" for char in spaces)
+
+
+SPACES = _spaces_class()
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+# Not blank: at least one character that is neither NUL nor whitespace.
+NOT_BLANK_PATTERN = rf"^[^\u0000]*[^\u0000{SPACES}][^\u0000]*$"
+
+
+def document_input(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """Say in the schema what the validators below enforce, so clients (and fuzzers) that
+    trust the schema are not refused: no NUL in text, no null for required PATCH fields."""
+    properties: dict[str, dict[str, Any]] = schema.get("properties", {})
+    for name, prop in properties.items():
+        if name in getattr(model, "_not_nullable", ()):
+            branches = [b for b in prop.pop("anyOf", []) if b.get("type") != "null"]
+            prop.pop("default", None)
+            if len(branches) == 1:
+                prop.update(branches[0])
+            elif branches:
+                prop["anyOf"] = branches
+        for branch in prop.get("anyOf", [prop]):
+            plain = not ({"pattern", "format", "enum", "const"} & branch.keys())
+            if branch.get("type") == "string" and plain:
+                branch["pattern"] = NO_NUL_PATTERN
+
+
 class InputSchema(BaseModel):
     # No global whitespace stripping: passwords must be taken exactly as typed.
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=document_input)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -52,8 +83,18 @@ class PatchSchema(InputSchema):
         return data
 
 
-# A human-readable name: trimmed, never empty.
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+def strip(value: str) -> str:
+    """Stored without surrounding whitespace; length bounds apply to the text as sent, which is
+    what a schema can state."""
+    return value.strip()
+
+
+# A human-readable name: trimmed, never blank.
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=200, pattern=NOT_BLANK_PATTERN),
+    AfterValidator(strip),
+]
 
 
 def _storable(value: AwareDatetime) -> AwareDatetime:
@@ -77,3 +118,13 @@ def _rfc3339_text(value: Any) -> Any:
 # A query timestamp: RFC 3339 text with a timezone, representable in UTC (years 1..9999).
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_storable)]
 NoNul = AfterValidator(_no_nul)
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON Schema counts 5.0 as an integer, so the API does too; "5" and true stay refused.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = BeforeValidator(_whole_number)

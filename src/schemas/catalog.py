@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
-from src.schemas.base import InputSchema, Name, PatchSchema, Schema
+from src.schemas.base import (
+    NOT_BLANK_PATTERN,
+    SPACES,
+    InputSchema,
+    Name,
+    PatchSchema,
+    Schema,
+    WholeNumber,
+    strip,
+)
 
 MAX_QUANTITY = 10**12
 
-Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9._-]{1,64}$")]
-Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-Description = Annotated[str, StringConstraints(max_length=2000)]
+# An identifier; surrounding whitespace (a copy-paste accident) is allowed and trimmed.
+Code = Annotated[
+    str, Field(pattern=rf"^[{SPACES}]*[A-Za-z0-9._-]{{1,64}}[{SPACES}]*$"), AfterValidator(strip)
+]
+Unit = Annotated[
+    str, Field(min_length=1, max_length=32, pattern=NOT_BLANK_PATTERN), AfterValidator(strip)
+]
+Description = Annotated[str, Field(max_length=2000)]
 
 
 def _two_places(value: Decimal | None) -> Decimal | None:
@@ -26,12 +41,23 @@ def _two_places(value: Decimal | None) -> Decimal | None:
     return quantized.copy_abs() if quantized == 0 else quantized
 
 
+PRICE_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+
+
+def _price_text(value: object) -> object:
+    # The contract's decimal string ("12.50"); a JSON number would arrive as a binary float.
+    if not isinstance(value, str) or not re.fullmatch(PRICE_PATTERN, value):
+        raise ValueError('must be a decimal string with at most 2 places, such as "12.50"')
+    return value
+
+
 Price = Annotated[
     Decimal,
-    Field(ge=0, max_digits=12, decimal_places=2, examples=["12.50"]),
+    BeforeValidator(_price_text),
     AfterValidator(_two_places),
+    WithJsonSchema({"type": "string", "pattern": PRICE_PATTERN, "examples": ["12.50"]}),
 ]
-ReorderPoint = Annotated[int, Field(ge=0, le=MAX_QUANTITY, strict=True)]
+ReorderPoint = Annotated[int, Field(ge=0, le=MAX_QUANTITY, strict=True), WholeNumber]
 
 
 class ProductCreate(InputSchema):

@@ -4,23 +4,47 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from src.models.stock import AdjustmentReason, MovementKind
-from src.schemas.base import InputSchema, Schema
+from src.schemas.base import InputSchema, Schema, WholeNumber, document_input, strip
 from src.schemas.catalog import MAX_QUANTITY
 
-# JSON numbers only (strict: no "5" strings, no 5.0), bounded so arithmetic stays exact.
-Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
-SignedQuantity = Annotated[int, Field(strict=True, ge=-MAX_QUANTITY, le=MAX_QUANTITY)]
-Counted = Annotated[int, Field(strict=True, ge=0, le=MAX_QUANTITY)]
-Reference = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-Note = Annotated[str, StringConstraints(max_length=2000)]
+# JSON numbers only (strict: no "5" strings, no 5.5), bounded so arithmetic stays exact.
+Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY), WholeNumber]
+SignedQuantity = Annotated[int, Field(strict=True, ge=-MAX_QUANTITY, le=MAX_QUANTITY), WholeNumber]
+Counted = Annotated[int, Field(strict=True, ge=0, le=MAX_QUANTITY), WholeNumber]
+Reference = Annotated[str, Field(max_length=200), AfterValidator(strip)]
+Note = Annotated[str, Field(max_length=2000)]
+
+
+def _movement_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    # The kind rules below, stated in the schema.
+    document_input(schema, model)
+    schema["oneOf"] = [
+        {
+            "properties": {
+                "kind": {"enum": [MovementKind.RECEIPT, MovementKind.ISSUE]},
+                "quantity": {"minimum": 1},
+                "reason": {"type": "null"},
+            }
+        },
+        {
+            "properties": {
+                "kind": {"const": MovementKind.ADJUSTMENT},
+                "quantity": {"not": {"const": 0}},
+                "reason": {"not": {"type": "null"}},
+            },
+            "required": ["reason"],
+        },
+    ]
 
 
 class MovementCreate(InputSchema):
+    model_config = ConfigDict(json_schema_extra=_movement_schema)
+
     product_id: uuid.UUID
     location_id: uuid.UUID
     kind: MovementKind
@@ -38,7 +62,7 @@ class MovementCreate(InputSchema):
                 raise ValueError("an adjustment needs a reason")
         else:
             if self.quantity <= 0:
-                raise ValueError(f"a {self.kind}'s quantity must be positive")
+                raise ValueError(f"the quantity of {self.kind.value} must be positive")
             if self.reason is not None:
                 raise ValueError("only adjustments take a reason")
         return self

@@ -4,11 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, EmailStr, Field
+from pydantic import AfterValidator, EmailStr, Field, StrictBool
 
-from src.core.passwords import MAX_LENGTH, password_policy_problem
+from src.core.passwords import MAX_LENGTH, MIN_LENGTH, password_policy_problem
 from src.models.user import Role
-from src.schemas.base import InputSchema, Name, PatchSchema, Schema
+from src.schemas.base import NOT_BLANK_PATTERN, InputSchema, Name, PatchSchema, Schema
 
 
 def _check_password(value: str) -> str:
@@ -18,14 +18,26 @@ def _check_password(value: str) -> str:
     return value
 
 
-# Length is checked in the policy (not max_length) so the reason reads the same everywhere.
-NewPassword = Annotated[str, AfterValidator(_check_password)]
+# Length is checked in the policy (not max_length) so the reason reads the same everywhere;
+# the schema states the same bounds. Lists of leaked passwords are beyond any schema.
+NewPassword = Annotated[
+    str,
+    Field(
+        json_schema_extra={
+            "minLength": MIN_LENGTH,
+            "maxLength": MAX_LENGTH,
+            "pattern": NOT_BLANK_PATTERN,
+        }
+    ),
+    AfterValidator(_check_password),
+]
 # A password being checked, not set: any length up to a bound that keeps hashing cheap.
 GivenPassword = Annotated[str, Field(min_length=1, max_length=MAX_LENGTH * 8)]
 
 
 class UserCreate(InputSchema):
-    email: EmailStr = Field(max_length=320)
+    # 254: the longest address SMTP can deliver, and what email-validator accepts.
+    email: EmailStr = Field(max_length=254)
     password: NewPassword
     full_name: Name
 
@@ -38,7 +50,7 @@ class UserAdminUpdate(PatchSchema):
     _not_nullable: ClassVar[tuple[str, ...]] = ("role", "is_active", "full_name")
 
     role: Role | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
     full_name: Name | None = None
 
 

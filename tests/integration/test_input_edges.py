@@ -200,11 +200,71 @@ async def test_405_lists_every_allowed_method(
     assert set(item.headers["allow"].split(", ")) == {"GET", "PATCH", "DELETE"}
 
 
-async def test_negative_zero_price_reads_as_zero(
+async def test_prices_are_decimal_strings_read_with_two_places(
     client: httpx.AsyncClient, manager_headers: Headers
 ) -> None:
-    product = await new_product(client, manager_headers, unit_price="-0")
-    assert product["unit_price"] == "0.00"
+    assert (await new_product(client, manager_headers, unit_price="0"))["unit_price"] == "0.00"
+    assert (await new_product(client, manager_headers, unit_price="7.5"))["unit_price"] == "7.50"
+    # A JSON number would arrive as a binary float; "-0" and a third place are not prices.
+    for bad in [7.5, "-0", "1.234", "", "12345678901"]:
+        response = await client.post(
+            "/api/v1/products",
+            json={"sku": "PRICE-BAD", "name": "x", "unit_price": bad},
+            headers=manager_headers,
+        )
+        assert response.status_code == 422, bad
+        assert "decimal string" in response.json()["errors"][0]["msg"]
+    listed = await client.get(
+        "/api/v1/products", params={"q": "PRICE-BAD"}, headers=manager_headers
+    )
+    assert listed.json()["items"] == []
+
+
+async def test_text_is_measured_as_sent_then_trimmed(
+    client: httpx.AsyncClient, manager_headers: Headers
+) -> None:
+    trimmed = await new_product(client, manager_headers, name="  Widget  ", unit=" box ")
+    assert (trimmed["name"], trimmed["unit"]) == ("Widget", "box")
+    too_long = await client.post(
+        "/api/v1/products", json={"sku": "LONG-1", "name": " " + "x" * 200}, headers=manager_headers
+    )
+    assert too_long.status_code == 422
+    for blank in ["\x1c\x1f", "\u3000"]:
+        response = await client.post(
+            "/api/v1/locations", json={"code": "BLANK-1", "name": blank}, headers=manager_headers
+        )
+        assert response.status_code == 422, repr(blank)
+    padded = await client.post(
+        "/api/v1/locations", json={"code": "\tMAIN\n", "name": "Main"}, headers=manager_headers
+    )
+    assert padded.json()["code"] == "MAIN"
+
+
+async def test_whole_numbers_may_be_written_with_a_fraction_of_zero(
+    client: httpx.AsyncClient, manager_headers: Headers
+) -> None:
+    product = await new_product(client, manager_headers, reorder_point=4.0)
+    assert product["reorder_point"] == 4
+    for bad in [4.5, "4", True]:
+        response = await client.post(
+            "/api/v1/products",
+            json={"sku": "WHOLE-BAD", "name": "x", "reorder_point": bad},
+            headers=manager_headers,
+        )
+        assert response.status_code == 422, bad
+
+
+async def test_openapi_requires_if_match_and_links_created_resources_to_updates(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/api/v1/openapi.json")).json()
+    patch = spec["paths"]["/api/v1/products/{product_id}"]["patch"]
+    if_match = next(p for p in patch["parameters"] if p["name"] == "If-Match")
+    assert if_match["required"] is True
+    created = spec["paths"]["/api/v1/locations"]["post"]["responses"]["201"]
+    update = created["links"]["Update"]
+    assert update["parameters"]["header.If-Match"] == "$response.header.ETag"
+    assert "ETag" in created["headers"]
 
 
 async def test_openapi_lists_429_and_503_on_versioned_operations(client: httpx.AsyncClient) -> None:

@@ -13,7 +13,7 @@ from src.api.deps import (
     Pagination,
     RequireManager,
 )
-from src.api.responses import problem_responses
+from src.api.responses import item_links, problem_responses, with_etag
 from src.api.v1.prefix import API_V1
 from src.core.preconditions import etag, parse_if_match
 from src.models.catalog import Location
@@ -42,8 +42,16 @@ async def list_locations(
     )
 
 
+_LINKS = item_links(f"{API_V1}/locations/{{location_id}}", "location_id")
+
+
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 409, 422)
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        201: with_etag("Created", _LINKS),
+        **problem_responses(401, 403, 409, 422),
+    },
 )
 async def create_location(
     body: LocationCreate, _: RequireManager, service: LocationServiceDep, response: Response
@@ -54,7 +62,10 @@ async def create_location(
     return _read(location, response)
 
 
-@router.get("/{location_id}", responses=problem_responses(401, 404, 422))
+@router.get(
+    "/{location_id}",
+    responses={200: with_etag("The location", _LINKS), **problem_responses(401, 404, 422)},
+)
 async def read_location(
     location_id: uuid.UUID, _: CurrentUser, service: LocationServiceDep, response: Response
 ) -> LocationRead:
@@ -62,7 +73,13 @@ async def read_location(
     return _read(await service.get(location_id), response)
 
 
-@router.patch("/{location_id}", responses=problem_responses(401, 403, 404, 409, 412, 422, 428))
+@router.patch(
+    "/{location_id}",
+    responses={
+        200: with_etag("Updated", _LINKS),
+        **problem_responses(401, 403, 404, 409, 412, 422, 428),
+    },
+)
 async def update_location(
     location_id: uuid.UUID,
     body: LocationUpdate,

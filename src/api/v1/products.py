@@ -15,10 +15,11 @@ from src.api.deps import (
     ProductServiceDep,
     RequireManager,
 )
-from src.api.responses import problem_responses
+from src.api.responses import item_links, problem_responses, with_etag
 from src.api.v1.prefix import API_V1
 from src.core.preconditions import etag, parse_if_match
 from src.models.catalog import Product
+from src.schemas.base import NO_NUL_PATTERN
 from src.schemas.catalog import ProductCreate, ProductRead, ProductUpdate
 from src.schemas.pagination import Page
 from src.schemas.stock import ProductStockRead
@@ -38,7 +39,10 @@ async def list_products(
     _: CurrentUser,
     service: ProductServiceDep,
     paging: Pagination,
-    q: Annotated[str | None, Query(max_length=200, description="sku or name contains")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, pattern=NO_NUL_PATTERN, description="sku or name contains"),
+    ] = None,
     is_archived: bool | None = None,
     sort: ProductSort = "created_at",
 ) -> Page[ProductRead]:
@@ -56,8 +60,16 @@ async def list_products(
     )
 
 
+_LINKS = item_links(f"{API_V1}/products/{{product_id}}", "product_id")
+
+
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 409, 422)
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        201: with_etag("Created", _LINKS),
+        **problem_responses(401, 403, 409, 422),
+    },
 )
 async def create_product(
     body: ProductCreate, _: RequireManager, service: ProductServiceDep, response: Response
@@ -68,7 +80,10 @@ async def create_product(
     return _read(product, response)
 
 
-@router.get("/{product_id}", responses=problem_responses(401, 404, 422))
+@router.get(
+    "/{product_id}",
+    responses={200: with_etag("The product", _LINKS), **problem_responses(401, 404, 422)},
+)
 async def read_product(
     product_id: uuid.UUID, _: CurrentUser, service: ProductServiceDep, response: Response
 ) -> ProductRead:
@@ -76,7 +91,13 @@ async def read_product(
     return _read(await service.get(product_id), response)
 
 
-@router.patch("/{product_id}", responses=problem_responses(401, 403, 404, 409, 412, 422, 428))
+@router.patch(
+    "/{product_id}",
+    responses={
+        200: with_etag("Updated", _LINKS),
+        **problem_responses(401, 403, 404, 409, 412, 422, 428),
+    },
+)
 async def update_product(
     product_id: uuid.UUID,
     body: ProductUpdate,

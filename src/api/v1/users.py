@@ -11,6 +11,7 @@ from src.api.deps import CurrentUser, Pagination, RequireAdmin, UserServiceDep
 from src.api.responses import problem_responses
 from src.api.v1.prefix import API_V1
 from src.models.user import Role
+from src.schemas.base import NO_NUL_PATTERN
 from src.schemas.pagination import Page
 from src.schemas.user import PasswordChange, UserAdminUpdate, UserRead, UserSelfUpdate
 
@@ -50,7 +51,7 @@ async def list_users(
     paging: Pagination,
     role: Role | None = None,
     is_active: bool | None = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL_PATTERN)] = None,
 ) -> Page[UserRead]:
     """List users, oldest first; filter by role, active flag, or email/name substring."""
     page = await service.list_users(
