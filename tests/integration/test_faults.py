@@ -74,12 +74,24 @@ async def test_postgres_restart_gives_fast_503s_then_recovers(
     assert (await api.get("/api/health")).status_code == 200
 
     await asyncio.to_thread(own_server.start)
-    # pool_pre_ping discards the dead connections: the next requests simply work.
+    # The failures during the outage invalidated the pool: the next requests simply work.
     recovered = await post_movement(api, headers, product, location, "receipt", 2)
     assert recovered.status_code == 201
     assert (await api.get("/api/health/ready")).status_code == 200
     # The posting made during the outage is absent, not half-written.
     assert await on_hand(api, headers, product, location) == 7
+
+    # A restart no request noticed: the pooled connections are dead, and there is no pre-ping
+    # (it would cost three round trips per request). The first use finds out, answers 503
+    # (retryable, like any outage), invalidates the pool, and the next request works.
+    await asyncio.to_thread(own_server.stop)
+    await asyncio.to_thread(own_server.start)
+    statuses = [
+        (await post_movement(api, headers, product, location, "receipt", 1)).status_code
+        for _ in range(2)
+    ]
+    assert statuses in ([201, 201], [503, 201])
+    assert await on_hand(api, headers, product, location) == 7 + statuses.count(201)
 
 
 async def test_redis_down_makes_readiness_503_and_logins_fail_closed(
