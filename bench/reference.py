@@ -6,7 +6,7 @@ It does what Stockroom does for each request, minus the framework: the same JWT 
 id), the same SQL statements, the same signed keyset cursors and the same JSON fields. A
 posting runs in one transaction with the same idempotency record, locks, level upsert,
 ledger insert and NOTIFY. Reads run as single statements outside an explicit transaction,
-and there is no pre-ping, middleware, logging, metrics or rate limiting: that difference is
+and there is no middleware, logging, metrics or rate limiting: that difference is
 what the benchmark's ratio measures.
 
 Configuration (environment): REFERENCE_DSN (an asyncpg DSN), REFERENCE_HOST (a socket
