@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from src import __version__
 from src.api import health, metrics
 from src.api import v1 as api_v1
+from src.api.deps import build_auth_policy
 from src.api.middleware import (
     AccessLogMiddleware,
     BodySizeLimitMiddleware,
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.tokens = build_token_codec(settings)
+    app.state.auth_policy = build_auth_policy(settings)
     app.state.cursors = CursorCodec(settings.secret_key or "")
 
     # add_middleware wraps: the last added is the outermost.

@@ -12,9 +12,10 @@ from datetime import timedelta
 from typing import Annotated
 
 from asgi_correlation_id import correlation_id
-from fastapi import Depends, Header, Query
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from src.config import Settings
 from src.core.cursors import CursorCodec
 from src.core.exceptions import Forbidden, Unauthorized
 from src.core.ratelimit import Limit
@@ -48,16 +49,21 @@ async def get_health_service(
     return HealthService(session, redis, timeout=settings.db_connect_timeout)
 
 
-async def get_auth_service(
-    session: SessionDep, settings: SettingsDep, tokens: TokenCodecDep, limiter: RateLimiterDep
-) -> AuthService:
-    policy = AuthPolicy(
+def build_auth_policy(settings: Settings) -> AuthPolicy:
+    """Built once per app (parsing the limits on every request showed in profiles)."""
+    return AuthPolicy(
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
         registration_open=settings.registration_open,
         login_per_account=Limit.parse("login-account", settings.login_rate_limit_per_account),
         login_per_client=Limit.parse("login-client", settings.login_rate_limit_per_client),
         register_per_client=Limit.parse("register-client", settings.login_rate_limit_per_client),
     )
+
+
+async def get_auth_service(
+    request: Request, session: SessionDep, tokens: TokenCodecDep, limiter: RateLimiterDep
+) -> AuthService:
+    policy: AuthPolicy = request.app.state.auth_policy
     return AuthService(session, tokens=tokens, limiter=limiter, policy=policy)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +20,9 @@ ALGORITHM = "HS256"
 ACCESS = "access"
 _REQUIRED = ["sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type"]
 _LEEWAY_SECONDS = 5
+# Verified tokens remembered per process: clients send the same token for its whole life, and
+# each request would otherwise verify it twice (rate limiter, then authentication).
+_VERIFIED_MEMO_SIZE = 4096
 
 
 class InvalidToken(Exception):
@@ -54,6 +58,7 @@ class TokenCodec:
         self.issuer = issuer
         self.audience = audience
         self.ttl_seconds = ttl_seconds
+        self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
 
     def issue_access(self, subject: uuid.UUID, now: datetime | None = None) -> str:
         now = now or datetime.now(UTC)
@@ -74,6 +79,21 @@ class TokenCodec:
         )
 
     def decode_access(self, token: str) -> AccessClaims:
+        """The claims of a valid access token; InvalidToken otherwise.
+
+        A token verified before is answered from memory until it expires: the same bytes
+        under the same keys verify the same way. Revocation is not a property of the token
+        (the caller checks the user on every request), so nothing is missed."""
+        known = self._verified.get(token)
+        if known is not None and known.expires_at > datetime.now(UTC):
+            return known
+        claims = self._verify_access(token)
+        self._verified[token] = claims
+        if len(self._verified) > _VERIFIED_MEMO_SIZE:
+            self._verified.popitem(last=False)
+        return claims
+
+    def _verify_access(self, token: str) -> AccessClaims:
         try:
             header = jwt.get_unverified_header(token)
             key = self._keys.get(str(header.get("kid")))

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from pytest_mock import MockerFixture
 
+import src.core.tokens as token_module
 from src.core.tokens import (
     ACCESS,
     ALGORITHM,
@@ -107,6 +109,47 @@ def test_a_few_seconds_of_clock_skew_are_tolerated() -> None:
     tokens = codec()
     token = tokens.issue_access(SUBJECT, now=datetime.now(UTC) - timedelta(seconds=TTL + 2))
     assert tokens.decode_access(token).subject == SUBJECT
+
+
+def test_a_verified_token_is_remembered(mocker: MockerFixture) -> None:
+    tokens = codec()
+    token = tokens.issue_access(SUBJECT)
+    verify = mocker.spy(jwt, "decode")
+    assert tokens.decode_access(token) == tokens.decode_access(token)
+    assert verify.call_count == 1
+
+
+def test_remembering_never_outlives_the_token() -> None:
+    tokens = codec()
+    # Expired 4.5 s ago: still inside the 5 s leeway, outside it shortly.
+    token = tokens.issue_access(SUBJECT, now=datetime.now(UTC) - timedelta(seconds=TTL + 4.5))
+    assert tokens.decode_access(token).subject == SUBJECT
+    time.sleep(0.6)
+    with pytest.raises(InvalidToken):
+        tokens.decode_access(token)
+
+
+def test_refused_tokens_are_not_remembered(mocker: MockerFixture) -> None:
+    # Our key's name, someone else's signature.
+    forged = sign_token(access_claims(SUBJECT), OTHER_KEY, kid=key_id(KEY))
+    tokens = codec()
+    verify = mocker.spy(jwt, "decode")
+    for _ in range(2):
+        with pytest.raises(InvalidToken):
+            tokens.decode_access(forged)
+    assert verify.call_count == 2
+
+
+def test_the_memory_is_bounded(mocker: MockerFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(token_module, "_VERIFIED_MEMO_SIZE", 3)
+    tokens = codec()
+    issued = [tokens.issue_access(SUBJECT) for _ in range(4)]
+    verify = mocker.spy(jwt, "decode")
+    for token in issued:
+        tokens.decode_access(token)
+    tokens.decode_access(issued[-1])  # still remembered
+    tokens.decode_access(issued[0])  # the oldest was forgotten: verified again
+    assert verify.call_count == 5
 
 
 def test_a_token_not_yet_valid_is_invalid() -> None:
