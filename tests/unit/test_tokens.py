@@ -121,10 +121,10 @@ def test_a_verified_token_is_remembered(mocker: MockerFixture) -> None:
 
 def test_remembering_never_outlives_the_token() -> None:
     tokens = codec()
-    # Expired 4.5 s ago: still inside the 5 s leeway, outside it shortly.
-    token = tokens.issue_access(SUBJECT, now=datetime.now(UTC) - timedelta(seconds=TTL + 4.5))
+    # Expired 3.8 to 4.8 s ago (exp is whole seconds): inside the 5 s leeway, soon outside.
+    token = tokens.issue_access(SUBJECT, now=datetime.now(UTC) - timedelta(seconds=TTL + 3.8))
     assert tokens.decode_access(token).subject == SUBJECT
-    time.sleep(0.6)
+    time.sleep(1.3)
     with pytest.raises(InvalidToken):
         tokens.decode_access(token)
 
