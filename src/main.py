@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -78,6 +79,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_streams_per_user=settings.sse_max_streams_per_user,
     )
     purger = asyncio.create_task(_purge_periodically(app.state.db, settings))
+    if app.state.owns_process:
+        # Everything built so far (modules, routes, schemas, mappers) lives as long as the
+        # process; frozen, full collections stop walking it. Under load they had stalled
+        # every request for 60-100 ms a few times a minute (p99 of a posting 166 -> 70 ms).
+        gc.collect()
+        gc.freeze()
     log.info("startup", environment=settings.environment.value, version=__version__)
     try:
         yield
@@ -105,6 +112,9 @@ def build_token_codec(settings: Settings) -> TokenCodec:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    # Without settings this is the server's factory, the only app in its process; tests and
+    # tools build several apps per process and pass settings.
+    owns_process = settings is None
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.effective_log_format.value)
 
@@ -118,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.owns_process = owns_process
     app.state.tokens = build_token_codec(settings)
     app.state.auth_policy = build_auth_policy(settings)
     app.state.cursors = CursorCodec(settings.secret_key or "")

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from pytest_mock import MockerFixture
 
 from src.main import create_app
 from tests.conftest import make_settings
@@ -92,3 +93,18 @@ async def test_readiness_checks_real_redis(
         response = await client.get("/api/health/ready")
     assert response.status_code == 200
     assert response.json()["checks"]["redis"]["status"] == "ok"
+
+
+async def test_only_the_servers_own_app_freezes_the_collector(
+    mocker: MockerFixture, tmp_path: Path
+) -> None:
+    freeze = mocker.patch("src.main.gc.freeze")
+    # The factory uvicorn calls (no settings) reads the environment.
+    mocker.patch("src.main.get_settings", return_value=make_settings(DEAD_DATABASE, tmp_path))
+    async with LifespanManager(create_app()):
+        pass
+    freeze.assert_called_once()
+    # An app built with explicit settings (tests, tools) leaves the process alone.
+    async with LifespanManager(create_app(make_settings(DEAD_DATABASE, tmp_path))):
+        pass
+    freeze.assert_called_once()
