@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import TEST_SECRET_KEY
-from tests.support.servers import free_port
+from tests.support.servers import serve_process
 from tests.support.stock import new_location, new_product, post_movement, receive
 
 Headers = dict[str, str]
@@ -75,42 +70,9 @@ def test_metrics_add_up_across_worker_processes(
     committed_database_url: str, tmp_path: Path
 ) -> None:
     """`serve --workers 2`: requests land on either worker; any scrape reports them all."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": committed_database_url,
-        "SECRET_KEY": TEST_SECRET_KEY,
-        "STOCKROOM_DATA_DIR": str(tmp_path / "data"),
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    server = subprocess.Popen(  # noqa: S603 - our own CLI
-        [
-            sys.executable,
-            "-m",
-            "src.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--no-migrate",
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "workers did not start"
-            time.sleep(0.2)
+    with serve_process(
+        committed_database_url, tmp_path / "data", TEST_SECRET_KEY, "--workers", "2"
+    ) as base:
         for _ in range(40):  # new connections, spread over both workers
             httpx.get(f"{base}/api/health/ready", timeout=5)
         text = httpx.get(f"{base}/metrics", timeout=5).text
@@ -120,6 +82,3 @@ def test_metrics_add_up_across_worker_processes(
         assert served == 40
         # Live workers' pool gauges are summed (multiprocess "livesum").
         assert 'stockroom_db_pool_connections{state="idle"}' in text
-    finally:
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=60) == 0

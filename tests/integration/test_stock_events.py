@@ -15,9 +15,9 @@ from fastapi import FastAPI
 
 from src.main import create_app
 from src.models.user import Role, User
-from tests.conftest import make_settings
+from tests.conftest import TEST_SECRET_KEY, make_settings
 from tests.support.factories import login_headers
-from tests.support.servers import running
+from tests.support.servers import running, serve_process
 from tests.support.stock import new_location, new_product, post_movement, receive
 
 Headers = dict[str, str]
@@ -105,6 +105,42 @@ async def test_both_instances_see_a_movement_posted_through_a_third(
             event = await reader.until_id(movement["id"])
             assert event["event"] == "movement"
             assert json.loads(event["data"]) == movement
+
+
+async def test_server_processes_share_movements_and_resume_without_gaps(
+    committed_database_url: str,
+    committed_client: httpx.AsyncClient,
+    tmp_path: Path,
+    people: tuple[Headers, Headers],
+) -> None:
+    """Two `stockroom serve` processes, a posting through a third app; then a client of one
+    reconnects with Last-Event-ID and gets exactly what it missed, then live events."""
+    clerk, manager = people
+    product = await new_product(committed_client, manager)
+    location = await new_location(committed_client, manager)
+    with contextlib.ExitStack() as servers:
+        a, b = [
+            await asyncio.to_thread(
+                servers.enter_context,
+                serve_process(committed_database_url, tmp_path / name, TEST_SECRET_KEY),
+            )
+            for name in ("a", "b")
+        ]
+        async with stream(a, clerk) as on_a:
+            async with stream(b, clerk) as on_b:
+                first = await receive(committed_client, clerk, product, location, 3)
+                for reader in (on_a, on_b):
+                    assert json.loads((await reader.until_id(first["id"]))["data"]) == first
+            # b's client is gone; two movements pass while it is away.
+            missed = [await receive(committed_client, clerk, product, location, 1)]
+            missed.append(await receive(committed_client, clerk, product, location, 1))
+            async with stream(b, clerk, **{"Last-Event-ID": first["id"]}) as again:
+                replayed = [(await again.next_for(product["id"]))["id"] for _ in missed]
+                assert replayed == [m["id"] for m in missed]
+                live = await receive(committed_client, clerk, product, location, 1)
+                assert (await again.next_for(product["id"]))["id"] == live["id"]
+            for movement in [*missed, live]:
+                assert (await on_a.next_for(product["id"]))["id"] == movement["id"]
 
 
 async def test_last_event_id_replays_exactly_the_missed_movements(

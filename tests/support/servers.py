@@ -1,15 +1,24 @@
-"""Real HTTP servers inside the test's event loop (uvicorn), for what ASGITransport cannot
-do: streaming responses such as Server-Sent Events."""
+"""Real HTTP servers: inside the test's event loop (uvicorn), for what ASGITransport cannot
+do (streaming responses such as Server-Sent Events), or as `stockroom serve` processes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import socket
-from collections.abc import AsyncIterator
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -35,3 +44,41 @@ async def running(app: FastAPI) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=15)
+
+
+@contextlib.contextmanager
+def serve_process(database_url: str, data_dir: Path, secret_key: str, *args: str) -> Iterator[str]:
+    """`stockroom serve --no-migrate` in a process of its own on a free port; yield its base
+    URL once it answers, and stop it with SIGTERM (it must exit cleanly)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": secret_key,
+        "STOCKROOM_DATA_DIR": str(data_dir),
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    command = [sys.executable, "-m", "src.cli", "serve", "--port", str(port), "--no-migrate"]
+    server = subprocess.Popen(  # noqa: S603 - our own CLI
+        [*command, *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, "the server exited"
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
