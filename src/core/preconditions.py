@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# ASCII digits only, and few enough for a BIGINT: str.isdigit() would let "v²" through, and a
+# very long number would hit Python's int() digit limit; either was a 500.
+_TAG = re.compile(r'"v([0-9]{1,18})"')
 
 
 @dataclass(frozen=True)
@@ -27,7 +32,7 @@ def parse_if_match(header: str | None) -> IfMatch | None:
         return IfMatch(frozenset(), any=True)
     versions = set()
     for tag in header.split(","):
-        tag = tag.strip()
-        if tag.startswith('"v') and tag.endswith('"') and tag[2:-1].isdigit():
-            versions.add(int(tag[2:-1]))
+        match = _TAG.fullmatch(tag.strip())
+        if match:
+            versions.add(int(match[1]))
     return IfMatch(frozenset(versions))

@@ -273,3 +273,20 @@ async def test_openapi_lists_429_and_503_on_versioned_operations(client: httpx.A
         if path.startswith("/api/v1"):
             for operation in operations.values():
                 assert {"429", "503"} <= set(operation["responses"]), path
+
+
+@pytest.mark.parametrize(
+    "if_match", ['"v\u00b2"', '"v' + "9" * 5000 + '"', '"v99999999999999999999"', 'W/"v1"', '"v1']
+)
+async def test_odd_if_match_values_are_412_never_500(
+    client: httpx.AsyncClient, manager_headers: Headers, if_match: str
+) -> None:
+    product = await new_product(client, manager_headers)
+    response = await client.patch(
+        f"/api/v1/products/{product['id']}",
+        json={"name": "Renamed"},
+        headers={**manager_headers, "If-Match": if_match.encode("latin-1")},
+    )
+    assert response.status_code == 412
+    unchanged = await client.get(f"/api/v1/products/{product['id']}", headers=manager_headers)
+    assert unchanged.json()["name"] == product["name"]
