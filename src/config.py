@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=100)
     db_max_overflow: int = Field(default=10, ge=0, le=100)
     db_pool_timeout: float = Field(default=10.0, gt=0)
+    # Pooled connections are replaced after this long, before idle-connection timeouts of
+    # firewalls, proxies and managed servers cut them (there is no pre-ping).
+    db_pool_recycle_seconds: int = Field(default=1800, ge=60)
     db_connect_timeout: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
     # DATABASE_URL points at PgBouncer in transaction mode: no client-side pool, unique

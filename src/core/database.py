@@ -3,8 +3,9 @@
 No `pool_pre_ping`: with asyncpg it costs three round trips (BEGIN, ping, ROLLBACK) on every
 checkout, about a sixth of a simple request's time. A dead connection is found on first use
 instead: that request answers 503 (retryable), SQLAlchemy invalidates the whole pool, and the
-next request reconnects. The connect timeout bounds how long a request can hang when the
-server is unreachable.
+next request reconnects. Connections are recycled after DB_POOL_RECYCLE_SECONDS so that idle
+timeouts elsewhere rarely get the chance. The connect timeout bounds how long a request can
+hang when the server is unreachable.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def build_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
+        pool_recycle=settings.db_pool_recycle_seconds,
         connect_args=connect_args,
     )
 

@@ -11,7 +11,6 @@ from tests.support.servers import serve_process
 from tests.support.stock import new_location, new_product, post_movement, receive
 
 Headers = dict[str, str]
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def sample(text: str, name: str, **labels: str) -> float:

@@ -118,7 +118,8 @@ async def test_server_processes_share_movements_and_resume_without_gaps(
     clerk, manager = people
     product = await new_product(committed_client, manager)
     location = await new_location(committed_client, manager)
-    with contextlib.ExitStack() as servers:
+    servers = contextlib.ExitStack()
+    try:
         a, b = [
             await asyncio.to_thread(
                 servers.enter_context,
@@ -141,6 +142,8 @@ async def test_server_processes_share_movements_and_resume_without_gaps(
                 assert (await again.next_for(product["id"]))["id"] == live["id"]
             for movement in [*missed, live]:
                 assert (await on_a.next_for(product["id"]))["id"] == movement["id"]
+    finally:
+        await asyncio.to_thread(servers.close)  # SIGTERM and wait, off the event loop
 
 
 async def test_last_event_id_replays_exactly_the_missed_movements(

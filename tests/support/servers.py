@@ -59,13 +59,12 @@ def serve_process(database_url: str, data_dir: Path, secret_key: str, *args: str
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     command = [sys.executable, "-m", "src.cli", "serve", "--port", str(port), "--no-migrate"]
-    server = subprocess.Popen(  # noqa: S603 - our own CLI
-        [*command, *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir / "server.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(  # noqa: S603 - our own CLI
+            [*command, *args], cwd=PROJECT_ROOT, env=env, stdout=output, stderr=output
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -75,10 +74,16 @@ def serve_process(database_url: str, data_dir: Path, secret_key: str, *args: str
                     break
             except httpx.TransportError:
                 pass
-            assert server.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not start"
+            assert server.poll() is None, f"the server exited:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"the server did not start:\n{log.read_text()}"
             time.sleep(0.2)
         yield base
     finally:
         server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=60) == 0
+        try:
+            code = server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+            raise
+        assert code == 0, f"exit status {code}:\n{log.read_text()}"

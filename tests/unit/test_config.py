@@ -15,6 +15,7 @@ from src.config import (
     normalize_database_url,
     secret_key_problem,
 )
+from src.core.database import build_engine
 
 GOOD_KEY = "Zq7-4hT_9wLp2vRx8nKc3mYb6jDf5gHs1aEu"
 DB = "postgresql://app:pw@db:5432/stockroom"
@@ -124,3 +125,11 @@ def test_explicit_development_secret_is_used(tmp_path: Path) -> None:
     settings = load_settings(stockroom_data_dir=tmp_path, secret_key=GOOD_KEY)
     assert settings.secret_key == GOOD_KEY
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_pool_recycle_reaches_the_engine_and_has_a_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DB_POOL_RECYCLE_SECONDS", "90")
+    settings = load_settings(database_url=DB, secret_key=GOOD_KEY)
+    assert build_engine(settings).pool._recycle == 90
+    with pytest.raises(SettingsError, match="DB_POOL_RECYCLE_SECONDS"):
+        load_settings(database_url=DB, secret_key=GOOD_KEY, db_pool_recycle_seconds=5)
