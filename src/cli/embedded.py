@@ -2,7 +2,9 @@
 
 It listens only on a Unix socket inside the data dir, so it cannot clash with a system
 PostgreSQL on port 5432. An exclusive lock on the data dir stops a second `stockroom serve`
-from sharing (and corrupting) a cluster that another process owns.
+from sharing (and corrupting) a cluster that another process owns; the owner writes its URL
+next to the lock so that other commands (`create-admin`, `migrate`, `seed-demo`) can use the
+running cluster instead of starting it.
 """
 
 from __future__ import annotations
@@ -71,7 +73,32 @@ class EmbeddedPostgres:
             f"SELECT 'CREATE DATABASE {self.database}' WHERE NOT EXISTS "  # noqa: S608
             f"(SELECT FROM pg_database WHERE datname = '{self.database}')\\gexec\n"
         )
-        return self.url(self.database)
+        url = self.url(self.database)
+        self._url_file.write_text(url + "\n", encoding="utf-8")
+        return url
+
+    def running_url(self) -> str | None:
+        """The URL of the cluster another process (a running `stockroom serve`) owns, or None
+        when no one holds the data dir."""
+        lock_path = self.data_dir / "serve.lock"
+        if not lock_path.exists():
+            return None
+        with lock_path.open("a+", encoding="utf-8") as probe:
+            try:
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass  # held: the owner is running
+            else:
+                fcntl.flock(probe, fcntl.LOCK_UN)
+                return None
+        try:
+            return self._url_file.read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None  # the owner is still starting the cluster
+
+    @property
+    def _url_file(self) -> Path:
+        return self.data_dir / "postgres.url"
 
     def url(self, database: str) -> str:
         info = self._server.get_postmaster_info()
@@ -100,6 +127,7 @@ class EmbeddedPostgres:
             module.PostgresServer._instances.pop(self.pgdata, None)
             atexit.unregister(self._server._cleanup)
             self._server = None
+            self._url_file.unlink(missing_ok=True)
         self._unlock()
 
     def _lock(self) -> None:

@@ -44,14 +44,22 @@ def _settings() -> Settings:
 
 
 @contextmanager
-def database_session() -> Iterator[str]:
-    """Yield the database URL, starting the embedded server for the duration if needed."""
+def database_session(*, join_running: bool = True) -> Iterator[str]:
+    """Yield the database URL, starting the embedded server for the duration if needed.
+
+    With `join_running`, a cluster that a running `stockroom serve` owns is used as it is (so
+    `create-admin` works while the server runs); `serve` itself passes False, since a second
+    server must not depend on a cluster whose owner may stop it."""
     settings = _settings()
     configure_logging(settings.log_level, settings.effective_log_format.value)
     if settings.database_url:
         yield settings.database_url
         return
     embedded = EmbeddedPostgres(settings.stockroom_data_dir)
+    shared = embedded.running_url() if join_running else None
+    if shared:
+        yield shared  # `stockroom serve` is running on this data dir: use its cluster
+        return
     try:
         url = embedded.start()
     except EmbeddedPostgresError as exc:
@@ -131,7 +139,7 @@ def run_server(*, host: str, port: int, workers: int, reload: bool, migrate: boo
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     settings = _settings()
     try:
-        with contextlib.ExitStack() as stack, database_session() as url:
+        with contextlib.ExitStack() as stack, database_session(join_running=False) as url:
             if migrate:
                 run_migrations(url)
             else:

@@ -133,3 +133,43 @@ def test_serve_end_to_end_sigterm_and_restart(serve, tmp_path: Path) -> None:  #
     again.send_signal(signal.SIGINT)  # Ctrl-C
     assert again.wait(timeout=60) == 0
     assert _postgres_processes(tmp_path / "data" / "pgdata") == []
+
+
+def test_commands_use_the_cluster_of_a_running_serve(  # type: ignore[no-untyped-def]
+    serve, serve_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The README's order: `serve` first, then `create-admin` in another terminal."""
+    port = _free_port()
+    proc = serve(port)
+    _wait_healthy(port, proc)
+    created = subprocess.run(
+        [sys.executable, "-m", "src.cli", "create-admin", "ops@example.com"],
+        cwd=tmp_path,
+        env={**serve_env, "STOCKROOM_ADMIN_PASSWORD": "quiet-Harbor-58-lamp"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert created.returncode == 0, created.stdout + created.stderr
+    token = httpx.post(
+        f"http://127.0.0.1:{port}/api/v1/auth/token",
+        data={
+            "grant_type": "password",
+            "username": "ops@example.com",
+            "password": "quiet-Harbor-58-lamp",
+        },
+        timeout=10,
+    )
+    assert token.status_code == 200, token.text
+    me = httpx.get(
+        f"http://127.0.0.1:{port}/api/v1/users/me",
+        headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        timeout=10,
+    )
+    assert me.json()["role"] == "admin"
+    # The server still owns its cluster: stopping it stops PostgreSQL, and the URL goes.
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    assert _postgres_processes(tmp_path / "data" / "pgdata") == []
+    assert not (tmp_path / "data" / "postgres.url").exists()
