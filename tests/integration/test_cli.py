@@ -14,6 +14,7 @@ from src import __version__
 from src.cli import app
 from tests.conftest import TEST_SECRET_KEY
 from tests.support.databases import TestServer
+from tests.support.servers import free_port
 
 runner = CliRunner()
 UNREACHABLE = "postgresql://nobody@127.0.0.1:1/nothing"
@@ -33,12 +34,6 @@ def busy_port() -> Iterator[int]:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         yield listener.getsockname()[1]
-
-
-def free_port() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return str(probe.getsockname()[1])
 
 
 def test_version() -> None:
@@ -62,7 +57,7 @@ def test_unknown_option_fails() -> None:
 def test_bad_setting_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("DATABASE_URL", UNREACHABLE)
-    result = runner.invoke(app, ["serve", "--port", free_port()])
+    result = runner.invoke(app, ["serve", "--port", str(free_port())])
     assert result.exit_code == 1
     assert result.output.startswith("error: invalid settings: SECRET_KEY is missing")
     assert result.output.count("\n") == 1
@@ -86,7 +81,7 @@ def test_unreachable_database_is_one_line(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_serve_unreachable_database_without_migrate(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", UNREACHABLE)
-    result = runner.invoke(app, ["serve", "--port", free_port(), "--no-migrate"])
+    result = runner.invoke(app, ["serve", "--port", str(free_port()), "--no-migrate"])
     assert result.exit_code == 1
     assert "cannot connect to the database" in result.output
 
@@ -110,7 +105,7 @@ def test_serve_migrates_then_runs_uvicorn(
     with pg_server.fresh_database("stockroom_cli") as url:
         monkeypatch.setenv("DATABASE_URL", url)
         monkeypatch.setenv("SECRET_KEY", TEST_SECRET_KEY)
-        result = runner.invoke(app, ["serve", "--port", free_port(), "--workers", "2"])
+        result = runner.invoke(app, ["serve", "--port", str(free_port()), "--workers", "2"])
     assert result.exit_code == 0, result.output
     kwargs = run.call_args.kwargs
     assert run.call_args.args == ("src.main:create_app",)
@@ -131,7 +126,7 @@ def test_serve_stops_cleanly_on_signal(
     before = signal.getsignal(signal.SIGTERM)
     with pg_server.fresh_database("stockroom_cli") as url:
         monkeypatch.setenv("DATABASE_URL", url)
-        result = runner.invoke(app, ["serve", "--port", free_port(), "--no-migrate"])
+        result = runner.invoke(app, ["serve", "--port", str(free_port()), "--no-migrate"])
     assert result.exit_code == 0, result.output
     assert signal.getsignal(signal.SIGTERM) is before
 

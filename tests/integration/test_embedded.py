@@ -15,8 +15,7 @@ import psutil
 import pytest
 
 from src.cli.embedded import EmbeddedPostgres, EmbeddedPostgresError
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests.support.servers import free_port
 
 
 def _postgres_processes(pgdata: Path) -> list[psutil.Process]:
@@ -57,15 +56,6 @@ def test_missing_wheel_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monk
 def test_database_name_must_be_plain(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="plain database name"):
         EmbeddedPostgres(tmp_path, database="x; DROP TABLE y")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -113,13 +103,13 @@ def _wait_healthy(port: int, proc: subprocess.Popen[bytes], within: float = 60) 
 
 
 def test_serve_end_to_end_sigterm_and_restart(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    port = _free_port()
+    port = free_port()
     proc = serve(port)
     _wait_healthy(port, proc)
     ready = httpx.get(f"http://127.0.0.1:{port}/api/health/ready", timeout=5)
     assert ready.json()["checks"]["database"]["status"] == "ok"
 
-    rival = serve(_free_port())
+    rival = serve(free_port())
     assert rival.wait(timeout=60) == 1
     assert rival.stdout is not None
     assert "already using the data dir" in rival.stdout.read().decode()
@@ -139,7 +129,7 @@ def test_commands_use_the_cluster_of_a_running_serve(  # type: ignore[no-untyped
     serve, serve_env: dict[str, str], tmp_path: Path
 ) -> None:
     """The README's order: `serve` first, then `create-admin` in another terminal."""
-    port = _free_port()
+    port = free_port()
     proc = serve(port)
     _wait_healthy(port, proc)
     created = subprocess.run(

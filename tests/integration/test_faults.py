@@ -8,8 +8,9 @@ recovers by itself afterwards with every posting either fully there or absent.
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -20,12 +21,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from src.cli.embedded import EmbeddedPostgres
 from src.core import migrations
 from src.main import create_app
-from src.models.user import Role
-from tests.conftest import make_settings
-from tests.support.factories import create_user, login_headers
+from src.models.user import Role, User
+from tests.conftest import TEST_SECRET_KEY, make_settings
+from tests.support.factories import DEFAULT_PASSWORD, create_user, login_headers
+from tests.support.servers import served
 from tests.support.stock import new_location, new_product, on_hand, post_movement
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -124,48 +124,17 @@ async def test_redis_down_makes_readiness_503_and_logins_fail_closed(
 
 
 async def test_sigterm_finishes_in_flight_requests_and_closes_streams(
-    committed_database_url: str, committed_make_user: object, tmp_path: Path
+    committed_database_url: str, committed_make_user: Callable[..., Awaitable[User]], tmp_path: Path
 ) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    from tests.conftest import TEST_SECRET_KEY
-    from tests.support.factories import DEFAULT_PASSWORD
-    from tests.support.servers import free_port
-
-    user = await committed_make_user(role=Role.CLERK)  # type: ignore[operator]
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": committed_database_url,
-        "SECRET_KEY": TEST_SECRET_KEY,
-        "STOCKROOM_DATA_DIR": str(tmp_path / "data"),
-    }
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *("-m", "src.cli", "serve", "--port", str(port), "--no-migrate"),
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            for _ in range(300):
-                try:
-                    if (await client.get("/api/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
+    user = await committed_make_user(role=Role.CLERK)
+    async with served(committed_database_url, tmp_path / "data", TEST_SECRET_KEY) as server:
+        async with httpx.AsyncClient(base_url=server.base, timeout=30) as client:
             token = (
                 await client.post(
                     "/api/v1/auth/token",
                     data={
                         "grant_type": "password",
-                        "username": user.email,  # type: ignore[attr-defined]
+                        "username": user.email,
                         "password": DEFAULT_PASSWORD,
                     },
                 )
@@ -179,20 +148,15 @@ async def test_sigterm_finishes_in_flight_requests_and_closes_streams(
                         "/api/v1/auth/token",
                         data={
                             "grant_type": "password",
-                            "username": user.email,  # type: ignore[attr-defined]
+                            "username": user.email,
                             "password": DEFAULT_PASSWORD,
                         },
                     )
                 )
                 await asyncio.sleep(0.03)
-                server.send_signal(signal.SIGTERM)
+                server.process.send_signal(signal.SIGTERM)
                 assert (await login).status_code == 200
                 async with asyncio.timeout(20):
                     async for _ in events.aiter_lines():
                         pass  # ends cleanly: no exception from a cut-off stream
-        async with asyncio.timeout(30):
-            assert await server.wait() == 0
-    finally:
-        if server.returncode is None:
-            server.kill()
-            await server.wait()
+        assert await asyncio.to_thread(server.process.wait, 30) == 0

@@ -71,7 +71,8 @@ def test_metrics_add_up_across_worker_processes(
     """`serve --workers 2`: requests land on either worker; any scrape reports them all."""
     with serve_process(
         committed_database_url, tmp_path / "data", TEST_SECRET_KEY, "--workers", "2"
-    ) as base:
+    ) as server:
+        base = server.base
         for _ in range(40):  # new connections, spread over both workers
             httpx.get(f"{base}/api/health/ready", timeout=5)
         text = httpx.get(f"{base}/metrics", timeout=5).text

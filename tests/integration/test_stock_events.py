@@ -17,7 +17,7 @@ from src.main import create_app
 from src.models.user import Role, User
 from tests.conftest import TEST_SECRET_KEY, make_settings
 from tests.support.factories import login_headers
-from tests.support.servers import running, serve_process
+from tests.support.servers import running, served
 from tests.support.stock import new_location, new_product, post_movement, receive
 
 Headers = dict[str, str]
@@ -118,32 +118,25 @@ async def test_server_processes_share_movements_and_resume_without_gaps(
     clerk, manager = people
     product = await new_product(committed_client, manager)
     location = await new_location(committed_client, manager)
-    servers = contextlib.ExitStack()
-    try:
-        a, b = [
-            await asyncio.to_thread(
-                servers.enter_context,
-                serve_process(committed_database_url, tmp_path / name, TEST_SECRET_KEY),
-            )
-            for name in ("a", "b")
-        ]
-        async with stream(a, clerk) as on_a:
-            async with stream(b, clerk) as on_b:
-                first = await receive(committed_client, clerk, product, location, 3)
-                for reader in (on_a, on_b):
-                    assert json.loads((await reader.until_id(first["id"]))["data"]) == first
-            # b's client is gone; two movements pass while it is away.
-            missed = [await receive(committed_client, clerk, product, location, 1)]
-            missed.append(await receive(committed_client, clerk, product, location, 1))
-            async with stream(b, clerk, **{"Last-Event-ID": first["id"]}) as again:
-                replayed = [(await again.next_for(product["id"]))["id"] for _ in missed]
-                assert replayed == [m["id"] for m in missed]
-                live = await receive(committed_client, clerk, product, location, 1)
-                assert (await again.next_for(product["id"]))["id"] == live["id"]
-            for movement in [*missed, live]:
-                assert (await on_a.next_for(product["id"]))["id"] == movement["id"]
-    finally:
-        await asyncio.to_thread(servers.close)  # SIGTERM and wait, off the event loop
+    async with (
+        served(committed_database_url, tmp_path / "a", TEST_SECRET_KEY) as a,
+        served(committed_database_url, tmp_path / "b", TEST_SECRET_KEY) as b,
+        stream(a.base, clerk) as on_a,
+    ):
+        async with stream(b.base, clerk) as on_b:
+            first = await receive(committed_client, clerk, product, location, 3)
+            for reader in (on_a, on_b):
+                assert json.loads((await reader.until_id(first["id"]))["data"]) == first
+        # b's client is gone; two movements pass while it is away.
+        missed = [await receive(committed_client, clerk, product, location, 1)]
+        missed.append(await receive(committed_client, clerk, product, location, 1))
+        async with stream(b.base, clerk, **{"Last-Event-ID": first["id"]}) as again:
+            replayed = [(await again.next_for(product["id"]))["id"] for _ in missed]
+            assert replayed == [m["id"] for m in missed]
+            live = await receive(committed_client, clerk, product, location, 1)
+            assert (await again.next_for(product["id"]))["id"] == live["id"]
+        for movement in [*missed, live]:
+            assert (await on_a.next_for(product["id"]))["id"] == movement["id"]
 
 
 async def test_last_event_id_replays_exactly_the_missed_movements(

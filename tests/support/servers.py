@@ -11,7 +11,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -46,44 +47,82 @@ async def running(app: FastAPI) -> AsyncIterator[str]:
         await asyncio.wait_for(task, timeout=15)
 
 
+@dataclass
+class ServerProcess:
+    base: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
 @contextlib.contextmanager
-def serve_process(database_url: str, data_dir: Path, secret_key: str, *args: str) -> Iterator[str]:
-    """`stockroom serve --no-migrate` in a process of its own on a free port; yield its base
-    URL once it answers, and stop it with SIGTERM (it must exit cleanly)."""
+def serve_process(
+    database_url: str,
+    data_dir: Path,
+    secret_key: str,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[ServerProcess]:
+    """`stockroom serve --no-migrate` in a process of its own on a free port, yielded once it
+    answers. On the way out a server still running gets SIGTERM and must exit cleanly; one
+    the test stopped or killed itself is left to the test's own assertions."""
     port = free_port()
-    env = {
+    environment = {
         **os.environ,
         "DATABASE_URL": database_url,
         "SECRET_KEY": secret_key,
         "STOCKROOM_DATA_DIR": str(data_dir),
+        **(env or {}),
     }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
     command = [sys.executable, "-m", "src.cli", "serve", "--port", str(port), "--no-migrate"]
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "server.log"
     with log.open("wb") as output:
-        server = subprocess.Popen(  # noqa: S603 - our own CLI
-            [*command, *args], cwd=PROJECT_ROOT, env=env, stdout=output, stderr=output
+        process = subprocess.Popen(  # noqa: S603 - our own CLI
+            [*command, *args], cwd=PROJECT_ROOT, env=environment, stdout=output, stderr=output
         )
+    server = ServerProcess(f"http://127.0.0.1:{port}", process, log)
     try:
-        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                if httpx.get(f"{server.base}/api/health", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
-            assert server.poll() is None, f"the server exited:\n{log.read_text()}"
-            assert time.monotonic() < deadline, f"the server did not start:\n{log.read_text()}"
+            assert process.poll() is None, f"the server exited:\n{server.output()}"
+            assert time.monotonic() < deadline, f"the server did not start:\n{server.output()}"
             time.sleep(0.2)
-        yield base
+        yield server
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            code = server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-            raise
-        assert code == 0, f"exit status {code}:\n{log.read_text()}"
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                code = process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise
+            assert code == 0, f"exit status {code}:\n{server.output()}"
+
+
+@contextlib.asynccontextmanager
+async def served(
+    database_url: str,
+    data_dir: Path,
+    secret_key: str,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+) -> AsyncIterator[ServerProcess]:
+    """`serve_process` for async tests: starting and stopping happen off the event loop."""
+    stack = contextlib.ExitStack()
+    try:
+        yield await asyncio.to_thread(
+            stack.enter_context,
+            serve_process(database_url, data_dir, secret_key, *args, env=env),
+        )
+    finally:
+        await asyncio.to_thread(stack.close)
