@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 
@@ -71,25 +72,20 @@ class LedgerService:
         cursor: str | None,
         limit: int,
     ) -> tuple[list[StockLevelRead], str | None]:
-        if as_of is None:
-            page = await self.stock.levels_page(
-                product_id=product_id,
-                location_id=location_id,
-                below_reorder=below_reorder,
-                codec=codec,
-                cursor=cursor,
-                limit=limit,
-            )
-        else:
-            page = await self.stock.levels_as_of_page(
-                as_of=as_of,
-                product_id=product_id,
-                location_id=location_id,
-                below_reorder=below_reorder,
-                codec=codec,
-                cursor=cursor,
-                limit=limit,
-            )
+        # Current levels, or levels summed from the ledger up to `as_of`: same filters, same page.
+        fetch = (
+            self.stock.levels_page
+            if as_of is None
+            else functools.partial(self.stock.levels_as_of_page, as_of=as_of)
+        )
+        page = await fetch(
+            product_id=product_id,
+            location_id=location_id,
+            below_reorder=below_reorder,
+            codec=codec,
+            cursor=cursor,
+            limit=limit,
+        )
         return [StockLevelRead.model_validate(level) for level in page.items], page.next_cursor
 
     async def product_stock(self, product_id: uuid.UUID) -> ProductStockRead:
