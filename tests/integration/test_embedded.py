@@ -29,15 +29,24 @@ def _postgres_processes(pgdata: Path) -> list[psutil.Process]:
 def test_data_survives_restart_and_a_second_owner_is_refused(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     first = EmbeddedPostgres(data_dir)
+    assert first.running_url() is None  # nobody has used this data dir yet
     url = first.start()
     assert url.startswith("postgresql+asyncpg://postgres@/stockroom?host=")
     try:
         first.psql("\\c stockroom\nCREATE TABLE kept (v int); INSERT INTO kept VALUES (42);")
         with pytest.raises(EmbeddedPostgresError, match="already using the data dir"):
             EmbeddedPostgres(data_dir).start()
+        # Other commands find the owner's cluster instead.
+        assert EmbeddedPostgres(data_dir).running_url() == url
+        # While the owner has not written its URL yet, there is nothing to join.
+        (data_dir / "postgres.url").unlink()
+        assert EmbeddedPostgres(data_dir).running_url() is None
     finally:
         first.stop()
     assert _postgres_processes(first.pgdata) == []
+    # Stopped: the lock file stays but nobody holds it, and the URL is gone.
+    assert (data_dir / "serve.lock").exists()
+    assert EmbeddedPostgres(data_dir).running_url() is None
 
     again = EmbeddedPostgres(data_dir)
     again.start()

@@ -193,13 +193,26 @@ async def test_admin_changes_role_name_and_active(
 
 
 @pytest.mark.parametrize(
-    "body", [{"role": "owner"}, {"is_active": "maybe"}, {"email": "x@y.z"}, {"password": "x"}]
+    "body",
+    [
+        {"role": "owner"},
+        {"is_active": "maybe"},
+        {"email": "x@y.z"},
+        {"password": "x"},
+        # Strict JSON booleans, as the schema says; fields that cannot be cleared reject null.
+        {"is_active": 0},
+        {"is_active": "false"},
+        {"role": None},
+        {"is_active": None},
+    ],
 )
 async def test_admin_patch_rejects_bad_input(
-    client: httpx.AsyncClient, admin_headers: Headers, viewer: User, body: dict[str, str]
+    client: httpx.AsyncClient, admin_headers: Headers, viewer: User, body: dict[str, object]
 ) -> None:
     response = await client.patch(f"/api/v1/users/{viewer.id}", json=body, headers=admin_headers)
     assert response.status_code == 422
+    unchanged = await client.get(f"/api/v1/users/{viewer.id}", headers=admin_headers)
+    assert (unchanged.json()["role"], unchanged.json()["is_active"]) == ("viewer", True)
 
 
 async def test_admin_patch_unknown_user_is_404(
