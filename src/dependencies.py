@@ -5,7 +5,8 @@ in a thread pool, which costs more than the lookups themselves.
 
 The session dependency is the transaction boundary of a request: it commits after the
 endpoint returns and *before* the response is sent (`scope="function"`), so a client never
-sees a 2xx for a write that then failed to commit; any exception rolls everything back.
+sees a 2xx for a write that then failed to commit; any exception rolls everything back,
+except a domain error that asks to keep its work (`keep_work`): that commits, then fails.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from src.config import Settings
 from src.core.cursors import CursorCodec
 from src.core.database import Database
 from src.core.events import MovementBroker
+from src.core.exceptions import DomainError
 from src.core.ratelimit import RateLimiter
 from src.core.tokens import TokenCodec
 
@@ -71,6 +73,12 @@ async def get_session(
     async with database.session_factory() as session:
         try:
             yield session
+        except DomainError as exc:
+            if exc.keep_work:
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
         except BaseException:
             await session.rollback()
             raise

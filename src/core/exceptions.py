@@ -14,6 +14,10 @@ class DomainError(Exception):
     status: ClassVar[int] = 400
     slug: ClassVar[str] = "bad-request"
     title: ClassVar[str] = "Bad request"
+    # True when the work done before the error must be kept (e.g. revoking a session whose
+    # stolen token was just presented): the request's unit of work commits, then answers
+    # the error. Otherwise an error rolls everything back.
+    keep_work: bool = False
 
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
         self.detail = detail or self.title
@@ -109,9 +113,10 @@ class OAuthError(DomainError):
     slug = "oauth-error"
     title = "OAuth error"
 
-    def __init__(self, error: str, description: str) -> None:
+    def __init__(self, error: str, description: str, *, keep_work: bool = False) -> None:
         super().__init__(description)
         self.error = error
+        self.keep_work = keep_work
 
 
 class InsufficientStock(Conflict):

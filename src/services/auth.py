@@ -107,9 +107,9 @@ class AuthService:
             known = await self.sessions.find(token_hash)
             if known is not None and known.used_at is not None and known.revoked_at is None:
                 # A used token came back: it was stolen or replayed. End the whole session,
-                # and commit now so the revocation survives this error response.
+                # and keep that revocation although the request fails.
                 await self.sessions.revoke_family(known.family_id)
-                await self.session.commit()
+                raise OAuthError("invalid_grant", _BAD_REFRESH, keep_work=True)
             raise OAuthError("invalid_grant", _BAD_REFRESH)
         user = await self.users.get(claimed.user_id)
         if user is None or not user.is_active:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pytest_mock import MockerFixture
 
+from src.core.exceptions import Conflict, OAuthError
 from src.dependencies import get_session
 
 
@@ -43,3 +44,41 @@ async def test_a_failing_commit_propagates(mocker: MockerFixture) -> None:
     await generator.__anext__()
     with pytest.raises(ConnectionError):
         await generator.__anext__()
+
+
+async def test_an_error_that_keeps_its_work_commits_then_propagates(
+    mocker: MockerFixture,
+) -> None:
+    database, session = _database(mocker)
+    generator = get_session(database)
+    await generator.__anext__()
+    error = OAuthError("invalid_grant", "reused", keep_work=True)
+    with pytest.raises(OAuthError) as raised:
+        await generator.athrow(error)
+    assert raised.value is error
+    session.commit.assert_awaited_once()
+    session.rollback.assert_not_awaited()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [OAuthError("invalid_grant", "unknown"), Conflict("taken"), RuntimeError("bug")],
+    ids=["oauth", "domain", "other"],
+)
+async def test_other_errors_roll_back(mocker: MockerFixture, error: Exception) -> None:
+    database, session = _database(mocker)
+    generator = get_session(database)
+    await generator.__anext__()
+    with pytest.raises(type(error)):
+        await generator.athrow(error)
+    session.rollback.assert_awaited_once()
+    session.commit.assert_not_awaited()
+
+
+async def test_a_failing_commit_of_kept_work_propagates(mocker: MockerFixture) -> None:
+    database, session = _database(mocker)
+    session.commit.side_effect = ConnectionError("lost")
+    generator = get_session(database)
+    await generator.__anext__()
+    with pytest.raises(ConnectionError):
+        await generator.athrow(OAuthError("invalid_grant", "reused", keep_work=True))
