@@ -2,7 +2,8 @@
 
 Every claim is required on decode, the algorithm is fixed by the server (never read from the
 token), and `kid` names the key so keys in SECRET_KEY_PREVIOUS keep verifying during a
-rotation. Refresh tokens are random strings; only their SHA-256 is stored.
+rotation. An access token names its session (`sid`, the refresh-token family) so ending the
+session ends the token. Refresh tokens are random strings; only their SHA-256 is stored.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import jwt
 
 ALGORITHM = "HS256"
 ACCESS = "access"
-_REQUIRED = ["sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type"]
+_REQUIRED = ["sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type", "sid"]
 _LEEWAY_SECONDS = 5
 # Verified tokens remembered per process: clients send the same token for its whole life, and
 # each request would otherwise verify it twice (rate limiter, then authentication).
@@ -37,6 +38,7 @@ def key_id(key: str) -> str:
 @dataclass(frozen=True)
 class AccessClaims:
     subject: uuid.UUID
+    session: uuid.UUID
     token_id: str
     issued_at: datetime
     expires_at: datetime
@@ -60,10 +62,13 @@ class TokenCodec:
         self.ttl_seconds = ttl_seconds
         self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
 
-    def issue_access(self, subject: uuid.UUID, now: datetime | None = None) -> str:
+    def issue_access(
+        self, subject: uuid.UUID, *, session: uuid.UUID, now: datetime | None = None
+    ) -> str:
         now = now or datetime.now(UTC)
         claims = {
             "sub": str(subject),
+            "sid": str(session),
             # Sub-second iat: a token issued just after a password change (same second) must
             # survive the "issued before the change" check, and one issued before must not.
             "iat": now.timestamp(),
@@ -83,7 +88,8 @@ class TokenCodec:
 
         A token verified before is answered from memory until it expires: the same bytes
         under the same keys verify the same way. Revocation is not a property of the token
-        (the caller checks the user on every request), so nothing is missed."""
+        (the caller checks the user and the session on every request), so nothing is
+        missed."""
         known = self._verified.get(token)
         if known is not None and known.expires_at > datetime.now(UTC):
             return known
@@ -112,6 +118,7 @@ class TokenCodec:
                 raise InvalidToken("not an access token")
             return AccessClaims(
                 subject=uuid.UUID(str(claims["sub"])),
+                session=uuid.UUID(str(claims["sid"])),
                 token_id=str(claims["jti"]),
                 issued_at=datetime.fromtimestamp(claims["iat"], UTC),
                 expires_at=datetime.fromtimestamp(claims["exp"], UTC),

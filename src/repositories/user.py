@@ -3,10 +3,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import undefer
 
 from src.core.cursors import CursorCodec
+from src.models.refresh_session import RefreshSession
 from src.models.user import Role, User
 from src.repositories.base import PageResult, Repository, SortOrder, contains_any
 
@@ -24,6 +25,18 @@ class UserRepository(Repository[User]):
             statement = statement.options(undefer(User.hashed_password))
         if lock:
             statement = statement.with_for_update().execution_options(populate_existing=True)
+        return await self.session.scalar(statement)
+
+    async def get_active_in_session(self, user_id: uuid.UUID, session_id: uuid.UUID) -> User | None:
+        """The user, if active and `session_id` is one of their live sessions (a refresh-token
+        family neither revoked nor expired): one query, run for every authenticated request."""
+        live = exists().where(
+            RefreshSession.family_id == session_id,
+            RefreshSession.user_id == User.id,
+            RefreshSession.revoked_at.is_(None),
+            RefreshSession.expires_at > func.now(),
+        )
+        statement = select(User).where(User.id == user_id, User.is_active.is_(True), live)
         return await self.session.scalar(statement)
 
     async def lock_sessions_of(self, user_id: uuid.UUID) -> User | None:

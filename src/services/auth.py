@@ -124,16 +124,16 @@ class AuthService:
             await self.sessions.revoke_family(known.family_id)
 
     async def authenticate(self, access_token: str) -> User:
-        """The active user an access token names; loaded on every request so deactivation
-        and role changes take effect at once."""
+        """The active user an access token names, in a live session; loaded on every request
+        so logout, deactivation and role changes take effect at once."""
         try:
             claims = self.tokens.decode_access(access_token)
         except InvalidToken:
             raise Unauthorized(
                 "The access token is invalid or expired", invalid_token=True
             ) from None
-        user = await self.users.get(claims.subject)
-        if user is None or not user.is_active:
+        user = await self.users.get_active_in_session(claims.subject, claims.session)
+        if user is None:
             raise Unauthorized("The access token is no longer valid", invalid_token=True)
         changed = user.password_changed_at
         if changed is not None and claims.issued_at < changed:
@@ -151,7 +151,7 @@ class AuthService:
             expires_at=expires_at,
         )
         return TokenResponse(
-            access_token=self.tokens.issue_access(user.id),
+            access_token=self.tokens.issue_access(user.id, session=family_id),
             expires_in=self.tokens.ttl_seconds,
             refresh_token=refresh_token,
         )

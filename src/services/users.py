@@ -80,9 +80,13 @@ class UserService:
         )
         if loses_admin and len(admins) <= 1:
             raise Conflict("The last active admin cannot be demoted or deactivated")
+        # Deactivation ends every session (refresh and access tokens alike), and so does a
+        # reactivation, in case the deactivation was made outside the API: nothing issued
+        # before comes back.
+        ends_sessions = changes.get("is_active", user.is_active) is not user.is_active
         for field, value in changes.items():
             setattr(user, field, value)
-        if changes.get("is_active") is False:
+        if ends_sessions:
             await self.sessions.revoke_all_for_user(user.id)
         await self.session.flush()
         return user

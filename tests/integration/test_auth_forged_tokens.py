@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
@@ -53,6 +54,16 @@ async def user(make_user: MakeUser) -> User:
     return await make_user(full_name="Tess Token")
 
 
+@pytest.fixture
+async def sid(client: httpx.AsyncClient, user: User) -> str:
+    """A live session of `user` (a real login): hand-made tokens must name one."""
+    return session_of((await token_pair(client, user.email))["access_token"])
+
+
+def session_of(access_token: str) -> str:
+    return str(jwt.decode(access_token, options={"verify_signature": False})["sid"])
+
+
 def assert_invalid_token(response: httpx.Response) -> None:
     assert response.status_code == 401, response.text
     assert response.headers["content-type"] == "application/problem+json"
@@ -74,8 +85,10 @@ async def me(client: httpx.AsyncClient, token: str) -> httpx.Response:
 # ------------------------------------------------------------------ the control
 
 
-async def test_a_correctly_made_token_is_accepted(client: httpx.AsyncClient, user: User) -> None:
-    response = await me(client, sign_token(access_claims(user.id), TEST_SECRET_KEY))
+async def test_a_correctly_made_token_is_accepted(
+    client: httpx.AsyncClient, user: User, sid: str
+) -> None:
+    response = await me(client, sign_token(access_claims(user.id, sid=sid), TEST_SECRET_KEY))
     assert response.status_code == 200, response.text
     assert response.json()["id"] == str(user.id)
     assert response.json()["email"] == user.email
@@ -84,39 +97,40 @@ async def test_a_correctly_made_token_is_accepted(client: httpx.AsyncClient, use
 # ------------------------------------------------------------------ signature and algorithm
 
 
-async def test_alg_none_is_rejected(client: httpx.AsyncClient, user: User) -> None:
-    token = unsigned_token(access_claims(user.id), kid=KID)
+async def test_alg_none_is_rejected(client: httpx.AsyncClient, user: User, sid: str) -> None:
+    token = unsigned_token(access_claims(user.id, sid=sid), kid=KID)
     assert token.endswith(".")
     assert_invalid_token(await me(client, token))
 
 
 async def test_alg_none_with_a_copied_signature_is_rejected(
-    client: httpx.AsyncClient, user: User
+    client: httpx.AsyncClient, user: User, sid: str
 ) -> None:
-    signature = sign_token(access_claims(user.id), TEST_SECRET_KEY).rsplit(".", 1)[1]
-    token = unsigned_token(access_claims(user.id), kid=KID) + signature
+    signature = sign_token(access_claims(user.id, sid=sid), TEST_SECRET_KEY).rsplit(".", 1)[1]
+    token = unsigned_token(access_claims(user.id, sid=sid), kid=KID) + signature
     assert_invalid_token(await me(client, token))
 
 
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 async def test_another_algorithm_with_the_right_key_is_rejected(
-    client: httpx.AsyncClient, user: User
+    client: httpx.AsyncClient, user: User, sid: str
 ) -> None:
-    token = sign_token(access_claims(user.id), TEST_SECRET_KEY, algorithm="HS512")
+    token = sign_token(access_claims(user.id, sid=sid), TEST_SECRET_KEY, algorithm="HS512")
     assert_invalid_token(await me(client, token))
 
 
-async def test_a_wrong_key_is_rejected(client: httpx.AsyncClient, user: User) -> None:
+async def test_a_wrong_key_is_rejected(client: httpx.AsyncClient, user: User, sid: str) -> None:
     # The header names the server's key, the signature is made with another.
-    token = sign_token(access_claims(user.id), WRONG_KEY, kid=KID)
+    token = sign_token(access_claims(user.id, sid=sid), WRONG_KEY, kid=KID)
     assert_invalid_token(await me(client, token))
 
 
 async def test_a_tampered_payload_is_rejected(
-    client: httpx.AsyncClient, user: User, make_user: MakeUser
+    client: httpx.AsyncClient, user: User, make_user: MakeUser, sid: str
 ) -> None:
     victim = await make_user(full_name="Vera Victim")
-    header, payload, signature = sign_token(access_claims(user.id), TEST_SECRET_KEY).split(".")
+    token = sign_token(access_claims(user.id, sid=sid), TEST_SECRET_KEY)
+    header, payload, signature = token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     claims["sub"] = str(victim.id)
     response = await me(client, f"{header}.{b64url_json(claims)}.{signature}")
@@ -124,8 +138,10 @@ async def test_a_tampered_payload_is_rejected(
     assert str(victim.id) not in response.text
 
 
-async def test_a_truncated_signature_is_rejected(client: httpx.AsyncClient, user: User) -> None:
-    token = sign_token(access_claims(user.id), TEST_SECRET_KEY)
+async def test_a_truncated_signature_is_rejected(
+    client: httpx.AsyncClient, user: User, sid: str
+) -> None:
+    token = sign_token(access_claims(user.id, sid=sid), TEST_SECRET_KEY)
     assert_invalid_token(await me(client, token[:-4]))
 
 
@@ -140,10 +156,12 @@ async def test_a_truncated_signature_is_rejected(client: httpx.AsyncClient, user
     ],
 )
 async def test_tokens_outside_their_validity_window_are_rejected(
-    client: httpx.AsyncClient, user: User, overrides: dict[str, int]
+    client: httpx.AsyncClient, user: User, overrides: dict[str, int], sid: str
 ) -> None:
     now = int(time.time())
-    claims = access_claims(user.id, **{name: now + delta for name, delta in overrides.items()})
+    claims = access_claims(
+        user.id, sid=sid, **{name: now + delta for name, delta in overrides.items()}
+    )
     assert_invalid_token(await me(client, sign_token(claims, TEST_SECRET_KEY)))
 
 
@@ -159,26 +177,48 @@ async def test_tokens_outside_their_validity_window_are_rejected(
     ],
 )
 async def test_tokens_with_wrong_claims_are_rejected(
-    client: httpx.AsyncClient, user: User, overrides: dict[str, object]
+    client: httpx.AsyncClient, user: User, overrides: dict[str, object], sid: str
 ) -> None:
-    claims = access_claims(user.id, **overrides)
+    claims = access_claims(user.id, sid=sid, **overrides)
     assert_invalid_token(await me(client, sign_token(claims, TEST_SECRET_KEY)))
 
 
-@pytest.mark.parametrize("claim", ["sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type"])
+@pytest.mark.parametrize("claim", ["sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type", "sid"])
 async def test_a_token_missing_a_required_claim_is_rejected(
-    client: httpx.AsyncClient, user: User, claim: str
+    client: httpx.AsyncClient, user: User, claim: str, sid: str
 ) -> None:
-    claims = access_claims(user.id, **{claim: None})
+    claims = access_claims(user.id, **{"sid": sid, claim: None})
     assert claim not in claims
     assert_invalid_token(await me(client, sign_token(claims, TEST_SECRET_KEY)))
 
 
 async def test_a_token_for_a_user_that_does_not_exist_is_rejected(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, sid: str
 ) -> None:
-    token = sign_token(access_claims(uuid.uuid4()), TEST_SECRET_KEY)
+    token = sign_token(access_claims(uuid.uuid4(), sid=sid), TEST_SECRET_KEY)
     assert_invalid_token(await me(client, token))
+
+
+@pytest.mark.parametrize(
+    "session", ["unknown", "not-a-uuid", "number"], ids=["unknown", "not-a-uuid", "number"]
+)
+async def test_a_token_naming_no_live_session_is_rejected(
+    client: httpx.AsyncClient, user: User, session: str
+) -> None:
+    sid: object = {"unknown": str(uuid.uuid4()), "not-a-uuid": "tab-1", "number": 7}[session]
+    assert_invalid_token(
+        await me(client, sign_token(access_claims(user.id, sid=sid), TEST_SECRET_KEY))
+    )
+
+
+async def test_a_token_naming_another_users_session_is_rejected(
+    client: httpx.AsyncClient, user: User, make_user: MakeUser
+) -> None:
+    other = await make_user(full_name="Otto Other")
+    borrowed = session_of((await token_pair(client, other.email))["access_token"])
+    response = await me(client, sign_token(access_claims(user.id, sid=borrowed), TEST_SECRET_KEY))
+    assert_invalid_token(response)
+    assert other.email not in response.text
 
 
 async def test_a_token_for_a_deactivated_user_is_rejected(
@@ -191,13 +231,15 @@ async def test_a_token_for_a_deactivated_user_is_rejected(
 # ------------------------------------------------------------------ key ids
 
 
-async def test_an_unknown_kid_is_rejected(client: httpx.AsyncClient, user: User) -> None:
-    token = sign_token(access_claims(user.id), TEST_SECRET_KEY, kid="0123456789abcdef")
+async def test_an_unknown_kid_is_rejected(client: httpx.AsyncClient, user: User, sid: str) -> None:
+    token = sign_token(access_claims(user.id, sid=sid), TEST_SECRET_KEY, kid="0123456789abcdef")
     assert_invalid_token(await me(client, token))
 
 
-async def test_a_token_without_kid_is_rejected(client: httpx.AsyncClient, user: User) -> None:
-    token = sign_token(access_claims(user.id), TEST_SECRET_KEY, with_kid=False)
+async def test_a_token_without_kid_is_rejected(
+    client: httpx.AsyncClient, user: User, sid: str
+) -> None:
+    token = sign_token(access_claims(user.id, sid=sid), TEST_SECRET_KEY, with_kid=False)
     assert_invalid_token(await me(client, token))
 
 
@@ -272,10 +314,10 @@ def app_with_keys(database_url: str, tmp_path: Path, app: FastAPI) -> AppWithKey
 
 
 async def test_rotation_accepts_tokens_of_the_previous_key(
-    app_with_keys: AppWithKeys, user: User
+    app_with_keys: AppWithKeys, user: User, sid: str
 ) -> None:
-    old = sign_token(access_claims(user.id), TEST_SECRET_KEY)
-    new = sign_token(access_claims(user.id), NEW_KEY)
+    old = sign_token(access_claims(user.id, sid=sid), TEST_SECRET_KEY)
+    new = sign_token(access_claims(user.id, sid=sid), NEW_KEY)
     async with app_with_keys(NEW_KEY, [TEST_SECRET_KEY]) as client:
         for token in (old, new):
             response = await me(client, token)
@@ -293,12 +335,14 @@ async def test_rotation_signs_new_tokens_with_the_new_key(
 
 
 async def test_without_the_previous_key_old_tokens_are_rejected(
-    app_with_keys: AppWithKeys, user: User
+    app_with_keys: AppWithKeys, user: User, sid: str
 ) -> None:
-    old = sign_token(access_claims(user.id), TEST_SECRET_KEY)
+    old = sign_token(access_claims(user.id, sid=sid), TEST_SECRET_KEY)
     # Claiming the new key's id does not help: the signature is the old key's.
-    old_renamed = sign_token(access_claims(user.id), TEST_SECRET_KEY, kid=key_id(NEW_KEY))
+    old_renamed = sign_token(access_claims(user.id, sid=sid), TEST_SECRET_KEY, kid=key_id(NEW_KEY))
     async with app_with_keys(NEW_KEY, []) as client:
         assert_invalid_token(await me(client, old))
         assert_invalid_token(await me(client, old_renamed))
-        assert (await me(client, sign_token(access_claims(user.id), NEW_KEY))).status_code == 200
+        assert (
+            await me(client, sign_token(access_claims(user.id, sid=sid), NEW_KEY))
+        ).status_code == 200

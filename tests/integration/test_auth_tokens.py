@@ -85,7 +85,7 @@ async def test_access_token_is_a_jwt_with_every_claim(
     assert header["kid"] == key_id(TEST_SECRET_KEY)
     assert TEST_SECRET_KEY not in header["kid"]
     claims = jwt.decode(token, options={"verify_signature": False})
-    assert set(claims) >= {"sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type"}
+    assert set(claims) >= {"sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type", "sid"}
     assert claims["sub"] == str(user.id)
     assert claims["type"] == "access"
     assert claims["iss"] == "stockroom"

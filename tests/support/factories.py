@@ -97,6 +97,8 @@ def access_claims(subject: object, **overrides: object) -> dict[str, Any]:
         "iss": TOKEN_ISSUER,
         "aud": TOKEN_AUDIENCE,
         "type": "access",
+        # A session id; tokens sent to a server must name a live one (pass `sid=`).
+        "sid": str(uuid.uuid4()),
     }
     claims.update(overrides)
     return {name: value for name, value in claims.items() if value is not None}

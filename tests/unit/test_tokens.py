@@ -27,6 +27,7 @@ OLD_KEY = "previous-signing-key-a1b2c3d4e5f60718293a4b5c6d7e8f90"
 OTHER_KEY = "someone-elses-signing-key-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 TTL = 900
 SUBJECT = uuid.UUID("0190a000-0000-7000-8000-000000000001")
+SESSION = uuid.UUID("0190a000-0000-7000-8000-0000000000f1")
 
 
 def codec(key: str = KEY, previous: list[str] | None = None, **overrides: object) -> TokenCodec:
@@ -52,8 +53,9 @@ def unverified(token: str) -> dict[str, object]:
 def test_round_trip() -> None:
     tokens = codec()
     before = datetime.now(UTC) - timedelta(milliseconds=1)
-    claims = tokens.decode_access(tokens.issue_access(SUBJECT))
+    claims = tokens.decode_access(tokens.issue_access(SUBJECT, session=SESSION))
     assert claims.subject == SUBJECT
+    assert claims.session == SESSION
     assert before <= claims.issued_at <= datetime.now(UTC)
     # exp is whole seconds; iat may carry a fraction of one.
     lifetime = claims.expires_at - claims.issued_at
@@ -62,11 +64,12 @@ def test_round_trip() -> None:
 
 
 def test_the_token_carries_every_claim_and_names_its_key() -> None:
-    token = codec().issue_access(SUBJECT)
+    token = codec().issue_access(SUBJECT, session=SESSION)
     assert jwt.get_unverified_header(token) == {"alg": ALGORITHM, "typ": "JWT", "kid": key_id(KEY)}
     claims = unverified(token)
-    assert set(claims) == {"sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type"}
+    assert set(claims) == {"sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type", "sid"}
     assert claims["sub"] == str(SUBJECT)
+    assert claims["sid"] == str(SESSION)
     assert claims["iss"] == "stockroom"
     assert claims["aud"] == "stockroom-api"
     assert claims["type"] == ACCESS
@@ -77,14 +80,17 @@ def test_the_token_carries_every_claim_and_names_its_key() -> None:
 
 def test_every_token_has_its_own_id() -> None:
     tokens = codec()
-    ids = {tokens.decode_access(tokens.issue_access(SUBJECT)).token_id for _ in range(20)}
+    ids = {
+        tokens.decode_access(tokens.issue_access(SUBJECT, session=SESSION)).token_id
+        for _ in range(20)
+    }
     assert len(ids) == 20
 
 
 def test_issue_at_a_given_moment() -> None:
     now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
     tokens = codec()
-    claims = tokens.decode_access(tokens.issue_access(SUBJECT, now=now))
+    claims = tokens.decode_access(tokens.issue_access(SUBJECT, session=SESSION, now=now))
     assert claims.issued_at == now
     assert claims.expires_at == now + timedelta(seconds=TTL)
 
@@ -100,20 +106,24 @@ def test_a_token_made_by_hand_with_the_same_key_decodes() -> None:
 
 def test_an_expired_token_is_invalid() -> None:
     tokens = codec()
-    token = tokens.issue_access(SUBJECT, now=datetime.now(UTC) - timedelta(seconds=TTL + 60))
+    token = tokens.issue_access(
+        SUBJECT, session=SESSION, now=datetime.now(UTC) - timedelta(seconds=TTL + 60)
+    )
     with pytest.raises(InvalidToken):
         tokens.decode_access(token)
 
 
 def test_a_few_seconds_of_clock_skew_are_tolerated() -> None:
     tokens = codec()
-    token = tokens.issue_access(SUBJECT, now=datetime.now(UTC) - timedelta(seconds=TTL + 2))
+    token = tokens.issue_access(
+        SUBJECT, session=SESSION, now=datetime.now(UTC) - timedelta(seconds=TTL + 2)
+    )
     assert tokens.decode_access(token).subject == SUBJECT
 
 
 def test_a_verified_token_is_remembered(mocker: MockerFixture) -> None:
     tokens = codec()
-    token = tokens.issue_access(SUBJECT)
+    token = tokens.issue_access(SUBJECT, session=SESSION)
     verify = mocker.spy(jwt, "decode")
     assert tokens.decode_access(token) == tokens.decode_access(token)
     assert verify.call_count == 1
@@ -122,7 +132,9 @@ def test_a_verified_token_is_remembered(mocker: MockerFixture) -> None:
 def test_remembering_never_outlives_the_token() -> None:
     tokens = codec()
     # Expired 3.8 to 4.8 s ago (exp is whole seconds): inside the 5 s leeway, soon outside.
-    token = tokens.issue_access(SUBJECT, now=datetime.now(UTC) - timedelta(seconds=TTL + 3.8))
+    token = tokens.issue_access(
+        SUBJECT, session=SESSION, now=datetime.now(UTC) - timedelta(seconds=TTL + 3.8)
+    )
     assert tokens.decode_access(token).subject == SUBJECT
     time.sleep(1.3)
     with pytest.raises(InvalidToken):
@@ -143,7 +155,7 @@ def test_refused_tokens_are_not_remembered(mocker: MockerFixture) -> None:
 def test_the_memory_is_bounded(mocker: MockerFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(token_module, "_VERIFIED_MEMO_SIZE", 3)
     tokens = codec()
-    issued = [tokens.issue_access(SUBJECT) for _ in range(4)]
+    issued = [tokens.issue_access(SUBJECT, session=SESSION) for _ in range(4)]
     verify = mocker.spy(jwt, "decode")
     for token in issued:
         tokens.decode_access(token)
@@ -154,7 +166,9 @@ def test_the_memory_is_bounded(mocker: MockerFixture, monkeypatch: pytest.Monkey
 
 def test_a_token_not_yet_valid_is_invalid() -> None:
     tokens = codec()
-    token = tokens.issue_access(SUBJECT, now=datetime.now(UTC) + timedelta(minutes=10))
+    token = tokens.issue_access(
+        SUBJECT, session=SESSION, now=datetime.now(UTC) + timedelta(minutes=10)
+    )
     with pytest.raises(InvalidToken):
         tokens.decode_access(token)
 
@@ -171,21 +185,21 @@ def test_key_id_is_stable_short_and_reveals_nothing() -> None:
 
 
 def test_tokens_of_a_previous_key_still_verify_during_rotation() -> None:
-    old_token = codec(OLD_KEY).issue_access(SUBJECT)
+    old_token = codec(OLD_KEY).issue_access(SUBJECT, session=SESSION)
     rotated = codec(KEY, previous=[OLD_KEY])
     assert rotated.decode_access(old_token).subject == SUBJECT
-    assert rotated.decode_access(rotated.issue_access(SUBJECT)).subject == SUBJECT
+    assert rotated.decode_access(rotated.issue_access(SUBJECT, session=SESSION)).subject == SUBJECT
 
 
 def test_a_rotated_codec_signs_with_the_new_key() -> None:
-    token = codec(KEY, previous=[OLD_KEY]).issue_access(SUBJECT)
+    token = codec(KEY, previous=[OLD_KEY]).issue_access(SUBJECT, session=SESSION)
     assert jwt.get_unverified_header(token)["kid"] == key_id(KEY)
     with pytest.raises(InvalidToken):
         codec(OLD_KEY).decode_access(token)
 
 
 def test_once_the_previous_key_is_dropped_its_tokens_are_invalid() -> None:
-    old_token = codec(OLD_KEY).issue_access(SUBJECT)
+    old_token = codec(OLD_KEY).issue_access(SUBJECT, session=SESSION)
     with pytest.raises(InvalidToken, match="unknown signing key"):
         codec(KEY).decode_access(old_token)
 
@@ -213,6 +227,8 @@ def _forged() -> dict[str, str]:
         "refresh-type": sign_token(access_claims(SUBJECT, type="refresh"), KEY),
         "sub-not-uuid": sign_token(access_claims("alice"), KEY),
         "sub-not-string": sign_token(access_claims(SUBJECT, sub=42), KEY),
+        "sid-not-uuid": sign_token(access_claims(SUBJECT, sid="tab-1"), KEY),
+        "sid-not-string": sign_token(access_claims(SUBJECT, sid=7), KEY),
         "expired": sign_token(access_claims(SUBJECT, iat=now - 7200, exp=now - 3600), KEY),
         "nbf-future": sign_token(access_claims(SUBJECT, nbf=now + 3600), KEY),
         "iat-future": sign_token(access_claims(SUBJECT, iat=now + 3600), KEY),
@@ -233,6 +249,8 @@ FORGED_NAMES = [
     "refresh-type",
     "sub-not-uuid",
     "sub-not-string",
+    "sid-not-uuid",
+    "sid-not-string",
     "expired",
     "nbf-future",
     "iat-future",
@@ -250,7 +268,7 @@ def test_refused_tokens_raise_invalid_token(name: str) -> None:
         codec().decode_access(token)
 
 
-@pytest.mark.parametrize("claim", ["sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type"])
+@pytest.mark.parametrize("claim", ["sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type", "sid"])
 def test_every_claim_is_required(claim: str) -> None:
     token = sign_token(access_claims(SUBJECT, **{claim: None}), KEY)
     with pytest.raises(InvalidToken):
@@ -258,7 +276,9 @@ def test_every_claim_is_required(claim: str) -> None:
 
 
 def test_issuer_and_audience_come_from_the_codec() -> None:
-    token = codec(issuer="other-issuer", audience="other-api").issue_access(SUBJECT)
+    token = codec(issuer="other-issuer", audience="other-api").issue_access(
+        SUBJECT, session=SESSION
+    )
     assert codec(issuer="other-issuer", audience="other-api").decode_access(token)
     with pytest.raises(InvalidToken):
         codec().decode_access(token)
