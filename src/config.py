@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     secret_key_previous: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
     refresh_token_ttl_seconds: int = Field(default=14 * 86_400, ge=300)
+    # Two tabs refreshing with one token at once (or a retry after a lost response): within
+    # this window a replay of the token just replaced gets the same successor back; 0 = off.
+    refresh_reuse_grace_seconds: float = Field(default=30, ge=0, le=300)
     jwt_issuer: str = "stockroom"
     jwt_audience: str = "stockroom-api"
     registration_open: bool = True

@@ -3,12 +3,16 @@
 Every claim is required on decode, the algorithm is fixed by the server (never read from the
 token), and `kid` names the key so keys in SECRET_KEY_PREVIOUS keep verifying during a
 rotation. An access token names its session (`sid`, the refresh-token family) so ending the
-session ends the token. Refresh tokens are random strings; only their SHA-256 is stored.
+session ends the token. Refresh tokens are random strings; a rotation's successor is derived
+from the token it replaces (an HMAC), so a replay within the grace window can be answered
+with the same successor without storing it. Only SHA-256 hashes of refresh tokens are stored.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 import uuid
 from collections import OrderedDict
@@ -24,6 +28,7 @@ _LEEWAY_SECONDS = 5
 # Verified tokens remembered per process: clients send the same token for its whole life, and
 # each request would otherwise verify it twice (rate limiter, then authentication).
 _VERIFIED_MEMO_SIZE = 4096
+_SUCCESSOR_CONTEXT = b"stockroom-refresh-successor:"
 
 
 class InvalidToken(Exception):
@@ -125,6 +130,19 @@ class TokenCodec:
             )
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise InvalidToken(type(exc).__name__) from None
+
+    def refresh_successors(self, token: str) -> list[str]:
+        """The refresh token that replaces `token`, under each key, the signing key's first.
+
+        A rotation issues the first; a replay within the grace window looks for any of them,
+        so a key rotation in between does not turn a replay into a theft."""
+        keys = [self._signing_key, *(k for k in self._keys.values() if k != self._signing_key)]
+        return [_successor(key, token) for key in keys]
+
+
+def _successor(key: str, token: str) -> str:
+    digest = hmac.digest(key.encode(), _SUCCESSOR_CONTEXT + token.encode(), "sha256")
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def new_refresh_token() -> str:

@@ -11,7 +11,9 @@ from src.models.base import Base, UUIDPrimaryKey
 
 class RefreshSession(UUIDPrimaryKey, Base):
     """One issued refresh token. Rotation adds a row to the same family; reuse of a used
-    token revokes the family. Only a hash of the token is stored."""
+    token revokes the family (except a replay of the token just replaced within the grace
+    window). The family id is the session id access tokens carry (`sid`). Only a hash of
+    the token is stored."""
 
     __tablename__ = "refresh_sessions"
 

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, DateTime, func, select, update
+from sqlalchemy.orm import aliased
 
 from src.models.refresh_session import RefreshSession
 from src.repositories.base import Repository
@@ -16,7 +17,7 @@ class RefreshSessionRepository(Repository[RefreshSession]):
         """Mark a live, unused token used in one statement; None if it was not claimable.
 
         One conditional UPDATE decides a race between two refreshes with the same token:
-        exactly one of them gets the row back.
+        exactly one of them gets the row back (the others may get its successor in grace).
         """
         statement = (
             update(RefreshSession)
@@ -26,8 +27,30 @@ class RefreshSessionRepository(Repository[RefreshSession]):
                 RefreshSession.revoked_at.is_(None),
                 RefreshSession.expires_at > func.now(),
             )
-            .values(used_at=func.now())
+            .values(used_at=_statement_time())
             .returning(RefreshSession)
+        )
+        return await self.session.scalar(statement)
+
+    async def successor_in_grace(
+        self, token_hash: str, successor_hashes: list[str], grace: timedelta
+    ) -> RefreshSession | None:
+        """The live, unused successor of a token used less than `grace` ago, if any.
+
+        Only the token just replaced has one: once its successor is used, older tokens get
+        nothing (a replay of them is a theft)."""
+        previous = aliased(RefreshSession)
+        statement = (
+            select(RefreshSession)
+            .join(previous, previous.family_id == RefreshSession.family_id)
+            .where(
+                previous.token_hash == token_hash,
+                previous.used_at > _statement_time() - grace,
+                RefreshSession.token_hash.in_(successor_hashes),
+                RefreshSession.used_at.is_(None),
+                RefreshSession.revoked_at.is_(None),
+                RefreshSession.expires_at > func.now(),
+            )
         )
         return await self.session.scalar(statement)
 
@@ -58,3 +81,9 @@ class RefreshSessionRepository(Repository[RefreshSession]):
                 user_id=user_id, family_id=family_id, token_hash=token_hash, expires_at=expires_at
             )
         )
+
+
+def _statement_time() -> ColumnElement[datetime]:
+    # The time of this statement, not of the transaction's start: the grace window is
+    # measured between two statements, whatever transactions they run in.
+    return func.statement_timestamp(type_=DateTime(timezone=True))

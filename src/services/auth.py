@@ -30,6 +30,7 @@ _BAD_REFRESH = "The refresh token is invalid, expired or revoked"
 @dataclass(frozen=True)
 class AuthPolicy:
     refresh_ttl: timedelta
+    refresh_grace: timedelta
     registration_open: bool
     login_per_account: Limit
     login_per_client: Limit
@@ -86,7 +87,10 @@ class AuthService:
         if new_hash:
             user.hashed_password = new_hash
         return await self._issue(
-            user, family_id=new_id(), expires_at=datetime.now(UTC) + self.policy.refresh_ttl
+            user,
+            family_id=new_id(),
+            expires_at=datetime.now(UTC) + self.policy.refresh_ttl,
+            refresh_token=new_refresh_token(),
         )
 
     async def _throttle(self, account: str, client: str) -> None:
@@ -102,19 +106,34 @@ class AuthService:
         if known is None:
             raise OAuthError("invalid_grant", _BAD_REFRESH)
         await self.users.lock_sessions_of(known.user_id)
+        successors = self.tokens.refresh_successors(refresh_token)
         claimed = await self.sessions.claim(token_hash)
         if claimed is None:
-            known = await self.sessions.find(token_hash)
-            if known is not None and known.used_at is not None and known.revoked_at is None:
-                # A used token came back: it was stolen or replayed. End the whole session,
-                # and keep that revocation although the request fails.
+            # Used before (or revoked, or expired). Within the grace window the token just
+            # replaced gets its successor again: a second tab, or a retry after a lost
+            # response. Anything else is a replay of a stolen token: end the whole session,
+            # and keep that revocation although the request fails.
+            current = await self.sessions.successor_in_grace(
+                token_hash, [hash_refresh_token(s) for s in successors], self.policy.refresh_grace
+            )
+            if current is None:
                 await self.sessions.revoke_family(known.family_id)
                 raise OAuthError("invalid_grant", _BAD_REFRESH, keep_work=True)
-            raise OAuthError("invalid_grant", _BAD_REFRESH)
+            user = await self.users.get(current.user_id)
+            if user is None or not user.is_active:
+                raise OAuthError("invalid_grant", _BAD_REFRESH)
+            successor = next(s for s in successors if hash_refresh_token(s) == current.token_hash)
+            return self._pair(user, family_id=current.family_id, refresh_token=successor)
         user = await self.users.get(claimed.user_id)
         if user is None or not user.is_active:
             raise OAuthError("invalid_grant", _BAD_REFRESH)
-        return await self._issue(user, family_id=claimed.family_id, expires_at=claimed.expires_at)
+        return await self._issue(
+            user,
+            family_id=claimed.family_id,
+            expires_at=claimed.expires_at,
+            # Derived from the token it replaces, so a replay in grace can hand it out again.
+            refresh_token=successors[0],
+        )
 
     async def logout(self, refresh_token: str) -> None:
         """End the session the token belongs to; unknown tokens are ignored (no oracle)."""
@@ -141,15 +160,17 @@ class AuthService:
         return user
 
     async def _issue(
-        self, user: User, *, family_id: uuid.UUID, expires_at: datetime
+        self, user: User, *, family_id: uuid.UUID, expires_at: datetime, refresh_token: str
     ) -> TokenResponse:
-        refresh_token = new_refresh_token()
         await self.sessions.issue(
             user_id=user.id,
             family_id=family_id,
             token_hash=hash_refresh_token(refresh_token),
             expires_at=expires_at,
         )
+        return self._pair(user, family_id=family_id, refresh_token=refresh_token)
+
+    def _pair(self, user: User, *, family_id: uuid.UUID, refresh_token: str) -> TokenResponse:
         return TokenResponse(
             access_token=self.tokens.issue_access(user.id, session=family_id),
             expires_in=self.tokens.ttl_seconds,

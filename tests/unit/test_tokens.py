@@ -310,3 +310,27 @@ def test_refresh_tokens_are_stored_as_sha256() -> None:
     assert len(digest) == 64
     assert token not in digest
     assert hash_refresh_token(token + "x") != digest
+
+
+# ------------------------------------------------------------------ refresh successors
+
+
+def test_a_successor_is_derived_from_the_token_and_the_key() -> None:
+    token = new_refresh_token()
+    successor = codec().refresh_successors(token)[0]
+    assert codec().refresh_successors(token)[0] == successor  # same token, same successor
+    assert codec(OTHER_KEY).refresh_successors(token)[0] != successor
+    assert codec().refresh_successors(new_refresh_token())[0] != successor
+    assert successor != token
+    assert token not in successor
+    # Shaped like any refresh token: 32 bytes, URL-safe base64 without padding.
+    assert len(successor) == len(token) == 43
+    assert set(successor) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def test_successors_under_previous_keys_follow_the_signing_keys() -> None:
+    token = new_refresh_token()
+    rotated = codec(KEY, previous=[OLD_KEY]).refresh_successors(token)
+    assert rotated[0] == codec(KEY).refresh_successors(token)[0]
+    assert codec(OLD_KEY).refresh_successors(token)[0] in rotated[1:]
+    assert len(rotated) == 2
