@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     # Two tabs refreshing with one token at once (or a retry after a lost response): within
     # this window a replay of the token just replaced gets the same successor back; 0 = off.
     refresh_reuse_grace_seconds: float = Field(default=30, ge=0, le=300)
+    # How often refresh sessions past their family's expiry are deleted.
+    refresh_session_purge_interval_seconds: float = Field(default=3600, gt=0)
     jwt_issuer: str = "stockroom"
     jwt_audience: str = "stockroom-api"
     registration_open: bool = True

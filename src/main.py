@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from asgi_correlation_id import CorrelationIdMiddleware
@@ -40,6 +41,7 @@ from src.core.logging import configure_logging, get_logger
 from src.core.ratelimit import Limit, RateLimiter, build_storage
 from src.core.tokens import TokenCodec
 from src.services.idempotency import purge_expired
+from src.services.sessions import purge_expired_sessions
 
 log = get_logger(__name__)
 
@@ -53,19 +55,22 @@ def _build_redis(settings: Settings) -> Redis | None:
     )
 
 
-async def _purge_periodically(database: Database, settings: Settings) -> None:
-    """Delete idempotency records past their 24 h retention, every few minutes.
+async def _purge_periodically(
+    name: str, interval: float, purge: Callable[[], Awaitable[int]]
+) -> None:
+    """Delete what outlived its retention every `interval` seconds: idempotency records
+    after 24 h, refresh sessions after their expiry.
 
     Every instance runs it; the DELETE is idempotent, so several at once do no harm.
     """
     while True:
-        await asyncio.sleep(settings.idempotency_purge_interval_seconds)
+        await asyncio.sleep(interval)
         try:
-            purged = await purge_expired(database.session_factory)
+            purged = await purge()
             if purged:
-                log.info("idempotency_purged", records=purged)
+                log.info(f"{name}_purged", records=purged)
         except Exception:  # a database outage must not kill the loop
-            log.warning("idempotency_purge_failed", exc_info=True)
+            log.warning(f"{name}_purge_failed", exc_info=True)
 
 
 @asynccontextmanager
@@ -78,7 +83,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.database_listen_url or settings.database_url or "",
         max_streams_per_user=settings.sse_max_streams_per_user,
     )
-    purger = asyncio.create_task(_purge_periodically(app.state.db, settings))
+    factory = app.state.db.session_factory
+    purgers = [
+        asyncio.create_task(
+            _purge_periodically(
+                "idempotency",
+                settings.idempotency_purge_interval_seconds,
+                functools.partial(purge_expired, factory),
+            )
+        ),
+        asyncio.create_task(
+            _purge_periodically(
+                "refresh_session",
+                settings.refresh_session_purge_interval_seconds,
+                functools.partial(purge_expired_sessions, factory),
+            )
+        ),
+    ]
     if app.state.owns_process:
         # Everything built so far (modules, routes, schemas, mappers) lives as long as the
         # process; frozen, full collections stop walking it. Under load they had stalled
@@ -89,10 +110,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        purger.cancel()
+        for purger in purgers:
+            purger.cancel()
         await app.state.broker.close()
-        with contextlib.suppress(asyncio.CancelledError):
-            await purger
+        for purger in purgers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
         if app.state.redis is not None:
             await app.state.redis.aclose()
         await app.state.db.dispose()

@@ -23,7 +23,8 @@ class RefreshSession(UUIDPrimaryKey, Base):
     family_id: Mapped[uuid.UUID] = mapped_column(index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    # Absolute: rotation never extends a family past its first login's expiry.
-    expires_at: Mapped[datetime]
+    # Absolute: rotation never extends a family past its first login's expiry. Indexed for
+    # the background purge of expired rows.
+    expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, DateTime, func, select, update
+from sqlalchemy import ColumnElement, DateTime, delete, func, select, update
 from sqlalchemy.orm import aliased
 
 from src.models.refresh_session import RefreshSession
@@ -81,6 +81,14 @@ class RefreshSessionRepository(Repository[RefreshSession]):
                 user_id=user_id, family_id=family_id, token_hash=token_hash, expires_at=expires_at
             )
         )
+
+    async def purge_expired(self) -> int:
+        """Delete rows past their family's expiry; how many went. Used and revoked rows of
+        live families stay: reuse detection needs them until the family expires."""
+        result = await self.session.execute(
+            delete(RefreshSession).where(RefreshSession.expires_at < func.now())
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _statement_time() -> ColumnElement[datetime]:
