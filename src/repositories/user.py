@@ -81,3 +81,8 @@ class UserRepository(Repository[User]):
         return await self.paginate(
             statement, order=BY_CREATED, codec=codec, cursor=cursor, limit=limit
         )
+
+    async def password_of(self, user_id: uuid.UUID) -> str | None:
+        """The stored password hash, read without loading (or locking) the user."""
+        statement = select(User.hashed_password).where(User.id == user_id)
+        return await self.session.scalar(statement)
