@@ -108,7 +108,8 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(default=14 * 86_400, ge=300)
     jwt_issuer: str = "stockroom"
     jwt_audience: str = "stockroom-api"
-    registration_open: bool = True
+    # Self-service sign-up (POST /auth/register). Unset: open in development only.
+    registration_open: bool | None = None
     # Every /api/v1 request, per authenticated user (or per client address when anonymous).
     rate_limit_default: str = "600/minute"
     # Password checks (login, password change) per account *and* client address: the tight
@@ -189,6 +190,14 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def registration_is_open(self) -> bool:
+        """REGISTRATION_OPEN, or when unset: open in development (to try the service out),
+        closed elsewhere (admins create users)."""
+        if self.registration_open is None:
+            return self.is_development
+        return self.registration_open
 
     @property
     def effective_log_format(self) -> LogFormat:

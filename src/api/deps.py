@@ -53,7 +53,7 @@ def build_auth_policy(settings: Settings) -> AuthPolicy:
     """Built once per app (parsing the limits on every request showed in profiles)."""
     return AuthPolicy(
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
-        registration_open=settings.registration_open,
+        registration_open=settings.registration_is_open,
         login_per_account=Limit.parse("login-account", settings.login_rate_limit_per_account),
         login_per_client=Limit.parse("login-client", settings.login_rate_limit_per_client),
         register_per_client=Limit.parse("register-client", settings.login_rate_limit_per_client),

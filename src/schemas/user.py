@@ -42,6 +42,10 @@ class UserCreate(InputSchema):
     full_name: Name
 
 
+class UserAdminCreate(UserCreate):
+    role: Role = Role.VIEWER
+
+
 class UserSelfUpdate(InputSchema):
     full_name: Name
 

@@ -14,7 +14,13 @@ from src.dependencies import ClientAddress
 from src.models.user import Role
 from src.schemas.base import NO_NUL_PATTERN
 from src.schemas.pagination import Page
-from src.schemas.user import PasswordChange, UserAdminUpdate, UserRead, UserSelfUpdate
+from src.schemas.user import (
+    PasswordChange,
+    UserAdminCreate,
+    UserAdminUpdate,
+    UserRead,
+    UserSelfUpdate,
+)
 
 router = APIRouter(prefix=f"{API_V1}/users", tags=["users"])
 
@@ -46,6 +52,19 @@ async def change_password(
     """Change the password; every session of the user ends. Attempts are limited per user and
     client address like logins (429); 409 when the password changed during the request."""
     await service.change_password(user, body, client=client)
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses=problem_responses(*ADMIN_ERRORS, 409, 422)
+)
+async def create_user(
+    body: UserAdminCreate, _: RequireAdmin, service: UserServiceDep, response: Response
+) -> UserRead:
+    """Create a user with a role (viewer unless given); works whether or not self-service
+    registration is open."""
+    user = await service.create_user(body)
+    response.headers["Location"] = f"{API_V1}/users/{user.id}"
+    return UserRead.model_validate(user)
 
 
 @router.get("", responses=problem_responses(*ADMIN_ERRORS, 400, 422))
