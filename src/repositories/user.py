@@ -19,7 +19,9 @@ class UserRepository(Repository[User]):
     async def get_by_email(
         self, email: str, *, with_password: bool = False, lock: bool = False
     ) -> User | None:
-        statement = select(User).where(func.lower(User.email) == email.lower())
+        # Callers pass the canonical form (src.core.emails); lower() on both sides is what the
+        # unique index uq_users_email_lower compares.
+        statement = select(User).where(func.lower(User.email) == func.lower(email))
         if with_password:
             statement = statement.options(undefer(User.hashed_password))
         if lock:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.database import release
+from src.core.emails import lookup_email
 from src.core.exceptions import Conflict, Forbidden, OAuthError, RateLimited, Unauthorized
 from src.core.ids import new_id
 from src.core.metrics import LOGIN_FAILURES, LOGIN_THROTTLED
@@ -79,7 +80,7 @@ class AuthService:
             raise
 
     async def login(self, email: str, password: str, *, client: str) -> TokenResponse:
-        account = email.strip().lower()
+        account = lookup_email(email)
         try:
             await self._throttle(account, client)
         except RateLimited:
