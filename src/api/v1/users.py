@@ -55,7 +55,9 @@ async def change_password(
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, responses=problem_responses(*ADMIN_ERRORS, 409, 422)
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(*ADMIN_ERRORS, 409, 422, 429),
 )
 async def create_user(
     body: UserAdminCreate, _: RequireAdmin, service: UserServiceDep, response: Response
