@@ -113,11 +113,23 @@ class Settings(BaseSettings):
     refresh_session_purge_interval_seconds: float = Field(default=3600, gt=0)
     jwt_issuer: str = "stockroom"
     jwt_audience: str = "stockroom-api"
-    registration_open: bool = True
+    # Self-service sign-up (POST /auth/register). Unset: open in development only.
+    registration_open: bool | None = None
     # Every /api/v1 request, per authenticated user (or per client address when anonymous).
     rate_limit_default: str = "600/minute"
+    # Password checks (login, password change) per account *and* client address: the tight
+    # limit, which guesses from other addresses can never use up.
     login_rate_limit_per_account: str = "5/minute"
     login_rate_limit_per_client: str = "20/minute"
+    # Login attempts on one account from addresses it has not logged in from recently,
+    # across all of them: bounds guessing spread over many addresses. Once it is spent,
+    # only addresses with a successful login in the last LOGIN_KNOWN_CLIENT_SECONDS get in.
+    login_rate_limit_per_account_all_clients: str = "50/hour"
+    login_known_client_seconds: int = Field(default=30 * 86_400, ge=1)
+    # Argon2 hashes computed at once in this process (each takes ~0.1 s of CPU and 64 MiB),
+    # and how long a request waits for its turn before a 429 with Retry-After.
+    password_hash_concurrency: int = Field(default=4, ge=1, le=64)
+    password_hash_max_wait_seconds: float = Field(default=5.0, gt=0, le=60)
     # Proxies whose X-Forwarded-For is believed (comma-separated IPs/CIDRs, or *). Empty:
     # the client address is the socket's peer, which a client cannot forge.
     forwarded_allow_ips: str = ""
@@ -131,7 +143,10 @@ class Settings(BaseSettings):
         return level
 
     @field_validator(
-        "rate_limit_default", "login_rate_limit_per_account", "login_rate_limit_per_client"
+        "rate_limit_default",
+        "login_rate_limit_per_account",
+        "login_rate_limit_per_client",
+        "login_rate_limit_per_account_all_clients",
     )
     @classmethod
     def _rate(cls, value: str) -> str:
@@ -180,6 +195,14 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def registration_is_open(self) -> bool:
+        """REGISTRATION_OPEN, or when unset: open in development (to try the service out),
+        closed elsewhere (admins create users)."""
+        if self.registration_open is None:
+            return self.is_development
+        return self.registration_open
 
     @property
     def effective_log_format(self) -> LogFormat:

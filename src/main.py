@@ -38,6 +38,7 @@ from src.core.cursors import CursorCodec
 from src.core.database import Database
 from src.core.events import MovementBroker
 from src.core.logging import configure_logging, get_logger
+from src.core.passwords import configure_hashing
 from src.core.ratelimit import Limit, RateLimiter, build_storage
 from src.core.tokens import TokenCodec
 from src.services.idempotency import purge_expired
@@ -140,6 +141,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     owns_process = settings is None
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.effective_log_format.value)
+    configure_hashing(
+        concurrency=settings.password_hash_concurrency,
+        max_wait_seconds=settings.password_hash_max_wait_seconds,
+    )
 
     app = FastAPI(
         title="Stockroom",

@@ -54,10 +54,15 @@ def build_auth_policy(settings: Settings) -> AuthPolicy:
     return AuthPolicy(
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
         refresh_grace=timedelta(seconds=settings.refresh_reuse_grace_seconds),
-        registration_open=settings.registration_open,
+        registration_open=settings.registration_is_open,
         login_per_account=Limit.parse("login-account", settings.login_rate_limit_per_account),
         login_per_client=Limit.parse("login-client", settings.login_rate_limit_per_client),
         register_per_client=Limit.parse("register-client", settings.login_rate_limit_per_client),
+        login_per_account_all_clients=Limit.parse(
+            "login-account-all", settings.login_rate_limit_per_account_all_clients
+        ),
+        known_client_seconds=settings.login_known_client_seconds,
+        password_change=Limit.parse("password-change", settings.login_rate_limit_per_account),
     )
 
 
@@ -68,8 +73,11 @@ async def get_auth_service(
     return AuthService(session, tokens=tokens, limiter=limiter, policy=policy)
 
 
-async def get_user_service(session: SessionDep) -> UserService:
-    return UserService(session)
+async def get_user_service(
+    request: Request, session: SessionDep, limiter: RateLimiterDep
+) -> UserService:
+    policy: AuthPolicy = request.app.state.auth_policy
+    return UserService(session, limiter=limiter, policy=policy)
 
 
 async def get_product_service(session: SessionDep) -> ProductService:

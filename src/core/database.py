@@ -79,3 +79,15 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def release(session: AsyncSession) -> None:
+    """End the session's read-only transaction so its pooled connection (and any row lock)
+    goes back before slow work such as Argon2; the next statement starts a new transaction.
+
+    Rolls back, never commits: call it only before the request has written anything. Loaded
+    objects stay readable but detached; load again what is to be written.
+    """
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("release() would discard unsaved changes")
+    await session.close()

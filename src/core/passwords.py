@@ -3,14 +3,26 @@
 Argon2id through pwdlib: no input-length limit (a 100-character password is verified exactly
 as typed, never truncated as bcrypt does at 72 bytes). Hashing is CPU-bound for ~0.1 s, so it
 runs in a worker thread to keep the event loop serving other requests.
+
+Hashes run at most `concurrency` at a time in the process (each also takes 64 MiB): a flood of
+logins or password changes then queues here, holding no database connection, instead of
+filling the thread pool and memory. A caller that waits longer than `max_wait_seconds` gets
+RateLimited (429 with Retry-After): the server is busy, try again shortly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 from pwdlib import PasswordHash
+
+from src.core.exceptions import RateLimited
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
@@ -40,13 +52,59 @@ def password_policy_problem(password: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class HashingLimits:
+    concurrency: int = 4
+    max_wait_seconds: float = 5.0
+
+
+_limits = HashingLimits()
+# One semaphore per event loop (an asyncio primitive belongs to one loop); replaced when the
+# limits change.
+_gates: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, tuple[HashingLimits, asyncio.Semaphore]
+] = weakref.WeakKeyDictionary()
+_T = TypeVar("_T")
+
+
+def configure_hashing(*, concurrency: int, max_wait_seconds: float) -> None:
+    """Set the process-wide bound (the app does so from its settings at start-up)."""
+    global _limits
+    _limits = HashingLimits(concurrency, max_wait_seconds)
+    _gates.clear()
+
+
+def _gate() -> tuple[HashingLimits, asyncio.Semaphore]:
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None or gate[0] != _limits:
+        gate = _gates[loop] = (_limits, asyncio.Semaphore(_limits.concurrency))
+    return gate
+
+
+async def _bounded(work: Callable[..., _T], *args: str) -> _T:
+    limits, semaphore = _gate()
+    try:
+        async with asyncio.timeout(limits.max_wait_seconds):
+            await semaphore.acquire()
+    except TimeoutError:
+        raise RateLimited(
+            "Too many password checks in progress; try again shortly",
+            retry_after=math.ceil(limits.max_wait_seconds),
+        ) from None
+    try:
+        return await asyncio.to_thread(work, *args)
+    finally:
+        semaphore.release()
+
+
 async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await _bounded(_hasher.hash, password)
 
 
 async def verify_password(password: str, hashed: str | None) -> tuple[bool, str | None]:
     """(matches, new hash when the stored one uses outdated parameters)."""
     if hashed is None:
-        await asyncio.to_thread(_hasher.verify, password, _DUMMY_HASH)
+        await _bounded(_hasher.verify, password, _DUMMY_HASH)
         return False, None
-    return await asyncio.to_thread(_hasher.verify_and_update, password, hashed)
+    return await _bounded(_hasher.verify_and_update, password, hashed)

@@ -93,6 +93,21 @@ class RateLimiter:
         except StorageError:
             raise ServiceUnavailable("Rate limiting is unavailable; try again shortly") from None
 
+    async def remember(self, name: str, key: str, seconds: int) -> None:
+        """Note `key` under `name` for `seconds` from now (again: the time starts over)."""
+        try:
+            await self.storage.clear(f"{name}/{key}")
+            await self.storage.incr(f"{name}/{key}", seconds)
+        except StorageError:
+            raise ServiceUnavailable("Rate limiting is unavailable; try again shortly") from None
+
+    async def remembers(self, name: str, key: str) -> bool:
+        """Whether `key` was noted under `name` and has not expired yet."""
+        try:
+            return await self.storage.get(f"{name}/{key}") > 0
+        except StorageError:
+            raise ServiceUnavailable("Rate limiting is unavailable; try again shortly") from None
+
     async def _refuse(self, limit: Limit, key: str) -> None:
         try:
             stats = await self._limiter.get_window_stats(limit.item, limit.name, key)

@@ -20,7 +20,9 @@ class UserRepository(Repository[User]):
     async def get_by_email(
         self, email: str, *, with_password: bool = False, lock: bool = False
     ) -> User | None:
-        statement = select(User).where(func.lower(User.email) == email.lower())
+        # Callers pass the canonical form (src.core.emails); lower() on both sides is what the
+        # unique index uq_users_email_lower compares.
+        statement = select(User).where(func.lower(User.email) == func.lower(email))
         if with_password:
             statement = statement.options(undefer(User.hashed_password))
         if lock:
@@ -94,3 +96,8 @@ class UserRepository(Repository[User]):
         return await self.paginate(
             statement, order=BY_CREATED, codec=codec, cursor=cursor, limit=limit
         )
+
+    async def password_of(self, user_id: uuid.UUID) -> str | None:
+        """The stored password hash, read without loading (or locking) the user."""
+        statement = select(User.hashed_password).where(User.id == user_id)
+        return await self.session.scalar(statement)

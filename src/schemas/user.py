@@ -6,6 +6,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, EmailStr, Field, StrictBool
 
+from src.core.emails import valid_email
 from src.core.passwords import MAX_LENGTH, MIN_LENGTH, password_policy_problem
 from src.models.user import Role
 from src.schemas.base import NOT_BLANK_PATTERN, InputSchema, Name, PatchSchema, Schema
@@ -35,11 +36,19 @@ NewPassword = Annotated[
 GivenPassword = Annotated[str, Field(min_length=1, max_length=MAX_LENGTH * 8)]
 
 
+# 254: the longest address SMTP can deliver, and what email-validator accepts. Stored in its
+# canonical form (NFKC, case-folded); an address that mixes scripts is refused.
+NewEmail = Annotated[EmailStr, Field(max_length=254), AfterValidator(valid_email)]
+
+
 class UserCreate(InputSchema):
-    # 254: the longest address SMTP can deliver, and what email-validator accepts.
-    email: EmailStr = Field(max_length=254)
+    email: NewEmail
     password: NewPassword
     full_name: Name
+
+
+class UserAdminCreate(UserCreate):
+    role: Role = Role.VIEWER
 
 
 class UserSelfUpdate(InputSchema):

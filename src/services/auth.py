@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from src.core.database import release
+from src.core.emails import lookup_email
 from src.core.exceptions import Conflict, Forbidden, OAuthError, RateLimited, Unauthorized
 from src.core.ids import new_id
 from src.core.metrics import LOGIN_FAILURES, LOGIN_THROTTLED
@@ -35,6 +37,13 @@ class AuthPolicy:
     login_per_account: Limit
     login_per_client: Limit
     register_per_client: Limit
+    login_per_account_all_clients: Limit
+    known_client_seconds: int
+    password_change: Limit
+
+
+# Where the limiter remembers the client addresses that logged into an account recently.
+KNOWN_CLIENTS = "login-known-client"
 
 
 class AuthService:
@@ -72,18 +81,27 @@ class AuthService:
             raise
 
     async def login(self, email: str, password: str, *, client: str) -> TokenResponse:
-        account = email.strip().lower()
+        account = lookup_email(email)
         try:
             await self._throttle(account, client)
         except RateLimited:
             LOGIN_THROTTLED.inc()
             raise
-        user = await self.users.get_by_email(account, with_password=True, lock=True)
-        matches, new_hash = await verify_password(password, user.hashed_password if user else None)
-        if user is None or not matches or not user.is_active:
+        found = await self.users.get_by_email(account, with_password=True)
+        user_id, checked = (found.id, found.hashed_password) if found else (None, None)
+        # Argon2 takes ~0.1 s: hold no pooled connection and no row lock meanwhile.
+        await release(self.session)
+        matches, new_hash = await verify_password(password, checked)
+        user = await self.users.lock_sessions_of(user_id) if matches and user_id else None
+        # Decided under the lock: the password may have changed, or the account been
+        # deactivated, while the hash was being checked.
+        if user is None or not user.is_active or user.hashed_password != checked:
             LOGIN_FAILURES.inc()
             raise OAuthError("invalid_grant", _BAD_CREDENTIALS)
-        await self.limiter.reset(self.policy.login_per_account, account)
+        await self.limiter.reset(self.policy.login_per_account, f"{account}|{client}")
+        await self.limiter.remember(
+            KNOWN_CLIENTS, f"{account}|{client}", self.policy.known_client_seconds
+        )
         if new_hash:
             user.hashed_password = new_hash
         return await self._issue(
@@ -94,11 +112,20 @@ class AuthService:
         )
 
     async def _throttle(self, account: str, client: str) -> None:
+        """Charge the limits before the password is checked, so concurrent guesses cannot
+        slip in under them.
+
+        OWASP's advice against lockout abuse: the tight limit counts per account *and*
+        client address (a success clears it), so guesses from elsewhere never use up the
+        owner's attempts. A looser limit per account across all addresses bounds guessing
+        spread over many of them; addresses that logged into the account recently are not
+        charged to it and still get through once it is spent, so the owner keeps logging in
+        from their own address while new addresses get 429, whatever they guess.
+        """
         await self.limiter.hit(self.policy.login_per_client, client)
-        # Counted before the password is checked, so concurrent guesses cannot all slip in
-        # under the limit; a successful login clears the count, so a user who logs in often
-        # is never locked out while guessing stays capped.
-        await self.limiter.hit(self.policy.login_per_account, account)
+        await self.limiter.hit(self.policy.login_per_account, f"{account}|{client}")
+        if not await self.limiter.remembers(KNOWN_CLIENTS, f"{account}|{client}"):
+            await self.limiter.hit(self.policy.login_per_account_all_clients, account)
 
     async def refresh(self, refresh_token: str) -> TokenResponse:
         token_hash = hash_refresh_token(refresh_token)

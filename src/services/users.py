@@ -4,41 +4,68 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.cursors import CursorCodec
+from src.core.database import release
 from src.core.exceptions import Conflict, NotFound, ValidationFailed
 from src.core.passwords import hash_password, verify_password
+from src.core.ratelimit import RateLimiter
 from src.models.user import Role, User
-from src.repositories.base import PageResult
+from src.repositories.base import PageResult, violated_constraint
 from src.repositories.refresh_session import RefreshSessionRepository
 from src.repositories.user import UserRepository
-from src.schemas.user import PasswordChange, UserAdminUpdate, UserSelfUpdate
+from src.schemas.user import PasswordChange, UserAdminCreate, UserAdminUpdate, UserSelfUpdate
+from src.services.auth import AuthPolicy
 
 
 class UserService:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        limiter: RateLimiter | None = None,
+        policy: AuthPolicy | None = None,
+    ) -> None:
         self.session = session
         self.users = UserRepository(session)
         self.sessions = RefreshSessionRepository(session)
+        # Only password changes need them (the CLI's ensure_admin does not).
+        self.limiter = limiter
+        self.policy = policy
 
     async def update_me(self, user: User, data: UserSelfUpdate) -> User:
         user.full_name = data.full_name
         await self.session.flush()
         return user
 
-    async def change_password(self, user: User, data: PasswordChange) -> None:
-        """Set a new password and end every session of the user."""
-        stored = await self.users.lock_sessions_of(user.id)
-        matches, _ = await verify_password(
-            data.current_password, stored.hashed_password if stored else None
-        )
+    async def change_password(self, user: User, data: PasswordChange, *, client: str) -> None:
+        """Set a new password and end every session of the user.
+
+        Throttled like login, per user and client address, charged before the check. No
+        pooled connection or row lock is held while Argon2 runs: read the hash, end the
+        read-only transaction, check and hash, then write in a short transaction that first
+        makes sure the hash did not change meanwhile.
+        """
+        if self.limiter is None or self.policy is None:
+            raise RuntimeError("UserService needs a limiter and policy to change passwords")
+        user_id, throttle_key = user.id, f"{user.id}|{client}"
+        await self.limiter.hit(self.policy.password_change, throttle_key)
+        current = await self.users.password_of(user_id)
+        await release(self.session)
+        matches, _ = await verify_password(data.current_password, current)
         if not matches:
             raise ValidationFailed(
                 "The current password is incorrect", loc=["body", "current_password"]
             )
-        await self.users.set_password(user, await hash_password(data.new_password))
-        await self.sessions.revoke_all_for_user(user.id)
+        new_hash = await hash_password(data.new_password)
+        stored = await self.users.lock_sessions_of(user_id)
+        if stored is None or stored.hashed_password != current:
+            raise Conflict("The password was changed meanwhile; log in again")
+        await self.users.set_password(stored, new_hash)
+        await self.sessions.revoke_all_for_user(user_id)
+        await self.limiter.reset(self.policy.password_change, throttle_key)
 
     async def list_users(
         self,
@@ -90,6 +117,23 @@ class UserService:
             await self.sessions.revoke_all_for_user(user.id)
         await self.session.flush()
         return user
+
+    async def create_user(self, data: UserAdminCreate) -> User:
+        """An admin creates a user with a role (409 when the email is taken)."""
+        # The admin's own lookup opened a transaction: end it before Argon2 runs.
+        await release(self.session)
+        user = User(
+            email=data.email,
+            hashed_password=await hash_password(data.password),
+            full_name=data.full_name,
+            role=data.role,
+        )
+        try:
+            return await self.users.add(user)
+        except IntegrityError as exc:
+            if violated_constraint(exc) == "uq_users_email_lower":
+                raise Conflict("A user with this email already exists") from None
+            raise
 
     async def ensure_admin(self, *, email: str, password: str, full_name: str) -> tuple[User, bool]:
         """Create an admin, or promote (and re-activate) an existing user. (user, created)."""

@@ -1,7 +1,9 @@
 """Login throttling on POST /auth/token: per client address (every attempt counts) and per
-account (failed attempts count, checked before each attempt); 429 `rate-limited` with
-`Retry-After`. With REDIS_URL the counts are shared by every instance, and a Redis that is
-down fails closed (503) rather than letting guesses through uncounted.
+account and client address (failed attempts count, charged before each attempt; a success
+clears it); 429 `rate-limited` with `Retry-After`. The account-wide limit across addresses
+and known addresses are in test_auth_lockout.py. With REDIS_URL the counts are shared by every
+instance, and a Redis that is down fails closed (503) rather than letting guesses through
+uncounted.
 """
 
 from __future__ import annotations

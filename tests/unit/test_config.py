@@ -133,3 +133,24 @@ def test_pool_recycle_reaches_the_engine_and_has_a_floor(monkeypatch: pytest.Mon
     assert build_engine(settings).pool._recycle == 90
     with pytest.raises(SettingsError, match="DB_POOL_RECYCLE_SECONDS"):
         load_settings(database_url=DB, secret_key=GOOD_KEY, db_pool_recycle_seconds=5)
+
+
+@pytest.mark.parametrize(
+    ("environment", "given", "expected"),
+    [
+        (Environment.DEVELOPMENT, None, True),
+        (Environment.STAGING, None, False),
+        (Environment.PRODUCTION, None, False),
+        (Environment.PRODUCTION, True, True),
+        (Environment.DEVELOPMENT, False, False),
+    ],
+)
+def test_registration_is_open_by_default_only_in_development(
+    environment: Environment, given: bool | None, expected: bool
+) -> None:
+    values: dict[str, object] = {"environment": environment, "database_url": DB}
+    values["secret_key"] = GOOD_KEY
+    if given is not None:
+        values["registration_open"] = given
+    settings = Settings(_env_file=None, **values)  # type: ignore[arg-type]
+    assert settings.registration_is_open is expected

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
 import pytest
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from pytest_mock import MockerFixture
 
 from src.core import passwords
+from src.core.exceptions import RateLimited
 from src.core.passwords import (
     MAX_LENGTH,
     MIN_LENGTH,
@@ -140,3 +146,46 @@ async def test_a_hash_with_outdated_parameters_is_upgraded_on_verify() -> None:
 async def test_a_wrong_password_against_an_outdated_hash_is_not_upgraded() -> None:
     weak = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8 * 1024),)).hash(GOOD)
     assert await verify_password("not the password", weak) == (False, None)
+
+
+# ------------------------------------------------------------------ bounded concurrency
+
+
+@pytest.fixture
+def slow_hasher(mocker: MockerFixture) -> Iterator[dict[str, int]]:
+    """Replace Argon2 with a 0.2 s stand-in that records how many run at once."""
+    seen = {"now": 0, "most": 0}
+    lock = threading.Lock()
+
+    def slow(password: str) -> str:
+        with lock:
+            seen["now"] += 1
+            seen["most"] = max(seen["most"], seen["now"])
+        time.sleep(0.2)
+        with lock:
+            seen["now"] -= 1
+        return "hashed"
+
+    mocker.patch.object(passwords._hasher, "hash", side_effect=slow)
+    yield seen
+    passwords.configure_hashing(concurrency=4, max_wait_seconds=5.0)
+
+
+async def test_hashing_runs_at_most_the_configured_number_at_once(
+    slow_hasher: dict[str, int],
+) -> None:
+    passwords.configure_hashing(concurrency=2, max_wait_seconds=5)
+    results = await asyncio.gather(*(hash_password(GOOD) for _ in range(6)))
+    assert results == ["hashed"] * 6
+    assert slow_hasher["most"] == 2
+
+
+async def test_waiting_too_long_for_a_turn_is_rate_limited(slow_hasher: dict[str, int]) -> None:
+    passwords.configure_hashing(concurrency=1, max_wait_seconds=0.05)
+    results = await asyncio.gather(*(hash_password(GOOD) for _ in range(3)), return_exceptions=True)
+    assert results[0] == "hashed"
+    refused = [r for r in results if isinstance(r, RateLimited)]
+    assert len(refused) == 2
+    assert refused[0].retry_after == 1
+    # The turn was given back: the next hash goes through.
+    assert await hash_password(GOOD) == "hashed"

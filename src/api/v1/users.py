@@ -10,10 +10,17 @@ from fastapi import APIRouter, Query, Response, status
 from src.api.deps import CurrentUser, Pagination, RequireAdmin, UserServiceDep
 from src.api.responses import problem_responses
 from src.api.v1.prefix import API_V1
+from src.dependencies import ClientAddress
 from src.models.user import Role
 from src.schemas.base import NO_NUL_PATTERN
 from src.schemas.pagination import Page
-from src.schemas.user import PasswordChange, UserAdminUpdate, UserRead, UserSelfUpdate
+from src.schemas.user import (
+    PasswordChange,
+    UserAdminCreate,
+    UserAdminUpdate,
+    UserRead,
+    UserSelfUpdate,
+)
 
 router = APIRouter(prefix=f"{API_V1}/users", tags=["users"])
 
@@ -37,11 +44,29 @@ async def update_me(body: UserSelfUpdate, user: CurrentUser, service: UserServic
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problem_responses(*AUTH_ERRORS, 422),
+    responses=problem_responses(*AUTH_ERRORS, 409, 422, 429, 503),
 )
-async def change_password(body: PasswordChange, user: CurrentUser, service: UserServiceDep) -> None:
-    """Change the password; every session of the user ends."""
-    await service.change_password(user, body)
+async def change_password(
+    body: PasswordChange, user: CurrentUser, service: UserServiceDep, client: ClientAddress
+) -> None:
+    """Change the password; every session of the user ends. Attempts are limited per user and
+    client address like logins (429); 409 when the password changed during the request."""
+    await service.change_password(user, body, client=client)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(*ADMIN_ERRORS, 409, 422, 429),
+)
+async def create_user(
+    body: UserAdminCreate, _: RequireAdmin, service: UserServiceDep, response: Response
+) -> UserRead:
+    """Create a user with a role (viewer unless given); works whether or not self-service
+    registration is open."""
+    user = await service.create_user(body)
+    response.headers["Location"] = f"{API_V1}/users/{user.id}"
+    return UserRead.model_validate(user)
 
 
 @router.get("", responses=problem_responses(*ADMIN_ERRORS, 400, 422))
