@@ -162,6 +162,17 @@ class Settings(BaseSettings):
         return url
 
     @model_validator(mode="after")
+    def _pgbouncer_needs_listen_url(self) -> Settings:
+        # Through PgBouncer's transaction mode LISTEN never hears a NOTIFY: without a direct
+        # URL the service would run with event streams that silently stay empty.
+        if self.db_pgbouncer and not self.database_listen_url:
+            raise ValueError(
+                "DATABASE_LISTEN_URL is required when DB_PGBOUNCER=true "
+                "(live events LISTEN on a direct PostgreSQL connection)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _production_safety(self) -> Settings:
         if self.environment is Environment.DEVELOPMENT:
             return self

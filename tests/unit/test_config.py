@@ -32,6 +32,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "LOG_LEVEL",
         "REDIS_URL",
         "STOCKROOM_DATA_DIR",
+        "DB_PGBOUNCER",
+        "DATABASE_LISTEN_URL",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env is read
@@ -133,3 +135,33 @@ def test_pool_recycle_reaches_the_engine_and_has_a_floor(monkeypatch: pytest.Mon
     assert build_engine(settings).pool._recycle == 90
     with pytest.raises(SettingsError, match="DB_POOL_RECYCLE_SECONDS"):
         load_settings(database_url=DB, secret_key=GOOD_KEY, db_pool_recycle_seconds=5)
+
+
+def test_pgbouncer_without_listen_url_is_refused_in_one_line() -> None:
+    """Live events need LISTEN, which PgBouncer's transaction mode cannot carry."""
+    with pytest.raises(SettingsError) as caught:
+        load_settings(database_url=DB, secret_key=GOOD_KEY, db_pgbouncer=True)
+    message = str(caught.value)
+    assert "DATABASE_LISTEN_URL is required when DB_PGBOUNCER=true" in message
+    assert "\n" not in message
+
+
+def test_pgbouncer_without_listen_url_is_refused_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DB_PGBOUNCER", "true")
+    monkeypatch.setenv("DATABASE_LISTEN_URL", "  ")  # blank counts as unset
+    with pytest.raises(SettingsError, match="DATABASE_LISTEN_URL is required"):
+        load_settings(database_url=DB, secret_key=GOOD_KEY, environment="production")
+
+
+def test_pgbouncer_with_listen_url_is_accepted() -> None:
+    settings = load_settings(
+        database_url=DB,
+        secret_key=GOOD_KEY,
+        db_pgbouncer=True,
+        database_listen_url="postgresql://app:pw@db-direct:5432/stockroom",
+    )
+    assert settings.db_pgbouncer is True
+    assert settings.database_listen_url == "postgresql+asyncpg://app:pw@db-direct:5432/stockroom"
+    assert load_settings(database_url=DB, secret_key=GOOD_KEY).database_listen_url is None
