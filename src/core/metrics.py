@@ -46,6 +46,12 @@ LOGIN_THROTTLED = Counter("stockroom_login_throttled_total", "Login attempts rat
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
+# Label values come from a fixed set only: a value taken from the request (a path, a method
+# token) would add a series per distinct value, and anyone could grow the scrape without end.
+UNMATCHED_ROUTE = "<unmatched>"
+OTHER_METHOD = "<other>"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 
 def render() -> bytes:
     """The exposition text: this process, or every worker's when in multiprocess mode."""
@@ -57,7 +63,8 @@ def render() -> bytes:
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    labels = (method, route, str(status))
+    """`route` is a route template or UNMATCHED_ROUTE, never a raw path."""
+    labels = (method if method in _METHODS else OTHER_METHOD, route, str(status))
     REQUESTS.labels(*labels).inc()
     LATENCY.labels(*labels).observe(seconds)
 
