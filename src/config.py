@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     db_pool_recycle_seconds: int = Field(default=1800, ge=60)
     db_connect_timeout: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    # Statements slower than this log a warning naming the repository operation (never the
+    # SQL or its parameters); 0 logs every statement.
+    db_slow_query_ms: int = Field(default=200, ge=0)
     # DATABASE_URL points at PgBouncer in transaction mode: no client-side pool, unique
     # prepared-statement names (SQLAlchemy's asyncpg notes). LISTEN needs a session, so live
     # events then use DATABASE_LISTEN_URL (PostgreSQL directly) when it is set.
