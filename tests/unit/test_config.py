@@ -165,3 +165,17 @@ def test_pgbouncer_with_listen_url_is_accepted() -> None:
     assert settings.db_pgbouncer is True
     assert settings.database_listen_url == "postgresql+asyncpg://app:pw@db-direct:5432/stockroom"
     assert load_settings(database_url=DB, secret_key=GOOD_KEY).database_listen_url is None
+
+
+def test_request_limits_have_safe_defaults_and_bounds() -> None:
+    settings = load_settings(database_url=DB, secret_key=GOOD_KEY)
+    assert settings.max_header_bytes == 16 * 1024
+    assert settings.request_header_timeout_seconds == 10
+    assert settings.request_body_timeout_seconds == 30
+    assert settings.db_slow_query_ms == 200
+    with pytest.raises(SettingsError, match="MAX_HEADER_BYTES"):
+        load_settings(database_url=DB, secret_key=GOOD_KEY, max_header_bytes=100)
+    with pytest.raises(SettingsError, match="REQUEST_HEADER_TIMEOUT_SECONDS"):
+        load_settings(database_url=DB, secret_key=GOOD_KEY, request_header_timeout_seconds=0)
+    with pytest.raises(SettingsError, match="DB_SLOW_QUERY_MS"):
+        load_settings(database_url=DB, secret_key=GOOD_KEY, db_slow_query_ms=-1)
