@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     db_pool_recycle_seconds: int = Field(default=1800, ge=60)
     db_connect_timeout: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    # Statements slower than this log a warning naming the repository operation (never the
+    # SQL or its parameters); 0 logs every statement.
+    db_slow_query_ms: int = Field(default=200, ge=0)
     # DATABASE_URL points at PgBouncer in transaction mode: no client-side pool, unique
     # prepared-statement names (SQLAlchemy's asyncpg notes). LISTEN needs a session, so live
     # events then use DATABASE_LISTEN_URL (PostgreSQL directly) when it is set.
@@ -94,6 +97,12 @@ class Settings(BaseSettings):
     database_listen_url: str | None = None
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # Slow and huge requests (`stockroom serve`): the request line and headers may take this
+    # many bytes (431 beyond), must arrive within the header timeout from their first byte,
+    # and the body within the body timeout after them (408 and the connection closed).
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    request_header_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    request_body_timeout_seconds: float = Field(default=30, gt=0, le=3600)
     # Live events: concurrent SSE streams one user may hold (per process), and how often an
     # idle stream sends a heartbeat comment.
     sse_max_streams_per_user: int = Field(default=5, ge=1, le=100)
@@ -180,6 +189,17 @@ class Settings(BaseSettings):
         if not url.startswith("postgresql+asyncpg://"):
             raise ValueError("must be a PostgreSQL URL (postgresql://user:pass@host:port/db)")
         return url
+
+    @model_validator(mode="after")
+    def _pgbouncer_needs_listen_url(self) -> Settings:
+        # Through PgBouncer's transaction mode LISTEN never hears a NOTIFY: without a direct
+        # URL the service would run with event streams that silently stay empty.
+        if self.db_pgbouncer and not self.database_listen_url:
+            raise ValueError(
+                "DATABASE_LISTEN_URL is required when DB_PGBOUNCER=true "
+                "(live events LISTEN on a direct PostgreSQL connection)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_safety(self) -> Settings:

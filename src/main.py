@@ -181,7 +181,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "X-Request-ID",
                 "Last-Event-ID",
             ],
-            expose_headers=["X-Request-ID", "ETag", "Location", "Retry-After"],
+            # Browsers hide every other response header from scripts.
+            expose_headers=[
+                "X-Request-ID",
+                "ETag",
+                "Location",
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+                "Idempotent-Replayed",
+            ],
         )
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(

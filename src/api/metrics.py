@@ -1,6 +1,7 @@
 """GET /metrics: Prometheus exposition, outside the versioned API like the health checks."""
 
 from fastapi import APIRouter, Response
+from starlette.concurrency import run_in_threadpool
 
 from src.core.metrics import CONTENT_TYPE, render
 
@@ -10,4 +11,6 @@ router = APIRouter(tags=["operations"])
 @router.get("/metrics", response_class=Response)
 async def metrics() -> Response:
     """Request counts and latency by route, DB pool use, movements posted, logins refused."""
-    return Response(content=render(), media_type=CONTENT_TYPE)
+    # Rendering takes time proportional to the series (and reads files in multiprocess
+    # mode): in a thread, other requests keep being served meanwhile.
+    return Response(content=await run_in_threadpool(render), media_type=CONTENT_TYPE)

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from src.api.problems import current_request_id, problem_response
-from src.core.metrics import observe_pool, observe_request
+from src.core.metrics import UNMATCHED_ROUTE, observe_pool, observe_request
 from src.core.ratelimit import Limit
 from src.core.tokens import InvalidToken, TokenCodec
 
@@ -59,11 +59,7 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = getattr(scope.get("route"), "path", None)
-            if route is None:
-                # FastAPI's own pages (docs, openapi.json) set no route; they are few and
-                # fixed, so their path is a safe label. Anything else unmatched is lumped.
-                route = scope["path"] if status < 400 else "<unmatched>"
+            route = _route_label(scope)
             elapsed = time.perf_counter() - start
             observe_request(scope["method"], route, status, elapsed)
             _observe_pool(scope)
@@ -75,6 +71,22 @@ class AccessLogMiddleware:
                 duration_ms=round(elapsed * 1000, 2),
             )
             structlog.contextvars.clear_contextvars()
+
+
+def _route_label(scope: Scope) -> str:
+    """The template of the route that handled the request (a 405 included), else one fixed
+    label: a request answered before or without a match (404, slash redirect, CORS
+    preflight) must not put its arbitrary path into a metric series."""
+    route = scope.get("route")
+    if route is not None:
+        return str(route.path)
+    endpoint = scope.get("endpoint")
+    if endpoint is not None:
+        # FastAPI's own pages (docs, openapi.json) record only their endpoint.
+        for candidate in scope["app"].router.routes:
+            if getattr(candidate, "endpoint", None) is endpoint:
+                return str(candidate.path)
+    return UNMATCHED_ROUTE
 
 
 def _observe_pool(scope: Scope) -> None:

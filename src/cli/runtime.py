@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from src.cli.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from src.config import Settings, SettingsError, load_settings
-from src.core import migrations
+from src.core import http_protocol, migrations
 from src.core.database import Database
 from src.core.logging import configure_logging
 from src.schemas.user import UserCreate
@@ -162,6 +162,12 @@ def run_server(*, host: str, port: int, workers: int, reload: bool, migrate: boo
                 forwarded_allow_ips=settings.forwarded_allow_ips or None,
                 server_header=False,
                 timeout_graceful_shutdown=30,
+                # h11, the implementation whose header size uvicorn can limit, with
+                # deadlines for receiving each request (src/core/http_protocol.py).
+                http=http_protocol.PROTOCOL,
+                h11_max_incomplete_event_size=settings.max_header_bytes,
+                # No WebSocket routes: an Upgrade request is served as plain HTTP.
+                ws="none",
             )
     except _Stop:
         pass

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import NullPool
 
 from src.config import Settings
+from src.core.querytiming import TimedNullPool, TimedQueuePool, instrument
 
 
 def build_engine(settings: Settings) -> AsyncEngine:
@@ -37,16 +37,19 @@ def build_engine(settings: Settings) -> AsyncEngine:
         # statements need names unique across clients, and nothing may be cached.
         connect_args["statement_cache_size"] = 0
         connect_args["prepared_statement_name_func"] = lambda: f"__asyncpg_{uuid.uuid4()}__"
-        return create_async_engine(
+        engine = create_async_engine(
             settings.database_url,
-            poolclass=NullPool,
+            poolclass=TimedNullPool,
             hide_parameters=True,
             connect_args=connect_args,
         )
+        instrument(engine.sync_engine, slow_query_ms=settings.db_slow_query_ms)
+        return engine
     # PgBouncer rejects unknown startup parameters, so this one is set only when direct.
     connect_args["server_settings"]["statement_timeout"] = str(settings.db_statement_timeout_ms)
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
+        poolclass=TimedQueuePool,
         # Statement parameters (password hashes, token hashes) never appear in error text.
         hide_parameters=True,
         pool_size=settings.db_pool_size,
@@ -55,6 +58,8 @@ def build_engine(settings: Settings) -> AsyncEngine:
         pool_recycle=settings.db_pool_recycle_seconds,
         connect_args=connect_args,
     )
+    instrument(engine.sync_engine, slow_query_ms=settings.db_slow_query_ms)
+    return engine
 
 
 def build_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -37,6 +37,18 @@ DB_POOL = Gauge(
     ["state"],
     multiprocess_mode="livesum",
 )
+_DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+DB_QUERY_LATENCY = Histogram(
+    "stockroom_db_query_duration_seconds",
+    "SQL statement time by repository operation (e.g. ProductRepository.get; never the SQL)",
+    ["operation"],
+    buckets=_DB_BUCKETS,
+)
+DB_POOL_WAIT = Histogram(
+    "stockroom_db_pool_wait_seconds",
+    "Time to get a database connection from the pool (waiting for one, or opening one)",
+    buckets=_DB_BUCKETS,
+)
 MOVEMENTS = Counter("stockroom_movements_posted_total", "Stock movements posted, by kind", ["kind"])
 IDEMPOTENT_REPLAYS = Counter(
     "stockroom_idempotent_replays_total", "POSTs answered from a stored idempotent response"
@@ -45,6 +57,12 @@ LOGIN_FAILURES = Counter("stockroom_login_failures_total", "Password logins refu
 LOGIN_THROTTLED = Counter("stockroom_login_throttled_total", "Login attempts rate-limited")
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+# Label values come from a fixed set only: a value taken from the request (a path, a method
+# token) would add a series per distinct value, and anyone could grow the scrape without end.
+UNMATCHED_ROUTE = "<unmatched>"
+OTHER_METHOD = "<other>"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def render() -> bytes:
@@ -57,7 +75,8 @@ def render() -> bytes:
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    labels = (method, route, str(status))
+    """`route` is a route template or UNMATCHED_ROUTE, never a raw path."""
+    labels = (method if method in _METHODS else OTHER_METHOD, route, str(status))
     REQUESTS.labels(*labels).inc()
     LATENCY.labels(*labels).observe(seconds)
 
@@ -65,3 +84,12 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 def observe_pool(in_use: int, idle: int) -> None:
     DB_POOL.labels("in_use").set(in_use)
     DB_POOL.labels("idle").set(idle)
+
+
+def observe_query(operation: str, seconds: float) -> None:
+    """`operation` is a repository method's qualified name or a fixed placeholder."""
+    DB_QUERY_LATENCY.labels(operation).observe(seconds)
+
+
+def observe_pool_wait(seconds: float) -> None:
+    DB_POOL_WAIT.observe(seconds)

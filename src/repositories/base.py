@@ -7,6 +7,7 @@ page deep in a large table costs the same as the first (given an index on the so
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from src.core.cursors import CursorCodec
 from src.core.exceptions import MalformedRequest
+from src.core.querytiming import labelled, unlabelled
 from src.models.base import Base
 
 ModelT = TypeVar("ModelT", bound=Base)
@@ -41,7 +43,19 @@ class PageResult(Generic[ModelT]):
     next_cursor: str | None
 
 
-class Repository(Generic[ModelT]):
+class OperationLabels:
+    """Attributes the statements of each public coroutine method, inherited ones included,
+    to "ClassName.method" in the query metrics and the slow-query log."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in dir(cls):
+            method = unlabelled(inspect.getattr_static(cls, name))
+            if not name.startswith("_") and inspect.iscoroutinefunction(method):
+                setattr(cls, name, labelled(method, f"{cls.__name__}.{name}"))
+
+
+class Repository(OperationLabels, Generic[ModelT]):
     model: type[ModelT]
 
     def __init__(self, session: AsyncSession) -> None:

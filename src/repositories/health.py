@@ -1,8 +1,10 @@
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from src.repositories.base import OperationLabels
 
-class HealthRepository:
+
+class HealthRepository(OperationLabels):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 

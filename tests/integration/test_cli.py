@@ -64,6 +64,17 @@ def test_bad_setting_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "Traceback" not in result.output
 
 
+def test_pgbouncer_without_listen_url_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", UNREACHABLE)
+    monkeypatch.setenv("DB_PGBOUNCER", "true")
+    monkeypatch.delenv("DATABASE_LISTEN_URL", raising=False)
+    result = runner.invoke(app, ["serve", "--port", str(free_port())])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: invalid settings: DATABASE_LISTEN_URL is required")
+    assert result.output.count("\n") == 1
+    assert "Traceback" not in result.output
+
+
 def test_port_taken_is_one_line(monkeypatch: pytest.MonkeyPatch, busy_port: int) -> None:
     monkeypatch.setenv("DATABASE_URL", UNREACHABLE)
     result = runner.invoke(app, ["serve", "--port", str(busy_port)])
@@ -112,6 +123,9 @@ def test_serve_migrates_then_runs_uvicorn(
     assert kwargs["factory"] is True
     assert kwargs["workers"] == 2
     assert kwargs["log_config"] is None
+    # The protocol that limits header size and request time (tests/integration/test_http_limits).
+    assert kwargs["http"] == "src.core.http_protocol:GuardedH11Protocol"
+    assert kwargs["h11_max_incomplete_event_size"] == 16 * 1024
 
 
 def test_serve_stops_cleanly_on_signal(

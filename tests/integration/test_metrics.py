@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import httpx
+from asgi_lifespan import LifespanManager
 
-from tests.conftest import TEST_SECRET_KEY
+from src.main import create_app
+from tests.conftest import TEST_SECRET_KEY, make_settings
 from tests.support.servers import serve_process
 from tests.support.stock import new_location, new_product, post_movement, receive
 
@@ -82,3 +85,64 @@ def test_metrics_add_up_across_worker_processes(
         assert served == 40
         # Live workers' pool gauges are summed (multiprocess "livesum").
         assert 'stockroom_db_pool_connections{state="idle"}' in text
+
+
+def series(text: str) -> set[str]:
+    """Every sample's name and labels (values dropped): the set a scrape would store."""
+    return {
+        line.rsplit(" ", 1)[0] for line in text.splitlines() if line and not line.startswith("#")
+    }
+
+
+async def test_unmatched_requests_share_one_route_label(database_url: str, tmp_path: Path) -> None:
+    """404s, trailing-slash redirects, CORS preflights and odd methods to 1,000 random paths
+    add no series: each is counted under one fixed route (and method) label."""
+    origin = "https://app.example.com"
+    app = create_app(make_settings(database_url, tmp_path, cors_origins=[origin]))
+    preflight = {"Origin": origin, "Access-Control-Request-Method": "POST"}
+    foreign = {"Origin": "https://evil.example.net", "Access-Control-Request-Method": "GET"}
+
+    async def probe(client: httpx.AsyncClient, kind: int, token: str) -> httpx.Response:
+        if kind == 0:
+            return await client.get(f"/api/v1/{token}")
+        if kind == 1:
+            return await client.get(f"/api/v1/products/{token}/")  # 307 to the slashless path
+        if kind == 2:
+            return await client.options(f"/{token}", headers=preflight)
+        if kind == 3:
+            return await client.options(f"/api/v1/{token}", headers=foreign)
+        return await client.request(f"X{token[:8].upper()}", f"/{token}")
+
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        expected = {0: 404, 1: 307, 2: 200, 3: 400}
+        for kind in range(5):  # one of each kind first, so their fixed series exist
+            response = await probe(client, kind, uuid.uuid4().hex)
+            assert response.status_code == expected.get(kind, response.status_code)
+        before = (await client.get("/metrics")).text
+        tokens = [uuid.uuid4().hex for _ in range(1000)]
+        for index, token in enumerate(tokens):
+            await probe(client, index % 5, token)
+        after = (await client.get("/metrics")).text
+
+    assert series(after) == series(before)
+    assert not any(token in after for token in tokens)
+    name = "stockroom_http_requests_total"
+    grown = sum(
+        sample(after, name, route="<unmatched>", status=str(status))
+        - sample(before, name, route="<unmatched>", status=str(status))
+        for status in (404, 307, 200, 400, 405)
+    )
+    assert grown >= 800  # every kind but the odd methods, whose status the router decides
+    assert sample(after, name, method="<other>", route="<unmatched>") >= 200
+
+
+async def test_matched_routes_keep_their_templates(client: httpx.AsyncClient) -> None:
+    await client.get("/api/v1/openapi.json")
+    await client.delete("/api/health")  # 405: a route matched, by path only
+    text = (await client.get("/metrics")).text
+    name = "stockroom_http_requests_total"
+    assert sample(text, name, method="GET", route="/api/v1/openapi.json", status="200") >= 1
+    assert sample(text, name, method="DELETE", route="/api/health", status="405") >= 1

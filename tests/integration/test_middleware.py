@@ -94,6 +94,71 @@ async def test_cors_refuses_other_origin(database_url: str, tmp_path: Path) -> N
     assert "access-control-allow-origin" not in response.headers
 
 
+EXPOSED = {
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "retry-after",
+    "idempotent-replayed",
+    "etag",
+    "location",
+    "x-request-id",
+}
+
+
+def _exposed(response: httpx.Response) -> set[str]:
+    value = response.headers.get("access-control-expose-headers", "")
+    return {name.strip().lower() for name in value.split(",") if name.strip()}
+
+
+async def test_cors_exposes_the_headers_clients_need(database_url: str, tmp_path: Path) -> None:
+    """A browser script can read only exposed headers: rate limits, replays, ETag, Location."""
+    response = await _get(
+        {"cors_origins": ["https://app.example.com"], "rate_limit_default": "50/minute"},
+        database_url,
+        tmp_path,
+        "/api/v1/products",
+        method="GET",
+        headers={"Origin": "https://app.example.com"},
+    )
+    assert response.status_code == 401
+    assert response.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert _exposed(response) >= EXPOSED
+    # Every RateLimit-* header the limiter actually sends is among the exposed ones.
+    sent = {name.lower() for name in response.headers if name.lower().startswith("ratelimit-")}
+    assert sent == {"ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"}
+    assert sent <= _exposed(response)
+
+
+async def test_cors_allows_no_other_origin_to_read(database_url: str, tmp_path: Path) -> None:
+    response = await _get(
+        {"cors_origins": ["https://app.example.com"]},
+        database_url,
+        tmp_path,
+        "/api/v1/products",
+        method="GET",
+        headers={"Origin": "https://evil.example.net"},
+    )
+    # Without Access-Control-Allow-Origin the browser hides the response, exposed or not.
+    assert "access-control-allow-origin" not in response.headers
+    assert "access-control-allow-credentials" not in response.headers
+
+
+async def test_no_cors_headers_without_configured_origins(
+    database_url: str, tmp_path: Path
+) -> None:
+    response = await _get(
+        {},
+        database_url,
+        tmp_path,
+        "/api/v1/products",
+        method="GET",
+        headers={"Origin": "https://app.example.com"},
+    )
+    assert "access-control-allow-origin" not in response.headers
+    assert "access-control-expose-headers" not in response.headers
+
+
 async def test_access_log_line_has_route_template_and_request_id(
     client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -32,6 +32,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "LOG_LEVEL",
         "REDIS_URL",
         "STOCKROOM_DATA_DIR",
+        "DB_PGBOUNCER",
+        "DATABASE_LISTEN_URL",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env is read
@@ -154,3 +156,47 @@ def test_registration_is_open_by_default_only_in_development(
         values["registration_open"] = given
     settings = Settings(_env_file=None, **values)  # type: ignore[arg-type]
     assert settings.registration_is_open is expected
+
+
+def test_pgbouncer_without_listen_url_is_refused_in_one_line() -> None:
+    """Live events need LISTEN, which PgBouncer's transaction mode cannot carry."""
+    with pytest.raises(SettingsError) as caught:
+        load_settings(database_url=DB, secret_key=GOOD_KEY, db_pgbouncer=True)
+    message = str(caught.value)
+    assert "DATABASE_LISTEN_URL is required when DB_PGBOUNCER=true" in message
+    assert "\n" not in message
+
+
+def test_pgbouncer_without_listen_url_is_refused_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DB_PGBOUNCER", "true")
+    monkeypatch.setenv("DATABASE_LISTEN_URL", "  ")  # blank counts as unset
+    with pytest.raises(SettingsError, match="DATABASE_LISTEN_URL is required"):
+        load_settings(database_url=DB, secret_key=GOOD_KEY, environment="production")
+
+
+def test_pgbouncer_with_listen_url_is_accepted() -> None:
+    settings = load_settings(
+        database_url=DB,
+        secret_key=GOOD_KEY,
+        db_pgbouncer=True,
+        database_listen_url="postgresql://app:pw@db-direct:5432/stockroom",
+    )
+    assert settings.db_pgbouncer is True
+    assert settings.database_listen_url == "postgresql+asyncpg://app:pw@db-direct:5432/stockroom"
+    assert load_settings(database_url=DB, secret_key=GOOD_KEY).database_listen_url is None
+
+
+def test_request_limits_have_safe_defaults_and_bounds() -> None:
+    settings = load_settings(database_url=DB, secret_key=GOOD_KEY)
+    assert settings.max_header_bytes == 16 * 1024
+    assert settings.request_header_timeout_seconds == 10
+    assert settings.request_body_timeout_seconds == 30
+    assert settings.db_slow_query_ms == 200
+    with pytest.raises(SettingsError, match="MAX_HEADER_BYTES"):
+        load_settings(database_url=DB, secret_key=GOOD_KEY, max_header_bytes=100)
+    with pytest.raises(SettingsError, match="REQUEST_HEADER_TIMEOUT_SECONDS"):
+        load_settings(database_url=DB, secret_key=GOOD_KEY, request_header_timeout_seconds=0)
+    with pytest.raises(SettingsError, match="DB_SLOW_QUERY_MS"):
+        load_settings(database_url=DB, secret_key=GOOD_KEY, db_slow_query_ms=-1)
