@@ -13,13 +13,14 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from src.core.db_errors import sqlstate
 from src.core.exceptions import Conflict, InsufficientStock, NotFound
 from src.core.ids import new_id
 from src.core.metrics import MOVEMENTS
 from src.models.catalog import Location, Product
 from src.models.stock import AdjustmentReason, Movement, MovementKind
 from src.models.user import User
-from src.repositories.base import sqlstate, violated_constraint
+from src.repositories.base import violated_constraint
 from src.repositories.catalog import LocationRepository, ProductRepository
 from src.repositories.idempotency import IdempotencyRepository
 from src.repositories.stock import StockRepository
