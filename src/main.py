@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
 
 from src import __version__
@@ -25,10 +24,12 @@ from src.api.deps import build_auth_policy
 from src.api.middleware import (
     AccessLogMiddleware,
     BodySizeLimitMiddleware,
+    ProblemCORSMiddleware,
     RateLimitMiddleware,
     SecurityHeadersMiddleware,
     UnhandledErrorMiddleware,
     is_sane_request_id,
+    last_resort_handler,
     new_request_id,
 )
 from src.api.openapi import install_openapi
@@ -161,16 +162,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.auth_policy = build_auth_policy(settings)
     app.state.cursors = CursorCodec(settings.secret_key or "")
 
-    # add_middleware wraps: the last added is the outermost.
+    # add_middleware wraps: the last added is the outermost (src/api/middleware.py).
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeadersMiddleware, hsts=not settings.is_development)
     app.add_middleware(
         RateLimitMiddleware, limit=Limit.parse("default", settings.rate_limit_default)
     )
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            ProblemCORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=[
@@ -194,6 +194,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ],
         )
     app.add_middleware(AccessLogMiddleware)
+    # Around every layer that can answer or fail on its own: headers and problems for all.
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=not settings.is_development)
     app.add_middleware(
         CorrelationIdMiddleware,
         header_name="X-Request-ID",
@@ -203,6 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     install_exception_handlers(app)
+    app.add_exception_handler(Exception, last_resort_handler(hsts=not settings.is_development))
     install_openapi(app)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -1,7 +1,11 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it buffers and breaks streaming responses).
 
-Order, outermost first, as `create_app` installs it: request id -> access log -> CORS ->
-security headers -> body limit -> unhandled errors -> the app.
+Order, outermost first, as `create_app` installs it: request id -> security headers ->
+unhandled errors -> access log -> CORS -> rate limit -> body limit -> unhandled errors -> the
+app. Security headers wrap every layer that can answer on its own (CORS preflights, 429s,
+413s), and the outer error guard turns anything escaping those layers into a problem; the
+inner guard answers the app's own crashes inside CORS, so browsers can read them. Starlette's
+ServerErrorMiddleware, outside them all, renders a secured problem too (`last_resort_handler`).
 """
 
 from __future__ import annotations
@@ -9,10 +13,15 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 
 import structlog
-from starlette.datastructures import MutableHeaders
+from asgi_correlation_id import correlation_id
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from src.api.problems import current_request_id, problem_response
@@ -96,20 +105,25 @@ def _observe_pool(scope: Scope) -> None:
         observe_pool(pool.checkedout(), pool.checkedin())
 
 
+def security_headers(*, hsts: bool) -> dict[str, str]:
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        # frame-ancestors only: a stricter CSP would block the Swagger UI assets.
+        "Content-Security-Policy": "frame-ancestors 'none'",
+    }
+    if hsts:
+        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    return headers
+
+
 class SecurityHeadersMiddleware:
     """Static hardening headers. Four constant headers do not justify another dependency."""
 
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
-        self.headers = {
-            "X-Content-Type-Options": "nosniff",
-            "X-Frame-Options": "DENY",
-            "Referrer-Policy": "no-referrer",
-            # frame-ancestors only: a stricter CSP would block the Swagger UI assets.
-            "Content-Security-Policy": "frame-ancestors 'none'",
-        }
-        if hsts:
-            self.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        self.headers = security_headers(hsts=hsts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -232,11 +246,43 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+class ProblemCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, except that a refused preflight is a 400 problem, not plain text."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "OPTIONS":
+            await super().__call__(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if "origin" in headers and "access-control-request-method" in headers:
+            response = self.preflight_response(request_headers=headers)
+            if response.status_code >= 400:
+                # The detail is Starlette's ("Disallowed CORS origin"): it names no input.
+                response = problem_response(
+                    status=response.status_code,
+                    detail=bytes(response.body).decode(),
+                    instance=scope["path"],
+                    headers={
+                        name: value
+                        for name, value in response.headers.items()
+                        if name not in ("content-type", "content-length")
+                    },
+                )
+            await response(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+_UNEXPECTED = "An unexpected error occurred; quote the request id when reporting it"
+_LOGGED = "_stockroom_logged"
+
+
 class UnhandledErrorMiddleware:
-    """Turns any exception that escaped the app into a generic 500 problem.
+    """Turns any exception that escaped the layers inside it into a generic 500 problem.
 
     The traceback goes to the log with the request id; the client gets only the id, so it
     can quote it in a bug report without the service leaking SQL, paths or stack frames.
+    Installed twice (see the module docstring); an exception is logged once.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -256,13 +302,35 @@ class UnhandledErrorMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
-        except Exception:
-            error_log.exception("unhandled_exception", path=scope["path"])
+        except Exception as exc:
+            if not getattr(exc, _LOGGED, False):
+                error_log.exception("unhandled_exception", path=scope["path"])
+                setattr(exc, _LOGGED, True)
             if started:
                 raise
-            response = problem_response(
-                status=500,
-                detail="An unexpected error occurred; quote the request id when reporting it",
-                instance=scope["path"],
-            )
+            response = problem_response(status=500, detail=_UNEXPECTED, instance=scope["path"])
             await response(scope, receive, send)
+
+
+def last_resort_handler(*, hsts: bool) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """The handler of Starlette's ServerErrorMiddleware, outside every other layer: whatever
+    reaches it still gets a problem with the request id and the security headers."""
+    headers = security_headers(hsts=hsts)
+
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        request_id = current_request_id()
+        if not request_id:  # it failed before the request id layer ran
+            request_id = new_request_id()
+            correlation_id.set(request_id)
+        if not getattr(exc, _LOGGED, False):
+            error_log.error(
+                "unhandled_exception", path=request.url.path, request_id=request_id, exc_info=exc
+            )
+        return problem_response(
+            status=500,
+            detail=_UNEXPECTED,
+            instance=request.url.path,
+            headers={**headers, "X-Request-ID": request_id},
+        )
+
+    return handler

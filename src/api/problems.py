@@ -10,17 +10,25 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, cast
 
+import asyncpg
 from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from src.core.db_errors import (
+    EXPECTED_CONFLICTS,
+    DatabaseUnreachable,
+    is_connection_lost,
+    sqlstate,
+)
 from src.core.exceptions import DomainError, OAuthError, RateLimited, Unauthorized
 from src.core.logging import get_logger
+from src.repositories.base import violated_constraint
 from src.schemas.problem import Problem
 
 _log = get_logger("stockroom.error")
@@ -199,23 +207,42 @@ async def validation_error_handler(request: Request, error: Exception) -> JSONRe
     )
 
 
-async def integrity_error_handler(request: Request, error: Exception) -> JSONResponse:
-    """Last line of defence: a constraint the service did not translate is still a 409.
-
-    The database is the final guard of every invariant; when it refuses a write, the client
-    made a conflicting request, not the server an internal error. No SQL leaks out.
-    """
-    _log.warning("unmapped_integrity_error", path=request.url.path, error=type(error).__name__)
+async def database_error_handler(request: Request, error: Exception) -> JSONResponse:
+    """Database errors by what they mean (`src.core.db_errors`): a lost or unreachable
+    database is a 503 (retry), a named, expected constraint a 409, a value the database
+    cannot store (SQLSTATE class 22: NUL characters, values out of range) the client's bad
+    input (422); anything else is a bug: a 500, logged with its traceback. No SQL leaks out."""
+    path = request.url.path
+    if is_connection_lost(error):
+        _log.warning("database_unavailable", path=path, error=type(error).__name__)
+        return problem_response(
+            status=503,
+            detail="The database is unavailable; retry shortly",
+            instance=path,
+            headers={"Retry-After": "1"},
+        )
+    if isinstance(error, IntegrityError):
+        conflict = EXPECTED_CONFLICTS.get(violated_constraint(error) or "")
+        if conflict is not None:
+            return problem_response(status=409, detail=conflict, instance=path)
+    state = sqlstate(error)
+    if state and state.startswith("22"):
+        return problem_response(
+            status=422,
+            detail="A value in the request cannot be stored (out of range or invalid text)",
+            instance=path,
+        )
+    _log.error("database_error", path=path, error=type(error).__name__, exc_info=error)
     return problem_response(
-        status=409,
-        detail="The request conflicts with the current state of the data",
-        instance=request.url.path,
+        status=500,
+        detail="An unexpected error occurred; quote the request id when reporting it",
+        instance=path,
     )
 
 
-async def database_unavailable_handler(request: Request, error: Exception) -> JSONResponse:
-    """The database is unreachable, too busy (pool exhausted) or restarting: 503, retry."""
-    _log.warning("database_unavailable", path=request.url.path, error=type(error).__name__)
+async def pool_timeout_handler(request: Request, error: Exception) -> JSONResponse:
+    """No pooled connection came free in DB_POOL_TIMEOUT: the database is too busy, retry."""
+    _log.warning("database_pool_exhausted", path=request.url.path)
     return problem_response(
         status=503,
         detail="The database is unavailable; retry shortly",
@@ -224,31 +251,10 @@ async def database_unavailable_handler(request: Request, error: Exception) -> JS
     )
 
 
-async def data_error_handler(request: Request, error: Exception) -> JSONResponse:
-    """A value the database refuses to store (SQLSTATE class 22: NUL characters, values out
-    of range) is the client's bad input, not a server failure."""
-    state = getattr(getattr(error, "orig", None), "sqlstate", None) or getattr(
-        getattr(getattr(error, "orig", None), "__cause__", None), "sqlstate", None
-    )
-    if state and str(state).startswith("22"):
-        return problem_response(
-            status=422,
-            detail="A value in the request cannot be stored (out of range or invalid text)",
-            instance=request.url.path,
-        )
-    _log.error("database_error", path=request.url.path, error=type(error).__name__, exc_info=error)
-    return problem_response(
-        status=500,
-        detail="An unexpected error occurred; quote the request id when reporting it",
-        instance=request.url.path,
-    )
-
-
 def install_exception_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(DBAPIError, data_error_handler)
-    app.add_exception_handler(IntegrityError, integrity_error_handler)
-    for unavailable in (OperationalError, InterfaceError, SATimeoutError, OSError):
-        app.add_exception_handler(unavailable, database_unavailable_handler)
+    for database_error in (DBAPIError, asyncpg.PostgresError, DatabaseUnreachable):
+        app.add_exception_handler(database_error, database_error_handler)
+    app.add_exception_handler(SATimeoutError, pool_timeout_handler)
     app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from src.config import Settings
+from src.core.db_errors import guard_connects
 from src.core.querytiming import TimedNullPool, TimedQueuePool, instrument
 
 
@@ -75,6 +76,7 @@ class Database:
         self, engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession] | None = None
     ) -> None:
         self.engine = engine
+        guard_connects(engine)
         # Tests pass a factory bound to one connection whose transaction they roll back.
         self.session_factory = session_factory or build_session_factory(engine)
 

@@ -128,7 +128,8 @@ class TokenCodec:
                 issued_at=datetime.fromtimestamp(claims["iat"], UTC),
                 expires_at=datetime.fromtimestamp(claims["exp"], UTC),
             )
-        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
+            # OverflowError: a correctly signed claim no date can hold (exp = 10**20).
             raise InvalidToken(type(exc).__name__) from None
 
     def refresh_successors(self, token: str) -> list[str]:

@@ -160,10 +160,3 @@ def contains_any(text: str, *columns: Any) -> ColumnElement[bool]:
 def escape_like(text: str) -> str:
     """Make user text literal inside a LIKE pattern (escape character: backslash)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def sqlstate(error: DBAPIError) -> str | None:
-    """The PostgreSQL SQLSTATE of a database error (e.g. 22003 numeric out of range)."""
-    cause = getattr(error.orig, "__cause__", None)
-    code = getattr(cause, "sqlstate", None) or getattr(error.orig, "sqlstate", None)
-    return str(code) if code else None

@@ -92,11 +92,6 @@ class StockRepository(Repository[StockLevel]):
             )
         return locked
 
-    async def record(self, movement: Movement) -> Movement:
-        self.session.add(movement)
-        await self.session.flush()
-        return movement
-
     async def announce(self, payload: str) -> None:
         """NOTIFY listeners; PostgreSQL delivers it only if this transaction commits."""
         await self.session.execute(select(func.pg_notify(EVENTS_CHANNEL, payload)))
@@ -274,3 +269,9 @@ class StockRepository(Repository[StockLevel]):
             .order_by(joined.c.product_id, joined.c.location_id)
         )
         return int(checked or 0), list(mismatches.all())
+
+
+class MovementRepository(Repository[Movement]):
+    """Ledger rows are only ever added (`add`); reads of the ledger live above."""
+
+    model = Movement

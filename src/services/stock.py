@@ -13,16 +13,18 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from src.core.after_commit import after_commit
+from src.core.db_errors import sqlstate
 from src.core.exceptions import Conflict, InsufficientStock, NotFound
 from src.core.ids import new_id
 from src.core.metrics import MOVEMENTS
 from src.models.catalog import Location, Product
 from src.models.stock import AdjustmentReason, Movement, MovementKind
 from src.models.user import User
-from src.repositories.base import sqlstate, violated_constraint
+from src.repositories.base import violated_constraint
 from src.repositories.catalog import LocationRepository, ProductRepository
 from src.repositories.idempotency import IdempotencyRepository
-from src.repositories.stock import StockRepository
+from src.repositories.stock import MovementRepository, StockRepository
 from src.schemas.stock import (
     CountCreate,
     CountRead,
@@ -39,9 +41,11 @@ _NUMERIC_OUT_OF_RANGE = "22003"
 
 class StockService:
     def __init__(self, session: AsyncSession) -> None:
+        self.session = session
         self.products = ProductRepository(session)
         self.locations = LocationRepository(session)
         self.stock = StockRepository(session)
+        self.movements = MovementRepository(session)
         self.guard = IdempotencyGuard(IdempotencyRepository(session))
 
     # ---------------------------------------------------------------- public operations
@@ -176,9 +180,10 @@ class StockService:
     # ---------------------------------------------------------------- helpers
 
     async def _record(self, movement: Movement) -> Movement:
-        """Insert a ledger row and announce it to event streams (delivered on commit)."""
-        await self.stock.record(movement)
-        MOVEMENTS.labels(movement.kind.value).inc()
+        """Insert a ledger row and announce it to event streams (delivered on commit); it is
+        counted in the metrics once committed."""
+        await self.movements.add(movement)
+        after_commit(self.session, MOVEMENTS.labels(movement.kind.value).inc)
         payload = MovementRead.model_validate(movement).model_dump_json()
         # NOTIFY payloads are capped near 8000 bytes; a huge note sends the id instead and
         # the stream loads the movement itself.

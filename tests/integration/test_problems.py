@@ -149,13 +149,6 @@ async def test_body_at_limit_is_accepted(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
 
 
-async def test_untranslated_integrity_error_is_409_without_sql(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/v1/_probe/integrity")
-    assert_problem(response, 409, "conflict")
-    assert "secret_table" not in response.text
-    assert "uq_x" not in response.text
-
-
 async def test_database_unavailable_is_503_with_retry_after(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/v1/_probe/database-down")
     assert_problem(response, 503, "service-unavailable")

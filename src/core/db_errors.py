@@ -1,0 +1,77 @@
+"""What a database error means, decided in one place.
+
+Only a lost or unreachable database is an outage (503, retry): a connection that died or was
+invalidated, SQLSTATE class 08 (connection exception), 57P0x (the server shutting down,
+starting up, or dropping the database), 53300 (no connection slots left), or a connection
+attempt that failed at the socket (refused, unreachable, timed out). An `OSError` or
+`TimeoutError` anywhere else is the application's own failure, not the database's.
+Only the constraints named in `EXPECTED_CONFLICTS` are conflicts a client can cause (409);
+any other violation is a bug.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+# The constraints clients run into by racing each other or resending a duplicate, with the
+# detail of their 409 problem. Services translate most of them where they write; this is the
+# last line for the paths they do not (and for races they cannot see coming).
+EXPECTED_CONFLICTS: dict[str, str] = {
+    "uq_users_email_lower": "A user with this email already exists",
+    "uq_products_sku_lower": "A product with this sku already exists",
+    "uq_locations_code_lower": "A location with this code already exists",
+    "ck_stock_levels_on_hand_non_negative": "Not enough stock on hand",
+    "ck_stock_levels_on_hand_within_bounds": (
+        "On-hand stock would exceed 1e12 units at this location"
+    ),
+}
+
+_TOO_MANY_CONNECTIONS = "53300"
+
+
+class DatabaseUnreachable(ConnectionError):
+    """Connecting to the database failed at the network level (refused, unreachable, timed
+    out); the original error is its `__cause__`. Still an `OSError`, for callers that only
+    care that something is unreachable (readiness, background loops)."""
+
+
+def sqlstate(error: BaseException) -> str | None:
+    """The PostgreSQL SQLSTATE of a database error (e.g. 22003 numeric out of range), whether
+    raised by asyncpg itself or wrapped by SQLAlchemy's DBAPI adapter."""
+    orig = getattr(error, "orig", None)
+    for candidate in (error, orig, getattr(orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None)
+        if code:
+            return str(code)
+    return None
+
+
+def is_connection_lost(error: BaseException) -> bool:
+    """True when the database is gone or unreachable (an outage), not when it refused a
+    statement."""
+    if isinstance(error, DatabaseUnreachable):
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    state = sqlstate(error)
+    return state is not None and (
+        state.startswith("08") or state.startswith("57P0") or state == _TOO_MANY_CONNECTIONS
+    )
+
+
+def guard_connects(engine: AsyncEngine) -> None:
+    """Mark socket errors of the engine's connection attempts as `DatabaseUnreachable`."""
+    target = engine.sync_engine
+    if not event.contains(target, "do_connect", _connect):
+        event.listen(target, "do_connect", _connect)
+
+
+def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as exc:  # includes ConnectionRefusedError, socket.gaierror, TimeoutError
+        raise DatabaseUnreachable(type(exc).__name__) from exc
