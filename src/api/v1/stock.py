@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from src.api.deps import (
     CurrentUser,
@@ -18,8 +19,7 @@ from src.api.deps import (
 )
 from src.api.responses import problem_responses, stored_response
 from src.api.v1.prefix import API_V1
-from src.models.stock import MovementKind
-from src.schemas.base import Timestamp
+from src.schemas.filters import LevelFilter, MovementFilter
 from src.schemas.pagination import Page
 from src.schemas.stock import (
     CountCreate,
@@ -98,26 +98,11 @@ async def list_movements(
     _: CurrentUser,
     service: LedgerServiceDep,
     paging: Pagination,
-    product_id: uuid.UUID | None = None,
-    location_id: uuid.UUID | None = None,
-    kind: MovementKind | None = None,
-    since: Timestamp | None = None,
-    until: Timestamp | None = None,
-    transfer_id: uuid.UUID | None = None,
-    count_id: uuid.UUID | None = None,
+    filters: Annotated[MovementFilter, Query()],
 ) -> Page[MovementRead]:
     """The ledger, newest first; `since` is inclusive, `until` exclusive."""
     page = await service.movements(
-        product_id=product_id,
-        location_id=location_id,
-        kind=kind,
-        since=since,
-        until=until,
-        transfer_id=transfer_id,
-        count_id=count_id,
-        codec=paging.codec,
-        cursor=paging.cursor,
-        limit=paging.limit,
+        filters, codec=paging.codec, cursor=paging.cursor, limit=paging.limit
     )
     return Page[MovementRead](
         items=[MovementRead.model_validate(m) for m in page.items], next_cursor=page.next_cursor
@@ -137,20 +122,11 @@ async def list_levels(
     _: CurrentUser,
     service: LedgerServiceDep,
     paging: Pagination,
-    product_id: uuid.UUID | None = None,
-    location_id: uuid.UUID | None = None,
-    below_reorder: bool = False,
-    as_of: Timestamp | None = None,
+    filters: Annotated[LevelFilter, Query()],
 ) -> Page[StockLevelRead]:
     """Stock levels; with `as_of`, the levels at that moment, recomputed from the ledger."""
     items, next_cursor = await service.levels(
-        product_id=product_id,
-        location_id=location_id,
-        below_reorder=below_reorder,
-        as_of=as_of,
-        codec=paging.codec,
-        cursor=paging.cursor,
-        limit=paging.limit,
+        filters, codec=paging.codec, cursor=paging.cursor, limit=paging.limit
     )
     return Page[StockLevelRead](items=items, next_cursor=next_cursor)
 
