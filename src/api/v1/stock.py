@@ -35,6 +35,7 @@ from src.schemas.stock import (
 router = APIRouter(prefix=f"{API_V1}/stock", tags=["stock"])
 
 POSTING_ERRORS = problem_responses(401, 403, 404, 409, 422)
+MOVEMENTS = f"{API_V1}/stock/movements"
 
 
 @router.post(
@@ -52,7 +53,11 @@ async def post_movement(
 ) -> Response:
     """Post a receipt, issue or adjustment (409 insufficient-stock with `available`)."""
     stored = await service.post_movement(
-        body, actor=actor, request_id=request_id, key=idempotency_key
+        body,
+        actor=actor,
+        request_id=request_id,
+        key=idempotency_key,
+        location=lambda movement: f"{MOVEMENTS}/{movement.id}",
     )
     return stored_response(stored)
 
@@ -71,7 +76,13 @@ async def post_transfer(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Move stock between two locations: both movements or neither."""
-    stored = await service.transfer(body, actor=actor, request_id=request_id, key=idempotency_key)
+    stored = await service.transfer(
+        body,
+        actor=actor,
+        request_id=request_id,
+        key=idempotency_key,
+        location=lambda transfer: f"{MOVEMENTS}?transfer_id={transfer.transfer_id}",
+    )
     return stored_response(stored)
 
 
@@ -89,7 +100,13 @@ async def post_count(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Record a stock count: one `count` adjustment per line that differs, all or nothing."""
-    stored = await service.count(body, actor=actor, request_id=request_id, key=idempotency_key)
+    stored = await service.count(
+        body,
+        actor=actor,
+        request_id=request_id,
+        key=idempotency_key,
+        location=lambda count: f"{MOVEMENTS}?count_id={count.count_id}",
+    )
     return stored_response(stored)
 
 
