@@ -19,7 +19,6 @@ from redis.asyncio import Redis
 
 from src import __version__
 from src.api import health, metrics
-from src.api import v1 as api_v1
 from src.api.deps import build_auth_policy
 from src.api.middleware import (
     AccessLogMiddleware,
@@ -34,6 +33,8 @@ from src.api.middleware import (
 )
 from src.api.openapi import install_openapi
 from src.api.problems import install_exception_handlers
+from src.api.v1.prefix import API_V1
+from src.api.v1.routers import routers as v1_routers
 from src.config import Settings, get_settings
 from src.core.cursors import CursorCodec
 from src.core.database import Database
@@ -151,7 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Stockroom",
         version=__version__,
         description="Inventory REST service with an append-only stock ledger.",
-        openapi_url="/api/v1/openapi.json",
+        openapi_url=f"{API_V1}/openapi.json",
         docs_url="/docs",
         redoc_url=None,
         lifespan=lifespan,
@@ -210,6 +211,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    for router in api_v1.routers:
+    for router in v1_routers:
         app.include_router(router)
     return app

@@ -15,6 +15,7 @@ from asgi_correlation_id import correlation_id
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from src.api.v1.prefix import API_V1
 from src.config import Settings
 from src.core.cursors import CursorCodec
 from src.core.exceptions import Forbidden, Unauthorized
@@ -40,7 +41,7 @@ from src.services.users import UserService
 
 # auto_error=False: a missing token becomes our 401 problem, not FastAPI's default body.
 # tokenUrl makes Swagger UI's Authorize button log in through the token endpoint.
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl=f"{API_V1}/auth/token", auto_error=False)
 
 
 async def get_health_service(

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from src.api.problems import current_request_id, problem_response
+from src.api.v1.prefix import API_V1
 from src.core.metrics import UNMATCHED_ROUTE, observe_pool, observe_request
 from src.core.ratelimit import Limit
 from src.core.tokens import InvalidToken, TokenCodec
@@ -148,7 +149,7 @@ class RateLimitMiddleware:
     client address. If the counter storage is down, traffic passes; only logins fail closed.
     """
 
-    def __init__(self, app: ASGIApp, *, limit: Limit, prefix: str = "/api/v1") -> None:
+    def __init__(self, app: ASGIApp, *, limit: Limit, prefix: str = API_V1) -> None:
         self.app = app
         self.limit = limit
         self.prefix = prefix

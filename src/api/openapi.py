@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from src.api.problems import PROBLEM_MEDIA_TYPE
+from src.api.v1.prefix import API_V1
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
@@ -37,7 +38,7 @@ def _complete(path: str, operation: dict[str, Any]) -> None:
     if "requestBody" in operation:
         for status, description in _ADDED.items():
             responses.setdefault(status, {"description": description})
-    if path.startswith("/api/v1"):
+    if path.startswith(API_V1):
         # Every versioned operation is rate limited and needs the database.
         responses.setdefault("429", {"description": "Rate limited (see Retry-After)"})
         responses.setdefault("503", {"description": "A dependency is unavailable; retry"})

@@ -11,6 +11,7 @@ from src.core.cursors import CursorCodec
 from src.models.catalog import Location, Product
 from src.models.stock import StockLevel
 from src.repositories.base import PageResult, Repository, SortOrder, contains_any
+from src.schemas.filters import LocationFilter, ProductFilter
 
 PRODUCT_SORTS = {
     "created_at": SortOrder("created_at", (Product.created_at, Product.id)),
@@ -56,27 +57,20 @@ class ProductRepository(CatalogRepository):
     model = Product
     level_column = StockLevel.product_id
 
-    def list_statement(self, *, q: str | None, is_archived: bool | None) -> Select[Any]:
+    def list_statement(self, filters: ProductFilter) -> Select[Any]:
         statement = select(Product)
-        if is_archived is not None:
-            statement = statement.where(Product.is_archived.is_(is_archived))
-        if q:
-            statement = statement.where(contains_any(q, Product.sku, Product.name))
+        if filters.is_archived is not None:
+            statement = statement.where(Product.is_archived.is_(filters.is_archived))
+        if filters.q:
+            statement = statement.where(contains_any(filters.q, Product.sku, Product.name))
         return statement
 
     async def list_page(
-        self,
-        *,
-        q: str | None,
-        is_archived: bool | None,
-        sort: str,
-        codec: CursorCodec,
-        cursor: str | None,
-        limit: int,
+        self, filters: ProductFilter, *, codec: CursorCodec, cursor: str | None, limit: int
     ) -> PageResult[Product]:
         return await self.paginate(
-            self.list_statement(q=q, is_archived=is_archived),
-            order=PRODUCT_SORTS[sort],
+            self.list_statement(filters),
+            order=PRODUCT_SORTS[filters.sort],
             codec=codec,
             cursor=cursor,
             limit=limit,
@@ -87,17 +81,17 @@ class LocationRepository(CatalogRepository):
     model = Location
     level_column = StockLevel.location_id
 
-    def list_statement(self, *, is_archived: bool | None) -> Select[Any]:
+    def list_statement(self, filters: LocationFilter) -> Select[Any]:
         statement = select(Location)
-        if is_archived is not None:
-            statement = statement.where(Location.is_archived.is_(is_archived))
+        if filters.is_archived is not None:
+            statement = statement.where(Location.is_archived.is_(filters.is_archived))
         return statement
 
     async def list_page(
-        self, *, is_archived: bool | None, codec: CursorCodec, cursor: str | None, limit: int
+        self, filters: LocationFilter, *, codec: CursorCodec, cursor: str | None, limit: int
     ) -> PageResult[Location]:
         return await self.paginate(
-            self.list_statement(is_archived=is_archived),
+            self.list_statement(filters),
             order=LOCATIONS_BY_CREATED,
             codec=codec,
             cursor=cursor,

@@ -17,11 +17,13 @@ from sqlalchemy.dialects.postgresql import insert
 from src.core.cursors import CursorCodec
 from src.core.events import CHANNEL as EVENTS_CHANNEL
 from src.models.catalog import Product
-from src.models.stock import Movement, MovementKind, StockLevel
+from src.models.stock import Movement, StockLevel
 from src.repositories.base import PageResult, Repository, SortOrder, keyset_page
+from src.schemas.filters import LevelFilter, MovementFilter
 
 MOVEMENTS_NEWEST_FIRST = SortOrder("newest", (Movement.created_at, Movement.id), descending=True)
 LEVELS_BY_KEY = SortOrder("key", (StockLevel.product_id, StockLevel.location_id))
+LEVELS_AS_OF_BY_KEY = SortOrder("key", (Movement.product_id, Movement.location_id))
 
 Pair = tuple[uuid.UUID, uuid.UUID]
 
@@ -123,40 +125,30 @@ class StockRepository(Repository[StockLevel]):
         )
         return list((await self.session.scalars(statement)).all())
 
-    def movements_statement(
-        self,
-        *,
-        product_id: uuid.UUID | None,
-        location_id: uuid.UUID | None,
-        kind: MovementKind | None,
-        since: datetime | None,
-        until: datetime | None,
-        transfer_id: uuid.UUID | None = None,
-        count_id: uuid.UUID | None = None,
-    ) -> Select[Any]:
+    def movements_statement(self, filters: MovementFilter) -> Select[Any]:
         statement = select(Movement)
-        if transfer_id is not None:
-            statement = statement.where(Movement.transfer_id == transfer_id)
-        if count_id is not None:
-            statement = statement.where(Movement.count_id == count_id)
-        if product_id is not None:
-            statement = statement.where(Movement.product_id == product_id)
-        if location_id is not None:
-            statement = statement.where(Movement.location_id == location_id)
-        if kind is not None:
-            statement = statement.where(Movement.kind == kind)
-        if since is not None:
-            statement = statement.where(Movement.created_at >= since)
-        if until is not None:
-            statement = statement.where(Movement.created_at < until)
+        if filters.transfer_id is not None:
+            statement = statement.where(Movement.transfer_id == filters.transfer_id)
+        if filters.count_id is not None:
+            statement = statement.where(Movement.count_id == filters.count_id)
+        if filters.product_id is not None:
+            statement = statement.where(Movement.product_id == filters.product_id)
+        if filters.location_id is not None:
+            statement = statement.where(Movement.location_id == filters.location_id)
+        if filters.kind is not None:
+            statement = statement.where(Movement.kind == filters.kind)
+        if filters.since is not None:
+            statement = statement.where(Movement.created_at >= filters.since)
+        if filters.until is not None:
+            statement = statement.where(Movement.created_at < filters.until)
         return statement
 
     async def movements_page(
-        self, *, codec: CursorCodec, cursor: str | None, limit: int, **filters: Any
+        self, filters: MovementFilter, *, codec: CursorCodec, cursor: str | None, limit: int
     ) -> PageResult[Movement]:
         return await keyset_page(
             self.session,
-            self.movements_statement(**filters),
+            self.movements_statement(filters),
             scope="stock_movements:newest",
             order=MOVEMENTS_NEWEST_FIRST,
             codec=codec,
@@ -164,46 +156,22 @@ class StockRepository(Repository[StockLevel]):
             limit=limit,
         )
 
-    def levels_statement(
-        self,
-        *,
-        product_id: uuid.UUID | None,
-        location_id: uuid.UUID | None,
-        below_reorder: bool,
-    ) -> Select[Any]:
+    def levels_statement(self, filters: LevelFilter) -> Select[Any]:
+        """Current levels (`as_of` is not applied here: see `levels_as_of_statement`)."""
         statement = select(StockLevel)
-        if product_id is not None:
-            statement = statement.where(StockLevel.product_id == product_id)
-        if location_id is not None:
-            statement = statement.where(StockLevel.location_id == location_id)
-        if below_reorder:
+        if filters.product_id is not None:
+            statement = statement.where(StockLevel.product_id == filters.product_id)
+        if filters.location_id is not None:
+            statement = statement.where(StockLevel.location_id == filters.location_id)
+        if filters.below_reorder:
             statement = statement.join(Product, Product.id == StockLevel.product_id).where(
                 StockLevel.on_hand < Product.reorder_point
             )
         return statement
 
-    async def levels_page(
-        self, *, codec: CursorCodec, cursor: str | None, limit: int, **filters: Any
-    ) -> PageResult[StockLevel]:
-        return await self.paginate(
-            self.levels_statement(**filters),
-            order=LEVELS_BY_KEY,
-            codec=codec,
-            cursor=cursor,
-            limit=limit,
-        )
-
-    async def levels_as_of_page(
-        self,
-        *,
-        as_of: datetime,
-        product_id: uuid.UUID | None,
-        location_id: uuid.UUID | None,
-        below_reorder: bool,
-        codec: CursorCodec,
-        cursor: str | None,
-        limit: int,
-    ) -> PageResult[Any]:
+    def levels_as_of_statement(
+        self, filters: LevelFilter, as_of: datetime
+    ) -> Select[*tuple[Any, ...]]:
         """Levels recomputed from the ledger: the sum of every movement up to `as_of`."""
         statement = (
             select(
@@ -215,20 +183,33 @@ class StockRepository(Repository[StockLevel]):
             .where(Movement.created_at <= as_of)
             .group_by(Movement.product_id, Movement.location_id)
         )
-        if product_id is not None:
-            statement = statement.where(Movement.product_id == product_id)
-        if location_id is not None:
-            statement = statement.where(Movement.location_id == location_id)
-        if below_reorder:
+        if filters.product_id is not None:
+            statement = statement.where(Movement.product_id == filters.product_id)
+        if filters.location_id is not None:
+            statement = statement.where(Movement.location_id == filters.location_id)
+        if filters.below_reorder:
             statement = statement.join(Product, Product.id == Movement.product_id).having(
                 func.sum(Movement.quantity) < func.max(Product.reorder_point)
             )
-        order = SortOrder("key", (Movement.product_id, Movement.location_id))
+        return statement
+
+    async def levels_page(
+        self, filters: LevelFilter, *, codec: CursorCodec, cursor: str | None, limit: int
+    ) -> PageResult[Any]:
+        """Current levels, or with `as_of` the levels at that moment: same filters, same key."""
+        if filters.as_of is None:
+            return await self.paginate(
+                self.levels_statement(filters),
+                order=LEVELS_BY_KEY,
+                codec=codec,
+                cursor=cursor,
+                limit=limit,
+            )
         return await keyset_page(
             self.session,
-            statement,
+            self.levels_as_of_statement(filters, filters.as_of),
             scope="stock_levels:as_of",
-            order=order,
+            order=LEVELS_AS_OF_BY_KEY,
             codec=codec,
             cursor=cursor,
             limit=limit,

@@ -10,6 +10,7 @@ from src.core.cursors import CursorCodec
 from src.models.refresh_session import RefreshSession
 from src.models.user import Role, User
 from src.repositories.base import PageResult, Repository, SortOrder, contains_any
+from src.schemas.filters import UserFilter
 
 BY_CREATED = SortOrder("created_at", (User.created_at, User.id))
 
@@ -77,22 +78,15 @@ class UserRepository(Repository[User]):
         )
 
     async def list_page(
-        self,
-        *,
-        role: Role | None,
-        is_active: bool | None,
-        q: str | None,
-        codec: CursorCodec,
-        cursor: str | None,
-        limit: int,
+        self, filters: UserFilter, *, codec: CursorCodec, cursor: str | None, limit: int
     ) -> PageResult[User]:
         statement = select(User)
-        if role is not None:
-            statement = statement.where(User.role == role)
-        if is_active is not None:
-            statement = statement.where(User.is_active.is_(is_active))
-        if q:
-            statement = statement.where(contains_any(q, User.email, User.full_name))
+        if filters.role is not None:
+            statement = statement.where(User.role == filters.role)
+        if filters.is_active is not None:
+            statement = statement.where(User.is_active.is_(filters.is_active))
+        if filters.q:
+            statement = statement.where(contains_any(filters.q, User.email, User.full_name))
         return await self.paginate(
             statement, order=BY_CREATED, codec=codec, cursor=cursor, limit=limit
         )

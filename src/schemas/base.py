@@ -1,7 +1,7 @@
 """Schema bases: inputs reject unknown fields (no mass assignment), outputs read ORM objects."""
 
 import re
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -109,7 +109,10 @@ _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
 
 def _rfc3339_text(value: Any) -> Any:
-    # Pydantic would read "2024" as Unix seconds; the contract says RFC 3339.
+    # Pydantic would read "2024" as Unix seconds; the contract says RFC 3339. A datetime
+    # (a filter built in code rather than parsed from a query string) is taken as it is.
+    if isinstance(value, datetime):
+        return value
     if not isinstance(value, str) or not _RFC3339.match(value):
         raise ValueError("must be an RFC 3339 timestamp such as 2026-01-31T12:00:00Z")
     return value

@@ -16,6 +16,7 @@ from src.core.preconditions import IfMatch, etag
 from src.models.catalog import Location, Product
 from src.repositories.base import PageResult, violated_constraint
 from src.repositories.catalog import CatalogRepository, LocationRepository, ProductRepository
+from src.schemas.filters import LocationFilter, ProductFilter
 
 ItemT = TypeVar("ItemT", Product, Location)
 
@@ -97,18 +98,9 @@ class ProductService(_CatalogService[Product]):
         self.repository = self.products = ProductRepository(session)
 
     async def list(
-        self,
-        *,
-        q: str | None,
-        is_archived: bool | None,
-        sort: str,
-        codec: CursorCodec,
-        cursor: str | None,
-        limit: int,
+        self, filters: ProductFilter, *, codec: CursorCodec, cursor: str | None, limit: int
     ) -> PageResult[Product]:
-        return await self.products.list_page(
-            q=q, is_archived=is_archived, sort=sort, codec=codec, cursor=cursor, limit=limit
-        )
+        return await self.products.list_page(filters, codec=codec, cursor=cursor, limit=limit)
 
 
 class LocationService(_CatalogService[Location]):
@@ -120,8 +112,6 @@ class LocationService(_CatalogService[Location]):
         self.repository = self.locations = LocationRepository(session)
 
     async def list(
-        self, *, is_archived: bool | None, codec: CursorCodec, cursor: str | None, limit: int
+        self, filters: LocationFilter, *, codec: CursorCodec, cursor: str | None, limit: int
     ) -> PageResult[Location]:
-        return await self.locations.list_page(
-            is_archived=is_archived, codec=codec, cursor=cursor, limit=limit
-        )
+        return await self.locations.list_page(filters, codec=codec, cursor=cursor, limit=limit)

@@ -35,7 +35,6 @@ from src.schemas.stock import (
 )
 from src.services.idempotency import IdempotencyGuard, StoredResponse, fingerprint
 
-MOVEMENTS_PATH = "/api/v1/stock/movements"
 _NUMERIC_OUT_OF_RANGE = "22003"
 
 
@@ -49,37 +48,58 @@ class StockService:
         self.guard = IdempotencyGuard(IdempotencyRepository(session))
 
     # ---------------------------------------------------------------- public operations
+    # `location` gives the URL of what a posting created (routes are the caller's business);
+    # it is stored with the response, so a replay answers with the same Location.
 
     async def post_movement(
-        self, data: MovementCreate, *, actor: User, request_id: str | None, key: str | None
+        self,
+        data: MovementCreate,
+        *,
+        actor: User,
+        request_id: str | None,
+        key: str | None,
+        location: Callable[[MovementRead], str],
     ) -> StoredResponse:
         async def work() -> tuple[MovementRead, str]:
             movement = await self._movement(data, actor=actor, request_id=request_id)
-            return MovementRead.model_validate(movement), f"{MOVEMENTS_PATH}/{movement.id}"
+            read = MovementRead.model_validate(movement)
+            return read, location(read)
 
         return await self._once(actor, key, fingerprint("movement", data), work)
 
     async def transfer(
-        self, data: TransferCreate, *, actor: User, request_id: str | None, key: str | None
+        self,
+        data: TransferCreate,
+        *,
+        actor: User,
+        request_id: str | None,
+        key: str | None,
+        location: Callable[[TransferRead], str],
     ) -> StoredResponse:
         async def work() -> tuple[TransferRead, str]:
             transfer_id, legs = await self._transfer(data, actor=actor, request_id=request_id)
             read = TransferRead(
                 transfer_id=transfer_id, movements=[MovementRead.model_validate(m) for m in legs]
             )
-            return read, f"{MOVEMENTS_PATH}?transfer_id={transfer_id}"
+            return read, location(read)
 
         return await self._once(actor, key, fingerprint("transfer", data), work)
 
     async def count(
-        self, data: CountCreate, *, actor: User, request_id: str | None, key: str | None
+        self,
+        data: CountCreate,
+        *,
+        actor: User,
+        request_id: str | None,
+        key: str | None,
+        location: Callable[[CountRead], str],
     ) -> StoredResponse:
         async def work() -> tuple[CountRead, str]:
             count_id, adjustments = await self._count(data, actor=actor, request_id=request_id)
             read = CountRead(
                 count_id=count_id, movements=[MovementRead.model_validate(m) for m in adjustments]
             )
-            return read, f"{MOVEMENTS_PATH}?count_id={count_id}"
+            return read, location(read)
 
         return await self._once(actor, key, fingerprint("count", data), work)
 

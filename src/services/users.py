@@ -16,6 +16,7 @@ from src.models.user import Role, User
 from src.repositories.base import PageResult, violated_constraint
 from src.repositories.refresh_session import RefreshSessionRepository
 from src.repositories.user import UserRepository
+from src.schemas.filters import UserFilter
 from src.schemas.user import PasswordChange, UserAdminCreate, UserAdminUpdate, UserSelfUpdate
 from src.services.auth import AuthPolicy
 
@@ -68,18 +69,9 @@ class UserService:
         await self.limiter.reset(self.policy.password_change, throttle_key)
 
     async def list_users(
-        self,
-        *,
-        role: Role | None,
-        is_active: bool | None,
-        q: str | None,
-        codec: CursorCodec,
-        cursor: str | None,
-        limit: int,
+        self, filters: UserFilter, *, codec: CursorCodec, cursor: str | None, limit: int
     ) -> PageResult[User]:
-        return await self.users.list_page(
-            role=role, is_active=is_active, q=q, codec=codec, cursor=cursor, limit=limit
-        )
+        return await self.users.list_page(filters, codec=codec, cursor=cursor, limit=limit)
 
     async def get_user(self, user_id: uuid.UUID) -> User:
         user = await self.users.get(user_id)

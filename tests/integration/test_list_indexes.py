@@ -34,6 +34,13 @@ from src.repositories.catalog import (
 )
 from src.repositories.stock import LEVELS_BY_KEY, MOVEMENTS_NEWEST_FIRST, StockRepository
 from src.repositories.user import BY_CREATED, UserRepository
+from src.schemas.filters import (
+    LevelFilter,
+    LocationFilter,
+    MovementFilter,
+    ProductFilter,
+    UserFilter,
+)
 
 PAGE = 20
 INDEX_SCANS = {"Index Scan", "Index Only Scan", "Bitmap Index Scan"}
@@ -106,45 +113,38 @@ def paged(
 
 def products(sort: str, *, q: str | None = None, is_archived: bool | None = None) -> Build:
     return listing(
-        lambda s: ProductRepository(s).list_statement(q=q, is_archived=is_archived),
+        lambda s: ProductRepository(s).list_statement(ProductFilter(q=q, is_archived=is_archived)),
         PRODUCT_SORTS[sort],
     )
 
 
 def locations(is_archived: bool | None = None) -> Build:
     return listing(
-        lambda s: LocationRepository(s).list_statement(is_archived=is_archived),
+        lambda s: LocationRepository(s).list_statement(LocationFilter(is_archived=is_archived)),
         LOCATIONS_BY_CREATED,
     )
 
 
 def users(**filters: Any) -> Build:
-    values = {"role": None, "is_active": None, "q": None, **filters}
     return paged(
         "users:created_at",
         BY_CREATED,
         lambda s, cursor: UserRepository(s).list_page(
-            **values, codec=CODEC, cursor=cursor, limit=PAGE
+            UserFilter(**filters), codec=CODEC, cursor=cursor, limit=PAGE
         ),
     )
 
 
-MOVEMENT_FILTERS = dict.fromkeys(["product_id", "location_id", "kind", "since", "until"])
-
-
 def movements_filter(session: AsyncSession, **filters: Any) -> Select[Any]:
-    return StockRepository(session).movements_statement(**{**MOVEMENT_FILTERS, **filters})
+    return StockRepository(session).movements_statement(MovementFilter(**filters))
 
 
 def movements(**filters: Any) -> Build:
     return listing(lambda s: movements_filter(s, **filters), MOVEMENTS_NEWEST_FIRST)
 
 
-LEVEL_FILTERS = {"product_id": None, "location_id": None, "below_reorder": False}
-
-
 def levels_filter(session: AsyncSession, **filters: Any) -> Select[Any]:
-    return StockRepository(session).levels_statement(**{**LEVEL_FILTERS, **filters})
+    return StockRepository(session).levels_statement(LevelFilter(**filters))
 
 
 def levels(**filters: Any) -> Build:
@@ -152,12 +152,11 @@ def levels(**filters: Any) -> Build:
 
 
 def levels_as_of(**filters: Any) -> Build:
-    values = {**LEVEL_FILTERS, **filters}
     return paged(
         "stock_levels:as_of",
         LEVELS_BY_KEY,  # same key columns (from the ledger), same cursor values
-        lambda s, cursor: StockRepository(s).levels_as_of_page(
-            as_of=NOW, **values, codec=CODEC, cursor=cursor, limit=PAGE
+        lambda s, cursor: StockRepository(s).levels_page(
+            LevelFilter(as_of=NOW, **filters), codec=CODEC, cursor=cursor, limit=PAGE
         ),
     )
 
@@ -314,7 +313,10 @@ MIRRORS: dict[str, tuple[Build, Build]] = {
             "products:-name",
             PRODUCT_SORTS["-name"],
             lambda s, cursor: ProductRepository(s).list_page(
-                q="bolt", is_archived=True, sort="-name", codec=CODEC, cursor=cursor, limit=PAGE
+                ProductFilter(q="bolt", is_archived=True, sort="-name"),
+                codec=CODEC,
+                cursor=cursor,
+                limit=PAGE,
             ),
         ),
     ),
@@ -324,7 +326,7 @@ MIRRORS: dict[str, tuple[Build, Build]] = {
             "locations:created_at",
             LOCATIONS_BY_CREATED,
             lambda s, cursor: LocationRepository(s).list_page(
-                is_archived=False, codec=CODEC, cursor=cursor, limit=PAGE
+                LocationFilter(is_archived=False), codec=CODEC, cursor=cursor, limit=PAGE
             ),
         ),
     ),
@@ -334,7 +336,7 @@ MIRRORS: dict[str, tuple[Build, Build]] = {
             "stock_movements:newest",
             MOVEMENTS_NEWEST_FIRST,
             lambda s, cursor: StockRepository(s).movements_page(
-                **{**MOVEMENT_FILTERS, "product_id": ID, "transfer_id": ID},
+                MovementFilter(product_id=ID, transfer_id=ID),
                 codec=CODEC,
                 cursor=cursor,
                 limit=PAGE,
@@ -347,9 +349,7 @@ MIRRORS: dict[str, tuple[Build, Build]] = {
             "stock_levels:key",
             LEVELS_BY_KEY,
             lambda s, cursor: StockRepository(s).levels_page(
-                product_id=None,
-                location_id=ID,
-                below_reorder=True,
+                LevelFilter(location_id=ID, below_reorder=True),
                 codec=CODEC,
                 cursor=cursor,
                 limit=PAGE,

@@ -31,7 +31,7 @@ async def register(
 ) -> UserRead:
     """Create an account with the viewer role."""
     user = await service.register(body, client=client)
-    response.headers["Location"] = f"/api/v1/users/{user.id}"
+    response.headers["Location"] = f"{API_V1}/users/{user.id}"
     return UserRead.model_validate(user)
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from src.api.deps import (
     CurrentUser,
@@ -18,6 +19,7 @@ from src.api.v1.prefix import API_V1
 from src.core.preconditions import etag, parse_if_match
 from src.models.catalog import Location
 from src.schemas.catalog import LocationCreate, LocationRead, LocationUpdate
+from src.schemas.filters import LocationFilter
 from src.schemas.pagination import Page
 
 router = APIRouter(prefix=f"{API_V1}/locations", tags=["locations"])
@@ -30,12 +32,13 @@ def _read(location: Location, response: Response) -> LocationRead:
 
 @router.get("", responses=problem_responses(400, 401, 422))
 async def list_locations(
-    _: CurrentUser, service: LocationServiceDep, paging: Pagination, is_archived: bool | None = None
+    _: CurrentUser,
+    service: LocationServiceDep,
+    paging: Pagination,
+    filters: Annotated[LocationFilter, Query()],
 ) -> Page[LocationRead]:
     """List locations, oldest first."""
-    page = await service.list(
-        is_archived=is_archived, codec=paging.codec, cursor=paging.cursor, limit=paging.limit
-    )
+    page = await service.list(filters, codec=paging.codec, cursor=paging.cursor, limit=paging.limit)
     return Page[LocationRead](
         items=[LocationRead.model_validate(loc) for loc in page.items],
         next_cursor=page.next_cursor,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -19,14 +19,12 @@ from src.api.responses import item_links, problem_responses, with_etag
 from src.api.v1.prefix import API_V1
 from src.core.preconditions import etag, parse_if_match
 from src.models.catalog import Product
-from src.schemas.base import NO_NUL_PATTERN
 from src.schemas.catalog import ProductCreate, ProductRead, ProductUpdate
+from src.schemas.filters import ProductFilter
 from src.schemas.pagination import Page
 from src.schemas.stock import ProductStockRead
 
 router = APIRouter(prefix=f"{API_V1}/products", tags=["products"])
-
-ProductSort = Literal["name", "-name", "sku", "-sku", "created_at", "-created_at"]
 
 
 def _read(product: Product, response: Response) -> ProductRead:
@@ -39,22 +37,10 @@ async def list_products(
     _: CurrentUser,
     service: ProductServiceDep,
     paging: Pagination,
-    q: Annotated[
-        str | None,
-        Query(max_length=200, pattern=NO_NUL_PATTERN, description="sku or name contains"),
-    ] = None,
-    is_archived: bool | None = None,
-    sort: ProductSort = "created_at",
+    filters: Annotated[ProductFilter, Query()],
 ) -> Page[ProductRead]:
     """List products; `q` matches sku or name (case-insensitive substring)."""
-    page = await service.list(
-        q=q,
-        is_archived=is_archived,
-        sort=sort,
-        codec=paging.codec,
-        cursor=paging.cursor,
-        limit=paging.limit,
-    )
+    page = await service.list(filters, codec=paging.codec, cursor=paging.cursor, limit=paging.limit)
     return Page[ProductRead](
         items=[ProductRead.model_validate(p) for p in page.items], next_cursor=page.next_cursor
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from src.api.deps import (
     CurrentUser,
@@ -18,8 +19,7 @@ from src.api.deps import (
 )
 from src.api.responses import problem_responses, stored_response
 from src.api.v1.prefix import API_V1
-from src.models.stock import MovementKind
-from src.schemas.base import Timestamp
+from src.schemas.filters import LevelFilter, MovementFilter
 from src.schemas.pagination import Page
 from src.schemas.stock import (
     CountCreate,
@@ -35,6 +35,7 @@ from src.schemas.stock import (
 router = APIRouter(prefix=f"{API_V1}/stock", tags=["stock"])
 
 POSTING_ERRORS = problem_responses(401, 403, 404, 409, 422)
+MOVEMENTS = f"{API_V1}/stock/movements"
 
 
 @router.post(
@@ -52,7 +53,11 @@ async def post_movement(
 ) -> Response:
     """Post a receipt, issue or adjustment (409 insufficient-stock with `available`)."""
     stored = await service.post_movement(
-        body, actor=actor, request_id=request_id, key=idempotency_key
+        body,
+        actor=actor,
+        request_id=request_id,
+        key=idempotency_key,
+        location=lambda movement: f"{MOVEMENTS}/{movement.id}",
     )
     return stored_response(stored)
 
@@ -71,7 +76,13 @@ async def post_transfer(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Move stock between two locations: both movements or neither."""
-    stored = await service.transfer(body, actor=actor, request_id=request_id, key=idempotency_key)
+    stored = await service.transfer(
+        body,
+        actor=actor,
+        request_id=request_id,
+        key=idempotency_key,
+        location=lambda transfer: f"{MOVEMENTS}?transfer_id={transfer.transfer_id}",
+    )
     return stored_response(stored)
 
 
@@ -89,7 +100,13 @@ async def post_count(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Record a stock count: one `count` adjustment per line that differs, all or nothing."""
-    stored = await service.count(body, actor=actor, request_id=request_id, key=idempotency_key)
+    stored = await service.count(
+        body,
+        actor=actor,
+        request_id=request_id,
+        key=idempotency_key,
+        location=lambda count: f"{MOVEMENTS}?count_id={count.count_id}",
+    )
     return stored_response(stored)
 
 
@@ -98,26 +115,11 @@ async def list_movements(
     _: CurrentUser,
     service: LedgerServiceDep,
     paging: Pagination,
-    product_id: uuid.UUID | None = None,
-    location_id: uuid.UUID | None = None,
-    kind: MovementKind | None = None,
-    since: Timestamp | None = None,
-    until: Timestamp | None = None,
-    transfer_id: uuid.UUID | None = None,
-    count_id: uuid.UUID | None = None,
+    filters: Annotated[MovementFilter, Query()],
 ) -> Page[MovementRead]:
     """The ledger, newest first; `since` is inclusive, `until` exclusive."""
     page = await service.movements(
-        product_id=product_id,
-        location_id=location_id,
-        kind=kind,
-        since=since,
-        until=until,
-        transfer_id=transfer_id,
-        count_id=count_id,
-        codec=paging.codec,
-        cursor=paging.cursor,
-        limit=paging.limit,
+        filters, codec=paging.codec, cursor=paging.cursor, limit=paging.limit
     )
     return Page[MovementRead](
         items=[MovementRead.model_validate(m) for m in page.items], next_cursor=page.next_cursor
@@ -137,20 +139,11 @@ async def list_levels(
     _: CurrentUser,
     service: LedgerServiceDep,
     paging: Pagination,
-    product_id: uuid.UUID | None = None,
-    location_id: uuid.UUID | None = None,
-    below_reorder: bool = False,
-    as_of: Timestamp | None = None,
+    filters: Annotated[LevelFilter, Query()],
 ) -> Page[StockLevelRead]:
     """Stock levels; with `as_of`, the levels at that moment, recomputed from the ledger."""
     items, next_cursor = await service.levels(
-        product_id=product_id,
-        location_id=location_id,
-        below_reorder=below_reorder,
-        as_of=as_of,
-        codec=paging.codec,
-        cursor=paging.cursor,
-        limit=paging.limit,
+        filters, codec=paging.codec, cursor=paging.cursor, limit=paging.limit
     )
     return Page[StockLevelRead](items=items, next_cursor=next_cursor)
 

@@ -11,8 +11,7 @@ from src.api.deps import CurrentUser, Pagination, RequireAdmin, UserServiceDep
 from src.api.responses import problem_responses
 from src.api.v1.prefix import API_V1
 from src.dependencies import ClientAddress
-from src.models.user import Role
-from src.schemas.base import NO_NUL_PATTERN
+from src.schemas.filters import UserFilter
 from src.schemas.pagination import Page
 from src.schemas.user import (
     PasswordChange,
@@ -74,18 +73,11 @@ async def list_users(
     _: RequireAdmin,
     service: UserServiceDep,
     paging: Pagination,
-    role: Role | None = None,
-    is_active: bool | None = None,
-    q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL_PATTERN)] = None,
+    filters: Annotated[UserFilter, Query()],
 ) -> Page[UserRead]:
     """List users, oldest first; filter by role, active flag, or email/name substring."""
     page = await service.list_users(
-        role=role,
-        is_active=is_active,
-        q=q,
-        codec=paging.codec,
-        cursor=paging.cursor,
-        limit=paging.limit,
+        filters, codec=paging.codec, cursor=paging.cursor, limit=paging.limit
     )
     return Page[UserRead](
         items=[UserRead.model_validate(u) for u in page.items], next_cursor=page.next_cursor

@@ -1,0 +1,62 @@
+"""What each list can be narrowed (and ordered) by: one model per list.
+
+A router reads its list's model from the query string once (`Annotated[XFilter, Query()]`,
+which documents every field as a query parameter) and passes it unchanged through the
+service to the repository, which turns it into WHERE clauses. A new filter is a field here
+and a clause in the repository; the layers between carry the object as it is.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from src.models.stock import MovementKind
+from src.models.user import Role
+from src.schemas.base import NO_NUL_PATTERN, Timestamp
+
+# A case-insensitive substring to search for.
+Search = Annotated[str, Field(max_length=200, pattern=NO_NUL_PATTERN)]
+ProductSort = Literal["name", "-name", "sku", "-sku", "created_at", "-created_at"]
+
+
+class ListFilter(BaseModel):
+    # Frozen: parsed once, read by every layer, changed by none. Other query parameters
+    # (the page's `limit` and `cursor`) are read by their own dependency and ignored here.
+    model_config = ConfigDict(frozen=True)
+
+
+class ProductFilter(ListFilter):
+    q: Search | None = Field(default=None, description="sku or name contains")
+    is_archived: bool | None = None
+    sort: ProductSort = "created_at"
+
+
+class LocationFilter(ListFilter):
+    is_archived: bool | None = None
+
+
+class UserFilter(ListFilter):
+    role: Role | None = None
+    is_active: bool | None = None
+    q: Search | None = None
+
+
+class MovementFilter(ListFilter):
+    product_id: uuid.UUID | None = None
+    location_id: uuid.UUID | None = None
+    kind: MovementKind | None = None
+    since: Timestamp | None = None  # inclusive
+    until: Timestamp | None = None  # exclusive
+    transfer_id: uuid.UUID | None = None
+    count_id: uuid.UUID | None = None
+
+
+class LevelFilter(ListFilter):
+    product_id: uuid.UUID | None = None
+    location_id: uuid.UUID | None = None
+    below_reorder: bool = False
+    # Levels at that moment, recomputed from the ledger, instead of the current ones.
+    as_of: Timestamp | None = None
