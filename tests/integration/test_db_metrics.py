@@ -69,7 +69,9 @@ async def test_query_time_is_labelled_by_repository_operation(
 
     assert grew(f"{QUERY}_count", operation="ProductRepository.get") == 1
     assert grew(f"{QUERY}_count", operation="HealthRepository.ping") == 1
-    assert grew(f"{QUERY}_count", operation="UserRepository.get") >= 1  # the token's user
+    assert (
+        grew(f"{QUERY}_count", operation="UserRepository.get_active_in_session") >= 1
+    )  # token + session
     assert grew(f"{POOL_WAIT}_count") >= 2  # each request checked a connection out
     assert f'{QUERY}_bucket{{le="0.001",operation="ProductRepository.get"}}' in after
     labels = operations(after)
@@ -111,7 +113,7 @@ async def test_slow_query_is_logged_with_operation_not_sql(
     assert response.status_code == 200
     lines = slow_lines(caplog)
     logged_operations = {str(line["operation"]) for line in lines}
-    assert "UserRepository.get" in logged_operations  # the token's user
+    assert "UserRepository.get_active_in_session" in logged_operations  # token + session
     assert any(name.startswith("ProductRepository.") for name in logged_operations)
     allowed = {"event", "operation", "duration_ms", "level", "logger", "timestamp"}
     for line in lines:
