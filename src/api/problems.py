@@ -190,8 +190,10 @@ async def database_error_handler(request: Request, error: Exception) -> JSONResp
             headers={"Retry-After": "1"},
         )
     if isinstance(error, IntegrityError):
-        conflict = EXPECTED_CONFLICTS.get(violated_constraint(error) or "")
+        constraint = violated_constraint(error)
+        conflict = EXPECTED_CONFLICTS.get(constraint or "")
         if conflict is not None:
+            _log.info("constraint_conflict", path=path, constraint=constraint)
             return problem_response(status=409, detail=conflict, instance=path)
     state = sqlstate(error)
     if state and state.startswith("22"):
