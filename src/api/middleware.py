@@ -10,6 +10,7 @@ ServerErrorMiddleware, outside them all, renders a secured problem too (`last_re
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
@@ -306,7 +307,8 @@ class UnhandledErrorMiddleware:
         except Exception as exc:
             if not getattr(exc, _LOGGED, False):
                 error_log.exception("unhandled_exception", path=scope["path"])
-                setattr(exc, _LOGGED, True)
+                with contextlib.suppress(AttributeError):  # an exception with __slots__
+                    setattr(exc, _LOGGED, True)
             if started:
                 raise
             response = problem_response(status=500, detail=_UNEXPECTED, instance=scope["path"])

@@ -26,7 +26,13 @@ from src.core.db_errors import (
     is_connection_lost,
     sqlstate,
 )
-from src.core.exceptions import DomainError, OAuthError, RateLimited, Unauthorized
+from src.core.exceptions import (
+    PROBLEM_FOR_STATUS,
+    DomainError,
+    OAuthError,
+    RateLimited,
+    Unauthorized,
+)
 from src.core.logging import get_logger
 from src.repositories.base import violated_constraint
 from src.schemas.problem import Problem
@@ -34,44 +40,6 @@ from src.schemas.problem import Problem
 _log = get_logger("stockroom.error")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-
-_SLUGS = {
-    400: "malformed-request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not-found",
-    405: "method-not-allowed",
-    409: "conflict",
-    412: "precondition-failed",
-    413: "payload-too-large",
-    415: "malformed-request",
-    422: "validation-error",
-    428: "precondition-required",
-    429: "rate-limited",
-    500: "internal-error",
-    503: "service-unavailable",
-}
-
-
-# One title per problem type (RFC 9457: the title must not vary between occurrences).
-_TITLES = {
-    "malformed-request": "Malformed request",
-    "unauthorized": "Not authenticated",
-    "forbidden": "Forbidden",
-    "not-found": "Not found",
-    "method-not-allowed": "Method not allowed",
-    "conflict": "Conflict",
-    "insufficient-stock": "Insufficient stock",
-    "precondition-failed": "Precondition failed",
-    "payload-too-large": "Payload too large",
-    "validation-error": "Validation error",
-    "idempotency-key-reused": "Idempotency key reused",
-    "idempotency-key-in-flight": "Idempotency key in flight",
-    "precondition-required": "Precondition required",
-    "rate-limited": "Too many requests",
-    "internal-error": "Internal error",
-    "service-unavailable": "Service unavailable",
-}
 
 
 def current_request_id() -> str:
@@ -88,10 +56,10 @@ def problem_response(
     extra: dict[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    slug = slug or _SLUGS.get(status, "error")
+    kind = PROBLEM_FOR_STATUS.get(status)
     problem = Problem(
-        type=f"/problems/{slug}",
-        title=title or _TITLES.get(slug) or HTTPStatus(status).phrase,
+        type=f"/problems/{slug or (kind.slug if kind else 'error')}",
+        title=title or (kind.title if kind else HTTPStatus(status).phrase),
         status=status,
         detail=detail,
         instance=instance,
@@ -222,8 +190,10 @@ async def database_error_handler(request: Request, error: Exception) -> JSONResp
             headers={"Retry-After": "1"},
         )
     if isinstance(error, IntegrityError):
-        conflict = EXPECTED_CONFLICTS.get(violated_constraint(error) or "")
+        constraint = violated_constraint(error)
+        conflict = EXPECTED_CONFLICTS.get(constraint or "")
         if conflict is not None:
+            _log.info("constraint_conflict", path=path, constraint=constraint)
             return problem_response(status=409, detail=conflict, instance=path)
     state = sqlstate(error)
     if state and state.startswith("22"):

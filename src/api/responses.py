@@ -4,32 +4,35 @@ from typing import Any
 
 from fastapi import Response
 
+from src.core.exceptions import PROBLEM_FOR_STATUS
 from src.schemas.problem import Problem
 from src.services.idempotency import StoredResponse
 
-_DESCRIPTIONS = {
-    400: "Malformed request (invalid JSON, wrong content type, bad cursor)",
-    401: "Missing, invalid or expired credentials",
-    403: "Authenticated but not allowed",
-    404: "No such resource",
-    409: "Conflict with the current state",
+# When each status happens; the problem's title and type come from src.core.exceptions.
+_WHEN = {
+    400: "invalid JSON, wrong content type, bad cursor",
+    401: "missing, invalid or expired credentials",
+    403: "authenticated but not allowed",
+    404: "no such resource",
+    409: "the request conflicts with the current state",
     412: "If-Match does not match the current ETag",
-    413: "Request body too large",
-    422: "Validation error",
+    413: "request body too large",
+    422: "the request breaks a validation rule",
     428: "If-Match header required",
-    429: "Rate limited",
-    503: "A dependency is unavailable",
+    429: "too many requests; see Retry-After",
+    503: "a dependency is unavailable; retry shortly",
 }
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {
-        status: {
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        kind = PROBLEM_FOR_STATUS[status]
+        responses[status] = {
             "model": Problem,
-            "description": _DESCRIPTIONS[status],
+            "description": f"{kind.title}: {_WHEN[status]}",
         }
-        for status in statuses
-    }
+    return responses
 
 
 def item_links(item_path: str, id_param: str) -> dict[str, Any]:

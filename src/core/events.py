@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from src.core.exceptions import RateLimited
+from src.core.exceptions import RateLimited, ServiceUnavailable
 from src.core.logging import get_logger
 
 CHANNEL = "stock_movements"
@@ -55,6 +55,8 @@ class MovementBroker:
         self._per_user: Counter[uuid.UUID] = Counter()
         self._task: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
+        # How long a new stream waits for the LISTEN connection before answering 503.
+        self.listen_timeout = 10.0
 
     @contextlib.asynccontextmanager
     async def subscribe(self, user_id: uuid.UUID) -> AsyncIterator[Subscription]:
@@ -68,7 +70,10 @@ class MovementBroker:
         self._per_user[user_id] += 1
         self._ensure_listening()
         try:
-            await asyncio.wait_for(self._listening.wait(), timeout=10)
+            try:
+                await asyncio.wait_for(self._listening.wait(), timeout=self.listen_timeout)
+            except TimeoutError:  # the database cannot be listened to: an outage, not a bug
+                raise ServiceUnavailable("Live events are unavailable; retry shortly") from None
             yield subscription
         finally:
             self._subscriptions.discard(subscription)

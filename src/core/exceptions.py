@@ -55,6 +55,12 @@ class NotFound(DomainError):
     title = "Not found"
 
 
+class MethodNotAllowed(DomainError):
+    status = 405
+    slug = "method-not-allowed"
+    title = "Method not allowed"
+
+
 class Conflict(DomainError):
     status = 409
     slug = "conflict"
@@ -87,6 +93,14 @@ class RateLimited(DomainError):
     def __init__(self, detail: str | None = None, *, retry_after: int, **extra: Any) -> None:
         super().__init__(detail, **extra)
         self.retry_after = max(1, retry_after)
+
+
+class InternalError(DomainError):
+    """A bug: the client gets the request id, the log gets the traceback."""
+
+    status = 500
+    slug = "internal-error"
+    title = "Internal error"
 
 
 class ServiceUnavailable(DomainError):
@@ -137,3 +151,29 @@ class IdempotencyKeyInFlight(DomainError):
     status = 409
     slug = "idempotency-key-in-flight"
     title = "Idempotency key in flight"
+
+
+# The problem type of an HTTP error that no domain exception names (routing, validation,
+# body limits, crashes), by status: the only place, with the classes above, where problem
+# slugs and titles are written.
+PROBLEM_FOR_STATUS: dict[int, type[DomainError]] = {
+    **{
+        kind.status: kind
+        for kind in (
+            MalformedRequest,
+            Unauthorized,
+            Forbidden,
+            NotFound,
+            MethodNotAllowed,
+            Conflict,
+            PreconditionFailed,
+            PayloadTooLarge,
+            ValidationFailed,
+            PreconditionRequired,
+            RateLimited,
+            InternalError,
+            ServiceUnavailable,
+        )
+    },
+    415: MalformedRequest,  # a body that is not JSON, like one that does not parse
+}

@@ -7,15 +7,28 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends, Header
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from src.api.deps import CurrentUser, EventServiceDep
 from src.api.responses import problem_responses
 from src.api.v1.prefix import API_V1
 from src.dependencies import SettingsDep
+from src.services.events import EventStream
 
 router = APIRouter(prefix=f"{API_V1}/stock", tags=["stock"])
+
+
+async def open_stream(
+    user: CurrentUser,
+    service: EventServiceDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
+) -> AsyncIterator[EventStream]:
+    """The user's stream slot: taken before the response starts, so a refused one is a 429
+    problem, and given back when the request ends (scope "request": after the response),
+    whether the stream ran, the client left before its first byte, or it was never sent."""
+    async with service.open_stream(user.id, last_event_id) as stream:
+        yield stream
 
 
 @router.get(
@@ -31,15 +44,10 @@ router = APIRouter(prefix=f"{API_V1}/stock", tags=["stock"])
     },
 )
 async def stock_events(
-    user: CurrentUser,
-    service: EventServiceDep,
+    stream: Annotated[EventStream, Depends(open_stream, scope="request")],
     settings: SettingsDep,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
 ) -> EventSourceResponse:
     """Follow the ledger live; send Last-Event-ID to resume after a movement."""
-    opening = service.open_stream(user.id, last_event_id)
-    # Entered here, before the response starts, so a refused subscription is a 429 problem.
-    stream = await opening.__aenter__()
     shutdown = anyio.Event()
 
     async def end_on_shutdown() -> None:
@@ -53,7 +61,6 @@ async def stock_events(
                 yield ServerSentEvent(data=event.data, id=event.id, event="movement")
         finally:
             watcher.cancel()
-            await opening.__aexit__(None, None, None)
 
     return EventSourceResponse(
         sse(),
