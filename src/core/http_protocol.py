@@ -90,15 +90,16 @@ class GuardedH11Protocol(H11Protocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._received = False  # any byte of the request the deadline is running for
 
-    # The deadline follows what the peer is sending: a request's headers (their_state IDLE:
-    # nothing, or part of a request line and headers, received), its body (SEND_BODY), or
-    # nothing more (DONE while the app answers, or closing).
+    # The deadline follows what the peer is sending: a request's headers (their_state IDLE),
+    # its body (SEND_BODY), or nothing more (DONE while the app answers, or closing). Between
+    # keep-alive requests uvicorn's own timer runs; the header deadline starts at the next
+    # request's first byte.
     def _watch(self) -> None:
         state = self.conn.their_state
         phase = state if state is h11.IDLE or state is h11.SEND_BODY else None
         if phase is not self._phase:
             self._phase = phase
-            if phase is h11.IDLE:
+            if phase is h11.IDLE and self._received:
                 self._arm(self.header_timeout, "headers")
             elif phase is h11.SEND_BODY:
                 self._arm(self.body_timeout, "body")
@@ -131,12 +132,14 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._watch()
+        # uvicorn times nothing until a first response: a connection that never sends a
+        # request gets the header deadline.
+        self._phase = h11.IDLE
+        self._arm(self.header_timeout, "headers")
 
     def data_received(self, data: bytes) -> None:
         if self._phase is h11.IDLE and not self._received:
-            # The first byte of a request: its headers are timed from here, not from the
-            # connection or the previous response (that idle time is keep-alive's).
+            # The first byte of a request: its headers are timed from here.
             self._received = True
             self._arm(self.header_timeout, "headers")
         super().data_received(data)
