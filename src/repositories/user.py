@@ -18,16 +18,12 @@ BY_CREATED = SortOrder("created_at", (User.created_at, User.id))
 class UserRepository(Repository[User]):
     model = User
 
-    async def get_by_email(
-        self, email: str, *, with_password: bool = False, lock: bool = False
-    ) -> User | None:
+    async def get_by_email(self, email: str, *, with_password: bool = False) -> User | None:
         # Callers pass the canonical form (src.core.emails); lower() on both sides is what the
         # unique index uq_users_email_lower compares.
         statement = select(User).where(func.lower(User.email) == func.lower(email))
         if with_password:
             statement = statement.options(undefer(User.hashed_password))
-        if lock:
-            statement = statement.with_for_update().execution_options(populate_existing=True)
         return await self.session.scalar(statement)
 
     async def get_active_in_session(self, user_id: uuid.UUID, session_id: uuid.UUID) -> User | None:

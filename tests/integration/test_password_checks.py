@@ -155,3 +155,26 @@ async def test_a_full_hashing_queue_answers_429_with_retry_after(
         # The queue drains: the owner gets in afterwards.
         async with client_for(app, "192.0.2.200") as client:
             assert (await login(client, user.email, DEFAULT_PASSWORD)).status_code == 200
+
+
+async def test_two_changes_at_once_never_lose_one(
+    committed_app: FastAPI, committed_make_user: MakeUser
+) -> None:
+    """Both check the same current password; the hash is re-checked before writing, so one
+    wins and the other is refused (409, or 422 when it read the new hash already)."""
+    user = await committed_make_user(email=unique_email("race"))
+    first, second = "first new passphrase", "second new passphrase"
+    async with client_for(committed_app) as client:
+        headers = bearer((await token_pair(client, user.email))["access_token"])
+        responses = await asyncio.gather(
+            client.post(URL, json=change(DEFAULT_PASSWORD, first), headers=headers),
+            client.post(URL, json=change(DEFAULT_PASSWORD, second), headers=headers),
+        )
+        statuses = [r.status_code for r in responses]
+        assert statuses.count(204) == 1, statuses
+        assert set(statuses) - {204} <= {409, 422}, statuses
+        winner = first if statuses[0] == 204 else second
+        loser = second if winner == first else first
+        assert (await login(client, user.email, winner)).status_code == 200
+        assert (await login(client, user.email, loser)).status_code == 400
+        assert (await login(client, user.email, DEFAULT_PASSWORD)).status_code == 400
