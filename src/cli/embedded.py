@@ -9,7 +9,6 @@ running cluster instead of starting it.
 
 from __future__ import annotations
 
-import atexit
 import fcntl
 import os
 import re
@@ -122,10 +121,10 @@ class EmbeddedPostgres:
                 )
             except subprocess.SubprocessError:
                 pass  # already stopped
-            # The helper caches one handle per data dir; a later start() in this process
-            # must not get the stopped server's handle back.
-            module.PostgresServer._instances.pop(self.pgdata, None)
-            atexit.unregister(self._server._cleanup)
+            # Release this process's handle: the helper then forgets the server (a later
+            # start() in this process gets a new handle, not the stopped one), and its exit
+            # hook finds nothing left to do. With cleanup_mode=None it stops nothing itself.
+            self._server.cleanup()
             self._server = None
             self._url_file.unlink(missing_ok=True)
         self._unlock()
