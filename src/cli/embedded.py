@@ -68,7 +68,7 @@ class EmbeddedPostgres:
                 f"see {self.pgdata / 'log'}"
             ) from None
         # The name is checked to be a plain identifier in __init__.
-        self._server.psql(
+        self.psql(
             f"SELECT 'CREATE DATABASE {self.database}' WHERE NOT EXISTS "  # noqa: S608
             f"(SELECT FROM pg_database WHERE datname = '{self.database}')\\gexec\n"
         )
