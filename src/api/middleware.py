@@ -1,7 +1,7 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it buffers and breaks streaming responses).
 
 Order, outermost first, as `create_app` installs it: request id -> access log -> CORS ->
-security headers -> body limit -> unhandled errors -> the app.
+rate limit -> security headers -> body limit -> unhandled errors -> the app.
 """
 
 from __future__ import annotations

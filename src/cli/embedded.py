@@ -57,7 +57,8 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock()
         # We hold the lock, so handles recorded by earlier (killed) processes are stale; left
-        # in place they would stop the helper from ever shutting the server down.
+        # in place, stop() would not be the last handle and the helper would keep the stopped
+        # server cached for this process.
         (self.pgdata / ".handle_pids.json").unlink(missing_ok=True)
         try:
             self._server = module.get_server(self.pgdata, cleanup_mode=None)
