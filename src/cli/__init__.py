@@ -1,4 +1,4 @@
-"""The `stockroom` command line: serve, migrate.
+"""The `stockroom` command line: serve, migrate, create-admin, seed-demo.
 
 Every expected failure (bad setting, port taken, database unreachable) prints one line on
 stderr and exits non-zero; a traceback means a bug.

@@ -9,7 +9,6 @@ running cluster instead of starting it.
 
 from __future__ import annotations
 
-import atexit
 import fcntl
 import os
 import re
@@ -58,7 +57,8 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock()
         # We hold the lock, so handles recorded by earlier (killed) processes are stale; left
-        # in place they would stop the helper from ever shutting the server down.
+        # in place, stop() would not be the last handle and the helper would keep the stopped
+        # server cached for this process.
         (self.pgdata / ".handle_pids.json").unlink(missing_ok=True)
         try:
             self._server = module.get_server(self.pgdata, cleanup_mode=None)
@@ -69,7 +69,7 @@ class EmbeddedPostgres:
                 f"see {self.pgdata / 'log'}"
             ) from None
         # The name is checked to be a plain identifier in __init__.
-        self._server.psql(
+        self.psql(
             f"SELECT 'CREATE DATABASE {self.database}' WHERE NOT EXISTS "  # noqa: S608
             f"(SELECT FROM pg_database WHERE datname = '{self.database}')\\gexec\n"
         )
@@ -122,10 +122,10 @@ class EmbeddedPostgres:
                 )
             except subprocess.SubprocessError:
                 pass  # already stopped
-            # The helper caches one handle per data dir; a later start() in this process
-            # must not get the stopped server's handle back.
-            module.PostgresServer._instances.pop(self.pgdata, None)
-            atexit.unregister(self._server._cleanup)
+            # Release this process's handle: the helper then forgets the server (a later
+            # start() in this process gets a new handle, not the stopped one), and its exit
+            # hook finds nothing left to do. With cleanup_mode=None it stops nothing itself.
+            self._server.cleanup()
             self._server = None
             self._url_file.unlink(missing_ok=True)
         self._unlock()

@@ -1,7 +1,7 @@
 """Queries over stock levels and the ledger.
 
-Levels change only through `add` and `take`: single conditional statements, so concurrent
-postings never read-then-write. The CHECK (on_hand >= 0) constraint backs them up.
+Levels change only through `increase` and `decrease`: single conditional statements, so
+concurrent postings never read-then-write. The CHECK (on_hand >= 0) constraint backs them up.
 """
 
 from __future__ import annotations

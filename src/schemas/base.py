@@ -120,7 +120,6 @@ def _rfc3339_text(value: Any) -> Any:
 
 # A query timestamp: RFC 3339 text with a timezone, representable in UTC (years 1..9999).
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_storable)]
-NoNul = AfterValidator(_no_nul)
 
 
 def _whole_number(value: Any) -> Any:

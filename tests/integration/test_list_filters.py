@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.stock import new_location, new_product, post_movement, receive
+
 Headers = dict[str, str]
 PAGING = ["limit", "cursor"]
 UUID = {"anyOf": [{"format": "uuid", "type": "string"}, {"type": "null"}]}
@@ -119,3 +121,52 @@ async def test_filters_still_apply_with_paging(
     assert await codes(is_archived="true") == ["FLT-C"]
     assert await codes(is_archived="false", limit="100") == ["FLT-A", "FLT-B"]
     assert await codes() == ["FLT-A", "FLT-B", "FLT-C"]
+
+
+FUTURE = "2999-01-01T00:00:00Z"
+
+
+async def test_levels_as_of_apply_every_filter_and_page(
+    client: httpx.AsyncClient, manager_headers: Headers, clerk_headers: Headers
+) -> None:
+    product = await new_product(client, manager_headers, reorder_point=5)
+    other = await new_product(client, manager_headers)
+    a, b = await new_location(client, manager_headers), await new_location(client, manager_headers)
+    first = await receive(client, clerk_headers, product, a, 10)
+    await receive(client, clerk_headers, product, b, 7)
+    await receive(client, clerk_headers, other, a, 1)
+    issued = await post_movement(client, clerk_headers, product, a, "issue", 8)
+    assert issued.status_code == 201
+    mine = {product["id"], other["id"]}
+
+    async def levels(**params: str) -> dict[tuple[str, str], int]:
+        response = await client.get("/api/v1/stock/levels", params=params, headers=clerk_headers)
+        assert response.status_code == 200, response.text
+        return {
+            (lvl["product_id"], lvl["location_id"]): lvl["on_hand"]
+            for lvl in response.json()["items"]
+            if lvl["product_id"] in mine
+        }
+
+    pa, pb, oa = (product["id"], a["id"]), (product["id"], b["id"]), (other["id"], a["id"])
+    # At the first receipt (inclusive) only it had happened; now, the ledger sums to the levels.
+    assert await levels(as_of=first["created_at"], product_id=product["id"]) == {pa: 10}
+    assert await levels(as_of=FUTURE, product_id=product["id"]) == {pa: 2, pb: 7}
+    assert await levels(as_of=FUTURE, location_id=a["id"]) == {pa: 2, oa: 1}
+    assert await levels(as_of=FUTURE) == await levels() == {pa: 2, pb: 7, oa: 1}
+    # Below the reorder point (5): only product at a, and only after the issue.
+    assert await levels(as_of=FUTURE, below_reorder="true", product_id=product["id"]) == {pa: 2}
+    assert await levels(as_of=first["created_at"], below_reorder="true") == {}
+
+    pages: list[dict[tuple[str, str], int]] = []
+    params = {"as_of": FUTURE, "location_id": a["id"], "limit": "1"}
+    while True:
+        response = await client.get("/api/v1/stock/levels", params=params, headers=clerk_headers)
+        assert response.status_code == 200
+        body = response.json()
+        pages.append({(i["product_id"], i["location_id"]): i["on_hand"] for i in body["items"]})
+        if body["next_cursor"] is None:
+            break
+        params["cursor"] = body["next_cursor"]
+    assert [len(page) for page in pages] == [1, 1]
+    assert pages[0] | pages[1] == {pa: 2, oa: 1}

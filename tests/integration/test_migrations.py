@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -48,7 +49,7 @@ def test_stairway_every_revision_up_down_up(pg_server: TestServer) -> None:
         for revision in revisions:
             migrations.upgrade(url, revision)
             assert _current(url) == revision
-            migrations.downgrade(url, previous)
+            command.downgrade(migrations.alembic_config(url), previous)
             assert _current(url) == (None if previous == "base" else previous)
             migrations.upgrade(url, revision)
             previous = revision
