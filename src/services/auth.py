@@ -29,6 +29,24 @@ _BAD_CREDENTIALS = "Invalid email or password"
 _BAD_REFRESH = "The refresh token is invalid, expired or revoked"
 
 
+async def add_user(
+    users: UserRepository, *, email: str, password: str, full_name: str, role: Role
+) -> User:
+    """A new account (registration or an admin's); 409 when the email is taken."""
+    user = User(
+        email=email,
+        hashed_password=await hash_password(password),
+        full_name=full_name,
+        role=role,
+    )
+    try:
+        return await users.add(user)
+    except IntegrityError as exc:
+        if violated_constraint(exc) == "uq_users_email_lower":
+            raise Conflict("A user with this email already exists") from None
+        raise
+
+
 @dataclass(frozen=True)
 class AuthPolicy:
     refresh_ttl: timedelta
@@ -67,18 +85,13 @@ class AuthService:
             raise Forbidden("Registration is closed")
         # Each registration costs an Argon2 hash: throttle it like login attempts.
         await self.limiter.hit(self.policy.register_per_client, client)
-        user = User(
+        return await add_user(
+            self.users,
             email=data.email,
-            hashed_password=await hash_password(data.password),
+            password=data.password,
             full_name=data.full_name,
             role=Role.VIEWER,
         )
-        try:
-            return await self.users.add(user)
-        except IntegrityError as exc:
-            if violated_constraint(exc) == "uq_users_email_lower":
-                raise Conflict("A user with this email already exists") from None
-            raise
 
     async def login(self, email: str, password: str, *, client: str) -> TokenResponse:
         account = lookup_email(email)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.cursors import CursorCodec
@@ -13,12 +12,12 @@ from src.core.exceptions import Conflict, NotFound, ValidationFailed
 from src.core.passwords import hash_password, verify_password
 from src.core.ratelimit import RateLimiter
 from src.models.user import Role, User
-from src.repositories.base import PageResult, violated_constraint
+from src.repositories.base import PageResult
 from src.repositories.refresh_session import RefreshSessionRepository
 from src.repositories.user import UserRepository
 from src.schemas.filters import UserFilter
 from src.schemas.user import PasswordChange, UserAdminCreate, UserAdminUpdate, UserSelfUpdate
-from src.services.auth import AuthPolicy
+from src.services.auth import AuthPolicy, add_user
 
 
 class UserService:
@@ -114,18 +113,13 @@ class UserService:
         """An admin creates a user with a role (409 when the email is taken)."""
         # The admin's own lookup opened a transaction: end it before Argon2 runs.
         await release(self.session)
-        user = User(
+        return await add_user(
+            self.users,
             email=data.email,
-            hashed_password=await hash_password(data.password),
+            password=data.password,
             full_name=data.full_name,
             role=data.role,
         )
-        try:
-            return await self.users.add(user)
-        except IntegrityError as exc:
-            if violated_constraint(exc) == "uq_users_email_lower":
-                raise Conflict("A user with this email already exists") from None
-            raise
 
     async def ensure_admin(self, *, email: str, password: str, full_name: str) -> tuple[User, bool]:
         """Create an admin, or promote (and re-activate) an existing user. (user, created)."""
