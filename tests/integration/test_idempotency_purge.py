@@ -58,28 +58,36 @@ async def test_expired_records_are_purged_in_the_background(
     assert keys == {fresh}
 
 
-@pytest.fixture
-def outage_app(tmp_path: Path) -> FastAPI:
+PURGES = [
+    ("idempotency_purge_interval_seconds", "idempotency_purge_failed"),
+    ("refresh_session_purge_interval_seconds", "refresh_session_purge_failed"),
+]
+
+
+@pytest.fixture(params=PURGES, ids=[event for _, event in PURGES])
+def outage_app(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[FastAPI, str]:
     # Built in a fixture: create_app configures logging, which would detach caplog's
     # handler if it ran inside the test body.
-    return create_app(
+    interval_setting, failure_event = request.param
+    app = create_app(
         make_settings(
             "postgresql+asyncpg://nobody@127.0.0.1:1/none",
             tmp_path,
-            idempotency_purge_interval_seconds=0.05,
             db_connect_timeout=1,
+            **{interval_setting: 0.05},
         )
     )
+    return app, failure_event
 
 
-async def test_purge_survives_a_database_outage(
-    outage_app: FastAPI, caplog: pytest.LogCaptureFixture
+async def test_purges_survive_a_database_outage(
+    outage_app: tuple[FastAPI, str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with LifespanManager(outage_app):
+    """Each background purge (idempotency records, refresh sessions) keeps trying."""
+    app, failure_event = outage_app
+    async with LifespanManager(app):
         await asyncio.sleep(0.4)
     failures = [
-        r
-        for r in caplog.records
-        if isinstance(r.msg, dict) and r.msg.get("event") == "idempotency_purge_failed"
+        r for r in caplog.records if isinstance(r.msg, dict) and r.msg.get("event") == failure_event
     ]
     assert len(failures) >= 2  # it kept trying
