@@ -132,6 +132,9 @@ class UserService:
                 role=Role.ADMIN,
             )
             return await self.users.add(user), True
+        if not user.is_active:
+            # As for a reactivation through the API: nothing issued before comes back.
+            await self.sessions.revoke_all_for_user(user.id)
         user.role = Role.ADMIN
         user.is_active = True
         await self.session.flush()

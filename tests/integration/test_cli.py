@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -206,6 +208,7 @@ def test_create_admin_promotes_an_existing_user(
 
     from src.core import migrations
     from src.core.database import Database
+    from src.models.refresh_session import RefreshSession
     from src.models.user import Role, User
 
     monkeypatch.setenv("STOCKROOM_ADMIN_PASSWORD", ADMIN_PASSWORD)
@@ -217,24 +220,47 @@ def test_create_admin_promotes_an_existing_user(
 
             database = Database(create_async_engine(url))
             async with database.session_factory() as session, session.begin():
+                user = User(
+                    email="clerk@example.com",
+                    hashed_password="x",
+                    full_name="C",
+                    role=Role.CLERK,
+                    is_active=False,
+                )
+                session.add(user)
+                await session.flush()
+                # A session left live by a deactivation made outside the API.
                 session.add(
-                    User(
-                        email="clerk@example.com",
-                        hashed_password="x",
-                        full_name="C",
-                        role=Role.CLERK,
-                        is_active=False,
+                    RefreshSession(
+                        user_id=user.id,
+                        family_id=uuid.uuid4(),
+                        token_hash="f" * 64,
+                        expires_at=datetime.now(UTC) + timedelta(days=1),
                     )
                 )
             await database.dispose()
+
+        async def live_sessions() -> int:
+            from sqlalchemy import text
+            from sqlalchemy.ext.asyncio import create_async_engine
+
+            engine = create_async_engine(url)
+            async with engine.connect() as connection:
+                count = await connection.scalar(
+                    text("SELECT count(*) FROM refresh_sessions WHERE revoked_at IS NULL")
+                )
+            await engine.dispose()
+            return int(count or 0)
 
         asyncio.run(seed())
         monkeypatch.setenv("DATABASE_URL", url)
         result = runner.invoke(app, ["create-admin", "CLERK@example.com"])
         role = _role_of(url, "clerk@example.com")
+        live = asyncio.run(live_sessions())
     assert result.exit_code == 0, result.output
     assert "promoted admin" in result.output
     assert role == "admin"
+    assert live == 0  # reactivating revives nothing issued before
 
 
 @pytest.mark.parametrize(
