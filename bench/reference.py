@@ -40,12 +40,15 @@ ISSUER = os.environ.get("JWT_ISSUER", "stockroom")
 AUDIENCE = os.environ.get("JWT_AUDIENCE", "stockroom-api")
 KID = hashlib.sha256(b"stockroom-kid:" + SECRET_KEY.encode()).hexdigest()[:16]
 CURSOR_KEY = hashlib.sha256(b"stockroom-cursor:" + SECRET_KEY.encode()).digest()
-REQUIRED = ["sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type"]
+REQUIRED = ["sub", "sid", "exp", "iat", "nbf", "jti", "iss", "aud", "type"]
 RANKS = {"viewer": 0, "clerk": 1, "manager": 2, "admin": 3}
 
+# The user, if active and the token's session is live: Stockroom's one query per request.
 USER = (
     "SELECT email, full_name, role, is_active, password_changed_at, id, created_at, updated_at"
-    " FROM users WHERE id = $1"
+    " FROM users WHERE id = $1 AND is_active AND EXISTS (SELECT 1 FROM refresh_sessions s"
+    " WHERE s.family_id = $2 AND s.user_id = users.id AND s.revoked_at IS NULL"
+    " AND s.expires_at > now())"
 )
 PRODUCT_COLUMNS = (
     "sku, name, description, unit, unit_price, reorder_point, is_archived, version, id,"
@@ -160,7 +163,8 @@ def query_limit(request: Request) -> int:
 async def authenticate(
     request: Request, conn: asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
 ) -> asyncpg.Record:
-    """Stockroom's check: a valid access token, then the active user it names."""
+    """Stockroom's check: a valid access token, then the active user and live session it
+    names, in one query."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "Authentication required")
@@ -179,11 +183,12 @@ async def authenticate(
         if claims["type"] != "access":
             raise ValueError("not an access token")
         subject = uuid.UUID(str(claims["sub"]))
+        session_id = uuid.UUID(str(claims["sid"]))
         issued_at = datetime.fromtimestamp(claims["iat"], UTC)
     except (jwt.PyJWTError, ValueError, TypeError):
         raise HTTPException(401, "The access token is invalid or expired") from None
-    user = await conn.fetchrow(USER, subject)
-    if user is None or not user["is_active"]:
+    user = await conn.fetchrow(USER, subject, session_id)
+    if user is None:
         raise HTTPException(401, "The access token is no longer valid")
     changed = user["password_changed_at"]
     if changed is not None and issued_at < changed:
