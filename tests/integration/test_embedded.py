@@ -19,11 +19,14 @@ from tests.support.servers import free_port
 
 
 def _postgres_processes(pgdata: Path) -> list[psutil.Process]:
+    """The postmasters still running on `pgdata`. `pg_ctl stop -w` returns once the pid file
+    is gone, which the postmaster removes just before it exits: give it a moment to go."""
     found = []
     for proc in psutil.process_iter(attrs=["name", "cmdline"]):
         if proc.info["name"] == "postgres" and str(pgdata) in " ".join(proc.info["cmdline"] or []):
             found.append(proc)
-    return found
+    _, alive = psutil.wait_procs(found, timeout=10)
+    return list(alive)
 
 
 def test_data_survives_restart_and_a_second_owner_is_refused(tmp_path: Path) -> None:
