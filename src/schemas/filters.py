@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from src.models.stock import MovementKind
 from src.models.user import Role
 from src.schemas.base import NO_NUL_PATTERN, Timestamp
+from src.schemas.catalog import Code
 
 # A case-insensitive substring to search for.
 Search = Annotated[str, Field(max_length=200, pattern=NO_NUL_PATTERN)]
@@ -29,12 +30,14 @@ class ListFilter(BaseModel):
 
 
 class ProductFilter(ListFilter):
+    sku: Code | None = Field(default=None, description="sku equals (case-insensitive)")
     q: Search | None = Field(default=None, description="sku or name contains")
     is_archived: bool | None = None
     sort: ProductSort = "created_at"
 
 
 class LocationFilter(ListFilter):
+    code: Code | None = Field(default=None, description="code equals (case-insensitive)")
     is_archived: bool | None = None
 
 

@@ -10,14 +10,20 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import TypeAdapter
 
+from src.schemas.catalog import Code
 from tests.support.stock import new_location, new_product, post_movement, receive
 
 Headers = dict[str, str]
+CODE_PATTERN = TypeAdapter(Code).json_schema()["pattern"]  # as ProductCreate.sku
 PAGING = ["limit", "cursor"]
 UUID = {"anyOf": [{"format": "uuid", "type": "string"}, {"type": "null"}]}
 TIME = {"anyOf": [{"format": "date-time", "type": "string"}, {"type": "null"}]}
 FLAG = {"anyOf": [{"type": "boolean"}, {"type": "null"}]}
+CODE = {
+    "anyOf": [{"pattern": CODE_PATTERN, "type": "string"}, {"type": "null"}],
+}
 SEARCH = {
     "anyOf": [{"maxLength": 200, "pattern": "^[^\\u0000]*$", "type": "string"}, {"type": "null"}]
 }
@@ -40,6 +46,7 @@ LISTS: dict[str, dict[str, dict[str, Any]]] = {
         "as_of": TIME,
     },
     "/api/v1/products": {
+        "sku": CODE,
         "q": SEARCH,
         "is_archived": FLAG,
         "sort": {
@@ -48,7 +55,7 @@ LISTS: dict[str, dict[str, dict[str, Any]]] = {
             "default": "created_at",
         },
     },
-    "/api/v1/locations": {"is_archived": FLAG},
+    "/api/v1/locations": {"code": CODE, "is_archived": FLAG},
     "/api/v1/users": {
         "role": {"anyOf": [{"$ref": "#/components/schemas/Role"}, {"type": "null"}]},
         "is_active": FLAG,
@@ -71,7 +78,7 @@ async def test_every_filter_is_documented_as_its_own_query_parameter(
             shape = {k: v for k, v in schema.items() if k not in {"title", "description"}}
             assert shape == filters[parameter["name"]], (path, parameter)
             assert parameter.get("description") == schema.get("description"), (path, parameter)
-    search = spec["paths"]["/api/v1/products"]["get"]["parameters"][0]
+    search = spec["paths"]["/api/v1/products"]["get"]["parameters"][1]
     assert search["description"] == "sku or name contains"
     # The filter models themselves are not part of the published contract.
     assert not [name for name in spec["components"]["schemas"] if name.endswith("Filter")]

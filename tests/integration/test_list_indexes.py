@@ -51,6 +51,7 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 LAST = {datetime: NOW, uuid.UUID: ID, str: "m"}
 # Shapes of the filters in EXPLAIN's Index Cond.
 SEARCH = "~~ '%bolt%'"
+LOOKUP = "lower("
 
 Build = Callable[[AsyncSession, bool], Awaitable[Select[Any]]]
 
@@ -111,16 +112,16 @@ def paged(
     return build
 
 
-def products(sort: str, *, q: str | None = None, is_archived: bool | None = None) -> Build:
+def products(sort: str, **filters: Any) -> Build:
     return listing(
-        lambda s: ProductRepository(s).list_statement(ProductFilter(q=q, is_archived=is_archived)),
+        lambda s: ProductRepository(s).list_statement(ProductFilter(**filters)),
         PRODUCT_SORTS[sort],
     )
 
 
-def locations(is_archived: bool | None = None) -> Build:
+def locations(**filters: Any) -> Build:
     return listing(
-        lambda s: LocationRepository(s).list_statement(LocationFilter(is_archived=is_archived)),
+        lambda s: LocationRepository(s).list_statement(LocationFilter(**filters)),
         LOCATIONS_BY_CREATED,
     )
 
@@ -187,6 +188,9 @@ CASES: dict[str, Case] = {
     "products-active-by-name": Case(products("-name", is_archived=False), "ix_products_name_id"),
     # Walk the sort index or search the trigram indexes: see the search test below.
     "products-q": Case(products("sku", q="bolt"), None),
+    # An exact lookup reads the unique index on lower(sku) (or code): one row at most.
+    "products-sku": Case(products("created_at", sku="Bolt-M8"), "uq_products_sku_lower", LOOKUP),
+    "locations-code": Case(locations(code="Bin-7"), "uq_locations_code_lower", LOOKUP),
     "locations": Case(locations(), "ix_locations_created_at_id"),
     "locations-archived": Case(locations(is_archived=True), "ix_locations_created_at_id"),
     "users": Case(users(), "ix_users_created_at_id"),
