@@ -20,6 +20,15 @@ from src.schemas.catalog import Code
 
 # A case-insensitive substring to search for.
 Search = Annotated[str, Field(max_length=200, pattern=NO_NUL_PATTERN)]
+# Filters naming ids take the parameter repeated (`product_id=A&product_id=B`): rows for any
+# of them. Empty (absent) means no filter.
+MAX_IDS = 100
+Ids = Annotated[
+    list[uuid.UUID],
+    Field(
+        max_length=MAX_IDS, description=f"any of these ids (repeat the parameter, up to {MAX_IDS})"
+    ),
+]
 ProductSort = Literal["name", "-name", "sku", "-sku", "created_at", "-created_at"]
 
 
@@ -48,18 +57,18 @@ class UserFilter(ListFilter):
 
 
 class MovementFilter(ListFilter):
-    product_id: uuid.UUID | None = None
-    location_id: uuid.UUID | None = None
+    product_id: Ids = []
+    location_id: Ids = []
     kind: MovementKind | None = None
     since: Timestamp | None = None  # inclusive
     until: Timestamp | None = None  # exclusive
-    transfer_id: uuid.UUID | None = None
-    count_id: uuid.UUID | None = None
+    transfer_id: Ids = []
+    count_id: Ids = []
 
 
 class LevelFilter(ListFilter):
-    product_id: uuid.UUID | None = None
-    location_id: uuid.UUID | None = None
+    product_id: Ids = []
+    location_id: Ids = []
     below_reorder: bool = False
     # Levels at that moment, recomputed from the ledger, instead of the current ones.
     as_of: Timestamp | None = None

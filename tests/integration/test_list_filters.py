@@ -18,7 +18,12 @@ from tests.support.stock import new_location, new_product, post_movement, receiv
 Headers = dict[str, str]
 CODE_PATTERN = TypeAdapter(Code).json_schema()["pattern"]  # as ProductCreate.sku
 PAGING = ["limit", "cursor"]
-UUID = {"anyOf": [{"format": "uuid", "type": "string"}, {"type": "null"}]}
+IDS = {
+    "type": "array",
+    "items": {"type": "string", "format": "uuid"},
+    "maxItems": 100,
+    "default": [],
+}
 TIME = {"anyOf": [{"format": "date-time", "type": "string"}, {"type": "null"}]}
 FLAG = {"anyOf": [{"type": "boolean"}, {"type": "null"}]}
 CODE = {
@@ -31,17 +36,17 @@ SEARCH = {
 # Each list's query parameters, in the order the document lists them, with their schemas.
 LISTS: dict[str, dict[str, dict[str, Any]]] = {
     "/api/v1/stock/movements": {
-        "product_id": UUID,
-        "location_id": UUID,
+        "product_id": IDS,
+        "location_id": IDS,
         "kind": {"anyOf": [{"$ref": "#/components/schemas/MovementKind"}, {"type": "null"}]},
         "since": TIME,
         "until": TIME,
-        "transfer_id": UUID,
-        "count_id": UUID,
+        "transfer_id": IDS,
+        "count_id": IDS,
     },
     "/api/v1/stock/levels": {
-        "product_id": UUID,
-        "location_id": UUID,
+        "product_id": IDS,
+        "location_id": IDS,
         "below_reorder": {"type": "boolean", "default": False},
         "as_of": TIME,
     },
@@ -104,7 +109,8 @@ async def test_a_bad_filter_is_422_naming_its_query_parameter(
     response = await client.get(path, params={name: value}, headers=admin_headers)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
-    assert [e["loc"] for e in response.json()["errors"]] == [["query", name]]
+    # An id list names the parameter and the value's position in it.
+    assert [e["loc"][:2] for e in response.json()["errors"]] == [["query", name]]
 
 
 async def test_filters_still_apply_with_paging(

@@ -46,6 +46,7 @@ PAGE = 20
 INDEX_SCANS = {"Index Scan", "Index Only Scan", "Bitmap Index Scan"}
 CODEC = CursorCodec("explain-only")
 ID = uuid.UUID("0190f0f0-0000-7000-8000-000000000001")
+OTHER = uuid.UUID("0190f0f0-0000-7000-8000-000000000002")
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 # The last row of a previous page, by the Python type of each sort column.
 LAST = {datetime: NOW, uuid.UUID: ID, str: "m"}
@@ -168,7 +169,8 @@ class Case:
     # The index the plan must use where only one serves the sort order (and filter); None
     # where the choice depends on table statistics (an id filter against the sort order).
     index: str | None
-    cond: str | None = None  # a filter that index must apply itself (in its Index Cond)
+    # A filter that index (any index, where None above) must apply itself (in its Index Cond).
+    cond: str | None = None
 
 
 def _id_is(column: str) -> str:
@@ -205,21 +207,25 @@ CASES: dict[str, Case] = {
         "created_at >=",
     ),
     "movements-product": Case(
-        movements(product_id=ID), "ix_stock_movements_product_created_id", _id_is("product_id")
+        movements(product_id=[ID]), "ix_stock_movements_product_created_id", _id_is("product_id")
     ),
     "movements-location": Case(
-        movements(location_id=ID), "ix_stock_movements_location_created_id", _id_is("location_id")
+        movements(location_id=[ID]), "ix_stock_movements_location_created_id", _id_is("location_id")
     ),
-    "movements-product-location": Case(movements(product_id=ID, location_id=ID), None),
-    "movements-transfer": Case(movements(transfer_id=ID), None),
-    "movements-count": Case(movements(count_id=ID), None),
+    # Several ids: an index on the id column applies them all (= ANY), then a sort; which
+    # of the indexes led by product_id depends on statistics.
+    "movements-products": Case(movements(product_id=[ID, OTHER]), None, "(product_id = ANY "),
+    "movements-locations": Case(movements(location_id=[ID, OTHER]), None, "(location_id = ANY "),
+    "movements-product-location": Case(movements(product_id=[ID], location_id=[ID]), None),
+    "movements-transfer": Case(movements(transfer_id=[ID]), None),
+    "movements-count": Case(movements(count_id=[ID]), None),
     "levels": Case(levels(), "pk_stock_levels"),
-    "levels-product": Case(levels(product_id=ID), None),
-    "levels-location": Case(levels(location_id=ID), None),
+    "levels-product": Case(levels(product_id=[ID]), None),
+    "levels-location": Case(levels(location_id=[ID]), None),
     "levels-below-reorder": Case(levels(below_reorder=True), "pk_stock_levels"),
     # Recomputed from the ledger: which index reads it depends on the data.
     "levels-as-of": Case(levels_as_of(), None),
-    "levels-as-of-location": Case(levels_as_of(location_id=ID), None),
+    "levels-as-of-location": Case(levels_as_of(location_id=[ID]), None),
 }
 
 # Id filters whose index does not serve the sort order: the planner may rather walk the sort
@@ -269,11 +275,10 @@ async def test_list_query_uses_an_index(
     assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], _show(nodes)
     scans = [n for n in nodes if n["Node Type"] in INDEX_SCANS]
     assert scans, _show(nodes)
-    if case.index is not None:
-        used = [n for n in scans if n["Index Name"] == case.index]
-        assert used, _show(nodes)
-        if case.cond is not None:
-            assert any(case.cond in n.get("Index Cond", "") for n in used), _show(nodes)
+    used = scans if case.index is None else [n for n in scans if n["Index Name"] == case.index]
+    assert used, _show(nodes)
+    if case.cond is not None:
+        assert any(case.cond in n.get("Index Cond", "") for n in used), _show(nodes)
 
 
 @pytest.mark.parametrize("sort", list(PRODUCT_SORTS))
@@ -301,12 +306,18 @@ async def test_user_search_can_use_an_index(no_seqscan: AsyncConnection) -> None
     assert names == {"ix_users_email_trgm", "ix_users_full_name_trgm"}, _show(nodes)
 
 
+@pytest.mark.parametrize("several", [False, True], ids=["one-id", "several-ids"])
 @pytest.mark.parametrize("name", list(FILTERS))
-async def test_id_filter_is_applied_by_its_index(no_seqscan: AsyncConnection, name: str) -> None:
+async def test_id_filter_is_applied_by_its_index(
+    no_seqscan: AsyncConnection, name: str, several: bool
+) -> None:
     make, column, index = FILTERS[name]
-    nodes = await explain(no_seqscan, make(_session(), **{column: ID}))
+    ids = [ID, OTHER] if several else [ID]
+    nodes = await explain(no_seqscan, make(_session(), **{column: ids}))
     used = [n for n in nodes if n["Node Type"] in INDEX_SCANS and n["Index Name"] == index]
-    assert any(_id_is(column) in n.get("Index Cond", "") for n in used), _show(nodes)
+    # One id is `column = id`; several, `column = ANY (ARRAY[...])`: either way in the index.
+    cond = f"({column} = ANY " if several else _id_is(column)
+    assert any(cond in n.get("Index Cond", "") for n in used), _show(nodes)
 
 
 # The mirrored lists above next to what their page methods really execute.
@@ -335,12 +346,12 @@ MIRRORS: dict[str, tuple[Build, Build]] = {
         ),
     ),
     "movements": (
-        movements(product_id=ID, transfer_id=ID),
+        movements(product_id=[ID], transfer_id=[ID]),
         paged(
             "stock_movements:newest",
             MOVEMENTS_NEWEST_FIRST,
             lambda s, cursor: StockRepository(s).movements_page(
-                MovementFilter(product_id=ID, transfer_id=ID),
+                MovementFilter(product_id=[ID], transfer_id=[ID]),
                 codec=CODEC,
                 cursor=cursor,
                 limit=PAGE,
@@ -348,12 +359,12 @@ MIRRORS: dict[str, tuple[Build, Build]] = {
         ),
     ),
     "levels": (
-        levels(location_id=ID, below_reorder=True),
+        levels(location_id=[ID], below_reorder=True),
         paged(
             "stock_levels:key",
             LEVELS_BY_KEY,
             lambda s, cursor: StockRepository(s).levels_page(
-                LevelFilter(location_id=ID, below_reorder=True),
+                LevelFilter(location_id=[ID], below_reorder=True),
                 codec=CODEC,
                 cursor=cursor,
                 limit=PAGE,
