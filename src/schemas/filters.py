@@ -9,9 +9,10 @@ and a clause in the repository; the layers between carry the object as it is.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from src.models.stock import MovementKind
 from src.models.user import Role
@@ -32,10 +33,23 @@ Ids = Annotated[
 ProductSort = Literal["name", "-name", "sku", "-sku", "created_at", "-created_at"]
 
 
+# Read by the paging dependency, not by a filter model: the only query parameters a list
+# takes besides its model's fields.
+PAGING_PARAMETERS = frozenset({"limit", "cursor"})
+
+
 class ListFilter(BaseModel):
-    # Frozen: parsed once, read by every layer, changed by none. Other query parameters
-    # (the page's `limit` and `cursor`) are read by their own dependency and ignored here.
-    model_config = ConfigDict(frozen=True)
+    # Frozen: parsed once, read by every layer, changed by none. Forbid: FastAPI hands the
+    # model every query parameter, so one the list does not define (`sort=` where nothing
+    # sorts, a misspelt filter) is a 422 naming it instead of being silently ignored.
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paging_is_read_elsewhere(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            return {k: v for k, v in data.items() if k not in PAGING_PARAMETERS}
+        return data
 
 
 class ProductFilter(ListFilter):
