@@ -137,6 +137,8 @@ class StockRepository(Repository[StockLevel]):
             statement = statement.where(Movement.location_id.in_(filters.location_id))
         if filters.kind is not None:
             statement = statement.where(Movement.kind == filters.kind)
+        if filters.reference is not None:
+            statement = statement.where(Movement.reference == filters.reference)
         if filters.since is not None:
             statement = statement.where(Movement.created_at >= filters.since)
         if filters.until is not None:

@@ -12,11 +12,11 @@ import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from src.models.stock import MovementKind
 from src.models.user import Role
-from src.schemas.base import NO_NUL_PATTERN, Timestamp
+from src.schemas.base import NO_NUL_PATTERN, Timestamp, strip
 from src.schemas.catalog import Code
 
 # A case-insensitive substring to search for.
@@ -29,6 +29,10 @@ Ids = Annotated[
     Field(
         max_length=MAX_IDS, description=f"any of these ids (repeat the parameter, up to {MAX_IDS})"
     ),
+]
+# As a posting's `reference` is stored (trimmed), to compare with it exactly.
+MovementReference = Annotated[
+    str, Field(max_length=200, pattern=NO_NUL_PATTERN), AfterValidator(strip)
 ]
 ProductSort = Literal["name", "-name", "sku", "-sku", "created_at", "-created_at"]
 
@@ -78,6 +82,7 @@ class MovementFilter(ListFilter):
     until: Timestamp | None = None  # exclusive
     transfer_id: Ids = []
     count_id: Ids = []
+    reference: MovementReference | None = Field(default=None, description="reference equals")
 
 
 class LevelFilter(ListFilter):

@@ -43,6 +43,12 @@ LISTS: dict[str, dict[str, dict[str, Any]]] = {
         "until": TIME,
         "transfer_id": IDS,
         "count_id": IDS,
+        "reference": {
+            "anyOf": [
+                {"maxLength": 200, "pattern": "^[^\\u0000]*$", "type": "string"},
+                {"type": "null"},
+            ]
+        },
     },
     "/api/v1/stock/levels": {
         "product_id": IDS,

@@ -206,6 +206,8 @@ CASES: dict[str, Case] = {
         "ix_stock_movements_created_at_id",
         "created_at >=",
     ),
+    # No index on reference: the newest-first walk filters it (a page stops at `limit` rows).
+    "movements-reference": Case(movements(reference="PO-77"), "ix_stock_movements_created_at_id"),
     "movements-product": Case(
         movements(product_id=[ID]), "ix_stock_movements_product_created_id", _id_is("product_id")
     ),
