@@ -65,3 +65,32 @@ async def test_paging_and_known_filters_are_still_accepted(
             path, params={"limit": "1", "cursor": cursor}, headers=admin_headers
         )
         assert following.status_code == 200, following.text
+
+
+async def test_an_endpoint_that_defines_no_query_parameter_does_not_read_the_query(
+    client: httpx.AsyncClient, manager_headers: Headers
+) -> None:
+    # Decided: only endpoints that take query parameters (the lists) check them; one that
+    # takes none never reads its query string (a cache-buster such as ?_=1 is harmless).
+    location = await new_location(client, manager_headers)
+    me = await client.get("/api/v1/users/me", params={"x": "1"}, headers=manager_headers)
+    assert me.status_code == 200
+    one = await client.get(
+        f"/api/v1/locations/{location['id']}", params={"_": "1"}, headers=manager_headers
+    )
+    assert one.status_code == 200
+    assert one.json()["id"] == location["id"]
+
+
+async def test_the_lists_are_every_endpoint_with_query_parameters(
+    client: httpx.AsyncClient,
+) -> None:
+    # A new endpoint taking query parameters must join LISTS (and read a ListFilter).
+    spec = (await client.get("/api/v1/openapi.json")).json()
+    with_query = {
+        path
+        for path, operations in spec["paths"].items()
+        for operation in operations.values()
+        if any(p["in"] == "query" for p in operation.get("parameters", []))
+    }
+    assert with_query == set(LISTS)
