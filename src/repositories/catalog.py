@@ -59,6 +59,9 @@ class ProductRepository(CatalogRepository):
 
     def list_statement(self, filters: ProductFilter) -> Select[Any]:
         statement = select(Product)
+        if filters.sku is not None:
+            # The expression of the unique index uq_products_sku_lower: one row at most.
+            statement = statement.where(func.lower(Product.sku) == filters.sku.lower())
         if filters.is_archived is not None:
             statement = statement.where(Product.is_archived.is_(filters.is_archived))
         if filters.q:
@@ -83,6 +86,9 @@ class LocationRepository(CatalogRepository):
 
     def list_statement(self, filters: LocationFilter) -> Select[Any]:
         statement = select(Location)
+        if filters.code is not None:
+            # The expression of the unique index uq_locations_code_lower: one row at most.
+            statement = statement.where(func.lower(Location.code) == filters.code.lower())
         if filters.is_archived is not None:
             statement = statement.where(Location.is_archived.is_(filters.is_archived))
         return statement

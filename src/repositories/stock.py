@@ -127,16 +127,18 @@ class StockRepository(Repository[StockLevel]):
 
     def movements_statement(self, filters: MovementFilter) -> Select[Any]:
         statement = select(Movement)
-        if filters.transfer_id is not None:
-            statement = statement.where(Movement.transfer_id == filters.transfer_id)
-        if filters.count_id is not None:
-            statement = statement.where(Movement.count_id == filters.count_id)
-        if filters.product_id is not None:
-            statement = statement.where(Movement.product_id == filters.product_id)
-        if filters.location_id is not None:
-            statement = statement.where(Movement.location_id == filters.location_id)
+        if filters.transfer_id:
+            statement = statement.where(Movement.transfer_id.in_(filters.transfer_id))
+        if filters.count_id:
+            statement = statement.where(Movement.count_id.in_(filters.count_id))
+        if filters.product_id:
+            statement = statement.where(Movement.product_id.in_(filters.product_id))
+        if filters.location_id:
+            statement = statement.where(Movement.location_id.in_(filters.location_id))
         if filters.kind is not None:
             statement = statement.where(Movement.kind == filters.kind)
+        if filters.reference is not None:
+            statement = statement.where(Movement.reference == filters.reference)
         if filters.since is not None:
             statement = statement.where(Movement.created_at >= filters.since)
         if filters.until is not None:
@@ -159,10 +161,10 @@ class StockRepository(Repository[StockLevel]):
     def levels_statement(self, filters: LevelFilter) -> Select[Any]:
         """Current levels (`as_of` is not applied here: see `levels_as_of_statement`)."""
         statement = select(StockLevel)
-        if filters.product_id is not None:
-            statement = statement.where(StockLevel.product_id == filters.product_id)
-        if filters.location_id is not None:
-            statement = statement.where(StockLevel.location_id == filters.location_id)
+        if filters.product_id:
+            statement = statement.where(StockLevel.product_id.in_(filters.product_id))
+        if filters.location_id:
+            statement = statement.where(StockLevel.location_id.in_(filters.location_id))
         if filters.below_reorder:
             statement = statement.join(Product, Product.id == StockLevel.product_id).where(
                 StockLevel.on_hand < Product.reorder_point
@@ -183,10 +185,10 @@ class StockRepository(Repository[StockLevel]):
             .where(Movement.created_at <= as_of)
             .group_by(Movement.product_id, Movement.location_id)
         )
-        if filters.product_id is not None:
-            statement = statement.where(Movement.product_id == filters.product_id)
-        if filters.location_id is not None:
-            statement = statement.where(Movement.location_id == filters.location_id)
+        if filters.product_id:
+            statement = statement.where(Movement.product_id.in_(filters.product_id))
+        if filters.location_id:
+            statement = statement.where(Movement.location_id.in_(filters.location_id))
         if filters.below_reorder:
             statement = statement.join(Product, Product.id == Movement.product_id).having(
                 func.sum(Movement.quantity) < func.max(Product.reorder_point)

@@ -9,32 +9,62 @@ and a clause in the repository; the layers between carry the object as it is.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from src.models.stock import MovementKind
 from src.models.user import Role
-from src.schemas.base import NO_NUL_PATTERN, Timestamp
+from src.schemas.base import NO_NUL_PATTERN, Timestamp, strip
+from src.schemas.catalog import Code
 
 # A case-insensitive substring to search for.
 Search = Annotated[str, Field(max_length=200, pattern=NO_NUL_PATTERN)]
+# Filters naming ids take the parameter repeated (`product_id=A&product_id=B`): rows for any
+# of them. Empty (absent) means no filter.
+MAX_IDS = 100
+Ids = Annotated[
+    list[uuid.UUID],
+    Field(
+        max_length=MAX_IDS, description=f"any of these ids (repeat the parameter, up to {MAX_IDS})"
+    ),
+]
+# As a posting's `reference` is stored (trimmed), to compare with it exactly.
+MovementReference = Annotated[
+    str, Field(max_length=200, pattern=NO_NUL_PATTERN), AfterValidator(strip)
+]
 ProductSort = Literal["name", "-name", "sku", "-sku", "created_at", "-created_at"]
 
 
+# Read by the paging dependency, not by a filter model: the only query parameters a list
+# takes besides its model's fields.
+PAGING_PARAMETERS = frozenset({"limit", "cursor"})
+
+
 class ListFilter(BaseModel):
-    # Frozen: parsed once, read by every layer, changed by none. Other query parameters
-    # (the page's `limit` and `cursor`) are read by their own dependency and ignored here.
-    model_config = ConfigDict(frozen=True)
+    # Frozen: parsed once, read by every layer, changed by none. Forbid: FastAPI hands the
+    # model every query parameter, so one the list does not define (`sort=` where nothing
+    # sorts, a misspelt filter) is a 422 naming it instead of being silently ignored.
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paging_is_read_elsewhere(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            return {k: v for k, v in data.items() if k not in PAGING_PARAMETERS}
+        return data
 
 
 class ProductFilter(ListFilter):
+    sku: Code | None = Field(default=None, description="sku equals (case-insensitive)")
     q: Search | None = Field(default=None, description="sku or name contains")
     is_archived: bool | None = None
     sort: ProductSort = "created_at"
 
 
 class LocationFilter(ListFilter):
+    code: Code | None = Field(default=None, description="code equals (case-insensitive)")
     is_archived: bool | None = None
 
 
@@ -45,18 +75,19 @@ class UserFilter(ListFilter):
 
 
 class MovementFilter(ListFilter):
-    product_id: uuid.UUID | None = None
-    location_id: uuid.UUID | None = None
+    product_id: Ids = []
+    location_id: Ids = []
     kind: MovementKind | None = None
     since: Timestamp | None = None  # inclusive
     until: Timestamp | None = None  # exclusive
-    transfer_id: uuid.UUID | None = None
-    count_id: uuid.UUID | None = None
+    transfer_id: Ids = []
+    count_id: Ids = []
+    reference: MovementReference | None = Field(default=None, description="reference equals")
 
 
 class LevelFilter(ListFilter):
-    product_id: uuid.UUID | None = None
-    location_id: uuid.UUID | None = None
+    product_id: Ids = []
+    location_id: Ids = []
     below_reorder: bool = False
     # Levels at that moment, recomputed from the ledger, instead of the current ones.
     as_of: Timestamp | None = None

@@ -95,6 +95,9 @@ class CountLine(InputSchema):
 class CountCreate(InputSchema):
     location_id: uuid.UUID
     lines: list[CountLine] = Field(min_length=1, max_length=1000)
+    # Stored on every movement the count posts, as a movement's own are.
+    reference: Reference | None = None
+    note: Note | None = None
 
     @model_validator(mode="after")
     def _one_line_per_product(self) -> CountCreate:

@@ -190,6 +190,8 @@ class StockService:
                         quantity=delta,
                         balance_after=balance,
                         count_id=count_id,
+                        reference=data.reference,
+                        note=data.note,
                         created_by=actor.id,
                         request_id=request_id,
                     )

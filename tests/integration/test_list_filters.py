@@ -10,14 +10,25 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import TypeAdapter
 
+from src.schemas.catalog import Code
 from tests.support.stock import new_location, new_product, post_movement, receive
 
 Headers = dict[str, str]
+CODE_PATTERN = TypeAdapter(Code).json_schema()["pattern"]  # as ProductCreate.sku
 PAGING = ["limit", "cursor"]
-UUID = {"anyOf": [{"format": "uuid", "type": "string"}, {"type": "null"}]}
+IDS = {
+    "type": "array",
+    "items": {"type": "string", "format": "uuid"},
+    "maxItems": 100,
+    "default": [],
+}
 TIME = {"anyOf": [{"format": "date-time", "type": "string"}, {"type": "null"}]}
 FLAG = {"anyOf": [{"type": "boolean"}, {"type": "null"}]}
+CODE = {
+    "anyOf": [{"pattern": CODE_PATTERN, "type": "string"}, {"type": "null"}],
+}
 SEARCH = {
     "anyOf": [{"maxLength": 200, "pattern": "^[^\\u0000]*$", "type": "string"}, {"type": "null"}]
 }
@@ -25,21 +36,28 @@ SEARCH = {
 # Each list's query parameters, in the order the document lists them, with their schemas.
 LISTS: dict[str, dict[str, dict[str, Any]]] = {
     "/api/v1/stock/movements": {
-        "product_id": UUID,
-        "location_id": UUID,
+        "product_id": IDS,
+        "location_id": IDS,
         "kind": {"anyOf": [{"$ref": "#/components/schemas/MovementKind"}, {"type": "null"}]},
         "since": TIME,
         "until": TIME,
-        "transfer_id": UUID,
-        "count_id": UUID,
+        "transfer_id": IDS,
+        "count_id": IDS,
+        "reference": {
+            "anyOf": [
+                {"maxLength": 200, "pattern": "^[^\\u0000]*$", "type": "string"},
+                {"type": "null"},
+            ]
+        },
     },
     "/api/v1/stock/levels": {
-        "product_id": UUID,
-        "location_id": UUID,
+        "product_id": IDS,
+        "location_id": IDS,
         "below_reorder": {"type": "boolean", "default": False},
         "as_of": TIME,
     },
     "/api/v1/products": {
+        "sku": CODE,
         "q": SEARCH,
         "is_archived": FLAG,
         "sort": {
@@ -48,7 +66,7 @@ LISTS: dict[str, dict[str, dict[str, Any]]] = {
             "default": "created_at",
         },
     },
-    "/api/v1/locations": {"is_archived": FLAG},
+    "/api/v1/locations": {"code": CODE, "is_archived": FLAG},
     "/api/v1/users": {
         "role": {"anyOf": [{"$ref": "#/components/schemas/Role"}, {"type": "null"}]},
         "is_active": FLAG,
@@ -71,7 +89,7 @@ async def test_every_filter_is_documented_as_its_own_query_parameter(
             shape = {k: v for k, v in schema.items() if k not in {"title", "description"}}
             assert shape == filters[parameter["name"]], (path, parameter)
             assert parameter.get("description") == schema.get("description"), (path, parameter)
-    search = spec["paths"]["/api/v1/products"]["get"]["parameters"][0]
+    search = spec["paths"]["/api/v1/products"]["get"]["parameters"][1]
     assert search["description"] == "sku or name contains"
     # The filter models themselves are not part of the published contract.
     assert not [name for name in spec["components"]["schemas"] if name.endswith("Filter")]
@@ -97,7 +115,8 @@ async def test_a_bad_filter_is_422_naming_its_query_parameter(
     response = await client.get(path, params={name: value}, headers=admin_headers)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
-    assert [e["loc"] for e in response.json()["errors"]] == [["query", name]]
+    # An id list names the parameter and the value's position in it.
+    assert [e["loc"][:2] for e in response.json()["errors"]] == [["query", name]]
 
 
 async def test_filters_still_apply_with_paging(

@@ -46,11 +46,13 @@ PAGE = 20
 INDEX_SCANS = {"Index Scan", "Index Only Scan", "Bitmap Index Scan"}
 CODEC = CursorCodec("explain-only")
 ID = uuid.UUID("0190f0f0-0000-7000-8000-000000000001")
+OTHER = uuid.UUID("0190f0f0-0000-7000-8000-000000000002")
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 # The last row of a previous page, by the Python type of each sort column.
 LAST = {datetime: NOW, uuid.UUID: ID, str: "m"}
 # Shapes of the filters in EXPLAIN's Index Cond.
 SEARCH = "~~ '%bolt%'"
+LOOKUP = "lower("
 
 Build = Callable[[AsyncSession, bool], Awaitable[Select[Any]]]
 
@@ -111,16 +113,16 @@ def paged(
     return build
 
 
-def products(sort: str, *, q: str | None = None, is_archived: bool | None = None) -> Build:
+def products(sort: str, **filters: Any) -> Build:
     return listing(
-        lambda s: ProductRepository(s).list_statement(ProductFilter(q=q, is_archived=is_archived)),
+        lambda s: ProductRepository(s).list_statement(ProductFilter(**filters)),
         PRODUCT_SORTS[sort],
     )
 
 
-def locations(is_archived: bool | None = None) -> Build:
+def locations(**filters: Any) -> Build:
     return listing(
-        lambda s: LocationRepository(s).list_statement(LocationFilter(is_archived=is_archived)),
+        lambda s: LocationRepository(s).list_statement(LocationFilter(**filters)),
         LOCATIONS_BY_CREATED,
     )
 
@@ -167,7 +169,8 @@ class Case:
     # The index the plan must use where only one serves the sort order (and filter); None
     # where the choice depends on table statistics (an id filter against the sort order).
     index: str | None
-    cond: str | None = None  # a filter that index must apply itself (in its Index Cond)
+    # A filter that index (any index, where None above) must apply itself (in its Index Cond).
+    cond: str | None = None
 
 
 def _id_is(column: str) -> str:
@@ -187,6 +190,9 @@ CASES: dict[str, Case] = {
     "products-active-by-name": Case(products("-name", is_archived=False), "ix_products_name_id"),
     # Walk the sort index or search the trigram indexes: see the search test below.
     "products-q": Case(products("sku", q="bolt"), None),
+    # An exact lookup reads the unique index on lower(sku) (or code): one row at most.
+    "products-sku": Case(products("created_at", sku="Bolt-M8"), "uq_products_sku_lower", LOOKUP),
+    "locations-code": Case(locations(code="Bin-7"), "uq_locations_code_lower", LOOKUP),
     "locations": Case(locations(), "ix_locations_created_at_id"),
     "locations-archived": Case(locations(is_archived=True), "ix_locations_created_at_id"),
     "users": Case(users(), "ix_users_created_at_id"),
@@ -200,22 +206,28 @@ CASES: dict[str, Case] = {
         "ix_stock_movements_created_at_id",
         "created_at >=",
     ),
+    # No index on reference: the newest-first walk filters it (a page stops at `limit` rows).
+    "movements-reference": Case(movements(reference="PO-77"), "ix_stock_movements_created_at_id"),
     "movements-product": Case(
-        movements(product_id=ID), "ix_stock_movements_product_created_id", _id_is("product_id")
+        movements(product_id=[ID]), "ix_stock_movements_product_created_id", _id_is("product_id")
     ),
     "movements-location": Case(
-        movements(location_id=ID), "ix_stock_movements_location_created_id", _id_is("location_id")
+        movements(location_id=[ID]), "ix_stock_movements_location_created_id", _id_is("location_id")
     ),
-    "movements-product-location": Case(movements(product_id=ID, location_id=ID), None),
-    "movements-transfer": Case(movements(transfer_id=ID), None),
-    "movements-count": Case(movements(count_id=ID), None),
+    # Several ids: an index on the id column applies them all (= ANY), then a sort; which
+    # of the indexes led by product_id depends on statistics.
+    "movements-products": Case(movements(product_id=[ID, OTHER]), None, "(product_id = ANY "),
+    "movements-locations": Case(movements(location_id=[ID, OTHER]), None, "(location_id = ANY "),
+    "movements-product-location": Case(movements(product_id=[ID], location_id=[ID]), None),
+    "movements-transfer": Case(movements(transfer_id=[ID]), None),
+    "movements-count": Case(movements(count_id=[ID]), None),
     "levels": Case(levels(), "pk_stock_levels"),
-    "levels-product": Case(levels(product_id=ID), None),
-    "levels-location": Case(levels(location_id=ID), None),
+    "levels-product": Case(levels(product_id=[ID]), None),
+    "levels-location": Case(levels(location_id=[ID]), None),
     "levels-below-reorder": Case(levels(below_reorder=True), "pk_stock_levels"),
     # Recomputed from the ledger: which index reads it depends on the data.
     "levels-as-of": Case(levels_as_of(), None),
-    "levels-as-of-location": Case(levels_as_of(location_id=ID), None),
+    "levels-as-of-location": Case(levels_as_of(location_id=[ID]), None),
 }
 
 # Id filters whose index does not serve the sort order: the planner may rather walk the sort
@@ -265,11 +277,10 @@ async def test_list_query_uses_an_index(
     assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], _show(nodes)
     scans = [n for n in nodes if n["Node Type"] in INDEX_SCANS]
     assert scans, _show(nodes)
-    if case.index is not None:
-        used = [n for n in scans if n["Index Name"] == case.index]
-        assert used, _show(nodes)
-        if case.cond is not None:
-            assert any(case.cond in n.get("Index Cond", "") for n in used), _show(nodes)
+    used = scans if case.index is None else [n for n in scans if n["Index Name"] == case.index]
+    assert used, _show(nodes)
+    if case.cond is not None:
+        assert any(case.cond in n.get("Index Cond", "") for n in used), _show(nodes)
 
 
 @pytest.mark.parametrize("sort", list(PRODUCT_SORTS))
@@ -297,12 +308,18 @@ async def test_user_search_can_use_an_index(no_seqscan: AsyncConnection) -> None
     assert names == {"ix_users_email_trgm", "ix_users_full_name_trgm"}, _show(nodes)
 
 
+@pytest.mark.parametrize("several", [False, True], ids=["one-id", "several-ids"])
 @pytest.mark.parametrize("name", list(FILTERS))
-async def test_id_filter_is_applied_by_its_index(no_seqscan: AsyncConnection, name: str) -> None:
+async def test_id_filter_is_applied_by_its_index(
+    no_seqscan: AsyncConnection, name: str, several: bool
+) -> None:
     make, column, index = FILTERS[name]
-    nodes = await explain(no_seqscan, make(_session(), **{column: ID}))
+    ids = [ID, OTHER] if several else [ID]
+    nodes = await explain(no_seqscan, make(_session(), **{column: ids}))
     used = [n for n in nodes if n["Node Type"] in INDEX_SCANS and n["Index Name"] == index]
-    assert any(_id_is(column) in n.get("Index Cond", "") for n in used), _show(nodes)
+    # One id is `column = id`; several, `column = ANY (ARRAY[...])`: either way in the index.
+    cond = f"({column} = ANY " if several else _id_is(column)
+    assert any(cond in n.get("Index Cond", "") for n in used), _show(nodes)
 
 
 # The mirrored lists above next to what their page methods really execute.
@@ -331,12 +348,12 @@ MIRRORS: dict[str, tuple[Build, Build]] = {
         ),
     ),
     "movements": (
-        movements(product_id=ID, transfer_id=ID),
+        movements(product_id=[ID], transfer_id=[ID]),
         paged(
             "stock_movements:newest",
             MOVEMENTS_NEWEST_FIRST,
             lambda s, cursor: StockRepository(s).movements_page(
-                MovementFilter(product_id=ID, transfer_id=ID),
+                MovementFilter(product_id=[ID], transfer_id=[ID]),
                 codec=CODEC,
                 cursor=cursor,
                 limit=PAGE,
@@ -344,12 +361,12 @@ MIRRORS: dict[str, tuple[Build, Build]] = {
         ),
     ),
     "levels": (
-        levels(location_id=ID, below_reorder=True),
+        levels(location_id=[ID], below_reorder=True),
         paged(
             "stock_levels:key",
             LEVELS_BY_KEY,
             lambda s, cursor: StockRepository(s).levels_page(
-                LevelFilter(location_id=ID, below_reorder=True),
+                LevelFilter(location_id=[ID], below_reorder=True),
                 codec=CODEC,
                 cursor=cursor,
                 limit=PAGE,

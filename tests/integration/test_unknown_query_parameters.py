@@ -1,0 +1,96 @@
+"""A query parameter a list does not define is a 422 naming it, not silently ignored."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support.stock import new_location
+
+Headers = dict[str, str]
+LISTS = [
+    "/api/v1/products",
+    "/api/v1/locations",
+    "/api/v1/users",
+    "/api/v1/stock/movements",
+    "/api/v1/stock/levels",
+]
+
+
+@pytest.mark.parametrize("path", LISTS)
+async def test_an_unknown_query_parameter_is_422_naming_it(
+    client: httpx.AsyncClient, admin_headers: Headers, path: str
+) -> None:
+    response = await client.get(path, params={"colour": "red"}, headers=admin_headers)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    errors = response.json()["errors"]
+    assert [e["loc"] for e in errors] == [["query", "colour"]]
+    assert "red" not in response.text  # problems never echo input values
+
+
+async def test_sort_on_a_list_without_sorting_is_refused(
+    client: httpx.AsyncClient, manager_headers: Headers
+) -> None:
+    await new_location(client, manager_headers)
+    response = await client.get(
+        "/api/v1/locations", params={"sort": "-created_at"}, headers=manager_headers
+    )
+    assert response.status_code == 422
+    assert [e["loc"] for e in response.json()["errors"]] == [["query", "sort"]]
+
+
+async def test_every_unknown_parameter_is_named_beside_bad_values(
+    client: httpx.AsyncClient, admin_headers: Headers
+) -> None:
+    response = await client.get(
+        "/api/v1/stock/movements",
+        params={"kind": "teleport", "productid": "x", "page": "2", "limit": "5"},
+        headers=admin_headers,
+    )
+    assert response.status_code == 422
+    locs = sorted(tuple(e["loc"]) for e in response.json()["errors"])
+    assert locs == [("query", "kind"), ("query", "page"), ("query", "productid")]
+
+
+@pytest.mark.parametrize("path", LISTS)
+async def test_paging_and_known_filters_are_still_accepted(
+    client: httpx.AsyncClient, admin_headers: Headers, path: str
+) -> None:
+    first = await client.get(path, params={"limit": "1"}, headers=admin_headers)
+    assert first.status_code == 200, first.text
+    cursor = first.json()["next_cursor"]
+    if cursor is not None:
+        following = await client.get(
+            path, params={"limit": "1", "cursor": cursor}, headers=admin_headers
+        )
+        assert following.status_code == 200, following.text
+
+
+async def test_an_endpoint_that_defines_no_query_parameter_does_not_read_the_query(
+    client: httpx.AsyncClient, manager_headers: Headers
+) -> None:
+    # Decided: only endpoints that take query parameters (the lists) check them; one that
+    # takes none never reads its query string (a cache-buster such as ?_=1 is harmless).
+    location = await new_location(client, manager_headers)
+    me = await client.get("/api/v1/users/me", params={"x": "1"}, headers=manager_headers)
+    assert me.status_code == 200
+    one = await client.get(
+        f"/api/v1/locations/{location['id']}", params={"_": "1"}, headers=manager_headers
+    )
+    assert one.status_code == 200
+    assert one.json()["id"] == location["id"]
+
+
+async def test_the_lists_are_every_endpoint_with_query_parameters(
+    client: httpx.AsyncClient,
+) -> None:
+    # A new endpoint taking query parameters must join LISTS (and read a ListFilter).
+    spec = (await client.get("/api/v1/openapi.json")).json()
+    with_query = {
+        path
+        for path, operations in spec["paths"].items()
+        for operation in operations.values()
+        if any(p["in"] == "query" for p in operation.get("parameters", []))
+    }
+    assert with_query == set(LISTS)
