@@ -1,0 +1,102 @@
+"""Versions of products and locations as a grid uses them: `version` on every row (the number
+in the ETag), conditional DELETE (If-Match) and conditional GET (If-None-Match → 304)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.stock import new_location, new_product, receive
+
+Headers = dict[str, str]
+Maker = Callable[..., Awaitable[dict[str, Any]]]
+KINDS = [
+    pytest.param("/api/v1/products", new_product, {"name": "Renamed"}, id="products"),
+    pytest.param("/api/v1/locations", new_location, {"name": "Renamed"}, id="locations"),
+]
+
+
+def tag(version: int) -> str:
+    return f'"v{version}"'
+
+
+async def row(client: httpx.AsyncClient, url: str, item_id: str, headers: Headers) -> Any:
+    listing = await client.get(url, params={"limit": 100}, headers=headers)
+    assert listing.status_code == 200
+    return next(item for item in listing.json()["items"] if item["id"] == item_id)
+
+
+@pytest.mark.parametrize(("url", "make", "change"), KINDS)
+async def test_list_rows_carry_the_version_of_their_etag(
+    client: httpx.AsyncClient, manager_headers: Headers, url: str, make: Maker, change: Any
+) -> None:
+    item = await make(client, manager_headers)
+    assert item["version"] == 1
+    listed = await row(client, url, item["id"], manager_headers)
+    assert listed["version"] == 1
+    read = await client.get(f"{url}/{item['id']}", headers=manager_headers)
+    assert read.headers["etag"] == tag(listed["version"])
+
+    # A grid patches straight from its row, with no GET in between.
+    patched = await client.patch(
+        f"{url}/{item['id']}",
+        json=change,
+        headers={**manager_headers, "If-Match": tag(listed["version"])},
+    )
+    assert patched.status_code == 200
+    assert patched.json()["version"] == 2
+    assert patched.headers["etag"] == tag(2)
+    assert (await row(client, url, item["id"], manager_headers))["version"] == 2
+
+
+@pytest.mark.parametrize(("url", "make", "change"), KINDS)
+async def test_a_stale_row_version_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient, manager_headers: Headers, url: str, make: Maker, change: Any
+) -> None:
+    item = await make(client, manager_headers)
+    stale = (await row(client, url, item["id"], manager_headers))["version"]
+    first = await client.patch(
+        f"{url}/{item['id']}", json=change, headers={**manager_headers, "If-Match": tag(stale)}
+    )
+    assert first.status_code == 200
+
+    second = await client.patch(
+        f"{url}/{item['id']}",
+        json={"name": "Overwritten"},
+        headers={**manager_headers, "If-Match": tag(stale)},
+    )
+    assert second.status_code == 412
+    assert second.json()["current_etag"] == tag(stale + 1)
+    # The bare number is not an ETag: the row's version goes inside "v…".
+    bare = await client.patch(
+        f"{url}/{item['id']}",
+        json={"name": "Overwritten"},
+        headers={**manager_headers, "If-Match": f'"{stale + 1}"'},
+    )
+    assert bare.status_code == 412
+    current = await row(client, url, item["id"], manager_headers)
+    assert current["name"] == "Renamed"
+    assert current["version"] == stale + 1
+
+
+async def test_archiving_bumps_the_version_a_row_shows(
+    client: httpx.AsyncClient, manager_headers: Headers
+) -> None:
+    location = await new_location(client, manager_headers)
+    product = await new_product(client, manager_headers)
+    await receive(client, manager_headers, product, location, 1)
+    refused = await client.delete(f"/api/v1/locations/{location['id']}", headers=manager_headers)
+    assert refused.status_code == 409
+    assert (await row(client, "/api/v1/locations", location["id"], manager_headers))["version"] == 1
+    archived = await client.delete(f"/api/v1/products/{product['id']}", headers=manager_headers)
+    assert archived.status_code == 409  # stock on hand: nothing changes
+    empty = await new_product(client, manager_headers)
+    assert (
+        await client.delete(f"/api/v1/products/{empty['id']}", headers=manager_headers)
+    ).status_code == 204
+    listed = await row(client, "/api/v1/products", empty["id"], manager_headers)
+    assert listed["version"] == 2
+    assert listed["is_archived"] is True
