@@ -100,3 +100,72 @@ async def test_archiving_bumps_the_version_a_row_shows(
     listed = await row(client, "/api/v1/products", empty["id"], manager_headers)
     assert listed["version"] == 2
     assert listed["is_archived"] is True
+
+
+async def is_archived(client: httpx.AsyncClient, url: str, item_id: str, headers: Headers) -> Any:
+    read = await client.get(f"{url}/{item_id}", headers=headers)
+    assert read.status_code == 200
+    return read.json()["is_archived"]
+
+
+@pytest.mark.parametrize(("url", "make", "change"), KINDS)
+async def test_delete_with_the_current_etag_archives(
+    client: httpx.AsyncClient, manager_headers: Headers, url: str, make: Maker, change: Any
+) -> None:
+    item = await make(client, manager_headers)
+    deleted = await client.delete(
+        f"{url}/{item['id']}", headers={**manager_headers, "If-Match": tag(item["version"])}
+    )
+    assert deleted.status_code == 204
+    assert await is_archived(client, url, item["id"], manager_headers) is True
+    # "*" matches whatever version there is; archiving again stays a 204.
+    again = await client.delete(f"{url}/{item['id']}", headers={**manager_headers, "If-Match": "*"})
+    assert again.status_code == 204
+    # Without If-Match, DELETE archives as it always has.
+    other = await make(client, manager_headers)
+    assert (await client.delete(f"{url}/{other['id']}", headers=manager_headers)).status_code == 204
+    assert await is_archived(client, url, other["id"], manager_headers) is True
+
+
+@pytest.mark.parametrize(("url", "make", "change"), KINDS)
+async def test_delete_with_a_stale_etag_is_412_and_archives_nothing(
+    client: httpx.AsyncClient, manager_headers: Headers, url: str, make: Maker, change: Any
+) -> None:
+    item = await make(client, manager_headers)
+    stale = tag(item["version"])
+    patched = await client.patch(
+        f"{url}/{item['id']}", json=change, headers={**manager_headers, "If-Match": stale}
+    )
+    assert patched.status_code == 200
+
+    for if_match in (stale, '"v99"', "garbage", '"1"'):
+        refused = await client.delete(
+            f"{url}/{item['id']}", headers={**manager_headers, "If-Match": if_match}
+        )
+        assert refused.status_code == 412, if_match
+        assert refused.json()["type"] == "/problems/precondition-failed"
+        assert refused.json()["current_etag"] == patched.headers["etag"]
+    current = await client.get(f"{url}/{item['id']}", headers=manager_headers)
+    assert current.json()["is_archived"] is False
+    assert current.headers["etag"] == patched.headers["etag"]
+
+
+async def test_conditional_delete_checks_the_role_and_existence_first(
+    client: httpx.AsyncClient, manager_headers: Headers, clerk_headers: Headers
+) -> None:
+    product = await new_product(client, manager_headers)
+    url = f"/api/v1/products/{product['id']}"
+    forbidden = await client.delete(url, headers={**clerk_headers, "If-Match": '"v1"'})
+    assert forbidden.status_code == 403
+    missing = await client.delete(
+        "/api/v1/products/01900000-0000-7000-8000-000000000000",
+        headers={**manager_headers, "If-Match": '"v1"'},
+    )
+    assert missing.status_code == 404
+    # A matching ETag does not lift the stock rule.
+    location = await new_location(client, manager_headers)
+    await receive(client, manager_headers, product, location, 2)
+    holding = await client.delete(url, headers={**manager_headers, "If-Match": '"v1"'})
+    assert holding.status_code == 409
+    assert holding.json()["on_hand"] == 2
+    assert await is_archived(client, "/api/v1/products", product["id"], manager_headers) is False

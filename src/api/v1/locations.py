@@ -99,10 +99,14 @@ async def update_location(
     "/{location_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
 )
 async def archive_location(
-    location_id: uuid.UUID, _: RequireManager, service: LocationServiceDep
+    location_id: uuid.UUID,
+    _: RequireManager,
+    service: LocationServiceDep,
+    if_match: IfMatchHeader = None,
 ) -> None:
-    """Archive a location (409 while it holds stock); it then accepts no movements."""
-    await service.archive(location_id)
+    """Archive a location (409 while it holds stock); it then accepts no movements.
+    If-Match is optional here: when sent, a stale one is a 412 and nothing is archived."""
+    await service.archive(location_id, parse_if_match(if_match))

@@ -100,13 +100,17 @@ async def update_product(
     "/{product_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
 )
 async def archive_product(
-    product_id: uuid.UUID, _: RequireManager, service: ProductServiceDep
+    product_id: uuid.UUID,
+    _: RequireManager,
+    service: ProductServiceDep,
+    if_match: IfMatchHeader = None,
 ) -> None:
-    """Archive a product (409 while any stock is on hand); it then accepts no movements."""
-    await service.archive(product_id)
+    """Archive a product (409 while any stock is on hand); it then accepts no movements.
+    If-Match is optional here: when sent, a stale one is a 412 and nothing is archived."""
+    await service.archive(product_id, parse_if_match(if_match))
 
 
 @router.get("/{product_id}/stock", responses=problem_responses(401, 404, 422))
