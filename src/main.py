@@ -179,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Content-Type",
                 "Idempotency-Key",
                 "If-Match",
+                "If-None-Match",
                 "X-Request-ID",
                 "Last-Event-ID",
             ],

@@ -169,3 +169,60 @@ async def test_conditional_delete_checks_the_role_and_existence_first(
     assert holding.status_code == 409
     assert holding.json()["on_hand"] == 2
     assert await is_archived(client, "/api/v1/products", product["id"], manager_headers) is False
+
+
+@pytest.mark.parametrize(("url", "make", "change"), KINDS)
+async def test_if_none_match_on_the_current_etag_is_304_without_a_body(
+    client: httpx.AsyncClient,
+    viewer_headers: Headers,
+    manager_headers: Headers,
+    url: str,
+    make: Maker,
+    change: Any,
+) -> None:
+    item = await make(client, manager_headers)
+    for header in ('"v1"', 'W/"v1"', '"v7", W/"v1"', "*"):
+        response = await client.get(
+            f"{url}/{item['id']}", headers={**viewer_headers, "If-None-Match": header}
+        )
+        assert response.status_code == 304, header
+        assert response.headers["etag"] == '"v1"'
+        assert response.content == b""
+        assert "content-type" not in response.headers
+
+
+@pytest.mark.parametrize(("url", "make", "change"), KINDS)
+async def test_if_none_match_on_another_version_answers_the_resource(
+    client: httpx.AsyncClient, manager_headers: Headers, url: str, make: Maker, change: Any
+) -> None:
+    item = await make(client, manager_headers)
+    patched = await client.patch(
+        f"{url}/{item['id']}", json=change, headers={**manager_headers, "If-Match": '"v1"'}
+    )
+    assert patched.status_code == 200
+    for header in ('"v1"', "garbage", '"2"', 'W/"v3", "v1"'):
+        response = await client.get(
+            f"{url}/{item['id']}", headers={**manager_headers, "If-None-Match": header}
+        )
+        assert response.status_code == 200, header
+        assert response.headers["etag"] == '"v2"'
+        assert response.json()["name"] == "Renamed"
+        assert response.json()["version"] == 2
+
+
+async def test_if_none_match_does_not_bypass_authentication_or_existence(
+    client: httpx.AsyncClient, viewer_headers: Headers, manager_headers: Headers
+) -> None:
+    product = await new_product(client, manager_headers)
+    url = f"/api/v1/products/{product['id']}"
+    anonymous = await client.get(url, headers={"If-None-Match": "*"})
+    assert anonymous.status_code == 401
+    assert "etag" not in anonymous.headers
+    missing = await client.get(
+        "/api/v1/locations/01900000-0000-7000-8000-000000000000",
+        headers={**viewer_headers, "If-None-Match": "*"},
+    )
+    assert missing.status_code == 404
+    # Lists send no ETag, so they ignore it.
+    listing = await client.get("/api/v1/products", headers={**viewer_headers, "If-None-Match": "*"})
+    assert listing.status_code == 200
