@@ -70,7 +70,12 @@ async def token(
     raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(422))
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,  # no body, so no Content-Type
+    responses=problem_responses(422),
+)
 async def logout(body: LogoutRequest, service: AuthServiceDep) -> None:
     """End the session (refresh-token family) this refresh token belongs to."""
     await service.logout(body.refresh_token)
