@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from src import __version__
 from src.api import health, metrics
 from src.api.deps import build_auth_policy
+from src.api.head import HeadAsGetMiddleware
 from src.api.middleware import (
     AccessLogMiddleware,
     BodySizeLimitMiddleware,
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cursors = CursorCodec(settings.secret_key or "")
 
     # add_middleware wraps: the last added is the outermost (src/api/middleware.py).
+    app.add_middleware(HeadAsGetMiddleware)  # innermost: only routing sees GET for HEAD
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
@@ -173,12 +175,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             ProblemCORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=[
                 "Authorization",
                 "Content-Type",
                 "Idempotency-Key",
                 "If-Match",
+                "If-None-Match",
                 "X-Request-ID",
                 "Last-Event-ID",
             ],

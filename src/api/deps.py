@@ -145,6 +145,7 @@ IdempotencyKey = Annotated[
     ),
 ]
 IfMatchHeader = Annotated[str | None, Header(alias="If-Match")]
+IfNoneMatchHeader = Annotated[str | None, Header(alias="If-None-Match")]
 
 
 async def get_current_user(

@@ -1,11 +1,12 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it buffers and breaks streaming responses).
 
 Order, outermost first, as `create_app` installs it: request id -> security headers ->
-unhandled errors -> access log -> CORS -> rate limit -> body limit -> unhandled errors -> the
-app. Security headers wrap every layer that can answer on its own (CORS preflights, 429s,
-413s), and the outer error guard turns anything escaping those layers into a problem; the
-inner guard answers the app's own crashes inside CORS, so browsers can read them. Starlette's
-ServerErrorMiddleware, outside them all, renders a secured problem too (`last_resort_handler`).
+unhandled errors -> access log -> CORS -> rate limit -> body limit -> unhandled errors -> HEAD
+as GET (`src/api/head.py`) -> the app. Security headers wrap every layer that can answer on
+its own (CORS preflights, 429s, 413s), and the outer error guard turns anything escaping
+those layers into a problem; the inner guard answers the app's own crashes inside CORS, so
+browsers can read them. Starlette's ServerErrorMiddleware, outside them all, renders a
+secured problem too (`last_resort_handler`).
 """
 
 from __future__ import annotations

@@ -45,8 +45,9 @@ def _complete(path: str, operation: dict[str, Any]) -> None:
     for parameter in operation.get("parameters", []):
         if parameter["name"] == "If-Match":
             # Optional to FastAPI so that its absence is a 428 problem (RFC 6585), not a 422;
-            # to clients it is required.
-            parameter["required"] = True
+            # to clients it is required where its absence is a 428 (PATCH), optional elsewhere
+            # (DELETE honours it when sent).
+            parameter["required"] = "428" in responses
             parameter["schema"] = {"type": "string", "title": "If-Match"}
     if path.endswith("/auth/token"):
         responses.pop("422", None)  # the token endpoint answers RFC 6749 errors instead

@@ -30,7 +30,6 @@ from src.core.exceptions import (
     PROBLEM_FOR_STATUS,
     DomainError,
     OAuthError,
-    RateLimited,
     Unauthorized,
 )
 from src.core.logging import get_logger
@@ -88,7 +87,7 @@ async def domain_error_handler(request: Request, error: Exception) -> JSONRespon
         headers["WWW-Authenticate"] = (
             'Bearer error="invalid_token"' if exc.invalid_token else "Bearer"
         )
-    if isinstance(exc, RateLimited):
+    if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
     return problem_response(
         status=exc.status,

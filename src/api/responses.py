@@ -64,6 +64,14 @@ def with_etag(description: str, links: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {
+        "description": "Not modified: If-None-Match names the current ETag (no body)",
+        "headers": {"ETag": {"description": "The current version", "schema": {"type": "string"}}},
+    }
+}
+
+
 def stored_response(stored: StoredResponse) -> Response:
     """Send a posting's response exactly as stored (a replay is byte-for-byte the original)."""
     headers = {"Location": stored.location} if stored.location else {}

@@ -18,6 +18,8 @@ class DomainError(Exception):
     # stolen token was just presented): the request's unit of work commits, then answers
     # the error. Otherwise an error rolls everything back.
     keep_work: bool = False
+    # Seconds a client should wait before retrying (sent as Retry-After), when it is known.
+    retry_after: int | None = None
 
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
         self.detail = detail or self.title
@@ -151,6 +153,7 @@ class IdempotencyKeyInFlight(DomainError):
     status = 409
     slug = "idempotency-key-in-flight"
     title = "Idempotency key in flight"
+    retry_after = 1  # a posting takes milliseconds; by then the first has answered
 
 
 # The problem type of an HTTP error that no domain exception names (routing, validation,

@@ -1,4 +1,5 @@
-"""If-Match, parsed: which versions of a resource the client says it last saw."""
+"""If-Match and If-None-Match, parsed: which versions of a resource the client says it last
+saw."""
 
 from __future__ import annotations
 
@@ -36,3 +37,17 @@ def parse_if_match(header: str | None) -> IfMatch | None:
         if match:
             versions.add(int(match[1]))
     return IfMatch(frozenset(versions))
+
+
+def none_match(header: str | None, version: int) -> bool:
+    """True when If-None-Match names this version (weak comparison, RFC 9110 §8.8.3.2: a
+    `W/` prefix is ignored) or is `*`: the client's copy is current, answer 304."""
+    if header is None:
+        return False
+    if header.strip() == "*":
+        return True
+    for tag in header.split(","):
+        match = _TAG.fullmatch(tag.strip().removeprefix("W/"))
+        if match and int(match[1]) == version:
+            return True
+    return False

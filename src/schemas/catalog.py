@@ -57,6 +57,14 @@ Price = Annotated[
     AfterValidator(_two_places),
     WithJsonSchema({"type": "string", "pattern": PRICE_PATTERN, "examples": ["12.50"]}),
 ]
+# The number in the ETag (`"v3"` for 3): a grid builds If-Match from a list row with it.
+Version = Annotated[
+    int,
+    Field(
+        ge=1,
+        description='Version of the record; its ETag (and If-Match) is `"v<version>"`, e.g. `"v3"`',
+    ),
+]
 ReorderPoint = Annotated[int, Field(ge=0, le=MAX_QUANTITY, strict=True), WholeNumber]
 
 
@@ -89,6 +97,7 @@ class ProductRead(Schema):
     unit_price: Decimal | None = Field(examples=["12.50"])
     reorder_point: int
     is_archived: bool
+    version: Version
     created_at: datetime
     updated_at: datetime
 
@@ -110,5 +119,6 @@ class LocationRead(Schema):
     code: str
     name: str
     is_archived: bool
+    version: Version
     created_at: datetime
     updated_at: datetime

@@ -46,11 +46,7 @@ class _CatalogService(Generic[ItemT]):
                 f"Send If-Match with the ETag of the {self.noun} you last read"
             )
         item = await self._locked(item_id)
-        if not if_match.matches(item.version):
-            raise PreconditionFailed(
-                f"The {self.noun} changed since you read it; read it again",
-                current_etag=etag(item.version),
-            )
+        self._check(item, if_match)
         changes = data.model_dump(exclude_unset=True)
         if any(getattr(item, field) != value for field, value in changes.items()):
             for field, value in changes.items():
@@ -59,9 +55,12 @@ class _CatalogService(Generic[ItemT]):
             await self._flush_unique(self.session.flush)
         return item
 
-    async def archive(self, item_id: uuid.UUID) -> None:
-        """Archive (idempotent); refused while the item holds stock."""
+    async def archive(self, item_id: uuid.UUID, if_match: IfMatch | None = None) -> None:
+        """Archive (idempotent); refused while the item holds stock, and, when If-Match is
+        sent, unless it names the current version."""
         item = await self._locked(item_id)
+        if if_match is not None:
+            self._check(item, if_match)
         if item.is_archived:
             return
         on_hand = await self.repository.on_hand(item.id)
@@ -72,6 +71,13 @@ class _CatalogService(Generic[ItemT]):
         item.is_archived = True
         item.version += 1
         await self.session.flush()
+
+    def _check(self, item: ItemT, if_match: IfMatch) -> None:
+        if not if_match.matches(item.version):
+            raise PreconditionFailed(
+                f"The {self.noun} changed since you read it; read it again",
+                current_etag=etag(item.version),
+            )
 
     async def _locked(self, item_id: uuid.UUID) -> ItemT:
         item: ItemT | None = await self.repository.get_locked(item_id, exclusive=True)

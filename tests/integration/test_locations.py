@@ -24,7 +24,15 @@ async def test_create_location(client: httpx.AsyncClient, manager_headers: Heade
     assert (location["code"], location["name"]) == ("WH-1.A_2", "Main warehouse")
     assert location["is_archived"] is False
     assert uuid.UUID(location["id"]).version == 7
-    assert set(location) == {"id", "code", "name", "is_archived", "created_at", "updated_at"}
+    assert set(location) == {
+        "id",
+        "code",
+        "name",
+        "is_archived",
+        "version",
+        "created_at",
+        "updated_at",
+    }
 
 
 async def test_admin_may_create_too(client: httpx.AsyncClient, admin_headers: Headers) -> None:

@@ -42,6 +42,7 @@ async def test_create_product(client: httpx.AsyncClient, manager_headers: Header
         "unit_price",
         "reorder_point",
         "is_archived",
+        "version",
         "created_at",
         "updated_at",
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Response, status
+from fastapi import APIRouter, Form, Request, Response, status
 
 from src.api.deps import AuthServiceDep
 from src.api.responses import problem_responses
@@ -19,6 +19,11 @@ router = APIRouter(prefix=f"{API_V1}/auth", tags=["auth"])
 # Optional on purpose: a missing field must be answered as RFC 6749 `invalid_request`,
 # not as FastAPI's 422, because OAuth2 client libraries parse the former.
 FormField = Annotated[str | None, Form()]
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
 
 
 @router.post(
@@ -43,6 +48,7 @@ async def register(
     },
 )
 async def token(
+    request: Request,
     service: AuthServiceDep,
     client: ClientAddress,
     response: Response,
@@ -55,6 +61,13 @@ async def token(
     """Log in (grant_type=password) or rotate a refresh token (grant_type=refresh_token)."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
+    if _is_json(request.headers.get("content-type")):
+        # A common mistake (JSON is what every other endpoint takes): say what to send instead.
+        raise OAuthError(
+            "invalid_request",
+            "The token endpoint takes application/x-www-form-urlencoded (an HTML form),"
+            " not JSON, as OAuth2 (RFC 6749) requires",
+        )
     if any("\x00" in (field or "") for field in (grant_type, username, password, refresh_token)):
         raise OAuthError("invalid_request", "Request fields must not contain NUL characters")
     if grant_type == "password":
@@ -70,7 +83,12 @@ async def token(
     raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(422))
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,  # no body, so no Content-Type
+    responses=problem_responses(422),
+)
 async def logout(body: LogoutRequest, service: AuthServiceDep) -> None:
     """End the session (refresh-token family) this refresh token belongs to."""
     await service.logout(body.refresh_token)

@@ -10,13 +10,14 @@ from fastapi import APIRouter, Query, Response, status
 from src.api.deps import (
     CurrentUser,
     IfMatchHeader,
+    IfNoneMatchHeader,
     LocationServiceDep,
     Pagination,
     RequireManager,
 )
-from src.api.responses import item_links, problem_responses, with_etag
+from src.api.responses import NOT_MODIFIED, item_links, problem_responses, with_etag
 from src.api.v1.prefix import API_V1
-from src.core.preconditions import etag, parse_if_match
+from src.core.preconditions import etag, none_match, parse_if_match
 from src.models.catalog import Location
 from src.schemas.catalog import LocationCreate, LocationRead, LocationUpdate
 from src.schemas.filters import LocationFilter
@@ -67,13 +68,27 @@ async def create_location(
 
 @router.get(
     "/{location_id}",
-    responses={200: with_etag("The location", _LINKS), **problem_responses(401, 404, 422)},
+    response_model=LocationRead,
+    responses={
+        200: with_etag("The location", _LINKS),
+        **NOT_MODIFIED,
+        **problem_responses(401, 404, 422),
+    },
 )
 async def read_location(
-    location_id: uuid.UUID, _: CurrentUser, service: LocationServiceDep, response: Response
-) -> LocationRead:
-    """One location, with its ETag."""
-    return _read(await service.get(location_id), response)
+    location_id: uuid.UUID,
+    _: CurrentUser,
+    service: LocationServiceDep,
+    response: Response,
+    if_none_match: IfNoneMatchHeader = None,
+) -> LocationRead | Response:
+    """One location, with its ETag; 304 without a body when If-None-Match names it."""
+    location = await service.get(location_id)
+    if none_match(if_none_match, location.version):
+        return Response(
+            status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag(location.version)}
+        )
+    return _read(location, response)
 
 
 @router.patch(
@@ -99,10 +114,14 @@ async def update_location(
     "/{location_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
 )
 async def archive_location(
-    location_id: uuid.UUID, _: RequireManager, service: LocationServiceDep
+    location_id: uuid.UUID,
+    _: RequireManager,
+    service: LocationServiceDep,
+    if_match: IfMatchHeader = None,
 ) -> None:
-    """Archive a location (409 while it holds stock); it then accepts no movements."""
-    await service.archive(location_id)
+    """Archive a location (409 while it holds stock); it then accepts no movements.
+    If-Match is optional here: when sent, a stale one is a 412 and nothing is archived."""
+    await service.archive(location_id, parse_if_match(if_match))

@@ -10,14 +10,15 @@ from fastapi import APIRouter, Query, Response, status
 from src.api.deps import (
     CurrentUser,
     IfMatchHeader,
+    IfNoneMatchHeader,
     LedgerServiceDep,
     Pagination,
     ProductServiceDep,
     RequireManager,
 )
-from src.api.responses import item_links, problem_responses, with_etag
+from src.api.responses import NOT_MODIFIED, item_links, problem_responses, with_etag
 from src.api.v1.prefix import API_V1
-from src.core.preconditions import etag, parse_if_match
+from src.core.preconditions import etag, none_match, parse_if_match
 from src.models.catalog import Product
 from src.schemas.catalog import ProductCreate, ProductRead, ProductUpdate
 from src.schemas.filters import ProductFilter
@@ -68,13 +69,27 @@ async def create_product(
 
 @router.get(
     "/{product_id}",
-    responses={200: with_etag("The product", _LINKS), **problem_responses(401, 404, 422)},
+    response_model=ProductRead,
+    responses={
+        200: with_etag("The product", _LINKS),
+        **NOT_MODIFIED,
+        **problem_responses(401, 404, 422),
+    },
 )
 async def read_product(
-    product_id: uuid.UUID, _: CurrentUser, service: ProductServiceDep, response: Response
-) -> ProductRead:
-    """One product, with its ETag."""
-    return _read(await service.get(product_id), response)
+    product_id: uuid.UUID,
+    _: CurrentUser,
+    service: ProductServiceDep,
+    response: Response,
+    if_none_match: IfNoneMatchHeader = None,
+) -> ProductRead | Response:
+    """One product, with its ETag; 304 without a body when If-None-Match names it."""
+    product = await service.get(product_id)
+    if none_match(if_none_match, product.version):
+        return Response(
+            status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag(product.version)}
+        )
+    return _read(product, response)
 
 
 @router.patch(
@@ -100,13 +115,17 @@ async def update_product(
     "/{product_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
 )
 async def archive_product(
-    product_id: uuid.UUID, _: RequireManager, service: ProductServiceDep
+    product_id: uuid.UUID,
+    _: RequireManager,
+    service: ProductServiceDep,
+    if_match: IfMatchHeader = None,
 ) -> None:
-    """Archive a product (409 while any stock is on hand); it then accepts no movements."""
-    await service.archive(product_id)
+    """Archive a product (409 while any stock is on hand); it then accepts no movements.
+    If-Match is optional here: when sent, a stale one is a 412 and nothing is archived."""
+    await service.archive(product_id, parse_if_match(if_match))
 
 
 @router.get("/{product_id}/stock", responses=problem_responses(401, 404, 422))
