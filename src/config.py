@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     # Slow and huge requests (`stockroom serve`): the request line and headers may take this
     # many bytes (431 beyond), must arrive within the header timeout from their first byte,
     # and the body within the body timeout after them (408 and the connection closed).
-    max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
     request_header_timeout_seconds: float = Field(default=10, gt=0, le=300)
     request_body_timeout_seconds: float = Field(default=30, gt=0, le=3600)
     # Live events: concurrent SSE streams one user may hold (per process), and how often an

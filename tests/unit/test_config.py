@@ -190,7 +190,7 @@ def test_pgbouncer_with_listen_url_is_accepted() -> None:
 
 def test_request_limits_have_safe_defaults_and_bounds() -> None:
     settings = load_settings(database_url=DB, secret_key=GOOD_KEY)
-    assert settings.max_header_bytes == 16 * 1024
+    assert settings.max_header_bytes == 32 * 1024
     assert settings.request_header_timeout_seconds == 10
     assert settings.request_body_timeout_seconds == 30
     assert settings.db_slow_query_ms == 200
