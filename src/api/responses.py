@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import Response
 
 from src.core.exceptions import PROBLEM_FOR_STATUS
+from src.core.preconditions import etag, none_match
 from src.schemas.problem import Problem
 from src.services.idempotency import StoredResponse
 
@@ -70,6 +71,13 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
         "headers": {"ETag": {"description": "The current version", "schema": {"type": "string"}}},
     }
 }
+
+
+def not_modified(if_none_match: str | None, version: int) -> Response | None:
+    """The 304 for a GET whose If-None-Match names the current version, else None."""
+    if not none_match(if_none_match, version):
+        return None
+    return Response(status_code=304, headers={"ETag": etag(version)})
 
 
 def stored_response(stored: StoredResponse) -> Response:

@@ -15,9 +15,9 @@ from src.api.deps import (
     Pagination,
     RequireManager,
 )
-from src.api.responses import NOT_MODIFIED, item_links, problem_responses, with_etag
+from src.api.responses import NOT_MODIFIED, item_links, not_modified, problem_responses, with_etag
 from src.api.v1.prefix import API_V1
-from src.core.preconditions import etag, none_match, parse_if_match
+from src.core.preconditions import etag, parse_if_match
 from src.models.catalog import Location
 from src.schemas.catalog import LocationCreate, LocationRead, LocationUpdate
 from src.schemas.filters import LocationFilter
@@ -84,10 +84,8 @@ async def read_location(
 ) -> LocationRead | Response:
     """One location, with its ETag; 304 without a body when If-None-Match names it."""
     location = await service.get(location_id)
-    if none_match(if_none_match, location.version):
-        return Response(
-            status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag(location.version)}
-        )
+    if (unchanged := not_modified(if_none_match, location.version)) is not None:
+        return unchanged
     return _read(location, response)
 
 

@@ -16,9 +16,9 @@ from src.api.deps import (
     ProductServiceDep,
     RequireManager,
 )
-from src.api.responses import NOT_MODIFIED, item_links, problem_responses, with_etag
+from src.api.responses import NOT_MODIFIED, item_links, not_modified, problem_responses, with_etag
 from src.api.v1.prefix import API_V1
-from src.core.preconditions import etag, none_match, parse_if_match
+from src.core.preconditions import etag, parse_if_match
 from src.models.catalog import Product
 from src.schemas.catalog import ProductCreate, ProductRead, ProductUpdate
 from src.schemas.filters import ProductFilter
@@ -85,10 +85,8 @@ async def read_product(
 ) -> ProductRead | Response:
     """One product, with its ETag; 304 without a body when If-None-Match names it."""
     product = await service.get(product_id)
-    if none_match(if_none_match, product.version):
-        return Response(
-            status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag(product.version)}
-        )
+    if (unchanged := not_modified(if_none_match, product.version)) is not None:
+        return unchanged
     return _read(product, response)
 
 
