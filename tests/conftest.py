@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -63,6 +64,28 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def app_beside(app: FastAPI, settings: Settings) -> AsyncIterator[FastAPI]:
+    """Another app with its own settings on `app`'s test connection (so its work is rolled
+    back with the test's), its lifespan running."""
+    other = create_app(settings)
+    other.dependency_overrides[get_database] = app.dependency_overrides[get_database]
+    async with LifespanManager(other):
+        yield other
+
+
+@asynccontextmanager
+async def client_beside(app: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on `app_beside(app, settings)`."""
+    async with (
+        app_beside(app, settings) as other,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=other), base_url="http://testserver"
+        ) as client,
+    ):
+        yield client
 
 
 @pytest.fixture

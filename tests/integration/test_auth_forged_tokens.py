@@ -19,14 +19,11 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from src.core.tokens import key_id
-from src.dependencies import get_database
-from src.main import create_app
 from src.models.user import User
-from tests.conftest import TEST_SECRET_KEY, make_settings
+from tests.conftest import TEST_SECRET_KEY, client_beside, make_settings
 from tests.support.factories import (
     DEFAULT_PASSWORD,
     access_claims,
@@ -300,14 +297,7 @@ def app_with_keys(database_url: str, tmp_path: Path, app: FastAPI) -> AppWithKey
         settings = make_settings(
             database_url, tmp_path, secret_key=secret_key, secret_key_previous=previous
         )
-        rotated = create_app(settings)
-        rotated.dependency_overrides[get_database] = app.dependency_overrides[get_database]
-        async with (
-            LifespanManager(rotated),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=rotated), base_url="http://testserver"
-            ) as client,
-        ):
+        async with client_beside(app, settings) as client:
             yield client
 
     return build

@@ -19,10 +19,9 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from src.dependencies import get_database
 from src.main import create_app
 from src.models.user import User
-from tests.conftest import make_settings
+from tests.conftest import app_beside, make_settings
 from tests.integration.test_auth_rate_limit import (
     ACCOUNT_LIMIT,
     WRONG,
@@ -55,9 +54,7 @@ def running_app(database_url: str, tmp_path: Path, app: FastAPI) -> RunningApp:
             "login_rate_limit_per_client": "1000/minute",
             **overrides,
         }
-        other = create_app(make_settings(database_url, tmp_path, **values))
-        other.dependency_overrides[get_database] = app.dependency_overrides[get_database]
-        async with LifespanManager(other):
+        async with app_beside(app, make_settings(database_url, tmp_path, **values)) as other:
             yield other
 
     return build

@@ -16,13 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from src.dependencies import get_database
-from src.main import create_app
 from src.models.user import User
-from tests.conftest import make_settings
+from tests.conftest import app_beside, make_settings
 from tests.support.factories import DEFAULT_PASSWORD, unique_email
 
 TOKEN = "/api/v1/auth/token"
@@ -73,9 +70,7 @@ def running_app(database_url: str, tmp_path: Path, app: FastAPI) -> RunningApp:
 
     @asynccontextmanager
     async def build(**overrides: object) -> AsyncIterator[FastAPI]:
-        other = create_app(make_settings(database_url, tmp_path, **overrides))
-        other.dependency_overrides[get_database] = app.dependency_overrides[get_database]
-        async with LifespanManager(other):
+        async with app_beside(app, make_settings(database_url, tmp_path, **overrides)) as other:
             yield other
 
     return build

@@ -20,10 +20,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from src.core.tokens import hash_refresh_token
-from src.dependencies import get_database
 from src.main import create_app
 from src.models.user import User
-from tests.conftest import make_settings
+from tests.conftest import client_beside, make_settings
 from tests.support.factories import bearer, refresh_grant, token_pair
 
 MakeUser = Callable[..., Awaitable[User]]
@@ -85,14 +84,7 @@ def client_with_grace(database_url: str, tmp_path: Path, app: FastAPI) -> Client
     @asynccontextmanager
     async def build(grace: float) -> AsyncIterator[httpx.AsyncClient]:
         settings = make_settings(database_url, tmp_path, refresh_reuse_grace_seconds=grace)
-        other = create_app(settings)
-        other.dependency_overrides[get_database] = app.dependency_overrides[get_database]
-        async with (
-            LifespanManager(other),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=other), base_url="http://testserver"
-            ) as client,
-        ):
+        async with client_beside(app, settings) as client:
             yield client
 
     return build
