@@ -60,6 +60,11 @@ class ProductFilter(ListFilter):
     sku: Code | None = Field(default=None, description="sku equals (case-insensitive)")
     q: Search | None = Field(default=None, description="sku or name contains")
     is_archived: bool | None = None
+    low_stock: bool | None = Field(
+        default=None,
+        description="stock available across all locations is below reorder_point (never "
+        "stocked counts as 0); false: it is not",
+    )
     sort: ProductSort = "created_at"
 
 
