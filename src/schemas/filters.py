@@ -93,6 +93,10 @@ class MovementFilter(ListFilter):
 class LevelFilter(ListFilter):
     product_id: Ids = []
     location_id: Ids = []
-    below_reorder: bool = False
+    below_reorder: bool = Field(
+        default=False,
+        description="level below its product's reorder_point, each location on its own "
+        "(products' low_stock compares the total)",
+    )
     # Levels at that moment, recomputed from the ledger, instead of the current ones.
     as_of: Timestamp | None = None
