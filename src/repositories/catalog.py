@@ -11,6 +11,7 @@ from src.core.cursors import CursorCodec
 from src.models.catalog import Location, Product
 from src.models.stock import StockLevel
 from src.repositories.base import PageResult, Repository, SortOrder, contains_any
+from src.repositories.stock import available_across_locations
 from src.schemas.filters import LocationFilter, ProductFilter
 
 PRODUCT_SORTS = {
@@ -66,6 +67,16 @@ class ProductRepository(CatalogRepository):
             statement = statement.where(Product.is_archived.is_(filters.is_archived))
         if filters.q:
             statement = statement.where(contains_any(filters.q, Product.sku, Product.name))
+        if filters.low_stock is not None:
+            # A correlated subquery per product row (an index range on pk_stock_levels), so
+            # the sort index still drives keyset paging; one statement, no query per product.
+            below = Product.reorder_point > available_across_locations(Product.id)
+            if filters.low_stock:
+                # Redundant, but cheap and tried first: a reorder point of 0 is never
+                # undercut, so those rows skip the subquery.
+                statement = statement.where(Product.reorder_point > 0, below)
+            else:
+                statement = statement.where(~below)
         return statement
 
     async def list_page(

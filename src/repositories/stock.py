@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, literal_column, select, tuple_, update
+from sqlalchemy import ScalarSelect, Select, func, literal_column, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
 from src.core.cursors import CursorCodec
@@ -26,6 +26,22 @@ LEVELS_BY_KEY = SortOrder("key", (StockLevel.product_id, StockLevel.location_id)
 LEVELS_AS_OF_BY_KEY = SortOrder("key", (Movement.product_id, Movement.location_id))
 
 Pair = tuple[uuid.UUID, uuid.UUID]
+
+
+def available_across_locations(product_id: Any) -> ScalarSelect[int]:
+    """How much of a product is available in all, over every location: the one definition
+    of "available" for product-wide questions (`low_stock`). Today that is what is on hand;
+    reservations, when they come, are subtracted here.
+
+    Archived locations are not left out: they hold nothing (archiving needs an empty
+    location, and an archived one accepts no postings), so counting them changes no total
+    and spares a join. A product never stocked has no level rows: 0, not NULL.
+    """
+    return (
+        select(func.coalesce(func.sum(StockLevel.on_hand), 0))
+        .where(StockLevel.product_id == product_id)
+        .scalar_subquery()
+    )
 
 
 class StockRepository(Repository[StockLevel]):

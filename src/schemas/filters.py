@@ -60,6 +60,11 @@ class ProductFilter(ListFilter):
     sku: Code | None = Field(default=None, description="sku equals (case-insensitive)")
     q: Search | None = Field(default=None, description="sku or name contains")
     is_archived: bool | None = None
+    low_stock: bool | None = Field(
+        default=None,
+        description="stock available across all locations is below reorder_point (never "
+        "stocked counts as 0); false: it is not",
+    )
     sort: ProductSort = "created_at"
 
 
@@ -88,6 +93,10 @@ class MovementFilter(ListFilter):
 class LevelFilter(ListFilter):
     product_id: Ids = []
     location_id: Ids = []
-    below_reorder: bool = False
+    below_reorder: bool = Field(
+        default=False,
+        description="level below its product's reorder_point, each location on its own "
+        "(products' low_stock compares the total)",
+    )
     # Levels at that moment, recomputed from the ledger, instead of the current ones.
     as_of: Timestamp | None = None

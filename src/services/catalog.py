@@ -1,5 +1,5 @@
 """Catalog rules shared by products and locations: unique codes, optimistic concurrency
-through If-Match, and archiving only what holds no stock."""
+through If-Match, archiving only what holds no stock, and restoring what was archived."""
 
 from __future__ import annotations
 
@@ -71,6 +71,19 @@ class _CatalogService(Generic[ItemT]):
         item.is_archived = True
         item.version += 1
         await self.session.flush()
+
+    async def restore(self, item_id: uuid.UUID, if_match: IfMatch | None = None) -> ItemT:
+        """Undo archiving (idempotent: an active item comes back unchanged, same version), with
+        archive's If-Match rule. Nothing else to check: an archived item holds no stock, and
+        the unique indexes on sku and code cover archived rows, so no duplicate can appear."""
+        item = await self._locked(item_id)
+        if if_match is not None:
+            self._check(item, if_match)
+        if item.is_archived:
+            item.is_archived = False
+            item.version += 1
+            await self.session.flush()
+        return item
 
     def _check(self, item: ItemT, if_match: IfMatch) -> None:
         if not if_match.matches(item.version):

@@ -60,6 +60,7 @@ LISTS: dict[str, dict[str, dict[str, Any]]] = {
         "sku": CODE,
         "q": SEARCH,
         "is_archived": FLAG,
+        "low_stock": FLAG,
         "sort": {
             "type": "string",
             "enum": ["name", "-name", "sku", "-sku", "created_at", "-created_at"],
@@ -101,6 +102,7 @@ BAD_VALUES = [
     ("/api/v1/stock/levels", "below_reorder", "perhaps"),
     ("/api/v1/stock/levels", "location_id", "x"),
     ("/api/v1/products", "sort", "price"),
+    ("/api/v1/products", "low_stock", "maybe"),
     ("/api/v1/products", "q", "x" * 201),
     ("/api/v1/locations", "is_archived", "2"),
     ("/api/v1/users", "role", "owner"),

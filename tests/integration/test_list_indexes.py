@@ -53,6 +53,7 @@ LAST = {datetime: NOW, uuid.UUID: ID, str: "m"}
 # Shapes of the filters in EXPLAIN's Index Cond.
 SEARCH = "~~ '%bolt%'"
 LOOKUP = "lower("
+LEVELS_OF_ROW = "(product_id = products.id)"  # a correlated subquery's levels of one product
 
 Build = Callable[[AsyncSession, bool], Awaitable[Select[Any]]]
 
@@ -190,6 +191,12 @@ CASES: dict[str, Case] = {
     "products-active-by-name": Case(products("-name", is_archived=False), "ix_products_name_id"),
     # Walk the sort index or search the trigram indexes: see the search test below.
     "products-q": Case(products("sku", q="bolt"), None),
+    # low_stock: the sort index drives the page; each total is a range of the levels' pkey.
+    **{
+        f"products-low-stock={flag}-{index}": Case(products("-name", low_stock=flag), index, cond)
+        for flag in (True, False)
+        for index, cond in (("ix_products_name_id", None), ("pk_stock_levels", LEVELS_OF_ROW))
+    },
     # An exact lookup reads the unique index on lower(sku) (or code): one row at most.
     "products-sku": Case(products("created_at", sku="Bolt-M8"), "uq_products_sku_lower", LOOKUP),
     "locations-code": Case(locations(code="Bin-7"), "uq_locations_code_lower", LOOKUP),

@@ -123,3 +123,23 @@ async def archive_location(
     """Archive a location (409 while it holds stock); it then accepts no movements.
     If-Match is optional here: when sent, a stale one is a 412 and nothing is archived."""
     await service.archive(location_id, parse_if_match(if_match))
+
+
+@router.post(
+    "/{location_id}/restore",
+    operation_id="restoreLocation",
+    responses={
+        200: with_etag("Restored (or already active, unchanged)", _LINKS),
+        **problem_responses(401, 403, 404, 412, 422),
+    },
+)
+async def restore_location(
+    location_id: uuid.UUID,
+    _: RequireManager,
+    service: LocationServiceDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> LocationRead:
+    """Bring an archived location back (it accepts movements again); an active one is answered
+    unchanged. Optional If-Match as for DELETE: when sent, a stale one is a 412."""
+    return _read(await service.restore(location_id, parse_if_match(if_match)), response)

@@ -126,6 +126,26 @@ async def archive_product(
     await service.archive(product_id, parse_if_match(if_match))
 
 
+@router.post(
+    "/{product_id}/restore",
+    operation_id="restoreProduct",
+    responses={
+        200: with_etag("Restored (or already active, unchanged)", _LINKS),
+        **problem_responses(401, 403, 404, 412, 422),
+    },
+)
+async def restore_product(
+    product_id: uuid.UUID,
+    _: RequireManager,
+    service: ProductServiceDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> ProductRead:
+    """Bring an archived product back (it accepts movements again); an active one is answered
+    unchanged. Optional If-Match as for DELETE: when sent, a stale one is a 412."""
+    return _read(await service.restore(product_id, parse_if_match(if_match)), response)
+
+
 @router.get("/{product_id}/stock", responses=problem_responses(401, 404, 422))
 async def product_stock(
     product_id: uuid.UUID, _: CurrentUser, service: LedgerServiceDep
