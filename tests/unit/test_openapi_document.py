@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from src.config import load_settings
 from src.main import create_app
+from src.schemas.problem import Problem
 
 Document = dict[str, Any]
 NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
@@ -276,3 +278,22 @@ def test_the_event_frame_is_documented(document: Document) -> None:
     assert event["properties"]["id"]["format"] == "uuid"
     assert event["properties"]["data"]["$ref"] == "#/components/schemas/MovementRead"
     assert set(event["required"]) == {"id", "event", "data"}
+
+
+def test_problem_members_are_sent_without_nulls() -> None:
+    problem = Problem(
+        type="/problems/service-unavailable",
+        title="Service unavailable",
+        status=503,
+        detail="Not ready: database unreachable",
+        instance="/api/health/ready",
+        request_id="r",
+        checks={"database": {"status": "down", "latency_ms": None, "detail": "down"}},
+        surprise=1,  # RFC 9457 allows members the schema does not list
+    )
+    body = problem.to_body()
+    assert body["checks"] == {"database": {"status": "down", "detail": "down"}}
+    assert body["surprise"] == 1
+    assert not {"errors", "available", "on_hand", "current_etag", "field"} & set(body)
+    with pytest.raises(ValidationError):
+        Problem.model_validate({**body, "available": "three"})
