@@ -10,8 +10,8 @@ from src.schemas.stock import MovementRead
 
 
 class MovementEvent(BaseModel):
-    """One Server-Sent Event: `event: movement`, `id: <movement id>`, `data: <MovementRead
-    JSON>`. Heartbeats are comment lines (`: ping`) and carry no event."""
+    """One Server-Sent Event: `event: movement`, `id:` the movement id, `data:` the movement
+    as JSON. Heartbeats are comment lines (starting with `:`) and carry no event."""
 
     id: uuid.UUID = Field(description="The movement's id; send it as Last-Event-ID to resume")
     event: Literal["movement"] = Field(description="The event name")
