@@ -1,4 +1,4 @@
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -10,3 +10,9 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     next_cursor: str | None
+
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
+        # Page[ProductRead] is titled, and published as, "ProductPage" (src/api/openapi).
+        (item,) = params
+        return f"{getattr(item, '__name__', 'Item').removesuffix('Read')}Page"

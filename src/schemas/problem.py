@@ -2,7 +2,10 @@
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from src.schemas.health import CheckRead
 
 
 class ValidationIssue(BaseModel):
@@ -11,8 +14,22 @@ class ValidationIssue(BaseModel):
     type: str
 
 
+# An extension member is absent, never null (to_body drops None): publish only its type.
+Absent = SkipJsonSchema[None]
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def member(when: str) -> Any:
+    """An optional extension member; `when` says which problems carry it."""
+    return Field(default=None, description=when, json_schema_extra=_no_default)
+
+
 class Problem(BaseModel):
-    # Extension members (e.g. "available", "checks") are allowed by RFC 9457.
+    # Further extension members are allowed by RFC 9457; the ones this service sends are
+    # listed below so clients can read them as typed fields.
     model_config = ConfigDict(extra="allow")
 
     type: str
@@ -21,7 +38,25 @@ class Problem(BaseModel):
     detail: str
     instance: str
     request_id: str
-    errors: list[ValidationIssue] | None = None
+    errors: list[ValidationIssue] | Absent = member(
+        "validation-error (422): one entry per rule the request breaks"
+    )
+    available: int | Absent = member(
+        "insufficient-stock (409): the quantity on hand at that location"
+    )
+    on_hand: int | Absent = member(
+        "conflict (409) when archiving a product or location that still holds "
+        "stock: the quantity it holds"
+    )
+    current_etag: str | Absent = member(
+        "precondition-failed (412): the resource's current ETag, for a retry after reading it again"
+    )
+    field: str | Absent = member(
+        "conflict (409) on a duplicate: the request field whose value conflicts"
+    )
+    checks: dict[str, CheckRead] | Absent = member(
+        "service-unavailable (503) from readiness: each dependency's check"
+    )
 
     def to_body(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

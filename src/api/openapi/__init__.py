@@ -1,6 +1,9 @@
-"""OpenAPI post-processing: error responses are documented as what they are on the wire,
-`application/problem+json` with the Problem schema (FastAPI would say application/json and,
-for 422, its own HTTPValidationError shape, which this service never sends)."""
+"""OpenAPI post-processing, so the document says what the wire carries and code generators
+read it well: error responses are `application/problem+json` with the Problem schema
+(FastAPI would say application/json and, for 422, its own HTTPValidationError shape, which
+this service never sends); optional parameters are typed by what they are (a query string or
+header is never null); schemas have readable names; response headers are documented
+(`headers.py`); the event stream names its frame."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from src.api.openapi.headers import document_headers
+from src.api.openapi.schemas import describe_streams, name_components, type_parameters
 from src.api.problems import PROBLEM_MEDIA_TYPE
 from src.api.v1.prefix import API_V1
 
@@ -21,14 +26,13 @@ _ADDED = {
 }
 
 
-def _problemize(schema: dict[str, Any]) -> dict[str, Any]:
+def _problemize(schema: dict[str, Any]) -> None:
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             _complete(path, operation)
     components = schema.get("components", {}).get("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
-    return schema
 
 
 def _complete(path: str, operation: dict[str, Any]) -> None:
@@ -73,7 +77,10 @@ def install_openapi(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = _problemize(schema)
+            for step in (_problemize, type_parameters, name_components, describe_streams):
+                step(schema)
+            document_headers(schema)  # last: it needs every response in place
+            app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
