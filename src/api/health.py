@@ -9,13 +9,18 @@ from src.schemas.health import HealthRead, ReadinessRead
 router = APIRouter(prefix="/api/health", tags=["health"])
 
 
-@router.get("")
+@router.get("", operation_id="getHealth")
 async def liveness() -> HealthRead:
     """Answer 200 whenever the process serves requests."""
     return HealthRead()
 
 
-@router.get("/ready", responses=problem_responses(503), response_model_exclude_none=True)
+@router.get(
+    "/ready",
+    operation_id="getReadiness",
+    responses=problem_responses(503),
+    response_model_exclude_none=True,
+)
 async def readiness(service: HealthServiceDep) -> ReadinessRead:
     """Check the database (and Redis when configured); 503 when one is down."""
     return await service.readiness()

@@ -8,7 +8,7 @@ from src.core.metrics import CONTENT_TYPE, render
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", operation_id="getMetrics", response_class=Response)
 async def metrics() -> Response:
     """Request counts and latency by route, DB pool use, movements posted, logins refused."""
     # Rendering takes time proportional to the series (and reads files in multiprocess

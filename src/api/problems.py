@@ -34,6 +34,7 @@ from src.core.exceptions import (
 )
 from src.core.logging import get_logger
 from src.repositories.base import violated_constraint
+from src.schemas.base import INNER_LOC
 from src.schemas.problem import Problem
 
 _log = get_logger("stockroom.error")
@@ -160,7 +161,7 @@ async def validation_error_handler(request: Request, error: Exception) -> JSONRe
     # Never echo "input": it may hold a password the client just sent.
     issues = [
         {
-            "loc": list(e.get("loc", ())),
+            "loc": [*e.get("loc", ()), *(e.get("ctx") or {}).get(INNER_LOC, ())],
             "msg": str(e.get("msg", "")).removeprefix("Value error, "),
             "type": str(e["type"]),
         }

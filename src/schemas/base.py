@@ -14,6 +14,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 
 class Schema(BaseModel):
@@ -56,6 +57,17 @@ def document_input(schema: dict[str, Any], model: type[BaseModel]) -> None:
             plain = not ({"pattern", "format", "enum", "const"} & branch.keys())
             if branch.get("type") == "string" and plain:
                 branch["pattern"] = NO_NUL_PATTERN
+
+
+# The error context key that says where inside the validated value an error lies.
+INNER_LOC = "inner_loc"
+
+
+def error_inside(inner_loc: tuple[str | int, ...], message: str) -> PydanticCustomError:
+    """An error about a part of the value a field validator checks (one item of a list):
+    Pydantic places a validator's error at its field; the problem handler
+    (`src.api.problems`) appends `inner_loc`, so clients see the exact part."""
+    return PydanticCustomError("value_error", message, {INNER_LOC: inner_loc})
 
 
 class InputSchema(BaseModel):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from src.models.stock import AdjustmentReason, MovementKind
-from src.schemas.base import InputSchema, Schema, WholeNumber, document_input, strip
+from src.schemas.base import InputSchema, Schema, WholeNumber, error_inside, strip
 from src.schemas.catalog import MAX_QUANTITY
 
 # JSON numbers only (strict: no "5" strings, no 5.5), bounded so arithmetic stays exact.
@@ -20,52 +20,67 @@ Reference = Annotated[str, Field(max_length=200), AfterValidator(strip)]
 Note = Annotated[str, Field(max_length=2000)]
 
 
-def _movement_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
-    # The kind rules below, stated in the schema.
-    document_input(schema, model)
-    schema["oneOf"] = [
-        {
-            "properties": {
-                "kind": {"enum": [MovementKind.RECEIPT, MovementKind.ISSUE]},
-                "quantity": {"minimum": 1},
-                "reason": {"type": "null"},
-            }
-        },
-        {
-            "properties": {
-                "kind": {"const": MovementKind.ADJUSTMENT},
-                "quantity": {"not": {"const": 0}},
-                "reason": {"not": {"type": "null"}},
-            },
-            "required": ["reason"],
-        },
-    ]
+_ARTICLE = {
+    MovementKind.RECEIPT: "a receipt",
+    MovementKind.ISSUE: "an issue",
+    MovementKind.ADJUSTMENT: "an adjustment",
+}
 
 
 class MovementCreate(InputSchema):
-    model_config = ConfigDict(json_schema_extra=_movement_schema)
+    """A receipt, issue or adjustment of one product at one location.
+
+    The kind decides what the other fields may hold: a receipt or an issue takes a positive
+    quantity and no reason; an adjustment takes a signed, non-zero quantity and a reason. The
+    server answers 422 at the field that breaks one of these rules."""
+
+    # Every field on this one object, the rules across them in descriptions: code generators
+    # read a `oneOf` of partial shapes as classes that lose fields (or accept bad bodies).
 
     product_id: uuid.UUID
     location_id: uuid.UUID
-    kind: MovementKind
-    quantity: SignedQuantity
-    reason: AdjustmentReason | None = None
-    reference: Reference | None = None
+    kind: MovementKind = Field(
+        description="receipt adds stock, issue removes it, adjustment corrects it"
+    )
+    quantity: SignedQuantity = Field(
+        description="Units. Receipt or issue: positive (an issue of 3 removes 3). "
+        "Adjustment: the signed change, not zero (-2 removes 2)."
+    )
+    reason: AdjustmentReason | None = Field(
+        default=None,
+        validate_default=True,  # so that a missing reason meets the rule below too
+        description="Why stock was adjusted: required for an adjustment; "
+        "left out (or null) for a receipt or an issue.",
+    )
+    reference: Reference | None = Field(
+        default=None, description="An order or document number, say (trimmed)."
+    )
     note: Note | None = None
 
-    @model_validator(mode="after")
-    def _kind_rules(self) -> MovementCreate:
-        if self.kind == MovementKind.ADJUSTMENT:
-            if self.quantity == 0:
-                raise ValueError("an adjustment's quantity must be non-zero")
-            if self.reason is None:
-                raise ValueError("an adjustment needs a reason")
-        else:
-            if self.quantity <= 0:
-                raise ValueError(f"the quantity of {self.kind.value} must be positive")
-            if self.reason is not None:
-                raise ValueError("only adjustments take a reason")
-        return self
+    # Field validators, not one model validator: each error lands on its field, and a form
+    # learns of every field to fix at once. `info.data` lacks `kind` when the kind is itself
+    # invalid; that error is reported and the rules wait for a valid one.
+    @field_validator("quantity")
+    @classmethod
+    def _quantity_for_kind(cls, quantity: int, info: ValidationInfo) -> int:
+        kind = info.data.get("kind")
+        if kind == MovementKind.ADJUSTMENT and quantity == 0:
+            raise ValueError("The quantity of an adjustment must not be zero")
+        if kind in (MovementKind.RECEIPT, MovementKind.ISSUE) and quantity <= 0:
+            raise ValueError(f"The quantity of {_ARTICLE[kind]} must be positive")
+        return quantity
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_for_kind(
+        cls, reason: AdjustmentReason | None, info: ValidationInfo
+    ) -> AdjustmentReason | None:
+        kind = info.data.get("kind")
+        if kind == MovementKind.ADJUSTMENT and reason is None:
+            raise ValueError("An adjustment needs a reason")
+        if kind in (MovementKind.RECEIPT, MovementKind.ISSUE) and reason is not None:
+            raise ValueError("Only adjustments take a reason")
+        return reason
 
     @property
     def delta(self) -> int:
@@ -76,15 +91,16 @@ class MovementCreate(InputSchema):
 class TransferCreate(InputSchema):
     product_id: uuid.UUID
     from_location_id: uuid.UUID
-    to_location_id: uuid.UUID
+    to_location_id: uuid.UUID = Field(description="Another location than from_location_id.")
     quantity: Quantity
     reference: Reference | None = None
 
-    @model_validator(mode="after")
-    def _two_places(self) -> TransferCreate:
-        if self.from_location_id == self.to_location_id:
-            raise ValueError("from_location_id and to_location_id must differ")
-        return self
+    @field_validator("to_location_id")
+    @classmethod
+    def _another_location(cls, to: uuid.UUID, info: ValidationInfo) -> uuid.UUID:
+        if to == info.data.get("from_location_id"):
+            raise ValueError("The destination must be another location than the source")
+        return to
 
 
 class CountLine(InputSchema):
@@ -94,17 +110,24 @@ class CountLine(InputSchema):
 
 class CountCreate(InputSchema):
     location_id: uuid.UUID
-    lines: list[CountLine] = Field(min_length=1, max_length=1000)
+    lines: list[CountLine] = Field(
+        min_length=1, max_length=1000, description="Each product on one line only."
+    )
     # Stored on every movement the count posts, as a movement's own are.
     reference: Reference | None = None
     note: Note | None = None
 
-    @model_validator(mode="after")
-    def _one_line_per_product(self) -> CountCreate:
-        ids = [line.product_id for line in self.lines]
-        if len(set(ids)) != len(ids):
-            raise ValueError("each product may appear only once in a count")
-        return self
+    @field_validator("lines")
+    @classmethod
+    def _one_line_per_product(cls, lines: list[CountLine]) -> list[CountLine]:
+        seen: set[uuid.UUID] = set()
+        for index, line in enumerate(lines):
+            if line.product_id in seen:
+                raise error_inside(
+                    (index, "product_id"), "This product is already on an earlier line of the count"
+                )
+            seen.add(line.product_id)
+        return lines
 
 
 class MovementRead(Schema):

@@ -142,13 +142,14 @@ _EXACT = [
     ProductUpdate,
     LocationCreate,
     LocationUpdate,
-    MovementCreate,
     UserAdminUpdate,
     UserSelfUpdate,
 ]
 # Rules no JSON Schema can state: two different locations, one line per product, passwords
-# not on leaked lists. Their schemas may allow more, never less.
-_WIDER = [TransferCreate, CountCreate, UserCreate, UserAdminCreate, PasswordChange]
+# not on leaked lists; and a movement's kind rules, which a `oneOf` could state but code
+# generators misread, so they live in its descriptions. Their schemas may allow more, never
+# less.
+_WIDER = [MovementCreate, TransferCreate, CountCreate, UserCreate, UserAdminCreate, PasswordChange]
 
 _SETTINGS = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -190,7 +191,7 @@ _FOUND = [
 
 @pytest.mark.parametrize(("model", "document"), _FOUND)
 def test_fuzzer_findings_stay_fixed(model: type[BaseModel], document: dict[str, Any]) -> None:
-    _check(model, document, exact=True)
+    _check(model, document, exact=model in _EXACT)
 
 
 @given(st.text(max_size=8) | st.sampled_from(_AWKWARD_TEXT))

@@ -28,6 +28,7 @@ def _is_json(content_type: str | None) -> bool:
 
 @router.post(
     "/register",
+    operation_id="register",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(403, 409, 422, 429),
 )
@@ -42,6 +43,7 @@ async def register(
 
 @router.post(
     "/token",
+    operation_id="issueToken",
     responses={
         400: {"model": OAuthErrorResponse, "description": "RFC 6749 §5.2 error"},
         **problem_responses(429, 503),
@@ -85,6 +87,7 @@ async def token(
 
 @router.post(
     "/logout",
+    operation_id="logout",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,  # no body, so no Content-Type
     responses=problem_responses(422),

@@ -33,6 +33,7 @@ async def open_stream(
 
 @router.get(
     "/events",
+    operation_id="streamStockEvents",
     response_class=EventSourceResponse,
     responses={
         200: {

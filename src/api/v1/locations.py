@@ -31,7 +31,7 @@ def _read(location: Location, response: Response) -> LocationRead:
     return LocationRead.model_validate(location)
 
 
-@router.get("", responses=problem_responses(400, 401, 422))
+@router.get("", operation_id="listLocations", responses=problem_responses(400, 401, 422))
 async def list_locations(
     _: CurrentUser,
     service: LocationServiceDep,
@@ -51,6 +51,7 @@ _LINKS = item_links(f"{API_V1}/locations/{{location_id}}", "location_id")
 
 @router.post(
     "",
+    operation_id="createLocation",
     status_code=status.HTTP_201_CREATED,
     responses={
         201: with_etag("Created", _LINKS),
@@ -68,6 +69,7 @@ async def create_location(
 
 @router.get(
     "/{location_id}",
+    operation_id="getLocation",
     response_model=LocationRead,
     responses={
         200: with_etag("The location", _LINKS),
@@ -91,6 +93,7 @@ async def read_location(
 
 @router.patch(
     "/{location_id}",
+    operation_id="updateLocation",
     responses={
         200: with_etag("Updated", _LINKS),
         **problem_responses(401, 403, 404, 409, 412, 422, 428),
@@ -110,6 +113,7 @@ async def update_location(
 
 @router.delete(
     "/{location_id}",
+    operation_id="archiveLocation",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=problem_responses(401, 403, 404, 409, 412, 422),

@@ -33,7 +33,7 @@ def _read(product: Product, response: Response) -> ProductRead:
     return ProductRead.model_validate(product)
 
 
-@router.get("", responses=problem_responses(400, 401, 422))
+@router.get("", operation_id="listProducts", responses=problem_responses(400, 401, 422))
 async def list_products(
     _: CurrentUser,
     service: ProductServiceDep,
@@ -52,6 +52,7 @@ _LINKS = item_links(f"{API_V1}/products/{{product_id}}", "product_id")
 
 @router.post(
     "",
+    operation_id="createProduct",
     status_code=status.HTTP_201_CREATED,
     responses={
         201: with_etag("Created", _LINKS),
@@ -69,6 +70,7 @@ async def create_product(
 
 @router.get(
     "/{product_id}",
+    operation_id="getProduct",
     response_model=ProductRead,
     responses={
         200: with_etag("The product", _LINKS),
@@ -92,6 +94,7 @@ async def read_product(
 
 @router.patch(
     "/{product_id}",
+    operation_id="updateProduct",
     responses={
         200: with_etag("Updated", _LINKS),
         **problem_responses(401, 403, 404, 409, 412, 422, 428),
@@ -111,6 +114,7 @@ async def update_product(
 
 @router.delete(
     "/{product_id}",
+    operation_id="archiveProduct",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=problem_responses(401, 403, 404, 409, 412, 422),
@@ -146,7 +150,11 @@ async def restore_product(
     return _read(await service.restore(product_id, parse_if_match(if_match)), response)
 
 
-@router.get("/{product_id}/stock", responses=problem_responses(401, 404, 422))
+@router.get(
+    "/{product_id}/stock",
+    operation_id="getProductStock",
+    responses=problem_responses(401, 404, 422),
+)
 async def product_stock(
     product_id: uuid.UUID, _: CurrentUser, service: LedgerServiceDep
 ) -> ProductStockRead:

@@ -40,6 +40,7 @@ MOVEMENTS = f"{API_V1}/stock/movements"
 
 @router.post(
     "/movements",
+    operation_id="postMovement",
     status_code=status.HTTP_201_CREATED,
     response_model=MovementRead,
     responses=POSTING_ERRORS,
@@ -64,6 +65,7 @@ async def post_movement(
 
 @router.post(
     "/transfers",
+    operation_id="postTransfer",
     status_code=status.HTTP_201_CREATED,
     response_model=TransferRead,
     responses=POSTING_ERRORS,
@@ -88,6 +90,7 @@ async def post_transfer(
 
 @router.post(
     "/counts",
+    operation_id="postCount",
     status_code=status.HTTP_201_CREATED,
     response_model=CountRead,
     responses=POSTING_ERRORS,
@@ -110,7 +113,7 @@ async def post_count(
     return stored_response(stored)
 
 
-@router.get("/movements", responses=problem_responses(400, 401, 422))
+@router.get("/movements", operation_id="listMovements", responses=problem_responses(400, 401, 422))
 async def list_movements(
     _: CurrentUser,
     service: LedgerServiceDep,
@@ -126,7 +129,11 @@ async def list_movements(
     )
 
 
-@router.get("/movements/{movement_id}", responses=problem_responses(401, 404, 422))
+@router.get(
+    "/movements/{movement_id}",
+    operation_id="getMovement",
+    responses=problem_responses(401, 404, 422),
+)
 async def read_movement(
     movement_id: uuid.UUID, _: CurrentUser, service: LedgerServiceDep
 ) -> MovementRead:
@@ -134,7 +141,7 @@ async def read_movement(
     return MovementRead.model_validate(await service.movement(movement_id))
 
 
-@router.get("/levels", responses=problem_responses(400, 401, 422))
+@router.get("/levels", operation_id="listLevels", responses=problem_responses(400, 401, 422))
 async def list_levels(
     _: CurrentUser,
     service: LedgerServiceDep,
@@ -148,7 +155,9 @@ async def list_levels(
     return Page[StockLevelRead](items=items, next_cursor=next_cursor)
 
 
-@router.get("/reconciliation", responses=problem_responses(401, 403))
+@router.get(
+    "/reconciliation", operation_id="getReconciliation", responses=problem_responses(401, 403)
+)
 async def reconciliation(_: RequireAdmin, service: LedgerServiceDep) -> ReconciliationRead:
     """Recompute every level from the ledger and list any difference (there should be none)."""
     return await service.reconcile()

@@ -27,13 +27,15 @@ AUTH_ERRORS = (401,)
 ADMIN_ERRORS = (401, 403)
 
 
-@router.get("/me", responses=problem_responses(*AUTH_ERRORS))
+@router.get("/me", operation_id="getCurrentUser", responses=problem_responses(*AUTH_ERRORS))
 async def read_me(user: CurrentUser) -> UserRead:
     """The authenticated user."""
     return UserRead.model_validate(user)
 
 
-@router.patch("/me", responses=problem_responses(*AUTH_ERRORS, 422))
+@router.patch(
+    "/me", operation_id="updateCurrentUser", responses=problem_responses(*AUTH_ERRORS, 422)
+)
 async def update_me(body: UserSelfUpdate, user: CurrentUser, service: UserServiceDep) -> UserRead:
     """Change the authenticated user's full name."""
     return UserRead.model_validate(await service.update_me(user, body))
@@ -41,6 +43,7 @@ async def update_me(body: UserSelfUpdate, user: CurrentUser, service: UserServic
 
 @router.post(
     "/me/password",
+    operation_id="changePassword",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=problem_responses(*AUTH_ERRORS, 409, 422, 429, 503),
@@ -55,6 +58,7 @@ async def change_password(
 
 @router.post(
     "",
+    operation_id="createUser",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(*ADMIN_ERRORS, 409, 422, 429),
 )
@@ -68,7 +72,7 @@ async def create_user(
     return UserRead.model_validate(user)
 
 
-@router.get("", responses=problem_responses(*ADMIN_ERRORS, 400, 422))
+@router.get("", operation_id="listUsers", responses=problem_responses(*ADMIN_ERRORS, 400, 422))
 async def list_users(
     _: RequireAdmin,
     service: UserServiceDep,
@@ -84,13 +88,19 @@ async def list_users(
     )
 
 
-@router.get("/{user_id}", responses=problem_responses(*ADMIN_ERRORS, 404, 422))
+@router.get(
+    "/{user_id}", operation_id="getUser", responses=problem_responses(*ADMIN_ERRORS, 404, 422)
+)
 async def read_user(user_id: uuid.UUID, _: RequireAdmin, service: UserServiceDep) -> UserRead:
     """One user by id."""
     return UserRead.model_validate(await service.get_user(user_id))
 
 
-@router.patch("/{user_id}", responses=problem_responses(*ADMIN_ERRORS, 404, 409, 422))
+@router.patch(
+    "/{user_id}",
+    operation_id="updateUser",
+    responses=problem_responses(*ADMIN_ERRORS, 404, 409, 422),
+)
 async def update_user(
     user_id: uuid.UUID, body: UserAdminUpdate, _: RequireAdmin, service: UserServiceDep
 ) -> UserRead:

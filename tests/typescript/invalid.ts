@@ -1,0 +1,13 @@
+// Movements the generated types must refuse: each declaration is one compile error.
+import type { components } from "stockroom-api";
+
+type MovementCreate = components["schemas"]["MovementCreate"];
+
+const ids = { product_id: "0190a000-0000-7000-8000-000000000001" };
+const at = { ...ids, location_id: "0190a000-0000-7000-8000-000000000002" };
+
+export const noLocation: MovementCreate = { ...ids, kind: "receipt", quantity: 1 };
+export const unknownKind: MovementCreate = { ...at, kind: "transfer", quantity: 1 };
+export const textQuantity: MovementCreate = { ...at, kind: "receipt", quantity: "1" };
+export const extraField: MovementCreate = { ...at, kind: "receipt", quantity: 1, created_by: "me" };
+export const unknownReason: MovementCreate = { ...at, kind: "adjustment", quantity: 1, reason: "theft" };
