@@ -24,31 +24,23 @@ IDS = {
     "maxItems": 100,
     "default": [],
 }
-TIME = {"anyOf": [{"format": "date-time", "type": "string"}, {"type": "null"}]}
-FLAG = {"anyOf": [{"type": "boolean"}, {"type": "null"}]}
-CODE = {
-    "anyOf": [{"pattern": CODE_PATTERN, "type": "string"}, {"type": "null"}],
-}
-SEARCH = {
-    "anyOf": [{"maxLength": 200, "pattern": "^[^\\u0000]*$", "type": "string"}, {"type": "null"}]
-}
+# A query parameter is never null: an optional one is typed by its value and left out.
+TIME = {"format": "date-time", "type": "string"}
+FLAG = {"type": "boolean"}
+CODE = {"pattern": CODE_PATTERN, "type": "string"}
+SEARCH = {"maxLength": 200, "pattern": "^[^\\u0000]*$", "type": "string"}
 
 # Each list's query parameters, in the order the document lists them, with their schemas.
 LISTS: dict[str, dict[str, dict[str, Any]]] = {
     "/api/v1/stock/movements": {
         "product_id": IDS,
         "location_id": IDS,
-        "kind": {"anyOf": [{"$ref": "#/components/schemas/MovementKind"}, {"type": "null"}]},
+        "kind": {"$ref": "#/components/schemas/MovementKind"},
         "since": TIME,
         "until": TIME,
         "transfer_id": IDS,
         "count_id": IDS,
-        "reference": {
-            "anyOf": [
-                {"maxLength": 200, "pattern": "^[^\\u0000]*$", "type": "string"},
-                {"type": "null"},
-            ]
-        },
+        "reference": SEARCH,
     },
     "/api/v1/stock/levels": {
         "product_id": IDS,
@@ -69,7 +61,7 @@ LISTS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/api/v1/locations": {"code": CODE, "is_archived": FLAG},
     "/api/v1/users": {
-        "role": {"anyOf": [{"$ref": "#/components/schemas/Role"}, {"type": "null"}]},
+        "role": {"$ref": "#/components/schemas/Role"},
         "is_active": FLAG,
         "q": SEARCH,
     },
