@@ -56,8 +56,10 @@ def problem_response(
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     kind = PROBLEM_FOR_STATUS.get(status)
+    slug = slug or (kind.slug if kind else None)
     problem = Problem(
-        type=f"/problems/{slug or (kind.slug if kind else 'error')}",
+        # RFC 9457 §4.2.1: "about:blank" for a status that means nothing more than itself.
+        type=f"/problems/{slug}" if slug else "about:blank",
         title=title or (kind.title if kind else HTTPStatus(status).phrase),
         status=status,
         detail=detail,
@@ -193,7 +195,7 @@ async def database_error_handler(request: Request, error: Exception) -> JSONResp
         conflict = EXPECTED_CONFLICTS.get(constraint or "")
         if conflict is not None:
             _log.info("constraint_conflict", path=path, constraint=constraint)
-            return problem_response(status=409, detail=conflict, instance=path)
+            return await domain_error_handler(request, conflict())
     state = sqlstate(error)
     if state and state.startswith("22"):
         return problem_response(
