@@ -34,6 +34,7 @@ from src.core.exceptions import (
 )
 from src.core.logging import get_logger
 from src.repositories.base import violated_constraint
+from src.schemas.base import PATTERN_RULES
 from src.schemas.problem import Problem
 
 _log = get_logger("stockroom.error")
@@ -143,6 +144,15 @@ def _is_json_content_type(value: str | None) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
+def _message(error: Mapping[str, Any]) -> str:
+    """A validation error's message as a sentence: a pattern mismatch says the rule the
+    pattern states (`PATTERN_RULES`), not pydantic's "should match pattern '<regex>'"."""
+    if error.get("type") == "string_pattern_mismatch":
+        pattern = str((error.get("ctx") or {}).get("pattern", ""))
+        return PATTERN_RULES.get(pattern, "does not have the form the API description gives")
+    return str(error.get("msg", "")).removeprefix("Value error, ")
+
+
 async def validation_error_handler(request: Request, error: Exception) -> JSONResponse:
     exc = cast(RequestValidationError, error)
     errors = exc.errors()
@@ -161,12 +171,7 @@ async def validation_error_handler(request: Request, error: Exception) -> JSONRe
         )
     # Never echo "input": it may hold a password the client just sent.
     issues = [
-        {
-            "loc": list(e.get("loc", ())),
-            "msg": str(e.get("msg", "")).removeprefix("Value error, "),
-            "type": str(e["type"]),
-        }
-        for e in errors
+        {"loc": list(e.get("loc", ())), "msg": _message(e), "type": str(e["type"])} for e in errors
     ]
     return problem_response(
         status=422,
