@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from src import __version__
-from src.api import health, metrics
+from src.api import health, metrics, problem_types
 from src.api.deps import build_auth_policy
 from src.api.head import HeadAsGetMiddleware
 from src.api.middleware import (
@@ -214,6 +214,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(problem_types.router)
     for router in v1_routers:
         app.include_router(router)
     return app
