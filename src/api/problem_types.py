@@ -11,9 +11,9 @@ import base64
 import hashlib
 import html
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from src.api.problem_pages import PAGES, ProblemPage
@@ -51,7 +51,9 @@ _HTML_CONTENT: dict[int | str, dict[str, Any]] = {
     response_model=ProblemTypeRead,
     responses={**_HTML_CONTENT, **problem_responses(404)},
 )
-async def get_problem_type(slug: str, request: Request) -> Response:
+async def get_problem_type(
+    slug: Annotated[str, Path(examples=["duplicate"])], request: Request
+) -> Response:
     """What a problem `type` (`/problems/<slug>`) means and what a client should do about it."""
     page = PAGES.get(slug)
     if page is None:
