@@ -10,6 +10,7 @@ import pytest
 
 from src.api.problem_pages import NOT_PROBLEMS, PAGES, emitted_kinds
 from src.api.problem_types import prefers_json, render
+from src.core.db_errors import EXPECTED_CONFLICTS
 from src.core.exceptions import PROBLEM_FOR_STATUS, Conflict, Duplicate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,6 +56,25 @@ def test_a_duplicate_is_still_a_conflict() -> None:
     assert isinstance(error, Conflict)
     assert error.status == 409
     assert error.extra["field"] == "sku"
+
+
+@pytest.mark.parametrize(
+    ("constraint", "kind", "field"),
+    [
+        ("uq_products_sku_lower", Duplicate, "sku"),
+        ("uq_locations_code_lower", Duplicate, "code"),
+        ("uq_users_email_lower", Conflict, "email"),
+    ],
+)
+def test_a_unique_violation_the_services_missed_still_names_its_field(
+    constraint: str, kind: type[Conflict], field: str
+) -> None:
+    error = EXPECTED_CONFLICTS[constraint]()
+    assert type(error) is kind
+    assert error.extra["field"] == field
+    assert error.extra["errors"] == [
+        {"loc": ["body", field], "msg": error.detail, "type": "duplicate"}
+    ]
 
 
 @pytest.mark.parametrize(
