@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from src import __version__
-from src.api import health, metrics
+from src.api import docs, health, metrics, problem_types
 from src.api.deps import build_auth_policy
 from src.api.head import HeadAsGetMiddleware
 from src.api.middleware import (
@@ -154,7 +154,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Inventory REST service with an append-only stock ledger.",
         openapi_url=f"{API_V1}/openapi.json",
-        docs_url="/docs",
+        # /docs is src/api/docs.py: Swagger UI with its assets served from here, not a CDN.
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -212,8 +213,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_exception_handlers(app)
     app.add_exception_handler(Exception, last_resort_handler(hsts=not settings.is_development))
     install_openapi(app)
+    app.include_router(docs.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(problem_types.router)
     for router in v1_routers:
         app.include_router(router)
     return app

@@ -31,6 +31,7 @@ from src.dependencies import (
     TokenCodecDep,
 )
 from src.models.user import Role, User
+from src.schemas.base import explained
 from src.services.auth import AuthPolicy, AuthService
 from src.services.catalog import LocationService, ProductService
 from src.services.events import EventService
@@ -139,7 +140,7 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        pattern=r"^[\x20-\x7E]{1,255}$",
+        pattern=explained(r"^[\x20-\x7E]{1,255}$", "must be 1 to 255 printable ASCII characters"),
         description="Makes the POST safe to retry: a retry with the same key and body replays "
         "the first response; kept at least 24 h.",
     ),

@@ -113,7 +113,8 @@ def security_headers(*, hsts: bool) -> dict[str, str]:
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "no-referrer",
-        # frame-ancestors only: a stricter CSP would block the Swagger UI assets.
+        # frame-ancestors only for JSON answers; the HTML pages (/docs, /problems/{slug})
+        # send a stricter policy of their own, which this layer leaves in place.
         "Content-Security-Policy": "frame-ancestors 'none'",
     }
     if hsts:

@@ -34,7 +34,7 @@ from src.core.exceptions import (
 )
 from src.core.logging import get_logger
 from src.repositories.base import violated_constraint
-from src.schemas.base import INNER_LOC
+from src.schemas.base import INNER_LOC, PATTERN_RULES
 from src.schemas.problem import Problem
 
 _log = get_logger("stockroom.error")
@@ -57,8 +57,10 @@ def problem_response(
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     kind = PROBLEM_FOR_STATUS.get(status)
+    slug = slug or (kind.slug if kind else None)
     problem = Problem(
-        type=f"/problems/{slug or (kind.slug if kind else 'error')}",
+        # RFC 9457 §4.2.1: "about:blank" for a status that means nothing more than itself.
+        type=f"/problems/{slug}" if slug else "about:blank",
         title=title or (kind.title if kind else HTTPStatus(status).phrase),
         status=status,
         detail=detail,
@@ -142,6 +144,15 @@ def _is_json_content_type(value: str | None) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
+def _message(error: Mapping[str, Any]) -> str:
+    """A validation error's message as a sentence: a pattern mismatch says the rule the
+    pattern states (`PATTERN_RULES`), not pydantic's "should match pattern '<regex>'"."""
+    if error.get("type") == "string_pattern_mismatch":
+        pattern = str((error.get("ctx") or {}).get("pattern", ""))
+        return PATTERN_RULES.get(pattern, "does not have the form the API description gives")
+    return str(error.get("msg", "")).removeprefix("Value error, ")
+
+
 async def validation_error_handler(request: Request, error: Exception) -> JSONResponse:
     exc = cast(RequestValidationError, error)
     errors = exc.errors()
@@ -162,7 +173,7 @@ async def validation_error_handler(request: Request, error: Exception) -> JSONRe
     issues = [
         {
             "loc": [*e.get("loc", ()), *(e.get("ctx") or {}).get(INNER_LOC, ())],
-            "msg": str(e.get("msg", "")).removeprefix("Value error, "),
+            "msg": _message(e),
             "type": str(e["type"]),
         }
         for e in errors
@@ -194,7 +205,7 @@ async def database_error_handler(request: Request, error: Exception) -> JSONResp
         conflict = EXPECTED_CONFLICTS.get(constraint or "")
         if conflict is not None:
             _log.info("constraint_conflict", path=path, constraint=constraint)
-            return problem_response(status=409, detail=conflict, instance=path)
+            return await domain_error_handler(request, conflict())
     state = sqlstate(error)
     if state and state.startswith("22"):
         return problem_response(

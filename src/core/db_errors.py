@@ -11,21 +11,30 @@ any other violation is a bug.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from src.core.exceptions import Conflict, DomainError, Duplicate, at_field
+
 # The constraints clients run into by racing each other or resending a duplicate, with the
-# detail of their 409 problem. Services translate most of them where they write; this is the
-# last line for the paths they do not (and for races they cannot see coming).
-EXPECTED_CONFLICTS: dict[str, str] = {
-    "uq_users_email_lower": "A user with this email already exists",
-    "uq_products_sku_lower": "A product with this sku already exists",
-    "uq_locations_code_lower": "A location with this code already exists",
-    "ck_stock_levels_on_hand_non_negative": "Not enough stock on hand",
-    "ck_stock_levels_on_hand_within_bounds": (
+# problem each is (a duplicate names its field, so a form can show it there). Services
+# translate most of them where they write, naming the value; this is the last line for the
+# paths they do not (and for races they cannot see coming).
+_TAKEN_EMAIL = "A user with this email already exists"
+EXPECTED_CONFLICTS: dict[str, Callable[[], DomainError]] = {
+    "uq_users_email_lower": lambda: Conflict(_TAKEN_EMAIL, **at_field("email", _TAKEN_EMAIL)),
+    "uq_products_sku_lower": lambda: Duplicate(
+        "A product with this SKU already exists", field="sku"
+    ),
+    "uq_locations_code_lower": lambda: Duplicate(
+        "A location with this code already exists", field="code"
+    ),
+    "ck_stock_levels_on_hand_non_negative": lambda: Conflict("Not enough stock on hand"),
+    "ck_stock_levels_on_hand_within_bounds": lambda: Conflict(
         "On-hand stock would exceed 1e12 units at this location"
     ),
 }

@@ -69,6 +69,26 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+def at_field(field: str, message: str) -> dict[str, Any]:
+    """Problem members that let a form show a "value taken" error beside its input: `field`,
+    and `errors` shaped as a 422's, so one code path renders both."""
+    return {
+        "field": field,
+        "errors": [{"loc": ["body", field], "msg": message, "type": "duplicate"}],
+    }
+
+
+class Duplicate(Conflict):
+    """A value that must be unique (case-insensitively) is already another record's. A
+    subclass of Conflict: code that catches Conflict still sees it."""
+
+    slug = "duplicate"
+    title = "Duplicate value"
+
+    def __init__(self, detail: str, *, field: str) -> None:
+        super().__init__(detail, **at_field(field, detail))
+
+
 class PreconditionFailed(DomainError):
     status = 412
     slug = "precondition-failed"
@@ -158,7 +178,8 @@ class IdempotencyKeyInFlight(DomainError):
 
 # The problem type of an HTTP error that no domain exception names (routing, validation,
 # body limits, crashes), by status: the only place, with the classes above, where problem
-# slugs and titles are written.
+# slugs and titles are written. A status not listed is rendered as RFC 9457's "about:blank"
+# (no meaning beyond the status itself).
 PROBLEM_FOR_STATUS: dict[int, type[DomainError]] = {
     **{
         kind.status: kind

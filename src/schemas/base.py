@@ -35,10 +35,25 @@ def _spaces_class() -> str:
     return "".join(f"\\u{ord(char):04x}" for char in spaces)
 
 
+# Each pattern a field declares, with the rule it states as a sentence: a 422 shows the
+# sentence, never the regex (some are 400 characters long); the published JSON Schema keeps
+# the pattern, which generators and fuzzers use. Register a pattern with `explained`.
+PATTERN_RULES: dict[str, str] = {}
+
+
+def explained(pattern: str, rule: str) -> str:
+    """`pattern`, registered with the sentence a validation error shows in its place."""
+    PATTERN_RULES[pattern] = rule
+    return pattern
+
+
 SPACES = _spaces_class()
-NO_NUL_PATTERN = r"^[^\u0000]*$"
+NO_NUL_PATTERN = explained(r"^[^\u0000]*$", "must not contain NUL characters")
 # Not blank: at least one character that is neither NUL nor whitespace.
-NOT_BLANK_PATTERN = rf"^[^\u0000]*[^\u0000{SPACES}][^\u0000]*$"
+NOT_BLANK_PATTERN = explained(
+    rf"^[^\u0000]*[^\u0000{SPACES}][^\u0000]*$",
+    "must not be blank (only whitespace) and must not contain NUL characters",
+)
 
 
 def document_input(schema: dict[str, Any], model: type[BaseModel]) -> None:

@@ -12,21 +12,26 @@ from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from src.schemas.base import (
     NOT_BLANK_PATTERN,
+    PATTERN_RULES,
     SPACES,
     InputSchema,
     Name,
     PatchSchema,
     Schema,
     WholeNumber,
+    explained,
     strip,
 )
 
 MAX_QUANTITY = 10**12
 
 # An identifier; surrounding whitespace (a copy-paste accident) is allowed and trimmed.
-Code = Annotated[
-    str, Field(pattern=rf"^[{SPACES}]*[A-Za-z0-9._-]{{1,64}}[{SPACES}]*$"), AfterValidator(strip)
-]
+CODE_PATTERN = explained(
+    rf"^[{SPACES}]*[A-Za-z0-9._-]{{1,64}}[{SPACES}]*$",
+    "must be 1 to 64 characters, each a letter (A-Z, a-z), a digit, '.', '_' or '-'; "
+    "spaces around it are ignored",
+)
+Code = Annotated[str, Field(pattern=CODE_PATTERN), AfterValidator(strip)]
 Unit = Annotated[
     str, Field(min_length=1, max_length=32, pattern=NOT_BLANK_PATTERN), AfterValidator(strip)
 ]
@@ -41,13 +46,16 @@ def _two_places(value: Decimal | None) -> Decimal | None:
     return quantized.copy_abs() if quantized == 0 else quantized
 
 
-PRICE_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+PRICE_PATTERN = explained(
+    r"^[0-9]{1,10}(\.[0-9]{1,2})?$",
+    'must be a decimal string with at most 2 places, such as "12.50"',
+)
 
 
 def _price_text(value: object) -> object:
     # The contract's decimal string ("12.50"); a JSON number would arrive as a binary float.
     if not isinstance(value, str) or not re.fullmatch(PRICE_PATTERN, value):
-        raise ValueError('must be a decimal string with at most 2 places, such as "12.50"')
+        raise ValueError(PATTERN_RULES[PRICE_PATTERN])
     return value
 
 

@@ -39,7 +39,8 @@ class Problem(BaseModel):
     instance: str
     request_id: str
     errors: list[ValidationIssue] | Absent = member(
-        "validation-error (422): one entry per rule the request breaks"
+        "validation-error (422): one entry per rule the request breaks; duplicate (409) and "
+        "conflict (409) on a taken email: one entry at the field whose value is taken"
     )
     available: int | Absent = member(
         "insufficient-stock (409): the quantity on hand at that location"
@@ -52,7 +53,8 @@ class Problem(BaseModel):
         "precondition-failed (412): the resource's current ETag, for a retry after reading it again"
     )
     field: str | Absent = member(
-        "conflict (409) on a duplicate: the request field whose value conflicts"
+        "duplicate (409), and conflict (409) on a taken email: the request field whose value "
+        "is taken (sku, code, email)"
     )
     checks: dict[str, CheckRead] | Absent = member(
         "service-unavailable (503) from readiness: each dependency's check"

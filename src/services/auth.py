@@ -12,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.database import release
 from src.core.emails import lookup_email
-from src.core.exceptions import Conflict, Forbidden, OAuthError, RateLimited, Unauthorized
+from src.core.exceptions import (
+    Conflict,
+    Forbidden,
+    OAuthError,
+    RateLimited,
+    Unauthorized,
+    at_field,
+)
 from src.core.ids import new_id
 from src.core.metrics import LOGIN_FAILURES, LOGIN_THROTTLED
 from src.core.passwords import hash_password, verify_password
@@ -43,7 +50,10 @@ async def add_user(
         return await users.add(user)
     except IntegrityError as exc:
         if violated_constraint(exc) == "uq_users_email_lower":
-            raise Conflict("A user with this email already exists") from None
+            # Still /problems/conflict (the published contract), but naming the field. The
+            # address is not repeated: it is personal data.
+            taken = "A user with this email already exists"
+            raise Conflict(taken, **at_field("email", taken)) from None
         raise
 
 

@@ -11,7 +11,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.cursors import CursorCodec
-from src.core.exceptions import Conflict, NotFound, PreconditionFailed, PreconditionRequired
+from src.core.exceptions import (
+    Conflict,
+    Duplicate,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+)
 from src.core.preconditions import IfMatch, etag
 from src.models.catalog import Location, Product
 from src.repositories.base import PageResult, violated_constraint
@@ -24,6 +30,8 @@ ItemT = TypeVar("ItemT", Product, Location)
 class _CatalogService(Generic[ItemT]):
     noun: ClassVar[str]
     unique: ClassVar[tuple[str, str]]  # (constraint name, field named in the conflict)
+    label: ClassVar[str]  # the unique field as people write it ("SKU")
+    label_plural: ClassVar[str]
     repository: CatalogRepository
 
     def __init__(self, session: AsyncSession) -> None:
@@ -31,7 +39,7 @@ class _CatalogService(Generic[ItemT]):
 
     async def create(self, data: BaseModel) -> ItemT:
         item: ItemT = self.repository.model(**data.model_dump())
-        await self._flush_unique(lambda: self.repository.add(item))
+        await self._flush_unique(lambda: self.repository.add(item), getattr(item, self.unique[1]))
         return item
 
     async def get(self, item_id: uuid.UUID) -> ItemT:
@@ -52,7 +60,7 @@ class _CatalogService(Generic[ItemT]):
             for field, value in changes.items():
                 setattr(item, field, value)
             item.version += 1
-            await self._flush_unique(self.session.flush)
+            await self._flush_unique(self.session.flush, getattr(item, self.unique[1]))
         return item
 
     async def archive(self, item_id: uuid.UUID, if_match: IfMatch | None = None) -> None:
@@ -98,19 +106,27 @@ class _CatalogService(Generic[ItemT]):
             raise NotFound(f"No {self.noun} with this id")
         return item
 
-    async def _flush_unique(self, flush: Any) -> None:
+    async def _flush_unique(self, flush: Any, value: str) -> None:
+        """Flush; the unique index (not a prior SELECT) decides, so two concurrent writers of
+        one value get a 201 and a 409 duplicate, never two rows."""
         try:
             await flush()
         except IntegrityError as exc:
             constraint, field = self.unique
             if violated_constraint(exc) == constraint:
-                raise Conflict(f"A {self.noun} with this {field} already exists") from None
+                # The value is one the client sent, and Code allows only [A-Za-z0-9._-].
+                raise Duplicate(
+                    f"A {self.noun} with {self.label} '{value}' already exists "
+                    f"({self.label_plural} are compared ignoring case)",
+                    field=field,
+                ) from None
             raise
 
 
 class ProductService(_CatalogService[Product]):
     noun = "product"
     unique = ("uq_products_sku_lower", "sku")
+    label, label_plural = "SKU", "SKUs"
 
     def __init__(self, session: AsyncSession) -> None:
         super().__init__(session)
@@ -125,6 +141,7 @@ class ProductService(_CatalogService[Product]):
 class LocationService(_CatalogService[Location]):
     noun = "location"
     unique = ("uq_locations_code_lower", "code")
+    label, label_plural = "code", "codes"
 
     def __init__(self, session: AsyncSession) -> None:
         super().__init__(session)

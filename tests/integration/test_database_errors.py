@@ -71,8 +71,10 @@ async def test_a_known_constraint_violation_is_a_409(
     client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     response = await client.post("/api/v1/_probe/sql/known-unique")
-    body = assert_problem(response, 409, "conflict")
+    body = assert_problem(response, 409, "duplicate")
     assert body["detail"] == "A location with this code already exists"
+    assert body["field"] == "code"
+    assert body["errors"] == [{"loc": ["body", "code"], "msg": body["detail"], "type": "duplicate"}]
     assert "probe-dup" not in response.text.lower()
     assert not logged_errors(caplog, "database_error")
 

@@ -88,8 +88,8 @@ async def test_code_is_unique_case_insensitively(
     for code in ["dock-1", "DOCK-1", " Dock-1 "]:
         response = await client.post(URL, json={"code": code, "name": "x"}, headers=manager_headers)
         assert response.status_code == 409, code
-        assert response.json()["type"] == "/problems/conflict"
-        assert "code" in response.json()["detail"]
+        assert response.json()["type"] == "/problems/duplicate"
+        assert response.json()["field"] == "code"
     listed = (await client.get(URL, headers=manager_headers)).json()["items"]
     assert [loc["id"] for loc in listed] == [first["id"]]
 
@@ -326,7 +326,7 @@ async def test_patch_to_taken_code_is_409_and_changes_nothing(
         headers={**manager_headers, "If-Match": '"v1"'},
     )
     assert response.status_code == 409
-    assert response.json()["type"] == "/problems/conflict"
+    assert response.json()["type"] == "/problems/duplicate"
     read = await client.get(path, headers=manager_headers)
     assert read.json() == location
     assert read.headers["etag"] == '"v1"'

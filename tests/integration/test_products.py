@@ -80,7 +80,8 @@ async def test_sku_is_unique_case_insensitively(
     await new_product(client, manager_headers, sku="DUP-1")
     response = await client.post(URL, json={"sku": "dup-1", "name": "x"}, headers=manager_headers)
     assert response.status_code == 409
-    assert "sku" in response.json()["detail"]
+    assert response.json()["type"] == "/problems/duplicate"
+    assert response.json()["field"] == "sku"
 
 
 async def test_writes_need_a_manager(
@@ -210,6 +211,7 @@ async def test_patch_to_taken_sku_is_409(
         headers={**manager_headers, "If-Match": '"v1"'},
     )
     assert response.status_code == 409
+    assert response.json()["type"] == "/problems/duplicate"
 
 
 async def test_patch_unknown_is_404(client: httpx.AsyncClient, manager_headers: Headers) -> None:

@@ -1,0 +1,166 @@
+"""What each problem type means and what a client should do about it: the text behind
+`GET /problems/{slug}`, written once here.
+
+The texts live in the API layer, beside the renderer, not on the exception classes: they
+speak HTTP (headers, endpoints, retries), which the domain errors deliberately do not know.
+Slug, title and status are not repeated: they come from the classes in
+`src.core.exceptions`, the one place they are written. A test walks every problem the code
+can emit and fails when one has no text here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from src.core.exceptions import (
+    Conflict,
+    DomainError,
+    Duplicate,
+    Forbidden,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    InsufficientStock,
+    InternalError,
+    MalformedRequest,
+    MethodNotAllowed,
+    NotFound,
+    OAuthError,
+    PayloadTooLarge,
+    PreconditionFailed,
+    PreconditionRequired,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthorized,
+    ValidationFailed,
+)
+
+# Not rendered as problems: the token endpoint answers RFC 6749 errors instead.
+NOT_PROBLEMS: frozenset[type[DomainError]] = frozenset({OAuthError})
+
+# (what it means, what a client should do), by the exception that is rendered as the type.
+# Backticks mark literal text (headers, members, paths); the HTML page shows it as code.
+_TEXTS: dict[type[DomainError], tuple[str, str]] = {
+    MalformedRequest: (
+        "The request could not be read: the body is not JSON or was not sent as "
+        "`application/json`, or a `cursor` is not one the server issued.",
+        "Fix the request before sending it again: send JSON with "
+        "`Content-Type: application/json`, and pass `next_cursor` back exactly as received. "
+        "The same request fails the same way.",
+    ),
+    Unauthorized: (
+        "No access token was sent, or the one sent is invalid, expired or revoked "
+        '(`WWW-Authenticate` then says `error="invalid_token"`).',
+        "Log in (`POST /api/v1/auth/token`) or use your refresh token for a new access "
+        "token, then send `Authorization: Bearer <token>`.",
+    ),
+    Forbidden: (
+        "You are logged in, but your role does not allow this action, or registration is closed.",
+        "Do not retry: ask an administrator for the role the detail names, or do not offer "
+        "the action to this user.",
+    ),
+    NotFound: (
+        "Nothing is at this path, or the product, location, movement, user or problem type "
+        "it names does not exist.",
+        "Check the path and the id; a list shows what exists. The same request fails the same way.",
+    ),
+    MethodNotAllowed: (
+        "The path exists, but does not take this method.",
+        "Use one of the methods the `Allow` header lists.",
+    ),
+    Conflict: (
+        "The request contradicts the current data: an email already registered, archiving "
+        "something that still holds stock, a movement on an archived product or location, "
+        "demoting or deactivating the last admin. A taken email names its `field`.",
+        "Read the detail, change the data or the request, then send it again; unchanged it "
+        "fails the same way. For a taken email, show `errors` at the email field.",
+    ),
+    Duplicate: (
+        "Another record already has this value, which must be unique ignoring case: a "
+        "product's SKU or a location's code. `field` names the field and `errors` holds one "
+        "entry for it, shaped as a validation error's.",
+        "Show the message at the field `field` names and ask for another value, or, if the "
+        "existing record was meant, find it with the list's filter (`?sku=` or `?code=`).",
+    ),
+    InsufficientStock: (
+        "The issue, transfer or adjustment would take on-hand stock below zero; `available` "
+        "says how much there is.",
+        "Ask for at most `available`, or receive stock first, then post again.",
+    ),
+    IdempotencyKeyInFlight: (
+        "A request with the same `Idempotency-Key` is still being processed.",
+        "Wait `Retry-After` seconds and send the same request with the same key: you get "
+        "the first request's response.",
+    ),
+    PreconditionFailed: (
+        "`If-Match` does not name the current version: the record changed since you read "
+        "it. `current_etag` is its version now.",
+        "Read the record again, reapply your change, and send it with the new `ETag`.",
+    ),
+    PayloadTooLarge: (
+        "The request body is over the server's size limit (`MAX_BODY_BYTES`, 1 MiB unless "
+        "configured otherwise).",
+        "Send a smaller body; split a large batch into several requests.",
+    ),
+    ValidationFailed: (
+        "The body, query or a header breaks a rule. `errors` lists each broken rule: `loc` "
+        'names the field (`["body", "sku"]`), `msg` says the rule.',
+        "Show each `msg` beside the field its `loc` names, fix the input and send it again.",
+    ),
+    IdempotencyKeyReused: (
+        "The `Idempotency-Key` was already used with a different body.",
+        "Use a new key for a new request; reuse a key only to retry the identical request.",
+    ),
+    PreconditionRequired: (
+        "A PATCH was sent without `If-Match`.",
+        "Read the record and send its `ETag` in `If-Match` (or `*` to overwrite regardless).",
+    ),
+    RateLimited: (
+        "Too many requests from this user or client address in the current window.",
+        "Wait the `Retry-After` seconds before the next request; the `RateLimit-*` headers "
+        "show the remaining budget.",
+    ),
+    InternalError: (
+        "A bug in the server. The body names nothing but the request id.",
+        "Report it, quoting `request_id`. A POST with an `Idempotency-Key` may be retried "
+        "safely; others only if repeating them does no harm.",
+    ),
+    ServiceUnavailable: (
+        "The database (or Redis, where it is used) is unreachable or too busy.",
+        "Retry after `Retry-After` seconds (or shortly, with backoff). A POST with an "
+        "`Idempotency-Key` is safe to retry.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ProblemPage:
+    slug: str
+    title: str
+    status: int
+    meaning: str
+    action: str
+
+    @property
+    def type(self) -> str:
+        return f"/problems/{self.slug}"
+
+
+def emitted_kinds(root: type[DomainError] = DomainError) -> list[type[DomainError]]:
+    """Every exception class rendered as a problem: the subclasses of DomainError (the root
+    itself is only a base), less those rendered otherwise."""
+    found: list[type[DomainError]] = []
+    for kind in root.__subclasses__():
+        if kind not in NOT_PROBLEMS:
+            found.append(kind)
+        found += emitted_kinds(kind)
+    return found
+
+
+def _pages() -> dict[str, ProblemPage]:
+    pages: dict[str, ProblemPage] = {}
+    for kind, (meaning, action) in _TEXTS.items():
+        pages[kind.slug] = ProblemPage(kind.slug, kind.title, kind.status, meaning, action)
+    return pages
+
+
+PAGES: dict[str, ProblemPage] = _pages()
