@@ -18,6 +18,7 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 EXPECTED = {
     "GET /api/health": "getHealth",
     "GET /api/health/ready": "getReadiness",
+    "GET /problems/{slug}": "getProblemType",
     "GET /metrics": "getMetrics",
     "POST /api/v1/auth/register": "register",
     "POST /api/v1/auth/token": "issueToken",
