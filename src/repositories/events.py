@@ -74,7 +74,7 @@ class EventRepository(Repository[Event]):
         if types:
             statement = statement.where(Event.type.in_(sorted(types)))
         statement = statement.order_by(Event.xid, Event.seq).limit(limit)
-        return list((await self.session.scalars(statement)).all())
+        return list((await self.session.execute(statement)).scalars().all())
 
     async def position_of_movement(self, movement_id: uuid.UUID) -> Position | None:
         """The position of a movement's `movement.created` event, if it has one."""

@@ -8,20 +8,21 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from src.core import migrations
+from src.core.database import Database
 from src.core.event_types import EventType
 from src.models.event import Event
 from src.repositories.events import BEGINNING, EventRepository, Position
+from tests.conftest import make_settings
 from tests.support.databases import TestServer
-
-# Visibility is cluster-wide (any transaction holding an xid on the server holds the feed
-# back), so a test waits for its committed events instead of assuming them visible at once.
-CATCH_UP_SECONDS = 30.0
+from tests.support.feed import CATCH_UP_SECONDS, append
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +37,6 @@ async def feed_engine(feed_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_async_engine(feed_url)
     yield engine
     await engine.dispose()
-
-
-async def _append(connection: AsyncConnection, type_: str, data: dict[str, object]) -> None:
-    session = AsyncSession(bind=connection)
-    await EventRepository(session).append(type_, data)
 
 
 async def _read(engine: AsyncEngine, after: Position | None, **kwargs: object) -> list[Event]:
@@ -76,9 +72,9 @@ async def test_a_late_commit_is_never_skipped(feed_engine: AsyncEngine) -> None:
     tag = uuid.uuid4().hex
     async with feed_engine.connect() as a, feed_engine.connect() as b:
         await a.begin()
-        await _append(a, EventType.PRODUCT_CREATED, {"name": f"a-{tag}"})
+        await append(a, EventType.PRODUCT_CREATED, {"name": f"a-{tag}"})
         await b.begin()
-        await _append(b, EventType.PRODUCT_CREATED, {"name": f"b-{tag}"})
+        await append(b, EventType.PRODUCT_CREATED, {"name": f"b-{tag}"})
         await b.commit()
         a_xid = (await a.execute(text("SELECT pg_current_xact_id()::text::bigint"))).scalar_one()
 
@@ -104,7 +100,7 @@ async def test_events_of_one_transaction_share_a_position_order(feed_engine: Asy
     async with feed_engine.connect() as connection:
         await connection.begin()
         for n in range(3):
-            await _append(connection, EventType.LOCATION_UPDATED, {"name": f"{tag}-{n}"})
+            await append(connection, EventType.LOCATION_UPDATED, {"name": f"{tag}-{n}"})
         await connection.commit()
     events = await _read_until(feed_engine, start, 3)
     assert _names(events) == [f"{tag}-0", f"{tag}-1", f"{tag}-2"]
@@ -115,9 +111,9 @@ async def test_reads_filter_by_type_and_respect_the_limit(feed_engine: AsyncEngi
     start = await _head(feed_engine)
     tag = uuid.uuid4().hex
     async with feed_engine.begin() as connection:
-        await _append(connection, EventType.PRODUCT_UPDATED, {"name": f"p-{tag}"})
-        await _append(connection, EventType.LOCATION_CREATED, {"name": f"l-{tag}"})
-        await _append(connection, EventType.PRODUCT_ARCHIVED, {"name": f"x-{tag}"})
+        await append(connection, EventType.PRODUCT_UPDATED, {"name": f"p-{tag}"})
+        await append(connection, EventType.LOCATION_CREATED, {"name": f"l-{tag}"})
+        await append(connection, EventType.PRODUCT_ARCHIVED, {"name": f"x-{tag}"})
     await _read_until(feed_engine, start, 3)
     only = await _read(feed_engine, start, types={"product.updated", "product.archived"})
     assert _names(only) == [f"p-{tag}", f"x-{tag}"]
@@ -129,13 +125,13 @@ async def test_reads_filter_by_type_and_respect_the_limit(feed_engine: AsyncEngi
 async def test_a_movement_event_records_its_position(feed_engine: AsyncEngine) -> None:
     movement_id = uuid.uuid4()
     async with feed_engine.begin() as connection:
-        await _append(connection, EventType.MOVEMENT_CREATED, {"id": str(movement_id)})
+        await append(connection, EventType.MOVEMENT_CREATED, {"id": str(movement_id)})
     async with AsyncSession(feed_engine) as session:
         repository = EventRepository(session)
         position = await repository.position_of_movement(movement_id)
         assert await repository.position_of_movement(uuid.uuid4()) is None
     assert position is not None
-    rows = await _read(feed_engine, Position(position.xid, position.seq - 1))
+    rows = await _read_until(feed_engine, Position(position.xid, position.seq - 1), 1)
     assert rows
     assert rows[0].movement_id == movement_id
 
@@ -145,4 +141,27 @@ async def test_an_unknown_type_is_refused_before_reaching_the_log(
 ) -> None:
     async with feed_engine.connect() as connection:
         with pytest.raises(ValueError, match="unknown event type"):
-            await _append(connection, "product.exploded", {"name": "x"})
+            await append(connection, "product.exploded", {"name": "x"})
+
+
+async def test_a_session_idle_inside_a_transaction_is_ended(feed_url: str, tmp_path: Path) -> None:
+    """An open writing transaction holds the feed back: the app's sessions may not idle in
+    one for longer than DB_IDLE_IN_TRANSACTION_TIMEOUT_MS (60 s unless configured)."""
+    default = Database.from_settings(make_settings(feed_url, tmp_path))
+    short = Database.from_settings(
+        make_settings(feed_url, tmp_path, db_idle_in_transaction_timeout_ms=200)
+    )
+    try:
+        async with default.engine.connect() as connection:
+            show = text("SHOW idle_in_transaction_session_timeout")
+            assert await connection.scalar(show) == "1min"
+        connection = await short.engine.connect()
+        await connection.begin()
+        assert await connection.scalar(text("SELECT 1")) == 1
+        await asyncio.sleep(0.8)
+        with pytest.raises(DBAPIError):
+            await connection.scalar(text("SELECT 1"))
+        await connection.invalidate()
+    finally:
+        await default.dispose()
+        await short.dispose()
