@@ -55,8 +55,8 @@ IDEMPOTENT_REPLAYS = Counter(
 )
 EVENT_FEED_LAG = Gauge(
     "stockroom_event_feed_lag_seconds",
-    "Seconds between the newest event and the newest one the change feed may show yet: how "
-    "long a still-running writing transaction holds the feed back (0: all shown)",
+    "How long the oldest committed event the change feed cannot show yet has been waiting "
+    "(seconds since its transaction began): a still-running transaction holds it back",
     multiprocess_mode="livemax",
 )
 LOGIN_FAILURES = Counter("stockroom_login_failures_total", "Password logins refused")

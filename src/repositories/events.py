@@ -137,17 +137,14 @@ class EventRepository(Repository[Event]):
         return len(deleted)
 
     async def lag_seconds(self) -> float:
-        """Seconds between the newest event and the newest visible one (0 when all are
-        visible): how long the oldest running writer holds the feed back."""
-        newest = select(func.max(Event.occurred_at)).scalar_subquery()
-        visible = (
-            select(Event.occurred_at)
-            .where(_visible())
-            .order_by(Event.xid.desc(), Event.seq.desc())
-            .limit(1)
+        """How long the oldest event not yet visible has been waiting (from its
+        transaction's start), 0 when none is held back: how far behind a still-running
+        writer holds the feed. Reads only the held-back end of the (xid, seq) index."""
+        held = (
+            select(func.min(Event.occurred_at))
+            .where(Event.xid >= func.pg_snapshot_xmin(func.pg_current_snapshot()))
             .scalar_subquery()
         )
-        oldest = select(func.min(Event.occurred_at)).scalar_subquery()
-        lag = func.extract("epoch", newest - func.coalesce(visible, oldest))
+        lag = func.extract("epoch", func.clock_timestamp() - held)
         value = await self.session.scalar(select(func.greatest(func.coalesce(lag, 0), 0)))
         return float(value or 0)

@@ -90,8 +90,8 @@ async def purge_expired_events(
 async def measure_feed_lag(
     session_factory: async_sessionmaker[AsyncSession], *, timeout_ms: int
 ) -> float:
-    """Seconds between the newest event and the newest visible one, under a short
-    statement timeout: a slow answer is no answer for a gauge."""
+    """How long committed events have been held back (see `EventRepository.lag_seconds`),
+    under a short statement timeout: a slow answer is no answer for a gauge."""
     async with session_factory() as session, session.begin():
         await session.execute(text(f"SET LOCAL statement_timeout = {int(timeout_ms)}"))
         return await EventRepository(session).lag_seconds()

@@ -22,7 +22,7 @@ from src.models.event import Event
 from src.repositories.events import BEGINNING, EventRepository, Position
 from tests.conftest import make_settings
 from tests.support.databases import TestServer
-from tests.support.feed import CATCH_UP_SECONDS, append
+from tests.support.feed import CATCH_UP_SECONDS, append, settle
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +165,41 @@ async def test_a_session_idle_inside_a_transaction_is_ended(feed_url: str, tmp_p
     finally:
         await default.dispose()
         await short.dispose()
+
+
+async def test_the_lag_is_how_long_committed_events_have_been_held_back(
+    feed_engine: AsyncEngine,
+) -> None:
+    async with feed_engine.connect() as a, feed_engine.connect() as b:
+        await a.begin()
+        await append(a, EventType.PRODUCT_UPDATED, {"name": "a"})
+        await b.begin()
+        await append(b, EventType.PRODUCT_UPDATED, {"name": "b"})
+        await b.commit()  # committed, but behind A's position: held back
+        await asyncio.sleep(0.3)
+        assert await _lag(feed_engine) >= 0.3
+        await a.commit()
+    await settle(feed_engine)
+    assert await _lag(feed_engine) == 0
+
+
+async def test_no_lag_when_the_first_to_begin_writes_last(feed_engine: AsyncEngine) -> None:
+    """A transaction's position is taken when it first writes: one that began first but
+    writes after another committed comes after it, and holds nothing back."""
+    async with feed_engine.connect() as first, feed_engine.connect() as second:
+        await first.begin()
+        await first.execute(text("SELECT 1"))
+        await second.begin()
+        await append(second, EventType.PRODUCT_UPDATED, {"name": "second"})
+        await second.commit()
+        await settle(feed_engine)
+        await append(first, EventType.PRODUCT_UPDATED, {"name": "first"})
+        assert await _lag(feed_engine) == 0
+        await first.commit()
+    await settle(feed_engine)
+    assert await _lag(feed_engine) == 0
+
+
+async def _lag(engine: AsyncEngine) -> float:
+    async with AsyncSession(engine) as session:
+        return await EventRepository(session).lag_seconds()
