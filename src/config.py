@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     db_pool_recycle_seconds: int = Field(default=1800, ge=60)
     db_connect_timeout: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    # A session left idle inside a transaction is ended after this long (0: never). Any open
+    # writing transaction holds the change feed back, so a forgotten one must not last.
+    db_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
     # Statements slower than this log a warning naming the repository operation (never the
     # SQL or its parameters); 0 logs every statement.
     db_slow_query_ms: int = Field(default=200, ge=0)
@@ -109,6 +112,12 @@ class Settings(BaseSettings):
     sse_heartbeat_seconds: float = Field(default=15, gt=0, le=15)
     # Idempotency records are kept 24 h; this is how often expired ones are deleted.
     idempotency_purge_interval_seconds: float = Field(default=600, gt=0)
+    # The change feed (GET /events): events are kept this many days (fractions allowed), and
+    # older ones deleted this often; an `after` before the deleted ones is a 410. The feed's
+    # lag (stockroom_event_feed_lag_seconds) is measured this often.
+    events_retention_days: float = Field(default=30, gt=0)
+    events_purge_interval_seconds: float = Field(default=3600, gt=0)
+    events_lag_interval_seconds: float = Field(default=5, gt=0)
 
     # Auth. Keys in SECRET_KEY_PREVIOUS still verify tokens, so the signing key can be
     # rotated without logging everyone out.

@@ -41,9 +41,11 @@ from src.core.cursors import CursorCodec
 from src.core.database import Database
 from src.core.events import MovementBroker
 from src.core.logging import configure_logging, get_logger
+from src.core.metrics import observe_feed_lag
 from src.core.passwords import configure_hashing
 from src.core.ratelimit import Limit, RateLimiter, build_storage
 from src.core.tokens import TokenCodec
+from src.services.feed import measure_feed_lag, purge_expired_events
 from src.services.idempotency import purge_expired
 from src.services.sessions import purge_expired_sessions
 
@@ -77,6 +79,19 @@ async def _purge_periodically(
             log.warning(f"{name}_purge_failed", exc_info=True)
 
 
+async def _measure_feed_lag_periodically(
+    interval: float, measure: Callable[[], Awaitable[float]]
+) -> None:
+    """Keep the feed-lag gauge current. Measured here rather than at scrape time: a scrape
+    then never waits on (or adds load to) the database, whatever the scrape rate."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            observe_feed_lag(await measure())
+        except Exception:  # a database outage must not kill the loop
+            log.warning("event_feed_lag_failed", exc_info=True)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -101,6 +116,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 "refresh_session",
                 settings.refresh_session_purge_interval_seconds,
                 functools.partial(purge_expired_sessions, factory),
+            )
+        ),
+        asyncio.create_task(
+            _purge_periodically(
+                "event",
+                settings.events_purge_interval_seconds,
+                functools.partial(purge_expired_events, factory, settings.events_retention_days),
+            )
+        ),
+        asyncio.create_task(
+            _measure_feed_lag_periodically(
+                settings.events_lag_interval_seconds,
+                functools.partial(measure_feed_lag, factory, timeout_ms=1000),
             )
         ),
     ]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from src.core.exceptions import (
     Conflict,
+    CursorExpired,
     DomainError,
     Duplicate,
     Forbidden,
@@ -90,6 +91,13 @@ _TEXTS: dict[type[DomainError], tuple[str, str]] = {
         "A request with the same `Idempotency-Key` is still being processed.",
         "Wait `Retry-After` seconds and send the same request with the same key: you get "
         "the first request's response.",
+    ),
+    CursorExpired: (
+        "The `after` position names a place in the change feed older than the retention "
+        "period (`EVENTS_RETENTION_DAYS`): events after it were deleted, so the feed can no "
+        "longer be resumed from there without a gap.",
+        "Resynchronise from the current state (read the lists you mirror again), then follow "
+        "the feed from its start: `GET /api/v1/events` without `after`.",
     ),
     PreconditionFailed: (
         "`If-Match` does not name the current version: the record changed since you read "

@@ -16,6 +16,7 @@ _WHEN = {
     403: "authenticated but not allowed",
     404: "no such resource",
     409: "the request conflicts with the current state",
+    410: "the position is older than the event retention",
     412: "If-Match does not match the current ETag",
     413: "request body too large",
     422: "the request breaks a validation rule",

@@ -46,8 +46,12 @@ def build_engine(settings: Settings) -> AsyncEngine:
         )
         instrument(engine.sync_engine, slow_query_ms=settings.db_slow_query_ms)
         return engine
-    # PgBouncer rejects unknown startup parameters, so this one is set only when direct.
+    # PgBouncer rejects unknown startup parameters, so these are set only when direct (behind
+    # PgBouncer, set them on the database role: `ALTER ROLE ... SET ...`).
     connect_args["server_settings"]["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    connect_args["server_settings"]["idle_in_transaction_session_timeout"] = str(
+        settings.db_idle_in_transaction_timeout_ms
+    )
     engine = create_async_engine(
         settings.database_url,
         poolclass=TimedQueuePool,

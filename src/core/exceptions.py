@@ -89,6 +89,14 @@ class Duplicate(Conflict):
         super().__init__(detail, **at_field(field, detail))
 
 
+class CursorExpired(DomainError):
+    """A feed position older than retention: events after it were deleted."""
+
+    status = 410
+    slug = "cursor-expired"
+    title = "Cursor expired"
+
+
 class PreconditionFailed(DomainError):
     status = 412
     slug = "precondition-failed"
@@ -190,6 +198,7 @@ PROBLEM_FOR_STATUS: dict[int, type[DomainError]] = {
             NotFound,
             MethodNotAllowed,
             Conflict,
+            CursorExpired,
             PreconditionFailed,
             PayloadTooLarge,
             ValidationFailed,

@@ -53,6 +53,12 @@ MOVEMENTS = Counter("stockroom_movements_posted_total", "Stock movements posted,
 IDEMPOTENT_REPLAYS = Counter(
     "stockroom_idempotent_replays_total", "POSTs answered from a stored idempotent response"
 )
+EVENT_FEED_LAG = Gauge(
+    "stockroom_event_feed_lag_seconds",
+    "How long the oldest committed event the change feed cannot show yet has been waiting "
+    "(seconds since its transaction began): a still-running transaction holds it back",
+    multiprocess_mode="livemax",
+)
 LOGIN_FAILURES = Counter("stockroom_login_failures_total", "Password logins refused")
 LOGIN_THROTTLED = Counter("stockroom_login_throttled_total", "Login attempts rate-limited")
 
@@ -84,6 +90,10 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 def observe_pool(in_use: int, idle: int) -> None:
     DB_POOL.labels("in_use").set(in_use)
     DB_POOL.labels("idle").set(idle)
+
+
+def observe_feed_lag(seconds: float) -> None:
+    EVENT_FEED_LAG.set(seconds)
 
 
 def observe_query(operation: str, seconds: float) -> None:

@@ -8,15 +8,17 @@ and a clause in the repository; the layers between carry the object as it is.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from src.core.event_types import EventType
 from src.models.stock import MovementKind
 from src.models.user import Role
-from src.schemas.base import NO_NUL_PATTERN, Timestamp, strip
+from src.schemas.base import NO_NUL_PATTERN, Timestamp, explained, strip
 from src.schemas.catalog import Code
 
 # A case-insensitive substring to search for.
@@ -47,12 +49,14 @@ class ListFilter(BaseModel):
     # model every query parameter, so one the list does not define (`sort=` where nothing
     # sorts, a misspelt filter) is a 422 naming it instead of being silently ignored.
     model_config = ConfigDict(frozen=True, extra="forbid")
+    # The parameters this list's paging dependency reads (so not this model's).
+    paging_parameters: ClassVar[frozenset[str]] = PAGING_PARAMETERS
 
     @model_validator(mode="before")
     @classmethod
     def _paging_is_read_elsewhere(cls, data: Any) -> Any:
         if isinstance(data, Mapping):
-            return {k: v for k, v in data.items() if k not in PAGING_PARAMETERS}
+            return {k: v for k, v in data.items() if k not in cls.paging_parameters}
         return data
 
 
@@ -100,3 +104,31 @@ class LevelFilter(ListFilter):
     )
     # Levels at that moment, recomputed from the ledger, instead of the current ones.
     as_of: Timestamp | None = None
+
+
+_ONE_TYPE = "|".join(re.escape(t) for t in sorted(EventType))
+EVENT_TYPES_PATTERN = explained(
+    rf"^(?:{_ONE_TYPE})(?:,(?:{_ONE_TYPE}))*$",
+    "must be event types from the list in the API description, separated by commas",
+)
+EventTypes = Annotated[str, Field(pattern=EVENT_TYPES_PATTERN, max_length=1000)]
+
+
+class EventFilter(ListFilter):
+    # The change feed pages by position: `after` (an event id, as `/events/stream` and
+    # Last-Event-ID take it) instead of `cursor`, so `cursor=` here is an unknown parameter.
+    paging_parameters = frozenset({"limit", "after"})
+
+    types: Annotated[
+        list[EventTypes],
+        Field(
+            max_length=len(EventType),
+            description="only events of these types: comma-separated (or the parameter "
+            f"repeated), of {', '.join(sorted(EventType))}",
+        ),
+    ] = []
+
+    @property
+    def type_set(self) -> frozenset[str]:
+        """The types asked for, however they were written; empty means every type."""
+        return frozenset(t for item in self.types for t in item.split(","))

@@ -32,6 +32,7 @@ from src.repositories.catalog import (
     LocationRepository,
     ProductRepository,
 )
+from src.repositories.events import EventRepository, Position
 from src.repositories.stock import LEVELS_BY_KEY, MOVEMENTS_NEWEST_FIRST, StockRepository
 from src.repositories.user import BY_CREATED, UserRepository
 from src.schemas.filters import (
@@ -164,6 +165,17 @@ def levels_as_of(**filters: Any) -> Build:
     )
 
 
+def feed(*types: str) -> Build:
+    """The change feed's read: a position pair, the visibility horizon, maybe types."""
+
+    async def build(session: AsyncSession, after: bool) -> Select[Any]:
+        position = Position(7_000_000, 42) if after else None
+        await EventRepository(session).read_after(position, types=set(types), limit=PAGE)
+        return cast(_Capture, session).statements[-1]
+
+    return build
+
+
 @dataclass(frozen=True)
 class Case:
     build: Build
@@ -235,6 +247,10 @@ CASES: dict[str, Case] = {
     # Recomputed from the ledger: which index reads it depends on the data.
     "levels-as-of": Case(levels_as_of(), None),
     "levels-as-of-location": Case(levels_as_of(location_id=[ID]), None),
+    # Keyset on (xid, seq), bounded above by the oldest running transaction: both in the
+    # index condition, so a page costs the same at the head of 100,000 events as at the start.
+    "events": Case(feed(), "ix_events_xid_seq", "pg_snapshot_xmin"),
+    "events-types": Case(feed("movement.created", "product.updated"), "ix_events_xid_seq"),
 }
 
 # Id filters whose index does not serve the sort order: the planner may rather walk the sort

@@ -14,7 +14,10 @@ LISTS = [
     "/api/v1/users",
     "/api/v1/stock/movements",
     "/api/v1/stock/levels",
+    "/api/v1/events",
 ]
+# The change feed pages by position (`after`), not by `cursor`.
+PAGE_PARAMETER = {"/api/v1/events": "after"}
 
 
 @pytest.mark.parametrize("path", LISTS)
@@ -62,7 +65,9 @@ async def test_paging_and_known_filters_are_still_accepted(
     cursor = first.json()["next_cursor"]
     if cursor is not None:
         following = await client.get(
-            path, params={"limit": "1", "cursor": cursor}, headers=admin_headers
+            path,
+            params={"limit": "1", PAGE_PARAMETER.get(path, "cursor"): cursor},
+            headers=admin_headers,
         )
         assert following.status_code == 200, following.text
 

@@ -51,6 +51,7 @@ EXPECTED = {
     "GET /api/v1/stock/levels": "listLevels",
     "GET /api/v1/stock/reconciliation": "getReconciliation",
     "GET /api/v1/stock/events": "streamStockEvents",
+    "GET /api/v1/events": "listEvents",
 }
 
 

@@ -8,7 +8,7 @@ The list lives here, not in the package's `__init__`, so that importing `src.api
 
 from fastapi import APIRouter
 
-from src.api.v1 import auth, events, locations, products, stock, users
+from src.api.v1 import auth, events, events_feed, locations, products, stock, users
 
 routers: list[APIRouter] = [
     auth.router,
@@ -17,4 +17,5 @@ routers: list[APIRouter] = [
     locations.router,
     stock.router,
     events.router,
+    events_feed.router,
 ]

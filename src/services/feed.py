@@ -1,0 +1,97 @@
+"""The change feed: pages of the event log by position, retention, and the feed's lag.
+
+A position `(xid, seq)` travels as a signed, opaque id (the event's public `id`), made by
+the same codec as list cursors: a client can pass one back but never forge or read one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from src.core.cursors import CursorCodec
+from src.core.exceptions import CursorExpired, MalformedRequest
+from src.models.event import Event
+from src.repositories.events import BEGINNING, EventRepository, Position
+from src.schemas.filters import EventFilter
+
+# Every feed reader (the poll, the streams) shares this scope: one event id resumes any.
+POSITION_SCOPE = "events:position"
+PURGE_BATCH = 5_000
+
+
+def encode_position(codec: CursorCodec, position: Position) -> str:
+    return codec.encode(POSITION_SCOPE, [position.xid, position.seq])
+
+
+def decode_position(codec: CursorCodec, token: str) -> Position:
+    """The position an id names; MalformedRequest when the server did not issue it."""
+    values = codec.decode(POSITION_SCOPE, token)
+    if len(values) != 2 or not all(type(v) is int and v >= 0 for v in values):
+        raise MalformedRequest("The event id is not one this server issued")
+    return Position(values[0], values[1])
+
+
+def position_of(event: Event) -> Position:
+    return Position(int(event.xid), event.seq)
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    events: list[tuple[str, Event]]  # (public id, event), oldest first
+    next_cursor: str
+
+
+class FeedService:
+    def __init__(self, session: AsyncSession, codec: CursorCodec) -> None:
+        self.events = EventRepository(session)
+        self.codec = codec
+
+    async def page(self, filters: EventFilter, *, after: str | None, limit: int) -> FeedPage:
+        """Events after `after` (from the oldest retained one without it), oldest first."""
+        start = decode_position(self.codec, after) if after is not None else None
+        events = await self.events.read_after(start, types=filters.type_set, limit=limit)
+        # Read first, check the watermark second: a purge that committed before the read is
+        # seen by the check, so a page never silently skips deleted events.
+        watermark = await self.events.watermark()
+        if start is not None and watermark is not None and start < watermark:
+            raise CursorExpired(
+                "Events after this position are past retention and were deleted; "
+                "read the feed from its start"
+            )
+        items = [(encode_position(self.codec, position_of(e)), e) for e in events]
+        if items:
+            next_cursor = items[-1][0]
+        elif after is not None:
+            next_cursor = after
+        else:
+            next_cursor = encode_position(self.codec, watermark or BEGINNING)
+        return FeedPage(items, next_cursor)
+
+
+async def purge_expired_events(
+    session_factory: async_sessionmaker[AsyncSession], retention_days: float
+) -> int:
+    """Delete events past retention, in short transactions (a deleting transaction holds
+    the feed back while it runs, like any writer); how many went."""
+    cutoff = datetime.now(UTC) - timedelta(days=retention_days)
+    total = 0
+    while True:
+        async with session_factory() as session, session.begin():
+            purged = await EventRepository(session).purge_older_than(cutoff, batch=PURGE_BATCH)
+        total += purged
+        if purged < PURGE_BATCH:
+            return total
+
+
+async def measure_feed_lag(
+    session_factory: async_sessionmaker[AsyncSession], *, timeout_ms: int
+) -> float:
+    """How long committed events have been held back (see `EventRepository.lag_seconds`),
+    under a short statement timeout: a slow answer is no answer for a gauge."""
+    async with session_factory() as session, session.begin():
+        await session.execute(text(f"SET LOCAL statement_timeout = {int(timeout_ms)}"))
+        return await EventRepository(session).lag_seconds()
