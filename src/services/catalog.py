@@ -8,7 +8,6 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.cursors import CursorCodec
 from src.core.exceptions import (
@@ -23,6 +22,7 @@ from src.models.catalog import Location, Product
 from src.repositories.base import PageResult, violated_constraint
 from src.repositories.catalog import CatalogRepository, LocationRepository, ProductRepository
 from src.schemas.filters import LocationFilter, ProductFilter
+from src.services.unit_of_work import UnitOfWork
 
 ItemT = TypeVar("ItemT", Product, Location)
 
@@ -34,8 +34,9 @@ class _CatalogService(Generic[ItemT]):
     label_plural: ClassVar[str]
     repository: CatalogRepository
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, work: UnitOfWork) -> None:
+        self.work = work
+        self.session = work.session
 
     async def create(self, data: BaseModel) -> ItemT:
         item: ItemT = self.repository.model(**data.model_dump())
@@ -128,9 +129,9 @@ class ProductService(_CatalogService[Product]):
     unique = ("uq_products_sku_lower", "sku")
     label, label_plural = "SKU", "SKUs"
 
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__(session)
-        self.repository = self.products = ProductRepository(session)
+    def __init__(self, work: UnitOfWork) -> None:
+        super().__init__(work)
+        self.repository = self.products = ProductRepository(work.session)
 
     async def list(
         self, filters: ProductFilter, *, codec: CursorCodec, cursor: str | None, limit: int
@@ -143,9 +144,9 @@ class LocationService(_CatalogService[Location]):
     unique = ("uq_locations_code_lower", "code")
     label, label_plural = "code", "codes"
 
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__(session)
-        self.repository = self.locations = LocationRepository(session)
+    def __init__(self, work: UnitOfWork) -> None:
+        super().__init__(work)
+        self.repository = self.locations = LocationRepository(work.session)
 
     async def list(
         self, filters: LocationFilter, *, codec: CursorCodec, cursor: str | None, limit: int

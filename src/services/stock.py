@@ -8,10 +8,8 @@ request's transaction, together with the ledger row that explains it, so the inv
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.after_commit import after_commit
 from src.core.db_errors import sqlstate
@@ -23,7 +21,6 @@ from src.models.stock import AdjustmentReason, Movement, MovementKind
 from src.models.user import User
 from src.repositories.base import violated_constraint
 from src.repositories.catalog import LocationRepository, ProductRepository
-from src.repositories.idempotency import IdempotencyRepository
 from src.repositories.stock import MovementRepository, StockRepository
 from src.schemas.stock import (
     CountCreate,
@@ -33,75 +30,43 @@ from src.schemas.stock import (
     TransferCreate,
     TransferRead,
 )
-from src.services.idempotency import IdempotencyGuard, StoredResponse, fingerprint
+from src.services.unit_of_work import UnitOfWork
 
 _NUMERIC_OUT_OF_RANGE = "22003"
 
 
 class StockService:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, work: UnitOfWork) -> None:
+        self.work = work
+        session = self.session = work.session
         self.products = ProductRepository(session)
         self.locations = LocationRepository(session)
         self.stock = StockRepository(session)
         self.movements = MovementRepository(session)
-        self.guard = IdempotencyGuard(IdempotencyRepository(session))
 
     # ---------------------------------------------------------------- public operations
-    # `location` gives the URL of what a posting created (routes are the caller's business);
-    # it is stored with the response, so a replay answers with the same Location.
+    # Each returns what it created; the caller decides how to answer (and remembers it for
+    # an Idempotency-Key through the unit of work).
 
     async def post_movement(
-        self,
-        data: MovementCreate,
-        *,
-        actor: User,
-        request_id: str | None,
-        key: str | None,
-        location: Callable[[MovementRead], str],
-    ) -> StoredResponse:
-        async def work() -> tuple[MovementRead, str]:
-            movement = await self._movement(data, actor=actor, request_id=request_id)
-            read = MovementRead.model_validate(movement)
-            return read, location(read)
-
-        return await self._once(actor, key, fingerprint("movement", data), work)
+        self, data: MovementCreate, *, actor: User, request_id: str | None
+    ) -> MovementRead:
+        movement = await self._movement(data, actor=actor, request_id=request_id)
+        return MovementRead.model_validate(movement)
 
     async def transfer(
-        self,
-        data: TransferCreate,
-        *,
-        actor: User,
-        request_id: str | None,
-        key: str | None,
-        location: Callable[[TransferRead], str],
-    ) -> StoredResponse:
-        async def work() -> tuple[TransferRead, str]:
-            transfer_id, legs = await self._transfer(data, actor=actor, request_id=request_id)
-            read = TransferRead(
-                transfer_id=transfer_id, movements=[MovementRead.model_validate(m) for m in legs]
-            )
-            return read, location(read)
+        self, data: TransferCreate, *, actor: User, request_id: str | None
+    ) -> TransferRead:
+        transfer_id, legs = await self._transfer(data, actor=actor, request_id=request_id)
+        return TransferRead(
+            transfer_id=transfer_id, movements=[MovementRead.model_validate(m) for m in legs]
+        )
 
-        return await self._once(actor, key, fingerprint("transfer", data), work)
-
-    async def count(
-        self,
-        data: CountCreate,
-        *,
-        actor: User,
-        request_id: str | None,
-        key: str | None,
-        location: Callable[[CountRead], str],
-    ) -> StoredResponse:
-        async def work() -> tuple[CountRead, str]:
-            count_id, adjustments = await self._count(data, actor=actor, request_id=request_id)
-            read = CountRead(
-                count_id=count_id, movements=[MovementRead.model_validate(m) for m in adjustments]
-            )
-            return read, location(read)
-
-        return await self._once(actor, key, fingerprint("count", data), work)
+    async def count(self, data: CountCreate, *, actor: User, request_id: str | None) -> CountRead:
+        count_id, adjustments = await self._count(data, actor=actor, request_id=request_id)
+        return CountRead(
+            count_id=count_id, movements=[MovementRead.model_validate(m) for m in adjustments]
+        )
 
     # ---------------------------------------------------------------- the postings
 
@@ -245,14 +210,3 @@ class StockService:
         if location.is_archived:
             raise Conflict("The location is archived and accepts no movements")
         return location
-
-    async def _once(
-        self,
-        actor: User,
-        key: str | None,
-        request_hash: str,
-        work: Callable[[], Awaitable[tuple[MovementRead | TransferRead | CountRead, str]]],
-    ) -> StoredResponse:
-        return await self.guard.run(
-            user_id=actor.id, key=key, request_hash=request_hash, status=201, work=work
-        )
