@@ -2,6 +2,7 @@
 
 from src.models.base import Base
 from src.models.catalog import Location, Product
+from src.models.event import Event, EventWatermark
 from src.models.refresh_session import RefreshSession
 from src.models.stock import (
     AdjustmentReason,
@@ -15,6 +16,8 @@ from src.models.user import Role, User
 __all__ = [
     "AdjustmentReason",
     "Base",
+    "Event",
+    "EventWatermark",
     "IdempotencyRecord",
     "Location",
     "Movement",

@@ -1,0 +1,153 @@
+"""The change feed's event log: append in the writer's transaction, read by position.
+
+A position is the pair `(xid, seq)`. Reads take only events whose transaction id is below
+the oldest transaction still running (`pg_snapshot_xmin(pg_current_snapshot())`), in one
+statement: every event that could still commit "before" a position already read is held
+back until it has, so resuming after any position never skips an event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from src.core.event_types import EVENT_TYPES, FEED_CHANNEL, EventType
+from src.models.event import XID8, Event, EventWatermark
+from src.repositories.base import Repository
+
+
+class Position(NamedTuple):
+    """A place in the feed: after `Position(0, 0)` is the whole log."""
+
+    xid: int
+    seq: int
+
+
+BEGINNING = Position(0, 0)
+
+
+def _visible() -> ColumnElement[bool]:
+    return Event.xid < func.pg_snapshot_xmin(func.pg_current_snapshot())
+
+
+def _after(position: Position) -> ColumnElement[bool]:
+    # Typed binds: asyncpg sends the xid as xid8 (a Python int), no text round trip.
+    xid = bindparam("after_xid", position.xid, type_=XID8())
+    return tuple_(Event.xid, Event.seq) > tuple_(xid, bindparam("after_seq", position.seq))
+
+
+class EventRepository(Repository[Event]):
+    model = Event
+
+    async def append(self, type: str, data: Mapping[str, Any]) -> None:
+        """Insert an event in this session's transaction; it commits or rolls back with the
+        change it describes. `data` must be JSON-serialisable (`model_dump(mode="json")`)."""
+        if type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {type!r}: add it to EventType")
+        movement_id = uuid.UUID(str(data["id"])) if type == EventType.MOVEMENT_CREATED else None
+        await self.session.execute(
+            insert(Event).values(type=type, data=dict(data), movement_id=movement_id)
+        )
+
+    async def notify(self) -> None:
+        """Wake feed readers once this transaction commits. PostgreSQL folds identical
+        notifications of one transaction into one, so calling this per event is harmless."""
+        await self.session.execute(select(func.pg_notify(FEED_CHANNEL, "")))
+
+    async def read_after(
+        self,
+        position: Position | None,
+        *,
+        types: Collection[str] | None = None,
+        limit: int,
+    ) -> list[Event]:
+        """Visible events after `position` (from the oldest retained one if None), oldest
+        first, at most `limit`, optionally only of `types`."""
+        statement = select(Event).where(_visible())
+        if position is not None:
+            statement = statement.where(_after(position))
+        if types:
+            statement = statement.where(Event.type.in_(sorted(types)))
+        statement = statement.order_by(Event.xid, Event.seq).limit(limit)
+        return list((await self.session.scalars(statement)).all())
+
+    async def position_of_movement(self, movement_id: uuid.UUID) -> Position | None:
+        """The position of a movement's `movement.created` event, if it has one."""
+        row = (
+            await self.session.execute(
+                select(Event.xid, Event.seq).where(Event.movement_id == movement_id)
+            )
+        ).first()
+        return Position(int(row.xid), int(row.seq)) if row else None
+
+    async def newest_visible_position(self) -> Position | None:
+        row = (
+            await self.session.execute(
+                select(Event.xid, Event.seq)
+                .where(_visible())
+                .order_by(Event.xid.desc(), Event.seq.desc())
+                .limit(1)
+            )
+        ).first()
+        return Position(int(row.xid), int(row.seq)) if row else None
+
+    async def watermark(self) -> Position | None:
+        """The highest position the retention purge has deleted, if any."""
+        row = (await self.session.execute(select(EventWatermark.xid, EventWatermark.seq))).first()
+        return Position(int(row.xid), int(row.seq)) if row else None
+
+    async def purge_older_than(self, cutoff: datetime, *, batch: int = 10_000) -> int:
+        """Delete up to `batch` visible events that occurred before `cutoff` and raise the
+        watermark to the highest position deleted. Returns how many were deleted."""
+        doomed = (
+            select(Event.seq)
+            .where(Event.occurred_at < cutoff, _visible())
+            .order_by(Event.occurred_at)
+            .limit(batch)
+            .scalar_subquery()
+        )
+        deleted = (
+            await self.session.execute(
+                delete(Event).where(Event.seq.in_(doomed)).returning(Event.xid, Event.seq)
+            )
+        ).all()
+        if not deleted:
+            return 0
+        highest = max(Position(int(r.xid), int(r.seq)) for r in deleted)
+        upsert = pg_insert(EventWatermark).values(
+            singleton=True, xid=bindparam("w_xid", highest.xid, type_=XID8()), seq=highest.seq
+        )
+        current = tuple_(EventWatermark.xid, EventWatermark.seq)
+        await self.session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[EventWatermark.singleton],
+                set_={
+                    "xid": upsert.excluded.xid,
+                    "seq": upsert.excluded.seq,
+                    "purged_at": func.now(),
+                },
+                where=current < tuple_(upsert.excluded.xid, upsert.excluded.seq),
+            )
+        )
+        return len(deleted)
+
+    async def lag_seconds(self) -> float:
+        """Seconds between the newest event and the newest visible one (0 when all are
+        visible): how long the oldest running writer holds the feed back."""
+        newest = select(func.max(Event.occurred_at)).scalar_subquery()
+        visible = (
+            select(Event.occurred_at)
+            .where(_visible())
+            .order_by(Event.xid.desc(), Event.seq.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        oldest = select(func.min(Event.occurred_at)).scalar_subquery()
+        lag = func.extract("epoch", newest - func.coalesce(visible, oldest))
+        value = await self.session.scalar(select(func.greatest(func.coalesce(lag, 0), 0)))
+        return float(value or 0)

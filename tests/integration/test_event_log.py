@@ -1,0 +1,148 @@
+"""The event log's core guarantee, on committed data with real concurrent transactions:
+an event becomes readable only once no earlier-positioned transaction can still commit, so
+a reader resuming from its last position never skips one and never gets one twice."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+
+from src.core import migrations
+from src.core.event_types import EventType
+from src.models.event import Event
+from src.repositories.events import BEGINNING, EventRepository, Position
+from tests.support.databases import TestServer
+
+# Visibility is cluster-wide (any transaction holding an xid on the server holds the feed
+# back), so a test waits for its committed events instead of assuming them visible at once.
+CATCH_UP_SECONDS = 30.0
+
+
+@pytest.fixture(scope="module")
+def feed_url(pg_server: TestServer) -> Iterator[str]:
+    with pg_server.fresh_database("stockroom_feed") as url:
+        migrations.upgrade(url)
+        yield url
+
+
+@pytest.fixture
+async def feed_engine(feed_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(feed_url)
+    yield engine
+    await engine.dispose()
+
+
+async def _append(connection: AsyncConnection, type_: str, data: dict[str, object]) -> None:
+    session = AsyncSession(bind=connection)
+    await EventRepository(session).append(type_, data)
+
+
+async def _read(engine: AsyncEngine, after: Position | None, **kwargs: object) -> list[Event]:
+    async with AsyncSession(engine) as session:
+        return await EventRepository(session).read_after(after, limit=100, **kwargs)  # type: ignore[arg-type]
+
+
+async def _head(engine: AsyncEngine) -> Position:
+    async with AsyncSession(engine) as session:
+        return await EventRepository(session).newest_visible_position() or BEGINNING
+
+
+async def _read_until(engine: AsyncEngine, after: Position, count: int) -> list[Event]:
+    """Events after `after`, polled the way a client does, until `count` have arrived."""
+    seen: list[Event] = []
+    deadline = time.monotonic() + CATCH_UP_SECONDS
+    while len(seen) < count and time.monotonic() < deadline:
+        batch = await _read(engine, after)
+        if batch:
+            seen.extend(batch)
+            after = Position(batch[-1].xid, batch[-1].seq)
+        else:
+            await asyncio.sleep(0.05)
+    return seen
+
+
+def _names(events: list[Event]) -> list[object]:
+    return [e.data["name"] for e in events]
+
+
+async def test_a_late_commit_is_never_skipped(feed_engine: AsyncEngine) -> None:
+    start = await _head(feed_engine)
+    tag = uuid.uuid4().hex
+    async with feed_engine.connect() as a, feed_engine.connect() as b:
+        await a.begin()
+        await _append(a, EventType.PRODUCT_CREATED, {"name": f"a-{tag}"})
+        await b.begin()
+        await _append(b, EventType.PRODUCT_CREATED, {"name": f"b-{tag}"})
+        await b.commit()
+        a_xid = (await a.execute(text("SELECT pg_current_xact_id()::text::bigint"))).scalar_one()
+
+        # B committed, but A (an older transaction id) is still running: nothing at or past
+        # A's xid is visible, so B's event waits rather than being read before A's.
+        early = await _read(feed_engine, start)
+        assert all(e.xid < a_xid for e in early)
+        assert f"b-{tag}" not in _names(early)
+
+        await a.commit()
+
+    events = await _read_until(feed_engine, start, 2)
+    assert _names(events) == [f"a-{tag}", f"b-{tag}"]
+    positions = [(e.xid, e.seq) for e in events]
+    assert positions == sorted(positions)
+    # Resuming from the last position gives nothing twice.
+    assert await _read(feed_engine, Position(events[-1].xid, events[-1].seq)) == []
+
+
+async def test_events_of_one_transaction_share_a_position_order(feed_engine: AsyncEngine) -> None:
+    start = await _head(feed_engine)
+    tag = uuid.uuid4().hex
+    async with feed_engine.connect() as connection:
+        await connection.begin()
+        for n in range(3):
+            await _append(connection, EventType.LOCATION_UPDATED, {"name": f"{tag}-{n}"})
+        await connection.commit()
+    events = await _read_until(feed_engine, start, 3)
+    assert _names(events) == [f"{tag}-0", f"{tag}-1", f"{tag}-2"]
+    assert len({e.xid for e in events}) == 1
+
+
+async def test_reads_filter_by_type_and_respect_the_limit(feed_engine: AsyncEngine) -> None:
+    start = await _head(feed_engine)
+    tag = uuid.uuid4().hex
+    async with feed_engine.begin() as connection:
+        await _append(connection, EventType.PRODUCT_UPDATED, {"name": f"p-{tag}"})
+        await _append(connection, EventType.LOCATION_CREATED, {"name": f"l-{tag}"})
+        await _append(connection, EventType.PRODUCT_ARCHIVED, {"name": f"x-{tag}"})
+    await _read_until(feed_engine, start, 3)
+    only = await _read(feed_engine, start, types={"product.updated", "product.archived"})
+    assert _names(only) == [f"p-{tag}", f"x-{tag}"]
+    async with AsyncSession(feed_engine) as session:
+        first = await EventRepository(session).read_after(start, limit=1)
+    assert _names(first) == [f"p-{tag}"]
+
+
+async def test_a_movement_event_records_its_position(feed_engine: AsyncEngine) -> None:
+    movement_id = uuid.uuid4()
+    async with feed_engine.begin() as connection:
+        await _append(connection, EventType.MOVEMENT_CREATED, {"id": str(movement_id)})
+    async with AsyncSession(feed_engine) as session:
+        repository = EventRepository(session)
+        position = await repository.position_of_movement(movement_id)
+        assert await repository.position_of_movement(uuid.uuid4()) is None
+    assert position is not None
+    rows = await _read(feed_engine, Position(position.xid, position.seq - 1))
+    assert rows
+    assert rows[0].movement_id == movement_id
+
+
+async def test_an_unknown_type_is_refused_before_reaching_the_log(
+    feed_engine: AsyncEngine,
+) -> None:
+    async with feed_engine.connect() as connection:
+        with pytest.raises(ValueError, match="unknown event type"):
+            await _append(connection, "product.exploded", {"name": "x"})
