@@ -21,6 +21,7 @@ from src.core.preconditions import IfMatch, etag
 from src.models.catalog import Location, Product
 from src.repositories.base import PageResult, violated_constraint
 from src.repositories.catalog import CatalogRepository, LocationRepository, ProductRepository
+from src.schemas.catalog import LocationRead, ProductRead
 from src.schemas.filters import LocationFilter, ProductFilter
 from src.services.unit_of_work import UnitOfWork
 
@@ -32,6 +33,7 @@ class _CatalogService(Generic[ItemT]):
     unique: ClassVar[tuple[str, str]]  # (constraint name, field named in the conflict)
     label: ClassVar[str]  # the unique field as people write it ("SKU")
     label_plural: ClassVar[str]
+    read: ClassVar[type[BaseModel]]  # what an event carries: the item as clients read it
     repository: CatalogRepository
 
     def __init__(self, work: UnitOfWork) -> None:
@@ -41,6 +43,7 @@ class _CatalogService(Generic[ItemT]):
     async def create(self, data: BaseModel) -> ItemT:
         item: ItemT = self.repository.model(**data.model_dump())
         await self._flush_unique(lambda: self.repository.add(item), getattr(item, self.unique[1]))
+        await self._emit("created", item)
         return item
 
     async def get(self, item_id: uuid.UUID) -> ItemT:
@@ -62,6 +65,7 @@ class _CatalogService(Generic[ItemT]):
                 setattr(item, field, value)
             item.version += 1
             await self._flush_unique(self.session.flush, getattr(item, self.unique[1]))
+            await self._emit("updated", item)
         return item
 
     async def archive(self, item_id: uuid.UUID, if_match: IfMatch | None = None) -> None:
@@ -80,6 +84,7 @@ class _CatalogService(Generic[ItemT]):
         item.is_archived = True
         item.version += 1
         await self.session.flush()
+        await self._emit("archived", item)
 
     async def restore(self, item_id: uuid.UUID, if_match: IfMatch | None = None) -> ItemT:
         """Undo archiving (idempotent: an active item comes back unchanged, same version), with
@@ -92,7 +97,14 @@ class _CatalogService(Generic[ItemT]):
             item.is_archived = False
             item.version += 1
             await self.session.flush()
+            await self._emit("restored", item)
         return item
+
+    async def _emit(self, action: str, item: ItemT) -> None:
+        """`product.updated` and the like, only for a change that happened: a PATCH that
+        changes nothing, archiving what is archived and restoring what is active emit none."""
+        data = self.read.model_validate(item).model_dump(mode="json")
+        await self.work.emit(f"{self.noun}.{action}", data)
 
     def _check(self, item: ItemT, if_match: IfMatch) -> None:
         if not if_match.matches(item.version):
@@ -128,6 +140,7 @@ class ProductService(_CatalogService[Product]):
     noun = "product"
     unique = ("uq_products_sku_lower", "sku")
     label, label_plural = "SKU", "SKUs"
+    read = ProductRead
 
     def __init__(self, work: UnitOfWork) -> None:
         super().__init__(work)
@@ -143,6 +156,7 @@ class LocationService(_CatalogService[Location]):
     noun = "location"
     unique = ("uq_locations_code_lower", "code")
     label, label_plural = "code", "codes"
+    read = LocationRead
 
     def __init__(self, work: UnitOfWork) -> None:
         super().__init__(work)

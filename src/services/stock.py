@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from src.core.after_commit import after_commit
 from src.core.db_errors import sqlstate
+from src.core.event_types import EventType
 from src.core.exceptions import Conflict, InsufficientStock, NotFound
 from src.core.ids import new_id
 from src.core.metrics import MOVEMENTS
@@ -73,10 +74,11 @@ class StockService:
     async def _movement(
         self, data: MovementCreate, *, actor: User, request_id: str | None
     ) -> Movement:
-        await self._usable_product(data.product_id)
+        product = await self._usable_product(data.product_id)
         await self._usable_location(data.location_id)
         balance = await self._apply(data.product_id, data.location_id, data.delta)
         return await self._record(
+            product.reorder_point,
             Movement(
                 product_id=data.product_id,
                 location_id=data.location_id,
@@ -88,13 +90,13 @@ class StockService:
                 note=data.note,
                 created_by=actor.id,
                 request_id=request_id,
-            )
+            ),
         )
 
     async def _transfer(
         self, data: TransferCreate, *, actor: User, request_id: str | None
     ) -> tuple[uuid.UUID, list[Movement]]:
-        await self._usable_product(data.product_id)
+        product = await self._usable_product(data.product_id)
         await self._usable_location(data.from_location_id)
         await self._usable_location(data.to_location_id)
         source = (data.product_id, data.from_location_id)
@@ -114,6 +116,7 @@ class StockService:
             balance = await self._apply(product_id, location_id, delta)
             legs.append(
                 await self._record(
+                    product.reorder_point,
                     Movement(
                         product_id=product_id,
                         location_id=location_id,
@@ -124,7 +127,7 @@ class StockService:
                         transfer_id=transfer_id,
                         created_by=actor.id,
                         request_id=request_id,
-                    )
+                    ),
                 )
             )
         return transfer_id, legs
@@ -133,8 +136,9 @@ class StockService:
         self, data: CountCreate, *, actor: User, request_id: str | None
     ) -> tuple[uuid.UUID, list[Movement]]:
         await self._usable_location(data.location_id)
+        reorder_points = {}
         for product_id in sorted(line.product_id for line in data.lines):
-            await self._usable_product(product_id)
+            reorder_points[product_id] = (await self._usable_product(product_id)).reorder_point
         locked = await self.stock.lock_levels(
             [(line.product_id, data.location_id) for line in data.lines]
         )
@@ -147,6 +151,7 @@ class StockService:
             balance = await self._apply(line.product_id, data.location_id, delta)
             adjustments.append(
                 await self._record(
+                    reorder_points[line.product_id],
                     Movement(
                         product_id=line.product_id,
                         location_id=data.location_id,
@@ -159,19 +164,36 @@ class StockService:
                         note=data.note,
                         created_by=actor.id,
                         request_id=request_id,
-                    )
+                    ),
                 )
             )
         return count_id, adjustments
 
     # ---------------------------------------------------------------- helpers
 
-    async def _record(self, movement: Movement) -> Movement:
-        """Insert a ledger row and announce it to event streams (delivered on commit); it is
-        counted in the metrics once committed."""
+    async def _record(self, reorder_point: int, movement: Movement) -> Movement:
+        """Insert a ledger row with its events (`movement.created`, and `level.below_reorder`
+        when it takes the level from at-or-above the product's reorder point to below it),
+        and announce it to `/stock/events` (delivered on commit); it is counted in the
+        metrics once committed."""
         await self.movements.add(movement)
         after_commit(self.session, MOVEMENTS.labels(movement.kind.value).inc)
-        payload = MovementRead.model_validate(movement).model_dump_json()
+        read = MovementRead.model_validate(movement)
+        await self.work.emit(EventType.MOVEMENT_CREATED, read.model_dump(mode="json"))
+        # The balance before is known from the one we got back: no query to find a crossing.
+        before, after = movement.balance_after - movement.quantity, movement.balance_after
+        if before >= reorder_point > after:
+            await self.work.emit(
+                EventType.LEVEL_BELOW_REORDER,
+                {
+                    "product_id": str(movement.product_id),
+                    "location_id": str(movement.location_id),
+                    "on_hand": after,
+                    "available": after,  # nothing is reserved yet: all on hand is available
+                    "reorder_point": reorder_point,
+                },
+            )
+        payload = read.model_dump_json()
         # NOTIFY payloads are capped near 8000 bytes; a huge note sends the id instead and
         # the stream loads the movement itself.
         await self.stock.announce(payload if len(payload.encode()) < 7500 else str(movement.id))

@@ -1,18 +1,24 @@
 """The request's write boundary: one transaction that owns the idempotency claim, the
-stored response and the commit.
+stored response, the events appended to the change feed's log, and the commit.
 
-Services write through `session` and know nothing of HTTP; the API layer claims the
-Idempotency-Key, builds the response and asks the unit of work to remember it; the request
-dependency commits (or rolls back) once, before the response is sent.
+Services write through `session` and `emit` events, knowing nothing of HTTP; the API layer
+claims the Idempotency-Key, builds the response and asks the unit of work to remember it;
+the request dependency commits (or rolls back) once, before the response is sent. Events
+are rows of the log in the same transaction, so a write that fails emits nothing; a NOTIFY
+on the feed's channel, sent once just before the commit when anything was emitted, only
+wakes readers, which then read the log.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from src.repositories.events import EventRepository
 from src.repositories.idempotency import IdempotencyRepository
 from src.services.idempotency import Claim, IdempotencyGuard, Replay, fingerprint
 
@@ -21,7 +27,14 @@ class UnitOfWork:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._guard = IdempotencyGuard(IdempotencyRepository(session))
+        self._events = EventRepository(session)
         self._claim: Claim | None = None
+        self._emitted = False
+
+    async def emit(self, type: str, data: Mapping[str, Any]) -> None:
+        """Append an event (a registered type; JSON data) to the log in this transaction."""
+        await self._events.append(type, data)
+        self._emitted = True
 
     async def claim(
         self, user_id: uuid.UUID, key: str, operation: str, body: BaseModel
@@ -44,8 +57,12 @@ class UnitOfWork:
         self._claim = None
 
     async def commit(self) -> None:
+        if self._emitted:
+            await self._events.notify()
         await self.session.commit()
+        self._emitted = False
 
     async def rollback(self) -> None:
         self._claim = None
+        self._emitted = False
         await self.session.rollback()
