@@ -1,12 +1,15 @@
-"""Infrastructure dependencies shared by every router: settings, the request's session, Redis.
+"""Infrastructure dependencies shared by every router: settings, the request's unit of work
+and session, Redis.
 
 Every dependency is `async def`, even the trivial ones: FastAPI runs plain `def` dependencies
 in a thread pool, which costs more than the lookups themselves.
 
-The session dependency is the transaction boundary of a request: it commits after the
-endpoint returns and *before* the response is sent (`scope="function"`), so a client never
-sees a 2xx for a write that then failed to commit; any exception rolls everything back,
-except a domain error that asks to keep its work (`keep_work`): that commits, then fails.
+The unit of work is the transaction boundary of a request: it commits after the endpoint
+returns and *before* the response is sent (`scope="function"`), so a client never sees a 2xx
+for a write that then failed to commit; any exception rolls everything back, except a domain
+error that asks to keep its work (`keep_work`): that commits, then fails. `SessionDep` is
+that unit of work's session (one per request, whichever of the two a route asks for), so a
+read costs no more than the session it uses.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from src.core.events import MovementBroker
 from src.core.exceptions import DomainError
 from src.core.ratelimit import RateLimiter
 from src.core.tokens import TokenCodec
+from src.services.unit_of_work import UnitOfWork
 
 
 async def get_settings(request: Request) -> Settings:
@@ -67,23 +71,31 @@ async def get_redis(request: Request) -> Redis | None:
     return client
 
 
-async def get_session(
+async def get_unit_of_work(
     database: Annotated[Database, Depends(get_database)],
-) -> AsyncIterator[AsyncSession]:
+) -> AsyncIterator[UnitOfWork]:
     async with database.session_factory() as session:
+        work = UnitOfWork(session)
         try:
-            yield session
+            yield work
         except DomainError as exc:
             if exc.keep_work:
-                await session.commit()
+                await work.commit()
             else:
-                await session.rollback()
+                await work.rollback()
             raise
         except BaseException:
-            await session.rollback()
+            await work.rollback()
             raise
         else:
-            await session.commit()
+            await work.commit()
+
+
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
+
+
+async def get_session(work: UnitOfWorkDep) -> AsyncSession:
+    return work.session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -29,6 +29,7 @@ from src.dependencies import (
     SessionDep,
     SettingsDep,
     TokenCodecDep,
+    UnitOfWorkDep,
 )
 from src.models.user import Role, User
 from src.schemas.base import explained
@@ -82,16 +83,16 @@ async def get_user_service(
     return UserService(session, limiter=limiter, policy=policy)
 
 
-async def get_product_service(session: SessionDep) -> ProductService:
-    return ProductService(session)
+async def get_product_service(work: UnitOfWorkDep) -> ProductService:
+    return ProductService(work)
 
 
-async def get_location_service(session: SessionDep) -> LocationService:
-    return LocationService(session)
+async def get_location_service(work: UnitOfWorkDep) -> LocationService:
+    return LocationService(work)
 
 
-async def get_stock_service(session: SessionDep) -> StockService:
-    return StockService(session)
+async def get_stock_service(work: UnitOfWorkDep) -> StockService:
+    return StockService(work)
 
 
 async def get_ledger_service(session: SessionDep) -> LedgerService:

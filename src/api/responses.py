@@ -7,7 +7,6 @@ from fastapi import Response
 from src.core.exceptions import PROBLEM_FOR_STATUS
 from src.core.preconditions import etag, none_match
 from src.schemas.problem import Problem
-from src.services.idempotency import StoredResponse
 
 # When each status happens; the problem's title and type come from src.core.exceptions.
 _WHEN = {
@@ -79,16 +78,3 @@ def not_modified(if_none_match: str | None, version: int) -> Response | None:
     if not none_match(if_none_match, version):
         return None
     return Response(status_code=304, headers={"ETag": etag(version)})
-
-
-def stored_response(stored: StoredResponse) -> Response:
-    """Send a posting's response exactly as stored (a replay is byte-for-byte the original)."""
-    headers = {"Location": stored.location} if stored.location else {}
-    if stored.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return Response(
-        content=stored.body,
-        status_code=stored.status,
-        media_type="application/json",
-        headers=headers,
-    )

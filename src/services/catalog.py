@@ -8,7 +8,6 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.cursors import CursorCodec
 from src.core.exceptions import (
@@ -22,7 +21,9 @@ from src.core.preconditions import IfMatch, etag
 from src.models.catalog import Location, Product
 from src.repositories.base import PageResult, violated_constraint
 from src.repositories.catalog import CatalogRepository, LocationRepository, ProductRepository
+from src.schemas.catalog import LocationRead, ProductRead
 from src.schemas.filters import LocationFilter, ProductFilter
+from src.services.unit_of_work import UnitOfWork
 
 ItemT = TypeVar("ItemT", Product, Location)
 
@@ -32,14 +33,17 @@ class _CatalogService(Generic[ItemT]):
     unique: ClassVar[tuple[str, str]]  # (constraint name, field named in the conflict)
     label: ClassVar[str]  # the unique field as people write it ("SKU")
     label_plural: ClassVar[str]
+    read: ClassVar[type[BaseModel]]  # what an event carries: the item as clients read it
     repository: CatalogRepository
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, work: UnitOfWork) -> None:
+        self.work = work
+        self.session = work.session
 
     async def create(self, data: BaseModel) -> ItemT:
         item: ItemT = self.repository.model(**data.model_dump())
         await self._flush_unique(lambda: self.repository.add(item), getattr(item, self.unique[1]))
+        await self._emit("created", item)
         return item
 
     async def get(self, item_id: uuid.UUID) -> ItemT:
@@ -61,6 +65,7 @@ class _CatalogService(Generic[ItemT]):
                 setattr(item, field, value)
             item.version += 1
             await self._flush_unique(self.session.flush, getattr(item, self.unique[1]))
+            await self._emit("updated", item)
         return item
 
     async def archive(self, item_id: uuid.UUID, if_match: IfMatch | None = None) -> None:
@@ -79,6 +84,7 @@ class _CatalogService(Generic[ItemT]):
         item.is_archived = True
         item.version += 1
         await self.session.flush()
+        await self._emit("archived", item)
 
     async def restore(self, item_id: uuid.UUID, if_match: IfMatch | None = None) -> ItemT:
         """Undo archiving (idempotent: an active item comes back unchanged, same version), with
@@ -91,7 +97,14 @@ class _CatalogService(Generic[ItemT]):
             item.is_archived = False
             item.version += 1
             await self.session.flush()
+            await self._emit("restored", item)
         return item
+
+    async def _emit(self, action: str, item: ItemT) -> None:
+        """`product.updated` and the like, only for a change that happened: a PATCH that
+        changes nothing, archiving what is archived and restoring what is active emit none."""
+        data = self.read.model_validate(item).model_dump(mode="json")
+        await self.work.emit(f"{self.noun}.{action}", data)
 
     def _check(self, item: ItemT, if_match: IfMatch) -> None:
         if not if_match.matches(item.version):
@@ -127,10 +140,11 @@ class ProductService(_CatalogService[Product]):
     noun = "product"
     unique = ("uq_products_sku_lower", "sku")
     label, label_plural = "SKU", "SKUs"
+    read = ProductRead
 
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__(session)
-        self.repository = self.products = ProductRepository(session)
+    def __init__(self, work: UnitOfWork) -> None:
+        super().__init__(work)
+        self.repository = self.products = ProductRepository(work.session)
 
     async def list(
         self, filters: ProductFilter, *, codec: CursorCodec, cursor: str | None, limit: int
@@ -142,10 +156,11 @@ class LocationService(_CatalogService[Location]):
     noun = "location"
     unique = ("uq_locations_code_lower", "code")
     label, label_plural = "code", "codes"
+    read = LocationRead
 
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__(session)
-        self.repository = self.locations = LocationRepository(session)
+    def __init__(self, work: UnitOfWork) -> None:
+        super().__init__(work)
+        self.repository = self.locations = LocationRepository(work.session)
 
     async def list(
         self, filters: LocationFilter, *, codec: CursorCodec, cursor: str | None, limit: int

@@ -1,4 +1,4 @@
-"""Idempotency-Key handling for POSTs under /stock.
+"""Idempotency-Key handling for POSTs under /stock (used through the unit of work).
 
 The key is claimed with a non-blocking advisory lock held for the request's transaction: a
 second request with the same key while the first runs gets 409 at once instead of queueing.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -27,14 +26,21 @@ RETENTION = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
-class StoredResponse:
+class Replay:
+    """The response stored for a key, to be sent again exactly as it was."""
+
     status: int
     body: bytes
     location: str | None
-    replayed: bool = False
 
 
-Work = Callable[[], Awaitable[tuple[BaseModel, str | None]]]
+@dataclass(frozen=True)
+class Claim:
+    """A key this transaction holds: the response is remembered under it."""
+
+    user_id: uuid.UUID
+    key: str
+    request_hash: str
 
 
 def fingerprint(operation: str, body: BaseModel) -> str:
@@ -47,42 +53,43 @@ class IdempotencyGuard:
         self.repository = repository
         self.retention = retention
 
-    async def run(
-        self, *, user_id: uuid.UUID, key: str | None, request_hash: str, status: int, work: Work
-    ) -> StoredResponse:
-        if key is None:
-            result, location = await work()
-            return StoredResponse(status, result.model_dump_json().encode(), location)
-        if not await self.repository.try_lock(user_id, key):
+    async def claim(self, claim: Claim) -> Replay | None:
+        """Take the key for this transaction; the stored response if it already completed.
+
+        Raises IdempotencyKeyInFlight while another transaction holds it and
+        IdempotencyKeyReused when it completed for a different request.
+        """
+        if not await self.repository.try_lock(claim.user_id, claim.key):
             raise IdempotencyKeyInFlight(
                 "A request with this Idempotency-Key is still being processed; retry shortly"
             )
-        record = await self.repository.find(user_id, key)
+        record = await self.repository.find(claim.user_id, claim.key)
         if record is not None and record.created_at < datetime.now(UTC) - self.retention:
             await self.repository.remove(record)
             record = None
-        if record is not None:
-            if record.request_hash != request_hash:
-                raise IdempotencyKeyReused(
-                    "This Idempotency-Key was used with a different request; use a new key"
-                )
-            IDEMPOTENT_REPLAYS.inc()
-            return StoredResponse(
-                record.response_status, record.response_body, record.location, replayed=True
+        if record is None:
+            return None
+        if record.request_hash != claim.request_hash:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was used with a different request; use a new key"
             )
-        result, location = await work()
-        body = result.model_dump_json().encode()
+        IDEMPOTENT_REPLAYS.inc()
+        return Replay(record.response_status, record.response_body, record.location)
+
+    async def remember(
+        self, claim: Claim, *, status: int, body: bytes, location: str | None
+    ) -> None:
+        """Store the response under the claimed key (committed with the work, or not at all)."""
         await self.repository.add(
             IdempotencyRecord(
-                user_id=user_id,
-                key=key,
-                request_hash=request_hash,
+                user_id=claim.user_id,
+                key=claim.key,
+                request_hash=claim.request_hash,
                 response_status=status,
                 response_body=body,
                 location=location,
             )
         )
-        return StoredResponse(status, body, location)
 
     async def purge(self) -> int:
         """Delete records past the retention window; how many went."""

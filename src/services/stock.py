@@ -8,13 +8,12 @@ request's transaction, together with the ledger row that explains it, so the inv
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.after_commit import after_commit
 from src.core.db_errors import sqlstate
+from src.core.event_types import EventType
 from src.core.exceptions import Conflict, InsufficientStock, NotFound
 from src.core.ids import new_id
 from src.core.metrics import MOVEMENTS
@@ -23,7 +22,6 @@ from src.models.stock import AdjustmentReason, Movement, MovementKind
 from src.models.user import User
 from src.repositories.base import violated_constraint
 from src.repositories.catalog import LocationRepository, ProductRepository
-from src.repositories.idempotency import IdempotencyRepository
 from src.repositories.stock import MovementRepository, StockRepository
 from src.schemas.stock import (
     CountCreate,
@@ -33,85 +31,54 @@ from src.schemas.stock import (
     TransferCreate,
     TransferRead,
 )
-from src.services.idempotency import IdempotencyGuard, StoredResponse, fingerprint
+from src.services.unit_of_work import UnitOfWork
 
 _NUMERIC_OUT_OF_RANGE = "22003"
 
 
 class StockService:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, work: UnitOfWork) -> None:
+        self.work = work
+        session = self.session = work.session
         self.products = ProductRepository(session)
         self.locations = LocationRepository(session)
         self.stock = StockRepository(session)
         self.movements = MovementRepository(session)
-        self.guard = IdempotencyGuard(IdempotencyRepository(session))
 
     # ---------------------------------------------------------------- public operations
-    # `location` gives the URL of what a posting created (routes are the caller's business);
-    # it is stored with the response, so a replay answers with the same Location.
+    # Each returns what it created; the caller decides how to answer (and remembers it for
+    # an Idempotency-Key through the unit of work).
 
     async def post_movement(
-        self,
-        data: MovementCreate,
-        *,
-        actor: User,
-        request_id: str | None,
-        key: str | None,
-        location: Callable[[MovementRead], str],
-    ) -> StoredResponse:
-        async def work() -> tuple[MovementRead, str]:
-            movement = await self._movement(data, actor=actor, request_id=request_id)
-            read = MovementRead.model_validate(movement)
-            return read, location(read)
-
-        return await self._once(actor, key, fingerprint("movement", data), work)
+        self, data: MovementCreate, *, actor: User, request_id: str | None
+    ) -> MovementRead:
+        movement = await self._movement(data, actor=actor, request_id=request_id)
+        return MovementRead.model_validate(movement)
 
     async def transfer(
-        self,
-        data: TransferCreate,
-        *,
-        actor: User,
-        request_id: str | None,
-        key: str | None,
-        location: Callable[[TransferRead], str],
-    ) -> StoredResponse:
-        async def work() -> tuple[TransferRead, str]:
-            transfer_id, legs = await self._transfer(data, actor=actor, request_id=request_id)
-            read = TransferRead(
-                transfer_id=transfer_id, movements=[MovementRead.model_validate(m) for m in legs]
-            )
-            return read, location(read)
+        self, data: TransferCreate, *, actor: User, request_id: str | None
+    ) -> TransferRead:
+        transfer_id, legs = await self._transfer(data, actor=actor, request_id=request_id)
+        return TransferRead(
+            transfer_id=transfer_id, movements=[MovementRead.model_validate(m) for m in legs]
+        )
 
-        return await self._once(actor, key, fingerprint("transfer", data), work)
-
-    async def count(
-        self,
-        data: CountCreate,
-        *,
-        actor: User,
-        request_id: str | None,
-        key: str | None,
-        location: Callable[[CountRead], str],
-    ) -> StoredResponse:
-        async def work() -> tuple[CountRead, str]:
-            count_id, adjustments = await self._count(data, actor=actor, request_id=request_id)
-            read = CountRead(
-                count_id=count_id, movements=[MovementRead.model_validate(m) for m in adjustments]
-            )
-            return read, location(read)
-
-        return await self._once(actor, key, fingerprint("count", data), work)
+    async def count(self, data: CountCreate, *, actor: User, request_id: str | None) -> CountRead:
+        count_id, adjustments = await self._count(data, actor=actor, request_id=request_id)
+        return CountRead(
+            count_id=count_id, movements=[MovementRead.model_validate(m) for m in adjustments]
+        )
 
     # ---------------------------------------------------------------- the postings
 
     async def _movement(
         self, data: MovementCreate, *, actor: User, request_id: str | None
     ) -> Movement:
-        await self._usable_product(data.product_id)
+        product = await self._usable_product(data.product_id)
         await self._usable_location(data.location_id)
         balance = await self._apply(data.product_id, data.location_id, data.delta)
         return await self._record(
+            product.reorder_point,
             Movement(
                 product_id=data.product_id,
                 location_id=data.location_id,
@@ -123,13 +90,13 @@ class StockService:
                 note=data.note,
                 created_by=actor.id,
                 request_id=request_id,
-            )
+            ),
         )
 
     async def _transfer(
         self, data: TransferCreate, *, actor: User, request_id: str | None
     ) -> tuple[uuid.UUID, list[Movement]]:
-        await self._usable_product(data.product_id)
+        product = await self._usable_product(data.product_id)
         await self._usable_location(data.from_location_id)
         await self._usable_location(data.to_location_id)
         source = (data.product_id, data.from_location_id)
@@ -149,6 +116,7 @@ class StockService:
             balance = await self._apply(product_id, location_id, delta)
             legs.append(
                 await self._record(
+                    product.reorder_point,
                     Movement(
                         product_id=product_id,
                         location_id=location_id,
@@ -159,7 +127,7 @@ class StockService:
                         transfer_id=transfer_id,
                         created_by=actor.id,
                         request_id=request_id,
-                    )
+                    ),
                 )
             )
         return transfer_id, legs
@@ -168,8 +136,9 @@ class StockService:
         self, data: CountCreate, *, actor: User, request_id: str | None
     ) -> tuple[uuid.UUID, list[Movement]]:
         await self._usable_location(data.location_id)
+        reorder_points = {}
         for product_id in sorted(line.product_id for line in data.lines):
-            await self._usable_product(product_id)
+            reorder_points[product_id] = (await self._usable_product(product_id)).reorder_point
         locked = await self.stock.lock_levels(
             [(line.product_id, data.location_id) for line in data.lines]
         )
@@ -182,6 +151,7 @@ class StockService:
             balance = await self._apply(line.product_id, data.location_id, delta)
             adjustments.append(
                 await self._record(
+                    reorder_points[line.product_id],
                     Movement(
                         product_id=line.product_id,
                         location_id=data.location_id,
@@ -194,19 +164,36 @@ class StockService:
                         note=data.note,
                         created_by=actor.id,
                         request_id=request_id,
-                    )
+                    ),
                 )
             )
         return count_id, adjustments
 
     # ---------------------------------------------------------------- helpers
 
-    async def _record(self, movement: Movement) -> Movement:
-        """Insert a ledger row and announce it to event streams (delivered on commit); it is
-        counted in the metrics once committed."""
+    async def _record(self, reorder_point: int, movement: Movement) -> Movement:
+        """Insert a ledger row with its events (`movement.created`, and `level.below_reorder`
+        when it takes the level from at-or-above the product's reorder point to below it),
+        and announce it to `/stock/events` (delivered on commit); it is counted in the
+        metrics once committed."""
         await self.movements.add(movement)
         after_commit(self.session, MOVEMENTS.labels(movement.kind.value).inc)
-        payload = MovementRead.model_validate(movement).model_dump_json()
+        read = MovementRead.model_validate(movement)
+        await self.work.emit(EventType.MOVEMENT_CREATED, read.model_dump(mode="json"))
+        # The balance before is known from the one we got back: no query to find a crossing.
+        before, after = movement.balance_after - movement.quantity, movement.balance_after
+        if before >= reorder_point > after:
+            await self.work.emit(
+                EventType.LEVEL_BELOW_REORDER,
+                {
+                    "product_id": str(movement.product_id),
+                    "location_id": str(movement.location_id),
+                    "on_hand": after,
+                    "available": after,  # nothing is reserved yet: all on hand is available
+                    "reorder_point": reorder_point,
+                },
+            )
+        payload = read.model_dump_json()
         # NOTIFY payloads are capped near 8000 bytes; a huge note sends the id instead and
         # the stream loads the movement itself.
         await self.stock.announce(payload if len(payload.encode()) < 7500 else str(movement.id))
@@ -245,14 +232,3 @@ class StockService:
         if location.is_archived:
             raise Conflict("The location is archived and accepts no movements")
         return location
-
-    async def _once(
-        self,
-        actor: User,
-        key: str | None,
-        request_hash: str,
-        work: Callable[[], Awaitable[tuple[MovementRead | TransferRead | CountRead, str]]],
-    ) -> StoredResponse:
-        return await self.guard.run(
-            user_id=actor.id, key=key, request_hash=request_hash, status=201, work=work
-        )

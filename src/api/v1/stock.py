@@ -17,8 +17,10 @@ from src.api.deps import (
     RequireClerk,
     StockServiceDep,
 )
-from src.api.responses import problem_responses, stored_response
+from src.api.idempotency import Created, respond_once
+from src.api.responses import problem_responses
 from src.api.v1.prefix import API_V1
+from src.dependencies import UnitOfWorkDep
 from src.schemas.filters import LevelFilter, MovementFilter
 from src.schemas.pagination import Page
 from src.schemas.stock import (
@@ -49,18 +51,24 @@ async def post_movement(
     body: MovementCreate,
     actor: RequireClerk,
     service: StockServiceDep,
+    work: UnitOfWorkDep,
     request_id: RequestId,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Post a receipt, issue or adjustment (409 insufficient-stock with `available`)."""
-    stored = await service.post_movement(
-        body,
-        actor=actor,
-        request_id=request_id,
+
+    async def create() -> Created:
+        movement = await service.post_movement(body, actor=actor, request_id=request_id)
+        return movement, f"{MOVEMENTS}/{movement.id}"
+
+    return await respond_once(
+        work,
+        user_id=actor.id,
         key=idempotency_key,
-        location=lambda movement: f"{MOVEMENTS}/{movement.id}",
+        operation="movement",
+        body=body,
+        create=create,
     )
-    return stored_response(stored)
 
 
 @router.post(
@@ -74,18 +82,24 @@ async def post_transfer(
     body: TransferCreate,
     actor: RequireClerk,
     service: StockServiceDep,
+    work: UnitOfWorkDep,
     request_id: RequestId,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Move stock between two locations: both movements or neither."""
-    stored = await service.transfer(
-        body,
-        actor=actor,
-        request_id=request_id,
+
+    async def create() -> Created:
+        transfer = await service.transfer(body, actor=actor, request_id=request_id)
+        return transfer, f"{MOVEMENTS}?transfer_id={transfer.transfer_id}"
+
+    return await respond_once(
+        work,
+        user_id=actor.id,
         key=idempotency_key,
-        location=lambda transfer: f"{MOVEMENTS}?transfer_id={transfer.transfer_id}",
+        operation="transfer",
+        body=body,
+        create=create,
     )
-    return stored_response(stored)
 
 
 @router.post(
@@ -99,18 +113,24 @@ async def post_count(
     body: CountCreate,
     actor: RequireClerk,
     service: StockServiceDep,
+    work: UnitOfWorkDep,
     request_id: RequestId,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Record a stock count: one `count` adjustment per line that differs, all or nothing."""
-    stored = await service.count(
-        body,
-        actor=actor,
-        request_id=request_id,
+
+    async def create() -> Created:
+        count = await service.count(body, actor=actor, request_id=request_id)
+        return count, f"{MOVEMENTS}?count_id={count.count_id}"
+
+    return await respond_once(
+        work,
+        user_id=actor.id,
         key=idempotency_key,
-        location=lambda count: f"{MOVEMENTS}?count_id={count.count_id}",
+        operation="count",
+        body=body,
+        create=create,
     )
-    return stored_response(stored)
 
 
 @router.get("/movements", operation_id="listMovements", responses=problem_responses(400, 401, 422))

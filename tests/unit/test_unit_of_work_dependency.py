@@ -1,4 +1,4 @@
-"""The request-scoped session commits on success and rolls back on any exception."""
+"""The request's unit of work commits on success and rolls back on any exception."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from pytest_mock import MockerFixture
 
 from src.core.exceptions import Conflict, OAuthError
-from src.dependencies import get_session
+from src.dependencies import get_session, get_unit_of_work
 
 
 def _database(mocker: MockerFixture):  # type: ignore[no-untyped-def]
@@ -19,8 +19,10 @@ def _database(mocker: MockerFixture):  # type: ignore[no-untyped-def]
 
 async def test_commits_when_the_endpoint_returns(mocker: MockerFixture) -> None:
     database, session = _database(mocker)
-    generator = get_session(database)
-    assert await generator.__anext__() is session
+    generator = get_unit_of_work(database)
+    work = await generator.__anext__()
+    assert work.session is session
+    assert await get_session(work) is session  # SessionDep is the unit of work's session
     with pytest.raises(StopAsyncIteration):
         await generator.__anext__()
     session.commit.assert_awaited_once()
@@ -29,7 +31,7 @@ async def test_commits_when_the_endpoint_returns(mocker: MockerFixture) -> None:
 
 async def test_rolls_back_when_the_endpoint_raises(mocker: MockerFixture) -> None:
     database, session = _database(mocker)
-    generator = get_session(database)
+    generator = get_unit_of_work(database)
     await generator.__anext__()
     with pytest.raises(ValueError, match="boom"):
         await generator.athrow(ValueError("boom"))
@@ -40,7 +42,7 @@ async def test_rolls_back_when_the_endpoint_raises(mocker: MockerFixture) -> Non
 async def test_a_failing_commit_propagates(mocker: MockerFixture) -> None:
     database, session = _database(mocker)
     session.commit.side_effect = ConnectionError("lost")
-    generator = get_session(database)
+    generator = get_unit_of_work(database)
     await generator.__anext__()
     with pytest.raises(ConnectionError):
         await generator.__anext__()
@@ -50,7 +52,7 @@ async def test_an_error_that_keeps_its_work_commits_then_propagates(
     mocker: MockerFixture,
 ) -> None:
     database, session = _database(mocker)
-    generator = get_session(database)
+    generator = get_unit_of_work(database)
     await generator.__anext__()
     error = OAuthError("invalid_grant", "reused", keep_work=True)
     with pytest.raises(OAuthError) as raised:
@@ -67,7 +69,7 @@ async def test_an_error_that_keeps_its_work_commits_then_propagates(
 )
 async def test_other_errors_roll_back(mocker: MockerFixture, error: Exception) -> None:
     database, session = _database(mocker)
-    generator = get_session(database)
+    generator = get_unit_of_work(database)
     await generator.__anext__()
     with pytest.raises(type(error)):
         await generator.athrow(error)
@@ -78,7 +80,7 @@ async def test_other_errors_roll_back(mocker: MockerFixture, error: Exception) -
 async def test_a_failing_commit_of_kept_work_propagates(mocker: MockerFixture) -> None:
     database, session = _database(mocker)
     session.commit.side_effect = ConnectionError("lost")
-    generator = get_session(database)
+    generator = get_unit_of_work(database)
     await generator.__anext__()
     with pytest.raises(ConnectionError):
         await generator.athrow(OAuthError("invalid_grant", "reused", keep_work=True))
