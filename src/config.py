@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     # idle stream sends a heartbeat comment.
     sse_max_streams_per_user: int = Field(default=5, ge=1, le=100)
     sse_heartbeat_seconds: float = Field(default=15, gt=0, le=15)
+    # Stream tickets (`?ticket=`, for browsers' EventSource): how long one stays valid and
+    # reusable (never past the access token that minted it), and how often an open stream
+    # re-checks that its user is active and its session live (one query; it ends otherwise,
+    # and at the latest when its access token expires).
+    stream_ticket_ttl_seconds: int = Field(default=60, ge=1, le=3600)
+    stream_auth_recheck_seconds: float = Field(default=15, gt=0, le=300)
     # Idempotency records are kept 24 h; this is how often expired ones are deleted.
     idempotency_purge_interval_seconds: float = Field(default=600, gt=0)
     # The change feed (GET /events): events are kept this many days (fractions allowed), and

@@ -33,7 +33,7 @@ from src.dependencies import (
 )
 from src.models.user import Role, User
 from src.schemas.base import explained
-from src.services.auth import AuthPolicy, AuthService
+from src.services.auth import AuthPolicy, AuthService, Grant
 from src.services.catalog import LocationService, ProductService
 from src.services.events import EventService
 from src.services.health import HealthService
@@ -150,12 +150,27 @@ IfMatchHeader = Annotated[str | None, Header(alias="If-Match")]
 IfNoneMatchHeader = Annotated[str | None, Header(alias="If-None-Match")]
 
 
-async def get_current_user(
-    token: Annotated[str | None, Depends(oauth2_scheme)], auth: AuthServiceDep
-) -> User:
+async def get_current_grant(
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)], auth: AuthServiceDep
+) -> Grant:
+    if "ticket" in request.query_params:
+        # A stream ticket is no access token: refused outright, even beside a valid one, so
+        # a page that leaks it into other URLs finds out at once.
+        raise Unauthorized(
+            "A stream ticket (?ticket=) only opens event streams; "
+            "send 'Authorization: Bearer <token>' here",
+            invalid_token=True,
+        )
     if not token:
         raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'")
     return await auth.authenticate(token)
+
+
+CurrentGrant = Annotated[Grant, Depends(get_current_grant)]
+
+
+async def get_current_user(grant: CurrentGrant) -> User:
+    return grant.user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from src.api.problems import current_request_id, problem_response
 from src.api.v1.prefix import API_V1
+from src.core.logging import redact_query
 from src.core.metrics import UNMATCHED_ROUTE, observe_pool, observe_request
 from src.core.ratelimit import Limit
 from src.core.tokens import InvalidToken, TokenCodec
@@ -48,7 +49,8 @@ def new_request_id() -> str:
 
 
 class AccessLogMiddleware:
-    """Binds the request id to every log line and writes one access line per request."""
+    """Binds the request id to every log line and writes one access line per request: the
+    route template and the query, with credentials (stream tickets) redacted."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -75,10 +77,12 @@ class AccessLogMiddleware:
             elapsed = time.perf_counter() - start
             observe_request(scope["method"], route, status, elapsed)
             _observe_pool(scope)
+            query = scope.get("query_string", b"")
             access_log.info(
                 "request",
                 method=scope["method"],
                 route=route,
+                **({"query": redact_query(query)} if query else {}),
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
             )

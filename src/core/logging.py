@@ -11,6 +11,7 @@ import logging
 import logging.config
 import sys
 from typing import Any
+from urllib.parse import unquote_plus
 
 import structlog
 from structlog.types import EventDict, Processor
@@ -37,6 +38,27 @@ def redact_sensitive(_: Any, __: str, event_dict: EventDict) -> EventDict:
     for key in event_dict.keys() & _SENSITIVE_KEYS:
         event_dict[key] = "[redacted]"
     return event_dict
+
+
+# Query parameters whose values are credentials (stream tickets); the longest query logged.
+_SENSITIVE_PARAMETERS = frozenset({"ticket"})
+_MAX_LOGGED_QUERY = 1024
+
+
+def redact_query(query_string: bytes) -> str:
+    """The query as sent, with the value of every credential parameter replaced, however
+    its name is encoded (`tick%65t` is read as `ticket` too)."""
+    query = query_string.decode("latin-1")
+    parts = []
+    for part in query.split("&"):
+        name, sep, _value = part.partition("=")
+        if unquote_plus(name).strip().lower() in _SENSITIVE_PARAMETERS:
+            part = f"{name}{sep or '='}[redacted]"
+        parts.append(part)
+    redacted = "&".join(parts)
+    if len(redacted) > _MAX_LOGGED_QUERY:
+        return redacted[:_MAX_LOGGED_QUERY] + "..."
+    return redacted
 
 
 def configure_logging(level: str = "INFO", fmt: str = "console") -> None:

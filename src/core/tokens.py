@@ -6,6 +6,11 @@ rotation. An access token names its session (`sid`, the refresh-token family) so
 session ends the token. Refresh tokens are random strings; a rotation's successor is derived
 from the token it replaces (an HMAC), so a replay within the grace window can be answered
 with the same successor without storing it. Only SHA-256 hashes of refresh tokens are stored.
+
+Stream tickets (`?ticket=` for browsers' EventSource, which cannot send headers) are JWTs too,
+with their own audience and type, so neither kind is ever accepted as the other. A ticket
+carries its access token's session, issue time and expiry: it is no stronger than the token
+that minted it, and a stream it opens ends when that token would have.
 """
 
 from __future__ import annotations
@@ -18,12 +23,15 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 
 ALGORITHM = "HS256"
 ACCESS = "access"
+STREAM_TICKET = "stream_ticket"
 _REQUIRED = ["sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type", "sid"]
+_TICKET_REQUIRED = [*_REQUIRED, "auth_time", "access_exp"]
 _LEEWAY_SECONDS = 5
 # Verified tokens remembered per process: clients send the same token for its whole life, and
 # each request would otherwise verify it twice (rate limiter, then authentication).
@@ -49,6 +57,17 @@ class AccessClaims:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class TicketClaims:
+    subject: uuid.UUID
+    session: uuid.UUID
+    # Of the access token that minted the ticket: the password-change check and the latest
+    # moment a stream opened with the ticket may run.
+    access_issued_at: datetime
+    access_expires_at: datetime
+    expires_at: datetime
+
+
 class TokenCodec:
     def __init__(
         self,
@@ -65,6 +84,7 @@ class TokenCodec:
         self.issuer = issuer
         self.audience = audience
         self.ttl_seconds = ttl_seconds
+        self.ticket_audience = f"{audience}/stream-ticket"
         self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
 
     def issue_access(
@@ -105,22 +125,8 @@ class TokenCodec:
         return claims
 
     def _verify_access(self, token: str) -> AccessClaims:
+        claims = self._verify(token, self.audience, ACCESS, _REQUIRED)
         try:
-            header = jwt.get_unverified_header(token)
-            key = self._keys.get(str(header.get("kid")))
-            if key is None:
-                raise InvalidToken("unknown signing key")
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[ALGORITHM],
-                audience=self.audience,
-                issuer=self.issuer,
-                leeway=_LEEWAY_SECONDS,
-                options={"require": _REQUIRED},
-            )
-            if claims["type"] != ACCESS:
-                raise InvalidToken("not an access token")
             return AccessClaims(
                 subject=uuid.UUID(str(claims["sub"])),
                 session=uuid.UUID(str(claims["sid"])),
@@ -128,9 +134,77 @@ class TokenCodec:
                 issued_at=datetime.fromtimestamp(claims["iat"], UTC),
                 expires_at=datetime.fromtimestamp(claims["exp"], UTC),
             )
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise InvalidToken(type(exc).__name__) from None
+
+    def issue_stream_ticket(
+        self,
+        subject: uuid.UUID,
+        *,
+        session: uuid.UUID,
+        access_issued_at: datetime,
+        access_expires_at: datetime,
+        ttl_seconds: int,
+        now: datetime | None = None,
+    ) -> tuple[str, datetime]:
+        """A ticket for the access token's user and session, and its expiry: `ttl_seconds`
+        from now, but never after the access token's own."""
+        now = now or datetime.now(UTC)
+        expires_at = min(now + timedelta(seconds=ttl_seconds), access_expires_at)
+        claims = {
+            "sub": str(subject),
+            "sid": str(session),
+            "iat": now.timestamp(),
+            "nbf": now,
+            "exp": expires_at,
+            "jti": uuid.uuid4().hex,
+            "iss": self.issuer,
+            "aud": self.ticket_audience,
+            "type": STREAM_TICKET,
+            "auth_time": access_issued_at.timestamp(),
+            "access_exp": access_expires_at.timestamp(),
+        }
+        ticket = jwt.encode(
+            claims, self._signing_key, algorithm=ALGORITHM, headers={"kid": self._signing_kid}
+        )
+        return ticket, expires_at
+
+    def decode_stream_ticket(self, ticket: str) -> TicketClaims:
+        """The claims of a valid stream ticket; InvalidToken otherwise (an access token
+        included)."""
+        claims = self._verify(ticket, self.ticket_audience, STREAM_TICKET, _TICKET_REQUIRED)
+        try:
+            return TicketClaims(
+                subject=uuid.UUID(str(claims["sub"])),
+                session=uuid.UUID(str(claims["sid"])),
+                access_issued_at=datetime.fromtimestamp(float(claims["auth_time"]), UTC),
+                access_expires_at=datetime.fromtimestamp(float(claims["access_exp"]), UTC),
+                expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            )
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise InvalidToken(type(exc).__name__) from None
+
+    def _verify(self, token: str, audience: str, kind: str, required: list[str]) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+            key = self._keys.get(str(header.get("kid")))
+            if key is None:
+                raise InvalidToken("unknown signing key")
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=audience,
+                issuer=self.issuer,
+                leeway=_LEEWAY_SECONDS,
+                options={"require": required},
+            )
         except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
             # OverflowError: a correctly signed claim no date can hold (exp = 10**20).
             raise InvalidToken(type(exc).__name__) from None
+        if claims["type"] != kind:
+            raise InvalidToken(f"not of type {kind}")
+        return claims
 
     def refresh_successors(self, token: str) -> list[str]:
         """The refresh token that replaces `token`, under each key, the signing key's first.

@@ -12,6 +12,15 @@ class TokenResponse(BaseModel):
     refresh_token: str
 
 
+class StreamTicket(BaseModel):
+    ticket: str = Field(
+        description="Opaque; send it as `?ticket=` to open event streams, and nowhere else"
+    )
+    expires_in: int = Field(
+        ge=0, description="Seconds it stays valid (reusable meanwhile), never past the access token"
+    )
+
+
 class OAuthErrorResponse(BaseModel):
     error: Literal["invalid_request", "invalid_grant", "unsupported_grant_type"]
     error_description: str

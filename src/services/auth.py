@@ -29,7 +29,7 @@ from src.models.user import Role, User
 from src.repositories.base import violated_constraint
 from src.repositories.refresh_session import RefreshSessionRepository
 from src.repositories.user import UserRepository
-from src.schemas.auth import TokenResponse
+from src.schemas.auth import StreamTicket, TokenResponse
 from src.schemas.user import UserCreate
 
 _BAD_CREDENTIALS = "Invalid email or password"
@@ -68,6 +68,24 @@ class AuthPolicy:
     login_per_account_all_clients: Limit
     known_client_seconds: int
     password_change: Limit
+
+
+@dataclass(frozen=True)
+class Grant:
+    """An authenticated caller: the user, the session its credential belongs to, when the
+    access token behind it was issued, and when that token expires (the latest moment a
+    stream opened with it may run)."""
+
+    user: User
+    session: uuid.UUID
+    authenticated_at: datetime
+    expires_at: datetime
+
+
+def still_current(user: User, authenticated_at: datetime) -> bool:
+    """False once the password changed after the credential was issued."""
+    changed = user.password_changed_at
+    return changed is None or authenticated_at >= changed
 
 
 # Where the limiter remembers the client addresses that logged into an account recently.
@@ -192,7 +210,7 @@ class AuthService:
             await self.users.lock_sessions_of(known.user_id)
             await self.sessions.revoke_family(known.family_id)
 
-    async def authenticate(self, access_token: str) -> User:
+    async def authenticate(self, access_token: str) -> Grant:
         """The active user an access token names, in a live session; loaded on every request
         so logout, deactivation and role changes take effect at once."""
         try:
@@ -201,11 +219,45 @@ class AuthService:
             raise Unauthorized(
                 "The access token is invalid or expired", invalid_token=True
             ) from None
-        user = await self.users.get_active_in_session(claims.subject, claims.session)
+        user = await self._current(claims.subject, claims.session, claims.issued_at, "access token")
+        return Grant(user, claims.session, claims.issued_at, claims.expires_at)
+
+    async def authenticate_ticket(self, ticket: str) -> Grant:
+        """The caller a stream ticket names, checked like an access token; the grant runs
+        until the access token that minted the ticket expires."""
+        try:
+            claims = self.tokens.decode_stream_ticket(ticket)
+        except InvalidToken:
+            raise Unauthorized(
+                "The stream ticket is invalid or expired; get a new one", invalid_token=True
+            ) from None
+        user = await self._current(
+            claims.subject, claims.session, claims.access_issued_at, "stream ticket"
+        )
+        return Grant(user, claims.session, claims.access_issued_at, claims.access_expires_at)
+
+    def stream_ticket(self, grant: Grant, *, ttl_seconds: int) -> StreamTicket:
+        """A ticket for the grant's user and session; it never outlives the access token."""
+        now = datetime.now(UTC)
+        ticket, expires_at = self.tokens.issue_stream_ticket(
+            grant.user.id,
+            session=grant.session,
+            access_issued_at=grant.authenticated_at,
+            access_expires_at=grant.expires_at,
+            ttl_seconds=ttl_seconds,
+            now=now,
+        )
+        return StreamTicket(
+            ticket=ticket, expires_in=max(0, int((expires_at - now).total_seconds()))
+        )
+
+    async def _current(
+        self, user_id: uuid.UUID, session: uuid.UUID, issued_at: datetime, what: str
+    ) -> User:
+        user = await self.users.get_active_in_session(user_id, session)
         if user is None:
-            raise Unauthorized("The access token is no longer valid", invalid_token=True)
-        changed = user.password_changed_at
-        if changed is not None and claims.issued_at < changed:
+            raise Unauthorized(f"The {what} is no longer valid", invalid_token=True)
+        if not still_current(user, issued_at):
             raise Unauthorized("The password changed; log in again", invalid_token=True)
         return user
 

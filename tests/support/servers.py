@@ -64,11 +64,13 @@ def serve_process(
     secret_key: str,
     *args: str,
     env: Mapping[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[ServerProcess]:
-    """`stockroom serve --no-migrate` in a process of its own on a free port, yielded once it
-    answers. On the way out a server still running gets SIGTERM and must exit cleanly; one
-    the test stopped or killed itself is left to the test's own assertions."""
-    port = free_port()
+    """`stockroom serve --no-migrate` in a process of its own on a free port (or `port`, to
+    restart a server where its clients expect it), yielded once it answers. On the way out a
+    server still running gets SIGTERM and must exit cleanly; one the test stopped or killed
+    itself is left to the test's own assertions."""
+    port = port or free_port()
     environment = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -116,13 +118,14 @@ async def served(
     secret_key: str,
     *args: str,
     env: Mapping[str, str] | None = None,
+    port: int | None = None,
 ) -> AsyncIterator[ServerProcess]:
     """`serve_process` for async tests: starting and stopping happen off the event loop."""
     stack = contextlib.ExitStack()
     try:
         yield await asyncio.to_thread(
             stack.enter_context,
-            serve_process(database_url, data_dir, secret_key, *args, env=env),
+            serve_process(database_url, data_dir, secret_key, *args, env=env, port=port),
         )
     finally:
         await asyncio.to_thread(stack.close)

@@ -23,6 +23,7 @@ EXPECTED = {
     "POST /api/v1/auth/register": "register",
     "POST /api/v1/auth/token": "issueToken",
     "POST /api/v1/auth/logout": "logout",
+    "POST /api/v1/auth/stream-tickets": "createStreamTicket",
     "GET /api/v1/users/me": "getCurrentUser",
     "PATCH /api/v1/users/me": "updateCurrentUser",
     "POST /api/v1/users/me/password": "changePassword",

@@ -3,8 +3,9 @@ referenced from every response that can carry it.
 
 `required` is true only where the server always sends the header on that response
 (Schemathesis fails a response that lacks a required one): X-Request-ID everywhere,
-Location on every 201, ETag where the route documents it, Retry-After on 429 and
-WWW-Authenticate on 401. The rest depend on circumstances and are optional.
+Location on every 201 (but a stream ticket's, which is no resource), ETag where the route
+documents it, Retry-After on 429 and WWW-Authenticate on 401. The rest depend on
+circumstances and are optional.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ COMPONENTS: dict[str, dict[str, Any]] = {
 }
 
 _RATE_LIMIT = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
+# 201s that create nothing one can GET, so they send no Location.
+_NO_LOCATION = frozenset({"createStreamTicket"})
 
 
 def _ref(component: str) -> dict[str, str]:
@@ -104,7 +107,8 @@ def _headers_for(
     if path.startswith(API_V1):  # RateLimitMiddleware
         names |= {name: name for name in _RATE_LIMIT}
     if status == "201":
-        names["Location"] = "Location"
+        if operation.get("operationId") not in _NO_LOCATION:
+            names["Location"] = "Location"
         if idempotent:
             names["Idempotent-Replayed"] = "Idempotent-Replayed"
     elif status == "401":

@@ -1,4 +1,4 @@
-"""Auth: registration, the OAuth2 token endpoint (RFC 6749) and logout."""
+"""Auth: registration, the OAuth2 token endpoint (RFC 6749), logout and stream tickets."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response, status
 
-from src.api.deps import AuthServiceDep
+from src.api.deps import AuthServiceDep, CurrentGrant
 from src.api.responses import problem_responses
 from src.api.v1.prefix import API_V1
 from src.core.exceptions import OAuthError
-from src.dependencies import ClientAddress
-from src.schemas.auth import LogoutRequest, OAuthErrorResponse, TokenResponse
+from src.dependencies import ClientAddress, SettingsDep
+from src.schemas.auth import LogoutRequest, OAuthErrorResponse, StreamTicket, TokenResponse
 from src.schemas.user import UserCreate, UserRead
 
 router = APIRouter(prefix=f"{API_V1}/auth", tags=["auth"])
@@ -95,3 +95,22 @@ async def token(
 async def logout(body: LogoutRequest, service: AuthServiceDep) -> None:
     """End the session (refresh-token family) this refresh token belongs to."""
     await service.logout(body.refresh_token)
+
+
+@router.post(
+    "/stream-tickets",
+    operation_id="createStreamTicket",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        201: {"description": "A ticket; it is no resource, so there is no Location"},
+        **problem_responses(401, 429),
+    },
+)
+async def create_stream_ticket(
+    grant: CurrentGrant, service: AuthServiceDep, settings: SettingsDep, response: Response
+) -> StreamTicket:
+    """A short-lived ticket that opens event streams (`?ticket=`) as the caller, for clients
+    that cannot send headers (a browser's EventSource). Reusable until it expires, so the
+    browser can reconnect by itself; any other endpoint refuses it."""
+    response.headers["Cache-Control"] = "no-store"
+    return service.stream_ticket(grant, ttl_seconds=settings.stream_ticket_ttl_seconds)

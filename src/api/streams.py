@@ -1,0 +1,119 @@
+"""What every Server-Sent-Events endpoint shares: who opened the stream, and when it ends.
+
+Browsers' EventSource cannot send headers, so a stream accepts `Authorization: Bearer` or a
+stream ticket (`?ticket=`, from POST /auth/stream-tickets). `StreamCaller` is the caller and
+its lifetime; `event_source` finishes the response cleanly (the client reconnects, with a
+fresh credential) at shutdown, when the access token behind the stream expires, or when a
+re-check finds the user deactivated, the password changed or the session ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Protocol, TypeVar
+
+import anyio
+from fastapi import Depends, Query
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from src.api.deps import AuthServiceDep, oauth2_scheme
+from src.config import Settings
+from src.core.exceptions import Unauthorized
+from src.dependencies import DatabaseDep, SettingsDep
+from src.models.user import User
+from src.services.auth import Grant
+from src.services.stream_access import StreamAccessService
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+TICKET = Query(
+    max_length=4096,
+    description="A stream ticket (POST /api/v1/auth/stream-tickets), for clients that cannot "
+    "send headers (a browser's EventSource); instead of the Authorization header",
+)
+
+
+@dataclass(frozen=True)
+class StreamAccess:
+    grant: Grant
+    service: StreamAccessService
+
+    @property
+    def user(self) -> User:
+        return self.grant.user
+
+    async def ended(self) -> str:
+        """Return (naming why) once the stream must end."""
+        return await self.service.until_ended(self.grant)
+
+
+async def stream_access(
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    auth: AuthServiceDep,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    ticket: Annotated[str | None, TICKET] = None,
+) -> StreamAccess:
+    if ticket is not None:
+        grant = await auth.authenticate_ticket(ticket)
+    elif token:
+        grant = await auth.authenticate(token)
+    else:
+        raise Unauthorized(
+            "Authentication required: send 'Authorization: Bearer <token>' "
+            "or ?ticket=<stream ticket>"
+        )
+    service = StreamAccessService(
+        database.session_factory, recheck_seconds=settings.stream_auth_recheck_seconds
+    )
+    return StreamAccess(grant, service)
+
+
+StreamCaller = Annotated[StreamAccess, Depends(stream_access)]
+
+
+class ClosableStream(Protocol[T_co]):
+    def close(self) -> None: ...
+
+    def __aiter__(self) -> AsyncIterator[T_co]: ...
+
+
+def event_source(
+    stream: ClosableStream[T],
+    render: Callable[[T], ServerSentEvent],
+    *,
+    access: StreamAccess,
+    settings: Settings,
+) -> EventSourceResponse:
+    """The SSE response of `stream`, ended cleanly when its access or the server ends."""
+    shutdown = anyio.Event()
+    ending = asyncio.Event()
+
+    async def end_after(waiter: Awaitable[object]) -> None:
+        await waiter
+        ending.set()
+        stream.close()  # wakes a stream waiting for its next event
+
+    async def sse() -> AsyncIterator[ServerSentEvent]:
+        watchers = [
+            asyncio.create_task(end_after(shutdown.wait())),  # SIGTERM
+            asyncio.create_task(end_after(access.ended())),
+        ]
+        try:
+            async for item in stream:
+                if ending.is_set():  # e.g. in the middle of a replay
+                    return
+                yield render(item)
+        finally:
+            for watcher in watchers:
+                watcher.cancel()
+
+    return EventSourceResponse(
+        sse(),
+        ping=settings.sse_heartbeat_seconds,
+        shutdown_event=shutdown,
+        shutdown_grace_period=2,
+    )
