@@ -32,7 +32,6 @@ from src.repositories.catalog import (
     LocationRepository,
     ProductRepository,
 )
-from src.repositories.events import EventRepository, Position
 from src.repositories.stock import LEVELS_BY_KEY, MOVEMENTS_NEWEST_FIRST, StockRepository
 from src.repositories.user import BY_CREATED, UserRepository
 from src.schemas.filters import (
@@ -53,7 +52,6 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 LAST = {datetime: NOW, uuid.UUID: ID, str: "m"}
 # Shapes of the filters in EXPLAIN's Index Cond.
 SEARCH = "~~ '%bolt%'"
-LOOKUP = "lower("
 LEVELS_OF_ROW = "(product_id = products.id)"  # a correlated subquery's levels of one product
 
 Build = Callable[[AsyncSession, bool], Awaitable[Select[Any]]]
@@ -165,17 +163,6 @@ def levels_as_of(**filters: Any) -> Build:
     )
 
 
-def feed(*types: str) -> Build:
-    """The change feed's read: a position pair, the visibility horizon, maybe types."""
-
-    async def build(session: AsyncSession, after: bool) -> Select[Any]:
-        position = Position(7_000_000, 42) if after else None
-        await EventRepository(session).read_after(position, types=set(types), limit=PAGE)
-        return cast(_Capture, session).statements[-1]
-
-    return build
-
-
 @dataclass(frozen=True)
 class Case:
     build: Build
@@ -209,9 +196,6 @@ CASES: dict[str, Case] = {
         for flag in (True, False)
         for index, cond in (("ix_products_name_id", None), ("pk_stock_levels", LEVELS_OF_ROW))
     },
-    # An exact lookup reads the unique index on lower(sku) (or code): one row at most.
-    "products-sku": Case(products("created_at", sku="Bolt-M8"), "uq_products_sku_lower", LOOKUP),
-    "locations-code": Case(locations(code="Bin-7"), "uq_locations_code_lower", LOOKUP),
     "locations": Case(locations(), "ix_locations_created_at_id"),
     "locations-archived": Case(locations(is_archived=True), "ix_locations_created_at_id"),
     "users": Case(users(), "ix_users_created_at_id"),
@@ -247,10 +231,6 @@ CASES: dict[str, Case] = {
     # Recomputed from the ledger: which index reads it depends on the data.
     "levels-as-of": Case(levels_as_of(), None),
     "levels-as-of-location": Case(levels_as_of(location_id=[ID]), None),
-    # Keyset on (xid, seq), bounded above by the oldest running transaction: both in the
-    # index condition, so a page costs the same at the head of 100,000 events as at the start.
-    "events": Case(feed(), "ix_events_xid_seq", "pg_snapshot_xmin"),
-    "events-types": Case(feed("movement.created", "product.updated"), "ix_events_xid_seq"),
 }
 
 # Id filters whose index does not serve the sort order: the planner may rather walk the sort
