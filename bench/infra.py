@@ -25,9 +25,12 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from src.config import normalize_database_url
+from src.core.cursors import CursorCodec
 from src.core.events import asyncpg_dsn
 from src.core.ids import new_id
 from src.core.passwords import hash_password
+from src.repositories.events import Position
+from src.services.feed import encode_position
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BENCH_EMAIL = "bench-manager@stockroom.invalid"
@@ -97,6 +100,52 @@ async def create_manager(url: str) -> None:
     )
 
 
+# `movement.created` for every seeded movement (seed-demo writes the ledger, not the log):
+# the payload `MovementRead` gives, built in SQL, in one transaction per batch.
+EVENTS_BATCH = 50_000
+SEED_EVENTS = """
+WITH batch AS (
+    SELECT * FROM stock_movements WHERE id > $1 ORDER BY id LIMIT $2
+), added AS (
+    INSERT INTO events (type, data, movement_id)
+    SELECT 'movement.created', jsonb_build_object(
+        'id', id, 'product_id', product_id, 'location_id', location_id, 'kind', kind,
+        'quantity', quantity, 'balance_after', balance_after, 'reason', reason,
+        'reference', reference, 'note', note, 'transfer_id', transfer_id,
+        'count_id', count_id, 'created_by', created_by, 'request_id', request_id,
+        'created_at', created_at), id
+    FROM batch ORDER BY id
+    RETURNING movement_id
+)
+SELECT count(*) AS n, max(movement_id::text)::uuid AS last FROM added
+"""
+# Evenly spaced positions over the first 90% of the log: deep starts with full pages after.
+FEED_STARTS = """
+SELECT xid::text::bigint AS xid, seq FROM (
+    SELECT xid, seq, row_number() OVER (ORDER BY xid, seq) AS n, count(*) OVER () AS total
+    FROM events
+) ranked WHERE n % $1 = 0 AND n <= total * 0.9 ORDER BY xid, seq
+"""
+
+
+async def seed_events(url: str) -> int:
+    """Append the seeded movements' events to the feed's log (50,000 per transaction, so
+    the log spans several transaction ids as real traffic's does); how many."""
+    dsn, kwargs = asyncpg_dsn(url)
+    connection = await asyncpg.connect(dsn, **kwargs)
+    try:
+        total, last = 0, uuid.UUID(int=0)
+        while True:
+            batch = await connection.fetchrow(SEED_EVENTS, last, EVENTS_BATCH)
+            if not batch["n"]:
+                break
+            total, last = total + batch["n"], batch["last"]
+        await connection.execute("ANALYZE events")
+        return total
+    finally:
+        await connection.close()
+
+
 @dataclass(frozen=True)
 class Dataset:
     product_ids: list[str]
@@ -104,10 +153,12 @@ class Dataset:
     deep_product: str  # the product with the most movements
     deep_movements: int
     movements: int
+    events: int
+    feed_starts: list[str]  # event ids spread over the log, signed as the servers sign them
     postgres_version: str
 
 
-async def dataset(url: str) -> Dataset:
+async def dataset(url: str, secret_key: str, starts: int = 1000) -> Dataset:
     products = await fetch(url, "SELECT id FROM products ORDER BY id")
     levels = await fetch(url, "SELECT product_id, location_id FROM stock_levels ORDER BY 1, 2")
     deep = await fetch(
@@ -116,6 +167,9 @@ async def dataset(url: str) -> Dataset:
         " ORDER BY n DESC LIMIT 1",
     )
     total = await fetch(url, "SELECT count(*) AS n FROM stock_movements")
+    events = int((await fetch(url, "SELECT count(*) AS n FROM events"))[0]["n"])
+    positions = await fetch(url, FEED_STARTS, max(1, events // starts))
+    codec = CursorCodec(secret_key)
     version = await fetch(url, "SHOW server_version")
     return Dataset(
         product_ids=[str(r["id"]) for r in products],
@@ -123,6 +177,8 @@ async def dataset(url: str) -> Dataset:
         deep_product=str(deep[0]["product_id"]),
         deep_movements=int(deep[0]["n"]),
         movements=int(total[0]["n"]),
+        events=events,
+        feed_starts=[encode_position(codec, Position(r["xid"], r["seq"])) for r in positions],
         postgres_version=str(version[0]["server_version"]),
     )
 

@@ -5,9 +5,9 @@ It does what Stockroom does for each request, minus the framework: the same JWT 
 (PyJWT, HS256 pinned, `kid`, issuer, audience, every claim required, then the user loaded by
 id), the same SQL statements, the same signed keyset cursors and the same JSON fields. A
 posting runs in one transaction with the same idempotency record, locks, level upsert,
-ledger insert and NOTIFY. Reads run as single statements outside an explicit transaction,
-and there is no middleware, logging, metrics or rate limiting: that difference is
-what the benchmark's ratio measures.
+ledger insert, change-feed events and NOTIFYs. Reads run as single statements outside an
+explicit transaction, and there is no middleware, logging, metrics or rate limiting: that
+difference is what the benchmark's ratio measures.
 
 Configuration (environment): REFERENCE_DSN (an asyncpg DSN), REFERENCE_HOST (a socket
 directory, optional), REFERENCE_POOL_SIZE, SECRET_KEY, JWT_ISSUER, JWT_AUDIENCE.
@@ -34,6 +34,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from bench import reference_feed
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 ISSUER = os.environ.get("JWT_ISSUER", "stockroom")
@@ -300,6 +302,7 @@ async def post_movement(request: Request) -> Response:
                         raise HTTPException(422, "Idempotency-Key reused")
                     headers = {"Location": record["location"], "Idempotent-Replayed": "true"}
                     return Response(record["response_body"], 201, headers, "application/json")
+            reorder_point = 0
             for sql, target, noun in (
                 (PRODUCT_SHARE, product_id, "product"),
                 (LOCATION_SHARE, location_id, "location"),
@@ -309,6 +312,7 @@ async def post_movement(request: Request) -> Response:
                     raise HTTPException(404, f"No {noun} with this id")
                 if row["is_archived"]:
                     raise HTTPException(409, f"The {noun} is archived")
+                reorder_point = row.get("reorder_point", reorder_point)
             if delta > 0:
                 balance = await conn.fetchval(INCREASE, product_id, location_id, delta)
             else:
@@ -325,13 +329,31 @@ async def post_movement(request: Request) -> Response:
             movement.update(reference=reference, note=note, transfer_id=None, count_id=None)
             movement.update(created_by=user["id"], request_id=request_id, created_at=created_at)
             body = dumps(movement)
+            await conn.execute(
+                reference_feed.APPEND, "movement.created", body.decode(), movement_id
+            )
+            if balance - delta >= reorder_point > balance:
+                level = {"product_id": product_id, "location_id": location_id, "on_hand": balance}
+                level.update(available=balance, reorder_point=reorder_point)
+                await conn.execute(
+                    reference_feed.APPEND, "level.below_reorder", dumps(level).decode(), None
+                )
             await conn.execute(NOTIFY, "stock_movements", body.decode())
             location = f"/api/v1/stock/movements/{movement_id}"
             if key is not None:
                 await conn.execute(
                     INSERT_RECORD, user["id"], key, request_hash, 201, body, location
                 )
+            await conn.execute(NOTIFY, reference_feed.FEED_CHANNEL, "")
     return Response(body, 201, {"Location": location}, "application/json")
+
+
+async def events(request: Request) -> Response:
+    limit, after = query_limit(request), request.query_params.get("after")
+    async with pool(request).acquire() as conn:
+        await authenticate(request, conn)
+        page = await reference_feed.read_page(conn, after, limit)
+    return json_response(page)
 
 
 async def health(request: Request) -> Response:
@@ -363,6 +385,7 @@ app = Starlette(
         Route("/api/v1/stock/levels", levels),
         Route("/api/v1/stock/movements", movements, methods=["GET"]),
         Route("/api/v1/stock/movements", post_movement, methods=["POST"]),
+        Route("/api/v1/events", events),
     ],
     lifespan=lifespan,
 )

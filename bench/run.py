@@ -173,7 +173,7 @@ def settings_used(args: argparse.Namespace, data: Dataset, seeded: str) -> dict[
         else "throwaway embedded PostgreSQL (Unix socket, default settings)",
         "data": f"{len(data.product_ids)} products, {len(data.levels)} stock levels,"
         f" {data.movements:,} movements; busiest product {data.deep_movements:,} movements"
-        f" ({data.deep_movements // 20:,} pages of 20)",
+        f" ({data.deep_movements // 20:,} pages of 20); {data.events:,} events in the feed",
         "seed": seeded,
         "stockroom": f"ENVIRONMENT=production, LOG_LEVEL={args.log_level} (to a file),"
         f" RATE_LIMIT_DEFAULT={args.rate_limit}, DB pool 10 + 10 overflow per worker",
@@ -190,14 +190,16 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, workdir: Path) ->
     url = stack.enter_context(infra.scratch_database(admin_url))
     say("migrating the scratch database")
     migrations.upgrade(url)
-    env = infra.base_env(url, secrets.token_urlsafe(48), workdir)
+    secret_key = secrets.token_urlsafe(48)
+    env = infra.base_env(url, secret_key, workdir)
     say(f"seeding {args.movements:,} movements (stockroom seed-demo)")
     seed_args = ["seed-demo", "--products", str(args.products), "--locations"]
     seed_args += [str(args.locations), "--movements", str(args.movements), "--seed", "1"]
     seeded = infra.run_cli(seed_args, env, workdir, workdir / "seed.log")
     say(seeded)
+    say(f"appended {asyncio.run(infra.seed_events(url)):,} movement.created events to the feed")
     asyncio.run(infra.create_manager(url))
-    data = asyncio.run(infra.dataset(url))
+    data = asyncio.run(infra.dataset(url, secret_key))
     dsn, socket = asyncpg_dsn(url)
     reference_env = {**env, "REFERENCE_DSN": dsn, "REFERENCE_HOST": socket.get("host", "")}
     servers = {

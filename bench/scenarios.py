@@ -109,6 +109,36 @@ def _deep_ledger(target: Target, data: Dataset) -> Callable[[int], UserScript]:
     return script
 
 
+FEED_PAGE = 100
+
+
+def _deep_feed(target: Target, data: Dataset) -> Callable[[int], UserScript]:
+    """Page through the change feed by next_cursor, 100 events a page, oldest first, from a
+    random deep position: a real event id (signed as the servers sign them) picked from
+    positions spread over the first 90% of the log. After a walk of full pages (up to 50)
+    a user jumps to another random position, so the users read all over the log."""
+    walk = max(1, min(50, data.events // 10 // FEED_PAGE))
+    path = f"{API}/events?limit={FEED_PAGE}&after="
+
+    def script(user: int) -> UserScript:
+        rng, pages = random.Random(user), [0]
+        after = [rng.choice(data.feed_starts)]
+
+        def make() -> bytes:
+            return target.request("GET", path + after[0])
+
+        def seen(status: int, body: bytes) -> None:
+            pages[0] += 1
+            cursor = json.loads(body).get("next_cursor") if status == 200 else None
+            if cursor is None or pages[0] % walk == 0:
+                cursor = rng.choice(data.feed_starts)
+            after[0] = cursor
+
+        return make, seen
+
+    return script
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str  # short name for --endpoints
@@ -139,4 +169,5 @@ SCENARIOS = [
     ),
     Scenario("post-movement", f"POST {API}/stock/movements (receipt)", _receipts),
     Scenario("ledger", f"GET {API}/stock/movements?product_id=&limit=20 (cursor)", _deep_ledger),
+    Scenario("feed", f"GET {API}/events?limit=100&after= (cursor, deep)", _deep_feed),
 ]
