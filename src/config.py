@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     events_retention_days: float = Field(default=30, gt=0)
     events_purge_interval_seconds: float = Field(default=3600, gt=0)
     events_lag_interval_seconds: float = Field(default=5, gt=0)
+    # Streams read the log when a NOTIFY wakes them and at least this often: an event held
+    # back by an older transaction (or a notification lost) is delivered within this time.
+    events_poll_seconds: float = Field(default=1.5, gt=0, le=60)
 
     # Auth. Keys in SECRET_KEY_PREVIOUS still verify tokens, so the signing key can be
     # rotated without logging everyone out.

@@ -99,8 +99,12 @@ async def get_ledger_service(session: SessionDep) -> LedgerService:
     return LedgerService(session)
 
 
-async def get_event_service(database: DatabaseDep, broker: BrokerDep) -> EventService:
-    return EventService(database.session_factory, broker)
+async def get_event_service(
+    database: DatabaseDep, broker: BrokerDep, codec: CursorCodecDep, settings: SettingsDep
+) -> EventService:
+    return EventService(
+        database.session_factory, broker, codec, poll_seconds=settings.events_poll_seconds
+    )
 
 
 HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]

@@ -1,10 +1,11 @@
-"""Fan-out of committed stock movements to Server-Sent-Event streams.
+"""Wake-ups for the event streams: one LISTEN on the feed's channel per process.
 
-Each process holds one dedicated PostgreSQL connection that LISTENs on `stock_movements`;
-postings NOTIFY in their own transaction, so PostgreSQL delivers an event only once the
-movement has committed, to every listening process of every instance. Subscribers get a
-bounded queue each; one that cannot keep up is dropped (its client reconnects with
-Last-Event-ID and replays from the ledger) rather than slowing everyone down.
+The event log is the truth; a NOTIFY on `events` (sent by the unit of work with each
+commit that appended events) only tells this process's streams to read the log again from
+their own last position. A stream's subscription is one flag, whatever the number of
+notifications, so memory per stream is bounded and a slow client holds back nobody. A
+notification lost while the connection is down costs nothing but latency: streams also
+re-read the log periodically (EVENTS_POLL_SECONDS).
 """
 
 from __future__ import annotations
@@ -20,22 +21,32 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from src.core.event_types import FEED_CHANNEL
 from src.core.exceptions import RateLimited, ServiceUnavailable
 from src.core.logging import get_logger
 
-CHANNEL = "stock_movements"
-QUEUE_SIZE = 1000
-_RECONNECT_SECONDS = 1.0
+_RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)
 
 log = get_logger(__name__)
 
 
 @dataclass(eq=False)
 class Subscription:
+    """One stream's wake-up flag; `closed` once the stream must end (shutdown)."""
+
     user_id: uuid.UUID
-    queue: asyncio.Queue[str | None] = field(
-        default_factory=lambda: asyncio.Queue(maxsize=QUEUE_SIZE)
-    )
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    closed: bool = False
+
+    def close(self) -> None:
+        self.closed = True
+        self.wake.set()
+
+    async def wait(self, seconds: float) -> None:
+        """Until woken (or closed), at most `seconds`; the flag is cleared."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wake.wait(), seconds)
+        self.wake.clear()
 
 
 def asyncpg_dsn(database_url: str) -> tuple[str, dict[str, Any]]:
@@ -47,7 +58,7 @@ def asyncpg_dsn(database_url: str) -> tuple[str, dict[str, Any]]:
     return dsn, ({"host": host} if host else {})
 
 
-class MovementBroker:
+class EventBroker:
     def __init__(self, database_url: str, *, max_streams_per_user: int) -> None:
         self._dsn, self._connect_kwargs = asyncpg_dsn(database_url)
         self.max_streams_per_user = max_streams_per_user
@@ -60,7 +71,8 @@ class MovementBroker:
 
     @contextlib.asynccontextmanager
     async def subscribe(self, user_id: uuid.UUID) -> AsyncIterator[Subscription]:
-        """Register a stream (RateLimited past the per-user cap); always unregistered."""
+        """Register a stream (RateLimited past the per-user cap, ServiceUnavailable when the
+        database cannot be listened to); always unregistered."""
         if self._per_user[user_id] >= self.max_streams_per_user:
             raise RateLimited(
                 f"At most {self.max_streams_per_user} event streams per user", retry_after=5
@@ -85,20 +97,14 @@ class MovementBroker:
     def stream_count(self) -> int:
         return len(self._subscriptions)
 
-    def publish_local(self, payload: str) -> None:
-        """Deliver one movement (JSON) to every subscriber of this process."""
-        for subscription in list(self._subscriptions):
-            try:
-                subscription.queue.put_nowait(payload)
-            except asyncio.QueueFull:
-                # Too slow: end its stream; the client resumes from the ledger.
-                self._subscriptions.discard(subscription)
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    subscription.queue.get_nowait()
-                subscription.queue.put_nowait(None)
+    def wake_all(self) -> None:
+        """Tell every stream of this process to read the log again."""
+        for subscription in self._subscriptions:
+            subscription.wake.set()
 
     async def close(self) -> None:
-        self._end_streams()
+        for subscription in list(self._subscriptions):
+            subscription.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -110,39 +116,34 @@ class MovementBroker:
             self._task = asyncio.create_task(self._listen_forever())
 
     async def _listen_forever(self) -> None:
+        failures = 0
         while True:
             connection: asyncpg.Connection | None = None
             try:
                 connection = await asyncpg.connect(self._dsn, **self._connect_kwargs)
-                await connection.add_listener(CHANNEL, self._on_notify)
+                await connection.add_listener(FEED_CHANNEL, self._on_notify)
                 self._listening.set()
+                failures = 0
+                # Anything committed while no one listened is in the log: read it now.
+                self.wake_all()
                 closed = asyncio.Event()
                 connection.add_termination_listener(_setter(closed))
                 await closed.wait()
                 log.warning("event_listener_lost")
-                self._end_streams()
             except asyncio.CancelledError:
                 raise
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("event_listener_down", error=type(exc).__name__)
-                self._end_streams()
             finally:
                 self._listening.clear()
                 if connection is not None and not connection.is_closed():
                     with contextlib.suppress(Exception):
                         await connection.close()
-            await asyncio.sleep(_RECONNECT_SECONDS)
+            await asyncio.sleep(_RECONNECT_SECONDS[min(failures, len(_RECONNECT_SECONDS) - 1)])
+            failures += 1
 
-    def _on_notify(self, _connection: Any, _pid: int, _channel: str, payload: object) -> None:
-        self.publish_local(str(payload))
-
-    def _end_streams(self) -> None:
-        """Events may have been missed while the listener was down: end every stream so
-        its client reconnects with Last-Event-ID and replays the gap from the ledger."""
-        for subscription in list(self._subscriptions):
-            self._subscriptions.discard(subscription)
-            with contextlib.suppress(asyncio.QueueFull):
-                subscription.queue.put_nowait(None)
+    def _on_notify(self, _connection: Any, _pid: int, _channel: str, _payload: object) -> None:
+        self.wake_all()
 
 
 def _setter(event: asyncio.Event) -> Any:
