@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from src.core import migrations
@@ -33,7 +35,9 @@ from tests.support.sse import (
 from tests.support.stock import new_location, new_product, post_movement
 
 Headers = dict[str, str]
+Product = dict[str, Any] | None
 FEED = "/api/v1/events"
+LOCATIONS = 6
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +53,7 @@ class Shop:
     base: str
     client: httpx.AsyncClient
     clerk: Headers
+    manager: Headers
     product: dict[str, Any]
     locations: list[dict[str, Any]]
 
@@ -67,8 +72,8 @@ async def shop(held_url: str, tmp_path: Path) -> AsyncIterator[Shop]:
         clerk = await login_headers(client, clerk_user)
         manager = await login_headers(client, manager_user)
         product = await new_product(client, manager)
-        locations = [await new_location(client, manager) for _ in range(8)]
-        yield Shop(base, client, clerk, product, locations)
+        locations = [await new_location(client, manager) for _ in range(LOCATIONS)]
+        yield Shop(base, client, clerk, manager, product, locations)
 
 
 async def head(shop: Shop) -> str:
@@ -87,7 +92,7 @@ async def head(shop: Shop) -> str:
             return after
 
 
-async def poll(shop: Shop, after: str, count: int) -> list[str]:
+async def poll(shop: Shop, after: str, count: int, product: Product = None) -> list[str]:
     """Movement ids from `GET /events` after `after` until `count` of this shop's arrived."""
     seen: list[str] = []
     async with asyncio.timeout(60):
@@ -99,26 +104,34 @@ async def poll(shop: Shop, after: str, count: int) -> list[str]:
             seen += [
                 i["data"]["id"]
                 for i in body["items"]
-                if i["data"]["product_id"] == shop.product["id"]
+                if i["data"]["product_id"] == (product or shop.product)["id"]
             ]
             after = body["next_cursor"]
             await asyncio.sleep(0.05)
     return seen
 
 
-def ours(shop: Shop) -> Any:
+def ours(shop: Shop, product: Product = None) -> Any:
     def keep(event: dict[str, Any]) -> bool:
         data = event["data"]
         movement = data["data"] if "type" in data else data
-        return bool(movement["product_id"] == shop.product["id"])
+        return bool(movement["product_id"] == (product or shop.product)["id"])
 
     return keep
 
 
-async def post(shop: Shop, location: int, reference: str | None = None) -> dict[str, Any]:
+async def post(
+    shop: Shop, location: int, reference: str | None = None, product: Product = None
+) -> dict[str, Any]:
     extra = {"reference": reference} if reference else {}
     response = await post_movement(
-        shop.client, shop.clerk, shop.product, shop.locations[location], "receipt", 1, **extra
+        shop.client,
+        shop.clerk,
+        product or shop.product,
+        shop.locations[location],
+        "receipt",
+        1,
+        **extra,
     )
     assert response.status_code == 201, response.text
     movement: dict[str, Any] = response.json()
@@ -160,3 +173,57 @@ async def test_a_late_commit_reaches_every_consumer_once_and_in_order(
     assert got_live == expected
     assert got_resumed == expected
     assert got_polled == expected
+
+
+# Postings: whether each is held open after its insert, and how long before its release.
+postings = st.lists(st.tuples(st.booleans(), st.floats(0, 0.2)), min_size=2, max_size=LOCATIONS)
+
+
+@settings(
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(plan=postings, cut=st.integers(1, LOCATIONS))
+async def test_concurrent_postings_reach_every_consumer_once_in_one_order(
+    shop: Shop, held_url: str, plan: list[tuple[bool, float]], cut: int
+) -> None:
+    """Postings on connections of their own, some held open after their insert and released
+    in a random order after random delays: a live stream, a /stock/events client that leaves
+    after `cut` movements and resumes, and a poller each get exactly the committed ones, in
+    one order, none twice."""
+    product = await new_product(shop.client, shop.manager)
+    cut = min(cut, len(plan) - 1)
+    start = await head(shop)
+    tag = uuid.uuid4().hex[:8]
+    references = [f"{'hold' if held else 'free'}-{tag}-{i}" for i, (held, _) in enumerate(plan)]
+    held = [(r, delay) for r, (h, delay) in zip(references, plan, strict=True) if h]
+    keep = ours(shop, product)
+    async with (
+        sse(shop.base, FEED_STREAM, shop.clerk, types="movement.created") as live,
+        sse(shop.base, STOCK_STREAM, shop.clerk) as stock,
+        holds(held_url) as lock,
+    ):
+        for reference, _ in held:
+            await lock.hold(reference)
+        tasks = [
+            asyncio.create_task(post(shop, i, reference, product))
+            for i, reference in enumerate(references)
+        ]
+        await lock.until_waiting(len(held))
+        for reference, delay in sorted(held, key=lambda h: h[1]):
+            await asyncio.sleep(delay)
+            await lock.release(reference)
+        committed = {m["id"] for m in await asyncio.gather(*tasks)}
+
+        got_live = [e["data"]["data"]["id"] for e in await live.collect(len(plan), keep)]
+        before_leaving = [e["id"] for e in await stock.collect(cut, keep)]
+    resumed = {**shop.clerk, "Last-Event-ID": before_leaving[-1]}
+    async with sse(shop.base, STOCK_STREAM, resumed) as again:
+        after_return = [e["id"] for e in await again.collect(len(plan) - cut, keep)]
+        with pytest.raises(TimeoutError):
+            await again.collect(1, keep, wait=0.3)
+    got_polled = await poll(shop, start, len(plan), product)
+
+    assert set(got_live) == committed
+    assert len(got_live) == len(committed)
+    assert before_leaving + after_return == got_live
+    assert got_polled == got_live
