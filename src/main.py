@@ -101,6 +101,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.broker = EventBroker(
         settings.database_listen_url or settings.database_url or "",
         max_streams_per_user=settings.sse_max_streams_per_user,
+        poll_seconds=settings.events_poll_seconds,
     )
     factory = app.state.db.session_factory
     purgers = [

@@ -100,11 +100,9 @@ async def get_ledger_service(session: SessionDep) -> LedgerService:
 
 
 async def get_event_service(
-    database: DatabaseDep, broker: BrokerDep, codec: CursorCodecDep, settings: SettingsDep
+    database: DatabaseDep, broker: BrokerDep, codec: CursorCodecDep
 ) -> EventService:
-    return EventService(
-        database.session_factory, broker, codec, poll_seconds=settings.events_poll_seconds
-    )
+    return EventService(database.session_factory, broker, codec)
 
 
 HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]

@@ -3,9 +3,14 @@
 The event log is the truth; a NOTIFY on `events` (sent by the unit of work with each
 commit that appended events) only tells this process's streams to read the log again from
 their own last position. A stream's subscription is one flag, whatever the number of
-notifications, so memory per stream is bounded and a slow client holds back nobody. A
-notification lost while the connection is down costs nothing but latency: streams also
-re-read the log periodically (EVENTS_POLL_SECONDS).
+notifications, so memory per stream is bounded and a slow client holds back nobody.
+
+A NOTIFY can come before its events are visible (an older transaction still runs), and
+one sent while the connection was down is lost. So every EVENTS_POLL_SECONDS the listener
+also asks, on its own connection, for the oldest running transaction
+(`pg_snapshot_xmin`): events only ever become visible when it advances, so the streams are
+woken exactly then. One tiny query per process, however many streams: idle streams cost
+the database nothing.
 """
 
 from __future__ import annotations
@@ -59,9 +64,12 @@ def asyncpg_dsn(database_url: str) -> tuple[str, dict[str, Any]]:
 
 
 class EventBroker:
-    def __init__(self, database_url: str, *, max_streams_per_user: int) -> None:
+    def __init__(
+        self, database_url: str, *, max_streams_per_user: int, poll_seconds: float = 1.5
+    ) -> None:
         self._dsn, self._connect_kwargs = asyncpg_dsn(database_url)
         self.max_streams_per_user = max_streams_per_user
+        self.poll_seconds = poll_seconds
         self._subscriptions: set[Subscription] = set()
         self._per_user: Counter[uuid.UUID] = Counter()
         self._task: asyncio.Task[None] | None = None
@@ -128,11 +136,11 @@ class EventBroker:
                 self.wake_all()
                 closed = asyncio.Event()
                 connection.add_termination_listener(_setter(closed))
-                await closed.wait()
+                await self._watch_visibility(connection, closed)
                 log.warning("event_listener_lost")
             except asyncio.CancelledError:
                 raise
-            except (OSError, asyncpg.PostgresError) as exc:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("event_listener_down", error=type(exc).__name__)
             finally:
                 self._listening.clear()
@@ -142,8 +150,29 @@ class EventBroker:
             await asyncio.sleep(_RECONNECT_SECONDS[min(failures, len(_RECONNECT_SECONDS) - 1)])
             failures += 1
 
+    async def _watch_visibility(
+        self, connection: asyncpg.Connection, closed: asyncio.Event
+    ) -> None:
+        """Until the connection closes: wake the streams whenever the oldest running
+        transaction has moved on (held-back events may have become visible). It never moves
+        back, so a stream that read the log since the last look has missed nothing."""
+        seen = await _xmin(connection)
+        while not closed.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(closed.wait(), self.poll_seconds)
+            if closed.is_set():
+                return
+            xmin = await _xmin(connection)
+            if xmin != seen:
+                seen = xmin
+                self.wake_all()
+
     def _on_notify(self, _connection: Any, _pid: int, _channel: str, _payload: object) -> None:
         self.wake_all()
+
+
+async def _xmin(connection: asyncpg.Connection) -> int:
+    return int(await connection.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text"))
 
 
 def _setter(event: asyncio.Event) -> Any:

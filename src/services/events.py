@@ -2,10 +2,11 @@
 followed live, in the feed's one order.
 
 A stream keeps its last position and only ever reads the log after it (pages of `PAGE`,
-each in a short session of its own: an idle stream holds no connection). A NOTIFY, or the
-periodic re-read every EVENTS_POLL_SECONDS, only wakes it; as the log hides an event until
-no older transaction still runs, an event held back when it was notified is read on a later
-wake. So the switch from replay to live has no seam: no gap, no duplicate, no reordering.
+each in a short session of its own: an idle stream holds no connection). The broker only
+wakes it: on a NOTIFY, and whenever held-back events may have become visible (see
+`src.core.events`); as the log hides an event until no older transaction still runs, an
+event held back when it was notified is read on a later wake. So the switch from replay to
+live has no seam: no gap, no duplicate, no reordering.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.core.cursors import CursorCodec
 from src.core.event_types import EventType
 from src.core.events import EventBroker, Subscription
 from src.core.exceptions import CursorExpired, MalformedRequest
+from src.core.logging import get_logger
 from src.models.event import Event
 from src.repositories.events import BEGINNING, EventRepository, Position
 from src.repositories.stock import StockRepository
@@ -28,7 +31,11 @@ from src.schemas.feed import EventRead
 from src.schemas.stock import MovementRead
 from src.services.feed import decode_position, encode_position, position_of
 
+log = get_logger(__name__)
+
 PAGE = 100
+# A stream also re-reads on its own this often: a safety net, should its wake-ups stop.
+FALLBACK_SECONDS = 30.0
 MOVEMENTS = frozenset({EventType.MOVEMENT_CREATED.value})
 
 
@@ -51,14 +58,11 @@ class LogStream:
         subscription: Subscription,
         start: Position,
         render: Render,
-        *,
-        poll_seconds: float,
     ) -> None:
         self._read = read
         self._subscription = subscription
         self._start = start
         self._render = render
-        self._poll_seconds = poll_seconds
 
     def close(self) -> None:
         """End the stream cleanly (server shutdown): the iterator stops after this."""
@@ -69,12 +73,17 @@ class LogStream:
         while not self._subscription.closed:
             # Cleared before reading: a wake-up that arrives during the read is not lost.
             self._subscription.wake.clear()
-            page = await self._read(last)
+            try:
+                page = await self._read(last)
+            except (SQLAlchemyError, OSError) as exc:
+                # End cleanly; the client reconnects with Last-Event-ID and misses nothing.
+                log.warning("event_stream_read_failed", error=type(exc).__name__)
+                return
             for event in page:
                 last = position_of(event)
                 yield self._render(event)
             if len(page) < PAGE:
-                await self._subscription.wait(self._poll_seconds)
+                await self._subscription.wait(FALLBACK_SECONDS)
 
 
 class EventService:
@@ -85,13 +94,10 @@ class EventService:
         session_factory: async_sessionmaker[AsyncSession],
         broker: EventBroker,
         codec: CursorCodec,
-        *,
-        poll_seconds: float,
     ) -> None:
         self.session_factory = session_factory
         self.broker = broker
         self.codec = codec
-        self.poll_seconds = poll_seconds
 
     @contextlib.asynccontextmanager
     async def open_feed(
@@ -126,7 +132,7 @@ class EventService:
             async with self.session_factory() as session:
                 return await EventRepository(session).read_after(after, types=types, limit=PAGE)
 
-        return LogStream(read, subscription, start, render, poll_seconds=self.poll_seconds)
+        return LogStream(read, subscription, start, render)
 
     def _feed_event(self, event: Event) -> StreamedEvent:
         id_ = encode_position(self.codec, position_of(event))
