@@ -3,6 +3,8 @@ what it refuses before it starts."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -250,3 +252,32 @@ async def test_a_posting_through_one_serve_process_reaches_both_streams_on_both(
             assert event["event"] == "movement"
             assert event["id"] == movement["id"]
             assert event["data"] == movement
+
+
+async def test_an_event_held_back_and_never_notified_still_arrives(
+    committed_database_url: str,
+    committed_engine: Any,
+    tmp_path: Path,
+    people: tuple[Headers, Headers],
+) -> None:
+    """No NOTIFY ever comes for it (as if lost), and it was invisible when written: the
+    process's visibility check wakes the stream once the older transaction ends."""
+    viewer, _ = people
+    name = f"quiet-{uuid.uuid4().hex}"
+    app = create_app(make_settings(committed_database_url, tmp_path, events_poll_seconds=0.1))
+    async with (
+        running(app) as base,
+        sse(base, FEED_STREAM, viewer, types="product.updated") as stream,
+        committed_engine.connect() as older,
+    ):
+        await older.begin()
+        await older.execute(text("SELECT pg_current_xact_id()"))  # began first, still runs
+        await append_committed(committed_engine, (EventType.PRODUCT_UPDATED, {"name": name}))
+        arrival = asyncio.create_task(
+            stream.collect(1, lambda e: e["data"]["data"].get("name") == name)
+        )
+        await asyncio.sleep(0.6)
+        assert not arrival.done()  # held back
+        await older.rollback()
+        (event,) = await asyncio.wait_for(arrival, 10)
+    assert event["event"] == "product.updated"
