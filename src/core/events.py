@@ -31,6 +31,8 @@ from src.core.exceptions import RateLimited, ServiceUnavailable
 from src.core.logging import get_logger
 
 _RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)
+# How the listening connection shows in pg_stat_activity.
+LISTENER_NAME = "stockroom-events-listener"
 
 log = get_logger(__name__)
 
@@ -128,7 +130,11 @@ class EventBroker:
         while True:
             connection: asyncpg.Connection | None = None
             try:
-                connection = await asyncpg.connect(self._dsn, **self._connect_kwargs)
+                connection = await asyncpg.connect(
+                    self._dsn,
+                    server_settings={"application_name": LISTENER_NAME},
+                    **self._connect_kwargs,
+                )
                 await connection.add_listener(FEED_CHANNEL, self._on_notify)
                 self._listening.set()
                 failures = 0

@@ -253,6 +253,8 @@ async def test_a_lost_listener_neither_ends_streams_nor_loses_movements(
     reconnecting) streams keep reading the log every EVENTS_POLL_SECONDS."""
     from sqlalchemy import text
 
+    from src.core.events import LISTENER_NAME
+
     clerk, manager = people
     product = await new_product(committed_client, manager)
     location = await new_location(committed_client, manager)
@@ -262,8 +264,9 @@ async def test_a_lost_listener_neither_ends_streams_nor_loses_movements(
             killed = await connection.scalar(
                 text(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE query LIKE 'LISTEN%' AND datname = current_database()"
-                )
+                    " WHERE application_name = :name AND datname = current_database()"
+                ),
+                {"name": LISTENER_NAME},
             )
         assert killed >= 1
         during = await receive(committed_client, clerk, product, location, 2)
