@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     events_retention_days: float = Field(default=30, gt=0)
     events_purge_interval_seconds: float = Field(default=3600, gt=0)
     events_lag_interval_seconds: float = Field(default=5, gt=0)
+    # Streams read the log when a NOTIFY wakes them, and each process checks this often
+    # (one query) whether events held back by an older transaction became visible: such an
+    # event reaches the streams within this time of becoming visible.
+    events_poll_seconds: float = Field(default=1.5, gt=0, le=60)
 
     # Auth. Keys in SECRET_KEY_PREVIOUS still verify tokens, so the signing key can be
     # rotated without logging everyone out.

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from src.config import Settings
 from src.core.cursors import CursorCodec
 from src.core.database import Database
-from src.core.events import MovementBroker
+from src.core.events import EventBroker
 from src.core.exceptions import DomainError
 from src.core.ratelimit import RateLimiter
 from src.core.tokens import TokenCodec
@@ -56,8 +56,8 @@ async def get_rate_limiter(request: Request) -> RateLimiter:
     return limiter
 
 
-async def get_broker(request: Request) -> MovementBroker:
-    broker: MovementBroker = request.app.state.broker
+async def get_broker(request: Request) -> EventBroker:
+    broker: EventBroker = request.app.state.broker
     return broker
 
 
@@ -106,4 +106,4 @@ TokenCodecDep = Annotated[TokenCodec, Depends(get_token_codec)]
 CursorCodecDep = Annotated[CursorCodec, Depends(get_cursor_codec)]
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 ClientAddress = Annotated[str, Depends(client_address)]
-BrokerDep = Annotated[MovementBroker, Depends(get_broker)]
+BrokerDep = Annotated[EventBroker, Depends(get_broker)]

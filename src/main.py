@@ -39,7 +39,7 @@ from src.api.v1.routers import routers as v1_routers
 from src.config import Settings, get_settings
 from src.core.cursors import CursorCodec
 from src.core.database import Database
-from src.core.events import MovementBroker
+from src.core.events import EventBroker
 from src.core.logging import configure_logging, get_logger
 from src.core.metrics import observe_feed_lag
 from src.core.passwords import configure_hashing
@@ -98,9 +98,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.db = Database.from_settings(settings)
     app.state.redis = _build_redis(settings)
     app.state.rate_limiter = RateLimiter(build_storage(settings.redis_url))
-    app.state.broker = MovementBroker(
+    app.state.broker = EventBroker(
         settings.database_listen_url or settings.database_url or "",
         max_streams_per_user=settings.sse_max_streams_per_user,
+        poll_seconds=settings.events_poll_seconds,
     )
     factory = app.state.db.session_factory
     purgers = [

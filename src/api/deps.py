@@ -99,8 +99,10 @@ async def get_ledger_service(session: SessionDep) -> LedgerService:
     return LedgerService(session)
 
 
-async def get_event_service(database: DatabaseDep, broker: BrokerDep) -> EventService:
-    return EventService(database.session_factory, broker)
+async def get_event_service(
+    database: DatabaseDep, broker: BrokerDep, codec: CursorCodecDep
+) -> EventService:
+    return EventService(database.session_factory, broker, codec)
 
 
 HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]

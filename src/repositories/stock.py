@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ScalarSelect, Select, func, literal_column, select, tuple_, update
+from sqlalchemy import ScalarSelect, Select, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from src.core.cursors import CursorCodec
-from src.core.events import CHANNEL as EVENTS_CHANNEL
 from src.models.catalog import Product
 from src.models.stock import Movement, StockLevel
 from src.repositories.base import PageResult, Repository, SortOrder, keyset_page
@@ -109,26 +108,6 @@ class StockRepository(Repository[StockLevel]):
                 (await self.session.execute(statement)).scalar_one()
             )
         return locked
-
-    async def announce(self, payload: str) -> None:
-        """NOTIFY listeners; PostgreSQL delivers it only if this transaction commits."""
-        await self.session.execute(select(func.pg_notify(EVENTS_CHANNEL, payload)))
-
-    async def movements_after(self, movement_id: uuid.UUID, *, limit: int) -> list[Movement]:
-        """Movements after the given one in ledger order (oldest first), for SSE resumption."""
-        anchor = (
-            select(Movement.created_at, Movement.id).where(Movement.id == movement_id).subquery()
-        )
-        statement = (
-            select(Movement)
-            .join(
-                anchor,
-                tuple_(Movement.created_at, Movement.id) > tuple_(anchor.c.created_at, anchor.c.id),
-            )
-            .order_by(Movement.created_at, Movement.id)
-            .limit(limit)
-        )
-        return list((await self.session.scalars(statement)).all())
 
     async def movement(self, movement_id: uuid.UUID) -> Movement | None:
         return await self.session.get(Movement, movement_id)

@@ -132,3 +132,8 @@ class EventFilter(ListFilter):
     def type_set(self) -> frozenset[str]:
         """The types asked for, however they were written; empty means every type."""
         return frozenset(t for item in self.types for t in item.split(","))
+
+
+class EventStreamFilter(EventFilter):
+    # `/events/stream` reads `after` and the stream ticket itself, and takes no `limit`.
+    paging_parameters = frozenset({"after", "ticket"})

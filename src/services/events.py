@@ -1,111 +1,178 @@
-"""Live movement streams: replay from the ledger after Last-Event-ID, then follow the
-broker, without gaps or duplicates across the switch."""
+"""Event streams (`/events/stream`, `/stock/events`): the log replayed after a position, then
+followed live, in the feed's one order.
+
+A stream keeps its last position and only ever reads the log after it (pages of `PAGE`,
+each in a short session of its own: an idle stream holds no connection). The broker only
+wakes it: on a NOTIFY, and whenever held-back events may have become visible (see
+`src.core.events`); as the log hides an event until no older transaction still runs, an
+event held back when it was notified is read on a later wake. So the switch from replay to
+live has no seam: no gap, no duplicate, no reordering.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from src.core.events import MovementBroker, Subscription
+from src.core.cursors import CursorCodec
+from src.core.event_types import EventType
+from src.core.events import EventBroker, Subscription
+from src.core.exceptions import CursorExpired, MalformedRequest
+from src.core.logging import get_logger
+from src.models.event import Event
+from src.repositories.events import BEGINNING, EventRepository, Position
 from src.repositories.stock import StockRepository
+from src.schemas.feed import EventRead
 from src.schemas.stock import MovementRead
+from src.services.feed import decode_position, encode_position, position_of
 
-_REPLAY_PAGE = 500
+log = get_logger(__name__)
+
+PAGE = 100
+# A stream also re-reads on its own this often: a safety net, should its wake-ups stop.
+FALLBACK_SECONDS = 30.0
+MOVEMENTS = frozenset({EventType.MOVEMENT_CREATED.value})
 
 
 @dataclass(frozen=True)
-class MovementEvent:
+class StreamedEvent:
+    """One Server-Sent Event: its `id:`, `event:` and `data:` (JSON)."""
+
     id: str
+    type: str
     data: str
 
 
-class EventStream:
-    """One client's events: the replay after Last-Event-ID, then live ones, deduplicated.
+Render = Callable[[Event], StreamedEvent]
 
-    Subscribed before replaying, so anything committed meanwhile is queued, and ids already
-    replayed are skipped when the queue is drained.
-    """
 
+class LogStream:
     def __init__(
-        self, service: EventService, subscription: Subscription, after: uuid.UUID | None
+        self,
+        read: Callable[[Position], Awaitable[list[Event]]],
+        subscription: Subscription,
+        start: Position,
+        render: Render,
     ) -> None:
-        self._service = service
+        self._read = read
         self._subscription = subscription
-        self._after = after
+        self._start = start
+        self._render = render
 
     def close(self) -> None:
         """End the stream cleanly (server shutdown): the iterator stops after this."""
-        with contextlib.suppress(asyncio.QueueFull):
-            self._subscription.queue.put_nowait(None)
+        self._subscription.close()
 
-    async def __aiter__(self) -> AsyncIterator[MovementEvent]:
-        replayed: set[str] = set()
-        if self._after is not None:
-            async for event in self._service._replay(self._after):
-                replayed.add(event.id)
-                yield event
-        while True:
-            payload = await self._subscription.queue.get()
-            if payload is None:
+    async def __aiter__(self) -> AsyncIterator[StreamedEvent]:
+        last = self._start
+        while not self._subscription.closed:
+            # Cleared before reading: a wake-up that arrives during the read is not lost.
+            self._subscription.wake.clear()
+            try:
+                page = await self._read(last)
+            except (SQLAlchemyError, OSError) as exc:
+                # End cleanly; the client reconnects with Last-Event-ID and misses nothing.
+                log.warning("event_stream_read_failed", error=type(exc).__name__)
                 return
-            live = await self._service._event(payload)
-            if live is None or live.id in replayed:
-                continue
-            yield live
+            for event in page:
+                last = position_of(event)
+                yield self._render(event)
+            if len(page) < PAGE:
+                await self._subscription.wait(FALLBACK_SECONDS)
 
 
 class EventService:
-    """Streams open their own short sessions: a stream outlives the request's transaction."""
+    """Streams outlive the request's transaction: every read opens its own short session."""
 
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], broker: MovementBroker
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        broker: EventBroker,
+        codec: CursorCodec,
     ) -> None:
         self.session_factory = session_factory
         self.broker = broker
+        self.codec = codec
 
     @contextlib.asynccontextmanager
-    async def open_stream(
-        self, user_id: uuid.UUID, last_event_id: str | None
-    ) -> AsyncIterator[EventStream]:
-        """Subscribe now (RateLimited past the per-user cap), yield the stream."""
+    async def open_feed(
+        self, user_id: uuid.UUID, after: str | None, types: Collection[str]
+    ) -> AsyncIterator[LogStream]:
+        """The feed after the event `after` names (400 when it is not one of ours, 410 past
+        retention), or from now without it; then live. RateLimited past the per-user cap."""
+        if after is not None:
+            start = await self._resumable(decode_position(self.codec, after.strip()))
+        else:
+            start = await self._now()
         async with self.broker.subscribe(user_id) as subscription:
-            yield EventStream(self, subscription, _parse_id(last_event_id))
+            yield self._stream(subscription, start, frozenset(types), self._feed_event)
 
-    async def _replay(self, after: uuid.UUID) -> AsyncIterator[MovementEvent]:
-        while True:
+    @contextlib.asynccontextmanager
+    async def open_movements(
+        self, user_id: uuid.UUID, last_event_id: str | None
+    ) -> AsyncIterator[LogStream]:
+        """Movements after the one `last_event_id` names (its place in the log; 400 when it
+        names none, 410 past retention), or from now without it; then live."""
+        if last_event_id is not None and last_event_id.strip():
+            start = await self._resumable(await self._movement_position(last_event_id))
+        else:
+            start = await self._now()
+        async with self.broker.subscribe(user_id) as subscription:
+            yield self._stream(subscription, start, MOVEMENTS, _movement_event)
+
+    def _stream(
+        self, subscription: Subscription, start: Position, types: frozenset[str], render: Render
+    ) -> LogStream:
+        async def read(after: Position) -> list[Event]:
             async with self.session_factory() as session:
-                page = await StockRepository(session).movements_after(after, limit=_REPLAY_PAGE)
-            for movement in page:
-                yield _to_event(movement)
-            if len(page) < _REPLAY_PAGE:
-                return
-            after = page[-1].id
+                return await EventRepository(session).read_after(after, types=types, limit=PAGE)
 
-    async def _event(self, payload: str) -> MovementEvent | None:
-        if payload.startswith("{"):
-            return MovementEvent(id=str(json.loads(payload)["id"]), data=payload)
-        async with self.session_factory() as session:  # an oversized movement: load it
-            movement = await StockRepository(session).movement(uuid.UUID(payload))
-        return None if movement is None else _to_event(movement)
+        return LogStream(read, subscription, start, render)
+
+    def _feed_event(self, event: Event) -> StreamedEvent:
+        id_ = encode_position(self.codec, position_of(event))
+        read = EventRead(id=id_, type=event.type, occurred_at=event.occurred_at, data=event.data)
+        return StreamedEvent(id=id_, type=event.type, data=read.model_dump_json())
+
+    async def _now(self) -> Position:
+        """Where a stream without a position starts: after the newest visible event, so an
+        event still held back by an older transaction is delivered once it is visible."""
+        async with self.session_factory() as session:
+            events = EventRepository(session)
+            return await events.newest_visible_position() or await events.watermark() or BEGINNING
+
+    async def _resumable(self, position: Position) -> Position:
+        async with self.session_factory() as session:
+            watermark = await EventRepository(session).watermark()
+        if watermark is not None and position < watermark:
+            raise CursorExpired(
+                "Events after this position are past retention and were deleted; "
+                "reconnect without Last-Event-ID"
+            )
+        return position
+
+    async def _movement_position(self, value: str) -> Position:
+        try:
+            movement_id = uuid.UUID(value.strip())
+        except ValueError:
+            raise MalformedRequest("Last-Event-ID is not a movement id") from None
+        async with self.session_factory() as session:
+            position = await EventRepository(session).position_of_movement(movement_id)
+            if position is not None:
+                return position
+            known = await StockRepository(session).movement(movement_id) is not None
+        if known:  # its event was purged: what followed it may be gone too
+            raise CursorExpired(
+                "This movement is past the event log's retention; reconnect without Last-Event-ID"
+            )
+        raise MalformedRequest("Last-Event-ID names no movement")
 
 
-def _to_event(movement: object) -> MovementEvent:
-    read = MovementRead.model_validate(movement)
-    return MovementEvent(id=str(read.id), data=read.model_dump_json())
-
-
-def _parse_id(value: str | None) -> uuid.UUID | None:
-    """A Last-Event-ID that is not one of ours means "no resumption", not an error: browsers
-    reconnect on their own and must not be refused forever."""
-    if not value:
-        return None
-    try:
-        return uuid.UUID(value.strip())
-    except ValueError:
-        return None
+def _movement_event(event: Event) -> StreamedEvent:
+    movement = MovementRead.model_validate(event.data)
+    return StreamedEvent(id=str(movement.id), type="movement", data=movement.model_dump_json())

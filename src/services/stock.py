@@ -173,9 +173,8 @@ class StockService:
 
     async def _record(self, reorder_point: int, movement: Movement) -> Movement:
         """Insert a ledger row with its events (`movement.created`, and `level.below_reorder`
-        when it takes the level from at-or-above the product's reorder point to below it),
-        and announce it to `/stock/events` (delivered on commit); it is counted in the
-        metrics once committed."""
+        when it takes the level from at-or-above the product's reorder point to below it);
+        it is counted in the metrics once committed."""
         await self.movements.add(movement)
         after_commit(self.session, MOVEMENTS.labels(movement.kind.value).inc)
         read = MovementRead.model_validate(movement)
@@ -193,10 +192,6 @@ class StockService:
                     "reorder_point": reorder_point,
                 },
             )
-        payload = read.model_dump_json()
-        # NOTIFY payloads are capped near 8000 bytes; a huge note sends the id instead and
-        # the stream loads the movement itself.
-        await self.stock.announce(payload if len(payload.encode()) < 7500 else str(movement.id))
         return movement
 
     async def _apply(self, product_id: uuid.UUID, location_id: uuid.UUID, delta: int) -> int:

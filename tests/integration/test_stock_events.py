@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -164,21 +165,37 @@ async def test_last_event_id_replays_exactly_the_missed_movements(
         assert event["id"] == live["id"]  # no duplicate of the replayed ones, no gap
 
 
-async def test_a_foreign_last_event_id_just_streams_live(
+async def test_a_last_event_id_that_names_no_movement_is_refused(
     committed_database_url: str,
     committed_client: httpx.AsyncClient,
+    committed_engine: Any,
     tmp_path: Path,
     people: tuple[Headers, Headers],
 ) -> None:
+    from sqlalchemy import text
+
     clerk, manager = people
     product = await new_product(committed_client, manager)
     location = await new_location(committed_client, manager)
-    async with (
-        running(_app(committed_database_url, tmp_path, "a")) as base,
-        stream(base, clerk, **{"Last-Event-ID": "not-a-movement"}) as reader,
-    ):
-        movement = await receive(committed_client, clerk, product, location, 1)
-        await reader.until_id(movement["id"])
+    purged = await receive(committed_client, clerk, product, location, 1)
+    async with committed_engine.begin() as connection:  # as the retention purge would
+        await connection.execute(
+            text("DELETE FROM events WHERE movement_id = :id"), {"id": purged["id"]}
+        )
+    app = _app(committed_database_url, tmp_path, "a")
+    async with running(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
+        for value in ("not-a-movement", "1", str(uuid.uuid4())):
+            refused = await client.get(EVENTS, headers={**clerk, "Last-Event-ID": value})
+            assert refused.status_code == 400, value
+            assert refused.json()["type"] == "/problems/malformed-request"
+        expired = await client.get(EVENTS, headers={**clerk, "Last-Event-ID": purged["id"]})
+        assert expired.status_code == 410
+        assert expired.json()["type"] == "/problems/cursor-expired"
+        # Refusals took no stream slot, and a stream without Last-Event-ID goes live.
+        assert app.state.broker.stream_count == 0
+        async with stream(base, clerk) as reader:
+            movement = await receive(committed_client, clerk, product, location, 1)
+            await reader.until_id(movement["id"])
 
 
 async def test_streams_need_a_token_and_are_capped_per_user(
@@ -225,52 +242,61 @@ async def test_heartbeats_keep_an_idle_stream_alive(
         assert comments == 2
 
 
-async def test_a_lost_listener_ends_streams_and_recovers(
+async def test_a_lost_listener_neither_ends_streams_nor_loses_movements(
     committed_database_url: str,
     committed_client: httpx.AsyncClient,
     committed_engine: Any,
     tmp_path: Path,
     people: tuple[Headers, Headers],
 ) -> None:
+    """The log is the truth and the LISTEN only wakes streams: while it is down (and
+    reconnecting) streams keep reading the log every EVENTS_POLL_SECONDS."""
     from sqlalchemy import text
+
+    from src.core.events import LISTENER_NAME
 
     clerk, manager = people
     product = await new_product(committed_client, manager)
     location = await new_location(committed_client, manager)
-    app = _app(committed_database_url, tmp_path, "lost")
-    async with running(app) as base:
-        async with stream(base, clerk) as reader:
-            async with committed_engine.connect() as connection:
-                await connection.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                        " WHERE query LIKE 'LISTEN%' AND datname = current_database()"
-                    )
-                )
-            # Events may have been missed while it was down: the stream is ended so the
-            # client resumes from the ledger instead of silently skipping them.
-            with pytest.raises(AssertionError, match="stream ended"):
-                await reader.next()
-        async with stream(base, clerk) as again:
+    app = _app(committed_database_url, tmp_path, "lost", events_poll_seconds=0.2)
+    async with running(app) as base, stream(base, clerk) as reader:
+        async with committed_engine.connect() as connection:
+            killed = await connection.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name = :name AND datname = current_database()"
+                ),
+                {"name": LISTENER_NAME},
+            )
+        assert killed >= 1
+        during = await receive(committed_client, clerk, product, location, 2)
+        assert (await reader.next_for(product["id"]))["id"] == during["id"]
+        after = await receive(committed_client, clerk, product, location, 1)
+        assert (await reader.next_for(product["id"]))["id"] == after["id"]
+        async with stream(base, clerk) as again:  # new streams open once it listens again
             movement = await receive(committed_client, clerk, product, location, 2)
             await again.until_id(movement["id"])
 
 
-def test_a_slow_subscriber_is_dropped_not_waited_for() -> None:
-    import uuid
-
+async def test_a_stream_is_one_wake_up_flag_however_many_notifications() -> None:
     from src.core import events
 
-    broker = events.MovementBroker("postgresql+asyncpg://u@h/d", max_streams_per_user=5)
-    slow = events.Subscription(uuid.uuid4(), queue=asyncio.Queue(maxsize=2))
-    fast = events.Subscription(uuid.uuid4())
-    broker._subscriptions.update({slow, fast})
-    for i in range(3):
-        broker.publish_local(f'{{"id": "{i}"}}')
-    assert fast.queue.qsize() == 3
-    assert slow not in broker._subscriptions
-    drained = [slow.queue.get_nowait() for _ in range(slow.queue.qsize())]
-    assert drained[-1] is None  # the end-of-stream marker
+    broker = events.EventBroker("postgresql+asyncpg://u@h/d", max_streams_per_user=5)
+    broker._listening.set()  # as if it listened
+    broker._task = asyncio.get_running_loop().create_future()  # type: ignore[assignment]
+    user = uuid.uuid4()
+    async with broker.subscribe(user) as first, broker.subscribe(user) as second:
+        for _ in range(10_000):
+            broker._on_notify(None, 0, "events", "")
+        assert first.wake.is_set()
+        assert second.wake.is_set()
+        await first.wait(1)
+        assert not first.wake.is_set()  # one wake-up, then nothing pending
+        assert second.wake.is_set()  # a slow stream holds back nobody
+        await broker.close()
+        assert first.closed
+        assert second.closed
+    assert broker.stream_count == 0
 
 
 def test_asyncpg_dsn_keeps_unix_socket_hosts() -> None:

@@ -91,7 +91,8 @@ async def test_the_lists_are_every_endpoint_with_query_parameters(
     client: httpx.AsyncClient,
 ) -> None:
     # A new endpoint taking query parameters must join LISTS (and read a ListFilter). Event
-    # streams are no lists: their one query parameter is the stream ticket (`?ticket=`).
+    # streams are no lists: the movement stream's one query parameter is the stream ticket
+    # (`?ticket=`); the feed's stream reads an EventStreamFilter beside `after` and `ticket`.
     spec = (await client.get("/api/v1/openapi.json")).json()
     with_query = {
         path
@@ -99,6 +100,8 @@ async def test_the_lists_are_every_endpoint_with_query_parameters(
         for operation in operations.values()
         if any(p["in"] == "query" for p in operation.get("parameters", []))
     }
-    assert with_query == {*LISTS, "/api/v1/stock/events"}
+    assert with_query == {*LISTS, "/api/v1/stock/events", "/api/v1/events/stream"}
     ticket = spec["paths"]["/api/v1/stock/events"]["get"]["parameters"]
     assert [p["name"] for p in ticket if p["in"] == "query"] == ["ticket"]
+    feed = spec["paths"]["/api/v1/events/stream"]["get"]["parameters"]
+    assert sorted(p["name"] for p in feed if p["in"] == "query") == ["after", "ticket", "types"]

@@ -290,6 +290,25 @@ def test_the_event_frame_is_documented(document: Document) -> None:
     assert set(event["required"]) == {"id", "event", "data"}
 
 
+def test_the_feed_stream_frame_is_documented(document: Document) -> None:
+    response = document["paths"][f"{API_V1}/events/stream"]["get"]["responses"]["200"]
+    assert set(response["content"]) == {"text/event-stream"}
+    media = response["content"]["text/event-stream"]
+    assert media["schema"]["type"] == "string"
+    assert media["x-event-data"] == {"$ref": "#/components/schemas/FeedEvent"}
+    event = resolve(document, media["x-event-data"]["$ref"])
+    assert event["properties"]["event"]["type"] == "string"
+    assert event["properties"]["data"]["$ref"] == "#/components/schemas/EventRead"
+    assert set(event["required"]) == {"id", "event", "data"}
+    parameters = document["paths"][f"{API_V1}/events/stream"]["get"]["parameters"]
+    assert {(p["in"], p["name"]) for p in parameters} == {
+        ("query", "types"),
+        ("query", "after"),
+        ("query", "ticket"),
+        ("header", "Last-Event-ID"),
+    }
+
+
 def test_problem_members_are_sent_without_nulls() -> None:
     problem = Problem(
         type="/problems/service-unavailable",

@@ -53,6 +53,7 @@ EXPECTED = {
     "GET /api/v1/stock/reconciliation": "getReconciliation",
     "GET /api/v1/stock/events": "streamStockEvents",
     "GET /api/v1/events": "listEvents",
+    "GET /api/v1/events/stream": "streamEvents",
 }
 
 

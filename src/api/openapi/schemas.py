@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from src.api.v1.prefix import API_V1
-from src.schemas.events import MovementEvent
+from src.schemas.events import FeedEvent, MovementEvent
 
 REF = "#/components/schemas/"
 _NULL = {"type": "null"}
@@ -18,7 +18,10 @@ READABLE = re.compile(r"[A-Z][A-Za-z0-9]*")
 
 # Streams (path -> the model of one event); OpenAPI 3.1 has no SSE item schema, so the
 # media type points at it through an extension.
-EVENT_STREAMS: dict[str, type[BaseModel]] = {f"{API_V1}/stock/events": MovementEvent}
+EVENT_STREAMS: dict[str, type[BaseModel]] = {
+    f"{API_V1}/stock/events": MovementEvent,
+    f"{API_V1}/events/stream": FeedEvent,
+}
 
 
 def never_null(schema: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""GET /stock/events: committed movements as Server-Sent Events, from every instance."""
+"""GET /stock/events: committed movements as Server-Sent Events, read from the event log."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from src.api.responses import problem_responses
 from src.api.streams import StreamCaller, event_source
 from src.api.v1.prefix import API_V1
 from src.dependencies import SettingsDep
-from src.services.events import EventStream, MovementEvent
+from src.services.events import LogStream, StreamedEvent
 
 router = APIRouter(prefix=f"{API_V1}/stock", tags=["stock"])
 
@@ -21,12 +21,20 @@ router = APIRouter(prefix=f"{API_V1}/stock", tags=["stock"])
 async def open_stream(
     caller: StreamCaller,
     service: EventServiceDep,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
-) -> AsyncIterator[EventStream]:
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            max_length=64,
+            description="A movement id this stream sent: resume after it (400 when it names "
+            "no movement, 410 when it is past the event log's retention)",
+        ),
+    ] = None,
+) -> AsyncIterator[LogStream]:
     """The user's stream slot: taken before the response starts, so a refused one is a 429
     problem, and given back when the request ends (scope "request": after the response),
     whether the stream ran, the client left before its first byte, or it was never sent."""
-    async with service.open_stream(caller.user.id, last_event_id) as stream:
+    async with service.open_movements(caller.user.id, last_event_id) as stream:
         yield stream
 
 
@@ -40,18 +48,19 @@ async def open_stream(
             "JSON, id: its id); heartbeat comments at least every 15 s",
             "content": {"text/event-stream": {}},
         },
-        **problem_responses(401, 429),
+        **problem_responses(400, 401, 410, 429),
     },
 )
 async def stock_events(
-    stream: Annotated[EventStream, Depends(open_stream, scope="request")],
+    stream: Annotated[LogStream, Depends(open_stream, scope="request")],
     caller: StreamCaller,
     settings: SettingsDep,
 ) -> EventSourceResponse:
-    """Follow the ledger live; send Last-Event-ID to resume after a movement. The stream ends
-    when its credential does (expiry, logout, deactivation, password change)."""
+    """Follow the ledger live, in the change feed's order; send Last-Event-ID to resume after
+    a movement. The stream ends when its credential does (expiry, logout, deactivation,
+    password change)."""
     return event_source(stream, _movement, access=caller, settings=settings)
 
 
-def _movement(event: MovementEvent) -> ServerSentEvent:
-    return ServerSentEvent(data=event.data, id=event.id, event="movement")
+def _movement(event: StreamedEvent) -> ServerSentEvent:
+    return ServerSentEvent(data=event.data, id=event.id, event=event.type)

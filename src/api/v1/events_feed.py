@@ -1,17 +1,22 @@
-"""GET /events: the change feed, polled by position (oldest first)."""
+"""GET /events: the change feed, polled by position (oldest first); GET /events/stream: the
+same feed as Server-Sent Events."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from src.api.deps import CurrentUser
+from src.api.deps import CurrentUser, EventServiceDep
 from src.api.responses import problem_responses
+from src.api.streams import StreamCaller, event_source
 from src.api.v1.prefix import API_V1
-from src.dependencies import CursorCodecDep, SessionDep
+from src.dependencies import CursorCodecDep, SessionDep, SettingsDep
 from src.schemas.feed import EventPage, EventRead
-from src.schemas.filters import EventFilter
+from src.schemas.filters import EventFilter, EventStreamFilter
+from src.services.events import LogStream, StreamedEvent
 from src.services.feed import FeedService
 
 router = APIRouter(prefix=f"{API_V1}/events", tags=["events"])
@@ -49,3 +54,60 @@ async def list_events(
         ],
         next_cursor=page.next_cursor,
     )
+
+
+async def open_feed_stream(
+    caller: StreamCaller,
+    service: EventServiceDep,
+    filters: Annotated[EventStreamFilter, Query()],
+    after: Annotated[
+        str | None,
+        Query(
+            max_length=2048,
+            description="An event id: start after it. Last-Event-ID, when sent, wins (a "
+            "browser's EventSource reconnects to the same URL with the newest id there)",
+        ),
+    ] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            max_length=2048,
+            description="The id of the last event received: resume after it",
+        ),
+    ] = None,
+) -> AsyncIterator[LogStream]:
+    """The stream's slot, taken before the response starts (a refusal is a problem) and
+    given back when the request ends; see `/stock/events`."""
+    resume = last_event_id if last_event_id is not None and last_event_id.strip() else after
+    async with service.open_feed(caller.user.id, resume, filters.type_set) as stream:
+        yield stream
+
+
+@router.get(
+    "/stream",
+    operation_id="streamEvents",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "description": "One event per feed event (`event:` its type, `id:` its id, "
+            "`data:` the event JSON as GET /events lists it); heartbeat comments at least "
+            "every 15 s",
+            "content": {"text/event-stream": {}},
+        },
+        **problem_responses(400, 401, 410, 422, 429),
+    },
+)
+async def stream_events(
+    stream: Annotated[LogStream, Depends(open_feed_stream, scope="request")],
+    caller: StreamCaller,
+    settings: SettingsDep,
+) -> EventSourceResponse:
+    """The change feed live: after `Last-Event-ID` (or `after`) with the feed's gap-free
+    guarantee, else from now; then every event as it becomes visible. Ends when its
+    credential does; the client reconnects with Last-Event-ID and a fresh credential."""
+    return event_source(stream, _event, access=caller, settings=settings)
+
+
+def _event(event: StreamedEvent) -> ServerSentEvent:
+    return ServerSentEvent(data=event.data, id=event.id, event=event.type)
