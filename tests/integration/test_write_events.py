@@ -13,7 +13,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.support.stock import new_location, new_product, post_movement, receive
+from tests.support.stock import (
+    new_location,
+    new_product,
+    post_count,
+    post_movement,
+    post_transfer,
+    receive,
+)
 
 Headers = dict[str, str]
 Item = dict[str, Any]
@@ -137,16 +144,7 @@ async def test_a_refused_posting_emits_nothing_and_stores_no_key(
     assert short.json()["type"] == "/problems/insufficient-stock"
     invalid = await post_movement(client, keyed, product, a, "issue", 0)
     assert invalid.status_code == 422
-    transfer = await client.post(
-        f"{API}/stock/transfers",
-        json={
-            "product_id": product["id"],
-            "from_location_id": b["id"],
-            "to_location_id": a["id"],
-            "quantity": 1,
-        },
-        headers=keyed,
-    )
+    transfer = await post_transfer(client, keyed, product, b, a, 1)
     assert transfer.status_code == 409
     assert await log.new() == []
     assert await _idempotency_records(connection) == 0
@@ -205,16 +203,7 @@ async def test_a_transfer_emits_both_legs_and_the_source_crossing(
 ) -> None:
     product, a, b = stocked
     await log.mark()
-    response = await client.post(
-        f"{API}/stock/transfers",
-        json={
-            "product_id": product["id"],
-            "from_location_id": a["id"],
-            "to_location_id": b["id"],
-            "quantity": 7,
-        },
-        headers=clerk_headers,
-    )
+    response = await post_transfer(client, clerk_headers, product, a, b, 7)
     assert response.status_code == 201
     out, into = response.json()["movements"]
     # The target (0 → 7) was below and is now above: no event for it.
@@ -230,16 +219,7 @@ async def test_a_transfer_that_keeps_the_source_above_emits_only_the_legs(
 ) -> None:
     product, a, b = stocked
     await log.mark()
-    response = await client.post(
-        f"{API}/stock/transfers",
-        json={
-            "product_id": product["id"],
-            "from_location_id": a["id"],
-            "to_location_id": b["id"],
-            "quantity": 5,
-        },
-        headers=clerk_headers,
-    )
+    response = await post_transfer(client, clerk_headers, product, a, b, 5)
     assert response.status_code == 201
     assert await log.new() == [("movement.created", m) for m in response.json()["movements"]]
 
@@ -257,18 +237,7 @@ async def test_a_count_emits_each_adjustment_and_its_crossing(
     await receive(client, clerk_headers, other, a, 1)  # already below its reorder point
     await receive(client, clerk_headers, unchanged, a, 4)
     await log.mark()
-    response = await client.post(
-        f"{API}/stock/counts",
-        json={
-            "location_id": a["id"],
-            "lines": [
-                {"product_id": product["id"], "counted": 2},
-                {"product_id": other["id"], "counted": 0},
-                {"product_id": unchanged["id"], "counted": 4},
-            ],
-        },
-        headers=clerk_headers,
-    )
+    response = await post_count(client, clerk_headers, a, (product, 2), (other, 0), (unchanged, 4))
     assert response.status_code == 201
     first, second = response.json()["movements"]
     assert await log.new() == [
@@ -283,11 +252,7 @@ async def test_a_count_that_changes_nothing_emits_nothing(
 ) -> None:
     product, a, _ = stocked
     await log.mark()
-    response = await client.post(
-        f"{API}/stock/counts",
-        json={"location_id": a["id"], "lines": [{"product_id": product["id"], "counted": 10}]},
-        headers=clerk_headers,
-    )
+    response = await post_count(client, clerk_headers, a, (product, 10))
     assert response.status_code == 201
     assert response.json()["movements"] == []
     assert await log.new() == []

@@ -15,7 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from src.core.event_types import FEED_CHANNEL
 from src.models.user import Role, User
 from tests.support.factories import login_headers
-from tests.support.stock import new_location, new_product, post_movement, receive
+from tests.support.stock import (
+    new_location,
+    new_product,
+    post_movement,
+    post_transfer,
+    receive,
+)
 
 MakeUser = Callable[..., Awaitable[User]]
 API = "/api/v1"
@@ -52,16 +58,7 @@ async def test_the_events_of_one_request_share_its_transaction(
     a = await new_location(committed_client, manager)
     b = await new_location(committed_client, manager)
     receipt = await receive(committed_client, clerk, product, a, 10)
-    transfer = await committed_client.post(
-        f"{API}/stock/transfers",
-        json={
-            "product_id": product["id"],
-            "from_location_id": a["id"],
-            "to_location_id": b["id"],
-            "quantity": 8,
-        },
-        headers=clerk,
-    )
+    transfer = await post_transfer(committed_client, clerk, product, a, b, 8)
     assert transfer.status_code == 201
     async with committed_engine.connect() as connection:
         rows = (

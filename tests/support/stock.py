@@ -53,6 +53,35 @@ async def post_movement(
     return await client.post(f"{API}/stock/movements", json=body, headers=headers)
 
 
+async def post_transfer(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    product: dict[str, Any],
+    source: dict[str, Any],
+    target: dict[str, Any],
+    quantity: int,
+) -> httpx.Response:
+    body = {
+        "product_id": product["id"],
+        "from_location_id": source["id"],
+        "to_location_id": target["id"],
+        "quantity": quantity,
+    }
+    return await client.post(f"{API}/stock/transfers", json=body, headers=headers)
+
+
+async def post_count(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    location: dict[str, Any],
+    *counted: tuple[dict[str, Any], int],
+) -> httpx.Response:
+    """A stocktake of `location`: each product with the quantity counted."""
+    lines = [{"product_id": product["id"], "counted": n} for product, n in counted]
+    body = {"location_id": location["id"], "lines": lines}
+    return await client.post(f"{API}/stock/counts", json=body, headers=headers)
+
+
 async def receive(
     client: httpx.AsyncClient,
     headers: dict[str, str],
