@@ -32,6 +32,13 @@ async def archived(
     return body
 
 
+async def assert_restored(
+    client: httpx.AsyncClient, headers: Headers, url: str, item: dict[str, Any]
+) -> None:
+    response = await client.post(f"{url}/{item['id']}/restore", headers=headers)
+    assert response.status_code == 200, response.text
+
+
 async def active_ids(client: httpx.AsyncClient, url: str, headers: Headers) -> set[str]:
     listing = await client.get(url, params={"limit": 100, "is_archived": "false"}, headers=headers)
     assert listing.status_code == 200
@@ -153,19 +160,13 @@ async def test_postings_are_refused_while_archived_and_accepted_after_restore(
     assert refused.status_code == 409
     assert "archived" in refused.json()["detail"]
 
-    restore = await client.post(
-        f"/api/v1/products/{product['id']}/restore", headers=manager_headers
-    )
-    assert restore.status_code == 200
+    await assert_restored(client, manager_headers, "/api/v1/products", product)
     # The location is still archived: still refused, now naming the location.
     still = await post_movement(client, clerk_headers, product, location, "receipt", 5)
     assert still.status_code == 409
     assert "location is archived" in still.json()["detail"]
 
-    restore = await client.post(
-        f"/api/v1/locations/{location['id']}/restore", headers=manager_headers
-    )
-    assert restore.status_code == 200
+    await assert_restored(client, manager_headers, "/api/v1/locations", location)
     accepted = await post_movement(client, clerk_headers, product, location, "receipt", 5)
     assert accepted.status_code == 201, accepted.text
     assert accepted.json()["balance_after"] == 5
