@@ -9,7 +9,6 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from src.core import migrations
 from src.main import create_app
 from src.models.user import Role, User
 from tests.conftest import make_settings
@@ -64,8 +63,7 @@ def committed_database_url(pg_server: TestServer) -> Iterator[str]:
     Tests using it must create their own uniquely named data: it is shared by those tests
     and not rolled back.
     """
-    with pg_server.fresh_database("stockroom_commit") as url:
-        migrations.upgrade(url)
+    with pg_server.migrated_database("stockroom_commit") as url:
         yield url
 
 
@@ -85,11 +83,39 @@ async def committed_client(committed_app: FastAPI) -> AsyncIterator[httpx.AsyncC
         yield client
 
 
-@pytest.fixture
-async def committed_engine(committed_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(committed_database_url)
+async def _engine(url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(url)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+async def committed_engine(committed_database_url: str) -> AsyncIterator[AsyncEngine]:
+    async for engine in _engine(committed_database_url):
+        yield engine
+
+
+@pytest.fixture(scope="module")
+def feed_url(pg_server: TestServer, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A migrated database of the test module's own, for feed tests that need its events
+    to be theirs alone (committed, not rolled back)."""
+    prefix = "stockroom_" + request.module.__name__.rpartition(".")[2].removeprefix("test_")
+    with pg_server.migrated_database(prefix) as url:
+        yield url
+
+
+@pytest.fixture
+def own_database_url(pg_server: TestServer) -> Iterator[str]:
+    """A migrated database of the test's own, for a test that starts from an empty feed or
+    purges it."""
+    with pg_server.migrated_database("stockroom_own") as url:
+        yield url
+
+
+@pytest.fixture
+async def feed_engine(feed_url: str) -> AsyncIterator[AsyncEngine]:
+    async for engine in _engine(feed_url):
+        yield engine
 
 
 @pytest.fixture

@@ -7,36 +7,19 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from src.core import migrations
 from src.core.database import Database
 from src.core.event_types import EventType
 from src.models.event import Event
 from src.repositories.events import BEGINNING, EventRepository, Position
 from tests.conftest import make_settings
-from tests.support.databases import TestServer
 from tests.support.feed import CATCH_UP_SECONDS, append, settle
-
-
-@pytest.fixture(scope="module")
-def feed_url(pg_server: TestServer) -> Iterator[str]:
-    with pg_server.fresh_database("stockroom_feed") as url:
-        migrations.upgrade(url)
-        yield url
-
-
-@pytest.fixture
-async def feed_engine(feed_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(feed_url)
-    yield engine
-    await engine.dispose()
 
 
 async def _read(engine: AsyncEngine, after: Position | None, **kwargs: object) -> list[Event]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,6 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from src.core import migrations
 from src.core.cursors import CursorCodec
 from src.core.event_types import EventType
 from src.main import create_app
@@ -23,27 +22,12 @@ from src.models.user import Role
 from src.services.feed import POSITION_SCOPE
 from tests.conftest import TEST_SECRET_KEY, make_settings
 from tests.integration.test_metrics import sample
-from tests.support.databases import TestServer
 from tests.support.factories import create_user, login_headers
 from tests.support.feed import append, append_committed, eventually, head, settle
 
 Headers = dict[str, str]
 EVENTS = "/api/v1/events"
 LAG = "stockroom_event_feed_lag_seconds"
-
-
-@pytest.fixture(scope="module")
-def feed_url(pg_server: TestServer) -> Iterator[str]:
-    with pg_server.fresh_database("stockroom_feed_http") as url:
-        migrations.upgrade(url)
-        yield url
-
-
-@pytest.fixture
-async def feed_engine(feed_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(feed_url)
-    yield engine
-    await engine.dispose()
 
 
 @asynccontextmanager
@@ -208,18 +192,10 @@ async def test_the_feed_needs_a_valid_token(
         assert ok.status_code == 200
 
 
-@pytest.fixture
-def empty_feed_url(pg_server: TestServer) -> Iterator[str]:
-    """A database of its own: this test starts from an empty feed and purges it all."""
-    with pg_server.fresh_database("stockroom_feed_purge") as url:
-        migrations.upgrade(url)
-        yield url
-
-
-async def test_an_after_older_than_retention_is_410(empty_feed_url: str, tmp_path: Path) -> None:
-    engine = create_async_engine(empty_feed_url)
+async def test_an_after_older_than_retention_is_410(own_database_url: str, tmp_path: Path) -> None:
+    engine = create_async_engine(own_database_url)
     try:
-        await _expire_and_check(empty_feed_url, engine, tmp_path)
+        await _expire_and_check(own_database_url, engine, tmp_path)
     finally:
         await engine.dispose()
 

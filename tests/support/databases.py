@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from src.cli.embedded import ThrowawayPostgres
 from src.config import normalize_database_url
+from src.core import migrations
 
 
 def _asyncpg_dsn(url: str) -> str:
@@ -52,6 +53,13 @@ class TestServer:
             yield self.url_for(name)
         finally:
             self.drop_database(name)
+
+    @contextmanager
+    def migrated_database(self, prefix: str) -> Iterator[str]:
+        """A fresh database at the newest schema, dropped afterwards."""
+        with self.fresh_database(prefix) as url:
+            migrations.upgrade(url)
+            yield url
 
 
 @contextmanager
