@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +14,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from src.core import migrations
 from src.core.cursors import CursorCodec
 from src.core.event_types import EventType
 from src.main import create_app
 from src.models.user import Role, User
 from src.services.feed import POSITION_SCOPE
 from tests.conftest import TEST_SECRET_KEY, make_settings
-from tests.support.databases import TestServer
 from tests.support.factories import create_user, login_headers
 from tests.support.feed import append_committed, head, settle
 from tests.support.servers import running, served
@@ -109,9 +107,9 @@ async def test_after_or_last_event_id_resume_exactly_after_that_event(
         # Last-Event-ID (sent by a reconnecting EventSource) wins over the URL's `after`.
         resumed = {**viewer, "Last-Event-ID": listed[1]["id"]}
         async with sse(base, FEED_STREAM, resumed, after=listed[0]["id"], **only_movements) as s:
-            assert (await s.collect(1, about(product)))[0]["id"] == listed[2]["id"]
+            assert (await s.first(about(product)))["id"] == listed[2]["id"]
             live = await receive(committed_client, manager, product, location, 1)
-            event = (await s.collect(1, about(product)))[0]
+            event = await s.first(about(product))
             assert event["data"]["data"]["id"] == live["id"]  # no gap, no repeat
 
 
@@ -183,16 +181,11 @@ async def test_what_the_streams_refuse_before_they_start(
             assert app.state.broker.stream_count == 1
 
 
-@pytest.fixture
-def purged_url(pg_server: TestServer) -> Iterator[str]:
-    with pg_server.fresh_database("stockroom_stream_purged") as url:
-        migrations.upgrade(url)
-        yield url
-
-
-async def test_a_position_older_than_retention_is_410(purged_url: str, tmp_path: Path) -> None:
-    engine = create_async_engine(purged_url)
-    app = create_app(make_settings(purged_url, tmp_path))
+async def test_a_position_older_than_retention_is_410(
+    own_database_url: str, tmp_path: Path
+) -> None:
+    engine = create_async_engine(own_database_url)
+    app = create_app(make_settings(own_database_url, tmp_path))
     try:
         async with engine.begin() as connection:
             user = await create_user(connection, role=Role.VIEWER)
@@ -245,10 +238,10 @@ async def test_a_posting_through_one_serve_process_reaches_both_streams_on_both(
     ):
         movement = await receive(through_a, manager, product, location, 2)
         for feed in (feed_a, feed_b):
-            (event,) = await feed.collect(1, about(product))
+            event = await feed.first(about(product))
             assert event["data"]["data"] == movement
         for stock in (stock_a, stock_b):
-            (event,) = await stock.collect(1, lambda e: e["data"]["product_id"] == product["id"])
+            event = await stock.first(lambda e: e["data"]["product_id"] == product["id"])
             assert event["event"] == "movement"
             assert event["id"] == movement["id"]
             assert event["data"] == movement

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,57 +17,16 @@ from src.models.user import Role, User
 from tests.conftest import TEST_SECRET_KEY, make_settings
 from tests.support.factories import login_headers
 from tests.support.servers import running, served
+from tests.support.sse import STOCK_STREAM, sse
 from tests.support.stock import new_location, new_product, post_movement, receive
 
 Headers = dict[str, str]
 MakeUser = Callable[..., Awaitable[User]]
-EVENTS = "/api/v1/stock/events"
 
 
-class EventReader:
-    """Reads `movement` events off an open SSE response."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.lines = response.aiter_lines()
-
-    async def next(self, wait: float = 10) -> dict[str, Any]:
-        event: dict[str, Any] = {}
-        async with asyncio.timeout(wait):
-            async for line in self.lines:
-                if line.startswith(":"):
-                    continue  # heartbeat comment
-                if not line:
-                    if event:
-                        return event
-                    continue
-                name, _, value = line.partition(": ")
-                event[name] = value
-        raise AssertionError("stream ended")
-
-    async def until_id(self, movement_id: str) -> dict[str, Any]:
-        """Skip events of other tests (they share the database) up to this movement's."""
-        event = await self.next()
-        while event["id"] != movement_id:
-            event = await self.next()
-        return event
-
-    async def next_for(self, product_id: str) -> dict[str, Any]:
-        """The next event about this product."""
-        event = await self.next()
-        while json.loads(event["data"])["product_id"] != product_id:
-            event = await self.next()
-        return event
-
-
-@contextlib.asynccontextmanager
-async def stream(base: str, headers: Headers, **extra: str) -> AsyncIterator[EventReader]:
-    async with (
-        httpx.AsyncClient(base_url=base, timeout=30) as client,
-        client.stream("GET", EVENTS, headers={**headers, **extra}) as response,
-    ):
-        assert response.status_code == 200, await response.aread()
-        assert response.headers["content-type"].startswith("text/event-stream")
-        yield EventReader(response)
+def about(product_id: str) -> Callable[[dict[str, Any]], bool]:
+    """Movements of this product (other tests share the database)."""
+    return lambda event: event["data"]["product_id"] == product_id
 
 
 def _app(url: str, tmp_path: Path, name: str, **settings: object) -> FastAPI:
@@ -97,15 +54,15 @@ async def test_both_instances_see_a_movement_posted_through_a_third(
     async with (
         running(_app(committed_database_url, tmp_path, "a")) as a,
         running(_app(committed_database_url, tmp_path, "b")) as b,
-        stream(a, clerk) as on_a,
-        stream(b, clerk) as on_b,
+        sse(a, STOCK_STREAM, clerk) as on_a,
+        sse(b, STOCK_STREAM, clerk) as on_b,
     ):
         # posted through a third app instance (the committed client's)
         movement = await receive(committed_client, clerk, product, location, 3)
         for reader in (on_a, on_b):
             event = await reader.until_id(movement["id"])
             assert event["event"] == "movement"
-            assert json.loads(event["data"]) == movement
+            assert event["data"] == movement
 
 
 async def test_server_processes_share_movements_and_resume_without_gaps(
@@ -122,22 +79,22 @@ async def test_server_processes_share_movements_and_resume_without_gaps(
     async with (
         served(committed_database_url, tmp_path / "a", TEST_SECRET_KEY) as a,
         served(committed_database_url, tmp_path / "b", TEST_SECRET_KEY) as b,
-        stream(a.base, clerk) as on_a,
+        sse(a.base, STOCK_STREAM, clerk) as on_a,
     ):
-        async with stream(b.base, clerk) as on_b:
+        async with sse(b.base, STOCK_STREAM, clerk) as on_b:
             first = await receive(committed_client, clerk, product, location, 3)
             for reader in (on_a, on_b):
-                assert json.loads((await reader.until_id(first["id"]))["data"]) == first
+                assert (await reader.until_id(first["id"]))["data"] == first
         # b's client is gone; two movements pass while it is away.
         missed = [await receive(committed_client, clerk, product, location, 1)]
         missed.append(await receive(committed_client, clerk, product, location, 1))
-        async with stream(b.base, clerk, **{"Last-Event-ID": first["id"]}) as again:
-            replayed = [(await again.next_for(product["id"]))["id"] for _ in missed]
+        async with sse(b.base, STOCK_STREAM, {**clerk, "Last-Event-ID": first["id"]}) as again:
+            replayed = [(await again.first(about(product["id"])))["id"] for _ in missed]
             assert replayed == [m["id"] for m in missed]
             live = await receive(committed_client, clerk, product, location, 1)
-            assert (await again.next_for(product["id"]))["id"] == live["id"]
+            assert (await again.first(about(product["id"])))["id"] == live["id"]
         for movement in [*missed, live]:
-            assert (await on_a.next_for(product["id"]))["id"] == movement["id"]
+            assert (await on_a.first(about(product["id"])))["id"] == movement["id"]
 
 
 async def test_last_event_id_replays_exactly_the_missed_movements(
@@ -156,12 +113,12 @@ async def test_last_event_id_replays_exactly_the_missed_movements(
     ]
     async with (
         running(_app(committed_database_url, tmp_path, "a")) as base,
-        stream(base, clerk, **{"Last-Event-ID": seen["id"]}) as reader,
+        sse(base, STOCK_STREAM, {**clerk, "Last-Event-ID": seen["id"]}) as reader,
     ):
-        replayed = [(await reader.next_for(product["id"]))["id"] for _ in range(3)]
+        replayed = [(await reader.first(about(product["id"])))["id"] for _ in range(3)]
         assert replayed == [m["id"] for m in missed]
         live = await receive(committed_client, clerk, product, location, 1)
-        event = await reader.next_for(product["id"])
+        event = await reader.first(about(product["id"]))
         assert event["id"] == live["id"]  # no duplicate of the replayed ones, no gap
 
 
@@ -185,15 +142,15 @@ async def test_a_last_event_id_that_names_no_movement_is_refused(
     app = _app(committed_database_url, tmp_path, "a")
     async with running(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
         for value in ("not-a-movement", "1", str(uuid.uuid4())):
-            refused = await client.get(EVENTS, headers={**clerk, "Last-Event-ID": value})
+            refused = await client.get(STOCK_STREAM, headers={**clerk, "Last-Event-ID": value})
             assert refused.status_code == 400, value
             assert refused.json()["type"] == "/problems/malformed-request"
-        expired = await client.get(EVENTS, headers={**clerk, "Last-Event-ID": purged["id"]})
+        expired = await client.get(STOCK_STREAM, headers={**clerk, "Last-Event-ID": purged["id"]})
         assert expired.status_code == 410
         assert expired.json()["type"] == "/problems/cursor-expired"
         # Refusals took no stream slot, and a stream without Last-Event-ID goes live.
         assert app.state.broker.stream_count == 0
-        async with stream(base, clerk) as reader:
+        async with sse(base, STOCK_STREAM, clerk) as reader:
             movement = await receive(committed_client, clerk, product, location, 1)
             await reader.until_id(movement["id"])
 
@@ -204,10 +161,10 @@ async def test_streams_need_a_token_and_are_capped_per_user(
     clerk, _ = people
     app = _app(committed_database_url, tmp_path, "capped", sse_max_streams_per_user=1)
     async with running(app) as base, httpx.AsyncClient(base_url=base) as client:
-        unauthenticated = await client.get(EVENTS)
+        unauthenticated = await client.get(STOCK_STREAM)
         assert unauthenticated.status_code == 401
-        async with stream(base, clerk):
-            refused = await client.get(EVENTS, headers=clerk)
+        async with sse(base, STOCK_STREAM, clerk):
+            refused = await client.get(STOCK_STREAM, headers=clerk)
             assert refused.status_code == 429
             assert refused.json()["type"] == "/problems/rate-limited"
             assert refused.headers["retry-after"]
@@ -218,7 +175,7 @@ async def test_streams_need_a_token_and_are_capped_per_user(
                 break
             await asyncio.sleep(0.05)
         assert app.state.broker.stream_count == 0
-        async with stream(base, clerk):
+        async with sse(base, STOCK_STREAM, clerk):
             pass
 
 
@@ -230,7 +187,7 @@ async def test_heartbeats_keep_an_idle_stream_alive(
     async with (
         running(app) as base,
         httpx.AsyncClient(base_url=base, timeout=10) as client,
-        client.stream("GET", EVENTS, headers=clerk) as response,
+        client.stream("GET", STOCK_STREAM, headers=clerk) as response,
     ):
         comments = 0
         async with asyncio.timeout(5):
@@ -250,7 +207,7 @@ async def test_a_lost_listener_neither_ends_streams_nor_loses_movements(
     people: tuple[Headers, Headers],
 ) -> None:
     """The log is the truth and the LISTEN only wakes streams: while it is down (and
-    reconnecting) streams keep reading the log every EVENTS_POLL_SECONDS."""
+    reconnecting) streams keep reading the log every STOCK_STREAM_POLL_SECONDS."""
     from sqlalchemy import text
 
     from src.core.events import LISTENER_NAME
@@ -259,7 +216,7 @@ async def test_a_lost_listener_neither_ends_streams_nor_loses_movements(
     product = await new_product(committed_client, manager)
     location = await new_location(committed_client, manager)
     app = _app(committed_database_url, tmp_path, "lost", events_poll_seconds=0.2)
-    async with running(app) as base, stream(base, clerk) as reader:
+    async with running(app) as base, sse(base, STOCK_STREAM, clerk) as reader:
         async with committed_engine.connect() as connection:
             killed = await connection.scalar(
                 text(
@@ -270,10 +227,11 @@ async def test_a_lost_listener_neither_ends_streams_nor_loses_movements(
             )
         assert killed >= 1
         during = await receive(committed_client, clerk, product, location, 2)
-        assert (await reader.next_for(product["id"]))["id"] == during["id"]
+        assert (await reader.first(about(product["id"])))["id"] == during["id"]
         after = await receive(committed_client, clerk, product, location, 1)
-        assert (await reader.next_for(product["id"]))["id"] == after["id"]
-        async with stream(base, clerk) as again:  # new streams open once it listens again
+        assert (await reader.first(about(product["id"])))["id"] == after["id"]
+        # New streams open once it listens again.
+        async with sse(base, STOCK_STREAM, clerk) as again:
             movement = await receive(committed_client, clerk, product, location, 2)
             await again.until_id(movement["id"])
 

@@ -5,7 +5,6 @@ and when the access token behind it expires; a stream whose access holds keeps s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -22,53 +21,14 @@ from src.models.user import Role, User
 from tests.conftest import make_settings
 from tests.support.factories import DEFAULT_PASSWORD, bearer, refresh_grant, token_pair
 from tests.support.servers import running
+from tests.support.sse import STOCK_STREAM, sse
 from tests.support.stock import new_location, new_product, receive
 
 Headers = dict[str, str]
 MakeUser = Callable[..., Awaitable[User]]
-EVENTS = "/api/v1/stock/events"
 RECHECK = 0.2
 # A cause must end the stream within the re-check period; this allows for slow machines.
 ENDS_WITHIN = 5.0
-
-
-class Stream:
-    """An open SSE response: its events, and whether (and when) the server finished it."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.lines = response.aiter_lines()
-
-    async def next_id(self, wait: float = 10) -> str:
-        async with asyncio.timeout(wait):
-            async for line in self.lines:
-                if line.startswith("id: "):
-                    return line.removeprefix("id: ")
-        raise AssertionError("the stream ended")
-
-    async def until_id(self, wanted: str) -> None:
-        while await self.next_id() != wanted:
-            pass
-
-    async def ends(self, within: float = ENDS_WITHIN) -> float:
-        """Seconds until the server finished the response (AssertionError if it did not)."""
-        started = asyncio.get_running_loop().time()
-        try:
-            async with asyncio.timeout(within):
-                async for _line in self.lines:
-                    pass
-        except TimeoutError:
-            raise AssertionError(f"the stream was still open after {within} s") from None
-        return asyncio.get_running_loop().time() - started
-
-
-@contextlib.asynccontextmanager
-async def opened(base: str, headers: Headers, **params: str) -> AsyncIterator[Stream]:
-    async with (
-        httpx.AsyncClient(base_url=base, timeout=30) as client,
-        client.stream("GET", EVENTS, headers=headers, params=params) as response,
-    ):
-        assert response.status_code == 200, await response.aread()
-        yield Stream(response)
 
 
 @pytest.fixture
@@ -115,7 +75,7 @@ async def test_a_live_stream_keeps_streaming_across_rechecks(
 ) -> None:
     viewer = await committed_make_user(role=Role.VIEWER)
     tokens = await token_pair(committed_client, viewer.email)
-    async with opened(server, bearer(tokens["access_token"])) as stream:
+    async with sse(server, STOCK_STREAM, bearer(tokens["access_token"])) as stream:
         await asyncio.sleep(RECHECK * 6)  # several re-checks pass
         first = await post(committed_client, stock)
         await stream.until_id(first)
@@ -134,8 +94,8 @@ async def test_logout_ends_the_stream(
     tokens = await token_pair(committed_client, viewer.email)
     other = await token_pair(committed_client, viewer.email)  # another session lives on
     async with (
-        opened(server, bearer(tokens["access_token"])) as ended,
-        opened(server, bearer(other["access_token"])) as kept,
+        sse(server, STOCK_STREAM, bearer(tokens["access_token"])) as ended,
+        sse(server, STOCK_STREAM, bearer(other["access_token"])) as kept,
     ):
         movement = await post(committed_client, stock)
         await ended.until_id(movement)
@@ -156,14 +116,14 @@ async def test_deactivating_the_user_ends_the_stream(
     admin = await committed_make_user(role=Role.ADMIN)
     admin_headers = bearer((await token_pair(committed_client, admin.email))["access_token"])
     tokens = await token_pair(committed_client, viewer.email)
-    async with opened(server, bearer(tokens["access_token"])) as stream:
+    async with sse(server, STOCK_STREAM, bearer(tokens["access_token"])) as stream:
         answer = await committed_client.patch(
             f"/api/v1/users/{viewer.id}", json={"is_active": False}, headers=admin_headers
         )
         assert answer.status_code == 200, answer.text
         await stream.ends()
     async with httpx.AsyncClient(base_url=server) as client:
-        again = await client.get(EVENTS, headers=bearer(tokens["access_token"]))
+        again = await client.get(STOCK_STREAM, headers=bearer(tokens["access_token"]))
     assert again.status_code == 401
 
 
@@ -172,7 +132,7 @@ async def test_a_password_change_ends_the_stream(
 ) -> None:
     viewer = await committed_make_user(role=Role.VIEWER)
     tokens = await token_pair(committed_client, viewer.email)
-    async with opened(server, bearer(tokens["access_token"])) as stream:
+    async with sse(server, STOCK_STREAM, bearer(tokens["access_token"])) as stream:
         changed = await committed_client.post(
             "/api/v1/users/me/password",
             json={"current_password": DEFAULT_PASSWORD, "new_password": "An0ther sturdy phrase!"},
@@ -188,7 +148,7 @@ async def test_refresh_token_reuse_ends_the_stream(
     viewer = await committed_make_user(role=Role.VIEWER)
     tokens = await token_pair(committed_client, viewer.email)
     async with (
-        opened(server, bearer(tokens["access_token"])) as stream,
+        sse(server, STOCK_STREAM, bearer(tokens["access_token"])) as stream,
         httpx.AsyncClient(base_url=server) as client,  # the app without a grace window
     ):
         assert (await refresh_grant(client, tokens["refresh_token"])).status_code == 200
@@ -217,7 +177,7 @@ async def test_the_stream_ends_when_its_access_token_expires(
     viewer = await committed_make_user(role=Role.VIEWER)
     tokens = await token_pair(committed_client, viewer.email)
     short = _expiring_token(app, viewer, tokens["access_token"], 2)
-    async with opened(server, bearer(short)) as stream:
+    async with sse(server, STOCK_STREAM, bearer(short)) as stream:
         movement = await post(committed_client, stock)
         await stream.until_id(movement)  # streaming normally until then
         assert await stream.ends() < ENDS_WITHIN
@@ -236,10 +196,10 @@ async def test_a_ticket_stream_ends_when_the_minting_token_expires(
     minted = await committed_client.post("/api/v1/auth/stream-tickets", headers=bearer(short))
     assert minted.status_code == 201
     assert minted.json()["expires_in"] <= 3
-    async with opened(server, {}, ticket=minted.json()["ticket"]) as stream:
+    async with sse(server, STOCK_STREAM, {}, ticket=minted.json()["ticket"]) as stream:
         assert await stream.ends() < ENDS_WITHIN
     # ...and the long-lived token's stream of the same user is unaffected.
-    async with opened(server, bearer(tokens["access_token"])) as stream:
+    async with sse(server, STOCK_STREAM, bearer(tokens["access_token"])) as stream:
         with pytest.raises(AssertionError, match="still open"):
             await stream.ends(within=RECHECK * 5)
 
@@ -256,7 +216,7 @@ async def test_a_ticket_stream_ends_at_logout(
         "/api/v1/auth/stream-tickets", headers=bearer(tokens["access_token"])
     )
     ticket = minted.json()["ticket"]
-    async with opened(server, {}, ticket=ticket) as stream:
+    async with sse(server, STOCK_STREAM, {}, ticket=ticket) as stream:
         movement = await post(committed_client, stock)
         await stream.until_id(movement)
         await committed_client.post(
@@ -264,6 +224,6 @@ async def test_a_ticket_stream_ends_at_logout(
         )
         await stream.ends()
     async with httpx.AsyncClient(base_url=server) as client:
-        refused = await client.get(EVENTS, params={"ticket": ticket})
+        refused = await client.get(STOCK_STREAM, params={"ticket": ticket})
     assert refused.status_code == 401
     assert refused.headers["www-authenticate"] == 'Bearer error="invalid_token"'

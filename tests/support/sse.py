@@ -65,6 +65,25 @@ class SseReader:
                 kept.append(event)
         return kept
 
+    async def first(self, keep: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """The next event `keep` accepts (others, e.g. of other tests, are skipped)."""
+        (event,) = await self.collect(1, keep)
+        return event
+
+    async def until_id(self, event_id: str) -> dict[str, Any]:
+        return await self.first(lambda event: event["id"] == event_id)
+
+    async def ends(self, within: float = 5.0) -> float:
+        """Seconds until the server finished the response (AssertionError if it did not)."""
+        started = asyncio.get_running_loop().time()
+        try:
+            async with asyncio.timeout(within):
+                async for _line in self.lines:
+                    pass
+        except TimeoutError:
+            raise AssertionError(f"the stream was still open after {within} s") from None
+        return asyncio.get_running_loop().time() - started
+
 
 @contextlib.asynccontextmanager
 async def sse(
