@@ -26,6 +26,7 @@ from tests.support.stock import new_location, new_product, receive
 
 Headers = dict[str, str]
 MakeUser = Callable[..., Awaitable[User]]
+Tokens = dict[str, Any]
 RECHECK = 0.2
 # A cause must end the stream within the re-check period; this allows for slow machines.
 ENDS_WITHIN = 5.0
@@ -62,6 +63,17 @@ async def stock(
     }
 
 
+@pytest.fixture
+async def viewer(committed_make_user: MakeUser) -> User:
+    return await committed_make_user(role=Role.VIEWER)
+
+
+@pytest.fixture
+async def tokens(committed_client: httpx.AsyncClient, viewer: User) -> Tokens:
+    """The viewer's first session."""
+    return await token_pair(committed_client, viewer.email)
+
+
 async def post(client: httpx.AsyncClient, stock: dict[str, Any]) -> str:
     movement = await receive(client, stock["headers"], stock["product"], stock["location"], 1)
     return str(movement["id"])
@@ -70,11 +82,9 @@ async def post(client: httpx.AsyncClient, stock: dict[str, Any]) -> str:
 async def test_a_live_stream_keeps_streaming_across_rechecks(
     server: str,
     committed_client: httpx.AsyncClient,
-    committed_make_user: MakeUser,
+    tokens: Tokens,
     stock: dict[str, Any],
 ) -> None:
-    viewer = await committed_make_user(role=Role.VIEWER)
-    tokens = await token_pair(committed_client, viewer.email)
     async with sse(server, STOCK_STREAM, bearer(tokens["access_token"])) as stream:
         await asyncio.sleep(RECHECK * 6)  # several re-checks pass
         first = await post(committed_client, stock)
@@ -87,11 +97,10 @@ async def test_a_live_stream_keeps_streaming_across_rechecks(
 async def test_logout_ends_the_stream(
     server: str,
     committed_client: httpx.AsyncClient,
-    committed_make_user: MakeUser,
+    viewer: User,
+    tokens: Tokens,
     stock: dict[str, Any],
 ) -> None:
-    viewer = await committed_make_user(role=Role.VIEWER)
-    tokens = await token_pair(committed_client, viewer.email)
     other = await token_pair(committed_client, viewer.email)  # another session lives on
     async with (
         sse(server, STOCK_STREAM, bearer(tokens["access_token"])) as ended,
@@ -110,12 +119,14 @@ async def test_logout_ends_the_stream(
 
 
 async def test_deactivating_the_user_ends_the_stream(
-    server: str, committed_client: httpx.AsyncClient, committed_make_user: MakeUser
+    server: str,
+    committed_client: httpx.AsyncClient,
+    committed_make_user: MakeUser,
+    viewer: User,
+    tokens: Tokens,
 ) -> None:
-    viewer = await committed_make_user(role=Role.VIEWER)
     admin = await committed_make_user(role=Role.ADMIN)
     admin_headers = bearer((await token_pair(committed_client, admin.email))["access_token"])
-    tokens = await token_pair(committed_client, viewer.email)
     async with sse(server, STOCK_STREAM, bearer(tokens["access_token"])) as stream:
         answer = await committed_client.patch(
             f"/api/v1/users/{viewer.id}", json={"is_active": False}, headers=admin_headers
@@ -128,10 +139,8 @@ async def test_deactivating_the_user_ends_the_stream(
 
 
 async def test_a_password_change_ends_the_stream(
-    server: str, committed_client: httpx.AsyncClient, committed_make_user: MakeUser
+    server: str, committed_client: httpx.AsyncClient, tokens: Tokens
 ) -> None:
-    viewer = await committed_make_user(role=Role.VIEWER)
-    tokens = await token_pair(committed_client, viewer.email)
     async with sse(server, STOCK_STREAM, bearer(tokens["access_token"])) as stream:
         changed = await committed_client.post(
             "/api/v1/users/me/password",
@@ -143,10 +152,8 @@ async def test_a_password_change_ends_the_stream(
 
 
 async def test_refresh_token_reuse_ends_the_stream(
-    server: str, committed_client: httpx.AsyncClient, committed_make_user: MakeUser
+    server: str, committed_client: httpx.AsyncClient, tokens: Tokens
 ) -> None:
-    viewer = await committed_make_user(role=Role.VIEWER)
-    tokens = await token_pair(committed_client, viewer.email)
     async with (
         sse(server, STOCK_STREAM, bearer(tokens["access_token"])) as stream,
         httpx.AsyncClient(base_url=server) as client,  # the app without a grace window
@@ -171,11 +178,10 @@ async def test_the_stream_ends_when_its_access_token_expires(
     app: FastAPI,
     server: str,
     committed_client: httpx.AsyncClient,
-    committed_make_user: MakeUser,
+    viewer: User,
+    tokens: Tokens,
     stock: dict[str, Any],
 ) -> None:
-    viewer = await committed_make_user(role=Role.VIEWER)
-    tokens = await token_pair(committed_client, viewer.email)
     short = _expiring_token(app, viewer, tokens["access_token"], 2)
     async with sse(server, STOCK_STREAM, bearer(short)) as stream:
         movement = await post(committed_client, stock)
@@ -187,11 +193,10 @@ async def test_a_ticket_stream_ends_when_the_minting_token_expires(
     app: FastAPI,
     server: str,
     committed_client: httpx.AsyncClient,
-    committed_make_user: MakeUser,
+    viewer: User,
+    tokens: Tokens,
 ) -> None:
     """Not when the ticket does (it expires first), but when the access token would."""
-    viewer = await committed_make_user(role=Role.VIEWER)
-    tokens = await token_pair(committed_client, viewer.email)
     short = _expiring_token(app, viewer, tokens["access_token"], 3)
     minted = await committed_client.post("/api/v1/auth/stream-tickets", headers=bearer(short))
     assert minted.status_code == 201
@@ -207,11 +212,9 @@ async def test_a_ticket_stream_ends_when_the_minting_token_expires(
 async def test_a_ticket_stream_ends_at_logout(
     server: str,
     committed_client: httpx.AsyncClient,
-    committed_make_user: MakeUser,
+    tokens: Tokens,
     stock: dict[str, Any],
 ) -> None:
-    viewer = await committed_make_user(role=Role.VIEWER)
-    tokens = await token_pair(committed_client, viewer.email)
     minted = await committed_client.post(
         "/api/v1/auth/stream-tickets", headers=bearer(tokens["access_token"])
     )
