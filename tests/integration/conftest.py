@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from src.models.user import Role, User
 from tests.conftest import make_settings
 from tests.support.databases import TestServer
 from tests.support.factories import create_user, login_headers
+from tests.support.stock import new_location, new_product, receive
 
 Headers = dict[str, str]
 
@@ -148,3 +150,15 @@ async def clerk(make_user: Callable[..., Awaitable[User]]) -> User:
 @pytest.fixture
 async def clerk_headers(clerk: User, headers_for: Callable[[User], Awaitable[Headers]]) -> Headers:
     return await headers_for(clerk)
+
+
+@pytest.fixture
+async def stocked(
+    client: httpx.AsyncClient, manager_headers: Headers, clerk_headers: Headers
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A product (reorder point 5) with 10 on hand at `a`, and an empty location `b`."""
+    product = await new_product(client, manager_headers, reorder_point=5)
+    a = await new_location(client, manager_headers)
+    b = await new_location(client, manager_headers)
+    await receive(client, clerk_headers, product, a, 10)
+    return product, a, b

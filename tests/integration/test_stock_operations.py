@@ -10,22 +10,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.support.stock import new_location, new_product, on_hand, post_movement, receive
+from tests.support.stock import new_product, on_hand, post_movement, receive
 
 Headers = dict[str, str]
 Item = dict[str, Any]
 API = "/api/v1/stock"
-
-
-@pytest.fixture
-async def setup(
-    client: httpx.AsyncClient, manager_headers: Headers, clerk_headers: Headers
-) -> tuple[Item, Item, Item]:
-    product = await new_product(client, manager_headers, reorder_point=5)
-    a = await new_location(client, manager_headers)
-    b = await new_location(client, manager_headers)
-    await receive(client, clerk_headers, product, a, 10)
-    return product, a, b
 
 
 def transfer(product: Item, a: Item, b: Item, quantity: int, **extra: Any) -> dict[str, Any]:
@@ -39,9 +28,9 @@ def transfer(product: Item, a: Item, b: Item, quantity: int, **extra: Any) -> di
 
 
 async def test_transfer_moves_both_legs(
-    client: httpx.AsyncClient, clerk_headers: Headers, setup: tuple[Item, Item, Item]
+    client: httpx.AsyncClient, clerk_headers: Headers, stocked: tuple[Item, Item, Item]
 ) -> None:
-    product, a, b = setup
+    product, a, b = stocked
     response = await client.post(
         f"{API}/transfers", json=transfer(product, a, b, 4, reference="T-1"), headers=clerk_headers
     )
@@ -56,9 +45,9 @@ async def test_transfer_moves_both_legs(
 
 
 async def test_transfer_beyond_stock_writes_nothing(
-    client: httpx.AsyncClient, clerk_headers: Headers, setup: tuple[Item, Item, Item]
+    client: httpx.AsyncClient, clerk_headers: Headers, stocked: tuple[Item, Item, Item]
 ) -> None:
-    product, a, b = setup
+    product, a, b = stocked
     response = await client.post(
         f"{API}/transfers", json=transfer(product, a, b, 11), headers=clerk_headers
     )
@@ -74,10 +63,10 @@ async def test_transfer_unhappy(
     clerk_headers: Headers,
     manager_headers: Headers,
     viewer_headers: Headers,
-    setup: tuple[Item, Item, Item],
+    stocked: tuple[Item, Item, Item],
     bad: str,
 ) -> None:
-    product, a, b = setup
+    product, a, b = stocked
     body, headers, expected = transfer(product, a, b, 1), clerk_headers, 422
     if bad == "same":
         body["to_location_id"] = a["id"]
@@ -99,9 +88,9 @@ async def test_count_adjusts_only_differing_lines(
     client: httpx.AsyncClient,
     clerk_headers: Headers,
     manager_headers: Headers,
-    setup: tuple[Item, Item, Item],
+    stocked: tuple[Item, Item, Item],
 ) -> None:
-    product, a, _ = setup
+    product, a, _ = stocked
     other = await new_product(client, manager_headers)
     third = await new_product(client, manager_headers)
     await receive(client, clerk_headers, third, a, 2)
@@ -139,9 +128,9 @@ async def test_count_adjusts_only_differing_lines(
     ],
 )
 async def test_count_rejects_bad_lines(
-    client: httpx.AsyncClient, clerk_headers: Headers, setup: tuple[Item, Item, Item], lines: Any
+    client: httpx.AsyncClient, clerk_headers: Headers, stocked: tuple[Item, Item, Item], lines: Any
 ) -> None:
-    product, a, _ = setup
+    product, a, _ = stocked
     if lines == "duplicate":
         lines = [{"product_id": "P", "counted": 1}, {"product_id": "P", "counted": 2}]
     for line in lines:
@@ -153,9 +142,9 @@ async def test_count_rejects_bad_lines(
 
 
 async def test_count_is_all_or_nothing(
-    client: httpx.AsyncClient, clerk_headers: Headers, setup: tuple[Item, Item, Item]
+    client: httpx.AsyncClient, clerk_headers: Headers, stocked: tuple[Item, Item, Item]
 ) -> None:
-    product, a, _ = setup
+    product, a, _ = stocked
     response = await client.post(
         f"{API}/counts",
         json={
@@ -172,9 +161,9 @@ async def test_count_is_all_or_nothing(
 
 
 async def test_levels_filters_and_below_reorder(
-    client: httpx.AsyncClient, clerk_headers: Headers, setup: tuple[Item, Item, Item]
+    client: httpx.AsyncClient, clerk_headers: Headers, stocked: tuple[Item, Item, Item]
 ) -> None:
-    product, a, b = setup
+    product, a, b = stocked
     await client.post(f"{API}/transfers", json=transfer(product, a, b, 7), headers=clerk_headers)
     levels = await client.get(
         f"{API}/levels", params={"product_id": product["id"]}, headers=clerk_headers
@@ -207,9 +196,9 @@ async def test_levels_reject_naive_as_of(
 
 
 async def test_idempotent_replay_is_byte_for_byte(
-    client: httpx.AsyncClient, clerk_headers: Headers, setup: tuple[Item, Item, Item]
+    client: httpx.AsyncClient, clerk_headers: Headers, stocked: tuple[Item, Item, Item]
 ) -> None:
-    product, a, _ = setup
+    product, a, _ = stocked
     headers = {**clerk_headers, "Idempotency-Key": "order-42/line-1"}
     first = await post_movement(client, headers, product, a, "issue", 2)
     again = await post_movement(client, headers, product, a, "issue", 2)
@@ -221,9 +210,9 @@ async def test_idempotent_replay_is_byte_for_byte(
 
 
 async def test_same_key_different_body_is_422(
-    client: httpx.AsyncClient, clerk_headers: Headers, setup: tuple[Item, Item, Item]
+    client: httpx.AsyncClient, clerk_headers: Headers, stocked: tuple[Item, Item, Item]
 ) -> None:
-    product, a, _ = setup
+    product, a, _ = stocked
     headers = {**clerk_headers, "Idempotency-Key": "k-1"}
     await post_movement(client, headers, product, a, "issue", 2)
     response = await post_movement(client, headers, product, a, "issue", 3)
@@ -236,9 +225,9 @@ async def test_keys_are_scoped_per_user(
     client: httpx.AsyncClient,
     clerk_headers: Headers,
     manager_headers: Headers,
-    setup: tuple[Item, Item, Item],
+    stocked: tuple[Item, Item, Item],
 ) -> None:
-    product, a, _ = setup
+    product, a, _ = stocked
     await post_movement(
         client, {**clerk_headers, "Idempotency-Key": "shared"}, product, a, "issue", 1
     )
@@ -251,9 +240,9 @@ async def test_keys_are_scoped_per_user(
 
 
 async def test_a_failed_attempt_can_be_retried_with_its_key(
-    client: httpx.AsyncClient, clerk_headers: Headers, setup: tuple[Item, Item, Item]
+    client: httpx.AsyncClient, clerk_headers: Headers, stocked: tuple[Item, Item, Item]
 ) -> None:
-    product, a, _ = setup
+    product, a, _ = stocked
     headers = {**clerk_headers, "Idempotency-Key": "retry-me"}
     assert (await post_movement(client, headers, product, a, "issue", 12)).status_code == 409
     await receive(client, clerk_headers, product, a, 5)
@@ -263,9 +252,9 @@ async def test_a_failed_attempt_can_be_retried_with_its_key(
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "tab\there", "caf\u00e9"])
 async def test_bad_keys_are_422(
-    client: httpx.AsyncClient, clerk_headers: Headers, setup: tuple[Item, Item, Item], key: str
+    client: httpx.AsyncClient, clerk_headers: Headers, stocked: tuple[Item, Item, Item], key: str
 ) -> None:
-    product, a, _ = setup
+    product, a, _ = stocked
     response = await post_movement(
         client,
         {**clerk_headers, "Idempotency-Key": key.encode("utf-8")},
@@ -279,9 +268,9 @@ async def test_bad_keys_are_422(
 
 
 async def test_idempotent_transfer_and_count_replay(
-    client: httpx.AsyncClient, clerk_headers: Headers, setup: tuple[Item, Item, Item]
+    client: httpx.AsyncClient, clerk_headers: Headers, stocked: tuple[Item, Item, Item]
 ) -> None:
-    product, a, b = setup
+    product, a, b = stocked
     headers = {**clerk_headers, "Idempotency-Key": "t-1"}
     first = await client.post(f"{API}/transfers", json=transfer(product, a, b, 1), headers=headers)
     again = await client.post(f"{API}/transfers", json=transfer(product, a, b, 1), headers=headers)
@@ -299,14 +288,14 @@ async def test_expired_records_are_purged_and_the_key_reusable(
     client: httpx.AsyncClient,
     clerk_headers: Headers,
     connection: AsyncConnection,
-    setup: tuple[Item, Item, Item],
+    stocked: tuple[Item, Item, Item],
 ) -> None:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from src.repositories.idempotency import IdempotencyRepository
     from src.services.idempotency import IdempotencyGuard
 
-    product, a, _ = setup
+    product, a, _ = stocked
     headers = {**clerk_headers, "Idempotency-Key": "old"}
     await post_movement(client, headers, product, a, "issue", 1)
     await connection.execute(
@@ -337,9 +326,9 @@ async def test_reconciliation_finds_no_mismatch_then_a_corruption(
     clerk_headers: Headers,
     admin_headers: Headers,
     connection: AsyncConnection,
-    setup: tuple[Item, Item, Item],
+    stocked: tuple[Item, Item, Item],
 ) -> None:
-    product, a, b = setup
+    product, a, b = stocked
     await client.post(f"{API}/transfers", json=transfer(product, a, b, 3), headers=clerk_headers)
     clean = await client.get(f"{API}/reconciliation", headers=admin_headers)
     assert clean.status_code == 200

@@ -51,18 +51,6 @@ async def log(connection: AsyncConnection) -> Log:
     return Log(connection)
 
 
-@pytest.fixture
-async def stocked(
-    client: httpx.AsyncClient, manager_headers: Headers, clerk_headers: Headers
-) -> tuple[Item, Item, Item]:
-    """A product (reorder point 5) with 10 on hand at `a`, and an empty location `b`."""
-    product = await new_product(client, manager_headers, reorder_point=5)
-    a = await new_location(client, manager_headers)
-    b = await new_location(client, manager_headers)
-    await receive(client, clerk_headers, product, a, 10)
-    return product, a, b
-
-
 def below(product: Item, location: Item, on_hand: int) -> tuple[str, dict[str, Any]]:
     return (
         "level.below_reorder",
