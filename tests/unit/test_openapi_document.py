@@ -277,13 +277,18 @@ def test_problem_documents_every_extension_member(document: Document) -> None:
 # 5. The event stream
 
 
-def test_the_event_frame_is_documented(document: Document) -> None:
-    response = document["paths"][f"{API_V1}/stock/events"]["get"]["responses"]["200"]
+def _event_frame(document: Document, path: str, frame: str) -> Any:
+    """The schema of a stream's `data` frames, after checking the 200 is an event stream."""
+    response = document["paths"][f"{API_V1}{path}"]["get"]["responses"]["200"]
     assert set(response["content"]) == {"text/event-stream"}
     media = response["content"]["text/event-stream"]
     assert media["schema"]["type"] == "string"
-    assert media["x-event-data"] == {"$ref": "#/components/schemas/MovementEvent"}
-    event = resolve(document, media["x-event-data"]["$ref"])
+    assert media["x-event-data"] == {"$ref": f"#/components/schemas/{frame}"}
+    return resolve(document, media["x-event-data"]["$ref"])
+
+
+def test_the_event_frame_is_documented(document: Document) -> None:
+    event = _event_frame(document, "/stock/events", "MovementEvent")
     assert event["properties"]["event"]["const"] == "movement"
     assert event["properties"]["id"]["format"] == "uuid"
     assert event["properties"]["data"]["$ref"] == "#/components/schemas/MovementRead"
@@ -291,12 +296,7 @@ def test_the_event_frame_is_documented(document: Document) -> None:
 
 
 def test_the_feed_stream_frame_is_documented(document: Document) -> None:
-    response = document["paths"][f"{API_V1}/events/stream"]["get"]["responses"]["200"]
-    assert set(response["content"]) == {"text/event-stream"}
-    media = response["content"]["text/event-stream"]
-    assert media["schema"]["type"] == "string"
-    assert media["x-event-data"] == {"$ref": "#/components/schemas/FeedEvent"}
-    event = resolve(document, media["x-event-data"]["$ref"])
+    event = _event_frame(document, "/events/stream", "FeedEvent")
     assert event["properties"]["event"]["type"] == "string"
     assert event["properties"]["data"]["$ref"] == "#/components/schemas/EventRead"
     assert set(event["required"]) == {"id", "event", "data"}
