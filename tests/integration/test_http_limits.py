@@ -17,9 +17,10 @@ import pytest
 
 from src.models.user import Role
 from tests.conftest import TEST_SECRET_KEY
-from tests.integration.test_stock_events import EVENTS, MakeUser
+from tests.integration.test_stock_events import MakeUser
 from tests.support.factories import login_headers
 from tests.support.servers import ServerProcess, serve_process, served
+from tests.support.sse import STOCK_STREAM as EVENTS
 
 TIMEOUT = 1.0  # seconds allowed for headers, and again for a body, in these tests
 LIMITS = {
