@@ -29,7 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import infra, load, report
+from bench import infra, load, profile, report
 from bench.infra import Dataset, Server
 from bench.scenarios import SCENARIOS, Scenario, Target
 from src.core import migrations
@@ -71,6 +71,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     add("--output", type=Path, default=RESULTS, help="where to write the Markdown table")
     add("--keep-logs", action="store_true", help="keep the servers' logs and print where")
+    add(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample Stockroom with py-spy while each endpoint is measured; write the raw "
+        "stacks and a table of where each request's CPU goes to DIR (py-spy takes CPU too: "
+        "use the throughput of a profiled run for nothing else)",
+    )
     args = parser.parse_args(argv)
     known = {s.name: s for s in SCENARIOS}
     wanted = [name.strip() for name in args.endpoints.split(",") if name.strip()]
@@ -139,6 +147,10 @@ def measure(
         for name in order:
             target, process = targets[name], servers[name].process
             scripts = scenario.scripts(target, data, args.concurrency)
+            sampler = None
+            if args.profile and name == "stockroom" and process is not None:
+                raw = args.profile / f"{scenario.name}.txt"
+                sampler = profile.start(process.pid, args.warmup + args.seconds, raw)
             result = run(
                 load.drive(
                     target.port,
@@ -151,6 +163,14 @@ def measure(
             )
             assert isinstance(result, load.Result)
             results[name] = result
+            if sampler is not None:
+                _, errors = sampler.communicate(timeout=60)
+                if sampler.returncode:
+                    say(f"warning: py-spy failed: {errors.decode(errors='replace')[-300:]}")
+                else:
+                    cpu = result.cpu_ms_per_request
+                    summary = profile.render(scenario.label, profile.summarise(raw, cpu), cpu)
+                    (args.profile / f"{scenario.name}.md").write_text(summary, encoding="utf-8")
             say(
                 f"{scenario.label:<52} {name:<9} {result.rate:8,.0f} req/s"
                 f"  p50 {result.percentile(0.5):6.1f} ms  p99 {result.percentile(0.99):6.1f} ms"
@@ -223,6 +243,8 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, workdir: Path) ->
         f"servers ready: stockroom on :{servers['stockroom'].port}, "
         f"reference on :{servers['reference'].port}"
     )
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     token = infra.login(servers["stockroom"].port)
     run_id = secrets.token_hex(4)
     targets = {name: Target(name, s.port, token, run_id) for name, s in servers.items()}
