@@ -138,8 +138,6 @@ def decode_cursor(scope: str, cursor: str) -> tuple[datetime, uuid.UUID]:
 
 def page(rows: list[asyncpg.Record], limit: int, scope: str, keys: tuple[str, str]) -> bytes:
     items = [dict(row) for row in rows[:limit]]
-    for item in items:
-        item.pop("version", None)  # products: the version travels as the ETag only
     last = items[-1] if len(rows) > limit else None
     cursor = encode_cursor(scope, [last[keys[0]], last[keys[1]]]) if last else None
     return dumps({"items": items, "next_cursor": cursor})
@@ -234,8 +232,7 @@ async def product(request: Request) -> Response:
     if row is None:
         raise HTTPException(404, "No product with this id")
     item = dict(row)
-    version = item.pop("version")
-    return json_response(item, headers={"ETag": f'"v{version}"'})
+    return json_response(item, headers={"ETag": f'"v{item["version"]}"'})
 
 
 async def levels(request: Request) -> Response:
