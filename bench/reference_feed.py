@@ -1,41 +1,50 @@
 """The reference's change feed (GET /api/v1/events): Stockroom's statements and event ids,
 written plainly. An event id is the position `(xid, seq)` signed with the same cursor key
-and scope, one signature per event, as Stockroom signs them."""
+and scope, one signature per event, as Stockroom signs them (compact JSON by orjson, a
+keyed HMAC copied per signature); the page embeds each event's stored JSON as Stockroom does
+(`orjson.Fragment`)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-import json
 import os
-from typing import Any
 
 import asyncpg
+import orjson
 from starlette.exceptions import HTTPException
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 CURSOR_KEY = hashlib.sha256(b"stockroom-cursor:" + SECRET_KEY.encode()).digest()
+MAC = hmac.new(CURSOR_KEY, digestmod=hashlib.sha256)
 SCOPE = "events:position"
 FEED_CHANNEL = "events"
-EVENTS = (
-    "SELECT events.seq, events.xid, events.type, events.occurred_at, events.data,"
-    " events.movement_id FROM events"
-    " WHERE events.xid < pg_snapshot_xmin(pg_current_snapshot())"
+# The page and the watermark in one statement (one snapshot), the data as stored (text).
+PAGE = (
+    "SELECT event_watermark.xid AS w_xid, event_watermark.seq AS w_seq, page.xid, page.seq,"
+    " page.type, page.occurred_at, page.data FROM (SELECT 1 AS one) AS one"
+    " LEFT OUTER JOIN event_watermark ON true LEFT OUTER JOIN LATERAL"
+    " (SELECT events.xid AS xid, events.seq AS seq, events.type AS type,"
+    " events.occurred_at AS occurred_at, CAST(events.data AS TEXT) AS data FROM events"
+    " WHERE events.xid < pg_snapshot_xmin(pg_current_snapshot()){after}"
+    " ORDER BY events.xid, events.seq LIMIT ${limit}::INTEGER) AS page ON true"
+    " ORDER BY page.xid, page.seq"
 )
-EVENTS_PAGE = f"{EVENTS} ORDER BY events.xid, events.seq LIMIT $1::INTEGER"
-EVENTS_AFTER = (
-    f"{EVENTS} AND (events.xid, events.seq) > ($1, $2::INTEGER)"
-    " ORDER BY events.xid, events.seq LIMIT $3::INTEGER"
-)
-WATERMARK = "SELECT event_watermark.xid, event_watermark.seq FROM event_watermark"
+EVENTS_PAGE = PAGE.format(after="", limit=1)
+EVENTS_AFTER = PAGE.format(after=" AND (events.xid, events.seq) > ($1, $2::INTEGER)", limit=3)
 APPEND = "INSERT INTO events (type, data, movement_id) VALUES ($1, $2, $3)"
 
 
+def sign(body: bytes) -> bytes:
+    mac = MAC.copy()
+    mac.update(body)
+    return mac.digest()[:16]
+
+
 def encode_position(xid: int, seq: int) -> str:
-    body = json.dumps({"s": SCOPE, "v": [xid, seq]}, separators=(",", ":")).encode()
-    tag = hmac.new(CURSOR_KEY, body, hashlib.sha256).digest()[:16]
-    return base64.urlsafe_b64encode(tag + body).rstrip(b"=").decode()
+    body = orjson.dumps({"s": SCOPE, "v": [xid, seq]})
+    return base64.urlsafe_b64encode(sign(body) + body).rstrip(b"=").decode()
 
 
 def decode_position(token: str) -> tuple[int, int]:
@@ -44,9 +53,8 @@ def decode_position(token: str) -> tuple[int, int]:
             raise ValueError("too long to be ours")
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         tag, body = raw[:16], raw[16:]
-        expected = hmac.new(CURSOR_KEY, body, hashlib.sha256).digest()[:16]
-        data = json.loads(body)
-        if not hmac.compare_digest(tag, expected) or data["s"] != SCOPE:
+        data = orjson.loads(body)
+        if not hmac.compare_digest(tag, sign(body)) or data["s"] != SCOPE:
             raise ValueError("not our position")
         xid, seq = data["v"]
         if not (type(xid) is int and type(seq) is int and xid >= 0 and seq >= 0):
@@ -58,15 +66,15 @@ def decode_position(token: str) -> tuple[int, int]:
 
 async def read_page(
     conn: asyncpg.pool.PoolConnectionProxy[asyncpg.Record], after: str | None, limit: int
-) -> dict[str, Any]:
-    """Stockroom's page: read, then check the watermark (410 when `after` is before it)."""
+) -> bytes:
+    """Stockroom's page: read it with the watermark (410 when `after` is before it)."""
     start = decode_position(after) if after is not None else None
     if start is None:
         rows = await conn.fetch(EVENTS_PAGE, limit)
     else:
         rows = await conn.fetch(EVENTS_AFTER, *start, limit)
-    watermark = await conn.fetchrow(WATERMARK)
-    mark = (int(watermark["xid"]), int(watermark["seq"])) if watermark else None
+    first = rows[0]
+    mark = (int(first["w_xid"]), int(first["w_seq"])) if first["w_xid"] is not None else None
     if start is not None and mark is not None and start < mark:
         raise HTTPException(410, "Events after this position were deleted")
     items = [
@@ -74,12 +82,13 @@ async def read_page(
             "id": encode_position(int(row["xid"]), row["seq"]),
             "type": row["type"],
             "occurred_at": row["occurred_at"],
-            "data": json.loads(row["data"]),
+            "data": orjson.Fragment(row["data"]),
         }
         for row in rows
+        if row["seq"] is not None
     ]
     if items:
         cursor = items[-1]["id"]
     else:
         cursor = after if after is not None else encode_position(*(mark or (0, 0)))
-    return {"items": items, "next_cursor": cursor}
+    return orjson.dumps({"items": items, "next_cursor": cursor}, option=orjson.OPT_UTC_Z)

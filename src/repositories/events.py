@@ -13,7 +13,22 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Text,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from src.core.event_types import EVENT_TYPES, FEED_CHANNEL, EventType
@@ -39,6 +54,59 @@ def _after(position: Position) -> ColumnElement[bool]:
     # Typed binds: asyncpg sends the xid as xid8 (a Python int), no text round trip.
     xid = bindparam("after_xid", position.xid, type_=XID8())
     return tuple_(Event.xid, Event.seq) > tuple_(xid, bindparam("after_seq", position.seq))
+
+
+class FeedRow(NamedTuple):
+    """An event as the feed sends it: `data` is the JSON text as stored, never decoded."""
+
+    xid: int
+    seq: int
+    type: str
+    occurred_at: datetime
+    data: str
+
+
+def _page_statement(*, after: bool, types: bool) -> Select[Any]:
+    """Visible events (after a position, of some types), oldest first, beside the watermark:
+    one statement, so both come from one snapshot (a purge is seen by both or by neither).
+    A row with no event carries the watermark alone (an empty page)."""
+    events = select(
+        Event.xid, Event.seq, Event.type, Event.occurred_at, cast(Event.data, Text).label("data")
+    ).where(_visible())
+    if after:
+        events = events.where(_after(Position(0, 0)))
+    if types:
+        events = events.where(Event.type.in_(bindparam("types", type_=String, expanding=True)))
+    page = (
+        events.order_by(Event.xid, Event.seq)
+        .limit(bindparam("limit", type_=Integer))
+        .subquery()
+        .lateral("page")
+    )
+    one = select(literal_column("1").label("one")).subquery("one")
+    return (
+        select(
+            EventWatermark.xid.label("w_xid"),
+            EventWatermark.seq.label("w_seq"),
+            page.c.xid,
+            page.c.seq,
+            page.c.type,
+            page.c.occurred_at,
+            page.c.data,
+        )
+        .select_from(one)
+        .outerjoin(EventWatermark, true())
+        .outerjoin(page, true())
+        .order_by(page.c.xid, page.c.seq)
+    )
+
+
+# Built once: a prebuilt statement's cache key is memoised; building one per call is not.
+_PAGES = {
+    (after, types): _page_statement(after=after, types=types)
+    for after in (False, True)
+    for types in (False, True)
+}
 
 
 class EventRepository(Repository[Event]):
@@ -75,6 +143,28 @@ class EventRepository(Repository[Event]):
             statement = statement.where(Event.type.in_(sorted(types)))
         statement = statement.order_by(Event.xid, Event.seq).limit(limit)
         return list((await self.session.execute(statement)).scalars().all())
+
+    async def page_after(
+        self, position: Position | None, *, types: Collection[str] | None, limit: int
+    ) -> tuple[list[FeedRow], Position | None]:
+        """The feed's page: visible events after `position` (from the oldest retained one if
+        None), oldest first, at most `limit`, optionally only of `types`; and the watermark,
+        read in the same statement."""
+        statement = _PAGES[(position is not None, bool(types))]
+        params: dict[str, Any] = {"limit": limit}
+        if position is not None:
+            params.update(after_xid=position.xid, after_seq=position.seq)
+        if types:
+            params["types"] = sorted(types)
+        rows = (await self.session.execute(statement, params)).all()
+        first = rows[0]  # the one-row side of the joins: there is always a row
+        watermark = None if first.w_xid is None else Position(int(first.w_xid), int(first.w_seq))
+        events = [
+            FeedRow(int(r.xid), r.seq, r.type, r.occurred_at, r.data)
+            for r in rows
+            if r.seq is not None
+        ]
+        return events, watermark
 
     async def position_of_movement(self, movement_id: uuid.UUID) -> Position | None:
         """The position of a movement's `movement.created` event, if it has one."""

@@ -40,8 +40,16 @@ def position_of(event: Event) -> Position:
 
 
 @dataclass(frozen=True)
+class FeedItem:
+    id: str  # the event's public id: its signed position
+    type: str
+    occurred_at: datetime
+    data: str  # the event's JSON, as stored
+
+
+@dataclass(frozen=True)
 class FeedPage:
-    events: list[tuple[str, Event]]  # (public id, event), oldest first
+    events: list[FeedItem]  # oldest first
     next_cursor: str
 
 
@@ -53,18 +61,25 @@ class FeedService:
     async def page(self, filters: EventFilter, *, after: str | None, limit: int) -> FeedPage:
         """Events after `after` (from the oldest retained one without it), oldest first."""
         start = decode_position(self.codec, after) if after is not None else None
-        events = await self.events.read_after(start, types=filters.type_set, limit=limit)
-        # Read first, check the watermark second: a purge that committed before the read is
-        # seen by the check, so a page never silently skips deleted events.
-        watermark = await self.events.watermark()
+        # The page and the watermark come from one snapshot: a purge that deleted events
+        # after `start` has raised the watermark past it, so a page never silently skips.
+        rows, watermark = await self.events.page_after(start, types=filters.type_set, limit=limit)
         if start is not None and watermark is not None and start < watermark:
             raise CursorExpired(
                 "Events after this position are past retention and were deleted; "
                 "read the feed from its start"
             )
-        items = [(encode_position(self.codec, position_of(e)), e) for e in events]
+        items = [
+            FeedItem(
+                encode_position(self.codec, Position(row.xid, row.seq)),
+                row.type,
+                row.occurred_at,
+                row.data,
+            )
+            for row in rows
+        ]
         if items:
-            next_cursor = items[-1][0]
+            next_cursor = items[-1].id
         elif after is not None:
             next_cursor = after
         else:

@@ -271,3 +271,48 @@ async def test_the_lag_metric_shows_an_open_transaction_holding_the_feed_back(
             assert await _lag(client, lambda v: v >= 0.3) >= 0.3
             await held.commit()
         assert await _lag(client, lambda v: v == 0) == 0
+
+
+async def test_an_event_is_sent_as_the_write_answered_it(
+    feed_engine: AsyncEngine, client: httpx.AsyncClient, viewer: Headers
+) -> None:
+    """The page embeds each event's stored JSON as is: it must still read as the write's
+    own response did, with the API's datetime format (UTC, `Z`)."""
+    manager = await _headers(feed_engine, client, Role.MANAGER)
+    after = await head(client, viewer)
+    tag = uuid.uuid4().hex[:8]
+    product = await client.post(
+        "/api/v1/products",
+        json={"sku": f"FEED-{tag}", "name": f"Feed {tag}", "unit": "each"},
+        headers=manager,
+    )
+    location = await client.post(
+        "/api/v1/locations", json={"code": f"F-{tag}", "name": f"Feed {tag}"}, headers=manager
+    )
+    assert product.status_code == location.status_code == 201, (product.text, location.text)
+    movement = await client.post(
+        "/api/v1/stock/movements",
+        json={
+            "product_id": product.json()["id"],
+            "location_id": location.json()["id"],
+            "kind": "receipt",
+            "quantity": 5,
+        },
+        headers=manager,
+    )
+    assert movement.status_code == 201, movement.text
+    await settle(feed_engine)
+
+    response = await _get(client, viewer, after=after)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    items = response.json()["items"]
+    assert [(i["type"], i["data"]) for i in items] == [
+        ("product.created", product.json()),
+        ("location.created", location.json()),
+        ("movement.created", movement.json()),
+    ]
+    for item in items:
+        assert item["occurred_at"].endswith("Z"), item
+        assert item["occurred_at"][:19] <= movement.json()["created_at"][:19]

@@ -183,3 +183,21 @@ def test_the_error_message_reveals_nothing(codec: CursorCodec) -> None:
         codec.decode(SCOPE, "garbage")
     assert caught.value.detail == "The cursor is not valid for this list"
     assert caught.value.__cause__ is None
+
+
+def test_a_cursor_carries_a_uuid_subclass_as_its_text() -> None:
+    """asyncpg returns its own UUID type; the cursor must read the same as for uuid.UUID."""
+
+    class DriverUUID(uuid.UUID):
+        pass
+
+    codec = CursorCodec("k" * 40)
+    value = uuid.uuid4()
+    cursor = codec.encode("list", [DriverUUID(str(value))])
+    assert codec.decode("list", cursor) == [str(value)]
+    assert cursor == codec.encode("list", [value])
+
+
+def test_a_value_json_cannot_carry_is_refused_when_encoding() -> None:
+    with pytest.raises(TypeError):
+        CursorCodec("k" * 40).encode("list", [object()])

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from src.api.deps import CurrentUser, EventServiceDep
@@ -14,10 +15,10 @@ from src.api.responses import problem_responses
 from src.api.streams import StreamCaller, event_source
 from src.api.v1.prefix import API_V1
 from src.dependencies import CursorCodecDep, SessionDep, SettingsDep
-from src.schemas.feed import EventPage, EventRead
+from src.schemas.feed import EventPage
 from src.schemas.filters import EventFilter, EventStreamFilter
 from src.services.events import LogStream, StreamedEvent
-from src.services.feed import FeedService
+from src.services.feed import FeedPage, FeedService
 
 router = APIRouter(prefix=f"{API_V1}/events", tags=["events"])
 
@@ -29,7 +30,12 @@ async def get_feed_service(session: SessionDep, codec: CursorCodecDep) -> FeedSe
 FeedServiceDep = Annotated[FeedService, Depends(get_feed_service)]
 
 
-@router.get("", operation_id="listEvents", responses=problem_responses(400, 401, 410, 422))
+@router.get(
+    "",
+    operation_id="listEvents",
+    response_model=EventPage,
+    responses=problem_responses(400, 401, 410, 422),
+)
 async def list_events(
     _: CurrentUser,
     service: FeedServiceDep,
@@ -43,16 +49,31 @@ async def list_events(
             "from the oldest retained event",
         ),
     ] = None,
-) -> EventPage:
+) -> Response:
     """Everything that changed, oldest first, in an order no later commit can insert into:
     pass `next_cursor` back as `after` to get what happened next (it is never null)."""
     page = await service.page(filters, after=after, limit=limit)
-    return EventPage(
-        items=[
-            EventRead(id=id_, type=e.type, occurred_at=e.occurred_at, data=e.data)
-            for id_, e in page.events
-        ],
-        next_cursor=page.next_cursor,
+    return Response(_page_json(page), media_type="application/json")
+
+
+def _page_json(page: FeedPage) -> bytes:
+    """An `EventPage`, each event's data embedded as stored (`orjson.Fragment`): decoding a
+    page of events' JSON and encoding it again was most of the page's CPU. Datetimes in UTC
+    end in `Z`, as pydantic writes them everywhere else."""
+    return orjson.dumps(
+        {
+            "items": [
+                {
+                    "id": item.id,
+                    "type": item.type,
+                    "occurred_at": item.occurred_at,
+                    "data": orjson.Fragment(item.data),
+                }
+                for item in page.events
+            ],
+            "next_cursor": page.next_cursor,
+        },
+        option=orjson.OPT_UTC_Z,
     )
 
 
