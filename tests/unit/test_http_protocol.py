@@ -12,7 +12,7 @@ from pytest_mock import MockerFixture
 from uvicorn.server import ServerState
 
 from src.config import Settings
-from src.core.http_protocol import PROTOCOL, GuardedH11Protocol
+from src.core.http_protocol import PROTOCOL, GuardedHttpToolsProtocol
 from tests.conftest import TEST_SECRET_KEY
 
 TIMEOUT = 0.3
@@ -83,10 +83,10 @@ def _short_limits(mocker: MockerFixture) -> None:
     mocker.patch("src.core.http_protocol.get_settings", return_value=settings)
 
 
-def connect(app: App) -> tuple[GuardedH11Protocol, Transport]:
+def connect(app: App) -> tuple[GuardedHttpToolsProtocol, Transport]:
     config = uvicorn.Config(app, log_config=None, lifespan="off", http=PROTOCOL)
     config.load()
-    protocol = GuardedH11Protocol(config=config, server_state=ServerState(), app_state={})
+    protocol = GuardedHttpToolsProtocol(config=config, server_state=ServerState(), app_state={})
     transport = Transport()
     protocol.connection_made(transport)
     return protocol, transport
