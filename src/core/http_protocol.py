@@ -142,7 +142,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._time()
 
     def on_headers_complete(self) -> None:
-        size = len(self.parser.get_method()) + len(self.url) + 11  # "M T HTTP/1.1\r\n"
+        # "M T HTTP/1.1\r\n", "N: V\r\n" each and "\r\n": the bytes the reads count.
+        size = len(self.parser.get_method()) + len(self.url) + 14
         size += sum(len(name) + len(value) + 4 for name, value in self.headers)
         if max(size, self._header_bytes) > self.max_header_bytes:
             self._too_large = True
