@@ -65,6 +65,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             "body": settings.request_body_timeout_seconds,
         }
         self._receiving: Part | None = None  # the part of a request the peer is sending
+        self._moved_on = False  # the peer began another part during this read
         self._deadline: asyncio.TimerHandle | None = None
         self._too_large = False
         self._refusal: str | None = None  # why the request was refused, when answered later
@@ -75,10 +76,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._read_counts = False  # all of this read belongs to the current request
 
-    # Deadlines: each part of a request is timed from its start, unless an earlier request
-    # is still being answered (pipelining: uvicorn answers in order, and reads nothing more
-    # meanwhile); then from the end of that answer. Between keep-alive requests uvicorn's
-    # own timer runs.
+    # Deadlines: each part of a request is timed from the read in which it starts, unless
+    # an earlier request is still being answered (pipelining: uvicorn answers in order);
+    # then from the end of that answer. Between keep-alive requests uvicorn's own timer
+    # runs.
     def _time(self) -> None:
         self._disarm()
         part = self._receiving
@@ -126,20 +127,28 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return  # refused, waiting to answer in order: nothing more is parsed
         self._read_counts = True
         super().data_received(data)
-        if self._receiving == "headers" and self._refusal is None:
+        if self._refusal is not None:
+            return
+        if self._receiving == "headers":
             if self._read_counts:
                 self._header_bytes += len(data)
             if self._header_bytes > self.max_header_bytes:
                 self._too_large = True
                 self.logger.warning("Invalid HTTP request received.")  # as uvicorn does
                 self.send_400_response("Invalid HTTP request received.")
+                return
+        # Timed once per read, not per callback: a request that arrives whole in one read
+        # (most do) needs no timer at all.
+        if self._moved_on:
+            self._moved_on = False
+            self._time()
 
     # Parser callbacks (httptools calls them while parsing a read)
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._header_bytes = 0
         self._receiving = "headers"
-        self._time()
+        self._moved_on = True
 
     def on_headers_complete(self) -> None:
         # "M T HTTP/1.1\r\n", "N: V\r\n" each and "\r\n": the bytes the reads count.
@@ -150,13 +159,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             raise _HeadersTooLarge  # uvicorn then calls send_400_response
         super().on_headers_complete()
         self._receiving = "body"
-        self._time()
+        self._moved_on = True
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._receiving = None
         self._read_counts = False
-        self._disarm()
+        self._moved_on = True
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
