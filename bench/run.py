@@ -186,8 +186,8 @@ def settings_used(args: argparse.Namespace, data: Dataset, seeded: str) -> dict[
         "per endpoint and server": f"{args.warmup:g} s warm-up, then {args.seconds:g} s"
         f" (at most {args.max_requests:,} requests)",
         "concurrency": f"{args.concurrency} keep-alive connections, closed loop",
-        "workers": f"{args.workers} uvicorn worker(s) per server (uvloop; Stockroom's"
-        " h11 with request limits, the reference's httptools)",
+        "workers": f"{args.workers} uvicorn worker(s) per server (uvloop and httptools;"
+        " Stockroom's with request limits)",
         "database": "server at --database-url (scratch database)"
         if args.database_url
         else "throwaway embedded PostgreSQL (Unix socket, default settings)",

@@ -162,10 +162,9 @@ def run_server(*, host: str, port: int, workers: int, reload: bool, migrate: boo
                 forwarded_allow_ips=settings.forwarded_allow_ips or None,
                 server_header=False,
                 timeout_graceful_shutdown=30,
-                # h11, the implementation whose header size uvicorn can limit, with
-                # deadlines for receiving each request (src/core/http_protocol.py).
+                # httptools with a header size limit and deadlines for receiving each
+                # request (src/core/http_protocol.py).
                 http=http_protocol.PROTOCOL,
-                h11_max_incomplete_event_size=settings.max_header_bytes,
                 # No WebSocket routes: an Upgrade request is served as plain HTTP.
                 ws="none",
             )

@@ -126,8 +126,7 @@ def test_serve_migrates_then_runs_uvicorn(
     assert kwargs["workers"] == 2
     assert kwargs["log_config"] is None
     # The protocol that limits header size and request time (tests/integration/test_http_limits).
-    assert kwargs["http"] == "src.core.http_protocol:GuardedH11Protocol"
-    assert kwargs["h11_max_incomplete_event_size"] == 32 * 1024
+    assert kwargs["http"] == "src.core.http_protocol:GuardedHttpToolsProtocol"
 
 
 def test_serve_stops_cleanly_on_signal(

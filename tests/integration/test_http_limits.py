@@ -5,6 +5,7 @@ requests, bodies and long responses (event streams) are unaffected."""
 from __future__ import annotations
 
 import asyncio
+import re
 import select
 import socket
 import time
@@ -105,6 +106,18 @@ def test_many_headers_within_the_limit_are_served(server: ServerProcess) -> None
     headers = {f"X-Extra-{i}": "v" * 50 for i in range(60)}  # about 4 KiB
     response = httpx.get(f"{server.base}/api/health", headers=headers, timeout=10)
     assert response.status_code == 200
+
+
+def test_pipelined_requests_are_answered_in_order(server: ServerProcess) -> None:
+    with connect(server) as sock:
+        sock.sendall(
+            b"GET /api/health HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET /api/nowhere HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET /api/health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        )
+        answer, took = read_until_closed(sock, CLOSED_WITHIN)
+    assert re.findall(rb"HTTP/1\.1 (\d+) ", answer) == [b"200", b"404", b"200"]
+    assert took <= CLOSED_WITHIN  # closed as the last one asked
 
 
 def test_half_sent_headers_are_closed_after_the_timeout(server: ServerProcess) -> None:

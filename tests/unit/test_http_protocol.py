@@ -12,7 +12,7 @@ from pytest_mock import MockerFixture
 from uvicorn.server import ServerState
 
 from src.config import Settings
-from src.core.http_protocol import PROTOCOL, GuardedH11Protocol
+from src.core.http_protocol import PROTOCOL, GuardedHttpToolsProtocol
 from tests.conftest import TEST_SECRET_KEY
 
 TIMEOUT = 0.3
@@ -83,10 +83,10 @@ def _short_limits(mocker: MockerFixture) -> None:
     mocker.patch("src.core.http_protocol.get_settings", return_value=settings)
 
 
-def connect(app: App) -> tuple[GuardedH11Protocol, Transport]:
+def connect(app: App) -> tuple[GuardedHttpToolsProtocol, Transport]:
     config = uvicorn.Config(app, log_config=None, lifespan="off", http=PROTOCOL)
     config.load()
-    protocol = GuardedH11Protocol(config=config, server_state=ServerState(), app_state={})
+    protocol = GuardedHttpToolsProtocol(config=config, server_state=ServerState(), app_state={})
     transport = Transport()
     protocol.connection_made(transport)
     return protocol, transport
@@ -209,3 +209,119 @@ async def test_the_next_request_on_a_kept_connection_is_timed_from_its_first_byt
     await settle(TIMEOUT * 2)
     assert b"HTTP/1.1 408 " in transport.data
     assert transport.closed
+
+
+# httptools parses every byte it is given, pipelined requests included, and reports no
+# offsets: the header size is counted per read, and answers must stay in order.
+
+
+async def test_headers_trickling_in_small_reads_get_431_before_they_end() -> None:
+    app = App()
+    protocol, transport = connect(app)
+    start = b"GET /things HTTP/1.1\r\n"
+    protocol.data_received(start)
+    line = b"X-Filler: " + b"a" * 20 + b"\r\n"
+    sent = len(start)
+    while not transport.closed and sent < 4000:
+        protocol.data_received(line)
+        sent += len(line)
+    assert transport.data.startswith(b"HTTP/1.1 431 ")
+    assert 1024 < sent <= 1024 + len(line)  # at the first read past the limit
+    assert app.messages == []
+
+
+@pytest.mark.parametrize(("size", "status"), [(1024, b"200"), (1025, b"431")])
+@pytest.mark.parametrize("read", [1, 7, 4096])
+async def test_the_limit_counts_the_request_line_and_headers_however_they_arrive(
+    size: int, status: bytes, read: int
+) -> None:
+    protocol, transport = connect(App())
+    head = b"GET /things HTTP/1.1\r\nHost: t\r\nX-Fill: "
+    request = head + b"a" * (size - len(head) - 4) + b"\r\n\r\n"
+    assert len(request) == size  # the limit is 1024
+    for start in range(0, size, read):
+        protocol.data_received(request[start : start + read])
+    await settle()
+    assert transport.data.startswith(b"HTTP/1.1 " + status + b" ")
+    protocol.connection_lost(None)
+
+
+async def test_pipelined_requests_are_answered_in_order() -> None:
+    protocol, transport = connect(App())
+    protocol.data_received(
+        b"POST /one HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"
+        b"GET /two HTTP/1.1\r\nHost: t\r\n\r\n"
+        b"POST /three HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n0\r\n\r\n"
+    )
+    await settle(EARLY)
+    answers = transport.data.split(b"HTTP/1.1 200 OK\r\n")
+    assert [answer.rsplit(b"\r\n\r\n", 1)[-1] for answer in answers[1:]] == [
+        b"got:abc",
+        b"got:",
+        b"got:xy",
+    ]
+    assert not transport.closed
+    protocol.connection_lost(None)
+
+
+async def test_a_pipelined_request_is_timed_from_the_answer_before_it() -> None:
+    protocol, transport = connect(App(delay=TIMEOUT * 2))
+    protocol.data_received(GET + b"GET /next HTTP/1.1\r\n")  # the second one stalls
+    await settle(TIMEOUT * 2 + EARLY)  # the first is answered now: the deadline starts
+    assert transport.data.startswith(b"HTTP/1.1 200 ")
+    assert not transport.closed
+    await settle(TIMEOUT)
+    assert transport.data.count(b"HTTP/1.1 ") == 2
+    assert b"HTTP/1.1 408 " in transport.data
+    assert transport.closed
+
+
+async def test_an_oversized_pipelined_request_is_refused_after_the_answer_before_it() -> None:
+    app = App(delay=EARLY)
+    protocol, transport = connect(app)
+    protocol.data_received(GET + b"GET /big HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 900)
+    protocol.data_received(b"a" * 200)  # past the limit, the first still being answered
+    protocol.data_received(b"\r\n\r\n")
+    assert transport.data == b""
+    await settle(EARLY * 2)
+    first, refusal = transport.data.split(b"HTTP/1.1 431 ")
+    assert first.startswith(b"HTTP/1.1 200 ")
+    assert first.endswith(b"got:")
+    assert b'"status": 431' in refusal
+    assert transport.closed
+    assert [m["type"] for m in app.messages] == ["http.request"]  # only the first one
+
+
+async def test_a_malformed_pipelined_request_is_refused_after_the_answer_before_it() -> None:
+    protocol, transport = connect(App(delay=EARLY))
+    protocol.data_received(GET + b"NOT HTTP AT ALL\r\n\r\n")
+    assert transport.data == b""
+    await settle(EARLY * 2)
+    assert transport.data.startswith(b"HTTP/1.1 200 ")
+    assert b"HTTP/1.1 400 " in transport.data
+    assert transport.closed
+
+
+async def test_a_whole_oversized_request_after_another_in_one_read_gets_431() -> None:
+    protocol, transport = connect(App())
+    protocol.data_received(
+        GET + b"GET /big HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 2000 + b"\r\n\r\n"
+    )
+    await settle()
+    assert transport.data.startswith(b"HTTP/1.1 200 ")
+    assert b"HTTP/1.1 431 " in transport.data
+    assert transport.closed
+
+
+async def test_a_body_is_timed_from_the_end_of_its_headers() -> None:
+    protocol, transport = connect(App())
+    protocol.data_received(b"POST /things HTTP/1.1\r\nHost: t\r\n")
+    await asyncio.sleep(TIMEOUT * 0.7)
+    protocol.data_received(b"Content-Length: 4\r\n\r\n")  # headers in time; the body starts
+    await asyncio.sleep(TIMEOUT * 0.7)  # past the header deadline, within the body's
+    assert not transport.closed
+    protocol.data_received(b"abcd")
+    await settle()
+    assert transport.data.startswith(b"HTTP/1.1 200 ")
+    assert transport.data.endswith(b"got:abcd")
+    protocol.connection_lost(None)
