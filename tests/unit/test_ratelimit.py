@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import limits.storage
 import pytest
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.errors import StorageError
@@ -16,8 +17,12 @@ from src.core.ratelimit import Limit, RateLimiter, build_storage
 THREE = Limit.parse("unit-test", "3/minute")
 
 
-@pytest.fixture
-def limiter() -> RateLimiter:
+@pytest.fixture(params=["in-process", "asyncio"])
+def limiter(request: pytest.FixtureRequest) -> RateLimiter:
+    """Both code paths: the synchronous storage the app uses without Redis, and the
+    asyncio interface the Redis storage shares."""
+    if request.param == "in-process":
+        return RateLimiter(limits.storage.MemoryStorage())
     return RateLimiter(MemoryStorage())
 
 
@@ -52,8 +57,9 @@ def test_limit_parse_rejects_nonsense() -> None:
 
 
 def test_build_storage_is_memory_without_redis() -> None:
-    assert isinstance(build_storage(None), MemoryStorage)
-    assert isinstance(build_storage(""), MemoryStorage)
+    # The synchronous one: its asyncio twin starts a task and a thread job per hit.
+    assert isinstance(build_storage(None), limits.storage.MemoryStorage)
+    assert isinstance(build_storage(""), limits.storage.MemoryStorage)
 
 
 @pytest.mark.parametrize("url", ["redis://127.0.0.1:1/0", "rediss://127.0.0.1:1/0"])
