@@ -1,8 +1,10 @@
 """structlog set-up: one pipeline for our logs and for the stdlib loggers (uvicorn, alembic).
 
-Console rendering in development, JSON lines elsewhere. Request-scoped values (the request
-id) are bound with `structlog.contextvars`, so every line written while serving a request
-carries them without being passed around.
+The same processors and renderer for both: our own loggers (`get_logger`) run them and
+write the line straight to stderr; stdlib records go through a ProcessorFormatter that
+runs them too. Console rendering in development, JSON lines (orjson) elsewhere.
+Request-scoped values (the request id) are bound with `structlog.contextvars`, so every
+line written while serving a request carries them without being passed around.
 """
 
 from __future__ import annotations
