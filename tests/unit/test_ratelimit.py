@@ -13,15 +13,18 @@ from pytest_mock import MockerFixture
 
 from src.core.exceptions import RateLimited, ServiceUnavailable
 from src.core.ratelimit import Limit, RateLimiter, build_storage
+from src.core.ratelimit_memory import InProcessStorage
 
 THREE = Limit.parse("unit-test", "3/minute")
 
 
-@pytest.fixture(params=["in-process", "asyncio"])
+@pytest.fixture(params=["in-process", "limits-memory", "asyncio"])
 def limiter(request: pytest.FixtureRequest) -> RateLimiter:
-    """Both code paths: the synchronous storage the app uses without Redis, and the
-    asyncio interface the Redis storage shares."""
+    """The storage the app uses without Redis, `limits`' own synchronous one (the same
+    rules), and the asyncio interface the Redis storage shares."""
     if request.param == "in-process":
+        return RateLimiter(InProcessStorage())
+    if request.param == "limits-memory":
         return RateLimiter(limits.storage.MemoryStorage())
     return RateLimiter(MemoryStorage())
 
@@ -57,9 +60,8 @@ def test_limit_parse_rejects_nonsense() -> None:
 
 
 def test_build_storage_is_memory_without_redis() -> None:
-    # The synchronous one: its asyncio twin starts a task and a thread job per hit.
-    assert isinstance(build_storage(None), limits.storage.MemoryStorage)
-    assert isinstance(build_storage(""), limits.storage.MemoryStorage)
+    assert isinstance(build_storage(None), InProcessStorage)
+    assert isinstance(build_storage(""), InProcessStorage)
 
 
 @pytest.mark.parametrize("url", ["redis://127.0.0.1:1/0", "rediss://127.0.0.1:1/0"])
