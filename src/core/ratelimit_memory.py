@@ -42,8 +42,10 @@ class InProcessStorage(Storage, MovingWindowSupport):
         now = time.time()
         self._sweep(now)
         entries = self.events.get(key, ([], expiry))[0]
+        # Entries older than the window count for nothing any more.
+        del entries[: bisect.bisect_left(entries, now - expiry)]
         # Refused when the `limit - amount + 1`-th newest entry is still inside the window.
-        if len(entries) > limit - amount and entries[amount - limit - 1] >= now - expiry:
+        if len(entries) > limit - amount:
             return False
         entries.extend([now] * amount)
         if len(entries) > limit:
