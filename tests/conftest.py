@@ -25,6 +25,7 @@ from src.core.database import Database, build_session_factory
 from src.dependencies import get_database
 from src.main import create_app
 from tests.support.databases import TestServer, test_server
+from tests.support.logs import lines_to
 
 TEST_SECRET_KEY = "k3Y-for-tests-only-9f8e7d6c5b4a3210zyxwvu"
 
@@ -127,3 +128,13 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         ) as client,
     ):
         yield client
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Stockroom's own log lines reach `caplog` too (tests/support/logs.py)."""
+    caplog = getattr(item, "funcargs", {}).get("caplog")
+    if caplog is None:
+        return (yield)
+    with lines_to(caplog.handler):
+        return (yield)

@@ -1,8 +1,10 @@
 """structlog set-up: one pipeline for our logs and for the stdlib loggers (uvicorn, alembic).
 
-Console rendering in development, JSON lines elsewhere. Request-scoped values (the request
-id) are bound with `structlog.contextvars`, so every line written while serving a request
-carries them without being passed around.
+The same processors and renderer for both: our own loggers (`get_logger`) run them and
+write the line straight to stderr; stdlib records go through a ProcessorFormatter that
+runs them too. Console rendering in development, JSON lines (orjson) elsewhere.
+Request-scoped values (the request id) are bound with `structlog.contextvars`, so every
+line written while serving a request carries them without being passed around.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from __future__ import annotations
 import logging
 import logging.config
 import sys
+import threading
 from typing import Any
 from urllib.parse import unquote_plus
 
+import orjson
 import structlog
 from structlog.types import EventDict, Processor
 
@@ -61,6 +65,48 @@ def redact_query(query_string: bytes) -> str:
     return redacted
 
 
+class _LineWriter:
+    """The end of our own loggers' pipeline: the rendered line goes to stderr at once.
+
+    No stdlib LogRecord, handler or formatter on the way: those cost ~100 µs per line (the
+    access line is written for every request). stderr is looked up per line so that a
+    redirected one (tests, tools) is honoured; the lock keeps lines from threads whole.
+    """
+
+    __slots__ = ("name",)
+    _lock = threading.Lock()
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name or "root"
+
+    def msg(self, line: str) -> None:
+        with self._lock:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
+def _orjson_dumps(event_dict: EventDict, default: Any = None, **_: Any) -> str:
+    return orjson.dumps(event_dict, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "exception": 40}
+_threshold = [logging.INFO]
+
+
+def _below_level(_: Any, method_name: str, event_dict: EventDict) -> EventDict:
+    """LOG_LEVEL for our loggers. A processor rather than a filtering bound logger: loggers
+    are cached on first use, and an app built again (tests, tools) may change the level."""
+    if _LEVELS.get(method_name, 50) < _threshold[0]:
+        raise structlog.DropEvent
+    return event_dict
+
+
+# Our loggers' processors. Changed in place: loggers cached on first use keep this list.
+_CHAIN: list[Processor] = []
+
+
 def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -71,23 +117,29 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     ]
     renderer: Processor
     if fmt == "json":
-        renderer = structlog.processors.JSONRenderer()
-        shared.append(structlog.processors.dict_tracebacks)
+        renderer = structlog.processors.JSONRenderer(serializer=_orjson_dumps)
+        # Frames without their local variables, which may hold secrets.
+        shared.append(
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            )
+        )
     else:
         # Plain tracebacks: rich's would print local variables, which may hold secrets.
         renderer = structlog.dev.ConsoleRenderer(
             colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
         )
 
+    _threshold[0] = logging.getLevelNamesMapping()[level.upper()]
+    _CHAIN[:] = [_below_level, *shared, renderer]
     structlog.configure(
-        processors=[
-            *shared,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=_CHAIN,
+        logger_factory=_LineWriter,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
         cache_logger_on_first_use=True,
     )
+    # The stdlib loggers (uvicorn, alembic, asyncio, ...) go through the same processors
+    # and renderer.
     logging.config.dictConfig(
         {
             "version": 1,
@@ -123,4 +175,4 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
 
 
 def get_logger(name: str) -> Any:
-    return structlog.stdlib.get_logger(name)
+    return structlog.get_logger(name)

@@ -80,16 +80,30 @@ def render() -> bytes:
     return generate_latest(REGISTRY)
 
 
+# The children of each (method, route, status) series: `labels()` takes a lock and builds
+# the key on every call; the set of series is bounded (see above), so is this cache.
+_REQUEST_SERIES: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     """`route` is a route template or UNMATCHED_ROUTE, never a raw path."""
-    labels = (method if method in _METHODS else OTHER_METHOD, route, str(status))
-    REQUESTS.labels(*labels).inc()
-    LATENCY.labels(*labels).observe(seconds)
+    key = (method if method in _METHODS else OTHER_METHOD, route, status)
+    series = _REQUEST_SERIES.get(key)
+    if series is None:
+        labels = (key[0], route, str(status))
+        series = _REQUEST_SERIES[key] = REQUESTS.labels(*labels), LATENCY.labels(*labels)
+    requests, latency = series
+    requests.inc()
+    latency.observe(seconds)
+
+
+_POOL_IN_USE = DB_POOL.labels("in_use")
+_POOL_IDLE = DB_POOL.labels("idle")
 
 
 def observe_pool(in_use: int, idle: int) -> None:
-    DB_POOL.labels("in_use").set(in_use)
-    DB_POOL.labels("idle").set(idle)
+    _POOL_IN_USE.set(in_use)
+    _POOL_IDLE.set(idle)
 
 
 def observe_feed_lag(seconds: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import limits.storage
 import pytest
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.errors import StorageError
@@ -12,12 +13,19 @@ from pytest_mock import MockerFixture
 
 from src.core.exceptions import RateLimited, ServiceUnavailable
 from src.core.ratelimit import Limit, RateLimiter, build_storage
+from src.core.ratelimit_memory import InProcessStorage
 
 THREE = Limit.parse("unit-test", "3/minute")
 
 
-@pytest.fixture
-def limiter() -> RateLimiter:
+@pytest.fixture(params=["in-process", "limits-memory", "asyncio"])
+def limiter(request: pytest.FixtureRequest) -> RateLimiter:
+    """The storage the app uses without Redis, `limits`' own synchronous one (the same
+    rules), and the asyncio interface the Redis storage shares."""
+    if request.param == "in-process":
+        return RateLimiter(InProcessStorage())
+    if request.param == "limits-memory":
+        return RateLimiter(limits.storage.MemoryStorage())
     return RateLimiter(MemoryStorage())
 
 
@@ -52,8 +60,8 @@ def test_limit_parse_rejects_nonsense() -> None:
 
 
 def test_build_storage_is_memory_without_redis() -> None:
-    assert isinstance(build_storage(None), MemoryStorage)
-    assert isinstance(build_storage(""), MemoryStorage)
+    assert isinstance(build_storage(None), InProcessStorage)
+    assert isinstance(build_storage(""), InProcessStorage)
 
 
 @pytest.mark.parametrize("url", ["redis://127.0.0.1:1/0", "rediss://127.0.0.1:1/0"])
