@@ -147,7 +147,7 @@ async def keyset_page(
         items = items[:limit]
         last = items[-1]
         next_cursor = codec.encode(scope, [getattr(last, c.key) for c in order.columns])
-    if into is not None:
+    if into is not None and items:
         names = list(result.keys())
         items = [into.model_validate(dict(zip(names, row, strict=True))) for row in items]
     return PageResult(items, next_cursor)
