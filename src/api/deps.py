@@ -31,7 +31,7 @@ from src.dependencies import (
     TokenCodecDep,
     UnitOfWorkDep,
 )
-from src.models.user import Role, User
+from src.models.user import ActiveUser, Role
 from src.schemas.base import explained
 from src.services.auth import AuthPolicy, AuthService, Grant
 from src.services.catalog import LocationService, ProductService
@@ -171,15 +171,15 @@ async def get_current_grant(
 CurrentGrant = Annotated[Grant, Depends(get_current_grant)]
 
 
-async def get_current_user(grant: CurrentGrant) -> User:
+async def get_current_user(grant: CurrentGrant) -> ActiveUser:
     return grant.user
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentUser = Annotated[ActiveUser, Depends(get_current_user)]
 
 
-def require_role(role: Role) -> Callable[[User], Awaitable[User]]:
-    async def guard(user: CurrentUser) -> User:
+def require_role(role: Role) -> Callable[[ActiveUser], Awaitable[ActiveUser]]:
+    async def guard(user: CurrentUser) -> ActiveUser:
         if not user.role.includes(role):
             raise Forbidden(f"This action needs the {role.value} role or higher")
         return user
@@ -187,6 +187,6 @@ def require_role(role: Role) -> Callable[[User], Awaitable[User]]:
     return guard
 
 
-RequireClerk = Annotated[User, Depends(require_role(Role.CLERK))]
-RequireManager = Annotated[User, Depends(require_role(Role.MANAGER))]
-RequireAdmin = Annotated[User, Depends(require_role(Role.ADMIN))]
+RequireClerk = Annotated[ActiveUser, Depends(require_role(Role.CLERK))]
+RequireManager = Annotated[ActiveUser, Depends(require_role(Role.MANAGER))]
+RequireAdmin = Annotated[ActiveUser, Depends(require_role(Role.ADMIN))]

@@ -22,7 +22,7 @@ from src.api.deps import AuthServiceDep, oauth2_scheme
 from src.config import Settings
 from src.core.exceptions import Unauthorized
 from src.dependencies import DatabaseDep, SettingsDep
-from src.models.user import User
+from src.models.user import ActiveUser
 from src.services.auth import Grant
 from src.services.stream_access import StreamAccessService
 
@@ -42,7 +42,7 @@ class StreamAccess:
     service: StreamAccessService
 
     @property
-    def user(self) -> User:
+    def user(self) -> ActiveUser:
         return self.grant.user
 
     async def ended(self) -> str:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -19,10 +21,29 @@ class Role(StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(Role).index(self)
+        return _RANKS[self]
 
     def includes(self, other: Role) -> bool:
         return self.rank >= other.rank
+
+
+_RANKS = {role: rank for rank, role in enumerate(Role)}
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveUser:
+    """The caller as checked for one request: a plain immutable row, no ORM state (building
+    an entity showed in every request's profile). A service that writes to the user loads
+    the `User` itself, inside its transaction."""
+
+    id: uuid.UUID
+    email: str
+    full_name: str
+    role: Role
+    is_active: bool
+    password_changed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
 
 
 class User(UUIDPrimaryKey, Timestamps, Base):

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import inspect
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, or_, tuple_
+from pydantic import BaseModel
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    FromClause,
+    Select,
+    bindparam,
+    func,
+    or_,
+    tuple_,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -26,6 +36,7 @@ from src.core.querytiming import labelled, unlabelled
 from src.models.base import Base
 
 ModelT = TypeVar("ModelT", bound=Base)
+ItemT = TypeVar("ItemT")
 
 
 @dataclass(frozen=True)
@@ -38,8 +49,8 @@ class SortOrder:
 
 
 @dataclass(frozen=True)
-class PageResult(Generic[ModelT]):
-    items: list[ModelT]
+class PageResult(Generic[ItemT]):
+    items: list[ItemT]
     next_cursor: str | None
 
 
@@ -92,6 +103,11 @@ class Repository(OperationLabels, Generic[ModelT]):
         )
 
 
+# Page queries of long-lived statements (`reuse=True`), by (scope, order, statement, after):
+# built once, so SQLAlchemy neither rebuilds them nor recomputes their cache key per call.
+_PAGE_QUERIES: dict[tuple[str, str, Select[Any], bool], Select[Any]] = {}
+
+
 async def keyset_page(
     session: AsyncSession,
     statement: Select[*tuple[Any, ...]],
@@ -102,23 +118,65 @@ async def keyset_page(
     cursor: str | None,
     limit: int,
     rows: bool = False,
+    into: type[BaseModel] | None = None,
+    params: Mapping[str, Any] | None = None,
+    reuse: bool = False,
 ) -> PageResult[Any]:
     """One page of `statement` after `cursor`. `rows=True` for multi-column selects (the
-    order's columns must then be labelled with their attribute names)."""
-    key = tuple_(*order.columns)
+    order's columns must then be labelled with their attribute names); `into` turns each
+    such row into that read schema. `params` are values for the statement's bound
+    parameters; `reuse=True` for a statement built once (module-level or cached), never for
+    one built per call: its page query is then kept and reused."""
+    after = cursor is not None
+    if reuse:
+        key = (scope, order.name, statement, after)
+        paged = _PAGE_QUERIES.get(key)
+        if paged is None:
+            paged = _PAGE_QUERIES.setdefault(key, _page_query(statement, order, after=after))
+    else:
+        paged = _page_query(statement, order, after=after)
+    values = dict(params or {})
+    values[_PAGE_SIZE] = limit + 1
     if cursor is not None:
-        after = tuple_(*_typed(order.columns, codec.decode(scope, cursor)))
-        statement = statement.where(key < after if order.descending else key > after)
-    directions = [c.desc() if order.descending else c.asc() for c in order.columns]
-    statement = statement.order_by(*directions).limit(limit + 1)
-    result = await session.execute(statement)
-    items: list[Any] = list(result.all() if rows else result.scalars().all())
+        decoded = _typed(order.columns, codec.decode(scope, cursor))
+        values.update(zip(_after_names(order), decoded, strict=True))
+    result = await session.execute(paged, values)
+    items: list[Any] = list(result.all() if rows or into else result.scalars().all())
     next_cursor = None
     if len(items) > limit:
         items = items[:limit]
         last = items[-1]
         next_cursor = codec.encode(scope, [getattr(last, c.key) for c in order.columns])
+    if into is not None and items:
+        names = list(result.keys())
+        items = [into.model_validate(dict(zip(names, row, strict=True))) for row in items]
     return PageResult(items, next_cursor)
+
+
+_PAGE_SIZE = "keyset_page_size"
+
+
+def _after_names(order: SortOrder) -> list[str]:
+    return [f"keyset_after_{i}" for i in range(len(order.columns))]
+
+
+def _page_query(statement: Select[Any], order: SortOrder, *, after: bool) -> Select[Any]:
+    """`statement` ordered by the sort key, after the bound key values when `after`, limited
+    to the bound page size."""
+    # The table's own columns, not the ORM attributes: a statement free of ORM elements runs
+    # on Core's lighter execution path, even through the session.
+    columns = [column.property.columns[0] for column in order.columns]
+    if after:
+        key = tuple_(*columns)
+        bound = tuple_(
+            *(
+                bindparam(name, type_=column.type)
+                for name, column in zip(_after_names(order), columns, strict=True)
+            )
+        )
+        statement = statement.where(key < bound if order.descending else key > bound)
+    directions = [c.desc() if order.descending else c.asc() for c in columns]
+    return statement.order_by(*directions).limit(bindparam(_PAGE_SIZE, type_=BigInteger))
 
 
 def _typed(columns: Sequence[InstrumentedAttribute[Any]], values: list[Any]) -> list[Any]:
@@ -160,3 +218,9 @@ def contains_any(text: str, *columns: Any) -> ColumnElement[bool]:
 def escape_like(text: str) -> str:
     """Make user text literal inside a LIKE pattern (escape character: backslash)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def columns_for(table: FromClause, schema: type[BaseModel]) -> list[ColumnElement[Any]]:
+    """The columns of `table` that `schema` shows: selecting these Core columns and
+    validating the rows into the schema costs far less than loading ORM entities."""
+    return [table.c[name] for name in schema.model_fields]

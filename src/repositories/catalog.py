@@ -5,13 +5,21 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from src.core.cursors import CursorCodec
 from src.models.catalog import Location, Product
 from src.models.stock import StockLevel
-from src.repositories.base import PageResult, Repository, SortOrder, contains_any
+from src.repositories.base import (
+    PageResult,
+    Repository,
+    SortOrder,
+    columns_for,
+    contains_any,
+    keyset_page,
+)
 from src.repositories.stock import available_across_locations
+from src.schemas.catalog import LocationRead, ProductRead
 from src.schemas.filters import LocationFilter, ProductFilter
 
 PRODUCT_SORTS = {
@@ -23,6 +31,13 @@ PRODUCT_SORTS = {
     "-sku": SortOrder("-sku", (Product.sku, Product.id), descending=True),
 }
 LOCATIONS_BY_CREATED = SortOrder("created_at", (Location.created_at, Location.id))
+
+# Reads select Core columns straight into the read schemas (no ORM entities); the
+# statements without filters are built once.
+_PRODUCT_COLUMNS = select(*columns_for(Product.__table__, ProductRead))
+_PRODUCT_BY_ID = _PRODUCT_COLUMNS.where(Product.__table__.c.id == bindparam("id"))
+_LOCATION_COLUMNS = select(*columns_for(Location.__table__, LocationRead))
+_LOCATION_BY_ID = _LOCATION_COLUMNS.where(Location.__table__.c.id == bindparam("id"))
 
 
 class CatalogRepository(Repository[Any]):
@@ -58,8 +73,13 @@ class ProductRepository(CatalogRepository):
     model = Product
     level_column = StockLevel.product_id
 
+    async def get(self, id_: uuid.UUID) -> ProductRead | None:
+        """The item as clients read it (a read schema, not an entity)."""
+        row = (await self.session.execute(_PRODUCT_BY_ID, {"id": id_})).first()
+        return None if row is None else ProductRead.model_validate(row._asdict())
+
     def list_statement(self, filters: ProductFilter) -> Select[Any]:
-        statement = select(Product)
+        statement = _PRODUCT_COLUMNS
         if filters.sku is not None:
             # The expression of the unique index uq_products_sku_lower: one row at most.
             statement = statement.where(func.lower(Product.sku) == filters.sku.lower())
@@ -81,13 +101,20 @@ class ProductRepository(CatalogRepository):
 
     async def list_page(
         self, filters: ProductFilter, *, codec: CursorCodec, cursor: str | None, limit: int
-    ) -> PageResult[Product]:
-        return await self.paginate(
-            self.list_statement(filters),
-            order=PRODUCT_SORTS[filters.sort],
+    ) -> PageResult[ProductRead]:
+        order = PRODUCT_SORTS[filters.sort]
+        statement = self.list_statement(filters)
+        return await keyset_page(
+            self.session,
+            statement,
+            scope=f"products:{order.name}",
+            order=order,
             codec=codec,
             cursor=cursor,
             limit=limit,
+            into=ProductRead,
+            # Unfiltered (the usual listing), the statement is the one built once.
+            reuse=statement is _PRODUCT_COLUMNS,
         )
 
 
@@ -95,8 +122,13 @@ class LocationRepository(CatalogRepository):
     model = Location
     level_column = StockLevel.location_id
 
+    async def get(self, id_: uuid.UUID) -> LocationRead | None:
+        """The item as clients read it (a read schema, not an entity)."""
+        row = (await self.session.execute(_LOCATION_BY_ID, {"id": id_})).first()
+        return None if row is None else LocationRead.model_validate(row._asdict())
+
     def list_statement(self, filters: LocationFilter) -> Select[Any]:
-        statement = select(Location)
+        statement = _LOCATION_COLUMNS
         if filters.code is not None:
             # The expression of the unique index uq_locations_code_lower: one row at most.
             statement = statement.where(func.lower(Location.code) == filters.code.lower())
@@ -106,11 +138,14 @@ class LocationRepository(CatalogRepository):
 
     async def list_page(
         self, filters: LocationFilter, *, codec: CursorCodec, cursor: str | None, limit: int
-    ) -> PageResult[Location]:
-        return await self.paginate(
+    ) -> PageResult[LocationRead]:
+        return await keyset_page(
+            self.session,
             self.list_statement(filters),
+            scope="locations:created_at",
             order=LOCATIONS_BY_CREATED,
             codec=codec,
             cursor=cursor,
             limit=limit,
+            into=LocationRead,
         )

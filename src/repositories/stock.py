@@ -6,25 +6,80 @@ concurrent postings never read-then-write. The CHECK (on_hand >= 0) constraint b
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ScalarSelect, Select, func, literal_column, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 
 from src.core.cursors import CursorCodec
 from src.models.catalog import Product
 from src.models.stock import Movement, StockLevel
-from src.repositories.base import PageResult, Repository, SortOrder, keyset_page
+from src.repositories.base import PageResult, Repository, SortOrder, columns_for, keyset_page
 from src.schemas.filters import LevelFilter, MovementFilter
+from src.schemas.stock import MovementRead, StockLevelRead
 
 MOVEMENTS_NEWEST_FIRST = SortOrder("newest", (Movement.created_at, Movement.id), descending=True)
 LEVELS_BY_KEY = SortOrder("key", (StockLevel.product_id, StockLevel.location_id))
 LEVELS_AS_OF_BY_KEY = SortOrder("key", (Movement.product_id, Movement.location_id))
 
 Pair = tuple[uuid.UUID, uuid.UUID]
+
+# Reads select Core columns straight into the read schemas (no ORM entities). The ledger's
+# and the levels' filters are clauses over bound parameters, named like the filter fields:
+# the statement for each combination of filters in use is built once (`_ledger_query`).
+_movements, _levels, _products = Movement.__table__, StockLevel.__table__, Product.__table__
+_MOVEMENT_COLUMNS = select(*columns_for(_movements, MovementRead))
+_LEVEL_COLUMNS = select(*columns_for(_levels, StockLevelRead))
+_MOVEMENT_FILTERS: dict[str, ColumnElement[bool]] = {
+    "transfer_id": _movements.c.transfer_id.in_(bindparam("transfer_id", expanding=True)),
+    "count_id": _movements.c.count_id.in_(bindparam("count_id", expanding=True)),
+    "product_id": _movements.c.product_id.in_(bindparam("product_id", expanding=True)),
+    "location_id": _movements.c.location_id.in_(bindparam("location_id", expanding=True)),
+    "kind": _movements.c.kind == bindparam("kind"),
+    "reference": _movements.c.reference == bindparam("reference"),
+    "since": _movements.c.created_at >= bindparam("since"),
+    "until": _movements.c.created_at < bindparam("until"),
+}
+_LEVEL_FILTERS: dict[str, ColumnElement[bool]] = {
+    "product_id": _levels.c.product_id.in_(bindparam("product_id", expanding=True)),
+    "location_id": _levels.c.location_id.in_(bindparam("location_id", expanding=True)),
+}
+
+
+def _in_use(filters: MovementFilter | LevelFilter, names: Sequence[str]) -> dict[str, Any]:
+    """The filters set (a non-empty list, or a value), by field name."""
+    values = {name: getattr(filters, name) for name in names}
+    return {name: value for name, value in values.items() if value not in (None, [])}
+
+
+@functools.cache
+def _ledger_query(shape: tuple[str, ...]) -> Select[Any]:
+    """The movements (ledger) statement for this combination of filters."""
+    return _MOVEMENT_COLUMNS.where(*(_MOVEMENT_FILTERS[name] for name in shape))
+
+
+@functools.cache
+def _levels_query(shape: tuple[str, ...], below_reorder: bool) -> Select[Any]:
+    """The current levels statement for this combination of filters."""
+    statement = _LEVEL_COLUMNS.where(*(_LEVEL_FILTERS[name] for name in shape))
+    if below_reorder:
+        statement = statement.join(_products, _products.c.id == _levels.c.product_id).where(
+            _levels.c.on_hand < _products.c.reorder_point
+        )
+    return statement
 
 
 def available_across_locations(product_id: Any) -> ScalarSelect[int]:
@@ -121,50 +176,42 @@ class StockRepository(Repository[StockLevel]):
         return list((await self.session.scalars(statement)).all())
 
     def movements_statement(self, filters: MovementFilter) -> Select[Any]:
-        statement = select(Movement)
-        if filters.transfer_id:
-            statement = statement.where(Movement.transfer_id.in_(filters.transfer_id))
-        if filters.count_id:
-            statement = statement.where(Movement.count_id.in_(filters.count_id))
-        if filters.product_id:
-            statement = statement.where(Movement.product_id.in_(filters.product_id))
-        if filters.location_id:
-            statement = statement.where(Movement.location_id.in_(filters.location_id))
-        if filters.kind is not None:
-            statement = statement.where(Movement.kind == filters.kind)
-        if filters.reference is not None:
-            statement = statement.where(Movement.reference == filters.reference)
-        if filters.since is not None:
-            statement = statement.where(Movement.created_at >= filters.since)
-        if filters.until is not None:
-            statement = statement.where(Movement.created_at < filters.until)
-        return statement
+        """The ledger filtered, with the filters' values bound (as `movements_page` runs it)."""
+        statement, values = self._movements(filters)
+        return statement.params(values)
+
+    @staticmethod
+    def _movements(filters: MovementFilter) -> tuple[Select[Any], dict[str, Any]]:
+        values = _in_use(filters, list(_MOVEMENT_FILTERS))
+        return _ledger_query(tuple(values)), values
 
     async def movements_page(
         self, filters: MovementFilter, *, codec: CursorCodec, cursor: str | None, limit: int
-    ) -> PageResult[Movement]:
+    ) -> PageResult[MovementRead]:
+        statement, values = self._movements(filters)
         return await keyset_page(
             self.session,
-            self.movements_statement(filters),
+            statement,
             scope="stock_movements:newest",
             order=MOVEMENTS_NEWEST_FIRST,
             codec=codec,
             cursor=cursor,
             limit=limit,
+            into=MovementRead,
+            params=values,
+            reuse=True,
         )
 
     def levels_statement(self, filters: LevelFilter) -> Select[Any]:
-        """Current levels (`as_of` is not applied here: see `levels_as_of_statement`)."""
-        statement = select(StockLevel)
-        if filters.product_id:
-            statement = statement.where(StockLevel.product_id.in_(filters.product_id))
-        if filters.location_id:
-            statement = statement.where(StockLevel.location_id.in_(filters.location_id))
-        if filters.below_reorder:
-            statement = statement.join(Product, Product.id == StockLevel.product_id).where(
-                StockLevel.on_hand < Product.reorder_point
-            )
-        return statement
+        """Current levels (`as_of` is not applied here: see `levels_as_of_statement`), with
+        the filters' values bound (as `levels_page` runs it)."""
+        statement, values = self._levels(filters)
+        return statement.params(values)
+
+    @staticmethod
+    def _levels(filters: LevelFilter) -> tuple[Select[Any], dict[str, Any]]:
+        values = _in_use(filters, list(_LEVEL_FILTERS))
+        return _levels_query(tuple(values), filters.below_reorder), values
 
     def levels_as_of_statement(
         self, filters: LevelFilter, as_of: datetime
@@ -192,15 +239,21 @@ class StockRepository(Repository[StockLevel]):
 
     async def levels_page(
         self, filters: LevelFilter, *, codec: CursorCodec, cursor: str | None, limit: int
-    ) -> PageResult[Any]:
+    ) -> PageResult[StockLevelRead]:
         """Current levels, or with `as_of` the levels at that moment: same filters, same key."""
         if filters.as_of is None:
-            return await self.paginate(
-                self.levels_statement(filters),
+            statement, values = self._levels(filters)
+            return await keyset_page(
+                self.session,
+                statement,
+                scope="stock_levels:key",
                 order=LEVELS_BY_KEY,
                 codec=codec,
                 cursor=cursor,
                 limit=limit,
+                into=StockLevelRead,
+                params=values,
+                reuse=True,
             )
         return await keyset_page(
             self.session,
@@ -210,7 +263,7 @@ class StockRepository(Repository[StockLevel]):
             codec=codec,
             cursor=cursor,
             limit=limit,
-            rows=True,
+            into=StockLevelRead,
         )
 
     async def reconcile(self) -> tuple[int, list[Any]]:

@@ -1,18 +1,34 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import fields
 from datetime import UTC, datetime
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.orm import undefer
 
 from src.core.cursors import CursorCodec
 from src.models.refresh_session import RefreshSession
-from src.models.user import Role, User
+from src.models.user import ActiveUser, Role, User
 from src.repositories.base import PageResult, Repository, SortOrder, contains_any
 from src.schemas.filters import UserFilter
 
 BY_CREATED = SortOrder("created_at", (User.created_at, User.id))
+
+_users = User.__table__
+_sessions = RefreshSession.__table__
+# Built once: a Core statement with bound parameters, its compiled form cached by
+# SQLAlchemy; the row becomes an `ActiveUser` positionally, in the dataclass' field order.
+_ACTIVE_IN_SESSION = select(*(_users.c[f.name] for f in fields(ActiveUser))).where(
+    _users.c.id == bindparam("user_id"),
+    _users.c.is_active.is_(True),
+    exists().where(
+        _sessions.c.family_id == bindparam("session_id"),
+        _sessions.c.user_id == _users.c.id,
+        _sessions.c.revoked_at.is_(None),
+        _sessions.c.expires_at > func.now(),
+    ),
+)
 
 
 class UserRepository(Repository[User]):
@@ -26,16 +42,26 @@ class UserRepository(Repository[User]):
             statement = statement.options(undefer(User.hashed_password))
         return await self.session.scalar(statement)
 
-    async def get_active_in_session(self, user_id: uuid.UUID, session_id: uuid.UUID) -> User | None:
+    async def get_active_in_session(
+        self, user_id: uuid.UUID, session_id: uuid.UUID
+    ) -> ActiveUser | None:
         """The user, if active and `session_id` is one of their live sessions (a refresh-token
         family neither revoked nor expired): one query, run for every authenticated request."""
-        live = exists().where(
-            RefreshSession.family_id == session_id,
-            RefreshSession.user_id == User.id,
-            RefreshSession.revoked_at.is_(None),
-            RefreshSession.expires_at > func.now(),
+        result = await self.session.execute(
+            _ACTIVE_IN_SESSION, {"user_id": user_id, "session_id": session_id}
         )
-        statement = select(User).where(User.id == user_id, User.is_active.is_(True), live)
+        row = result.first()
+        return None if row is None else ActiveUser(*row)
+
+    async def rename(self, user_id: uuid.UUID, full_name: str) -> User | None:
+        """Set the full name; the updated user (None if gone), in one statement."""
+        statement = (
+            update(User)
+            .where(User.id == user_id)
+            .values(full_name=full_name)
+            .returning(User)
+            .execution_options(populate_existing=True)
+        )
         return await self.session.scalar(statement)
 
     async def lock_sessions_of(self, user_id: uuid.UUID) -> User | None:

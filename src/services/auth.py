@@ -25,7 +25,7 @@ from src.core.metrics import LOGIN_FAILURES, LOGIN_THROTTLED
 from src.core.passwords import hash_password, verify_password
 from src.core.ratelimit import Limit, RateLimiter
 from src.core.tokens import InvalidToken, TokenCodec, hash_refresh_token, new_refresh_token
-from src.models.user import Role, User
+from src.models.user import ActiveUser, Role, User
 from src.repositories.base import violated_constraint
 from src.repositories.refresh_session import RefreshSessionRepository
 from src.repositories.user import UserRepository
@@ -76,13 +76,13 @@ class Grant:
     access token behind it was issued, and when that token expires (the latest moment a
     stream opened with it may run)."""
 
-    user: User
+    user: ActiveUser
     session: uuid.UUID
     authenticated_at: datetime
     expires_at: datetime
 
 
-def still_current(user: User, authenticated_at: datetime) -> bool:
+def still_current(user: ActiveUser, authenticated_at: datetime) -> bool:
     """False once the password changed after the credential was issued."""
     changed = user.password_changed_at
     return changed is None or authenticated_at >= changed
@@ -253,7 +253,7 @@ class AuthService:
 
     async def _current(
         self, user_id: uuid.UUID, session: uuid.UUID, issued_at: datetime, what: str
-    ) -> User:
+    ) -> ActiveUser:
         user = await self.users.get_active_in_session(user_id, session)
         if user is None:
             raise Unauthorized(f"The {what} is no longer valid", invalid_token=True)

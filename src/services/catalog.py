@@ -46,12 +46,6 @@ class _CatalogService(Generic[ItemT]):
         await self._emit("created", item)
         return item
 
-    async def get(self, item_id: uuid.UUID) -> ItemT:
-        item: ItemT | None = await self.repository.get(item_id)
-        if item is None:
-            raise NotFound(f"No {self.noun} with this id")
-        return item
-
     async def update(self, item_id: uuid.UUID, data: BaseModel, if_match: IfMatch | None) -> ItemT:
         if if_match is None:
             raise PreconditionRequired(
@@ -146,9 +140,15 @@ class ProductService(_CatalogService[Product]):
         super().__init__(work)
         self.repository = self.products = ProductRepository(work.session)
 
+    async def get(self, product_id: uuid.UUID) -> ProductRead:
+        product = await self.products.get(product_id)
+        if product is None:
+            raise NotFound("No product with this id")
+        return product
+
     async def list(
         self, filters: ProductFilter, *, codec: CursorCodec, cursor: str | None, limit: int
-    ) -> PageResult[Product]:
+    ) -> PageResult[ProductRead]:
         return await self.products.list_page(filters, codec=codec, cursor=cursor, limit=limit)
 
 
@@ -162,7 +162,13 @@ class LocationService(_CatalogService[Location]):
         super().__init__(work)
         self.repository = self.locations = LocationRepository(work.session)
 
+    async def get(self, location_id: uuid.UUID) -> LocationRead:
+        location = await self.locations.get(location_id)
+        if location is None:
+            raise NotFound("No location with this id")
+        return location
+
     async def list(
         self, filters: LocationFilter, *, codec: CursorCodec, cursor: str | None, limit: int
-    ) -> PageResult[Location]:
+    ) -> PageResult[LocationRead]:
         return await self.locations.list_page(filters, codec=codec, cursor=cursor, limit=limit)

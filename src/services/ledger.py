@@ -16,6 +16,7 @@ from src.schemas.filters import LevelFilter, MovementFilter
 from src.schemas.stock import (
     LocationStock,
     Mismatch,
+    MovementRead,
     ProductStockRead,
     ReconciliationRead,
     StockLevelRead,
@@ -29,7 +30,7 @@ class LedgerService:
 
     async def movements(
         self, filters: MovementFilter, *, codec: CursorCodec, cursor: str | None, limit: int
-    ) -> PageResult[Movement]:
+    ) -> PageResult[MovementRead]:
         return await self.stock.movements_page(filters, codec=codec, cursor=cursor, limit=limit)
 
     async def movement(self, movement_id: uuid.UUID) -> Movement:
@@ -42,7 +43,7 @@ class LedgerService:
         self, filters: LevelFilter, *, codec: CursorCodec, cursor: str | None, limit: int
     ) -> tuple[list[StockLevelRead], str | None]:
         page = await self.stock.levels_page(filters, codec=codec, cursor=cursor, limit=limit)
-        return [StockLevelRead.model_validate(level) for level in page.items], page.next_cursor
+        return page.items, page.next_cursor
 
     async def product_stock(self, product_id: uuid.UUID) -> ProductStockRead:
         if await self.products.get(product_id) is None:

@@ -19,7 +19,7 @@ from src.core.ids import new_id
 from src.core.metrics import MOVEMENTS
 from src.models.catalog import Location, Product
 from src.models.stock import AdjustmentReason, Movement, MovementKind
-from src.models.user import User
+from src.models.user import ActiveUser
 from src.repositories.base import violated_constraint
 from src.repositories.catalog import LocationRepository, ProductRepository
 from src.repositories.stock import MovementRepository, StockRepository
@@ -50,20 +50,22 @@ class StockService:
     # an Idempotency-Key through the unit of work).
 
     async def post_movement(
-        self, data: MovementCreate, *, actor: User, request_id: str | None
+        self, data: MovementCreate, *, actor: ActiveUser, request_id: str | None
     ) -> MovementRead:
         movement = await self._movement(data, actor=actor, request_id=request_id)
         return MovementRead.model_validate(movement)
 
     async def transfer(
-        self, data: TransferCreate, *, actor: User, request_id: str | None
+        self, data: TransferCreate, *, actor: ActiveUser, request_id: str | None
     ) -> TransferRead:
         transfer_id, legs = await self._transfer(data, actor=actor, request_id=request_id)
         return TransferRead(
             transfer_id=transfer_id, movements=[MovementRead.model_validate(m) for m in legs]
         )
 
-    async def count(self, data: CountCreate, *, actor: User, request_id: str | None) -> CountRead:
+    async def count(
+        self, data: CountCreate, *, actor: ActiveUser, request_id: str | None
+    ) -> CountRead:
         count_id, adjustments = await self._count(data, actor=actor, request_id=request_id)
         return CountRead(
             count_id=count_id, movements=[MovementRead.model_validate(m) for m in adjustments]
@@ -72,7 +74,7 @@ class StockService:
     # ---------------------------------------------------------------- the postings
 
     async def _movement(
-        self, data: MovementCreate, *, actor: User, request_id: str | None
+        self, data: MovementCreate, *, actor: ActiveUser, request_id: str | None
     ) -> Movement:
         product = await self._usable_product(data.product_id)
         await self._usable_location(data.location_id)
@@ -94,7 +96,7 @@ class StockService:
         )
 
     async def _transfer(
-        self, data: TransferCreate, *, actor: User, request_id: str | None
+        self, data: TransferCreate, *, actor: ActiveUser, request_id: str | None
     ) -> tuple[uuid.UUID, list[Movement]]:
         product = await self._usable_product(data.product_id)
         await self._usable_location(data.from_location_id)
@@ -133,7 +135,7 @@ class StockService:
         return transfer_id, legs
 
     async def _count(
-        self, data: CountCreate, *, actor: User, request_id: str | None
+        self, data: CountCreate, *, actor: ActiveUser, request_id: str | None
     ) -> tuple[uuid.UUID, list[Movement]]:
         await self._usable_location(data.location_id)
         reorder_points = {}

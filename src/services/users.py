@@ -8,10 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.cursors import CursorCodec
 from src.core.database import release
-from src.core.exceptions import Conflict, NotFound, ValidationFailed
+from src.core.exceptions import Conflict, NotFound, Unauthorized, ValidationFailed
 from src.core.passwords import hash_password, verify_password
 from src.core.ratelimit import RateLimiter
-from src.models.user import Role, User
+from src.models.user import ActiveUser, Role, User
 from src.repositories.base import PageResult
 from src.repositories.refresh_session import RefreshSessionRepository
 from src.repositories.user import UserRepository
@@ -35,12 +35,13 @@ class UserService:
         self.limiter = limiter
         self.policy = policy
 
-    async def update_me(self, user: User, data: UserSelfUpdate) -> User:
-        user.full_name = data.full_name
-        await self.session.flush()
-        return user
+    async def update_me(self, user: ActiveUser, data: UserSelfUpdate) -> User:
+        updated = await self.users.rename(user.id, data.full_name)
+        if updated is None:
+            raise Unauthorized("The access token is no longer valid", invalid_token=True)
+        return updated
 
-    async def change_password(self, user: User, data: PasswordChange, *, client: str) -> None:
+    async def change_password(self, user: ActiveUser, data: PasswordChange, *, client: str) -> None:
         """Set a new password and end every session of the user.
 
         Throttled like login, per user and client address, charged before the check. No

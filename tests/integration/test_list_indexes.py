@@ -63,8 +63,10 @@ class _Capture:
     def __init__(self) -> None:
         self.statements: list[Select[Any]] = []
 
-    async def execute(self, statement: Select[Any]) -> _Capture:
-        self.statements.append(statement)
+    async def execute(
+        self, statement: Select[Any], parameters: dict[str, Any] | None = None
+    ) -> _Capture:
+        self.statements.append(statement.params(parameters or {}))
         return self
 
     def scalars(self) -> _Capture:

@@ -10,14 +10,14 @@ import pytest
 from pytest_mock import MockerFixture
 from sqlalchemy.exc import OperationalError
 
-from src.models.user import User
+from src.models.user import ActiveUser, Role
 from src.services.auth import Grant
 from src.services.stream_access import EXPIRED, UNVERIFIED, StreamAccessService
 
 
 def grant(expires_in: float) -> Grant:
     now = datetime.now(UTC)
-    user = User(id=uuid.uuid4(), email="a@example.com", full_name="A", hashed_password="x")
+    user = ActiveUser(uuid.uuid4(), "a@example.com", "A", Role.VIEWER, True, None, now, now)
     return Grant(user, uuid.uuid4(), now, now + timedelta(seconds=expires_in))
 
 

@@ -26,7 +26,8 @@ from src.schemas.pagination import Page
 router = APIRouter(prefix=f"{API_V1}/locations", tags=["locations"])
 
 
-def _read(location: Location, response: Response) -> LocationRead:
+def _read(location: Location | LocationRead, response: Response) -> LocationRead:
+    """The item as read, with its ETag (a read schema passes through unchanged)."""
     response.headers["ETag"] = etag(location.version)
     return LocationRead.model_validate(location)
 
@@ -41,7 +42,7 @@ async def list_locations(
     """List locations, oldest first."""
     page = await service.list(filters, codec=paging.codec, cursor=paging.cursor, limit=paging.limit)
     return Page[LocationRead](
-        items=[LocationRead.model_validate(loc) for loc in page.items],
+        items=page.items,
         next_cursor=page.next_cursor,
     )
 

@@ -28,7 +28,8 @@ from src.schemas.stock import ProductStockRead
 router = APIRouter(prefix=f"{API_V1}/products", tags=["products"])
 
 
-def _read(product: Product, response: Response) -> ProductRead:
+def _read(product: Product | ProductRead, response: Response) -> ProductRead:
+    """The item as read, with its ETag (a read schema passes through unchanged)."""
     response.headers["ETag"] = etag(product.version)
     return ProductRead.model_validate(product)
 
@@ -42,9 +43,7 @@ async def list_products(
 ) -> Page[ProductRead]:
     """List products; `q` matches sku or name (case-insensitive substring)."""
     page = await service.list(filters, codec=paging.codec, cursor=paging.cursor, limit=paging.limit)
-    return Page[ProductRead](
-        items=[ProductRead.model_validate(p) for p in page.items], next_cursor=page.next_cursor
-    )
+    return Page[ProductRead](items=page.items, next_cursor=page.next_cursor)
 
 
 _LINKS = item_links(f"{API_V1}/products/{{product_id}}", "product_id")

@@ -144,9 +144,7 @@ async def list_movements(
     page = await service.movements(
         filters, codec=paging.codec, cursor=paging.cursor, limit=paging.limit
     )
-    return Page[MovementRead](
-        items=[MovementRead.model_validate(m) for m in page.items], next_cursor=page.next_cursor
-    )
+    return Page[MovementRead](items=page.items, next_cursor=page.next_cursor)
 
 
 @router.get(
