@@ -13,12 +13,29 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    null,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import aliased
 
 from src.core.event_types import EVENT_TYPES, FEED_CHANNEL, EventType
 from src.models.event import XID8, Event, EventWatermark
+from src.models.stock import IdempotencyRecord
 from src.repositories.base import Repository
+
+# The values of one events row: type, data, movement_id.
+EventRow = dict[str, Any]
 
 
 class Position(NamedTuple):
@@ -41,18 +58,49 @@ def _after(position: Position) -> ColumnElement[bool]:
     return tuple_(Event.xid, Event.seq) > tuple_(xid, bindparam("after_seq", position.seq))
 
 
+def event_row(type: str, data: Mapping[str, Any]) -> EventRow:
+    """The row for an event; `data` must be JSON-serialisable (`model_dump(mode="json")`)."""
+    if type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type!r}: add it to EventType")
+    movement_id = uuid.UUID(str(data["id"])) if type == EventType.MOVEMENT_CREATED else None
+    return {"type": type, "data": dict(data), "movement_id": movement_id}
+
+
+def _events_after(
+    position: Position | None, types: Collection[str] | None, limit: int
+) -> Select[tuple[Event]]:
+    statement = select(Event).where(_visible())
+    if position is not None:
+        statement = statement.where(_after(position))
+    if types:
+        statement = statement.where(Event.type.in_(sorted(types)))
+    return statement.order_by(Event.xid, Event.seq).limit(limit)
+
+
 class EventRepository(Repository[Event]):
     model = Event
 
     async def append(self, type: str, data: Mapping[str, Any]) -> None:
         """Insert an event in this session's transaction; it commits or rolls back with the
-        change it describes. `data` must be JSON-serialisable (`model_dump(mode="json")`)."""
-        if type not in EVENT_TYPES:
-            raise ValueError(f"unknown event type {type!r}: add it to EventType")
-        movement_id = uuid.UUID(str(data["id"])) if type == EventType.MOVEMENT_CREATED else None
-        await self.session.execute(
-            insert(Event).values(type=type, data=dict(data), movement_id=movement_id)
+        change it describes."""
+        await self.session.execute(insert(Event).values(event_row(type, data)))
+
+    async def write(
+        self, events: list[EventRow], *, record: Mapping[str, Any] | None, notify: bool
+    ) -> None:
+        """What a transaction writes last, in one statement (one round trip): its events,
+        in order (one multi-row INSERT: `seq` follows the list), the idempotency record of
+        its response if any, and the NOTIFY that wakes feed readers once it commits."""
+        statement: Select[Any] = select(
+            func.pg_notify(FEED_CHANNEL, "") if notify else null()
         )
+        if events:
+            statement = statement.add_cte(insert(Event).values(events).cte("new_events"))
+        if record is not None:
+            statement = statement.add_cte(
+                insert(IdempotencyRecord).values(dict(record)).cte("new_record")
+            )
+        await self.session.execute(statement)
 
     async def notify(self) -> None:
         """Wake feed readers once this transaction commits. PostgreSQL folds identical
@@ -68,13 +116,29 @@ class EventRepository(Repository[Event]):
     ) -> list[Event]:
         """Visible events after `position` (from the oldest retained one if None), oldest
         first, at most `limit`, optionally only of `types`."""
-        statement = select(Event).where(_visible())
-        if position is not None:
-            statement = statement.where(_after(position))
-        if types:
-            statement = statement.where(Event.type.in_(sorted(types)))
-        statement = statement.order_by(Event.xid, Event.seq).limit(limit)
+        statement = _events_after(position, types, limit)
         return list((await self.session.execute(statement)).scalars().all())
+
+    async def read_page(
+        self, position: Position | None, *, types: Collection[str] | None, limit: int
+    ) -> tuple[list[Event], Position | None]:
+        """`read_after` and the watermark (`watermark`) in one statement, so with one
+        snapshot: a purge that committed before it shows in both (its events gone, the
+        watermark raised), one that did not in neither."""
+        page = aliased(Event, _events_after(position, types, limit).subquery("page"))
+        one = select(literal_column("1").label("one")).subquery("one")
+        statement = (
+            select(page, EventWatermark.xid.label("w_xid"), EventWatermark.seq.label("w_seq"))
+            .select_from(
+                one.outerjoin(EventWatermark.__table__, true()).outerjoin(page, true())
+            )
+            .order_by(page.xid, page.seq)
+        )
+        rows = (await self.session.execute(statement)).all()
+        events = [row[0] for row in rows if row[0] is not None]
+        first = rows[0]
+        watermark = None if first.w_xid is None else Position(int(first.w_xid), int(first.w_seq))
+        return events, watermark
 
     async def position_of_movement(self, movement_id: uuid.UUID) -> Position | None:
         """The position of a movement's `movement.created` event, if it has one."""

@@ -53,10 +53,11 @@ class FeedService:
     async def page(self, filters: EventFilter, *, after: str | None, limit: int) -> FeedPage:
         """Events after `after` (from the oldest retained one without it), oldest first."""
         start = decode_position(self.codec, after) if after is not None else None
-        events = await self.events.read_after(start, types=filters.type_set, limit=limit)
-        # Read first, check the watermark second: a purge that committed before the read is
-        # seen by the check, so a page never silently skips deleted events.
-        watermark = await self.events.watermark()
+        # The page and the watermark from one snapshot: a purge that committed before the
+        # read is seen by the check, so a page never silently skips deleted events.
+        events, watermark = await self.events.read_page(
+            start, types=filters.type_set, limit=limit
+        )
         if start is not None and watermark is not None and start < watermark:
             raise CursorExpired(
                 "Events after this position are past retention and were deleted; "
