@@ -23,12 +23,20 @@ EVENTS = (
     " events.movement_id FROM events"
     " WHERE events.xid < pg_snapshot_xmin(pg_current_snapshot())"
 )
-EVENTS_PAGE = f"{EVENTS} ORDER BY events.xid, events.seq LIMIT $1::INTEGER"
-EVENTS_AFTER = (
-    f"{EVENTS} AND (events.xid, events.seq) > ($1, $2::INTEGER)"
+# Stockroom's page: the events and the watermark in one statement (one snapshot).
+_WITH_WATERMARK = (
+    "SELECT page.seq, page.xid, page.type, page.occurred_at, page.data,"
+    " event_watermark.xid AS w_xid, event_watermark.seq AS w_seq"
+    " FROM (SELECT 1 AS one) AS one LEFT JOIN event_watermark ON true"
+    " LEFT JOIN ({page}) AS page ON true ORDER BY page.xid, page.seq"
+)
+EVENTS_PAGE = _WITH_WATERMARK.format(
+    page=f"{EVENTS} ORDER BY events.xid, events.seq LIMIT $1::INTEGER"
+)
+EVENTS_AFTER = _WITH_WATERMARK.format(
+    page=f"{EVENTS} AND (events.xid, events.seq) > ($1, $2::INTEGER)"
     " ORDER BY events.xid, events.seq LIMIT $3::INTEGER"
 )
-WATERMARK = "SELECT event_watermark.xid, event_watermark.seq FROM event_watermark"
 APPEND = "INSERT INTO events (type, data, movement_id) VALUES ($1, $2, $3)"
 
 
@@ -59,14 +67,15 @@ def decode_position(token: str) -> tuple[int, int]:
 async def read_page(
     conn: asyncpg.pool.PoolConnectionProxy[asyncpg.Record], after: str | None, limit: int
 ) -> dict[str, Any]:
-    """Stockroom's page: read, then check the watermark (410 when `after` is before it)."""
+    """Stockroom's page: the events and the watermark (410 when `after` is before it)."""
     start = decode_position(after) if after is not None else None
     if start is None:
         rows = await conn.fetch(EVENTS_PAGE, limit)
     else:
         rows = await conn.fetch(EVENTS_AFTER, *start, limit)
-    watermark = await conn.fetchrow(WATERMARK)
-    mark = (int(watermark["xid"]), int(watermark["seq"])) if watermark else None
+    first = rows[0]
+    mark = None if first["w_xid"] is None else (int(first["w_xid"]), int(first["w_seq"]))
+    rows = [row for row in rows if row["seq"] is not None]
     if start is not None and mark is not None and start < mark:
         raise HTTPException(410, "Events after this position were deleted")
     items = [

@@ -68,7 +68,7 @@ def event_row(type: str, data: Mapping[str, Any]) -> EventRow:
 
 def _events_after(
     position: Position | None, types: Collection[str] | None, limit: int
-) -> Select[tuple[Event]]:
+) -> Select[Event]:
     statement = select(Event).where(_visible())
     if position is not None:
         statement = statement.where(_after(position))
@@ -91,9 +91,7 @@ class EventRepository(Repository[Event]):
         """What a transaction writes last, in one statement (one round trip): its events,
         in order (one multi-row INSERT: `seq` follows the list), the idempotency record of
         its response if any, and the NOTIFY that wakes feed readers once it commits."""
-        statement: Select[Any] = select(
-            func.pg_notify(FEED_CHANNEL, "") if notify else null()
-        )
+        statement: Select[Any] = select(func.pg_notify(FEED_CHANNEL, "") if notify else null())
         if events:
             statement = statement.add_cte(insert(Event).values(events).cte("new_events"))
         if record is not None:
@@ -129,9 +127,7 @@ class EventRepository(Repository[Event]):
         one = select(literal_column("1").label("one")).subquery("one")
         statement = (
             select(page, EventWatermark.xid.label("w_xid"), EventWatermark.seq.label("w_seq"))
-            .select_from(
-                one.outerjoin(EventWatermark.__table__, true()).outerjoin(page, true())
-            )
+            .select_from(one.outerjoin(EventWatermark.__table__, true()).outerjoin(page, true()))
             .order_by(page.xid, page.seq)
         )
         rows = (await self.session.execute(statement)).all()

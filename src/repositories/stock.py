@@ -73,7 +73,11 @@ class StockRepository(Repository[StockLevel]):
         `location_id`/`location_archived` (NULL: no location), and the movement's columns
         (NULL: nothing posted: unusable product or location, or not enough on hand).
         """
-        product_id, location_id, delta = values["product_id"], values["location_id"], values["quantity"]
+        product_id, location_id, delta = (
+            values["product_id"],
+            values["location_id"],
+            values["quantity"],
+        )
         product = (
             select(Product.id, Product.reorder_point, Product.is_archived)
             .where(Product.id == product_id)
@@ -144,9 +148,7 @@ class StockRepository(Repository[StockLevel]):
             location.c.is_archived.label("location_archived"),
             *movement.c,
         ).select_from(
-            one.outerjoin(product, true())
-            .outerjoin(location, true())
-            .outerjoin(movement, true())
+            one.outerjoin(product, true()).outerjoin(location, true()).outerjoin(movement, true())
         )
         return (await self.session.execute(statement)).one()
 

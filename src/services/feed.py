@@ -55,9 +55,7 @@ class FeedService:
         start = decode_position(self.codec, after) if after is not None else None
         # The page and the watermark from one snapshot: a purge that committed before the
         # read is seen by the check, so a page never silently skips deleted events.
-        events, watermark = await self.events.read_page(
-            start, types=filters.type_set, limit=limit
-        )
+        events, watermark = await self.events.read_page(start, types=filters.type_set, limit=limit)
         if start is not None and watermark is not None and start < watermark:
             raise CursorExpired(
                 "Events after this position are past retention and were deleted; "

@@ -150,7 +150,8 @@ async def test_a_posting_with_a_key_takes_seven_round_trips_and_its_replay_five(
     assert response.status_code == 201, response.text
     assert response.json()["balance_after"] == 3 + 1 + 1 + 4
     assert len(made) == 7, made
-    assert made[0].startswith("BEGIN") and made[-1].startswith("COMMIT"), made
+    assert made[0].startswith("BEGIN"), made
+    assert made[-1].startswith("COMMIT"), made
     again, replayed = await counted.trips("POST", url, json=_receipt(counted, 4), headers=headers)
     assert again.status_code == 201
     assert again.content == response.content
