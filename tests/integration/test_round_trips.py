@@ -3,7 +3,8 @@
 A read is the user/session check and one query, outside any transaction (no BEGIN, no
 COMMIT); a posting with an Idempotency-Key is BEGIN, the check, the key's lock, the lookup
 of a stored response, one statement for the movement, one for its events, the stored
-response and the NOTIFY, and COMMIT. Counted on a warm connection (its statements already
+response and the NOTIFY, and COMMIT (a replay: the first four and COMMIT; no key: no lock,
+no lookup). Counted on a warm connection (its statements already
 prepared), with the background loops far apart and the feed's LISTEN on a direct connection.
 """
 
@@ -135,7 +136,7 @@ def _receipt(counted: Counted, quantity: int) -> dict[str, Any]:
     }
 
 
-async def test_a_posting_with_a_key_takes_seven_round_trips_and_its_replay_five(
+async def test_a_posting_takes_seven_round_trips_with_a_key_five_without(
     counted: Counted,
 ) -> None:
     url = f"{API}/stock/movements"
@@ -157,7 +158,15 @@ async def test_a_posting_with_a_key_takes_seven_round_trips_and_its_replay_five(
     assert again.content == response.content
     assert again.headers["Idempotent-Replayed"] == "true"
     assert len(replayed) == 5, replayed
+    # Without a key: no lock, no lookup, no stored response.
+    issue = {**_receipt(counted, 2), "kind": "issue"}
+    for _ in range(2):
+        assert (await counted.client.post(url, json=issue, headers=counted.clerk)).is_success
+    issued, made = await counted.trips("POST", url, json=issue)
+    assert issued.status_code == 201, issued.text
+    assert issued.json()["balance_after"] == 3 + 1 + 1 + 4 - 2 * 3
+    assert len(made) == 5, made
     levels = await counted.client.get(
         f"{API}/stock/levels?product_id={counted.product['id']}", headers=counted.clerk
     )
-    assert levels.json()["items"][0]["on_hand"] == 9
+    assert levels.json()["items"][0]["on_hand"] == 3
