@@ -218,13 +218,21 @@ class StockRepository(Repository[StockLevel]):
     async def movement(self, movement_id: uuid.UUID) -> Movement | None:
         return await self.session.get(Movement, movement_id)
 
-    async def product_levels(self, product_id: uuid.UUID) -> list[StockLevel]:
+    async def product_levels(
+        self, product_id: uuid.UUID
+    ) -> list[Row[uuid.UUID, uuid.UUID, int]] | None:
+        """The product's levels (`location_id`, `on_hand`) by location, or None when there is
+        no such product: one statement, the product joined to its levels."""
         statement = (
-            select(StockLevel)
-            .where(StockLevel.product_id == product_id)
+            select(Product.id, StockLevel.location_id, StockLevel.on_hand)
+            .outerjoin(StockLevel, StockLevel.product_id == Product.id)
+            .where(Product.id == product_id)
             .order_by(StockLevel.location_id)
         )
-        return list((await self.session.scalars(statement)).all())
+        rows = (await self.session.execute(statement)).all()
+        if not rows:
+            return None
+        return [row for row in rows if row.location_id is not None]
 
     def movements_statement(self, filters: MovementFilter) -> Select[Any]:
         statement = select(Movement)
