@@ -4,10 +4,12 @@ as possible, plain Starlette on a small asyncpg pool, served by the same uvicorn
 It does what Stockroom does for each request, minus the framework: the same JWT check
 (PyJWT, HS256 pinned, `kid`, issuer, audience, every claim required, then the user loaded by
 id), the same SQL statements, the same signed keyset cursors and the same JSON fields. A
-posting runs in one transaction with the same idempotency record, locks, level upsert,
-ledger insert, change-feed events and NOTIFYs. Reads run as single statements outside an
-explicit transaction, and there is no middleware, logging, metrics or rate limiting: that
-difference is what the benchmark's ratio measures.
+posting makes Stockroom's seven round trips in its order: BEGIN, the user, the key's
+advisory lock, the stored response, one statement that locks the product and location,
+applies the delta and inserts the ledger row, one that writes the change-feed events, the
+idempotency record and the NOTIFY, and COMMIT. Reads run, as Stockroom's do, as single
+statements outside an explicit transaction, and there is no middleware, logging, metrics or
+rate limiting: that difference is what the benchmark's ratio measures.
 
 Configuration (environment): REFERENCE_DSN (an asyncpg DSN), REFERENCE_HOST (a socket
 directory, optional), REFERENCE_POOL_SIZE, SECRET_KEY, JWT_ISSUER, JWT_AUDIENCE.
@@ -37,6 +39,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bench import reference_feed
+from bench.reference_posting import (
+    AVAILABLE,
+    FIND_RECORD,
+    POST_DECREASE,
+    POST_INCREASE,
+    TRY_LOCK,
+    flush_statement,
+)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 ISSUER = os.environ.get("JWT_ISSUER", "stockroom")
@@ -72,36 +82,6 @@ MOVEMENTS = f"SELECT {MOVEMENT_COLUMNS} FROM stock_movements WHERE product_id = 
 MOVEMENTS_PAGE = f"{MOVEMENTS} ORDER BY created_at DESC, id DESC LIMIT $2"
 MOVEMENTS_AFTER = (
     f"{MOVEMENTS} AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4"
-)
-TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))"
-FIND_RECORD = (
-    "SELECT user_id, key, request_hash, response_status, response_body, location, created_at"
-    " FROM idempotency_records WHERE user_id = $1 AND key = $2"
-)
-PRODUCT_SHARE = f"{PRODUCT} FOR SHARE"
-LOCATION_SHARE = (
-    "SELECT code, name, is_archived, version, id, created_at, updated_at"
-    " FROM locations WHERE id = $1 FOR SHARE"
-)
-INCREASE = (
-    "INSERT INTO stock_levels (product_id, location_id, on_hand) VALUES ($1, $2, $3)"
-    " ON CONFLICT (product_id, location_id) DO UPDATE"
-    " SET on_hand = (stock_levels.on_hand + excluded.on_hand), updated_at = now()"
-    " RETURNING stock_levels.on_hand"
-)
-DECREASE = (
-    "UPDATE stock_levels SET on_hand = on_hand - $3, updated_at = now()"
-    " WHERE product_id = $1 AND location_id = $2 AND on_hand >= $3 RETURNING on_hand"
-)
-INSERT_MOVEMENT = (
-    "INSERT INTO stock_movements (product_id, location_id, kind, quantity, balance_after,"
-    " reason, reference, note, transfer_id, count_id, created_by, request_id, id)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL, $9, $10, $11) RETURNING created_at"
-)
-NOTIFY = "SELECT pg_notify($1, $2)"
-INSERT_RECORD = (
-    "INSERT INTO idempotency_records (user_id, key, request_hash, response_status,"
-    " response_body, location) VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at"
 )
 
 
@@ -283,63 +263,62 @@ async def post_movement(request: Request) -> Response:
     request_hash = hashlib.sha256(b"movement\n" + dumps(data)).hexdigest()
     key = request.headers.get("idempotency-key")
     request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
-    async with pool(request).acquire() as conn:
+    # Stockroom's round trips, in its order: BEGIN, the user, the key's lock, the stored
+    # response, the posting, the closing statement, COMMIT.
+    async with pool(request).acquire() as conn, conn.transaction():
         user = await authenticate(request, conn)
         if RANKS[user["role"]] < RANKS["clerk"]:
             raise HTTPException(403, "This action needs the clerk role or higher")
-        async with conn.transaction():
-            if key is not None:
-                if not await conn.fetchval(TRY_LOCK, f"idempotency:{user['id']}:{key}"):
-                    raise HTTPException(409, "Idempotency-Key in flight")
-                record = await conn.fetchrow(FIND_RECORD, user["id"], key)
-                if record is not None:
-                    if record["request_hash"] != request_hash:
-                        raise HTTPException(422, "Idempotency-Key reused")
-                    headers = {"Location": record["location"], "Idempotent-Replayed": "true"}
-                    return Response(record["response_body"], 201, headers, "application/json")
-            reorder_point = 0
-            for sql, target, noun in (
-                (PRODUCT_SHARE, product_id, "product"),
-                (LOCATION_SHARE, location_id, "location"),
-            ):
-                row = await conn.fetchrow(sql, target)
-                if row is None:
-                    raise HTTPException(404, f"No {noun} with this id")
-                if row["is_archived"]:
-                    raise HTTPException(409, f"The {noun} is archived")
-                reorder_point = row.get("reorder_point", reorder_point)
-            if delta > 0:
-                balance = await conn.fetchval(INCREASE, product_id, location_id, delta)
-            else:
-                balance = await conn.fetchval(DECREASE, product_id, location_id, -delta)
-                if balance is None:
-                    raise HTTPException(409, "Insufficient stock")
-            movement_id = uuid.UUID(bytes=uuid_utils.uuid7().bytes)
-            values = (product_id, location_id, kind, delta, balance, reason, reference, note)
-            created_at = await conn.fetchval(
-                INSERT_MOVEMENT, *values, user["id"], request_id, movement_id
-            )
-            names = ("product_id", "location_id", "kind", "quantity", "balance_after", "reason")
-            movement = {"id": movement_id, **dict(zip(names, values, strict=False))}
-            movement.update(reference=reference, note=note, transfer_id=None, count_id=None)
-            movement.update(created_by=user["id"], request_id=request_id, created_at=created_at)
-            body = dumps(movement)
-            await conn.execute(
-                reference_feed.APPEND, "movement.created", body.decode(), movement_id
-            )
-            if balance - delta >= reorder_point > balance:
-                level = {"product_id": product_id, "location_id": location_id, "on_hand": balance}
-                level.update(available=balance, reorder_point=reorder_point)
-                await conn.execute(
-                    reference_feed.APPEND, "level.below_reorder", dumps(level).decode(), None
-                )
-            await conn.execute(NOTIFY, "stock_movements", body.decode())
-            location = f"/api/v1/stock/movements/{movement_id}"
-            if key is not None:
-                await conn.execute(
-                    INSERT_RECORD, user["id"], key, request_hash, 201, body, location
-                )
-            await conn.execute(NOTIFY, reference_feed.FEED_CHANNEL, "")
+        if key is not None:
+            if not await conn.fetchval(TRY_LOCK, f"idempotency:{user['id']}:{key}"):
+                raise HTTPException(409, "Idempotency-Key in flight")
+            record = await conn.fetchrow(FIND_RECORD, user["id"], key)
+            if record is not None:
+                if record["request_hash"] != request_hash:
+                    raise HTTPException(422, "Idempotency-Key reused")
+                headers = {"Location": record["location"], "Idempotent-Replayed": "true"}
+                return Response(record["response_body"], 201, headers, "application/json")
+        movement_id = uuid.UUID(bytes=uuid_utils.uuid7().bytes)
+        values = (product_id, location_id, kind, delta, reason, reference, note)
+        row = await conn.fetchrow(
+            POST_INCREASE if delta > 0 else POST_DECREASE,
+            product_id,
+            location_id,
+            delta,
+            movement_id,
+            kind,
+            reason,
+            reference,
+            note,
+            user["id"],
+            request_id,
+        )
+        for found, archived, noun in (
+            ("found_product", "product_archived", "product"),
+            ("found_location", "location_archived", "location"),
+        ):
+            if row[found] is None:
+                raise HTTPException(404, f"No {noun} with this id")
+            if row[archived]:
+                raise HTTPException(409, f"The {noun} is archived")
+        if row["created_at"] is None:
+            await conn.fetchval(AVAILABLE, product_id, location_id)
+            raise HTTPException(409, "Insufficient stock")
+        balance, reorder_point = row["balance_after"], row["reorder_point"]
+        names = ("product_id", "location_id", "kind", "quantity", "balance_after", "reason")
+        values = (product_id, location_id, kind, delta, balance, reason)
+        movement = {"id": movement_id, **dict(zip(names, values, strict=True))}
+        movement.update(reference=reference, note=note, transfer_id=None, count_id=None)
+        movement.update(created_by=user["id"], request_id=request_id, created_at=row["created_at"])
+        body = dumps(movement)
+        events: list[Any] = ["movement.created", body.decode(), movement_id]
+        if balance - delta >= reorder_point > balance:
+            level = {"product_id": product_id, "location_id": location_id, "on_hand": balance}
+            level.update(available=balance, reorder_point=reorder_point)
+            events += ["level.below_reorder", dumps(level).decode(), None]
+        location = f"/api/v1/stock/movements/{movement_id}"
+        stored = [user["id"], key, request_hash, 201, body, location] if key is not None else []
+        await conn.execute(flush_statement(len(events) // 3, key is not None), *events, *stored)
     return Response(body, 201, {"Location": location}, "application/json")
 
 

@@ -9,7 +9,8 @@ returns and *before* the response is sent (`scope="function"`), so a client neve
 for a write that then failed to commit; any exception rolls everything back, except a domain
 error that asks to keep its work (`keep_work`): that commits, then fails. `SessionDep` is
 that unit of work's session (one per request, whichever of the two a route asks for), so a
-read costs no more than the session it uses.
+read costs no more than the session it uses. A safe request (GET, HEAD, OPTIONS) gets a
+read-only unit of work: no BEGIN or COMMIT, and any write is refused (`src.core.readonly`).
 """
 
 from __future__ import annotations
@@ -71,11 +72,16 @@ async def get_redis(request: Request) -> Redis | None:
     return client
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def get_unit_of_work(
-    database: Annotated[Database, Depends(get_database)],
+    request: Request, database: Annotated[Database, Depends(get_database)]
 ) -> AsyncIterator[UnitOfWork]:
-    async with database.session_factory() as session:
-        work = UnitOfWork(session)
+    read_only = request.method in _SAFE_METHODS
+    factory = database.read_session_factory if read_only else database.session_factory
+    async with factory() as session:
+        work = UnitOfWork(session, read_only=read_only)
         try:
             yield work
         except DomainError as exc:

@@ -74,19 +74,35 @@ def build_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessio
 
 
 class Database:
-    """Engine plus session factory; one per process, created and disposed by the lifespan."""
+    """Engine plus session factories, one per process, created and disposed by the lifespan:
+    `session_factory` for work in a transaction, `read_session_factory` for safe requests,
+    whose statements run in autocommit (no BEGIN, no COMMIT: see `src.core.readonly`).
+    Switching a pooled connection to autocommit and back is a flag in the driver, no I/O.
+
+    Not behind PgBouncer: in transaction pooling, a statement outside a transaction may be
+    prepared on one server connection and executed on another, so reads keep theirs."""
 
     def __init__(
-        self, engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession] | None = None
+        self,
+        engine: AsyncEngine,
+        session_factory: async_sessionmaker[AsyncSession] | None = None,
+        *,
+        autocommit_reads: bool = True,
     ) -> None:
         self.engine = engine
         guard_connects(engine)
-        # Tests pass a factory bound to one connection whose transaction they roll back.
+        # Tests pass a factory bound to one connection whose transaction they roll back;
+        # reads then join it like everything else.
         self.session_factory = session_factory or build_session_factory(engine)
+        self.read_session_factory = self.session_factory
+        if session_factory is None and autocommit_reads:
+            self.read_session_factory = build_session_factory(
+                engine.execution_options(isolation_level="AUTOCOMMIT")
+            )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        return cls(build_engine(settings))
+        return cls(build_engine(settings), autocommit_reads=not settings.db_pgbouncer)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    null,
     select,
     true,
     tuple_,
@@ -33,7 +34,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from src.core.event_types import EVENT_TYPES, FEED_CHANNEL, EventType
 from src.models.event import XID8, Event, EventWatermark
+from src.models.stock import IdempotencyRecord
 from src.repositories.base import Repository
+
+# The values of one events row: type, data, movement_id.
+EventRow = dict[str, Any]
 
 
 class Position(NamedTuple):
@@ -54,6 +59,25 @@ def _after(position: Position) -> ColumnElement[bool]:
     # Typed binds: asyncpg sends the xid as xid8 (a Python int), no text round trip.
     xid = bindparam("after_xid", position.xid, type_=XID8())
     return tuple_(Event.xid, Event.seq) > tuple_(xid, bindparam("after_seq", position.seq))
+
+
+def event_row(type: str, data: Mapping[str, Any]) -> EventRow:
+    """The row for an event; `data` must be JSON-serialisable (`model_dump(mode="json")`)."""
+    if type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type!r}: add it to EventType")
+    movement_id = uuid.UUID(str(data["id"])) if type == EventType.MOVEMENT_CREATED else None
+    return {"type": type, "data": dict(data), "movement_id": movement_id}
+
+
+def _events_after(
+    position: Position | None, types: Collection[str] | None, limit: int
+) -> Select[Event]:
+    statement = select(Event).where(_visible())
+    if position is not None:
+        statement = statement.where(_after(position))
+    if types:
+        statement = statement.where(Event.type.in_(sorted(types)))
+    return statement.order_by(Event.xid, Event.seq).limit(limit)
 
 
 class FeedRow(NamedTuple):
@@ -114,13 +138,23 @@ class EventRepository(Repository[Event]):
 
     async def append(self, type: str, data: Mapping[str, Any]) -> None:
         """Insert an event in this session's transaction; it commits or rolls back with the
-        change it describes. `data` must be JSON-serialisable (`model_dump(mode="json")`)."""
-        if type not in EVENT_TYPES:
-            raise ValueError(f"unknown event type {type!r}: add it to EventType")
-        movement_id = uuid.UUID(str(data["id"])) if type == EventType.MOVEMENT_CREATED else None
-        await self.session.execute(
-            insert(Event).values(type=type, data=dict(data), movement_id=movement_id)
-        )
+        change it describes."""
+        await self.session.execute(insert(Event).values(event_row(type, data)))
+
+    async def write(
+        self, events: list[EventRow], *, record: Mapping[str, Any] | None, notify: bool
+    ) -> None:
+        """What a transaction writes last, in one statement (one round trip): its events,
+        in order (one multi-row INSERT: `seq` follows the list), the idempotency record of
+        its response if any, and the NOTIFY that wakes feed readers once it commits."""
+        statement: Select[Any] = select(func.pg_notify(FEED_CHANNEL, "") if notify else null())
+        if events:
+            statement = statement.add_cte(insert(Event).values(events).cte("new_events"))
+        if record is not None:
+            statement = statement.add_cte(
+                insert(IdempotencyRecord).values(dict(record)).cte("new_record")
+            )
+        await self.session.execute(statement)
 
     async def notify(self) -> None:
         """Wake feed readers once this transaction commits. PostgreSQL folds identical
@@ -136,12 +170,7 @@ class EventRepository(Repository[Event]):
     ) -> list[Event]:
         """Visible events after `position` (from the oldest retained one if None), oldest
         first, at most `limit`, optionally only of `types`."""
-        statement = select(Event).where(_visible())
-        if position is not None:
-            statement = statement.where(_after(position))
-        if types:
-            statement = statement.where(Event.type.in_(sorted(types)))
-        statement = statement.order_by(Event.xid, Event.seq).limit(limit)
+        statement = _events_after(position, types, limit)
         return list((await self.session.execute(statement)).scalars().all())
 
     async def page_after(

@@ -14,18 +14,21 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
     ScalarSelect,
     Select,
     bindparam,
+    exists,
     func,
     literal_column,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
 
 from src.core.cursors import CursorCodec
-from src.models.catalog import Product
+from src.models.catalog import Location, Product
 from src.models.stock import Movement, StockLevel
 from src.repositories.base import PageResult, Repository, SortOrder, columns_for, keyset_page
 from src.schemas.filters import LevelFilter, MovementFilter
@@ -98,8 +101,103 @@ def available_across_locations(product_id: Any) -> ScalarSelect[int]:
     )
 
 
+def _bound(column: Any, value: Any) -> Any:
+    """`value` as a parameter typed like `column`."""
+    return bindparam(None, value, type_=column.type)
+
+
 class StockRepository(Repository[StockLevel]):
     model = StockLevel
+
+    async def post(self, values: dict[str, Any]) -> Row[Any]:
+        """Post one movement (`values`: its columns, `quantity` the signed delta) in one
+        statement: lock the product and the location FOR SHARE (as archiving locks them FOR
+        UPDATE), and only if both exist and neither is archived, apply the delta to the
+        level (creating it on a first receipt; a decrease only if enough is on hand) and
+        insert the ledger row with the balance after it.
+
+        One row back: `product_id`/`product_archived`/`reorder_point` (NULL: no product),
+        `location_id`/`location_archived` (NULL: no location), and the movement's columns
+        (NULL: nothing posted: unusable product or location, or not enough on hand).
+        """
+        product_id, location_id, delta = (
+            values["product_id"],
+            values["location_id"],
+            values["quantity"],
+        )
+        product = (
+            select(Product.id, Product.reorder_point, Product.is_archived)
+            .where(Product.id == product_id)
+            .with_for_update(read=True)
+            .cte("product")
+        )
+        location = (
+            select(Location.id, Location.is_archived)
+            .where(Location.id == location_id)
+            .with_for_update(read=True)
+            .cte("location")
+        )
+        usable = (
+            exists().select_from(product).where(product.c.is_archived.is_(False)),
+            exists().select_from(location).where(location.c.is_archived.is_(False)),
+        )
+        level: Any
+        if delta > 0:
+            level = (
+                insert(StockLevel)
+                .from_select(
+                    ["product_id", "location_id", "on_hand"],
+                    select(
+                        _bound(StockLevel.product_id, product_id),
+                        _bound(StockLevel.location_id, location_id),
+                        _bound(StockLevel.on_hand, delta),
+                    ).where(*usable),
+                )
+                .on_conflict_do_update(
+                    index_elements=[StockLevel.product_id, StockLevel.location_id],
+                    set_={
+                        "on_hand": StockLevel.on_hand + literal_column("excluded.on_hand"),
+                        "updated_at": func.now(),
+                    },
+                )
+                .returning(StockLevel.on_hand)
+            )
+        else:
+            level = (
+                update(StockLevel)
+                .where(
+                    StockLevel.product_id == product_id,
+                    StockLevel.location_id == location_id,
+                    StockLevel.on_hand >= -delta,
+                    *usable,
+                )
+                .values(on_hand=StockLevel.on_hand + delta, updated_at=func.now())
+                .returning(StockLevel.on_hand)
+            )
+        level = level.cte("level")
+        table = Movement.__table__
+        names = [name for name in values if name != "balance_after"]
+        movement = (
+            insert(Movement)
+            .from_select(
+                [*names, "balance_after"],
+                select(*(_bound(table.c[n], values[n]) for n in names), level.c.on_hand),
+            )
+            .returning(*table.c)
+            .cte("movement")
+        )
+        one = select(literal_column("1").label("one")).subquery("one")
+        statement = select(
+            product.c.id.label("found_product"),
+            product.c.is_archived.label("product_archived"),
+            product.c.reorder_point,
+            location.c.id.label("found_location"),
+            location.c.is_archived.label("location_archived"),
+            *movement.c,
+        ).select_from(
+            one.outerjoin(product, true()).outerjoin(location, true()).outerjoin(movement, true())
+        )
+        return (await self.session.execute(statement)).one()
 
     async def increase(self, product_id: uuid.UUID, location_id: uuid.UUID, delta: int) -> int:
         """Increase a level (creating it on first receipt); the new on-hand."""
@@ -167,13 +265,21 @@ class StockRepository(Repository[StockLevel]):
     async def movement(self, movement_id: uuid.UUID) -> Movement | None:
         return await self.session.get(Movement, movement_id)
 
-    async def product_levels(self, product_id: uuid.UUID) -> list[StockLevel]:
+    async def product_levels(
+        self, product_id: uuid.UUID
+    ) -> list[Row[uuid.UUID, uuid.UUID, int]] | None:
+        """The product's levels (`location_id`, `on_hand`) by location, or None when there is
+        no such product: one statement, the product joined to its levels."""
         statement = (
-            select(StockLevel)
-            .where(StockLevel.product_id == product_id)
+            select(Product.id, StockLevel.location_id, StockLevel.on_hand)
+            .outerjoin(StockLevel, StockLevel.product_id == Product.id)
+            .where(Product.id == product_id)
             .order_by(StockLevel.location_id)
         )
-        return list((await self.session.scalars(statement)).all())
+        rows = (await self.session.execute(statement)).all()
+        if not rows:
+            return None
+        return [row for row in rows if row.location_id is not None]
 
     def movements_statement(self, filters: MovementFilter) -> Select[Any]:
         """The ledger filtered, with the filters' values bound (as `movements_page` runs it)."""

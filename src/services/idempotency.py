@@ -13,13 +13,13 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.core.exceptions import IdempotencyKeyInFlight, IdempotencyKeyReused
 from src.core.metrics import IDEMPOTENT_REPLAYS
-from src.models.stock import IdempotencyRecord
 from src.repositories.idempotency import IdempotencyRepository
 
 RETENTION = timedelta(hours=24)
@@ -76,20 +76,19 @@ class IdempotencyGuard:
         IDEMPOTENT_REPLAYS.inc()
         return Replay(record.response_status, record.response_body, record.location)
 
-    async def remember(
+    def record(
         self, claim: Claim, *, status: int, body: bytes, location: str | None
-    ) -> None:
-        """Store the response under the claimed key (committed with the work, or not at all)."""
-        await self.repository.add(
-            IdempotencyRecord(
-                user_id=claim.user_id,
-                key=claim.key,
-                request_hash=claim.request_hash,
-                response_status=status,
-                response_body=body,
-                location=location,
-            )
-        )
+    ) -> dict[str, Any]:
+        """The record of the response under the claimed key, for the unit of work to write
+        with the work (committed with it, or not at all)."""
+        return {
+            "user_id": claim.user_id,
+            "key": claim.key,
+            "request_hash": claim.request_hash,
+            "response_status": status,
+            "response_body": body,
+            "location": location,
+        }
 
     async def purge(self) -> int:
         """Delete records past the retention window; how many went."""

@@ -10,7 +10,6 @@ from src.core.cursors import CursorCodec
 from src.core.exceptions import NotFound
 from src.models.stock import Movement
 from src.repositories.base import PageResult
-from src.repositories.catalog import ProductRepository
 from src.repositories.stock import StockRepository
 from src.schemas.filters import LevelFilter, MovementFilter
 from src.schemas.stock import (
@@ -26,7 +25,6 @@ from src.schemas.stock import (
 class LedgerService:
     def __init__(self, session: AsyncSession) -> None:
         self.stock = StockRepository(session)
-        self.products = ProductRepository(session)
 
     async def movements(
         self, filters: MovementFilter, *, codec: CursorCodec, cursor: str | None, limit: int
@@ -46,9 +44,9 @@ class LedgerService:
         return page.items, page.next_cursor
 
     async def product_stock(self, product_id: uuid.UUID) -> ProductStockRead:
-        if await self.products.get(product_id) is None:
-            raise NotFound("No product with this id")
         levels = await self.stock.product_levels(product_id)
+        if levels is None:
+            raise NotFound("No product with this id")
         return ProductStockRead(
             product_id=product_id,
             on_hand=sum(level.on_hand for level in levels),

@@ -8,6 +8,8 @@ request's transaction, together with the ledger row that explains it, so the inv
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy.exc import DBAPIError
 
@@ -34,6 +36,8 @@ from src.schemas.stock import (
 from src.services.unit_of_work import UnitOfWork
 
 _NUMERIC_OUT_OF_RANGE = "22003"
+_ARCHIVED_PRODUCT = "The product is archived and accepts no movements"
+_ARCHIVED_LOCATION = "The location is archived and accepts no movements"
 
 
 class StockService:
@@ -52,8 +56,37 @@ class StockService:
     async def post_movement(
         self, data: MovementCreate, *, actor: ActiveUser, request_id: str | None
     ) -> MovementRead:
-        movement = await self._movement(data, actor=actor, request_id=request_id)
-        return MovementRead.model_validate(movement)
+        """One statement checks, locks, applies and records (`StockRepository.post`); on
+        failure, the reason is read from what it returned (and, for a shortfall, what is
+        available from one more query)."""
+        values = {
+            "id": new_id(),
+            "product_id": data.product_id,
+            "location_id": data.location_id,
+            "kind": data.kind,
+            "quantity": data.delta,
+            "reason": data.reason,
+            "reference": data.reference,
+            "note": data.note,
+            "created_by": actor.id,
+            "request_id": request_id,
+        }
+        with self._bounded():
+            row = await self.stock.post(values)
+        if row.found_product is None:
+            raise NotFound("No product with this id")
+        if row.product_archived:
+            raise Conflict(_ARCHIVED_PRODUCT)
+        if row.found_location is None:
+            raise NotFound("No location with this id")
+        if row.location_archived:
+            raise Conflict(_ARCHIVED_LOCATION)
+        if row.id is None:
+            available = await self.stock.available(data.product_id, data.location_id)
+            raise InsufficientStock(available=available)
+        read = MovementRead.model_validate(row)
+        await self._announce(read, row.reorder_point)
+        return read
 
     async def transfer(
         self, data: TransferCreate, *, actor: ActiveUser, request_id: str | None
@@ -72,28 +105,6 @@ class StockService:
         )
 
     # ---------------------------------------------------------------- the postings
-
-    async def _movement(
-        self, data: MovementCreate, *, actor: ActiveUser, request_id: str | None
-    ) -> Movement:
-        product = await self._usable_product(data.product_id)
-        await self._usable_location(data.location_id)
-        balance = await self._apply(data.product_id, data.location_id, data.delta)
-        return await self._record(
-            product.reorder_point,
-            Movement(
-                product_id=data.product_id,
-                location_id=data.location_id,
-                kind=data.kind,
-                quantity=data.delta,
-                balance_after=balance,
-                reason=data.reason,
-                reference=data.reference,
-                note=data.note,
-                created_by=actor.id,
-                request_id=request_id,
-            ),
-        )
 
     async def _transfer(
         self, data: TransferCreate, *, actor: ActiveUser, request_id: str | None
@@ -174,27 +185,30 @@ class StockService:
     # ---------------------------------------------------------------- helpers
 
     async def _record(self, reorder_point: int, movement: Movement) -> Movement:
-        """Insert a ledger row with its events (`movement.created`, and `level.below_reorder`
-        when it takes the level from at-or-above the product's reorder point to below it);
-        it is counted in the metrics once committed."""
+        """Insert a ledger row (transfers and counts) with its events."""
         await self.movements.add(movement)
-        after_commit(self.session, MOVEMENTS.labels(movement.kind.value).inc)
-        read = MovementRead.model_validate(movement)
+        await self._announce(MovementRead.model_validate(movement), reorder_point)
+        return movement
+
+    async def _announce(self, read: MovementRead, reorder_point: int) -> None:
+        """The events of a ledger row (`movement.created`, and `level.below_reorder` when it
+        takes the level from at-or-above the product's reorder point to below it), buffered
+        by the unit of work; the row is counted in the metrics once committed."""
+        after_commit(self.session, MOVEMENTS.labels(read.kind.value).inc)
         await self.work.emit(EventType.MOVEMENT_CREATED, read.model_dump(mode="json"))
         # The balance before is known from the one we got back: no query to find a crossing.
-        before, after = movement.balance_after - movement.quantity, movement.balance_after
+        before, after = read.balance_after - read.quantity, read.balance_after
         if before >= reorder_point > after:
             await self.work.emit(
                 EventType.LEVEL_BELOW_REORDER,
                 {
-                    "product_id": str(movement.product_id),
-                    "location_id": str(movement.location_id),
+                    "product_id": str(read.product_id),
+                    "location_id": str(read.location_id),
                     "on_hand": after,
                     "available": after,  # nothing is reserved yet: all on hand is available
                     "reorder_point": reorder_point,
                 },
             )
-        return movement
 
     async def _apply(self, product_id: uuid.UUID, location_id: uuid.UUID, delta: int) -> int:
         """Change one level by `delta`; the balance after it."""
@@ -204,8 +218,14 @@ class StockService:
                 available = await self.stock.available(product_id, location_id)
                 raise InsufficientStock(available=available)
             return balance
-        try:
+        with self._bounded():
             return await self.stock.increase(product_id, location_id, delta)
+
+    @contextmanager
+    def _bounded(self) -> Iterator[None]:
+        """A level pushed past its bound (1e12) is a conflict, not a server error."""
+        try:
+            yield
         except DBAPIError as exc:
             if (
                 sqlstate(exc) == _NUMERIC_OUT_OF_RANGE
@@ -219,7 +239,7 @@ class StockService:
         if product is None:
             raise NotFound("No product with this id")
         if product.is_archived:
-            raise Conflict("The product is archived and accepts no movements")
+            raise Conflict(_ARCHIVED_PRODUCT)
         return product
 
     async def _usable_location(self, location_id: uuid.UUID) -> Location:
@@ -227,5 +247,5 @@ class StockService:
         if location is None:
             raise NotFound("No location with this id")
         if location.is_archived:
-            raise Conflict("The location is archived and accepts no movements")
+            raise Conflict(_ARCHIVED_LOCATION)
         return location

@@ -4,9 +4,13 @@ stored response, the events appended to the change feed's log, and the commit.
 Services write through `session` and `emit` events, knowing nothing of HTTP; the API layer
 claims the Idempotency-Key, builds the response and asks the unit of work to remember it;
 the request dependency commits (or rolls back) once, before the response is sent. Events
-are rows of the log in the same transaction, so a write that fails emits nothing; a NOTIFY
-on the feed's channel, sent once just before the commit when anything was emitted, only
-wakes readers, which then read the log.
+and the remembered response are buffered and written just before the commit, in one
+statement that also sends the NOTIFY waking the feed's readers (when anything was emitted):
+one round trip instead of one per row, still in the transaction of the change, so a write
+that fails emits nothing and stores no response.
+
+A read-only unit of work (safe requests) has no transaction to speak of: its session runs in
+autocommit and refuses writes (`src.core.readonly`), and it cannot emit, claim or remember.
 """
 
 from __future__ import annotations
@@ -18,23 +22,29 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from src.repositories.events import EventRepository
+from src.core.readonly import WriteInReadOnlyRequest, mark_read_only
+from src.repositories.events import EventRepository, EventRow, event_row
 from src.repositories.idempotency import IdempotencyRepository
 from src.services.idempotency import Claim, IdempotencyGuard, Replay, fingerprint
 
 
 class UnitOfWork:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, read_only: bool = False) -> None:
         self.session = session
+        self.read_only = read_only
+        if read_only:
+            mark_read_only(session)
         self._guard = IdempotencyGuard(IdempotencyRepository(session))
         self._events = EventRepository(session)
         self._claim: Claim | None = None
-        self._emitted = False
+        self._pending: list[EventRow] = []
+        self._response: Mapping[str, Any] | None = None
 
     async def emit(self, type: str, data: Mapping[str, Any]) -> None:
-        """Append an event (a registered type; JSON data) to the log in this transaction."""
-        await self._events.append(type, data)
-        self._emitted = True
+        """Append an event (a registered type; JSON data) to the log in this transaction
+        (written at the commit, in emission order)."""
+        self._writable("emit")
+        self._pending.append(event_row(type, data))
 
     async def claim(
         self, user_id: uuid.UUID, key: str, operation: str, body: BaseModel
@@ -43,6 +53,7 @@ class UnitOfWork:
         completed (send it again, do nothing else), None when the work is to be done now.
         In flight elsewhere → IdempotencyKeyInFlight; used for another request →
         IdempotencyKeyReused."""
+        self._writable("claim")
         claim = Claim(user_id, key, fingerprint(operation, body))
         replay = await self._guard.claim(claim)
         if replay is None:
@@ -50,19 +61,31 @@ class UnitOfWork:
         return replay
 
     async def remember(self, status: int, body: bytes, location: str | None) -> None:
-        """Store the response for the claimed key, in this transaction."""
+        """Store the response for the claimed key, in this transaction (at the commit)."""
         if self._claim is None:
             raise RuntimeError("remember() needs a key claimed by claim() first")
-        await self._guard.remember(self._claim, status=status, body=body, location=location)
+        self._response = self._guard.record(
+            self._claim, status=status, body=body, location=location
+        )
         self._claim = None
 
+    async def flush(self) -> None:
+        """Write what is buffered (events, the stored response, the NOTIFY): one statement."""
+        if self._pending or self._response is not None:
+            events, self._pending = self._pending, []
+            response, self._response = self._response, None
+            await self._events.write(events, record=response, notify=bool(events))
+
     async def commit(self) -> None:
-        if self._emitted:
-            await self._events.notify()
+        await self.flush()
         await self.session.commit()
-        self._emitted = False
 
     async def rollback(self) -> None:
         self._claim = None
-        self._emitted = False
+        self._pending = []
+        self._response = None
         await self.session.rollback()
+
+    def _writable(self, what: str) -> None:
+        if self.read_only:
+            raise WriteInReadOnlyRequest(f"{what}() in a read-only (safe) request")

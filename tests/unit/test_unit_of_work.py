@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel
 from pytest_mock import MockerFixture
 
+from src.core.readonly import WriteInReadOnlyRequest, is_read_only
 from src.services.idempotency import Claim, Replay, fingerprint
 from src.services.unit_of_work import UnitOfWork
 
@@ -26,35 +27,66 @@ def _work(mocker: MockerFixture) -> tuple[UnitOfWork, Any, Any, Any]:
     return work, session, events, guard
 
 
-async def test_commit_notifies_once_when_something_was_emitted(mocker: MockerFixture) -> None:
+MOVEMENT_ID = "01a24a00-0000-7000-8000-000000000001"
+
+
+async def test_commit_writes_the_events_in_order_with_one_notify(mocker: MockerFixture) -> None:
     work, session, events, _ = _work(mocker)
-    await work.emit("movement.created", {"id": "1"})
+    await work.emit("movement.created", {"id": MOVEMENT_ID})
     await work.emit("level.below_reorder", {"on_hand": 1})
+    events.write.assert_not_awaited()  # buffered until the commit
     await work.commit()
-    assert events.append.await_count == 2
-    events.notify.assert_awaited_once()
+    events.write.assert_awaited_once_with(
+        [
+            {
+                "type": "movement.created",
+                "data": {"id": MOVEMENT_ID},
+                "movement_id": uuid.UUID(MOVEMENT_ID),
+            },
+            {"type": "level.below_reorder", "data": {"on_hand": 1}, "movement_id": None},
+        ],
+        record=None,
+        notify=True,
+    )
     session.commit.assert_awaited_once()
 
-    await work.commit()  # a later commit with nothing new sends no NOTIFY
-    events.notify.assert_awaited_once()
+    await work.commit()  # a later commit with nothing new writes nothing
+    events.write.assert_awaited_once()
 
 
-async def test_commit_without_events_sends_no_notify(mocker: MockerFixture) -> None:
+async def test_commit_without_events_writes_nothing(mocker: MockerFixture) -> None:
     work, session, events, _ = _work(mocker)
     await work.commit()
-    events.notify.assert_not_awaited()
+    events.write.assert_not_awaited()
     session.commit.assert_awaited_once()
+
+
+async def test_an_unknown_event_type_fails_where_it_is_emitted(mocker: MockerFixture) -> None:
+    work, _, _, _ = _work(mocker)
+    with pytest.raises(ValueError, match="unknown event type"):
+        await work.emit("movement.teleported", {})
+
+
+async def test_a_read_only_unit_of_work_refuses_to_write(mocker: MockerFixture) -> None:
+    session = mocker.MagicMock()
+    session.sync_session.info = {}
+    work = UnitOfWork(session, read_only=True)
+    assert is_read_only(session)
+    with pytest.raises(WriteInReadOnlyRequest):
+        await work.emit("movement.created", {"id": MOVEMENT_ID})
+    with pytest.raises(WriteInReadOnlyRequest):
+        await work.claim(uuid.uuid4(), "k", "movement", Body(quantity=1))
 
 
 async def test_rollback_forgets_the_events_and_the_claim(mocker: MockerFixture) -> None:
     work, session, events, guard = _work(mocker)
     guard.claim.return_value = None
     await work.claim(uuid.uuid4(), "k", "movement", Body(quantity=1))
-    await work.emit("movement.created", {"id": "1"})
+    await work.emit("movement.created", {"id": MOVEMENT_ID})
     await work.rollback()
     session.rollback.assert_awaited_once()
     await work.commit()
-    events.notify.assert_not_awaited()
+    events.write.assert_not_awaited()
     with pytest.raises(RuntimeError, match="claimed"):
         await work.remember(201, b"{}", None)
 
@@ -71,17 +103,20 @@ async def test_a_replay_claims_nothing_to_remember(mocker: MockerFixture) -> Non
 async def test_remember_stores_the_response_under_the_claimed_fingerprint(
     mocker: MockerFixture,
 ) -> None:
-    work, _, _, guard = _work(mocker)
+    work, _, events, guard = _work(mocker)
     guard.claim.return_value = None
+    guard.record.return_value = {"stored": True}
     user = uuid.uuid4()
     body = Body(quantity=3)
     assert await work.claim(user, "k", "count", body) is None
     await work.remember(201, b"{}", "/counts")
     claim = Claim(user, "k", fingerprint("count", body))
     guard.claim.assert_awaited_once_with(claim)
-    guard.remember.assert_awaited_once_with(claim, status=201, body=b"{}", location="/counts")
+    guard.record.assert_called_once_with(claim, status=201, body=b"{}", location="/counts")
     with pytest.raises(RuntimeError):  # once per claim
         await work.remember(201, b"{}", "/counts")
+    await work.commit()  # stored with the work, no NOTIFY without events
+    events.write.assert_awaited_once_with([], record={"stored": True}, notify=False)
 
 
 def test_the_fingerprint_names_the_operation_and_the_body() -> None:

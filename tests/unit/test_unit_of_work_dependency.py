@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 from pytest_mock import MockerFixture
+from starlette.requests import Request
 
 from src.core.exceptions import Conflict, OAuthError
 from src.dependencies import get_session, get_unit_of_work
+
+POST = Request({"type": "http", "method": "POST", "headers": []})
 
 
 def _database(mocker: MockerFixture):  # type: ignore[no-untyped-def]
@@ -19,7 +22,7 @@ def _database(mocker: MockerFixture):  # type: ignore[no-untyped-def]
 
 async def test_commits_when_the_endpoint_returns(mocker: MockerFixture) -> None:
     database, session = _database(mocker)
-    generator = get_unit_of_work(database)
+    generator = get_unit_of_work(POST, database)
     work = await generator.__anext__()
     assert work.session is session
     assert await get_session(work) is session  # SessionDep is the unit of work's session
@@ -32,7 +35,7 @@ async def test_commits_when_the_endpoint_returns(mocker: MockerFixture) -> None:
 async def test_a_failing_commit_propagates(mocker: MockerFixture) -> None:
     database, session = _database(mocker)
     session.commit.side_effect = ConnectionError("lost")
-    generator = get_unit_of_work(database)
+    generator = get_unit_of_work(POST, database)
     await generator.__anext__()
     with pytest.raises(ConnectionError):
         await generator.__anext__()
@@ -42,7 +45,7 @@ async def test_an_error_that_keeps_its_work_commits_then_propagates(
     mocker: MockerFixture,
 ) -> None:
     database, session = _database(mocker)
-    generator = get_unit_of_work(database)
+    generator = get_unit_of_work(POST, database)
     await generator.__anext__()
     error = OAuthError("invalid_grant", "reused", keep_work=True)
     with pytest.raises(OAuthError) as raised:
@@ -64,7 +67,7 @@ async def test_an_error_that_keeps_its_work_commits_then_propagates(
 )
 async def test_errors_that_keep_no_work_roll_back(mocker: MockerFixture, error: Exception) -> None:
     database, session = _database(mocker)
-    generator = get_unit_of_work(database)
+    generator = get_unit_of_work(POST, database)
     await generator.__anext__()
     with pytest.raises(type(error)) as raised:
         await generator.athrow(error)
@@ -76,7 +79,22 @@ async def test_errors_that_keep_no_work_roll_back(mocker: MockerFixture, error: 
 async def test_a_failing_commit_of_kept_work_propagates(mocker: MockerFixture) -> None:
     database, session = _database(mocker)
     session.commit.side_effect = ConnectionError("lost")
-    generator = get_unit_of_work(database)
+    generator = get_unit_of_work(POST, database)
     await generator.__anext__()
     with pytest.raises(ConnectionError):
         await generator.athrow(OAuthError("invalid_grant", "reused", keep_work=True))
+
+
+async def test_a_safe_request_reads_without_a_transaction(mocker: MockerFixture) -> None:
+    database, _ = _database(mocker)
+    reader = mocker.AsyncMock()
+    reader.sync_session.info = {}
+    database.read_session_factory.return_value.__aenter__.return_value = reader
+    get = Request({"type": "http", "method": "GET", "headers": []})
+    generator = get_unit_of_work(get, database)
+    work = await generator.__anext__()
+    assert work.session is reader
+    assert work.read_only
+    with pytest.raises(StopAsyncIteration):
+        await generator.__anext__()
+    database.session_factory.assert_not_called()

@@ -1,0 +1,174 @@
+"""Round trips to PostgreSQL per request, counted by a proxy on the wire (issue #12).
+
+A read is the user/session check and one query, outside any transaction (no BEGIN, no
+COMMIT); a posting with an Idempotency-Key is BEGIN, the check, the key's lock, the lookup
+of a stored response, one statement for the movement, one for its events, the stored
+response and the NOTIFY, and COMMIT (a replay: the first four and COMMIT; no key: no lock,
+no lookup). Counted on a warm connection (its statements already
+prepared), with the background loops far apart and the feed's LISTEN on a direct connection.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from src.main import create_app
+from src.models.user import Role
+from tests.conftest import make_settings
+from tests.support.factories import create_user, login_headers
+from tests.support.pgproxy import RoundTripProxy, round_trip_proxy
+from tests.support.stock import API, new_location, new_product, receive
+
+FAR = 86_400.0  # seconds: background loops that must not run during a count
+
+
+@dataclass
+class Counted:
+    client: httpx.AsyncClient
+    proxy: RoundTripProxy
+    clerk: dict[str, str]
+    product: dict[str, Any]
+    location: dict[str, Any]
+
+    async def trips(self, method: str, url: str, **kwargs: Any) -> tuple[httpx.Response, list[str]]:
+        """The response, and the round trips it cost once warm (the request runs twice
+        before: every statement it uses is then prepared on the pooled connection)."""
+        kwargs.setdefault("headers", self.clerk)
+        async with self.proxy.counting() as made:
+            response = await self.client.request(method, url, **kwargs)
+        return response, made
+
+
+@pytest.fixture
+async def counted(own_database_url: str, tmp_path: Path) -> AsyncIterator[Counted]:
+    engine = create_async_engine(own_database_url)
+    async with engine.connect() as connection:
+        manager = await create_user(connection, role=Role.MANAGER)
+        clerk = await create_user(connection, role=Role.CLERK)
+        await connection.commit()
+    await engine.dispose()
+    async with round_trip_proxy(own_database_url) as proxy:
+        settings = make_settings(
+            proxy.url_through(own_database_url),
+            tmp_path,
+            database_listen_url=own_database_url,
+            db_pool_size=1,
+            idempotency_purge_interval_seconds=FAR,
+            refresh_session_purge_interval_seconds=FAR,
+            events_purge_interval_seconds=FAR,
+            events_lag_interval_seconds=FAR,
+        )
+        app = create_app(settings)
+        async with (
+            LifespanManager(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+            ) as client,
+        ):
+            manager_headers = await login_headers(client, manager)
+            product = await new_product(client, manager_headers, reorder_point=5)
+            location = await new_location(client, manager_headers)
+            await receive(client, await login_headers(client, clerk), product, location, 3)
+            yield Counted(client, proxy, await login_headers(client, clerk), product, location)
+
+
+def _reads(counted: Counted, cursor: str) -> dict[str, tuple[str, int]]:
+    """Each read: its URL and its round trips (the session check alone for /users/me)."""
+    product_id = counted.product["id"]
+    ledger = f"{API}/stock/movements?product_id={product_id}"
+    return {
+        "me": (f"{API}/users/me", 1),
+        "products": (f"{API}/products?limit=20", 2),
+        "product": (f"{API}/products/{product_id}", 2),
+        # The product joined to its levels: an unknown one is still a 404.
+        "product stock": (f"{API}/products/{product_id}/stock", 2),
+        "levels": (f"{API}/stock/levels?product_id={product_id}", 2),
+        "ledger": (f"{ledger}&limit=20", 2),
+        "ledger page 2": (f"{ledger}&limit=1&cursor={cursor}", 2),
+        # The page and the feed's watermark (410 for a purged position) in one statement.
+        "feed": (f"{API}/events?limit=100", 2),
+    }
+
+
+async def test_a_read_is_the_session_check_and_one_query(counted: Counted) -> None:
+    await receive(counted.client, counted.clerk, counted.product, counted.location, 2)
+    product_id = counted.product["id"]
+    first = await counted.client.get(
+        f"{API}/stock/movements?product_id={product_id}&limit=1", headers=counted.clerk
+    )
+    cursor = first.json()["next_cursor"]
+    assert cursor is not None
+    reads = _reads(counted, cursor)
+    for _ in range(2):  # warm: every statement prepared on the pooled connection
+        for url, _trips in reads.values():
+            assert (await counted.client.get(url, headers=counted.clerk)).status_code == 200
+    for name, (url, trips) in reads.items():
+        response, made = await counted.trips("GET", url)
+        assert response.status_code == 200, (name, response.text)
+        assert response.json(), name
+        assert len(made) == trips, (name, made)
+        assert not any(t.startswith(("BEGIN", "COMMIT")) for t in made), (name, made)
+
+
+async def test_an_unknown_product_still_answers_404_in_two_round_trips(counted: Counted) -> None:
+    for url in (f"{API}/products/{uuid.uuid4()}", f"{API}/products/{uuid.uuid4()}/stock"):
+        for _ in range(2):
+            await counted.client.get(url, headers=counted.clerk)
+        response, made = await counted.trips("GET", url)
+        assert response.status_code == 404, url
+        assert response.json()["detail"] == "No product with this id"
+        assert len(made) == 2, (url, made)
+
+
+def _receipt(counted: Counted, quantity: int) -> dict[str, Any]:
+    return {
+        "product_id": counted.product["id"],
+        "location_id": counted.location["id"],
+        "kind": "receipt",
+        "quantity": quantity,
+    }
+
+
+async def test_a_posting_takes_seven_round_trips_with_a_key_five_without(
+    counted: Counted,
+) -> None:
+    url = f"{API}/stock/movements"
+    for quantity in (1, 1):  # warm, each with a new key
+        headers = {**counted.clerk, "Idempotency-Key": uuid.uuid4().hex}
+        response = await counted.client.post(url, json=_receipt(counted, quantity), headers=headers)
+        assert response.status_code == 201, response.text
+        replay = await counted.client.post(url, json=_receipt(counted, quantity), headers=headers)
+        assert replay.headers["Idempotent-Replayed"] == "true"
+    headers = {**counted.clerk, "Idempotency-Key": uuid.uuid4().hex}
+    response, made = await counted.trips("POST", url, json=_receipt(counted, 4), headers=headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["balance_after"] == 3 + 1 + 1 + 4
+    assert len(made) == 7, made
+    assert made[0].startswith("BEGIN"), made
+    assert made[-1].startswith("COMMIT"), made
+    again, replayed = await counted.trips("POST", url, json=_receipt(counted, 4), headers=headers)
+    assert again.status_code == 201
+    assert again.content == response.content
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(replayed) == 5, replayed
+    # Without a key: no lock, no lookup, no stored response.
+    issue = {**_receipt(counted, 2), "kind": "issue"}
+    for _ in range(2):
+        assert (await counted.client.post(url, json=issue, headers=counted.clerk)).is_success
+    issued, made = await counted.trips("POST", url, json=issue)
+    assert issued.status_code == 201, issued.text
+    assert issued.json()["balance_after"] == 3 + 1 + 1 + 4 - 2 * 3
+    assert len(made) == 5, made
+    levels = await counted.client.get(
+        f"{API}/stock/levels?product_id={counted.product['id']}", headers=counted.clerk
+    )
+    assert levels.json()["items"][0]["on_hand"] == 3
