@@ -8,25 +8,29 @@ back until it has, so resuming after any position never skips an event.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    LargeBinary,
     Select,
     String,
     Text,
+    TextClause,
     bindparam,
     cast,
     delete,
     func,
     insert,
     literal_column,
-    null,
     select,
+    text,
     true,
     tuple_,
 )
@@ -34,7 +38,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from src.core.event_types import EVENT_TYPES, FEED_CHANNEL, EventType
 from src.models.event import XID8, Event, EventWatermark
-from src.models.stock import IdempotencyRecord
 from src.repositories.base import Repository
 
 # The values of one events row: type, data, movement_id.
@@ -133,6 +136,34 @@ _PAGES = {
 }
 
 
+@functools.cache
+def _closing_statement(events: bool, record: bool, notify: bool) -> TextClause:
+    """`EventRepository.write`'s statement, one per shape, built once. The events travel as
+    three arrays whatever their number (one statement text, one prepared statement), and
+    are inserted in their order (`WITH ORDINALITY`), so `seq` follows emission."""
+    parts = []
+    if events:
+        parts.append(
+            "new_events AS (INSERT INTO events (type, data, movement_id)"
+            " SELECT e.type, CAST(e.data AS jsonb), e.movement_id"
+            " FROM unnest(CAST(:types AS text[]), CAST(:datas AS text[]),"
+            " CAST(:movements AS uuid[])) WITH ORDINALITY AS e(type, data, movement_id, n)"
+            " ORDER BY e.n)"
+        )
+    if record:
+        parts.append(
+            "new_record AS (INSERT INTO idempotency_records"
+            " (user_id, key, request_hash, response_status, response_body, location)"
+            " VALUES (:user_id, :key, :request_hash, :response_status, :response_body,"
+            " :location))"
+        )
+    head = f"WITH {', '.join(parts)} " if parts else ""
+    wake = f"pg_notify('{FEED_CHANNEL}', '')" if notify else "NULL"
+    return text(f"{head}SELECT {wake}").bindparams(
+        *([bindparam("response_body", type_=LargeBinary)] if record else [])
+    )
+
+
 class EventRepository(Repository[Event]):
     model = Event
 
@@ -145,16 +176,15 @@ class EventRepository(Repository[Event]):
         self, events: list[EventRow], *, record: Mapping[str, Any] | None, notify: bool
     ) -> None:
         """What a transaction writes last, in one statement (one round trip): its events,
-        in order (one multi-row INSERT: `seq` follows the list), the idempotency record of
-        its response if any, and the NOTIFY that wakes feed readers once it commits."""
-        statement: Select[Any] = select(func.pg_notify(FEED_CHANNEL, "") if notify else null())
+        in order (`seq` follows the list), the idempotency record of its response if any,
+        and the NOTIFY that wakes feed readers once it commits."""
+        params: dict[str, Any] = dict(record) if record is not None else {}
         if events:
-            statement = statement.add_cte(insert(Event).values(events).cte("new_events"))
-        if record is not None:
-            statement = statement.add_cte(
-                insert(IdempotencyRecord).values(dict(record)).cte("new_record")
-            )
-        await self.session.execute(statement)
+            params["types"] = [event["type"] for event in events]
+            params["datas"] = [orjson.dumps(event["data"]).decode() for event in events]
+            params["movements"] = [event["movement_id"] for event in events]
+        statement = _closing_statement(bool(events), record is not None, notify)
+        await self.session.execute(statement, params)
 
     async def notify(self) -> None:
         """Wake feed readers once this transaction commits. PostgreSQL folds identical

@@ -5,10 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import bindparam, delete, select, text
 
 from src.models.stock import IdempotencyRecord
 from src.repositories.base import Repository
+
+# Built once (a prebuilt statement's cache key is memoised): both run on every keyed posting.
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))")
+_FIND = select(IdempotencyRecord).where(
+    IdempotencyRecord.user_id == bindparam("user_id"), IdempotencyRecord.key == bindparam("key")
+)
 
 
 class IdempotencyRepository(Repository[IdempotencyRecord]):
@@ -19,18 +25,11 @@ class IdempotencyRepository(Repository[IdempotencyRecord]):
 
         False means another request with the same key is running right now.
         """
-        acquired = await self.session.scalar(
-            text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"),
-            {"k": f"idempotency:{user_id}:{key}"},
-        )
+        acquired = await self.session.scalar(_TRY_LOCK, {"k": f"idempotency:{user_id}:{key}"})
         return bool(acquired)
 
     async def find(self, user_id: uuid.UUID, key: str) -> IdempotencyRecord | None:
-        return await self.session.scalar(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
-            )
-        )
+        return await self.session.scalar(_FIND, {"user_id": user_id, "key": key})
 
     async def remove(self, record: IdempotencyRecord) -> None:
         await self.session.delete(record)

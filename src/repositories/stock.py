@@ -18,19 +18,19 @@ from sqlalchemy import (
     ScalarSelect,
     Select,
     bindparam,
-    exists,
     func,
     literal_column,
     select,
-    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
 
 from src.core.cursors import CursorCodec
-from src.models.catalog import Location, Product
+from src.models.catalog import Product
 from src.models.stock import Movement, StockLevel
 from src.repositories.base import PageResult, Repository, SortOrder, columns_for, keyset_page
+from src.repositories.stock_posting import PREFIX as POSTING_PREFIX
+from src.repositories.stock_posting import posting_statement
 from src.schemas.filters import LevelFilter, MovementFilter
 from src.schemas.stock import MovementRead, StockLevelRead
 
@@ -101,11 +101,6 @@ def available_across_locations(product_id: Any) -> ScalarSelect[int]:
     )
 
 
-def _bound(column: Any, value: Any) -> Any:
-    """`value` as a parameter typed like `column`."""
-    return bindparam(None, value, type_=column.type)
-
-
 class StockRepository(Repository[StockLevel]):
     model = StockLevel
 
@@ -120,84 +115,11 @@ class StockRepository(Repository[StockLevel]):
         `location_id`/`location_archived` (NULL: no location), and the movement's columns
         (NULL: nothing posted: unusable product or location, or not enough on hand).
         """
-        product_id, location_id, delta = (
-            values["product_id"],
-            values["location_id"],
-            values["quantity"],
-        )
-        product = (
-            select(Product.id, Product.reorder_point, Product.is_archived)
-            .where(Product.id == product_id)
-            .with_for_update(read=True)
-            .cte("product")
-        )
-        location = (
-            select(Location.id, Location.is_archived)
-            .where(Location.id == location_id)
-            .with_for_update(read=True)
-            .cte("location")
-        )
-        usable = (
-            exists().select_from(product).where(product.c.is_archived.is_(False)),
-            exists().select_from(location).where(location.c.is_archived.is_(False)),
-        )
-        level: Any
-        if delta > 0:
-            level = (
-                insert(StockLevel)
-                .from_select(
-                    ["product_id", "location_id", "on_hand"],
-                    select(
-                        _bound(StockLevel.product_id, product_id),
-                        _bound(StockLevel.location_id, location_id),
-                        _bound(StockLevel.on_hand, delta),
-                    ).where(*usable),
-                )
-                .on_conflict_do_update(
-                    index_elements=[StockLevel.product_id, StockLevel.location_id],
-                    set_={
-                        "on_hand": StockLevel.on_hand + literal_column("excluded.on_hand"),
-                        "updated_at": func.now(),
-                    },
-                )
-                .returning(StockLevel.on_hand)
-            )
-        else:
-            level = (
-                update(StockLevel)
-                .where(
-                    StockLevel.product_id == product_id,
-                    StockLevel.location_id == location_id,
-                    StockLevel.on_hand >= -delta,
-                    *usable,
-                )
-                .values(on_hand=StockLevel.on_hand + delta, updated_at=func.now())
-                .returning(StockLevel.on_hand)
-            )
-        level = level.cte("level")
-        table = Movement.__table__
-        names = [name for name in values if name != "balance_after"]
-        movement = (
-            insert(Movement)
-            .from_select(
-                [*names, "balance_after"],
-                select(*(_bound(table.c[n], values[n]) for n in names), level.c.on_hand),
-            )
-            .returning(*table.c)
-            .cte("movement")
-        )
-        one = select(literal_column("1").label("one")).subquery("one")
-        statement = select(
-            product.c.id.label("found_product"),
-            product.c.is_archived.label("product_archived"),
-            product.c.reorder_point,
-            location.c.id.label("found_location"),
-            location.c.is_archived.label("location_archived"),
-            *movement.c,
-        ).select_from(
-            one.outerjoin(product, true()).outerjoin(location, true()).outerjoin(movement, true())
-        )
-        return (await self.session.execute(statement)).one()
+        names = tuple(name for name in values if name != "balance_after")
+        statement = posting_statement(increase=values["quantity"] > 0, names=names)
+        params = {f"{POSTING_PREFIX}{name}": values[name] for name in names}
+        row: Row[Any] = (await self.session.execute(statement, params)).one()
+        return row
 
     async def increase(self, product_id: uuid.UUID, location_id: uuid.UUID, delta: int) -> int:
         """Increase a level (creating it on first receipt); the new on-hand."""
