@@ -14,6 +14,7 @@ from typing import Annotated
 from asgi_correlation_id import correlation_id
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.api.v1.prefix import API_V1
 from src.config import Settings
@@ -28,7 +29,6 @@ from src.dependencies import (
     RedisDep,
     SessionDep,
     SettingsDep,
-    TokenCodecDep,
     UnitOfWorkDep,
 )
 from src.models.user import ActiveUser, Role
@@ -69,11 +69,14 @@ def build_auth_policy(settings: Settings) -> AuthPolicy:
     )
 
 
-async def get_auth_service(
-    request: Request, session: SessionDep, tokens: TokenCodecDep, limiter: RateLimiterDep
-) -> AuthService:
-    policy: AuthPolicy = request.app.state.auth_policy
-    return AuthService(session, tokens=tokens, limiter=limiter, policy=policy)
+def _auth_service(request: Request, session: AsyncSession) -> AuthService:
+    state = request.app.state
+    policy: AuthPolicy = state.auth_policy
+    return AuthService(session, tokens=state.tokens, limiter=state.rate_limiter, policy=policy)
+
+
+async def get_auth_service(request: Request, session: SessionDep) -> AuthService:
+    return _auth_service(request, session)
 
 
 async def get_user_service(
@@ -153,8 +156,10 @@ IfNoneMatchHeader = Annotated[str | None, Header(alias="If-None-Match")]
 
 
 async def get_current_grant(
-    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)], auth: AuthServiceDep
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)], work: UnitOfWorkDep
 ) -> Grant:
+    """The caller, checked on every request. Its own services are built here rather than
+    as dependencies: each dependency FastAPI resolves costs more than the call it wraps."""
     if "ticket" in request.query_params:
         # A stream ticket is no access token: refused outright, even beside a valid one, so
         # a page that leaks it into other URLs finds out at once.
@@ -165,7 +170,7 @@ async def get_current_grant(
         )
     if not token:
         raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'")
-    return await auth.authenticate(token)
+    return await _auth_service(request, work.session).authenticate(token)
 
 
 CurrentGrant = Annotated[Grant, Depends(get_current_grant)]
@@ -178,11 +183,11 @@ async def get_current_user(grant: CurrentGrant) -> ActiveUser:
 CurrentUser = Annotated[ActiveUser, Depends(get_current_user)]
 
 
-def require_role(role: Role) -> Callable[[ActiveUser], Awaitable[ActiveUser]]:
-    async def guard(user: CurrentUser) -> ActiveUser:
-        if not user.role.includes(role):
+def require_role(role: Role) -> Callable[[Grant], Awaitable[ActiveUser]]:
+    async def guard(grant: CurrentGrant) -> ActiveUser:
+        if not grant.user.role.includes(role):
             raise Forbidden(f"This action needs the {role.value} role or higher")
-        return user
+        return grant.user
 
     return guard
 
