@@ -24,11 +24,17 @@ RATE = 400  # samples per second: enough for a few thousand samples per endpoint
 # "function (path:line)"; the path starts with the top-level package (`fastapi/routing.py`,
 # `src/api/middleware.py`, `asyncio/events.py`).
 COMPONENTS: list[tuple[str, tuple[str, ...]]] = [
-    ("HTTP parsing and writing (h11, httptools, uvicorn)", ("h11", "httptools", "uvicorn")),
+    (
+        "HTTP parsing and writing (h11, httptools, uvicorn)",
+        ("h11", "httptools", "uvicorn", "src/core/http_protocol"),
+    ),
     ("Stockroom's middleware", ("src/api/middleware", "src/api/head", "asgi_correlation_id")),
-    ("logging (structlog, stdlib logging, JSON)", ("structlog", "logging", "json", "orjson")),
-    ("rate limiting (limits)", ("limits",)),
-    ("metrics (prometheus_client)", ("prometheus_client",)),
+    (
+        "logging (structlog, stdlib logging, JSON)",
+        ("structlog", "logging", "json", "orjson", "src/core/logging"),
+    ),
+    ("rate limiting (limits)", ("limits", "src/core/ratelimit")),
+    ("metrics (prometheus_client)", ("prometheus_client", "src/core/metrics")),
     ("JWT (PyJWT, hmac, hashlib)", ("jwt", "hmac", "hashlib", "src/core/tokens")),
     ("FastAPI routing, dependencies, serialisation", ("fastapi",)),
     ("Starlette (routing, requests, responses)", ("starlette", "sse_starlette")),
