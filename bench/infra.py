@@ -273,10 +273,15 @@ class Server:
 
 
 def stockroom_server(
-    port: int, workers: int, env: dict[str, str], *, rate_limit: str, log_level: str
+    port: int, workers: int, env: dict[str, str], *, rate_limit: str, log_level: str, pool: int
 ) -> Server:
     env = {
         **env,
+        # As many connections kept open as the reference's pool: with overflow, connections
+        # past DB_POOL_SIZE are closed on return, so sustained load above it reconnects (and
+        # prepares every statement again) on most requests.
+        "DB_POOL_SIZE": str(pool),
+        "DB_MAX_OVERFLOW": "0",
         "ENVIRONMENT": "production",
         "LOG_LEVEL": log_level,
         "RATE_LIMIT_DEFAULT": rate_limit,

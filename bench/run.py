@@ -57,7 +57,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="a PostgreSQL server to create the scratch database on, e.g. "
         "postgresql://root@127.0.0.1:5432/postgres (default: a throwaway embedded server)",
     )
-    add("--reference-pool", type=int, default=20, help="asyncpg pool size per reference worker")
+    add(
+        "--pool",
+        type=int,
+        default=20,
+        help="database connections each server worker keeps open (Stockroom's DB_POOL_SIZE"
+        " with no overflow; the reference's asyncpg pool)",
+    )
     add(
         "--rate-limit",
         default="1000000/second",
@@ -196,8 +202,9 @@ def settings_used(args: argparse.Namespace, data: Dataset, seeded: str) -> dict[
         f" ({data.deep_movements // 20:,} pages of 20); {data.events:,} events in the feed",
         "seed": seeded,
         "stockroom": f"ENVIRONMENT=production, LOG_LEVEL={args.log_level} (to a file),"
-        f" RATE_LIMIT_DEFAULT={args.rate_limit}, DB pool 10 + 10 overflow per worker",
-        "reference": f"Starlette + asyncpg pool of {args.reference_pool} per worker,"
+        f" RATE_LIMIT_DEFAULT={args.rate_limit}, DB_POOL_SIZE={args.pool} per worker,"
+        " no overflow",
+        "reference": f"Starlette + asyncpg pool of {args.pool} per worker,"
         " no middleware, no logging",
         "client": "raw HTTP/1.1 on asyncio + uvloop, same process for both servers;"
         " order alternates per endpoint",
@@ -228,10 +235,11 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, workdir: Path) ->
             args.workers,
             env,
             rate_limit=args.rate_limit,
+            pool=args.pool,
             log_level=args.log_level,
         ),
         "reference": infra.reference_server(
-            infra.free_port(), args.workers, reference_env, args.reference_pool
+            infra.free_port(), args.workers, reference_env, args.pool
         ),
     }
     for server in servers.values():
