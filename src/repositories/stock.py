@@ -19,7 +19,6 @@ from sqlalchemy import (
     Select,
     bindparam,
     func,
-    literal_column,
     select,
     update,
 )
@@ -30,7 +29,7 @@ from src.models.catalog import Product
 from src.models.stock import Movement, StockLevel
 from src.repositories.base import PageResult, Repository, SortOrder, columns_for, keyset_page
 from src.repositories.stock_posting import PREFIX as POSTING_PREFIX
-from src.repositories.stock_posting import posting_statement
+from src.repositories.stock_posting import added_to_level, posting_statement
 from src.schemas.filters import LevelFilter, MovementFilter
 from src.schemas.stock import MovementRead, StockLevelRead
 
@@ -123,17 +122,8 @@ class StockRepository(Repository[StockLevel]):
 
     async def increase(self, product_id: uuid.UUID, location_id: uuid.UUID, delta: int) -> int:
         """Increase a level (creating it on first receipt); the new on-hand."""
-        statement = (
-            insert(StockLevel)
-            .values(product_id=product_id, location_id=location_id, on_hand=delta)
-            .on_conflict_do_update(
-                index_elements=[StockLevel.product_id, StockLevel.location_id],
-                set_={
-                    "on_hand": StockLevel.on_hand + literal_column("excluded.on_hand"),
-                    "updated_at": func.now(),
-                },
-            )
-            .returning(StockLevel.on_hand)
+        statement = added_to_level(
+            insert(StockLevel).values(product_id=product_id, location_id=location_id, on_hand=delta)
         )
         return int((await self.session.execute(statement)).scalar_one())
 

@@ -6,10 +6,24 @@ import functools
 from typing import Any
 
 from sqlalchemy import Select, bindparam, exists, func, literal_column, select, true, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert, insert
+from sqlalchemy.sql.dml import ReturningInsert
 
 from src.models.catalog import Location, Product
 from src.models.stock import Movement, StockLevel
+
+
+def added_to_level(statement: Insert) -> ReturningInsert[int]:
+    """An INSERT of a level that, where the level exists, adds its `on_hand` to it instead;
+    returning the level's new on-hand."""
+    return statement.on_conflict_do_update(
+        index_elements=[StockLevel.product_id, StockLevel.location_id],
+        set_={
+            "on_hand": StockLevel.on_hand + literal_column("excluded.on_hand"),
+            "updated_at": func.now(),
+        },
+    ).returning(StockLevel.on_hand)
+
 
 PREFIX = "m_"  # of each parameter's name: bind `{PREFIX}{column}` for each column in `names`
 
@@ -41,21 +55,11 @@ def posting_statement(*, increase: bool, names: tuple[str, ...]) -> Select[Any]:
     )
     level: Any
     if increase:
-        level = (
-            insert(StockLevel)
-            .from_select(
-                ["product_id", "location_id", "on_hand"],
-                select(product_id, location_id, delta).where(*usable),
-            )
-            .on_conflict_do_update(
-                index_elements=[StockLevel.product_id, StockLevel.location_id],
-                set_={
-                    "on_hand": StockLevel.on_hand + literal_column("excluded.on_hand"),
-                    "updated_at": func.now(),
-                },
-            )
-            .returning(StockLevel.on_hand)
+        level = insert(StockLevel).from_select(
+            ["product_id", "location_id", "on_hand"],
+            select(product_id, location_id, delta).where(*usable),
         )
+        level = added_to_level(level)
     else:
         level = (
             update(StockLevel)
