@@ -26,6 +26,7 @@ from src.dependencies import get_database
 from src.main import create_app
 from tests.support.databases import TestServer, test_server
 from tests.support.logs import lines_to
+from tests.support.servers import in_process
 
 TEST_SECRET_KEY = "k3Y-for-tests-only-9f8e7d6c5b4a3210zyxwvu"
 
@@ -121,12 +122,7 @@ def app(settings: Settings, connection: AsyncConnection) -> FastAPI:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        ) as client,
-    ):
+    async with in_process(app) as client:
         yield client
 
 

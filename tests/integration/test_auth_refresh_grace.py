@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -24,6 +23,7 @@ from src.main import create_app
 from src.models.user import User
 from tests.conftest import client_beside, make_settings
 from tests.support.factories import bearer, refresh_grant, token_pair
+from tests.support.servers import in_process
 
 MakeUser = Callable[..., Awaitable[User]]
 Pair = dict[str, Any]
@@ -219,12 +219,7 @@ async def race_client(
         committed_database_url, tmp_path, refresh_reuse_grace_seconds=RACE_GRACE
     )
     app = create_app(settings)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        ) as client,
-    ):
+    async with in_process(app) as client:
         yield client
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import APIRouter
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -19,6 +18,7 @@ from src.main import create_app
 from src.models.catalog import Location
 from src.repositories.catalog import LocationRepository
 from tests.conftest import make_settings
+from tests.support.servers import in_process
 
 router = APIRouter(prefix="/api/v1/_read_only")
 CODE = "READ-ONLY-PROBE"
@@ -62,12 +62,7 @@ async def plain_read(session: SessionDep) -> dict[str, int]:
 async def client(own_database_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(make_settings(own_database_url, tmp_path))
     app.include_router(router)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        ) as client,
-    ):
+    async with in_process(app) as client:
         yield client
 
 

@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from src.main import create_app
@@ -26,6 +25,7 @@ from src.models.user import Role
 from tests.conftest import make_settings
 from tests.support.factories import create_user, login_headers
 from tests.support.pgproxy import RoundTripProxy, round_trip_proxy
+from tests.support.servers import in_process
 from tests.support.stock import API, new_location, new_product, receive
 
 FAR = 86_400.0  # seconds: background loops that must not run during a count
@@ -68,12 +68,7 @@ async def counted(own_database_url: str, tmp_path: Path) -> AsyncIterator[Counte
             events_lag_interval_seconds=FAR,
         )
         app = create_app(settings)
-        async with (
-            LifespanManager(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-            ) as client,
-        ):
+        async with in_process(app) as client:
             manager_headers = await login_headers(client, manager)
             product = await new_product(client, manager_headers, reorder_point=5)
             location = await new_location(client, manager_headers)

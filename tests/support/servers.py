@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +28,19 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+@contextlib.asynccontextmanager
+async def in_process(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """`app` with its lifespan running, and a client that calls it in-process (no socket:
+    responses arrive whole, so not for streams; see `running`)."""
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as client,
+    ):
+        yield client
 
 
 @contextlib.asynccontextmanager
