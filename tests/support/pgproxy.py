@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -89,39 +89,25 @@ class RoundTripProxy:
     async def _client_to_server(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: _Connection
     ) -> None:
-        try:
+        async def startup() -> None:
             # The startup message has no type byte: a length, then the rest.
             length = struct.unpack("!I", await reader.readexactly(4))[0]
             writer.write(struct.pack("!I", length) + await reader.readexactly(length - 4))
-            while True:
-                kind = await reader.readexactly(1)
-                length = struct.unpack("!I", await reader.readexactly(4))[0]
-                body = await reader.readexactly(length - 4)
-                self._note(state, kind, body)
-                writer.write(kind + struct.pack("!I", length) + body)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+
+        def seen(kind: bytes, body: bytes) -> None:
+            self._note(state, kind, body)
+
+        await _relay(reader, writer, seen, before=startup)
 
     async def _server_to_client(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: _Connection
     ) -> None:
-        try:
-            while True:
-                kind = await reader.readexactly(1)
-                length = struct.unpack("!I", await reader.readexactly(4))[0]
-                body = await reader.readexactly(length - 4)
-                if kind == b"Z":
-                    self.trips.append(" | ".join(state.pending) or "(startup)")
-                    state.pending.clear()
-                writer.write(kind + struct.pack("!I", length) + body)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+        def seen(kind: bytes, _body: bytes) -> None:
+            if kind == b"Z":  # ReadyForQuery: one round trip ends
+                self.trips.append(" | ".join(state.pending) or "(startup)")
+                state.pending.clear()
+
+        await _relay(reader, writer, seen)
 
     @staticmethod
     def _note(state: _Connection, kind: bytes, body: bytes) -> None:
@@ -134,6 +120,31 @@ class RoundTripProxy:
         elif kind == b"B":  # bind: portal name, statement name
             name = body.split(b"\0")[1]
             state.pending.append(state.statements.get(name, "?"))
+
+
+async def _relay(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    seen: Callable[[bytes, bytes], None],
+    *,
+    before: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Forward typed protocol messages (a type byte, a length, the body) one way, showing
+    each to `seen` first, until either side closes."""
+    try:
+        if before is not None:
+            await before()
+        while True:
+            kind = await reader.readexactly(1)
+            length = struct.unpack("!I", await reader.readexactly(4))[0]
+            body = await reader.readexactly(length - 4)
+            seen(kind, body)
+            writer.write(kind + struct.pack("!I", length) + body)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
 
 
 @asynccontextmanager
