@@ -39,6 +39,7 @@ from src.services.events import EventService
 from src.services.health import HealthService
 from src.services.ledger import LedgerService
 from src.services.stock import StockService
+from src.services.unit_of_work import UnitOfWork
 from src.services.users import UserService
 
 # auto_error=False: a missing token becomes our 401 problem, not FastAPI's default body.
@@ -98,8 +99,8 @@ async def get_stock_service(work: UnitOfWorkDep) -> StockService:
     return StockService(work)
 
 
-async def get_ledger_service(session: SessionDep) -> LedgerService:
-    return LedgerService(session)
+async def get_ledger_service(work: UnitOfWorkDep) -> LedgerService:
+    return LedgerService(work.session)
 
 
 async def get_event_service(
@@ -126,10 +127,11 @@ class PageParams:
 
 
 async def page_params(
-    codec: CursorCodecDep,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size")] = 20,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> PageParams:
+    codec: CursorCodec = request.app.state.cursors  # not a dependency: see _authenticate
     return PageParams(limit=limit, cursor=cursor, codec=codec)
 
 
@@ -155,11 +157,13 @@ IfMatchHeader = Annotated[str | None, Header(alias="If-Match")]
 IfNoneMatchHeader = Annotated[str | None, Header(alias="If-None-Match")]
 
 
-async def get_current_grant(
-    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)], work: UnitOfWorkDep
-) -> Grant:
-    """The caller, checked on every request. Its own services are built here rather than
-    as dependencies: each dependency FastAPI resolves costs more than the call it wraps."""
+BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
+
+
+async def _authenticate(request: Request, token: str | None, work: UnitOfWork) -> Grant:
+    """The caller, checked on every request. Its services are built here rather than as
+    dependencies, and each guard below calls this itself rather than depending on another
+    guard: each dependency FastAPI resolves costs more than the call it wraps."""
     if "ticket" in request.query_params:
         # A stream ticket is no access token: refused outright, even beside a valid one, so
         # a page that leaks it into other URLs finds out at once.
@@ -173,21 +177,26 @@ async def get_current_grant(
     return await _auth_service(request, work.session).authenticate(token)
 
 
+async def get_current_grant(request: Request, token: BearerToken, work: UnitOfWorkDep) -> Grant:
+    return await _authenticate(request, token, work)
+
+
 CurrentGrant = Annotated[Grant, Depends(get_current_grant)]
 
 
-async def get_current_user(grant: CurrentGrant) -> ActiveUser:
-    return grant.user
+async def get_current_user(request: Request, token: BearerToken, work: UnitOfWorkDep) -> ActiveUser:
+    return (await _authenticate(request, token, work)).user
 
 
 CurrentUser = Annotated[ActiveUser, Depends(get_current_user)]
 
 
-def require_role(role: Role) -> Callable[[Grant], Awaitable[ActiveUser]]:
-    async def guard(grant: CurrentGrant) -> ActiveUser:
-        if not grant.user.role.includes(role):
+def require_role(role: Role) -> Callable[[Request, str | None, UnitOfWork], Awaitable[ActiveUser]]:
+    async def guard(request: Request, token: BearerToken, work: UnitOfWorkDep) -> ActiveUser:
+        user = (await _authenticate(request, token, work)).user
+        if not user.role.includes(role):
             raise Forbidden(f"This action needs the {role.value} role or higher")
-        return grant.user
+        return user
 
     return guard
 

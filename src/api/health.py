@@ -1,12 +1,11 @@
 """Liveness and readiness, outside the versioned API so orchestrators never need a token."""
 
-from fastapi import APIRouter
-
 from src.api.deps import HealthServiceDep
 from src.api.responses import problem_responses
+from src.api.routing import PrefixRouter
 from src.schemas.health import HealthRead, ReadinessRead
 
-router = APIRouter(prefix="/api/health", tags=["health"])
+router = PrefixRouter(prefix="/api/health", tags=["health"])
 
 
 @router.get("", operation_id="getHealth")

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response, status
+from fastapi import Form, Request, Response, status
 
 from src.api.deps import AuthServiceDep, CurrentGrant
 from src.api.responses import problem_responses
+from src.api.routing import PrefixRouter
 from src.api.v1.prefix import API_V1
 from src.core.exceptions import OAuthError
 from src.dependencies import ClientAddress, SettingsDep
 from src.schemas.auth import LogoutRequest, OAuthErrorResponse, StreamTicket, TokenResponse
 from src.schemas.user import UserCreate, UserRead
 
-router = APIRouter(prefix=f"{API_V1}/auth", tags=["auth"])
+router = PrefixRouter(prefix=f"{API_V1}/auth", tags=["auth"])
 
 # Optional on purpose: a missing field must be answered as RFC 6749 `invalid_request`,
 # not as FastAPI's 422, because OAuth2 client libraries parse the former.

@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import Depends, Header
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from src.api.deps import EventServiceDep
 from src.api.responses import problem_responses
+from src.api.routing import PrefixRouter
 from src.api.streams import StreamCaller, event_source
 from src.api.v1.prefix import API_V1
 from src.dependencies import SettingsDep
 from src.services.events import LogStream, StreamedEvent
 
-router = APIRouter(prefix=f"{API_V1}/stock", tags=["stock"])
+router = PrefixRouter(prefix=f"{API_V1}/stock", tags=["stock"])
 
 
 async def open_stream(

@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import Depends, Header, Query, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from src.api.deps import CurrentUser, EventServiceDep
 from src.api.responses import problem_responses
+from src.api.routing import PrefixRouter
 from src.api.streams import StreamCaller, event_source
 from src.api.v1.prefix import API_V1
 from src.dependencies import CursorCodecDep, SessionDep, SettingsDep
@@ -20,7 +21,7 @@ from src.schemas.filters import EventFilter, EventStreamFilter
 from src.services.events import LogStream, StreamedEvent
 from src.services.feed import FeedPage, FeedService
 
-router = APIRouter(prefix=f"{API_V1}/events", tags=["events"])
+router = PrefixRouter(prefix=f"{API_V1}/events", tags=["events"])
 
 
 async def get_feed_service(session: SessionDep, codec: CursorCodecDep) -> FeedService:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from src.api.deps import (
     CurrentUser,
@@ -16,6 +16,7 @@ from src.api.deps import (
     RequireManager,
 )
 from src.api.responses import NOT_MODIFIED, item_links, not_modified, problem_responses, with_etag
+from src.api.routing import PrefixRouter
 from src.api.v1.prefix import API_V1
 from src.core.preconditions import etag, parse_if_match
 from src.models.catalog import Location
@@ -23,7 +24,7 @@ from src.schemas.catalog import LocationCreate, LocationRead, LocationUpdate
 from src.schemas.filters import LocationFilter
 from src.schemas.pagination import Page
 
-router = APIRouter(prefix=f"{API_V1}/locations", tags=["locations"])
+router = PrefixRouter(prefix=f"{API_V1}/locations", tags=["locations"])
 
 
 def _read(location: Location | LocationRead, response: Response) -> LocationRead:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from src.api.deps import (
     CurrentUser,
@@ -17,6 +17,7 @@ from src.api.deps import (
     RequireManager,
 )
 from src.api.responses import NOT_MODIFIED, item_links, not_modified, problem_responses, with_etag
+from src.api.routing import PrefixRouter
 from src.api.v1.prefix import API_V1
 from src.core.preconditions import etag, parse_if_match
 from src.models.catalog import Product
@@ -25,7 +26,7 @@ from src.schemas.filters import ProductFilter
 from src.schemas.pagination import Page
 from src.schemas.stock import ProductStockRead
 
-router = APIRouter(prefix=f"{API_V1}/products", tags=["products"])
+router = PrefixRouter(prefix=f"{API_V1}/products", tags=["products"])
 
 
 def _read(product: Product | ProductRead, response: Response) -> ProductRead:

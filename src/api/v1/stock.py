@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from src.api.deps import (
     CurrentUser,
@@ -19,6 +19,7 @@ from src.api.deps import (
 )
 from src.api.idempotency import Created, respond_once
 from src.api.responses import problem_responses
+from src.api.routing import PrefixRouter
 from src.api.v1.prefix import API_V1
 from src.dependencies import UnitOfWorkDep
 from src.schemas.filters import LevelFilter, MovementFilter
@@ -34,7 +35,7 @@ from src.schemas.stock import (
     TransferRead,
 )
 
-router = APIRouter(prefix=f"{API_V1}/stock", tags=["stock"])
+router = PrefixRouter(prefix=f"{API_V1}/stock", tags=["stock"])
 
 POSTING_ERRORS = problem_responses(401, 403, 404, 409, 422)
 MOVEMENTS = f"{API_V1}/stock/movements"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from src.api.deps import CurrentUser, Pagination, RequireAdmin, UserServiceDep
 from src.api.responses import problem_responses
+from src.api.routing import PrefixRouter
 from src.api.v1.prefix import API_V1
 from src.dependencies import ClientAddress
 from src.schemas.filters import UserFilter
@@ -21,7 +22,7 @@ from src.schemas.user import (
     UserSelfUpdate,
 )
 
-router = APIRouter(prefix=f"{API_V1}/users", tags=["users"])
+router = PrefixRouter(prefix=f"{API_V1}/users", tags=["users"])
 
 AUTH_ERRORS = (401,)
 ADMIN_ERRORS = (401, 403)
