@@ -80,8 +80,14 @@ async def get_unit_of_work(
 ) -> AsyncIterator[UnitOfWork]:
     read_only = request.method in _SAFE_METHODS
     factory = database.read_session_factory if read_only else database.session_factory
-    async with factory() as session:
+    # Closed by hand rather than by `async with`, which closes in a task of its own so that
+    # a cancellation cannot interrupt it: FastAPI already shields a dependency's exit.
+    session = factory()
+    try:
         work = UnitOfWork(session, read_only=read_only)
+        if read_only:  # nothing to commit or roll back: closing returns the connection
+            yield work
+            return
         try:
             yield work
         except DomainError as exc:
@@ -95,6 +101,8 @@ async def get_unit_of_work(
             raise
         else:
             await work.commit()
+    finally:
+        await session.close()
 
 
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 
 from src.config import Settings
 from src.core.db_errors import guard_connects
+from src.core.prepared import AUTOCOMMIT
 from src.core.querytiming import TimedNullPool, TimedQueuePool, instrument
 
 
@@ -67,10 +68,14 @@ def build_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
-def build_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def build_session_factory(
+    engine: AsyncEngine, *, autocommit: bool = False
+) -> async_sessionmaker[AsyncSession]:
     # expire_on_commit=False: objects stay readable after the request's commit, so the
     # response can be built from them without lazy I/O.
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    return async_sessionmaker(
+        engine, expire_on_commit=False, autoflush=False, info={AUTOCOMMIT: autocommit}
+    )
 
 
 class Database:
@@ -97,7 +102,7 @@ class Database:
         self.read_session_factory = self.session_factory
         if session_factory is None and autocommit_reads:
             self.read_session_factory = build_session_factory(
-                engine.execution_options(isolation_level="AUTOCOMMIT")
+                engine.execution_options(isolation_level="AUTOCOMMIT"), autocommit=True
             )
 
     @classmethod

@@ -23,6 +23,7 @@ from src.core.metrics import observe_pool_wait, observe_query
 
 UNATTRIBUTED = "<unattributed>"  # a statement outside any repository method (e.g. a flush)
 _STARTED = "stockroom_query_started"
+SLOW_QUERY_OPTION = "stockroom_slow_query_seconds"
 
 _operation: ContextVar[str] = ContextVar("stockroom_db_operation", default=UNATTRIBUTED)
 log = get_logger("stockroom.db")
@@ -59,6 +60,8 @@ def unlabelled(function: Any) -> Any:
 def instrument(engine: Engine, *, slow_query_ms: int) -> None:
     """Time every statement `engine` runs (the sync engine behind an AsyncEngine)."""
     threshold = slow_query_ms / 1000
+    # Also read by statements that bypass these events (src.core.prepared).
+    engine.update_execution_options(**{SLOW_QUERY_OPTION: threshold})
 
     def started(conn: Any, *_: Any) -> None:
         conn.info[_STARTED] = time.perf_counter()
@@ -67,14 +70,18 @@ def instrument(engine: Engine, *, slow_query_ms: int) -> None:
         begun = conn.info.pop(_STARTED, None)
         if begun is None:
             return
-        elapsed = time.perf_counter() - begun
-        operation = _operation.get()
-        observe_query(operation, elapsed)
-        if elapsed > threshold:
-            log.warning("slow_query", operation=operation, duration_ms=round(elapsed * 1000, 2))
+        record_query(time.perf_counter() - begun, threshold)
 
     event.listen(engine, "before_cursor_execute", started)
     event.listen(engine, "after_cursor_execute", finished)
+
+
+def record_query(elapsed: float, threshold: float) -> None:
+    """Observe one statement's duration under the current operation; log it when slow."""
+    operation = _operation.get()
+    observe_query(operation, elapsed)
+    if elapsed > threshold:
+        log.warning("slow_query", operation=operation, duration_ms=round(elapsed * 1000, 2))
 
 
 class _TimedCheckout(Pool):

@@ -32,6 +32,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from src.core.cursors import CursorCodec
 from src.core.exceptions import MalformedRequest
+from src.core.prepared import fetch
 from src.core.querytiming import labelled, unlabelled
 from src.models.base import Base
 
@@ -140,17 +141,31 @@ async def keyset_page(
     if cursor is not None:
         decoded = _typed(order.columns, codec.decode(scope, cursor))
         values.update(zip(_after_names(order), decoded, strict=True))
+    if into is not None:
+        # Rows by column name, straight into the read schema (on the driver's path when
+        # the statement qualifies: see src.core.prepared).
+        found = (
+            await fetch(session, paged, values) if reuse else await _dicts(session, paged, values)
+        )
+        page = found[:limit]
+        next_cursor = None
+        if len(found) > limit:
+            next_cursor = codec.encode(scope, [page[-1][c.key] for c in order.columns])
+        return PageResult([into.model_validate(row) for row in page], next_cursor)
     result = await session.execute(paged, values)
-    items: list[Any] = list(result.all() if rows or into else result.scalars().all())
+    items: list[Any] = list(result.all() if rows else result.scalars().all())
     next_cursor = None
     if len(items) > limit:
         items = items[:limit]
         last = items[-1]
         next_cursor = codec.encode(scope, [getattr(last, c.key) for c in order.columns])
-    if into is not None and items:
-        names = list(result.keys())
-        items = [into.model_validate(dict(zip(names, row, strict=True))) for row in items]
     return PageResult(items, next_cursor)
+
+
+async def _dicts(
+    session: AsyncSession, statement: Select[Any], values: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    return [dict(row) for row in (await session.execute(statement, values)).mappings()]
 
 
 _PAGE_SIZE = "keyset_page_size"

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from sqlalchemy import Select, bindparam, func, select
 
 from src.core.cursors import CursorCodec
+from src.core.prepared import fetch
 from src.models.catalog import Location, Product
 from src.models.stock import StockLevel
 from src.repositories.base import (
@@ -75,8 +76,8 @@ class ProductRepository(CatalogRepository):
 
     async def get(self, id_: uuid.UUID) -> ProductRead | None:
         """The item as clients read it (a read schema, not an entity)."""
-        row = (await self.session.execute(_PRODUCT_BY_ID, {"id": id_})).first()
-        return None if row is None else ProductRead.model_validate(row._asdict())
+        rows = await fetch(self.session, _PRODUCT_BY_ID, {"id": id_})
+        return ProductRead.model_validate(rows[0]) if rows else None
 
     def list_statement(self, filters: ProductFilter) -> Select[Any]:
         statement = _PRODUCT_COLUMNS
@@ -124,8 +125,8 @@ class LocationRepository(CatalogRepository):
 
     async def get(self, id_: uuid.UUID) -> LocationRead | None:
         """The item as clients read it (a read schema, not an entity)."""
-        row = (await self.session.execute(_LOCATION_BY_ID, {"id": id_})).first()
-        return None if row is None else LocationRead.model_validate(row._asdict())
+        rows = await fetch(self.session, _LOCATION_BY_ID, {"id": id_})
+        return LocationRead.model_validate(rows[0]) if rows else None
 
     def list_statement(self, filters: LocationFilter) -> Select[Any]:
         statement = _LOCATION_COLUMNS

@@ -23,6 +23,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.sql.elements import KeyedColumnElement
 
 from src.core.cursors import CursorCodec
 from src.models.catalog import Product
@@ -43,28 +44,56 @@ Pair = tuple[uuid.UUID, uuid.UUID]
 # and the levels' filters are clauses over bound parameters, named like the filter fields:
 # the statement for each combination of filters in use is built once (`_ledger_query`).
 _movements, _levels, _products = Movement.__table__, StockLevel.__table__, Product.__table__
+
+
+def _id_lists(*columns: KeyedColumnElement[Any]) -> dict[str, ColumnElement[bool]]:
+    """Clauses for filters that take a list of ids: `column IN (...)` for several, and for
+    a single id (the usual case) `column = :one_<name>`. PostgreSQL plans IN of one value
+    as that equality anyway, but only the equality compiles to one SQL text whatever the
+    value, which a hot read needs to run on the driver (src.core.prepared)."""
+    clauses: dict[str, ColumnElement[bool]] = {}
+    for column in columns:
+        name = str(column.key)  # a table's column: always named
+        clauses[name] = column.in_(bindparam(name, expanding=True))
+        clauses[f"one_{name}"] = column == bindparam(f"one_{name}")
+    return clauses
+
+
 _MOVEMENT_COLUMNS = select(*columns_for(_movements, MovementRead))
 _LEVEL_COLUMNS = select(*columns_for(_levels, StockLevelRead))
 _MOVEMENT_FILTERS: dict[str, ColumnElement[bool]] = {
-    "transfer_id": _movements.c.transfer_id.in_(bindparam("transfer_id", expanding=True)),
-    "count_id": _movements.c.count_id.in_(bindparam("count_id", expanding=True)),
-    "product_id": _movements.c.product_id.in_(bindparam("product_id", expanding=True)),
-    "location_id": _movements.c.location_id.in_(bindparam("location_id", expanding=True)),
+    **_id_lists(
+        _movements.c.transfer_id,
+        _movements.c.count_id,
+        _movements.c.product_id,
+        _movements.c.location_id,
+    ),
     "kind": _movements.c.kind == bindparam("kind"),
     "reference": _movements.c.reference == bindparam("reference"),
     "since": _movements.c.created_at >= bindparam("since"),
     "until": _movements.c.created_at < bindparam("until"),
 }
-_LEVEL_FILTERS: dict[str, ColumnElement[bool]] = {
-    "product_id": _levels.c.product_id.in_(bindparam("product_id", expanding=True)),
-    "location_id": _levels.c.location_id.in_(bindparam("location_id", expanding=True)),
-}
+_LEVEL_FILTERS: dict[str, ColumnElement[bool]] = _id_lists(
+    _levels.c.product_id, _levels.c.location_id
+)
+# The filter fields, in the order of their clauses.
+_MOVEMENT_FIELDS = tuple(name for name in _MOVEMENT_FILTERS if not name.startswith("one_"))
+_LEVEL_FIELDS = tuple(name for name in _LEVEL_FILTERS if not name.startswith("one_"))
 
 
 def _in_use(filters: MovementFilter | LevelFilter, names: Sequence[str]) -> dict[str, Any]:
-    """The filters set (a non-empty list, or a value), by field name."""
-    values = {name: getattr(filters, name) for name in names}
-    return {name: value for name, value in values.items() if value not in (None, [])}
+    """The filters set (a non-empty list, or a value), by the name of their clause above: a
+    list of one id as that id, under `one_<name>`."""
+    values: dict[str, Any] = {}
+    for name in names:
+        value = getattr(filters, name)
+        if value is None or value == []:
+            continue
+        if isinstance(value, list) and len(value) == 1:
+            values[f"one_{name}"] = value[0]
+        else:
+            values[name] = value
+    return values
 
 
 @functools.cache
@@ -200,7 +229,7 @@ class StockRepository(Repository[StockLevel]):
 
     @staticmethod
     def _movements(filters: MovementFilter) -> tuple[Select[Any], dict[str, Any]]:
-        values = _in_use(filters, list(_MOVEMENT_FILTERS))
+        values = _in_use(filters, _MOVEMENT_FIELDS)
         return _ledger_query(tuple(values)), values
 
     async def movements_page(
@@ -228,7 +257,7 @@ class StockRepository(Repository[StockLevel]):
 
     @staticmethod
     def _levels(filters: LevelFilter) -> tuple[Select[Any], dict[str, Any]]:
-        values = _in_use(filters, list(_LEVEL_FILTERS))
+        values = _in_use(filters, _LEVEL_FIELDS)
         return _levels_query(tuple(values), filters.below_reorder), values
 
     def levels_as_of_statement(

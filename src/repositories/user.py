@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.orm import undefer
 
 from src.core.cursors import CursorCodec
+from src.core.prepared import fetch
 from src.models.refresh_session import RefreshSession
 from src.models.user import ActiveUser, Role, User
 from src.repositories.base import PageResult, Repository, SortOrder, contains_any
@@ -47,11 +48,13 @@ class UserRepository(Repository[User]):
     ) -> ActiveUser | None:
         """The user, if active and `session_id` is one of their live sessions (a refresh-token
         family neither revoked nor expired): one query, run for every authenticated request."""
-        result = await self.session.execute(
-            _ACTIVE_IN_SESSION, {"user_id": user_id, "session_id": session_id}
+        rows = await fetch(
+            self.session, _ACTIVE_IN_SESSION, {"user_id": user_id, "session_id": session_id}
         )
-        row = result.first()
-        return None if row is None else ActiveUser(*row)
+        if not rows:
+            return None
+        row = rows[0]
+        return ActiveUser(**(row | {"role": Role(row["role"])}))  # the column's string
 
     async def rename(self, user_id: uuid.UUID, full_name: str) -> User | None:
         """Set the full name; the updated user (None if gone), in one statement."""

@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 import jwt
+from pytest_mock import MockerFixture
 from sqlalchemy import event, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from src.core import prepared
 from src.models.user import User
 from tests.support.factories import bearer, password_grant, refresh_grant, token_pair
 
@@ -116,7 +118,10 @@ def listening(connection: AsyncConnection, callback: Callable[..., None]) -> Ite
 
 
 async def test_the_user_and_session_check_is_one_query(
-    client: httpx.AsyncClient, make_user: MakeUser, connection: AsyncConnection
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    connection: AsyncConnection,
+    mocker: MockerFixture,
 ) -> None:
     user = await make_user()
     access_token = (await token_pair(client, user.email))["access_token"]
@@ -126,8 +131,11 @@ async def test_the_user_and_session_check_is_one_query(
         if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
             statements.append(statement)
 
+    # Statements through SQLAlchemy, and those run on the driver (src.core.prepared).
+    on_driver = mocker.spy(prepared, "_run")
     with listening(connection, record):
         assert await works(client, access_token)
+    statements += [call.args[3].sql for call in on_driver.call_args_list]
     assert len(statements) == 1, statements
     assert "users" in statements[0]
     assert "refresh_sessions" in statements[0]

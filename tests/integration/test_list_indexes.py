@@ -16,10 +16,12 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 from sqlalchemy import Select, tuple_
+from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from src.core.cursors import CursorCodec
@@ -72,8 +74,20 @@ class _Capture:
     def scalars(self) -> _Capture:
         return self
 
+    def mappings(self) -> _Capture:
+        return self
+
+    @property
+    def sync_session(self) -> Any:
+        # A dialect other than asyncpg: src.core.prepared then hands the statement to
+        # execute() too, where it is captured.
+        return SimpleNamespace(get_bind=lambda: SimpleNamespace(dialect=psycopg.dialect()))
+
     def all(self) -> list[Any]:
         return []
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
 
 
 def _session() -> AsyncSession:

@@ -1,4 +1,5 @@
-"""The request's unit of work commits on success and rolls back on any exception."""
+"""The request's unit of work commits on success and rolls back on any exception; its
+session is closed whatever happens."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ POST = Request({"type": "http", "method": "POST", "headers": []})
 def _database(mocker: MockerFixture):  # type: ignore[no-untyped-def]
     session = mocker.AsyncMock()
     factory = mocker.MagicMock()
-    factory.return_value.__aenter__.return_value = session
+    factory.return_value = session
     database = mocker.MagicMock(session_factory=factory)
     return database, session
 
@@ -30,6 +31,7 @@ async def test_commits_when_the_endpoint_returns(mocker: MockerFixture) -> None:
         await generator.__anext__()
     session.commit.assert_awaited_once()
     session.rollback.assert_not_awaited()
+    session.close.assert_awaited_once()
 
 
 async def test_a_failing_commit_propagates(mocker: MockerFixture) -> None:
@@ -39,6 +41,7 @@ async def test_a_failing_commit_propagates(mocker: MockerFixture) -> None:
     await generator.__anext__()
     with pytest.raises(ConnectionError):
         await generator.__anext__()
+    session.close.assert_awaited_once()
 
 
 async def test_an_error_that_keeps_its_work_commits_then_propagates(
@@ -74,6 +77,7 @@ async def test_errors_that_keep_no_work_roll_back(mocker: MockerFixture, error: 
     assert raised.value is error
     session.rollback.assert_awaited_once()
     session.commit.assert_not_awaited()
+    session.close.assert_awaited_once()
 
 
 async def test_a_failing_commit_of_kept_work_propagates(mocker: MockerFixture) -> None:
@@ -89,7 +93,7 @@ async def test_a_safe_request_reads_without_a_transaction(mocker: MockerFixture)
     database, _ = _database(mocker)
     reader = mocker.AsyncMock()
     reader.sync_session.info = {}
-    database.read_session_factory.return_value.__aenter__.return_value = reader
+    database.read_session_factory.return_value = reader
     get = Request({"type": "http", "method": "GET", "headers": []})
     generator = get_unit_of_work(get, database)
     work = await generator.__anext__()
@@ -98,3 +102,22 @@ async def test_a_safe_request_reads_without_a_transaction(mocker: MockerFixture)
     with pytest.raises(StopAsyncIteration):
         await generator.__anext__()
     database.session_factory.assert_not_called()
+    # Nothing to commit or roll back in autocommit: closing returns the connection.
+    reader.commit.assert_not_awaited()
+    reader.rollback.assert_not_awaited()
+    reader.close.assert_awaited_once()
+
+
+async def test_a_safe_request_that_fails_still_closes_its_session(
+    mocker: MockerFixture,
+) -> None:
+    database, _ = _database(mocker)
+    reader = mocker.AsyncMock()
+    reader.sync_session.info = {}
+    database.read_session_factory.return_value = reader
+    get = Request({"type": "http", "method": "GET", "headers": []})
+    generator = get_unit_of_work(get, database)
+    await generator.__anext__()
+    with pytest.raises(Conflict):
+        await generator.athrow(Conflict("taken"))
+    reader.close.assert_awaited_once()
