@@ -66,10 +66,15 @@ def _compile(statement: Select[Any], dialect: Dialect) -> _Plan | None:
         return None
     compiled = statement.compile(dialect=dialect)
     binds = compiled.binds.values()
-    if any(bind.expanding or _converts(bind.type, dialect) for bind in binds):
+    if any(bind.expanding or bind.callable or _converts(bind.type, dialect) for bind in binds):
         return None
     names = tuple(compiled.positiontup or ())
-    defaults = {b.key: b.value for b in binds if not b.required and b.callable is None}
+    # By the name the SQL gives each parameter (an anonymous literal's is made up there).
+    defaults = {
+        name: bind.value
+        for name, bind in compiled.binds.items()
+        if name in names and not bind.required
+    }
     return _Plan(sql=str(compiled), names=names, defaults=defaults)
 
 

@@ -3,18 +3,44 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, select, text
+from sqlalchemy import BigInteger, String, bindparam, delete, func, literal, select
 
+from src.core.prepared import fetch
 from src.models.stock import IdempotencyRecord
 from src.repositories.base import Repository
 
-# Built once (a prebuilt statement's cache key is memoised): both run on every keyed posting.
-_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))")
-_FIND = select(IdempotencyRecord).where(
+# Built once, and plain SELECTs: both run on every keyed posting, on the driver
+# (src.core.prepared) once the posting's transaction has begun.
+_TRY_LOCK = select(
+    func.pg_try_advisory_xact_lock(
+        func.hashtextextended(bindparam("k", type_=String), literal(0, BigInteger))
+    ).label("locked")
+)
+_records = IdempotencyRecord.__table__
+_FIND = select(
+    _records.c.request_hash,
+    _records.c.response_status,
+    _records.c.response_body,
+    _records.c.location,
+    _records.c.created_at,
+).where(_records.c.user_id == bindparam("user_id"), _records.c.key == bindparam("key"))
+_REMOVE = delete(IdempotencyRecord).where(
     IdempotencyRecord.user_id == bindparam("user_id"), IdempotencyRecord.key == bindparam("key")
 )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """A completed request's response, as kept for its key."""
+
+    request_hash: str
+    response_status: int
+    response_body: bytes
+    location: str | None
+    created_at: datetime
 
 
 class IdempotencyRepository(Repository[IdempotencyRecord]):
@@ -25,15 +51,15 @@ class IdempotencyRepository(Repository[IdempotencyRecord]):
 
         False means another request with the same key is running right now.
         """
-        acquired = await self.session.scalar(_TRY_LOCK, {"k": f"idempotency:{user_id}:{key}"})
-        return bool(acquired)
+        rows = await fetch(self.session, _TRY_LOCK, {"k": f"idempotency:{user_id}:{key}"})
+        return bool(rows[0]["locked"])
 
-    async def find(self, user_id: uuid.UUID, key: str) -> IdempotencyRecord | None:
-        return await self.session.scalar(_FIND, {"user_id": user_id, "key": key})
+    async def find(self, user_id: uuid.UUID, key: str) -> StoredResponse | None:
+        rows = await fetch(self.session, _FIND, {"user_id": user_id, "key": key})
+        return StoredResponse(**rows[0]) if rows else None
 
-    async def remove(self, record: IdempotencyRecord) -> None:
-        await self.session.delete(record)
-        await self.session.flush()
+    async def remove(self, user_id: uuid.UUID, key: str) -> None:
+        await self.session.execute(_REMOVE, {"user_id": user_id, "key": key})
 
     async def purge_older_than(self, cutoff: datetime) -> int:
         result = await self.session.execute(

@@ -65,7 +65,7 @@ class IdempotencyGuard:
             )
         record = await self.repository.find(claim.user_id, claim.key)
         if record is not None and record.created_at < datetime.now(UTC) - self.retention:
-            await self.repository.remove(record)
+            await self.repository.remove(claim.user_id, claim.key)
             record = None
         if record is None:
             return None

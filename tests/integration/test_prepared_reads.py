@@ -18,7 +18,7 @@ from src.core import prepared
 from src.core.database import build_session_factory
 from src.core.db_errors import is_connection_lost
 from src.models.catalog import Product
-from src.repositories import stock
+from src.repositories import idempotency, stock
 from src.repositories.base import _page_query
 from src.repositories.catalog import _LOCATION_BY_ID, _PRODUCT_BY_ID
 from src.repositories.user import _ACTIVE_IN_SESSION
@@ -28,6 +28,8 @@ HOT: dict[str, Select[object]] = {
     "caller check": _ACTIVE_IN_SESSION,
     "product": _PRODUCT_BY_ID,
     "location": _LOCATION_BY_ID,
+    "idempotency lock": idempotency._TRY_LOCK,
+    "stored response": idempotency._FIND,
     **{
         f"levels of a product ({'next' if after else 'first'} page)": _page_query(
             stock._levels_query(("one_product_id",), False), stock.LEVELS_BY_KEY, after=after
