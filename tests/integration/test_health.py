@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -99,12 +100,17 @@ async def test_only_the_servers_own_app_freezes_the_collector(
     mocker: MockerFixture, tmp_path: Path
 ) -> None:
     freeze = mocker.patch("src.main.gc.freeze")
+    threshold = mocker.patch("src.main.gc.set_threshold")
     # The factory uvicorn calls (no settings) reads the environment.
     mocker.patch("src.main.get_settings", return_value=make_settings(DEAD_DATABASE, tmp_path))
     async with LifespanManager(create_app()):
         pass
     freeze.assert_called_once()
+    young, *older = threshold.call_args.args
+    assert young == 20_000
+    assert older == list(gc.get_threshold()[1:])  # the older generations keep theirs
     # An app built with explicit settings (tests, tools) leaves the process alone.
     async with LifespanManager(create_app(make_settings(DEAD_DATABASE, tmp_path))):
         pass
     freeze.assert_called_once()
+    threshold.assert_called_once()
