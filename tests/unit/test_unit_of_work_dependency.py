@@ -89,13 +89,21 @@ async def test_a_failing_commit_of_kept_work_propagates(mocker: MockerFixture) -
         await generator.athrow(OAuthError("invalid_grant", "reused", keep_work=True))
 
 
-async def test_a_safe_request_reads_without_a_transaction(mocker: MockerFixture) -> None:
+GET = Request({"type": "http", "method": "GET", "headers": []})
+
+
+def _reader(mocker: MockerFixture):  # type: ignore[no-untyped-def]
+    """A database whose read-only session factory hands out the returned session."""
     database, _ = _database(mocker)
     reader = mocker.AsyncMock()
     reader.sync_session.info = {}
     database.read_session_factory.return_value = reader
-    get = Request({"type": "http", "method": "GET", "headers": []})
-    generator = get_unit_of_work(get, database)
+    return database, reader
+
+
+async def test_a_safe_request_reads_without_a_transaction(mocker: MockerFixture) -> None:
+    database, reader = _reader(mocker)
+    generator = get_unit_of_work(GET, database)
     work = await generator.__anext__()
     assert work.session is reader
     assert work.read_only
@@ -111,12 +119,8 @@ async def test_a_safe_request_reads_without_a_transaction(mocker: MockerFixture)
 async def test_a_safe_request_that_fails_still_closes_its_session(
     mocker: MockerFixture,
 ) -> None:
-    database, _ = _database(mocker)
-    reader = mocker.AsyncMock()
-    reader.sync_session.info = {}
-    database.read_session_factory.return_value = reader
-    get = Request({"type": "http", "method": "GET", "headers": []})
-    generator = get_unit_of_work(get, database)
+    database, reader = _reader(mocker)
+    generator = get_unit_of_work(GET, database)
     await generator.__anext__()
     with pytest.raises(Conflict):
         await generator.athrow(Conflict("taken"))
