@@ -16,12 +16,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 from sqlalchemy import Select, tuple_
-from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from src.core.cursors import CursorCodec
@@ -43,6 +41,7 @@ from src.schemas.filters import (
     ProductFilter,
     UserFilter,
 )
+from tests.support.capture import CapturingSession, capturing_session
 
 PAGE = 20
 INDEX_SCANS = {"Index Scan", "Index Only Scan", "Bitmap Index Scan"}
@@ -57,41 +56,6 @@ SEARCH = "~~ '%bolt%'"
 LEVELS_OF_ROW = "(product_id = products.id)"  # a correlated subquery's levels of one product
 
 Build = Callable[[AsyncSession, bool], Awaitable[Select[Any]]]
-
-
-class _Capture:
-    """Stands in for the session: records what the paginator would execute, returns nothing."""
-
-    def __init__(self) -> None:
-        self.statements: list[Select[Any]] = []
-
-    async def execute(
-        self, statement: Select[Any], parameters: dict[str, Any] | None = None
-    ) -> _Capture:
-        self.statements.append(statement.params(parameters or {}))
-        return self
-
-    def scalars(self) -> _Capture:
-        return self
-
-    def mappings(self) -> _Capture:
-        return self
-
-    @property
-    def sync_session(self) -> Any:
-        # A dialect other than asyncpg: src.core.prepared then hands the statement to
-        # execute() too, where it is captured.
-        return SimpleNamespace(get_bind=lambda: SimpleNamespace(dialect=psycopg.dialect()))
-
-    def all(self) -> list[Any]:
-        return []
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(())
-
-
-def _session() -> AsyncSession:
-    return cast(AsyncSession, _Capture())
 
 
 def _last_key(order: SortOrder) -> list[Any]:
@@ -124,7 +88,7 @@ def paged(
     async def build(session: AsyncSession, after: bool) -> Select[Any]:
         cursor = CODEC.encode(scope, _last_key(order)) if after else None
         await call(session, cursor)
-        return cast(_Capture, session).statements[-1]
+        return cast(CapturingSession, session).statements[-1]
 
     return build
 
@@ -292,7 +256,7 @@ async def test_list_query_uses_an_index(
     no_seqscan: AsyncConnection, name: str, after: bool
 ) -> None:
     case = CASES[name]
-    nodes = await explain(no_seqscan, await case.build(_session(), after))
+    nodes = await explain(no_seqscan, await case.build(capturing_session(), after))
     assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], _show(nodes)
     scans = [n for n in nodes if n["Node Type"] in INDEX_SCANS]
     assert scans, _show(nodes)
@@ -309,7 +273,7 @@ async def test_product_search_can_use_the_trigram_indexes(
     # Plain index scans off too: otherwise walking the sort index and filtering may be the
     # cheaper plan for these empty tables, which says nothing about whether `q` has an index.
     await no_seqscan.exec_driver_sql("SET LOCAL enable_indexscan = off")
-    statement = await products(sort, q="Bolt", is_archived=False)(_session(), False)
+    statement = await products(sort, q="Bolt", is_archived=False)(capturing_session(), False)
     nodes = await explain(no_seqscan, statement)
     searched = {
         n["Index Name"]
@@ -321,7 +285,7 @@ async def test_product_search_can_use_the_trigram_indexes(
 
 async def test_user_search_can_use_an_index(no_seqscan: AsyncConnection) -> None:
     await no_seqscan.exec_driver_sql("SET LOCAL enable_indexscan = off")
-    nodes = await explain(no_seqscan, await users(q="Bolt")(_session(), False))
+    nodes = await explain(no_seqscan, await users(q="Bolt")(capturing_session(), False))
     searched = [n for n in nodes if n["Node Type"] in INDEX_SCANS and SEARCH in str(n)]
     names = {n["Index Name"] for n in searched}
     assert names == {"ix_users_email_trgm", "ix_users_full_name_trgm"}, _show(nodes)
@@ -334,7 +298,7 @@ async def test_id_filter_is_applied_by_its_index(
 ) -> None:
     make, column, index = FILTERS[name]
     ids = [ID, OTHER] if several else [ID]
-    nodes = await explain(no_seqscan, make(_session(), **{column: ids}))
+    nodes = await explain(no_seqscan, make(capturing_session(), **{column: ids}))
     used = [n for n in nodes if n["Node Type"] in INDEX_SCANS and n["Index Name"] == index]
     # One id is `column = id`; several, `column = ANY (ARRAY[...])`: either way in the index.
     cond = f"({column} = ANY " if several else _id_is(column)
@@ -409,4 +373,6 @@ async def test_mirrored_pagination_is_what_the_repositories_run(
         )
         return str(compiled)
 
-    assert sql(await mirrored(_session(), after)) == sql(await real(_session(), after))
+    assert sql(await mirrored(capturing_session(), after)) == sql(
+        await real(capturing_session(), after)
+    )
