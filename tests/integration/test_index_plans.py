@@ -24,13 +24,12 @@ from tests.integration.test_list_indexes import (
     INDEX_SCANS,
     PAGE,
     Build,
-    _Capture,
-    _session,
     _show,
     explain,
     locations,
     products,
 )
+from tests.support.capture import CapturingSession, capturing_session
 
 POPULATE = {
     "products": "INSERT INTO products (id, sku, name, unit, reorder_point) "
@@ -52,7 +51,7 @@ def feed(*types: str) -> Build:
     async def build(session: AsyncSession, after: bool) -> Select[Any]:
         position = Position(7_000_000, 42) if after else None
         await EventRepository(session).read_after(position, types=set(types), limit=PAGE)
-        return cast(_Capture, session).statements[-1]
+        return cast(CapturingSession, session).statements[-1]
 
     return build
 
@@ -94,7 +93,7 @@ async def test_an_exact_lookup_reads_the_unique_index(
     table, build, index = LOOKUPS[name]
     await connection.exec_driver_sql(POPULATE[table])  # rolled back with the test
     await connection.exec_driver_sql(f"ANALYZE {table}")
-    nodes = await explain(connection, await build(_session(), after))
+    nodes = await explain(connection, await build(capturing_session(), after))
     used = [n for n in nodes if n["Node Type"] in INDEX_SCANS and n["Index Name"] == index]
     assert any("lower(" in n.get("Index Cond", "") for n in used), _show(nodes)
 
@@ -108,7 +107,7 @@ async def test_the_feed_reads_its_position_index(
     connection: AsyncConnection, types: tuple[str, ...], after: bool, reader: Any
 ) -> None:
     await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-    nodes = await explain(connection, await reader(*types)(_session(), after))
+    nodes = await explain(connection, await reader(*types)(capturing_session(), after))
     # (The watermark is a one-row table: scanning it is the plan.)
     scans = [n for n in nodes if n["Node Type"] == "Seq Scan"]
     assert not [n for n in scans if n["Relation Name"] == "events"], _show(nodes)
