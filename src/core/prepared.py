@@ -110,7 +110,15 @@ async def fetch(
         if driver.is_in_transaction() or session.info.get(AUTOCOMMIT):
             args = [values[n] if n in values else plan.defaults[n] for n in plan.names]
             return await _run(session, connection, driver, plan, args)
-    result = await session.execute(statement, values)
+    return await rows_of(session, statement, values)
+
+
+async def rows_of(
+    session: AsyncSession, statement: Select[Any], params: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """`fetch`'s rows through SQLAlchemy alone: for statements built per call, which `fetch`
+    would compile (and keep) once each."""
+    result = await session.execute(statement, params or {})
     return [dict(row) for row in result.mappings()]
 
 

@@ -32,7 +32,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from src.core.cursors import CursorCodec
 from src.core.exceptions import MalformedRequest
-from src.core.prepared import fetch
+from src.core.prepared import fetch, rows_of
 from src.core.querytiming import labelled, unlabelled
 from src.models.base import Base
 
@@ -145,7 +145,7 @@ async def keyset_page(
         # Rows by column name, straight into the read schema (on the driver's path when
         # the statement qualifies: see src.core.prepared).
         found = (
-            await fetch(session, paged, values) if reuse else await _dicts(session, paged, values)
+            await fetch(session, paged, values) if reuse else await rows_of(session, paged, values)
         )
         page = found[:limit]
         next_cursor = None
@@ -160,12 +160,6 @@ async def keyset_page(
         last = items[-1]
         next_cursor = codec.encode(scope, [getattr(last, c.key) for c in order.columns])
     return PageResult(items, next_cursor)
-
-
-async def _dicts(
-    session: AsyncSession, statement: Select[Any], values: Mapping[str, Any]
-) -> list[dict[str, Any]]:
-    return [dict(row) for row in (await session.execute(statement, values)).mappings()]
 
 
 _PAGE_SIZE = "keyset_page_size"

@@ -7,9 +7,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 from pytest_mock import MockerFixture
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, func, literal, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -157,3 +158,30 @@ async def test_a_connection_lost_under_a_read_is_dropped_and_reported(
     async with factory() as session:
         [again] = await prepared.fetch(session, select(func.pg_backend_pid().label("pid")))
     assert again["pid"] != row["pid"]
+
+
+async def test_a_failing_statement_keeps_its_connection(own_engine: AsyncEngine) -> None:
+    """An error of the statement itself (not of the connection) propagates as asyncpg
+    raised it, and the connection stays in the pool, usable."""
+    factory = build_session_factory(
+        own_engine.execution_options(isolation_level="AUTOCOMMIT"), autocommit=True
+    )
+    failing = select((literal(1) / literal(0)).label("boom"))
+    async with factory() as session:
+        [row] = await prepared.fetch(session, select(func.pg_backend_pid().label("pid")))
+        with pytest.raises(asyncpg.DivisionByZeroError):
+            await prepared.fetch(session, failing)
+        [again] = await prepared.fetch(session, select(func.pg_backend_pid().label("pid")))
+    assert again["pid"] == row["pid"]
+    assert own_engine.pool.checkedin() == 1  # returned, not invalidated
+
+
+async def test_statements_built_per_call_bypass_the_plans(connection: AsyncConnection) -> None:
+    """rows_of reads through SQLAlchemy alone and compiles nothing to keep."""
+    factory = build_session_factory(connection.engine)
+    factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+    statement = select(literal("x").label("x"))
+    async with factory() as session:
+        rows = await prepared.rows_of(session, statement)
+    assert rows == [{"x": "x"}]
+    assert all(key[0] is not statement for key in prepared._PLANS)
