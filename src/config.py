@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     # (one query) whether events held back by an older transaction became visible: such an
     # event reaches the streams within this time of becoming visible.
     events_poll_seconds: float = Field(default=1.5, gt=0, le=60)
+    # Reservations past their expiry stop holding stock; this often they are marked
+    # expired (with their events) and what they held is freed.
+    reservation_sweep_seconds: float = Field(default=5, gt=0, le=3600)
 
     # Auth. Keys in SECRET_KEY_PREVIOUS still verify tokens, so the signing key can be
     # rotated without logging everyone out.

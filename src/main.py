@@ -35,6 +35,7 @@ from src.core.ratelimit import Limit, RateLimiter, build_storage
 from src.core.tokens import TokenCodec
 from src.services.feed import measure_feed_lag, purge_expired_events
 from src.services.idempotency import purge_expired
+from src.services.reservations import expire_overdue_reservations
 from src.services.sessions import purge_expired_sessions
 
 log = get_logger(__name__)
@@ -50,21 +51,21 @@ def _build_redis(settings: Settings) -> Redis | None:
 
 
 async def _purge_periodically(
-    name: str, interval: float, purge: Callable[[], Awaitable[int]]
+    name: str, interval: float, purge: Callable[[], Awaitable[int]], *, action: str = "purge"
 ) -> None:
-    """Delete what outlived its retention every `interval` seconds: idempotency records
-    after 24 h, refresh sessions after their expiry.
+    """Clear what outlived its time every `interval` seconds: idempotency records after
+    24 h, refresh sessions after their expiry, reservations past theirs (`action="expire"`).
 
-    Every instance runs it; the DELETE is idempotent, so several at once do no harm.
+    Every instance runs it; each step is idempotent, so several at once do no harm.
     """
     while True:
         await asyncio.sleep(interval)
         try:
-            purged = await purge()
-            if purged:
-                log.info(f"{name}_purged", records=purged)
+            cleared = await purge()
+            if cleared:
+                log.info(f"{name}_{action}d", records=cleared)
         except Exception:  # a database outage must not kill the loop
-            log.warning(f"{name}_purge_failed", exc_info=True)
+            log.warning(f"{name}_{action}_failed", exc_info=True)
 
 
 async def _measure_feed_lag_periodically(
@@ -112,6 +113,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 "event",
                 settings.events_purge_interval_seconds,
                 functools.partial(purge_expired_events, factory, settings.events_retention_days),
+            )
+        ),
+        asyncio.create_task(
+            _purge_periodically(
+                "reservation",
+                settings.reservation_sweep_seconds,
+                functools.partial(expire_overdue_reservations, factory),
+                action="expire",
             )
         ),
         asyncio.create_task(

@@ -38,6 +38,7 @@ from src.services.catalog import LocationService, ProductService
 from src.services.events import EventService
 from src.services.health import HealthService
 from src.services.ledger import LedgerService
+from src.services.reservations import ReservationService
 from src.services.stock import StockService
 from src.services.unit_of_work import UnitOfWork
 from src.services.users import UserService
@@ -99,6 +100,10 @@ async def get_stock_service(work: UnitOfWorkDep) -> StockService:
     return StockService(work)
 
 
+async def get_reservation_service(work: UnitOfWorkDep) -> ReservationService:
+    return ReservationService(work)
+
+
 async def get_ledger_service(work: UnitOfWorkDep) -> LedgerService:
     return LedgerService(work.session)
 
@@ -116,6 +121,7 @@ ProductServiceDep = Annotated[ProductService, Depends(get_product_service)]
 LocationServiceDep = Annotated[LocationService, Depends(get_location_service)]
 StockServiceDep = Annotated[StockService, Depends(get_stock_service)]
 LedgerServiceDep = Annotated[LedgerService, Depends(get_ledger_service)]
+ReservationServiceDep = Annotated[ReservationService, Depends(get_reservation_service)]
 EventServiceDep = Annotated[EventService, Depends(get_event_service)]
 
 

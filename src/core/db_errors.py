@@ -34,6 +34,9 @@ EXPECTED_CONFLICTS: dict[str, Callable[[], DomainError]] = {
         "A location with this code already exists", field="code"
     ),
     "ck_stock_levels_on_hand_non_negative": lambda: Conflict("Not enough stock on hand"),
+    "ck_stock_levels_reserved_within_on_hand": lambda: Conflict(
+        "Not enough stock available: the rest is reserved"
+    ),
     "ck_stock_levels_on_hand_within_bounds": lambda: Conflict(
         "On-hand stock would exceed 1e12 units at this location"
     ),

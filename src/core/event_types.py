@@ -20,6 +20,10 @@ class EventType(StrEnum):
     LOCATION_ARCHIVED = "location.archived"
     LOCATION_RESTORED = "location.restored"
     LEVEL_BELOW_REORDER = "level.below_reorder"
+    RESERVATION_CREATED = "reservation.created"
+    RESERVATION_FULFILLED = "reservation.fulfilled"
+    RESERVATION_RELEASED = "reservation.released"
+    RESERVATION_EXPIRED = "reservation.expired"
 
 
 EVENT_TYPES: frozenset[str] = frozenset(EventType)

@@ -168,7 +168,7 @@ class InsufficientStock(Conflict):
     title = "Insufficient stock"
 
     def __init__(self, detail: str | None = None, *, available: int) -> None:
-        super().__init__(detail or "Not enough stock on hand", available=available)
+        super().__init__(detail or "Not enough stock available", available=available)
 
 
 class IdempotencyKeyReused(DomainError):

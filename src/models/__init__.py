@@ -4,6 +4,7 @@ from src.models.base import Base
 from src.models.catalog import Location, Product
 from src.models.event import Event, EventWatermark
 from src.models.refresh_session import RefreshSession
+from src.models.reservation import Reservation, ReservationStatus
 from src.models.stock import (
     AdjustmentReason,
     IdempotencyRecord,
@@ -24,6 +25,8 @@ __all__ = [
     "MovementKind",
     "Product",
     "RefreshSession",
+    "Reservation",
+    "ReservationStatus",
     "Role",
     "StockLevel",
     "User",

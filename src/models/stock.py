@@ -43,7 +43,7 @@ class AdjustmentReason(StrEnum):
     OTHER = "other"
 
 
-def _enum(kind: type[StrEnum], name: str) -> Enum:
+def enum_column(kind: type[StrEnum], name: str) -> Enum:
     return Enum(
         kind,
         name=name,
@@ -61,6 +61,8 @@ class StockLevel(Base):
         # The contract bounds quantities at 1e12; so is what one level may hold, which keeps
         # every count adjustment within the bound too.
         CheckConstraint("on_hand <= 1000000000000", name="on_hand_within_bounds"),
+        # Held for active reservations: never more than is on hand, so available >= 0.
+        CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved_within_on_hand"),
         # Serves ?location_id= in key order (location_id, then product_id) without a sort.
         Index("ix_stock_levels_location_product", "location_id", "product_id"),
     )
@@ -68,6 +70,7 @@ class StockLevel(Base):
     product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id"), primary_key=True)
     location_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("locations.id"), primary_key=True)
     on_hand: Mapped[int] = mapped_column(BigInteger, default=0)
+    reserved: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
@@ -110,21 +113,30 @@ class Movement(UUIDPrimaryKey, Base):
         Index(
             "ix_stock_movements_count_id", "count_id", postgresql_where=text("count_id IS NOT NULL")
         ),
+        Index(
+            "ix_stock_movements_reservation_id",
+            "reservation_id",
+            postgresql_where=text("reservation_id IS NOT NULL"),
+        ),
     )
 
     product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id"))
     location_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("locations.id"))
-    kind: Mapped[MovementKind] = mapped_column(_enum(MovementKind, "movement_kind"))
+    kind: Mapped[MovementKind] = mapped_column(enum_column(MovementKind, "movement_kind"))
     # Signed delta applied to the level; balance_after is the level right after it.
     quantity: Mapped[int] = mapped_column(BigInteger)
     balance_after: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[AdjustmentReason | None] = mapped_column(
-        _enum(AdjustmentReason, "adjustment_reason"), default=None
+        enum_column(AdjustmentReason, "adjustment_reason"), default=None
     )
     reference: Mapped[str | None] = mapped_column(String(200), default=None)
     note: Mapped[str | None] = mapped_column(Text, default=None)
     transfer_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     count_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    # The reservation an issue fulfilled.
+    reservation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("reservations.id"), default=None
+    )
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     request_id: Mapped[str | None] = mapped_column(String(128), default=None)
     # clock_timestamp(), not now(): the moment of the insert (the last step before commit),

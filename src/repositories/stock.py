@@ -1,8 +1,4 @@
-"""Queries over stock levels and the ledger.
-
-Levels change only through `increase` and `decrease`: single conditional statements, so
-concurrent postings never read-then-write. The CHECK (on_hand >= 0) constraint backs them up.
-"""
+"""Reads of stock levels and the ledger (levels change in `src.repositories.levels`)."""
 
 from __future__ import annotations
 
@@ -19,18 +15,15 @@ from sqlalchemy import (
     Select,
     bindparam,
     func,
+    null,
     select,
-    update,
 )
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from src.core.cursors import CursorCodec
 from src.models.catalog import Product
 from src.models.stock import Movement, StockLevel
 from src.repositories.base import PageResult, Repository, SortOrder, columns_for, keyset_page
-from src.repositories.stock_posting import PREFIX as POSTING_PREFIX
-from src.repositories.stock_posting import added_to_level, posting_statement
 from src.schemas.filters import LevelFilter, MovementFilter
 from src.schemas.stock import MovementRead, StockLevelRead
 
@@ -39,6 +32,7 @@ LEVELS_BY_KEY = SortOrder("key", (StockLevel.product_id, StockLevel.location_id)
 LEVELS_AS_OF_BY_KEY = SortOrder("key", (Movement.product_id, Movement.location_id))
 
 Pair = tuple[uuid.UUID, uuid.UUID]
+
 
 # Reads select Core columns straight into the read schemas (no ORM entities). The ledger's
 # and the levels' filters are clauses over bound parameters, named like the filter fields:
@@ -60,7 +54,14 @@ def _id_lists(*columns: KeyedColumnElement[Any]) -> dict[str, ColumnElement[bool
 
 
 _MOVEMENT_COLUMNS = select(*columns_for(_movements, MovementRead))
-_LEVEL_COLUMNS = select(*columns_for(_levels, StockLevelRead))
+_LEVEL_COLUMNS = select(
+    _levels.c.product_id,
+    _levels.c.location_id,
+    _levels.c.on_hand,
+    _levels.c.reserved,
+    (_levels.c.on_hand - _levels.c.reserved).label("available"),
+    _levels.c.updated_at,
+)
 _MOVEMENT_FILTERS: dict[str, ColumnElement[bool]] = {
     **_id_lists(
         _movements.c.transfer_id,
@@ -115,15 +116,14 @@ def _levels_query(shape: tuple[str, ...], below_reorder: bool) -> Select[Any]:
 
 def available_across_locations(product_id: Any) -> ScalarSelect[int]:
     """How much of a product is available in all, over every location: the one definition
-    of "available" for product-wide questions (`low_stock`). Today that is what is on hand;
-    reservations, when they come, are subtracted here.
+    of "available" for product-wide questions (`low_stock`): on hand less reserved.
 
     Archived locations are not left out: they hold nothing (archiving needs an empty
     location, and an archived one accepts no postings), so counting them changes no total
     and spares a join. A product never stocked has no level rows: 0, not NULL.
     """
     return (
-        select(func.coalesce(func.sum(StockLevel.on_hand), 0))
+        select(func.coalesce(func.sum(StockLevel.on_hand - StockLevel.reserved), 0))
         .where(StockLevel.product_id == product_id)
         .scalar_subquery()
     )
@@ -132,87 +132,16 @@ def available_across_locations(product_id: Any) -> ScalarSelect[int]:
 class StockRepository(Repository[StockLevel]):
     model = StockLevel
 
-    async def post(self, values: dict[str, Any]) -> Row[Any]:
-        """Post one movement (`values`: its columns, `quantity` the signed delta) in one
-        statement: lock the product and the location FOR SHARE (as archiving locks them FOR
-        UPDATE), and only if both exist and neither is archived, apply the delta to the
-        level (creating it on a first receipt; a decrease only if enough is on hand) and
-        insert the ledger row with the balance after it.
-
-        One row back: `product_id`/`product_archived`/`reorder_point` (NULL: no product),
-        `location_id`/`location_archived` (NULL: no location), and the movement's columns
-        (NULL: nothing posted: unusable product or location, or not enough on hand).
-        """
-        names = tuple(name for name in values if name != "balance_after")
-        statement = posting_statement(increase=values["quantity"] > 0, names=names)
-        params = {f"{POSTING_PREFIX}{name}": values[name] for name in names}
-        row: Row[Any] = (await self.session.execute(statement, params)).one()
-        return row
-
-    async def increase(self, product_id: uuid.UUID, location_id: uuid.UUID, delta: int) -> int:
-        """Increase a level (creating it on first receipt); the new on-hand."""
-        statement = added_to_level(
-            insert(StockLevel).values(product_id=product_id, location_id=location_id, on_hand=delta)
-        )
-        return int((await self.session.execute(statement)).scalar_one())
-
-    async def decrease(
-        self, product_id: uuid.UUID, location_id: uuid.UUID, amount: int
-    ) -> int | None:
-        """Decrease a level only if enough is on hand; the new on-hand, or None if not."""
-        statement = (
-            update(StockLevel)
-            .where(
-                StockLevel.product_id == product_id,
-                StockLevel.location_id == location_id,
-                StockLevel.on_hand >= amount,
-            )
-            .values(on_hand=StockLevel.on_hand - amount, updated_at=func.now())
-            .returning(StockLevel.on_hand)
-        )
-        result = await self.session.scalar(statement)
-        return None if result is None else int(result)
-
-    async def available(self, product_id: uuid.UUID, location_id: uuid.UUID) -> int:
-        on_hand = await self.session.scalar(
-            select(StockLevel.on_hand).where(
-                StockLevel.product_id == product_id, StockLevel.location_id == location_id
-            )
-        )
-        return int(on_hand or 0)
-
-    async def lock_levels(self, pairs: Sequence[Pair]) -> dict[Pair, int]:
-        """Lock (creating at zero where missing) several levels in one fixed order.
-
-        Every multi-level operation locks in (product_id, location_id) order, so two of them
-        touching the same levels in opposite directions queue instead of deadlocking.
-        """
-        locked: dict[Pair, int] = {}
-        for product_id, location_id in sorted(set(pairs)):
-            statement = (
-                insert(StockLevel)
-                .values(product_id=product_id, location_id=location_id, on_hand=0)
-                .on_conflict_do_update(
-                    index_elements=[StockLevel.product_id, StockLevel.location_id],
-                    set_={"on_hand": StockLevel.on_hand},
-                )
-                .returning(StockLevel.on_hand)
-            )
-            locked[(product_id, location_id)] = int(
-                (await self.session.execute(statement)).scalar_one()
-            )
-        return locked
-
     async def movement(self, movement_id: uuid.UUID) -> Movement | None:
         return await self.session.get(Movement, movement_id)
 
     async def product_levels(
         self, product_id: uuid.UUID
-    ) -> list[Row[uuid.UUID, uuid.UUID, int]] | None:
-        """The product's levels (`location_id`, `on_hand`) by location, or None when there is
-        no such product: one statement, the product joined to its levels."""
+    ) -> list[Row[uuid.UUID, uuid.UUID, int, int]] | None:
+        """The product's levels (`location_id`, `on_hand`, `reserved`) by location, or None
+        when there is no such product: one statement, the product joined to its levels."""
         statement = (
-            select(Product.id, StockLevel.location_id, StockLevel.on_hand)
+            select(Product.id, StockLevel.location_id, StockLevel.on_hand, StockLevel.reserved)
             .outerjoin(StockLevel, StockLevel.product_id == Product.id)
             .where(Product.id == product_id)
             .order_by(StockLevel.location_id)
@@ -269,7 +198,16 @@ class StockRepository(Repository[StockLevel]):
                 Movement.product_id.label("product_id"),
                 Movement.location_id.label("location_id"),
                 func.sum(Movement.quantity).label("on_hand"),
+                # Reservations have no history: what is reserved now, and no `available`
+                # (on hand then less reserved now is no figure of any one moment).
+                func.coalesce(func.max(StockLevel.reserved), 0).label("reserved"),
+                null().label("available"),
                 func.max(Movement.created_at).label("updated_at"),
+            )
+            .outerjoin(
+                StockLevel,
+                (StockLevel.product_id == Movement.product_id)
+                & (StockLevel.location_id == Movement.location_id),
             )
             .where(Movement.created_at <= as_of)
             .group_by(Movement.product_id, Movement.location_id)

@@ -1,4 +1,4 @@
-"""The one statement that posts a movement (`StockRepository.post`), built once per shape."""
+"""The one statement that posts a movement (`LevelRepository.post`), built once per shape."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ from src.models.catalog import Location, Product
 from src.models.stock import Movement, StockLevel
 
 
-def added_to_level(statement: Insert) -> ReturningInsert[int]:
+def added_to_level(statement: Insert) -> ReturningInsert[int, int]:
     """An INSERT of a level that, where the level exists, adds its `on_hand` to it instead;
-    returning the level's new on-hand."""
+    returning the level's new on-hand and reserved."""
     return statement.on_conflict_do_update(
         index_elements=[StockLevel.product_id, StockLevel.location_id],
         set_={
             "on_hand": StockLevel.on_hand + literal_column("excluded.on_hand"),
             "updated_at": func.now(),
         },
-    ).returning(StockLevel.on_hand)
+    ).returning(StockLevel.on_hand, StockLevel.reserved)
 
 
 PREFIX = "m_"  # of each parameter's name: bind `{PREFIX}{column}` for each column in `names`
@@ -30,7 +30,7 @@ PREFIX = "m_"  # of each parameter's name: bind `{PREFIX}{column}` for each colu
 
 @functools.cache
 def posting_statement(*, increase: bool, names: tuple[str, ...]) -> Select[Any]:
-    """The statement of `StockRepository.post`, built once per shape with the movement's
+    """The statement of `LevelRepository.post`, built once per shape with the movement's
     columns as bound parameters (`names`; `quantity` is the signed delta): building it per
     posting, cache key and all, was half a posting's CPU."""
     table = Movement.__table__
@@ -66,11 +66,12 @@ def posting_statement(*, increase: bool, names: tuple[str, ...]) -> Select[Any]:
             .where(
                 StockLevel.product_id == product_id,
                 StockLevel.location_id == location_id,
-                StockLevel.on_hand >= -delta,
+                # Only what is available: reserved stock leaves by fulfilment alone.
+                StockLevel.on_hand - StockLevel.reserved >= -delta,
                 *usable,
             )
             .values(on_hand=StockLevel.on_hand + delta, updated_at=func.now())
-            .returning(StockLevel.on_hand)
+            .returning(StockLevel.on_hand, StockLevel.reserved)
         )
     level = level.cte("level")
     movement = (
@@ -86,7 +87,11 @@ def posting_statement(*, increase: bool, names: tuple[str, ...]) -> Select[Any]:
         product.c.reorder_point,
         location.c.id.label("found_location"),
         location.c.is_archived.label("location_archived"),
+        level.c.reserved,
         *movement.c,
     ).select_from(
-        one.outerjoin(product, true()).outerjoin(location, true()).outerjoin(movement, true())
+        one.outerjoin(product, true())
+        .outerjoin(location, true())
+        .outerjoin(level, true())
+        .outerjoin(movement, true())
     )

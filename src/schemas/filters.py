@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from src.core.event_types import EventType
+from src.models.reservation import ReservationStatus
 from src.models.stock import MovementKind
 from src.models.user import Role
 from src.schemas.base import NO_NUL_PATTERN, Timestamp, explained, strip
@@ -104,6 +105,13 @@ class LevelFilter(ListFilter):
     )
     # Levels at that moment, recomputed from the ledger, instead of the current ones.
     as_of: Timestamp | None = None
+
+
+class ReservationFilter(ListFilter):
+    product_id: Ids = []
+    location_id: Ids = []
+    status: ReservationStatus | None = None
+    reference: MovementReference | None = Field(default=None, description="reference equals")
 
 
 _ONE_TYPE = "|".join(re.escape(t) for t in sorted(EventType))

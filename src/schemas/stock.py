@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from src.models.stock import AdjustmentReason, MovementKind
-from src.schemas.base import InputSchema, Schema, WholeNumber, error_inside, strip
-from src.schemas.catalog import MAX_QUANTITY
-
-# JSON numbers only (strict: no "5" strings, no 5.5), bounded so arithmetic stays exact.
-Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY), WholeNumber]
-SignedQuantity = Annotated[int, Field(strict=True, ge=-MAX_QUANTITY, le=MAX_QUANTITY), WholeNumber]
-Counted = Annotated[int, Field(strict=True, ge=0, le=MAX_QUANTITY), WholeNumber]
-Reference = Annotated[str, Field(max_length=200), AfterValidator(strip)]
-Note = Annotated[str, Field(max_length=2000)]
-
+from src.schemas.base import InputSchema, Schema, error_inside
+from src.schemas.quantities import Counted, Note, Quantity, Reference, SignedQuantity
+from src.schemas.reservation import ReservationRead
 
 _ARTICLE = {
     MovementKind.RECEIPT: "a receipt",
@@ -142,6 +134,7 @@ class MovementRead(Schema):
     note: str | None
     transfer_id: uuid.UUID | None
     count_id: uuid.UUID | None
+    reservation_id: uuid.UUID | None = Field(description="The reservation this issue fulfilled.")
     created_by: uuid.UUID
     request_id: str | None
     created_at: datetime
@@ -155,23 +148,41 @@ class TransferRead(Schema):
 class CountRead(Schema):
     count_id: uuid.UUID
     movements: list[MovementRead]
+    reservations_shortened: list[ReservationRead] = Field(
+        description="Reservations the count shrank (or released) because it found fewer "
+        "units than were reserved, newest first."
+    )
+
+
+class FulfilmentRead(Schema):
+    reservation: ReservationRead
+    movement: MovementRead
 
 
 class StockLevelRead(Schema):
     product_id: uuid.UUID
     location_id: uuid.UUID
     on_hand: int
+    reserved: int = Field(description="Held by active reservations.")
+    available: int | None = Field(
+        description="on_hand - reserved: what issues, transfers and new reservations may "
+        "take. Null with `as_of` (reservations have no history)."
+    )
     updated_at: datetime
 
 
 class LocationStock(Schema):
     location_id: uuid.UUID
     on_hand: int
+    reserved: int
+    available: int
 
 
 class ProductStockRead(Schema):
     product_id: uuid.UUID
     on_hand: int
+    reserved: int
+    available: int
     locations: list[LocationStock]
 
 

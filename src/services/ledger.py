@@ -47,10 +47,21 @@ class LedgerService:
         levels = await self.stock.product_levels(product_id)
         if levels is None:
             raise NotFound("No product with this id")
+        locations = [
+            LocationStock(
+                location_id=level.location_id,
+                on_hand=level.on_hand,
+                reserved=level.reserved,
+                available=level.on_hand - level.reserved,
+            )
+            for level in levels
+        ]
         return ProductStockRead(
             product_id=product_id,
-            on_hand=sum(level.on_hand for level in levels),
-            locations=[LocationStock.model_validate(level) for level in levels],
+            on_hand=sum(level.on_hand for level in locations),
+            reserved=sum(level.reserved for level in locations),
+            available=sum(level.available for level in locations),
+            locations=locations,
         )
 
     async def reconcile(self) -> ReconciliationRead:

@@ -109,3 +109,33 @@ async def on_hand(
     assert response.status_code == 200, response.text
     items = response.json()["items"]
     return int(items[0]["on_hand"]) if items else 0
+
+
+async def level(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    product: dict[str, Any],
+    location: dict[str, Any],
+) -> dict[str, Any]:
+    """The level as `GET /stock/levels` shows it (zeros when never stocked)."""
+    response = await client.get(
+        f"{API}/stock/levels",
+        params={"product_id": product["id"], "location_id": location["id"]},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    found: dict[str, Any] = items[0] if items else {"on_hand": 0, "reserved": 0, "available": 0}
+    return found
+
+
+async def reserve(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    product: dict[str, Any],
+    location: dict[str, Any],
+    quantity: int,
+    **extra: Any,
+) -> httpx.Response:
+    body = {"product_id": product["id"], "location_id": location["id"], "quantity": quantity}
+    return await client.post(f"{API}/stock/reservations", json={**body, **extra}, headers=headers)

@@ -8,13 +8,23 @@ The list lives here, not in the package's `__init__`, so that importing `src.api
 
 from fastapi import APIRouter
 
-from src.api.v1 import auth, events, events_feed, locations, products, stock, users
+from src.api.v1 import (
+    auth,
+    events,
+    events_feed,
+    locations,
+    products,
+    reservations,
+    stock,
+    users,
+)
 
 routers: list[APIRouter] = [
     auth.router,
     users.router,
     products.router,
     locations.router,
+    reservations.router,
     stock.router,
     events.router,
     events_feed.router,

@@ -1,0 +1,149 @@
+"""Queries over reservations.
+
+Every change is one conditional statement on the reservation's row (`WHERE status =
+'active' …`), so two requests racing to fulfil, release or expire one reservation cannot
+both win. Callers lock the reservation's level first (`StockRepository.lock_levels`): every
+path takes the level's lock before a reservation's, so they queue instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, case, func, select, update
+
+from src.core.cursors import CursorCodec
+from src.models.reservation import Reservation, ReservationStatus
+from src.repositories.base import PageResult, Repository, SortOrder
+from src.schemas.filters import ReservationFilter
+
+NEWEST_FIRST = SortOrder("newest", (Reservation.created_at, Reservation.id), descending=True)
+_ACTIVE = ReservationStatus.ACTIVE
+
+Pair = tuple[uuid.UUID, uuid.UUID]
+
+
+def _holding() -> Any:
+    """Active and not yet past its expiry: the reservation still holds its stock."""
+    return (Reservation.status == _ACTIVE) & (Reservation.expires_at > func.now())
+
+
+def _overdue() -> Any:
+    """Still marked active, but past its expiry: it no longer holds stock."""
+    return (Reservation.status == _ACTIVE) & (Reservation.expires_at <= func.now())
+
+
+class ReservationRepository(Repository[Reservation]):
+    model = Reservation
+
+    async def add(self, instance: Reservation) -> Reservation:
+        """Insert it; `expires_at` may be a SQL expression (the database's clock), read back."""
+        await super().add(instance)
+        await self.session.refresh(instance, ["expires_at"])
+        return instance
+
+    async def _changed(self, statement: Any) -> list[Reservation]:
+        result = await self.session.scalars(
+            statement.returning(Reservation), execution_options={"populate_existing": True}
+        )
+        return list(result.all())
+
+    async def take(self, reservation_id: uuid.UUID, quantity: int) -> Reservation | None:
+        """Lower `remaining` by `quantity` (fulfilled at zero) if it still holds that much."""
+        left = Reservation.remaining - quantity
+        changed = await self._changed(
+            update(Reservation)
+            .where(Reservation.id == reservation_id, _holding(), Reservation.remaining >= quantity)
+            .values(
+                remaining=left,
+                status=case((left == 0, ReservationStatus.FULFILLED.value), else_=_ACTIVE.value),
+            )
+        )
+        return changed[0] if changed else None
+
+    async def release(self, reservation_id: uuid.UUID) -> Reservation | None:
+        """Mark it released if it still holds its stock (what it held is freed by the caller)."""
+        changed = await self._changed(
+            update(Reservation)
+            .where(Reservation.id == reservation_id, _holding())
+            .values(status=ReservationStatus.RELEASED)
+        )
+        return changed[0] if changed else None
+
+    async def expire_on_level(
+        self, product_id: uuid.UUID, location_id: uuid.UUID
+    ) -> list[Reservation]:
+        """Mark the level's overdue reservations expired; those that were."""
+        return await self._changed(
+            update(Reservation)
+            .where(
+                Reservation.product_id == product_id,
+                Reservation.location_id == location_id,
+                _overdue(),
+            )
+            .values(status=ReservationStatus.EXPIRED)
+        )
+
+    async def is_overdue(self, reservation_id: uuid.UUID) -> bool:
+        """Past its expiry by the database's clock (the one the sweeper goes by)."""
+        overdue = await self.session.scalar(
+            select(Reservation.expires_at <= func.now()).where(Reservation.id == reservation_id)
+        )
+        return bool(overdue)
+
+    async def holding_newest_first(
+        self, product_id: uuid.UUID, location_id: uuid.UUID
+    ) -> list[Reservation]:
+        """The level's reservations that hold stock, newest first, locked."""
+        statement = (
+            select(Reservation)
+            .where(
+                Reservation.product_id == product_id,
+                Reservation.location_id == location_id,
+                _holding(),
+            )
+            .order_by(Reservation.created_at.desc(), Reservation.id.desc())
+            .with_for_update()
+        )
+        return list((await self.session.scalars(statement)).all())
+
+    async def shorten(self, reservation_id: uuid.UUID, remaining: int) -> Reservation:
+        """Set what a locked reservation holds (released when nothing is left)."""
+        status = _ACTIVE if remaining > 0 else ReservationStatus.RELEASED
+        changed = await self._changed(
+            update(Reservation)
+            .where(Reservation.id == reservation_id)
+            .values(remaining=remaining, status=status)
+        )
+        return changed[0]
+
+    async def overdue_levels(self, limit: int) -> list[Pair]:
+        """Levels that hold overdue reservations, soonest expiry first (at most `limit`)."""
+        soonest = (
+            select(Reservation.product_id, Reservation.location_id)
+            .where(_overdue())
+            .order_by(Reservation.expires_at)
+            .limit(limit * 10)
+            .subquery()
+        )
+        rows = await self.session.execute(
+            select(soonest.c.product_id, soonest.c.location_id).distinct().limit(limit)
+        )
+        return [(row.product_id, row.location_id) for row in rows]
+
+    async def page(
+        self, filters: ReservationFilter, *, codec: CursorCodec, cursor: str | None, limit: int
+    ) -> PageResult[Reservation]:
+        statement: Select[Any] = select(Reservation)
+        if filters.product_id:
+            statement = statement.where(Reservation.product_id.in_(filters.product_id))
+        if filters.location_id:
+            statement = statement.where(Reservation.location_id.in_(filters.location_id))
+        if filters.status is not None:
+            statement = statement.where(Reservation.status == filters.status)
+        if filters.reference is not None:
+            statement = statement.where(Reservation.reference == filters.reference)
+        return await self.paginate(
+            statement, order=NEWEST_FIRST, codec=codec, cursor=cursor, limit=limit
+        )
