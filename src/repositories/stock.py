@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import KeyedColumnElement
 
 from src.core.cursors import CursorCodec
 from src.models.catalog import Product
+from src.models.reservation import Reservation, ReservationStatus
 from src.models.stock import Movement, StockLevel
 from src.repositories.base import PageResult, Repository, SortOrder, columns_for, keyset_page
 from src.schemas.filters import LevelFilter, MovementFilter
@@ -252,7 +253,8 @@ class StockRepository(Repository[StockLevel]):
         )
 
     async def reconcile(self) -> tuple[int, list[Any]]:
-        """(levels checked, rows whose on_hand differs from the sum of their ledger)."""
+        """(levels checked, rows whose on_hand differs from the sum of their ledger, or whose
+        reserved differs from what their active reservations hold)."""
         ledger = (
             select(
                 Movement.product_id,
@@ -262,12 +264,24 @@ class StockRepository(Repository[StockLevel]):
             .group_by(Movement.product_id, Movement.location_id)
             .subquery()
         )
+        held = (
+            select(
+                Reservation.product_id,
+                Reservation.location_id,
+                func.sum(Reservation.remaining).label("total"),
+            )
+            .where(Reservation.status == ReservationStatus.ACTIVE)
+            .group_by(Reservation.product_id, Reservation.location_id)
+            .subquery()
+        )
         joined = (
             select(
                 func.coalesce(StockLevel.product_id, ledger.c.product_id).label("product_id"),
                 func.coalesce(StockLevel.location_id, ledger.c.location_id).label("location_id"),
                 StockLevel.on_hand.label("on_hand"),
                 func.coalesce(ledger.c.total, 0).label("ledger"),
+                func.coalesce(StockLevel.reserved, 0).label("reserved"),
+                func.coalesce(held.c.total, 0).label("held"),
             )
             .select_from(StockLevel)
             .join(
@@ -276,12 +290,20 @@ class StockRepository(Repository[StockLevel]):
                 & (ledger.c.location_id == StockLevel.location_id),
                 full=True,
             )
+            .outerjoin(
+                held,
+                (held.c.product_id == StockLevel.product_id)
+                & (held.c.location_id == StockLevel.location_id),
+            )
             .subquery()
         )
         checked = await self.session.scalar(select(func.count()).select_from(joined))
         mismatches = await self.session.execute(
             select(joined)
-            .where(func.coalesce(joined.c.on_hand, 0) != joined.c.ledger)
+            .where(
+                (func.coalesce(joined.c.on_hand, 0) != joined.c.ledger)
+                | (joined.c.reserved != joined.c.held)
+            )
             .order_by(joined.c.product_id, joined.c.location_id)
         )
         return int(checked or 0), list(mismatches.all())

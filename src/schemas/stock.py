@@ -190,7 +190,9 @@ class Mismatch(Schema):
     product_id: uuid.UUID
     location_id: uuid.UUID
     on_hand: int | None
-    ledger: int
+    ledger: int = Field(description="The sum of the level's movements.")
+    reserved: int
+    held: int = Field(description="What the level's active reservations hold in all.")
 
 
 class ReconciliationRead(Schema):

@@ -45,7 +45,8 @@ class ReservationService:
         product = await self.levels.usable_product(data.product_id)
         await self.levels.usable_location(data.location_id)
         level = await self.stock.reserve(data.product_id, data.location_id, data.quantity)
-        if level is None and await self.levels.expire_overdue(data.product_id, data.location_id):
+        if level is None:  # see LevelKeeper.take
+            await self.levels.expire_overdue(data.product_id, data.location_id)
             level = await self.stock.reserve(data.product_id, data.location_id, data.quantity)
         if level is None:
             available = await self.stock.available(data.product_id, data.location_id)

@@ -86,7 +86,8 @@ class StockService:
             raise NotFound(NO_LOCATION)
         if row.location_archived:
             raise Conflict(ARCHIVED_LOCATION)
-        if row.id is None and await self.levels.expire_overdue(data.product_id, data.location_id):
+        if row.id is None:  # see LevelKeeper.take
+            await self.levels.expire_overdue(data.product_id, data.location_id)
             row = await self.stock.post(values)
         if row.id is None:
             available = await self.stock.available(data.product_id, data.location_id)

@@ -73,9 +73,12 @@ class LevelKeeper:
         detail: str | None = None,
     ) -> LevelState:
         """Take `amount` from what the level has available; when it is short, first free what
-        its overdue reservations held, then try once more. The level after."""
+        its overdue reservations held, then try once more (even when this request freed
+        nothing: waiting for the level's lock, it may have let another request free it).
+        The level after."""
         level = await self.stock.decrease(product_id, location_id, amount)
-        if level is None and await self.expire_overdue(product_id, location_id):
+        if level is None:
+            await self.expire_overdue(product_id, location_id)
             level = await self.stock.decrease(product_id, location_id, amount)
         if level is None:
             available = await self.stock.available(product_id, location_id)

@@ -169,9 +169,7 @@ async def test_reservations_are_listed_newest_first_and_filtered(
     product, a, _ = stocked
     first = await _reserved(client, clerk_headers, stocked, 1)
     second = (await reserve(client, clerk_headers, product, a, 2, reference="SO-2")).json()
-    await client.post(
-        f"{API}/stock/reservations/{first['id']}/release", headers=clerk_headers
-    )
+    await client.post(f"{API}/stock/reservations/{first['id']}/release", headers=clerk_headers)
 
     listed = await client.get(
         f"{API}/stock/reservations", params={"product_id": product["id"]}, headers=viewer_headers
@@ -192,8 +190,6 @@ async def test_reservations_are_listed_newest_first_and_filtered(
     assert one.json()["status"] == "released"
 
     for bad in ({"status": "gone"}, {"product_id": "nope"}, {"cursor": "forged"}):
-        response = await client.get(
-            f"{API}/stock/reservations", params=bad, headers=viewer_headers
-        )
+        response = await client.get(f"{API}/stock/reservations", params=bad, headers=viewer_headers)
         assert response.status_code in (400, 422), response.text
     assert (await client.get(f"{API}/stock/reservations")).status_code == 401

@@ -106,11 +106,11 @@ def _headers_for(
         names["ETag"] = "ETag"
     if path.startswith(API_V1):  # RateLimitMiddleware
         names |= {name: name for name in _RATE_LIMIT}
+    if status in ("200", "201") and idempotent:  # a POST answered from its stored reply
+        names["Idempotent-Replayed"] = "Idempotent-Replayed"
     if status == "201":
         if operation.get("operationId") not in _NO_LOCATION:
             names["Location"] = "Location"
-        if idempotent:
-            names["Idempotent-Replayed"] = "Idempotent-Replayed"
     elif status == "401":
         names["WWW-Authenticate"] = "WWW-Authenticate"
     elif status == "429":
