@@ -39,6 +39,7 @@ from src.services.events import EventService
 from src.services.health import HealthService
 from src.services.ledger import LedgerService
 from src.services.reservations import ReservationService
+from src.services.shipments import ShipmentService
 from src.services.stock import StockService
 from src.services.unit_of_work import UnitOfWork
 from src.services.users import UserService
@@ -104,6 +105,10 @@ async def get_reservation_service(work: UnitOfWorkDep) -> ReservationService:
     return ReservationService(work)
 
 
+async def get_shipment_service(work: UnitOfWorkDep) -> ShipmentService:
+    return ShipmentService(work)
+
+
 async def get_ledger_service(work: UnitOfWorkDep) -> LedgerService:
     return LedgerService(work.session)
 
@@ -122,6 +127,7 @@ LocationServiceDep = Annotated[LocationService, Depends(get_location_service)]
 StockServiceDep = Annotated[StockService, Depends(get_stock_service)]
 LedgerServiceDep = Annotated[LedgerService, Depends(get_ledger_service)]
 ReservationServiceDep = Annotated[ReservationService, Depends(get_reservation_service)]
+ShipmentServiceDep = Annotated[ShipmentService, Depends(get_shipment_service)]
 EventServiceDep = Annotated[EventService, Depends(get_event_service)]
 
 

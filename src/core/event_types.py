@@ -24,6 +24,10 @@ class EventType(StrEnum):
     RESERVATION_FULFILLED = "reservation.fulfilled"
     RESERVATION_RELEASED = "reservation.released"
     RESERVATION_EXPIRED = "reservation.expired"
+    SHIPMENT_CREATED = "shipment.created"
+    SHIPMENT_RECEIVED = "shipment.received"
+    SHIPMENT_COMPLETED = "shipment.completed"
+    SHIPMENT_CANCELED = "shipment.canceled"
 
 
 EVENT_TYPES: frozenset[str] = frozenset(EventType)

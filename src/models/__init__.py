@@ -5,6 +5,7 @@ from src.models.catalog import Location, Product
 from src.models.event import Event, EventWatermark
 from src.models.refresh_session import RefreshSession
 from src.models.reservation import Reservation, ReservationStatus
+from src.models.shipment import Shipment, ShipmentLine, ShipmentStatus
 from src.models.stock import (
     AdjustmentReason,
     IdempotencyRecord,
@@ -28,6 +29,9 @@ __all__ = [
     "Reservation",
     "ReservationStatus",
     "Role",
+    "Shipment",
+    "ShipmentLine",
+    "ShipmentStatus",
     "StockLevel",
     "User",
 ]

@@ -39,6 +39,9 @@ class Location(UUIDPrimaryKey, Timestamps, Base):
     code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     is_archived: Mapped[bool] = mapped_column(default=False, server_default="false")
+    # The one place stock in shipments sits while on its way (created with the first
+    # shipment): it takes and gives stock through shipments only.
+    is_transit: Mapped[bool] = mapped_column(default=False, server_default="false")
     version: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
@@ -48,3 +51,9 @@ Index("uq_products_sku_lower", func.lower(Product.sku), unique=True)
 trigram_index("ix_products_sku_trgm", Product.sku)
 trigram_index("ix_products_name_trgm", Product.name)
 Index("uq_locations_code_lower", func.lower(Location.code), unique=True)
+Index(
+    "uq_locations_transit",
+    Location.is_transit,
+    unique=True,
+    postgresql_where=Location.is_transit,
+)

@@ -43,13 +43,13 @@ class AdjustmentReason(StrEnum):
     OTHER = "other"
 
 
-def enum_column(kind: type[StrEnum], name: str) -> Enum:
+def enum_column(kind: type[StrEnum], name: str, *, length: int = 16) -> Enum:
     return Enum(
         kind,
         name=name,
         native_enum=False,
         create_constraint=False,
-        length=16,
+        length=length,
         values_callable=lambda members: [m.value for m in members],
     )
 
@@ -63,6 +63,8 @@ class StockLevel(Base):
         CheckConstraint("on_hand <= 1000000000000", name="on_hand_within_bounds"),
         # Held for active reservations: never more than is on hand, so available >= 0.
         CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved_within_on_hand"),
+        # On its way here in shipments (not on hand yet).
+        CheckConstraint("incoming >= 0", name="incoming_non_negative"),
         # Serves ?location_id= in key order (location_id, then product_id) without a sort.
         Index("ix_stock_levels_location_product", "location_id", "product_id"),
     )
@@ -71,6 +73,7 @@ class StockLevel(Base):
     location_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("locations.id"), primary_key=True)
     on_hand: Mapped[int] = mapped_column(BigInteger, default=0)
     reserved: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    incoming: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
@@ -118,6 +121,11 @@ class Movement(UUIDPrimaryKey, Base):
             "reservation_id",
             postgresql_where=text("reservation_id IS NOT NULL"),
         ),
+        Index(
+            "ix_stock_movements_shipment_id",
+            "shipment_id",
+            postgresql_where=text("shipment_id IS NOT NULL"),
+        ),
     )
 
     product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id"))
@@ -137,6 +145,8 @@ class Movement(UUIDPrimaryKey, Base):
     reservation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("reservations.id"), default=None
     )
+    # The shipment a movement sent, received, wrote off or returned.
+    shipment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("shipments.id"), default=None)
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     request_id: Mapped[str | None] = mapped_column(String(128), default=None)
     # clock_timestamp(), not now(): the moment of the insert (the last step before commit),

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import insert
 
 from src.core.cursors import CursorCodec
+from src.core.ids import new_id
 from src.core.prepared import fetch
 from src.models.catalog import Location, Product
 from src.models.stock import StockLevel
@@ -31,6 +33,9 @@ PRODUCT_SORTS = {
     "sku": SortOrder("sku", (Product.sku, Product.id)),
     "-sku": SortOrder("-sku", (Product.sku, Product.id), descending=True),
 }
+# The transit location's code: '~' is outside what clients may use in a code, so it can
+# never collide with theirs.
+TRANSIT_CODE = "~in-transit"
 LOCATIONS_BY_CREATED = SortOrder("created_at", (Location.created_at, Location.id))
 
 # Reads select Core columns straight into the read schemas (no ORM entities); the
@@ -150,3 +155,21 @@ class LocationRepository(CatalogRepository):
             limit=limit,
             into=LocationRead,
         )
+
+    async def transit(self) -> tuple[uuid.UUID, bool]:
+        """The transit location's id, created by the first caller (so its `location.created`
+        event is emitted once): (id, created by this call)."""
+        created = await self.session.scalar(
+            insert(Location)
+            .values(id=new_id(), code=TRANSIT_CODE, name="In transit", is_transit=True)
+            .on_conflict_do_nothing(
+                index_elements=[Location.is_transit], index_where=text("is_transit")
+            )
+            .returning(Location.id)
+        )
+        if created is not None:
+            return created, True
+        existing = await self.session.scalar(select(Location.id).where(Location.is_transit))
+        if existing is None:  # the unique index admits exactly one
+            raise RuntimeError("no transit location, and none could be created")
+        return existing, False

@@ -173,3 +173,11 @@ class LevelRepository(Repository[StockLevel]):
             .with_for_update(skip_locked=True)
         )
         return (await self.session.execute(statement)).first() is not None
+
+    async def add_incoming(self, product_id: uuid.UUID, location_id: uuid.UUID, delta: int) -> None:
+        """Change what is on its way to a (locked) level by `delta`."""
+        await self.session.execute(
+            update(StockLevel)
+            .where(StockLevel.product_id == product_id, StockLevel.location_id == location_id)
+            .values(incoming=StockLevel.incoming + delta, updated_at=func.now())
+        )

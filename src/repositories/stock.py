@@ -22,7 +22,6 @@ from sqlalchemy.sql.elements import KeyedColumnElement
 
 from src.core.cursors import CursorCodec
 from src.models.catalog import Product
-from src.models.reservation import Reservation, ReservationStatus
 from src.models.stock import Movement, StockLevel
 from src.repositories.base import PageResult, Repository, SortOrder, columns_for, keyset_page
 from src.schemas.filters import LevelFilter, MovementFilter
@@ -61,6 +60,7 @@ _LEVEL_COLUMNS = select(
     _levels.c.on_hand,
     _levels.c.reserved,
     (_levels.c.on_hand - _levels.c.reserved).label("available"),
+    _levels.c.incoming,
     _levels.c.updated_at,
 )
 _MOVEMENT_FILTERS: dict[str, ColumnElement[bool]] = {
@@ -138,11 +138,17 @@ class StockRepository(Repository[StockLevel]):
 
     async def product_levels(
         self, product_id: uuid.UUID
-    ) -> list[Row[uuid.UUID, uuid.UUID, int, int]] | None:
-        """The product's levels (`location_id`, `on_hand`, `reserved`) by location, or None
+    ) -> list[Row[uuid.UUID, uuid.UUID, int, int, int]] | None:
+        """The product's levels (`location_id`, `on_hand`, `reserved`, `incoming`), or None
         when there is no such product: one statement, the product joined to its levels."""
         statement = (
-            select(Product.id, StockLevel.location_id, StockLevel.on_hand, StockLevel.reserved)
+            select(
+                Product.id,
+                StockLevel.location_id,
+                StockLevel.on_hand,
+                StockLevel.reserved,
+                StockLevel.incoming,
+            )
             .outerjoin(StockLevel, StockLevel.product_id == Product.id)
             .where(Product.id == product_id)
             .order_by(StockLevel.location_id)
@@ -199,10 +205,12 @@ class StockRepository(Repository[StockLevel]):
                 Movement.product_id.label("product_id"),
                 Movement.location_id.label("location_id"),
                 func.sum(Movement.quantity).label("on_hand"),
-                # Reservations have no history: what is reserved now, and no `available`
-                # (on hand then less reserved now is no figure of any one moment).
+                # Reservations and shipments have no history: what is reserved and
+                # incoming now, and no `available` (on hand then less reserved now is no
+                # figure of any one moment).
                 func.coalesce(func.max(StockLevel.reserved), 0).label("reserved"),
                 null().label("available"),
+                func.coalesce(func.max(StockLevel.incoming), 0).label("incoming"),
                 func.max(Movement.created_at).label("updated_at"),
             )
             .outerjoin(
@@ -251,62 +259,6 @@ class StockRepository(Repository[StockLevel]):
             limit=limit,
             into=StockLevelRead,
         )
-
-    async def reconcile(self) -> tuple[int, list[Any]]:
-        """(levels checked, rows whose on_hand differs from the sum of their ledger, or whose
-        reserved differs from what their active reservations hold)."""
-        ledger = (
-            select(
-                Movement.product_id,
-                Movement.location_id,
-                func.sum(Movement.quantity).label("total"),
-            )
-            .group_by(Movement.product_id, Movement.location_id)
-            .subquery()
-        )
-        held = (
-            select(
-                Reservation.product_id,
-                Reservation.location_id,
-                func.sum(Reservation.remaining).label("total"),
-            )
-            .where(Reservation.status == ReservationStatus.ACTIVE)
-            .group_by(Reservation.product_id, Reservation.location_id)
-            .subquery()
-        )
-        joined = (
-            select(
-                func.coalesce(StockLevel.product_id, ledger.c.product_id).label("product_id"),
-                func.coalesce(StockLevel.location_id, ledger.c.location_id).label("location_id"),
-                StockLevel.on_hand.label("on_hand"),
-                func.coalesce(ledger.c.total, 0).label("ledger"),
-                func.coalesce(StockLevel.reserved, 0).label("reserved"),
-                func.coalesce(held.c.total, 0).label("held"),
-            )
-            .select_from(StockLevel)
-            .join(
-                ledger,
-                (ledger.c.product_id == StockLevel.product_id)
-                & (ledger.c.location_id == StockLevel.location_id),
-                full=True,
-            )
-            .outerjoin(
-                held,
-                (held.c.product_id == StockLevel.product_id)
-                & (held.c.location_id == StockLevel.location_id),
-            )
-            .subquery()
-        )
-        checked = await self.session.scalar(select(func.count()).select_from(joined))
-        mismatches = await self.session.execute(
-            select(joined)
-            .where(
-                (func.coalesce(joined.c.on_hand, 0) != joined.c.ledger)
-                | (joined.c.reserved != joined.c.held)
-            )
-            .order_by(joined.c.product_id, joined.c.location_id)
-        )
-        return int(checked or 0), list(mismatches.all())
 
 
 class MovementRepository(Repository[Movement]):

@@ -44,14 +44,16 @@ def posting_statement(*, increase: bool, names: tuple[str, ...]) -> Select[Any]:
         .cte("product")
     )
     location = (
-        select(Location.id, Location.is_archived)
+        select(Location.id, Location.is_archived, Location.is_transit)
         .where(Location.id == location_id)
         .with_for_update(read=True)
         .cte("location")
     )
     usable = (
         exists().select_from(product).where(product.c.is_archived.is_(False)),
-        exists().select_from(location).where(location.c.is_archived.is_(False)),
+        exists()
+        .select_from(location)
+        .where(location.c.is_archived.is_(False), location.c.is_transit.is_(False)),
     )
     level: Any
     if increase:
@@ -87,6 +89,7 @@ def posting_statement(*, increase: bool, names: tuple[str, ...]) -> Select[Any]:
         product.c.reorder_point,
         location.c.id.label("found_location"),
         location.c.is_archived.label("location_archived"),
+        location.c.is_transit.label("location_transit"),
         level.c.reserved,
         *movement.c,
     ).select_from(

@@ -127,6 +127,10 @@ class LocationRead(Schema):
     code: str
     name: str
     is_archived: bool
+    is_transit: bool = Field(
+        description="The place stock in shipments sits while on its way: it takes and gives "
+        "stock through shipments only."
+    )
     version: Version
     created_at: datetime
     updated_at: datetime

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from src.core.event_types import EventType
 from src.models.reservation import ReservationStatus
+from src.models.shipment import ShipmentStatus
 from src.models.stock import MovementKind
 from src.models.user import Role
 from src.schemas.base import NO_NUL_PATTERN, Timestamp, explained, strip
@@ -112,6 +113,12 @@ class ReservationFilter(ListFilter):
     location_id: Ids = []
     status: ReservationStatus | None = None
     reference: MovementReference | None = Field(default=None, description="reference equals")
+
+
+class ShipmentFilter(ListFilter):
+    status: ShipmentStatus | None = None
+    from_location_id: Ids = []
+    to_location_id: Ids = []
 
 
 _ONE_TYPE = "|".join(re.escape(t) for t in sorted(EventType))

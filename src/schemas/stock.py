@@ -135,6 +135,9 @@ class MovementRead(Schema):
     transfer_id: uuid.UUID | None
     count_id: uuid.UUID | None
     reservation_id: uuid.UUID | None = Field(description="The reservation this issue fulfilled.")
+    shipment_id: uuid.UUID | None = Field(
+        description="The shipment this movement sent, received, wrote off or returned."
+    )
     created_by: uuid.UUID
     request_id: str | None
     created_at: datetime
@@ -168,6 +171,7 @@ class StockLevelRead(Schema):
         description="on_hand - reserved: what issues, transfers and new reservations may "
         "take. Null with `as_of` (reservations have no history)."
     )
+    incoming: int = Field(description="On its way here in shipments (not on hand yet).")
     updated_at: datetime
 
 
@@ -176,6 +180,7 @@ class LocationStock(Schema):
     on_hand: int
     reserved: int
     available: int
+    incoming: int
 
 
 class ProductStockRead(Schema):
@@ -183,6 +188,7 @@ class ProductStockRead(Schema):
     on_hand: int
     reserved: int
     available: int
+    incoming: int
     locations: list[LocationStock]
 
 
@@ -193,6 +199,11 @@ class Mismatch(Schema):
     ledger: int = Field(description="The sum of the level's movements.")
     reserved: int
     held: int = Field(description="What the level's active reservations hold in all.")
+    incoming: int
+    pending_to_here: int = Field(description="What shipments to this location have pending.")
+    pending_in_transit: int | None = Field(
+        description="On the transit location only: what all shipments have pending."
+    )
 
 
 class ReconciliationRead(Schema):

@@ -10,6 +10,7 @@ from src.core.cursors import CursorCodec
 from src.core.exceptions import NotFound
 from src.models.stock import Movement
 from src.repositories.base import PageResult
+from src.repositories.reconciliation import ReconciliationRepository
 from src.repositories.stock import StockRepository
 from src.schemas.filters import LevelFilter, MovementFilter
 from src.schemas.stock import (
@@ -53,6 +54,7 @@ class LedgerService:
                 on_hand=level.on_hand,
                 reserved=level.reserved,
                 available=level.on_hand - level.reserved,
+                incoming=level.incoming,
             )
             for level in levels
         ]
@@ -61,11 +63,12 @@ class LedgerService:
             on_hand=sum(level.on_hand for level in locations),
             reserved=sum(level.reserved for level in locations),
             available=sum(level.available for level in locations),
+            incoming=sum(level.incoming for level in locations),
             locations=locations,
         )
 
     async def reconcile(self) -> ReconciliationRead:
-        checked, rows = await self.stock.reconcile()
+        checked, rows = await ReconciliationRepository(self.stock.session).reconcile()
         return ReconciliationRead(
             checked=checked, mismatches=[Mismatch.model_validate(row) for row in rows]
         )

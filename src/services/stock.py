@@ -33,6 +33,7 @@ from src.services.stock_levels import (
     ARCHIVED_PRODUCT,
     NO_LOCATION,
     NO_PRODUCT,
+    TRANSIT_LOCATION,
     LevelKeeper,
     bounded,
 )
@@ -86,6 +87,8 @@ class StockService:
             raise NotFound(NO_LOCATION)
         if row.location_archived:
             raise Conflict(ARCHIVED_LOCATION)
+        if row.location_transit:
+            raise Conflict(TRANSIT_LOCATION)
         if row.id is None:  # see LevelKeeper.take
             await self.levels.expire_overdue(data.product_id, data.location_id)
             row = await self.stock.post(values)

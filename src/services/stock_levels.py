@@ -35,6 +35,7 @@ _NUMERIC_OUT_OF_RANGE = "22003"
 NO_PRODUCT, NO_LOCATION = "No product with this id", "No location with this id"
 ARCHIVED_PRODUCT = "The product is archived and accepts no movements"
 ARCHIVED_LOCATION = "The location is archived and accepts no movements"
+TRANSIT_LOCATION = "Stock enters and leaves the transit location through shipments only"
 
 
 class LevelKeeper:
@@ -62,6 +63,8 @@ class LevelKeeper:
             raise NotFound(NO_LOCATION)
         if location.is_archived:
             raise Conflict(ARCHIVED_LOCATION)
+        if location.is_transit:
+            raise Conflict(TRANSIT_LOCATION)
         return location
 
     async def take(

@@ -350,6 +350,9 @@ async def test_reconciliation_finds_no_mismatch_then_a_corruption(
             "ledger": 7,
             "reserved": 0,
             "held": 0,
+            "incoming": 0,
+            "pending_to_here": 0,
+            "pending_in_transit": None,
         }
     ]
 
@@ -386,6 +389,9 @@ async def test_reconciliation_finds_reserved_stock_no_reservation_holds(
             "ledger": 10,
             "reserved": 6,
             "held": 4,
+            "incoming": 0,
+            "pending_to_here": 0,
+            "pending_in_transit": None,
         }
     ]
 

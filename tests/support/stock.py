@@ -125,7 +125,9 @@ async def level(
     )
     assert response.status_code == 200, response.text
     items = response.json()["items"]
-    found: dict[str, Any] = items[0] if items else {"on_hand": 0, "reserved": 0, "available": 0}
+    found: dict[str, Any] = (
+        items[0] if items else {"on_hand": 0, "reserved": 0, "available": 0, "incoming": 0}
+    )
     return found
 
 
@@ -139,3 +141,20 @@ async def reserve(
 ) -> httpx.Response:
     body = {"product_id": product["id"], "location_id": location["id"], "quantity": quantity}
     return await client.post(f"{API}/stock/reservations", json={**body, **extra}, headers=headers)
+
+
+async def ship(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    source: dict[str, Any],
+    target: dict[str, Any],
+    *lines: tuple[dict[str, Any], int],
+    **extra: Any,
+) -> httpx.Response:
+    body = {
+        "from_location_id": source["id"],
+        "to_location_id": target["id"],
+        "lines": [{"product_id": product["id"], "quantity": n} for product, n in lines],
+        **extra,
+    }
+    return await client.post(f"{API}/stock/shipments", json=body, headers=headers)

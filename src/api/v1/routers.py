@@ -15,6 +15,7 @@ from src.api.v1 import (
     locations,
     products,
     reservations,
+    shipments,
     stock,
     users,
 )
@@ -25,6 +26,7 @@ routers: list[APIRouter] = [
     products.router,
     locations.router,
     reservations.router,
+    shipments.router,
     stock.router,
     events.router,
     events_feed.router,
