@@ -70,6 +70,8 @@ class _CatalogService(Generic[ItemT]):
             self._check(item, if_match)
         if item.is_archived:
             return
+        if getattr(item, "is_transit", False):  # shipments need it, empty or not
+            raise Conflict("The transit location cannot be archived")
         on_hand = await self.repository.on_hand(item.id)
         if on_hand > 0:
             raise Conflict(

@@ -270,3 +270,17 @@ async def test_shipments_are_listed_newest_first_and_filtered(
         response = await client.get(f"{API}/stock/shipments", params=bad, headers=viewer_headers)
         assert response.status_code in (400, 422)
     assert (await client.get(f"{API}/stock/shipments")).status_code == 401
+
+
+async def test_the_transit_location_cannot_be_archived(
+    client: httpx.AsyncClient, clerk_headers: Headers, manager_headers: Headers, stocked: Stocked
+) -> None:
+    shipment = await _shipped(client, clerk_headers, stocked, 1)
+    await client.post(f"{API}/stock/shipments/{shipment['id']}/cancel", headers=clerk_headers)
+    transit = await _transit(client, clerk_headers)
+    assert transit["code"] == "~in-transit"
+    response = await client.delete(f"{API}/locations/{transit['id']}", headers=manager_headers)
+    assert response.status_code == 409
+    assert "transit" in response.json()["detail"]
+    shown = await client.get(f"{API}/locations/{transit['id']}", headers=clerk_headers)
+    assert shown.json()["is_archived"] is False
