@@ -105,15 +105,25 @@ def seed_demo_command(
     seed: Annotated[
         int | None, typer.Option(help="Random seed, for reproducible quantities and names.")
     ] = None,
+    reservations: Annotated[int, typer.Option(help="Reservations to make afterwards.")] = 20,
+    shipments: Annotated[int, typer.Option(help="Shipments to send afterwards.")] = 5,
 ) -> None:
     """Fill the database with a demo catalog and a valid stock ledger.
 
     Each run adds its own products and locations (SKUs and codes carry a run tag) and posts
-    movements over the last 90 days as demo-seed@stockroom.invalid, in one transaction.
+    movements over the last 90 days as demo-seed@stockroom.invalid, in one transaction;
+    then makes some reservations and sends some shipments between its locations.
     """
 
     def _seed() -> None:
-        result = seed_demo(products=products, locations=locations, movements=movements, seed=seed)
+        result = seed_demo(
+            products=products,
+            locations=locations,
+            movements=movements,
+            seed=seed,
+            reservations=reservations,
+            shipments=shipments,
+        )
         typer.echo(result.summary())
 
     _run(_seed)

@@ -12,6 +12,7 @@ that cannot log in.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import random
 import secrets
@@ -32,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from uuid_utils import uuid7
 
 from src.cli.runtime import CliError, database_session, run_migrations
+from src.cli.seed_availability import seed_availability
 from src.cli.seed_data import (
     BATCH,
     LEVEL_COLUMNS,
@@ -45,7 +47,13 @@ from src.core.passwords import hash_password
 from src.models.catalog import Location, Product
 from src.models.user import Role, User
 
-LIMITS = {"products": 1_000_000, "locations": 10_000, "movements": 10_000_000}
+LIMITS = {
+    "products": 1_000_000,
+    "locations": 10_000,
+    "movements": 10_000_000,
+    "reservations": 10_000,
+    "shipments": 10_000,
+}
 DEMO_EMAIL = "demo-seed@stockroom.invalid"
 
 
@@ -59,6 +67,8 @@ class SeedResult:
     levels: int
     user_created: bool
     seconds: float
+    reservations: int = 0
+    shipments: int = 0
 
     def summary(self) -> str:
         rate = self.movements / self.seconds if self.seconds > 0 else 0.0
@@ -67,33 +77,53 @@ class SeedResult:
             f"seeded run {self.tag}: {self.products} products, {self.locations} locations, "
             f"{self.movements} movements ({self.transfers} transfers) on {self.levels} stock "
             f"levels in {self.seconds:.1f}s ({rate:,.0f} movements/s); "
+            f"{self.reservations} reservations, {self.shipments} shipments; "
             f"demo user {DEMO_EMAIL} {user}"
         )
 
 
-def check_counts(*, products: int, locations: int, movements: int) -> None:
+def check_counts(
+    *, products: int, locations: int, movements: int, reservations: int = 0, shipments: int = 0
+) -> None:
     for name, value, low in (
         ("products", products, 1),
         ("locations", locations, 1),
         ("movements", movements, 0),
+        ("reservations", reservations, 0),
+        ("shipments", shipments, 0),
     ):
         if not low <= value <= LIMITS[name]:
             raise CliError(f"--{name} must be between {low} and {LIMITS[name]:_} (got {value})")
 
 
 def seed_demo(
-    *, products: int, locations: int, movements: int, seed: int | None = None
+    *,
+    products: int,
+    locations: int,
+    movements: int,
+    seed: int | None = None,
+    reservations: int = 0,
+    shipments: int = 0,
 ) -> SeedResult:
-    """Validate, migrate, then seed in one transaction and ANALYZE.
+    """Validate, migrate, then seed the catalog and ledger in one transaction and ANALYZE;
+    then the reservations and shipments, each committed on its own (`seed_availability`).
 
     `seed` makes the shape of the data (names, quantities, kinds, times) reproducible; ids
     and the run tag are always fresh.
     """
-    check_counts(products=products, locations=locations, movements=movements)
+    check_counts(
+        products=products,
+        locations=locations,
+        movements=movements,
+        reservations=reservations,
+        shipments=shipments,
+    )
     with database_session() as url:
         run_migrations(url)
         try:
-            return asyncio.run(_seed(url, products, locations, movements, seed))
+            return asyncio.run(
+                _seed_all(url, products, locations, movements, seed, reservations, shipments)
+            )
         except (asyncpg.PostgresError, DBAPIError, OSError) as exc:
             cause = exc.orig if isinstance(exc, DBAPIError) else exc
             reason = str(cause).splitlines()[0] if str(cause) else ""
@@ -102,9 +132,31 @@ def seed_demo(
             ) from None
 
 
+async def _seed_all(
+    url: str,
+    products: int,
+    locations: int,
+    movements: int,
+    seed: int | None,
+    reservations: int,
+    shipments: int,
+) -> SeedResult:
+    result, ledger = await _seed(url, products, locations, movements, seed)
+    made = await seed_availability(
+        url,
+        location_ids=[uuid.UUID(str(location)) for location in ledger.location_ids],
+        actor_id=ledger.user_id,
+        tag=result.tag,
+        reservations=reservations,
+        shipments=shipments,
+        rng=random.Random(seed),  # noqa: S311 - demo data, not secrets
+    )
+    return dataclasses.replace(result, reservations=made[0], shipments=made[1])
+
+
 async def _seed(
     url: str, products: int, locations: int, movements: int, seed: int | None
-) -> SeedResult:
+) -> tuple[SeedResult, DemoLedger]:
     began = time.perf_counter()
     engine = create_async_engine(url)
     try:
@@ -134,7 +186,7 @@ async def _seed(
             await conn.commit()
     finally:
         await engine.dispose()
-    return SeedResult(
+    result = SeedResult(
         tag=tag,
         products=products,
         locations=locations,
@@ -144,6 +196,7 @@ async def _seed(
         user_created=user_created,
         seconds=time.perf_counter() - began,
     )
+    return result, ledger
 
 
 async def _copy_batches(

@@ -99,7 +99,10 @@ def test_seed_demo_builds_a_valid_ledger(
 ) -> None:
     with pg_server.fresh_database("stockroom_seed") as url:
         monkeypatch.setenv("DATABASE_URL", url)
-        result = seed("--products", "5", "--locations", "3", "--movements", "500", "--seed", "7")
+        result = seed(
+            "--products", "5", "--locations", "3", "--movements", "500", "--seed", "7",
+            "--reservations", "0", "--shipments", "0",
+        )  # fmt: skip
         assert result.exit_code == 0, result.output
         assert (count(url, "products"), count(url, "locations")) == (5, 3)
         assert count(url, "stock_movements") == 500
@@ -128,8 +131,9 @@ def test_seed_demo_twice_adds_an_independent_second_set(
 ) -> None:
     with pg_server.fresh_database("stockroom_seed") as url:
         monkeypatch.setenv("DATABASE_URL", url)
-        first = seed("--products", "4", "--locations", "2", "--movements", "300")
-        again = seed("--products", "3", "--locations", "2", "--movements", "200")
+        none = ("--reservations", "0", "--shipments", "0")
+        first = seed("--products", "4", "--locations", "2", "--movements", "300", *none)
+        again = seed("--products", "3", "--locations", "2", "--movements", "200", *none)
         assert first.exit_code == 0, first.output
         assert again.exit_code == 0, again.output
         assert (count(url, "products"), count(url, "locations")) == (7, 4)
@@ -139,6 +143,39 @@ def test_seed_demo_twice_adds_an_independent_second_set(
     assert first.stdout.endswith(f"demo user {DEMO_EMAIL} created\n")
     assert again.stdout.endswith(f"demo user {DEMO_EMAIL} reused\n")
     assert first.stdout.split()[2] != again.stdout.split()[2], "each run has its own tag"
+
+
+def test_seed_demo_makes_reservations_and_shipments_that_add_up(
+    monkeypatch: pytest.MonkeyPatch, pg_server: TestServer
+) -> None:
+    with pg_server.fresh_database("stockroom_seed") as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        result = seed(
+            "--products", "6", "--locations", "3", "--movements", "600", "--seed", "3",
+            "--reservations", "8", "--shipments", "6",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "; 8 reservations, 6 shipments; " in result.stdout
+        assert count(url, "reservations") == 8
+        assert count(url, "shipments") == 6
+        statuses = {row[0] for row in fetch(url, "SELECT status FROM shipments")}
+        assert {"in_transit", "partially_received"} <= statuses
+        # Every level agrees with its ledger, its reservations and its shipments.
+        unexplained = fetch(
+            url,
+            "SELECT l.product_id, l.location_id FROM stock_levels l"
+            " LEFT JOIN (SELECT product_id, location_id, sum(quantity) AS n FROM stock_movements"
+            "  GROUP BY 1, 2) m USING (product_id, location_id)"
+            " LEFT JOIN (SELECT product_id, location_id, sum(remaining) AS n FROM reservations"
+            "  WHERE status = 'active' GROUP BY 1, 2) r USING (product_id, location_id)"
+            " LEFT JOIN (SELECT product_id, to_location_id AS location_id,"
+            "  sum(shipped - received - damaged - canceled) AS n"
+            "  FROM shipment_lines JOIN shipments ON shipments.id = shipment_id GROUP BY 1, 2) s"
+            "  USING (product_id, location_id)"
+            " WHERE l.on_hand <> coalesce(m.n, 0) OR l.reserved <> coalesce(r.n, 0)"
+            "  OR l.incoming <> coalesce(s.n, 0)",
+        )
+        assert unexplained == []
 
 
 def test_seed_demo_without_movements_creates_only_the_catalog(
@@ -160,6 +197,8 @@ def test_seed_demo_without_movements_creates_only_the_catalog(
         ("--locations", "-3", "--locations must be between 1 and 10_000 (got -3)"),
         ("--movements", "-1", "--movements must be between 0 and 10_000_000 (got -1)"),
         ("--movements", "10000001", "--movements must be between 0 and 10_000_000"),
+        ("--reservations", "-1", "--reservations must be between 0 and 10_000 (got -1)"),
+        ("--shipments", "10001", "--shipments must be between 0 and 10_000 (got 10001)"),
     ],
 )
 def test_seed_demo_refuses_numbers_out_of_range_in_one_line(
