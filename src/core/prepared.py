@@ -48,13 +48,14 @@ class _Plan:
     defaults: Mapping[str, Any]  # values fixed in the statement itself (`.where(x == 5)`)
 
 
-_PLANS: dict[tuple[Select[Any], str], _Plan | None] = {}
+_PLANS: dict[tuple[Select[Any], str, str], _Plan | None] = {}
 
 
 def plan_for(statement: Select[Any], dialect: Dialect) -> _Plan | None:
     """The compiled form `fetch` runs, or None when the statement must take SQLAlchemy's
-    path. Cached per statement object: pass statements built once, not per call."""
-    key = (statement, dialect.name)
+    path. Cached per statement object: pass statements built once, not per call. Keyed by
+    driver too: "postgresql" names asyncpg's dialect and psycopg's (tests capture with it)."""
+    key = (statement, dialect.name, dialect.driver)
     try:
         return _PLANS[key]
     except KeyError:

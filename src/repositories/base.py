@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -122,12 +122,14 @@ async def keyset_page(
     into: type[BaseModel] | None = None,
     params: Mapping[str, Any] | None = None,
     reuse: bool = False,
+    reshape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> PageResult[Any]:
     """One page of `statement` after `cursor`. `rows=True` for multi-column selects (the
     order's columns must then be labelled with their attribute names); `into` turns each
-    such row into that read schema. `params` are values for the statement's bound
-    parameters; `reuse=True` for a statement built once (module-level or cached), never for
-    one built per call: its page query is then kept and reused."""
+    such row into that read schema, after `reshape` (if any) rearranged it (nesting joined
+    columns, say). `params` are values for the statement's bound parameters; `reuse=True`
+    for a statement built once (module-level or cached), never for one built per call: its
+    page query is then kept and reused."""
     after = cursor is not None
     if reuse:
         key = (scope, order.name, statement, after)
@@ -151,6 +153,8 @@ async def keyset_page(
         next_cursor = None
         if len(found) > limit:
             next_cursor = codec.encode(scope, [page[-1][c.key] for c in order.columns])
+        if reshape is not None:
+            page = [reshape(row) for row in page]
         return PageResult([into.model_validate(row) for row in page], next_cursor)
     result = await session.execute(paged, values)
     items: list[Any] = list(result.all() if rows else result.scalars().all())

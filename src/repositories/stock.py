@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    FromClause,
+    Label,
     Row,
     ScalarSelect,
     Select,
@@ -21,11 +23,12 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from src.core.cursors import CursorCodec
-from src.models.catalog import Product
+from src.models.catalog import Location, Product
 from src.models.stock import Movement, StockLevel
 from src.repositories.base import PageResult, Repository, SortOrder, columns_for, keyset_page
+from src.schemas.base import Schema
 from src.schemas.filters import LevelFilter, MovementFilter
-from src.schemas.stock import MovementRead, StockLevelRead
+from src.schemas.stock import LocationSummary, MovementRead, ProductSummary, StockLevelRead
 
 MOVEMENTS_NEWEST_FIRST = SortOrder("newest", (Movement.created_at, Movement.id), descending=True)
 LEVELS_BY_KEY = SortOrder("key", (StockLevel.product_id, StockLevel.location_id))
@@ -37,7 +40,8 @@ Pair = tuple[uuid.UUID, uuid.UUID]
 # Reads select Core columns straight into the read schemas (no ORM entities). The ledger's
 # and the levels' filters are clauses over bound parameters, named like the filter fields:
 # the statement for each combination of filters in use is built once (`_ledger_query`).
-_movements, _levels, _products = Movement.__table__, StockLevel.__table__, Product.__table__
+_movements, _levels = Movement.__table__, StockLevel.__table__
+_products, _locations = Product.__table__, Location.__table__
 
 
 def _id_lists(*columns: KeyedColumnElement[Any]) -> dict[str, ColumnElement[bool]]:
@@ -104,14 +108,66 @@ def _ledger_query(shape: tuple[str, ...]) -> Select[Any]:
     return _MOVEMENT_COLUMNS.where(*(_MOVEMENT_FILTERS[name] for name in shape))
 
 
+# The records a level embeds (`expand`), by name: joined on `<name>_id` (a level's and a
+# movement's alike), selected as `<name>__<field>`, and nested under `<name>` by `_nesting`.
+_EMBEDS: dict[str, tuple[FromClause, type[Schema]]] = {
+    "product": (_products, ProductSummary),
+    "location": (_locations, LocationSummary),
+}
+
+
+def _embedded_columns(names: Sequence[str]) -> list[Label[Any]]:
+    columns: list[Label[Any]] = []
+    for name in names:
+        table, schema = _EMBEDS[name]
+        columns += [table.c[field].label(f"{name}__{field}") for field in schema.model_fields]
+    return columns
+
+
+def _joined(source: FromClause, names: Sequence[str]) -> FromClause:
+    """`source` joined to the records named: inner joins, as the foreign keys guarantee one."""
+    joined: FromClause = source
+    for name in names:
+        table = _EMBEDS[name][0]
+        joined = joined.join(table, table.c.id == source.c[f"{name}_id"])
+    return joined
+
+
+def _tables(below_reorder: bool, expand: tuple[str, ...]) -> tuple[str, ...]:
+    """The records to join: those embedded, and the product when its reorder point filters."""
+    joined = {*expand, "product"} if below_reorder else set(expand)
+    return tuple(name for name in _EMBEDS if name in joined)
+
+
 @functools.cache
-def _levels_query(shape: tuple[str, ...], below_reorder: bool) -> Select[Any]:
-    """The current levels statement for this combination of filters."""
-    statement = _LEVEL_COLUMNS.where(*(_LEVEL_FILTERS[name] for name in shape))
+def _nesting(expand: tuple[str, ...]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Turns a row's `<name>__<field>` columns into the record under `<name>`."""
+    labels = [
+        (name, [(field, f"{name}__{field}") for field in _EMBEDS[name][1].model_fields])
+        for name in expand
+    ]
+
+    def nest(row: dict[str, Any]) -> dict[str, Any]:
+        for name, fields in labels:
+            row[name] = {field: row.pop(label) for field, label in fields}
+        return row
+
+    return nest
+
+
+@functools.cache
+def _levels_query(
+    shape: tuple[str, ...], below_reorder: bool, expand: tuple[str, ...] = ()
+) -> Select[Any]:
+    """The current levels statement for this combination of filters and embedded records:
+    joined in the one statement, so a page is one query however many rows it holds."""
+    statement = (
+        _LEVEL_COLUMNS.add_columns(*_embedded_columns(expand))
+        .select_from(_joined(_levels, _tables(below_reorder, expand)))
+        .where(*(_LEVEL_FILTERS[name] for name in shape))
+    )
     if below_reorder:
-        statement = statement.join(_products, _products.c.id == _levels.c.product_id).where(
-            _levels.c.on_hand < _products.c.reorder_point
-        )
+        statement = statement.where(_levels.c.on_hand < _products.c.reorder_point)
     return statement
 
 
@@ -194,12 +250,14 @@ class StockRepository(Repository[StockLevel]):
     @staticmethod
     def _levels(filters: LevelFilter) -> tuple[Select[Any], dict[str, Any]]:
         values = _in_use(filters, _LEVEL_FIELDS)
-        return _levels_query(tuple(values), filters.below_reorder), values
+        return _levels_query(tuple(values), filters.below_reorder, filters.expansions), values
 
     def levels_as_of_statement(
         self, filters: LevelFilter, as_of: datetime
     ) -> Select[*tuple[Any, ...]]:
-        """Levels recomputed from the ledger: the sum of every movement up to `as_of`."""
+        """Levels recomputed from the ledger: the sum of every movement up to `as_of`, with
+        the records embedded joined on the movements' ids and grouped by their keys."""
+        expand = filters.expansions
         statement = (
             select(
                 Movement.product_id.label("product_id"),
@@ -212,29 +270,38 @@ class StockRepository(Repository[StockLevel]):
                 null().label("available"),
                 func.coalesce(func.max(StockLevel.incoming), 0).label("incoming"),
                 func.max(Movement.created_at).label("updated_at"),
+                *_embedded_columns(expand),
             )
+            .select_from(_joined(_movements, _tables(filters.below_reorder, expand)))
             .outerjoin(
                 StockLevel,
                 (StockLevel.product_id == Movement.product_id)
                 & (StockLevel.location_id == Movement.location_id),
             )
             .where(Movement.created_at <= as_of)
-            .group_by(Movement.product_id, Movement.location_id)
+            # Grouped by each embedded record's key too, so its other columns may be selected.
+            .group_by(
+                Movement.product_id,
+                Movement.location_id,
+                *(_EMBEDS[name][0].c.id for name in expand),
+            )
         )
         if filters.product_id:
             statement = statement.where(Movement.product_id.in_(filters.product_id))
         if filters.location_id:
             statement = statement.where(Movement.location_id.in_(filters.location_id))
         if filters.below_reorder:
-            statement = statement.join(Product, Product.id == Movement.product_id).having(
-                func.sum(Movement.quantity) < func.max(Product.reorder_point)
+            statement = statement.having(
+                func.sum(Movement.quantity) < func.max(_products.c.reorder_point)
             )
         return statement
 
     async def levels_page(
         self, filters: LevelFilter, *, codec: CursorCodec, cursor: str | None, limit: int
     ) -> PageResult[StockLevelRead]:
-        """Current levels, or with `as_of` the levels at that moment: same filters, same key."""
+        """Current levels, or with `as_of` the levels at that moment: same filters, same key,
+        and the records `expand` asks for embedded in each."""
+        reshape = _nesting(filters.expansions) if filters.expansions else None
         if filters.as_of is None:
             statement, values = self._levels(filters)
             return await keyset_page(
@@ -248,6 +315,7 @@ class StockRepository(Repository[StockLevel]):
                 into=StockLevelRead,
                 params=values,
                 reuse=True,
+                reshape=reshape,
             )
         return await keyset_page(
             self.session,
@@ -258,6 +326,7 @@ class StockRepository(Repository[StockLevel]):
             cursor=cursor,
             limit=limit,
             into=StockLevelRead,
+            reshape=reshape,
         )
 
 

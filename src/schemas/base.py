@@ -14,11 +14,21 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 
 class Schema(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+# An optional member of a response that is absent, never null: `X | Absent` publishes only
+# X's type (with `no_default`, no `"default": null` either); the model must drop the None.
+Absent = SkipJsonSchema[None]
+
+
+def no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
 
 
 def _no_nul(value: Any) -> Any:

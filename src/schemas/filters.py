@@ -96,6 +96,17 @@ class MovementFilter(ListFilter):
     reference: MovementReference | None = Field(default=None, description="reference equals")
 
 
+# The records a level can embed (`expand`): each level's product and location, so a screen
+# needs one request per page rather than one per row.
+LEVEL_EXPANSIONS = ("product", "location")
+_ONE_EXPANSION = "|".join(LEVEL_EXPANSIONS)
+LEVEL_EXPANSIONS_PATTERN = explained(
+    rf"^(?:{_ONE_EXPANSION})(?:,(?:{_ONE_EXPANSION}))*$",
+    f"must be {' or '.join(LEVEL_EXPANSIONS)}, or both separated by a comma",
+)
+LevelExpansions = Annotated[str, Field(pattern=LEVEL_EXPANSIONS_PATTERN, max_length=100)]
+
+
 class LevelFilter(ListFilter):
     product_id: Ids = []
     location_id: Ids = []
@@ -106,6 +117,21 @@ class LevelFilter(ListFilter):
     )
     # Levels at that moment, recomputed from the ledger, instead of the current ones.
     as_of: Timestamp | None = None
+    expand: Annotated[
+        list[LevelExpansions],
+        Field(
+            max_length=len(LEVEL_EXPANSIONS),
+            description="embed each level's records: "
+            f"{', '.join(LEVEL_EXPANSIONS)}, comma-separated (or the parameter repeated)",
+        ),
+    ] = []
+
+    @property
+    def expansions(self) -> tuple[str, ...]:
+        """The records to embed, each once and in one order however they were written (the
+        levels statement is built once per combination)."""
+        asked = {name for item in self.expand for name in item.split(",")}
+        return tuple(name for name in LEVEL_EXPANSIONS if name in asked)
 
 
 class ReservationFilter(ListFilter):

@@ -3,8 +3,8 @@
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.json_schema import SkipJsonSchema
 
+from src.schemas.base import Absent, no_default
 from src.schemas.health import CheckRead
 
 
@@ -14,17 +14,10 @@ class ValidationIssue(BaseModel):
     type: str
 
 
-# An extension member is absent, never null (to_body drops None): publish only its type.
-Absent = SkipJsonSchema[None]
-
-
-def _no_default(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)
-
-
 def member(when: str) -> Any:
-    """An optional extension member; `when` says which problems carry it."""
-    return Field(default=None, description=when, json_schema_extra=_no_default)
+    """An optional extension member (absent, never null: to_body drops None); `when` says
+    which problems carry it."""
+    return Field(default=None, description=when, json_schema_extra=no_default)
 
 
 class Problem(BaseModel):

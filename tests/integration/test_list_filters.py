@@ -13,6 +13,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from src.schemas.catalog import Code
+from src.schemas.filters import LEVEL_EXPANSIONS_PATTERN
 from tests.support.stock import new_location, new_product, post_movement, receive
 
 Headers = dict[str, str]
@@ -47,6 +48,12 @@ LISTS: dict[str, dict[str, dict[str, Any]]] = {
         "location_id": IDS,
         "below_reorder": {"type": "boolean", "default": False},
         "as_of": TIME,
+        "expand": {
+            "type": "array",
+            "items": {"type": "string", "maxLength": 100, "pattern": LEVEL_EXPANSIONS_PATTERN},
+            "maxItems": 2,
+            "default": [],
+        },
     },
     "/api/v1/products": {
         "sku": CODE,
@@ -93,6 +100,7 @@ BAD_VALUES = [
     ("/api/v1/stock/movements", "until", "2026-01-01T00:00:00"),
     ("/api/v1/stock/levels", "below_reorder", "perhaps"),
     ("/api/v1/stock/levels", "location_id", "x"),
+    ("/api/v1/stock/levels", "expand", "supplier"),
     ("/api/v1/products", "sort", "price"),
     ("/api/v1/products", "low_stock", "maybe"),
     ("/api/v1/products", "q", "x" * 201),

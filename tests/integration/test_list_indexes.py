@@ -54,6 +54,7 @@ LAST = {datetime: NOW, uuid.UUID: ID, str: "m"}
 # Shapes of the filters in EXPLAIN's Index Cond.
 SEARCH = "~~ '%bolt%'"
 LEVELS_OF_ROW = "(product_id = products.id)"  # a correlated subquery's levels of one product
+EXPAND = "product,location"
 
 Build = Callable[[AsyncSession, bool], Awaitable[Select[Any]]]
 
@@ -151,6 +152,8 @@ class Case:
     index: str | None
     # A filter that index (any index, where None above) must apply itself (in its Index Cond).
     cond: str | None = None
+    # The indexes that must read the records the list embeds (`expand`).
+    embedded: frozenset[str] = frozenset()
 
 
 def _id_is(column: str) -> str:
@@ -158,6 +161,9 @@ def _id_is(column: str) -> str:
 
 
 SORT_INDEX = {"created_at": "created_at_id", "name": "name_id", "sku": "sku_id"}
+# The primary keys by which embedded records (`expand`) are read.
+PRODUCT, LOCATION = frozenset({"pk_products"}), frozenset({"pk_locations"})
+BOTH = PRODUCT | LOCATION
 
 CASES: dict[str, Case] = {
     **{
@@ -208,9 +214,20 @@ CASES: dict[str, Case] = {
     "levels-product": Case(levels(product_id=[ID]), None),
     "levels-location": Case(levels(location_id=[ID]), None),
     "levels-below-reorder": Case(levels(below_reorder=True), "pk_stock_levels"),
+    # Embedded records: the levels' key still drives the page.
+    "levels-expand-product": Case(levels(expand=["product"]), "pk_stock_levels", None, PRODUCT),
+    "levels-expand-location": Case(levels(expand=["location"]), "pk_stock_levels", None, LOCATION),
+    "levels-expand-both": Case(levels(expand=[EXPAND]), "pk_stock_levels", None, BOTH),
+    "levels-expand-below-reorder": Case(
+        levels(below_reorder=True, expand=[EXPAND]), "pk_stock_levels", None, BOTH
+    ),
+    "levels-expand-product-filter": Case(
+        levels(product_id=[ID], expand=[EXPAND]), "pk_stock_levels", _id_is("product_id"), BOTH
+    ),
     # Recomputed from the ledger: which index reads it depends on the data.
     "levels-as-of": Case(levels_as_of(), None),
     "levels-as-of-location": Case(levels_as_of(location_id=[ID]), None),
+    "levels-as-of-expand": Case(levels_as_of(expand=[EXPAND]), None, None, BOTH),
 }
 
 # Id filters whose index does not serve the sort order: the planner may rather walk the sort
@@ -264,6 +281,7 @@ async def test_list_query_uses_an_index(
     assert used, _show(nodes)
     if case.cond is not None:
         assert any(case.cond in n.get("Index Cond", "") for n in used), _show(nodes)
+    assert case.embedded <= {n["Index Name"] for n in scans}, _show(nodes)
 
 
 @pytest.mark.parametrize("sort", list(PRODUCT_SORTS))
@@ -344,12 +362,12 @@ MIRRORS: dict[str, tuple[Build, Build]] = {
         ),
     ),
     "levels": (
-        levels(location_id=[ID], below_reorder=True),
+        levels(location_id=[ID], below_reorder=True, expand=[EXPAND]),
         paged(
             "stock_levels:key",
             LEVELS_BY_KEY,
             lambda s, cursor: StockRepository(s).levels_page(
-                LevelFilter(location_id=[ID], below_reorder=True),
+                LevelFilter(location_id=[ID], below_reorder=True, expand=[EXPAND]),
                 codec=CODEC,
                 cursor=cursor,
                 limit=PAGE,

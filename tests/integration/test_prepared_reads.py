@@ -38,6 +38,14 @@ HOT: dict[str, Select[object]] = {
         for after in (False, True)
     },
     **{
+        f"levels of a product, expanded ({'next' if after else 'first'} page)": _page_query(
+            stock._levels_query(("one_product_id",), False, ("product", "location")),
+            stock.LEVELS_BY_KEY,
+            after=after,
+        )
+        for after in (False, True)
+    },
+    **{
         f"ledger of a product ({'next' if after else 'first'} page)": _page_query(
             stock._ledger_query(("one_product_id",)), stock.MOVEMENTS_NEWEST_FIRST, after=after
         )

@@ -29,6 +29,8 @@ from tests.support.servers import in_process
 from tests.support.stock import API, new_location, new_product, receive
 
 FAR = 86_400.0  # seconds: background loops that must not run during a count
+EXPAND = "expand=product,location"
+FUTURE = "2999-01-01T00:00:00Z"
 
 
 @dataclass
@@ -87,6 +89,9 @@ def _reads(counted: Counted, cursor: str) -> dict[str, tuple[str, int]]:
         # The product joined to its levels: an unknown one is still a 404.
         "product stock": (f"{API}/products/{product_id}/stock", 2),
         "levels": (f"{API}/stock/levels?product_id={product_id}", 2),
+        # Each level's product and location are joined into the page's one query.
+        "levels expanded": (f"{API}/stock/levels?product_id={product_id}&{EXPAND}", 2),
+        "levels as of, expanded": (f"{API}/stock/levels?as_of={FUTURE}&{EXPAND}", 2),
         "ledger": (f"{ledger}&limit=20", 2),
         "ledger page 2": (f"{ledger}&limit=1&cursor={cursor}", 2),
         # The page and the feed's watermark (410 for a purged position) in one statement.

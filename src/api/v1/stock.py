@@ -167,7 +167,8 @@ async def list_levels(
     paging: Pagination,
     filters: Annotated[LevelFilter, Query()],
 ) -> Page[StockLevelRead]:
-    """Stock levels; with `as_of`, the levels at that moment, recomputed from the ledger."""
+    """Stock levels; with `as_of`, the levels at that moment, recomputed from the ledger.
+    `expand=product,location` embeds each level's product and location (one query a page)."""
     items, next_cursor = await service.levels(
         filters, codec=paging.codec, cursor=paging.cursor, limit=paging.limit
     )
