@@ -19,7 +19,9 @@ from tests.support.stock import API, new_location, new_product, post_movement, r
 Headers = dict[str, str]
 Record = dict[str, Any]
 LEVELS = f"{API}/stock/levels"
-LEVEL_KEYS = {"product_id", "location_id", "on_hand", "reserved", "available", "updated_at"}
+LEVEL_KEYS = {
+    "product_id", "location_id", "on_hand", "reserved", "available", "incoming", "updated_at",
+}  # fmt: skip
 FUTURE = "2999-01-01T00:00:00Z"
 
 
