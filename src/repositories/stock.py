@@ -67,6 +67,7 @@ _MOVEMENT_FILTERS: dict[str, ColumnElement[bool]] = {
     **_id_lists(
         _movements.c.transfer_id,
         _movements.c.count_id,
+        _movements.c.batch_id,
         _movements.c.product_id,
         _movements.c.location_id,
     ),

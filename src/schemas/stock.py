@@ -134,6 +134,7 @@ class MovementRead(Schema):
     note: str | None
     transfer_id: uuid.UUID | None
     count_id: uuid.UUID | None
+    batch_id: uuid.UUID | None = Field(description="The batch this movement was posted in.")
     reservation_id: uuid.UUID | None = Field(description="The reservation this issue fulfilled.")
     created_by: uuid.UUID
     request_id: str | None
