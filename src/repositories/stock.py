@@ -311,6 +311,12 @@ class StockRepository(Repository[StockLevel]):
 
 
 class MovementRepository(Repository[Movement]):
-    """Ledger rows are only ever added (`add`); reads of the ledger live above."""
+    """Ledger rows are only ever added (`add`, `add_all`); reads of the ledger live above."""
 
     model = Movement
+
+    async def add_all(self, movements: Sequence[Movement]) -> None:
+        """Insert several rows in one flush: SQLAlchemy sends them as one INSERT … RETURNING
+        (a batch's lines), not one round trip each."""
+        self.session.add_all(movements)
+        await self.session.flush()

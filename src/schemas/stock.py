@@ -48,6 +48,15 @@ class MovementCreate(InputSchema):
         default=None, description="An order or document number, say (trimmed)."
     )
     note: Note | None = None
+    expected_on_hand: Counted | None = Field(
+        default=None,
+        # Left out of the body's dump when absent, so a body without it fingerprints (for
+        # Idempotency-Key) exactly as it did before the field existed.
+        exclude_if=lambda value: value is None,
+        description="The quantity on hand the client based this movement on: when the "
+        "level holds another at the moment of posting, nothing is written (409 "
+        "stale-quantity with the current `on_hand`). Left out: no check.",
+    )
 
     # Field validators, not one model validator: each error lands on its field, and a form
     # learns of every field to fix at once. `info.data` lacks `kind` when the kind is itself
@@ -122,6 +131,22 @@ class CountCreate(InputSchema):
         return lines
 
 
+MAX_BATCH_LINES = 100
+
+
+class BatchCreate(InputSchema):
+    """Several movements posted together, all or nothing."""
+
+    movements: list[MovementCreate] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_LINES,
+        description="Applied in order; lines on the same level see the lines before them.",
+    )
+    reference: Reference | None = Field(
+        default=None, description="Stored on every line that has no reference of its own."
+    )
+
+
 class MovementRead(Schema):
     id: uuid.UUID
     product_id: uuid.UUID
@@ -143,6 +168,11 @@ class MovementRead(Schema):
 
 class TransferRead(Schema):
     transfer_id: uuid.UUID
+    movements: list[MovementRead]
+
+
+class BatchRead(Schema):
+    batch_id: uuid.UUID
     movements: list[MovementRead]
 
 
