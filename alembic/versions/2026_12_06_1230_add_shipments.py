@@ -2,7 +2,7 @@
 flag, and the shipment a movement belongs to.
 
 Revision ID: 0009_shipments
-Revises: 0007_reservations
+Revises: 0008_batches
 Create Date: 2026-12-06 12:30:00.000000+00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_shipments"
-down_revision: str | Sequence[str] | None = "0007_reservations"
+down_revision: str | Sequence[str] | None = "0008_batches"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -31,6 +31,7 @@ from src.core.exceptions import (
     PreconditionRequired,
     RateLimited,
     ServiceUnavailable,
+    StaleQuantity,
     Unauthorized,
     ValidationFailed,
 )
@@ -83,9 +84,17 @@ _TEXTS: dict[type[DomainError], tuple[str, str]] = {
         "existing record was meant, find it with the list's filter (`?sku=` or `?code=`).",
     ),
     InsufficientStock: (
-        "The issue, transfer or adjustment would take on-hand stock below zero; `available` "
-        "says how much there is.",
+        "The issue, transfer or adjustment would take more than is available (on hand less "
+        "reserved); `available` says how much there is. In a batch, `line` names the line "
+        "and `available` counts the lines before it.",
         "Ask for at most `available`, or receive stock first, then post again.",
+    ),
+    StaleQuantity: (
+        "The movement stated the quantity on hand it expected (`expected_on_hand`), and the "
+        "level holds another: someone posted in between. `on_hand` is the quantity now; "
+        "nothing was written. In a batch, `line` names the line.",
+        "Read the level again, decide anew with the current figures, and post with the new "
+        "`expected_on_hand`; unchanged, the request fails the same way.",
     ),
     IdempotencyKeyInFlight: (
         "A request with the same `Idempotency-Key` is still being processed.",

@@ -167,8 +167,21 @@ class InsufficientStock(Conflict):
     slug = "insufficient-stock"
     title = "Insufficient stock"
 
-    def __init__(self, detail: str | None = None, *, available: int) -> None:
-        super().__init__(detail or "Not enough stock available", available=available)
+    def __init__(self, detail: str | None = None, *, available: int, **extra: Any) -> None:
+        super().__init__(detail or "Not enough stock available", available=available, **extra)
+
+
+class StaleQuantity(Conflict):
+    """A write stated the on-hand quantity it was based on, and the level holds another: the
+    client decided on figures that changed, so nothing is written (optimistic concurrency)."""
+
+    slug = "stale-quantity"
+    title = "Stale quantity"
+
+    def __init__(self, detail: str | None = None, *, on_hand: int, **extra: Any) -> None:
+        super().__init__(
+            detail or "The quantity on hand is not the one expected", on_hand=on_hand, **extra
+        )
 
 
 class IdempotencyKeyReused(DomainError):

@@ -106,7 +106,7 @@ class Movement(UUIDPrimaryKey, Base):
             "created_at",
             "id",
         ),
-        # Partial: most movements belong to no transfer or count, so these stay small and
+        # Partial: most movements belong to no transfer, count or batch, so these stay small and
         # cost nothing on plain postings.
         Index(
             "ix_stock_movements_transfer_id",
@@ -115,6 +115,9 @@ class Movement(UUIDPrimaryKey, Base):
         ),
         Index(
             "ix_stock_movements_count_id", "count_id", postgresql_where=text("count_id IS NOT NULL")
+        ),
+        Index(
+            "ix_stock_movements_batch_id", "batch_id", postgresql_where=text("batch_id IS NOT NULL")
         ),
         Index(
             "ix_stock_movements_reservation_id",
@@ -141,6 +144,8 @@ class Movement(UUIDPrimaryKey, Base):
     note: Mapped[str | None] = mapped_column(Text, default=None)
     transfer_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     count_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    # The batch (`POST /stock/batches`) the movement was posted in.
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     # The reservation an issue fulfilled.
     reservation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("reservations.id"), default=None

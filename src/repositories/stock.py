@@ -71,6 +71,7 @@ _MOVEMENT_FILTERS: dict[str, ColumnElement[bool]] = {
     **_id_lists(
         _movements.c.transfer_id,
         _movements.c.count_id,
+        _movements.c.batch_id,
         _movements.c.product_id,
         _movements.c.location_id,
     ),
@@ -331,6 +332,12 @@ class StockRepository(Repository[StockLevel]):
 
 
 class MovementRepository(Repository[Movement]):
-    """Ledger rows are only ever added (`add`); reads of the ledger live above."""
+    """Ledger rows are only ever added (`add`, `add_all`); reads of the ledger live above."""
 
     model = Movement
+
+    async def add_all(self, movements: Sequence[Movement]) -> None:
+        """Insert several rows in one flush: SQLAlchemy sends them as one INSERT … RETURNING
+        (a batch's lines), not one round trip each."""
+        self.session.add_all(movements)
+        await self.session.flush()

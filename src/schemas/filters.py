@@ -93,6 +93,7 @@ class MovementFilter(ListFilter):
     until: Timestamp | None = None  # exclusive
     transfer_id: Ids = []
     count_id: Ids = []
+    batch_id: Ids = []
     reference: MovementReference | None = Field(default=None, description="reference equals")
 
 

@@ -36,11 +36,17 @@ class Problem(BaseModel):
         "conflict (409) on a taken email: one entry at the field whose value is taken"
     )
     available: int | Absent = member(
-        "insufficient-stock (409): the quantity on hand at that location"
+        "insufficient-stock (409): the quantity available at that location (on hand less "
+        "reserved; in a batch, after the lines before the failing one)"
     )
     on_hand: int | Absent = member(
         "conflict (409) when archiving a product or location that still holds "
-        "stock: the quantity it holds"
+        "stock: the quantity it holds; stale-quantity (409): the quantity on hand now (in a "
+        "batch, after the lines before the failing one)"
+    )
+    line: int | Absent = member(
+        "A batch's problems other than validation-error (404, 409): the index (from 0) in "
+        "`movements` of the line that failed"
     )
     current_etag: str | Absent = member(
         "precondition-failed (412): the resource's current ETag, for a retry after reading it again"

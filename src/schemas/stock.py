@@ -49,6 +49,15 @@ class MovementCreate(InputSchema):
         default=None, description="An order or document number, say (trimmed)."
     )
     note: Note | None = None
+    expected_on_hand: Counted | None = Field(
+        default=None,
+        # Left out of the body's dump when absent, so a body without it fingerprints (for
+        # Idempotency-Key) exactly as it did before the field existed.
+        exclude_if=lambda value: value is None,
+        description="The quantity on hand the client based this movement on: when the "
+        "level holds another at the moment of posting, nothing is written (409 "
+        "stale-quantity with the current `on_hand`). Left out: no check.",
+    )
 
     # Field validators, not one model validator: each error lands on its field, and a form
     # learns of every field to fix at once. `info.data` lacks `kind` when the kind is itself
@@ -123,6 +132,22 @@ class CountCreate(InputSchema):
         return lines
 
 
+MAX_BATCH_LINES = 100
+
+
+class BatchCreate(InputSchema):
+    """Several movements posted together, all or nothing."""
+
+    movements: list[MovementCreate] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_LINES,
+        description="Applied in order; lines on the same level see the lines before them.",
+    )
+    reference: Reference | None = Field(
+        default=None, description="Stored on every line that has no reference of its own."
+    )
+
+
 class MovementRead(Schema):
     id: uuid.UUID
     product_id: uuid.UUID
@@ -135,6 +160,7 @@ class MovementRead(Schema):
     note: str | None
     transfer_id: uuid.UUID | None
     count_id: uuid.UUID | None
+    batch_id: uuid.UUID | None = Field(description="The batch this movement was posted in.")
     reservation_id: uuid.UUID | None = Field(description="The reservation this issue fulfilled.")
     shipment_id: uuid.UUID | None = Field(
         description="The shipment this movement sent, received, wrote off or returned."
@@ -146,6 +172,11 @@ class MovementRead(Schema):
 
 class TransferRead(Schema):
     transfer_id: uuid.UUID
+    movements: list[MovementRead]
+
+
+class BatchRead(Schema):
+    batch_id: uuid.UUID
     movements: list[MovementRead]
 
 

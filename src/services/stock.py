@@ -1,4 +1,4 @@
-"""Posting stock: movements, transfers and counts.
+"""Posting stock: movements, transfers, counts and batches.
 
 Every change to a level is one conditional statement in the request's transaction, together
 with the ledger row that explains it (`src.services.stock_levels`), so the invariants
@@ -20,6 +20,8 @@ from src.models.user import ActiveUser
 from src.repositories.levels import LevelRepository, LevelState
 from src.schemas.reservation import ReservationRead
 from src.schemas.stock import (
+    BatchCreate,
+    BatchRead,
     CountCreate,
     CountLine,
     CountRead,
@@ -28,6 +30,7 @@ from src.schemas.stock import (
     TransferCreate,
     TransferRead,
 )
+from src.services.batches import BatchPoster
 from src.services.stock_levels import (
     ARCHIVED_LOCATION,
     ARCHIVED_PRODUCT,
@@ -64,7 +67,11 @@ class StockService:
         """One statement checks, locks, applies and records (`LevelRepository.post`); on
         failure, the reason is read from what it returned. A decrease that finds too little
         available first frees what the level's overdue reservations held, then tries once
-        more."""
+        more. With `expected_on_hand`, the checked path of `src.services.batches` instead."""
+        if data.expected_on_hand is not None:
+            return await BatchPoster(self.levels).post_expecting(
+                data, actor=actor, request_id=request_id
+            )
         values = {
             "id": new_id(),
             "product_id": data.product_id,
@@ -146,6 +153,12 @@ class StockService:
                 )
             )
         return TransferRead(transfer_id=transfer_id, movements=legs)
+
+    async def post_batch(
+        self, data: BatchCreate, *, actor: ActiveUser, request_id: str | None
+    ) -> BatchRead:
+        """Several movements, all or nothing (`src.services.batches`)."""
+        return await BatchPoster(self.levels).post_batch(data, actor=actor, request_id=request_id)
 
     async def count(
         self, data: CountCreate, *, actor: ActiveUser, request_id: str | None

@@ -36,6 +36,7 @@ NO_PRODUCT, NO_LOCATION = "No product with this id", "No location with this id"
 ARCHIVED_PRODUCT = "The product is archived and accepts no movements"
 ARCHIVED_LOCATION = "The location is archived and accepts no movements"
 TRANSIT_LOCATION = "Stock enters and leaves the transit location through shipments only"
+TOO_MUCH = "On-hand stock would exceed 1e12 units at this location"
 
 
 class LevelKeeper:
@@ -182,5 +183,5 @@ def bounded() -> Iterator[None]:
             sqlstate(exc) == _NUMERIC_OUT_OF_RANGE
             or violated_constraint(exc) == "ck_stock_levels_on_hand_within_bounds"
         ):
-            raise Conflict("On-hand stock would exceed 1e12 units at this location") from None
+            raise Conflict(TOO_MUCH) from None
         raise

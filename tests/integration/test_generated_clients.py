@@ -58,6 +58,7 @@ def test_the_movement_body_is_one_object_with_every_field(openapi_json: Path) ->
         "reason",
         "reference",
         "note",
+        "expected_on_hand",
     ]
     # The rules across fields are stated in words where a generator shows them.
     assert "required for an adjustment" in schema["properties"]["reason"]["description"]

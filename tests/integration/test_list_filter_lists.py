@@ -68,6 +68,7 @@ async def test_repeated_product_ids_return_rows_for_any_of_them(
         ("/api/v1/stock/movements", "location_id"),
         ("/api/v1/stock/movements", "transfer_id"),
         ("/api/v1/stock/movements", "count_id"),
+        ("/api/v1/stock/movements", "batch_id"),
         ("/api/v1/stock/levels", "product_id"),
         ("/api/v1/stock/levels", "location_id"),
     ],

@@ -41,6 +41,7 @@ LISTS: dict[str, dict[str, dict[str, Any]]] = {
         "until": TIME,
         "transfer_id": IDS,
         "count_id": IDS,
+        "batch_id": IDS,
         "reference": SEARCH,
     },
     "/api/v1/stock/levels": {

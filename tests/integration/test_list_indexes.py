@@ -210,6 +210,7 @@ CASES: dict[str, Case] = {
     "movements-product-location": Case(movements(product_id=[ID], location_id=[ID]), None),
     "movements-transfer": Case(movements(transfer_id=[ID]), None),
     "movements-count": Case(movements(count_id=[ID]), None),
+    "movements-batch": Case(movements(batch_id=[ID]), None),
     "levels": Case(levels(), "pk_stock_levels"),
     "levels-product": Case(levels(product_id=[ID]), None),
     "levels-location": Case(levels(location_id=[ID]), None),
@@ -235,6 +236,7 @@ CASES: dict[str, Case] = {
 FILTERS: dict[str, tuple[Callable[..., Select[Any]], str, str]] = {
     "movements-transfer": (movements_filter, "transfer_id", "ix_stock_movements_transfer_id"),
     "movements-count": (movements_filter, "count_id", "ix_stock_movements_count_id"),
+    "movements-batch": (movements_filter, "batch_id", "ix_stock_movements_batch_id"),
     "levels-product": (levels_filter, "product_id", "pk_stock_levels"),
     "levels-location": (levels_filter, "location_id", "ix_stock_levels_location_product"),
 }

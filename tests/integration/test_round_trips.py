@@ -172,3 +172,22 @@ async def test_a_posting_takes_seven_round_trips_with_a_key_five_without(
         f"{API}/stock/levels?product_id={counted.product['id']}", headers=counted.clerk
     )
     assert levels.json()["items"][0]["on_hand"] == 3
+
+
+async def test_a_batch_costs_the_same_round_trips_for_any_number_of_lines(
+    counted: Counted,
+) -> None:
+    # BEGIN, the check, the product and the location (FOR SHARE), the level's lock, its one
+    # change, one INSERT of every line, the events, COMMIT: lines on known levels add none.
+    url = f"{API}/stock/batches"
+
+    def batch(lines: int) -> dict[str, Any]:
+        return {"movements": [_receipt(counted, 1) for _ in range(lines)]}
+
+    for _ in range(2):
+        assert (await counted.client.post(url, json=batch(2), headers=counted.clerk)).is_success
+    small, few = await counted.trips("POST", url, json=batch(2))
+    assert small.status_code == 201, small.text
+    large, many = await counted.trips("POST", url, json=batch(40))
+    assert large.status_code == 201, large.text
+    assert len(few) == len(many) == 9, many

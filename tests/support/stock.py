@@ -158,3 +158,21 @@ async def ship(
         **extra,
     }
     return await client.post(f"{API}/stock/shipments", json=body, headers=headers)
+
+
+def line(
+    product: dict[str, Any], location: dict[str, Any], kind: str, quantity: int, **extra: Any
+) -> dict[str, Any]:
+    """One line of a batch: a movement's body."""
+    body = {"product_id": product["id"], "location_id": location["id"], "kind": kind}
+    return {**body, "quantity": quantity, **extra}
+
+
+async def post_batch(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    *lines: dict[str, Any],
+    **extra: Any,
+) -> httpx.Response:
+    body = {"movements": list(lines), **extra}
+    return await client.post(f"{API}/stock/batches", json=body, headers=headers)

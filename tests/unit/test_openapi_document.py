@@ -203,8 +203,9 @@ def test_idempotent_postings_document_replays_and_in_flight_retries(document: Do
         for _, path, operation in operations(document)
         if any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", []))
     ]
-    # movements, transfers, counts; a reservation, its fulfilment and its release (200).
-    assert len(idempotent) == 6
+    # movements, transfers, counts, batches; a reservation, its fulfilment and its release
+    # (200).
+    assert len(idempotent) == 7
     for path, operation in idempotent:
         responses = operation["responses"]
         success = responses.get("201") or responses["200"]

@@ -49,6 +49,7 @@ EXPECTED = {
     "GET /api/v1/stock/movements/{movement_id}": "getMovement",
     "POST /api/v1/stock/transfers": "postTransfer",
     "POST /api/v1/stock/counts": "postCount",
+    "POST /api/v1/stock/batches": "postBatch",
     "POST /api/v1/stock/reservations": "createReservation",
     "GET /api/v1/stock/reservations": "listReservations",
     "GET /api/v1/stock/reservations/{reservation_id}": "getReservation",

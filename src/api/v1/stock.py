@@ -1,4 +1,4 @@
-"""Stock: post movements, transfers and counts (clerks); read the ledger and levels."""
+"""Stock: post movements, transfers, counts and batches (clerks); read the ledger and levels."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ from src.dependencies import UnitOfWorkDep
 from src.schemas.filters import LevelFilter, MovementFilter
 from src.schemas.pagination import Page
 from src.schemas.stock import (
+    BatchCreate,
+    BatchRead,
     CountCreate,
     CountRead,
     MovementCreate,
@@ -56,7 +58,8 @@ async def post_movement(
     request_id: RequestId,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Post a receipt, issue or adjustment (409 insufficient-stock with `available`)."""
+    """Post a receipt, issue or adjustment (409 insufficient-stock with `available`; 409
+    stale-quantity with `on_hand` when `expected_on_hand` is not what is on hand)."""
 
     async def create() -> Created:
         movement = await service.post_movement(body, actor=actor, request_id=request_id)
@@ -98,6 +101,38 @@ async def post_transfer(
         user_id=actor.id,
         key=idempotency_key,
         operation="transfer",
+        body=body,
+        create=create,
+    )
+
+
+@router.post(
+    "/batches",
+    operation_id="postBatch",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BatchRead,
+    responses=POSTING_ERRORS,
+)
+async def post_batch(
+    body: BatchCreate,
+    actor: RequireClerk,
+    service: StockServiceDep,
+    work: UnitOfWorkDep,
+    request_id: RequestId,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Post 1 to 100 movements, all or nothing: the first line that fails decides the answer,
+    naming it (`line`, or the index in `errors[].loc`)."""
+
+    async def create() -> Created:
+        batch = await service.post_batch(body, actor=actor, request_id=request_id)
+        return batch, f"{MOVEMENTS}?batch_id={batch.batch_id}"
+
+    return await respond_once(
+        work,
+        user_id=actor.id,
+        key=idempotency_key,
+        operation="batch",
         body=body,
         create=create,
     )
