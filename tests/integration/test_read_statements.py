@@ -36,16 +36,23 @@ async def test_one_levels_statement_serves_any_number_of_products(
     client: httpx.AsyncClient, manager_headers: Headers, clerk_headers: Headers
 ) -> None:
     first, second, where = await _two_stocked(client, manager_headers, clerk_headers)
+    unknown = str(uuid.uuid4())
+    # A list of one id binds as an equality, of several as one expanding IN: each shape is
+    # one page query, whatever the ids and however many.
+    for ids in ([first["id"]], [first["id"], unknown]):
+        await client.get(
+            f"{API}/stock/levels", params=[("product_id", i) for i in ids], headers=clerk_headers
+        )
+    cached = len(base._PAGE_QUERIES)
     one = await client.get(
         f"{API}/stock/levels", params={"product_id": first["id"]}, headers=clerk_headers
     )
-    cached = len(base._PAGE_QUERIES)
     both = await client.get(
         f"{API}/stock/levels",
-        params=[("product_id", first["id"]), ("product_id", second["id"])],
+        params=[("product_id", first["id"]), ("product_id", second["id"]), ("product_id", unknown)],
         headers=clerk_headers,
     )
-    assert len(base._PAGE_QUERIES) == cached  # same filters in use: the same page query
+    assert len(base._PAGE_QUERIES) == cached  # same filters in use: the same page queries
     assert [(i["product_id"], i["on_hand"]) for i in one.json()["items"]] == [(first["id"], 6)]
     assert sorted((i["product_id"], i["on_hand"]) for i in both.json()["items"]) == sorted(
         [(first["id"], 6), (second["id"], 7)]
