@@ -11,7 +11,6 @@ stock (or a count below what is reserved), as the contract says.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -20,10 +19,10 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tests.support.availability import Held, Level, Model, Sent
 from tests.support.stock import API, new_location, new_product, post_movement, receive, reserve
 
 Headers = dict[str, str]
-Level = tuple[int, int]
 PRODUCTS, LOCATIONS = 2, 2
 
 qty = st.integers(min_value=1, max_value=12)
@@ -44,64 +43,19 @@ arrive = st.tuples(st.just("receive"), pick, p_ix, st.integers(0, 6), st.integer
     lambda op: op[3] + op[4] > 0
 )
 cancel = st.tuples(st.just("cancel"), pick)
+batch = st.tuples(
+    st.just("batch"),
+    st.lists(
+        st.tuples(p_ix, l_ix, st.sampled_from(["issue", "receipt"]), qty), min_size=1, max_size=4
+    ),
+)
 # The interesting writes first: Hypothesis leans towards a strategy's first branches (and
 # shrinks towards them), so reservations, their expiry and what competes with them meet
 # each other on one level often.
 operation = st.one_of(
-    hold, count, expire, issue, fulfil, release, ship, arrive, cancel, transfer, adjustment,
-    receipt,
+    hold, count, expire, issue, batch, fulfil, release, ship, arrive, cancel, transfer,
+    adjustment, receipt,
 )  # fmt: skip
-
-
-@dataclass
-class Held:
-    id: str
-    level: Level
-    remaining: int
-    status: str = "active"
-    overdue: bool = False
-
-
-@dataclass
-class Sent:
-    id: str
-    source: int
-    target: int
-    pending: dict[int, int]
-    arrived: bool = False
-    status: str = "in_transit"
-
-
-@dataclass
-class Model:
-    on_hand: dict[Level, int] = field(default_factory=lambda: defaultdict(int))
-    reserved: dict[Level, int] = field(default_factory=lambda: defaultdict(int))
-    incoming: dict[Level, int] = field(default_factory=lambda: defaultdict(int))
-    transit: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-    held: list[Held] = field(default_factory=list)
-    sent: list[Sent] = field(default_factory=list)
-
-    def holding(self, level: Level) -> list[Held]:
-        return [h for h in self.held if h.level == level and h.status == "active"]
-
-    def can_take(self, level: Level, amount: int) -> bool:
-        """What a write may take: on hand less what live (not overdue) reservations hold."""
-        live = sum(h.remaining for h in self.holding(level) if not h.overdue)
-        return self.on_hand[level] - live >= amount
-
-    def take(self, level: Level, amount: int) -> None:
-        """Take from available, first freeing overdue reservations when short (as the
-        service does: only then are they marked expired)."""
-        if self.on_hand[level] - self.reserved[level] < amount:
-            self.expire_overdue(level)
-        self.on_hand[level] -= amount
-
-    def expire_overdue(self, level: Level) -> None:
-        for h in self.holding(level):
-            if h.overdue:
-                h.status = "expired"
-                event("an overdue reservation freed by a write")
-                self.reserved[level] -= h.remaining
 
 
 @settings(
@@ -205,10 +159,58 @@ async def _apply(
             model.held.append(Held(response.json()["id"], (p, loc), q))
         else:
             assert response.status_code == 409, response.text
+    elif kind == "batch":
+        await _batch(op[1], model, client, headers, products, locations)
     elif kind in {"fulfil", "release", "expire"}:
         await _reservation(op, model, client, headers, connection)
     else:
         await _shipment(op, model, client, headers, products, locations)
+
+
+async def _batch(
+    lines: list[tuple[int, int, str, int]],
+    model: Model,
+    client: httpx.AsyncClient,
+    headers: Headers,
+    products: list[Any],
+    locations: list[Any],
+) -> None:
+    """All lines or none: each level walked in line order, after overdue reservations were
+    freed where the batch's decreases exceed what the level has available."""
+    body = [
+        {
+            "product_id": products[p]["id"],
+            "location_id": locations[loc]["id"],
+            "kind": k,
+            "quantity": q,
+        }
+        for p, loc, k, q in lines
+    ]
+    response = await client.post(f"{API}/stock/batches", json={"movements": body}, headers=headers)
+    wanted: dict[Level, int] = defaultdict(int)
+    for p, loc, k, q in lines:
+        wanted[(p, loc)] += q if k == "issue" else 0
+    freeing = {
+        level for level, n in wanted.items() if n > model.on_hand[level] - model.reserved[level]
+    }
+    running = {level: model.on_hand[level] for level in wanted}
+    failed = None
+    for index, (p, loc, k, q) in enumerate(lines):
+        level = (p, loc)
+        live = sum(h.remaining for h in model.holding(level) if not h.overdue)
+        reserved = live if level in freeing else model.reserved[level]
+        if k == "issue" and q > running[level] - reserved:
+            failed = index
+            break
+        running[level] += q if k == "receipt" else -q
+    if failed is not None:
+        assert response.status_code == 409, response.text
+        assert response.json()["line"] == failed
+        return
+    assert response.status_code == 201, response.text
+    for level in freeing:
+        model.expire_overdue(level)
+    model.on_hand.update(running)
 
 
 async def _reservation(
