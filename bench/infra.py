@@ -112,7 +112,8 @@ WITH batch AS (
         'id', id, 'product_id', product_id, 'location_id', location_id, 'kind', kind,
         'quantity', quantity, 'balance_after', balance_after, 'reason', reason,
         'reference', reference, 'note', note, 'transfer_id', transfer_id,
-        'count_id', count_id, 'created_by', created_by, 'request_id', request_id,
+        'count_id', count_id, 'reservation_id', reservation_id, 'shipment_id', shipment_id,
+        'batch_id', batch_id, 'created_by', created_by, 'request_id', request_id,
         'created_at', created_at), id
     FROM batch ORDER BY id
     RETURNING movement_id

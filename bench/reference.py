@@ -71,12 +71,14 @@ PRODUCTS_PAGE = f"{PRODUCTS} ORDER BY created_at ASC, id ASC LIMIT $1"
 PRODUCTS_AFTER = f"{PRODUCTS} WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3"
 PRODUCT = f"{PRODUCTS} WHERE id = $1"
 LEVELS = (
-    "SELECT product_id, location_id, on_hand, updated_at FROM stock_levels"
+    "SELECT product_id, location_id, on_hand, reserved, on_hand - reserved AS available,"
+    " incoming, updated_at FROM stock_levels"
     " WHERE product_id = $1 ORDER BY product_id ASC, location_id ASC LIMIT $2"
 )
 MOVEMENT_COLUMNS = (
     "product_id, location_id, kind, quantity, balance_after, reason, reference, note,"
-    " transfer_id, count_id, created_by, request_id, created_at, id"
+    " transfer_id, count_id, reservation_id, shipment_id, batch_id, created_by, request_id,"
+    " created_at, id"
 )
 MOVEMENTS = f"SELECT {MOVEMENT_COLUMNS} FROM stock_movements WHERE product_id = $1"  # noqa: S608
 MOVEMENTS_PAGE = f"{MOVEMENTS} ORDER BY created_at DESC, id DESC LIMIT $2"
@@ -305,16 +307,18 @@ async def post_movement(request: Request) -> Response:
             await conn.fetchval(AVAILABLE, product_id, location_id)
             raise HTTPException(409, "Insufficient stock")
         balance, reorder_point = row["balance_after"], row["reorder_point"]
+        available = balance - row["reserved"]
         names = ("product_id", "location_id", "kind", "quantity", "balance_after", "reason")
         values = (product_id, location_id, kind, delta, balance, reason)
         movement = {"id": movement_id, **dict(zip(names, values, strict=True))}
         movement.update(reference=reference, note=note, transfer_id=None, count_id=None)
+        movement.update(reservation_id=None, shipment_id=None, batch_id=None)
         movement.update(created_by=user["id"], request_id=request_id, created_at=row["created_at"])
         body = dumps(movement)
         events: list[Any] = ["movement.created", body.decode(), movement_id]
-        if balance - delta >= reorder_point > balance:
+        if available - delta >= reorder_point > available:
             level = {"product_id": product_id, "location_id": location_id, "on_hand": balance}
-            level.update(available=balance, reorder_point=reorder_point)
+            level.update(available=available, reorder_point=reorder_point)
             events += ["level.below_reorder", dumps(level).decode(), None]
         location = f"/api/v1/stock/movements/{movement_id}"
         stored = [user["id"], key, request_hash, 201, body, location] if key is not None else []

@@ -1,5 +1,5 @@
 """The reference's posting (POST /api/v1/stock/movements): Stockroom's statements, in its
-order, written plainly (see `StockRepository.post` and `EventRepository.write`)."""
+order, written plainly (see `LevelRepository.post` and `EventRepository.write`)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,19 @@ FIND_RECORD = (
     "SELECT user_id, key, request_hash, response_status, response_body, location, created_at"
     " FROM idempotency_records WHERE user_id = $1 AND key = $2"
 )
-# Stockroom's posting (StockRepository.post): one statement locks the product and the
+# Stockroom's posting (LevelRepository.post): one statement locks the product and the
 # location FOR SHARE, applies the delta to the level only if both exist and neither is
 # archived (a decrease only if enough is on hand), and inserts the ledger row.
 _USABLE = (
     "EXISTS (SELECT * FROM product WHERE product.is_archived IS false)"
-    " AND EXISTS (SELECT * FROM location WHERE location.is_archived IS false)"
+    " AND EXISTS (SELECT * FROM location WHERE location.is_archived IS false"
+    " AND location.is_transit IS false)"
 )
 _POST = (
     "WITH product AS (SELECT id, reorder_point, is_archived FROM products"
     " WHERE id = $1::UUID FOR SHARE),"
-    " location AS (SELECT id, is_archived FROM locations WHERE id = $2::UUID FOR SHARE),"
+    " location AS (SELECT id, is_archived, is_transit FROM locations WHERE id = $2::UUID"
+    " FOR SHARE),"
     " level AS ({level}),"
     " movement AS (INSERT INTO stock_movements (id, product_id, location_id, kind, quantity,"
     " reason, reference, note, created_by, request_id, balance_after)"
@@ -29,24 +31,26 @@ _POST = (
     " RETURNING created_at, balance_after)"
     " SELECT product.id AS found_product, product.is_archived AS product_archived,"
     " product.reorder_point, location.id AS found_location,"
-    " location.is_archived AS location_archived, movement.created_at, movement.balance_after"
+    " location.is_archived AS location_archived, location.is_transit AS location_transit,"
+    " level.reserved, movement.created_at, movement.balance_after"
     " FROM (SELECT 1 AS one) AS one LEFT JOIN product ON true LEFT JOIN location ON true"
-    " LEFT JOIN movement ON true"
+    " LEFT JOIN level ON true LEFT JOIN movement ON true"
 )
 POST_INCREASE = _POST.format(
     level="INSERT INTO stock_levels (product_id, location_id, on_hand)"
     f" SELECT $1::UUID, $2::UUID, $3::BIGINT WHERE {_USABLE}"
     " ON CONFLICT (product_id, location_id) DO UPDATE"
     " SET on_hand = (stock_levels.on_hand + excluded.on_hand), updated_at = now()"
-    " RETURNING stock_levels.on_hand"
+    " RETURNING stock_levels.on_hand, stock_levels.reserved"
 )
 POST_DECREASE = _POST.format(
     level="UPDATE stock_levels SET on_hand = (stock_levels.on_hand + $3::BIGINT),"  # noqa: S608
     " updated_at = now() WHERE stock_levels.product_id = $1::UUID"
-    " AND stock_levels.location_id = $2::UUID AND stock_levels.on_hand >= -$3::BIGINT"
-    f" AND {_USABLE} RETURNING stock_levels.on_hand"
+    " AND stock_levels.location_id = $2::UUID"
+    " AND stock_levels.on_hand - stock_levels.reserved >= -$3::BIGINT"
+    f" AND {_USABLE} RETURNING stock_levels.on_hand, stock_levels.reserved"
 )
-AVAILABLE = "SELECT on_hand FROM stock_levels WHERE product_id = $1 AND location_id = $2"
+AVAILABLE = "SELECT on_hand - reserved FROM stock_levels WHERE product_id = $1 AND location_id = $2"
 # What the unit of work writes just before COMMIT, in one statement: the events, the
 # stored response (with an Idempotency-Key) and the NOTIFY that wakes feed readers.
 EVENT_VALUES = "(${}::VARCHAR, ${}::JSONB, ${}::UUID)"

@@ -222,6 +222,8 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, workdir: Path) ->
     say(f"seeding {args.movements:,} movements (stockroom seed-demo)")
     seed_args = ["seed-demo", "--products", str(args.products), "--locations"]
     seed_args += [str(args.locations), "--movements", str(args.movements), "--seed", "1"]
+    # The ledger alone: the feed's events are appended below, one per seeded movement.
+    seed_args += ["--reservations", "0", "--shipments", "0"]
     seeded = infra.run_cli(seed_args, env, workdir, workdir / "seed.log")
     say(seeded)
     say(f"appended {asyncio.run(infra.seed_events(url)):,} movement.created events to the feed")
