@@ -162,3 +162,15 @@ async def stocked(
     b = await new_location(client, manager_headers)
     await receive(client, clerk_headers, product, a, 10)
     return product, a, b
+
+
+@pytest.fixture
+async def staff(
+    committed_client: httpx.AsyncClient,
+    committed_make_user: Callable[..., Awaitable[User]],
+) -> tuple[Headers, Headers, Headers]:
+    """A clerk, a manager and an admin, committed and logged in: (clerk, manager, admin)."""
+    clerk = await login_headers(committed_client, await committed_make_user(role=Role.CLERK))
+    manager = await login_headers(committed_client, await committed_make_user(role=Role.MANAGER))
+    admin = await login_headers(committed_client, await committed_make_user(role=Role.ADMIN))
+    return clerk, manager, admin

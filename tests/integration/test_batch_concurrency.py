@@ -8,10 +8,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 import httpx
-import pytest
 
-from src.models.user import Role, User
-from tests.support.factories import login_headers
+from src.models.user import User
 from tests.support.stock import (
     line,
     new_location,
@@ -24,16 +22,6 @@ from tests.support.stock import (
 
 Headers = dict[str, str]
 MakeUser = Callable[..., Awaitable[User]]
-
-
-@pytest.fixture
-async def staff(
-    committed_client: httpx.AsyncClient, committed_make_user: MakeUser
-) -> tuple[Headers, Headers, Headers]:
-    clerk = await login_headers(committed_client, await committed_make_user(role=Role.CLERK))
-    manager = await login_headers(committed_client, await committed_make_user(role=Role.MANAGER))
-    admin = await login_headers(committed_client, await committed_make_user(role=Role.ADMIN))
-    return clerk, manager, admin
 
 
 async def test_twenty_writers_expecting_the_same_quantity_one_wins(

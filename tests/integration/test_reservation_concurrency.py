@@ -11,14 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.main import create_app
-from src.models.user import Role, User
+from src.models.user import User
 from tests.conftest import make_settings
-from tests.support.factories import login_headers
 from tests.support.servers import in_process
 from tests.support.stock import (
     API,
@@ -32,16 +30,6 @@ from tests.support.stock import (
 
 Headers = dict[str, str]
 MakeUser = Callable[..., Awaitable[User]]
-
-
-@pytest.fixture
-async def staff(
-    committed_client: httpx.AsyncClient, committed_make_user: MakeUser
-) -> tuple[Headers, Headers, Headers]:
-    clerk = await login_headers(committed_client, await committed_make_user(role=Role.CLERK))
-    manager = await login_headers(committed_client, await committed_make_user(role=Role.MANAGER))
-    admin = await login_headers(committed_client, await committed_make_user(role=Role.ADMIN))
-    return clerk, manager, admin
 
 
 async def _stocked(client: httpx.AsyncClient, clerk: Headers, manager: Headers, n: int) -> Any:

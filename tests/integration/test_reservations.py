@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.support.stock import API, level, post_movement, post_transfer, reserve
 
@@ -193,3 +195,42 @@ async def test_reservations_are_listed_newest_first_and_filtered(
         response = await client.get(f"{API}/stock/reservations", params=bad, headers=viewer_headers)
         assert response.status_code in (400, 422), response.text
     assert (await client.get(f"{API}/stock/reservations")).status_code == 401
+
+
+async def test_reconciliation_finds_reserved_stock_no_reservation_holds(
+    client: httpx.AsyncClient,
+    clerk_headers: Headers,
+    admin_headers: Headers,
+    connection: AsyncConnection,
+    stocked: Stocked,
+) -> None:
+    product, a, _ = stocked
+    held = await client.post(
+        f"{API}/stock/reservations",
+        json={"product_id": product["id"], "location_id": a["id"], "quantity": 4},
+        headers=clerk_headers,
+    )
+    assert held.status_code == 201
+    clean = await client.get(f"{API}/stock/reconciliation", headers=admin_headers)
+    assert clean.json()["mismatches"] == []
+    await connection.execute(
+        text(
+            "UPDATE stock_levels SET reserved = reserved + 2"
+            " WHERE product_id = :p AND location_id = :l"
+        ),
+        {"p": product["id"], "l": a["id"]},
+    )
+    dirty = (await client.get(f"{API}/stock/reconciliation", headers=admin_headers)).json()
+    assert dirty["mismatches"] == [
+        {
+            "product_id": product["id"],
+            "location_id": a["id"],
+            "on_hand": 10,
+            "ledger": 10,
+            "reserved": 6,
+            "held": 4,
+            "incoming": 0,
+            "pending_to_here": 0,
+            "pending_in_transit": None,
+        }
+    ]

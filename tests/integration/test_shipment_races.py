@@ -9,26 +9,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from src.models.user import Role, User
-from tests.support.factories import login_headers
+from src.models.user import User
 from tests.support.stock import API, level, new_location, new_product, receive, ship
 
 Headers = dict[str, str]
 MakeUser = Callable[..., Awaitable[User]]
-
-
-@pytest.fixture
-async def staff(
-    committed_client: httpx.AsyncClient, committed_make_user: MakeUser
-) -> tuple[Headers, Headers, Headers]:
-    clerk = await login_headers(committed_client, await committed_make_user(role=Role.CLERK))
-    manager = await login_headers(committed_client, await committed_make_user(role=Role.MANAGER))
-    admin = await login_headers(committed_client, await committed_make_user(role=Role.ADMIN))
-    return clerk, manager, admin
 
 
 async def _in_transit(

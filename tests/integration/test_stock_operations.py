@@ -357,45 +357,6 @@ async def test_reconciliation_finds_no_mismatch_then_a_corruption(
     ]
 
 
-async def test_reconciliation_finds_reserved_stock_no_reservation_holds(
-    client: httpx.AsyncClient,
-    clerk_headers: Headers,
-    admin_headers: Headers,
-    connection: AsyncConnection,
-    stocked: tuple[Item, Item, Item],
-) -> None:
-    product, a, _ = stocked
-    held = await client.post(
-        f"{API}/reservations",
-        json={"product_id": product["id"], "location_id": a["id"], "quantity": 4},
-        headers=clerk_headers,
-    )
-    assert held.status_code == 201
-    clean = await client.get(f"{API}/reconciliation", headers=admin_headers)
-    assert clean.json()["mismatches"] == []
-    await connection.execute(
-        text(
-            "UPDATE stock_levels SET reserved = reserved + 2"
-            " WHERE product_id = :p AND location_id = :l"
-        ),
-        {"p": product["id"], "l": a["id"]},
-    )
-    dirty = (await client.get(f"{API}/reconciliation", headers=admin_headers)).json()
-    assert dirty["mismatches"] == [
-        {
-            "product_id": product["id"],
-            "location_id": a["id"],
-            "on_hand": 10,
-            "ledger": 10,
-            "reserved": 6,
-            "held": 4,
-            "incoming": 0,
-            "pending_to_here": 0,
-            "pending_in_transit": None,
-        }
-    ]
-
-
 async def test_reconciliation_is_admin_only(
     client: httpx.AsyncClient, clerk_headers: Headers
 ) -> None:
