@@ -22,13 +22,14 @@ async def test_create_location(client: httpx.AsyncClient, manager_headers: Heade
     assert response.headers["location"] == f"{URL}/{location['id']}"
     assert response.headers["etag"] == '"v1"'
     assert (location["code"], location["name"]) == ("WH-1.A_2", "Main warehouse")
-    assert location["is_archived"] is False
+    assert (location["is_archived"], location["is_transit"]) == (False, False)
     assert uuid.UUID(location["id"]).version == 7
     assert set(location) == {
         "id",
         "code",
         "name",
         "is_archived",
+        "is_transit",
         "version",
         "created_at",
         "updated_at",

@@ -15,6 +15,7 @@ LISTS = [
     "/api/v1/stock/movements",
     "/api/v1/stock/levels",
     "/api/v1/stock/reservations",
+    "/api/v1/stock/shipments",
     "/api/v1/events",
 ]
 # The change feed pages by position (`after`), not by `cursor`.
