@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 
 import httpx
 
-from src.models.user import User
 from tests.support.stock import (
     line,
     new_location,
@@ -21,7 +20,6 @@ from tests.support.stock import (
 )
 
 Headers = dict[str, str]
-MakeUser = Callable[..., Awaitable[User]]
 
 
 async def test_twenty_writers_expecting_the_same_quantity_one_wins(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.main import create_app
-from src.models.user import User
 from tests.conftest import make_settings
 from tests.support.servers import in_process
 from tests.support.stock import (
@@ -29,7 +27,6 @@ from tests.support.stock import (
 )
 
 Headers = dict[str, str]
-MakeUser = Callable[..., Awaitable[User]]
 
 
 async def _stocked(client: httpx.AsyncClient, clerk: Headers, manager: Headers, n: int) -> Any:

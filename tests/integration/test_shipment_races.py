@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from src.models.user import User
 from tests.support.stock import API, level, new_location, new_product, receive, ship
 
 Headers = dict[str, str]
-MakeUser = Callable[..., Awaitable[User]]
 
 
 async def _in_transit(

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
 
-from src.models.user import User
 from tests.support.stock import new_location, new_product, on_hand, post_movement, receive
 
 Headers = dict[str, str]
-MakeUser = Callable[..., Awaitable[User]]
 
 
 async def test_fifty_issues_of_one_against_twenty(
