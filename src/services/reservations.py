@@ -154,7 +154,12 @@ class ReservationService:
         if reservation.status != ReservationStatus.ACTIVE:
             raise Conflict(f"The reservation is {reservation.status.value}, no longer active")
         if await self.reservations.is_overdue(reservation_id):
-            raise Conflict("The reservation has expired")
+            # Expired now rather than at the next sweep, and kept although the request
+            # fails: whoever asked sees it expired at once, and its stock is free.
+            await self.levels.expire_overdue(reservation.product_id, reservation.location_id)
+            expired = Conflict("The reservation has expired")
+            expired.keep_work = True
+            raise expired
         return reservation
 
 

@@ -241,6 +241,8 @@ async def _reservation(
         response = await client.post(url, headers=headers)
     if h.status != "active" or h.overdue:
         assert response.status_code == 409, response.text
+        if h.status == "active":  # refused as overdue: it (and its level's) expire at once
+            model.expire_overdue(h.level)
         return
     if op[0] == "release":
         assert response.status_code == 200, response.text

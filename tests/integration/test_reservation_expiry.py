@@ -97,7 +97,11 @@ async def test_an_overdue_reservation_can_be_neither_fulfilled_nor_released(
         response = await client.post(f"{url}/{action}", headers=clerk_headers)
         assert response.status_code == 409, response.text
         assert "expired" in response.json()["detail"]
-    assert (await level(client, clerk_headers, product, a))["on_hand"] == 10
+    # The first refusal expired it on the spot: its stock is free, nothing was issued.
+    shown = await level(client, clerk_headers, product, a)
+    assert (shown["on_hand"], shown["reserved"]) == (10, 0)
+    assert (await client.get(url, headers=clerk_headers)).json()["status"] == "expired"
+    assert len(await _events(connection, "reservation.expired", overdue["id"])) == 1
 
 
 async def test_a_count_below_what_is_reserved_shrinks_the_newest_reservations(
