@@ -1,5 +1,6 @@
-"""Reservation and shipment lists are answered from indexes, as every other list is (see
-test_list_indexes: the same EXPLAIN, sequential scans off)."""
+"""More list plans, with test_list_indexes' EXPLAIN (sequential scans off): reservation and
+shipment lists are answered from indexes as every other list is, and a list of several ids
+is applied by an index on its column."""
 
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ from tests.integration.test_list_indexes import (
     CODEC,
     ID,
     INDEX_SCANS,
+    OTHER,
     PAGE,
     Build,
     Case,
     _id_is,
     _show,
     explain,
+    movements,
     paged,
 )
 from tests.support.capture import capturing_session
@@ -95,3 +98,23 @@ async def test_list_query_uses_an_index(
     assert used, _show(nodes)
     if case.cond is not None:
         assert any(case.cond in n.get("Index Cond", "") for n in used), _show(nodes)
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["first-page", "next-page"])
+@pytest.mark.parametrize("column", ["product_id", "location_id"])
+async def test_several_ids_are_applied_by_an_index(
+    no_seqscan: AsyncConnection, column: str, after: bool
+) -> None:
+    """On these empty tables, walking the newest-first index and filtering is as cheap as
+    anything, and which plan wins turns on statistics; with plain index scans off too, an
+    index on the column must apply the whole list (`= ANY`), then the page is sorted."""
+    await no_seqscan.exec_driver_sql("SET LOCAL enable_indexscan = off")
+    statement = await movements(**{column: [ID, OTHER]})(capturing_session(), after)
+    nodes = await explain(no_seqscan, statement)
+    assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], _show(nodes)
+    applied = [
+        n
+        for n in nodes
+        if n["Node Type"] == "Bitmap Index Scan" and f"({column} = ANY " in n.get("Index Cond", "")
+    ]
+    assert applied, _show(nodes)
