@@ -20,6 +20,20 @@ from src.api.v1.prefix import API_V1
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
+# A refusal by the HTTP layer (src/core/http_protocol.py), before the request reaches the
+# service: a problem without `instance` or `request_id` (and no X-Request-ID header).
+REFUSED_HEADERS = "431"
+_BARE_PROBLEM = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+    },
+}
+
 _ADDED = {
     "400": "Malformed request (invalid JSON, wrong content type)",
     "413": "Request body too large",
@@ -39,6 +53,10 @@ def _complete(path: str, operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
     # Every operation may fail unexpectedly; every body may be malformed or too large.
     responses.setdefault("500", {"description": "Unexpected error (generic, with request_id)"})
+    responses.setdefault(
+        REFUSED_HEADERS,
+        {"description": "The request line and headers exceed MAX_HEADER_BYTES (refused unread)"},
+    )
     if "requestBody" in operation:
         for status, description in _ADDED.items():
             responses.setdefault(status, {"description": description})
@@ -59,6 +77,9 @@ def _complete(path: str, operation: dict[str, Any]) -> None:
         if not status.isdigit() or int(status) < 400:
             continue
         content = response.setdefault("content", {})
+        if status == REFUSED_HEADERS:
+            content[PROBLEM_MEDIA_TYPE] = {"schema": _BARE_PROBLEM}
+            continue
         json_schema = content.pop("application/json", {}).get("schema")
         # Keep a non-problem body where one is documented (the OAuth2 token errors).
         if json_schema and json_schema != PROBLEM_REF and status != "422":

@@ -100,6 +100,8 @@ def _headers_for(
     path: str, operation: Operation, status: str, documented: set[str]
 ) -> dict[str, str]:
     """Response header name -> component, for one response of one operation."""
+    if status == "431":  # written by the HTTP layer before the request reached the service
+        return {}
     idempotent = any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", []))
     names = {"X-Request-ID": "X-Request-ID"}
     if "ETag" in documented:  # the route says it sends one (src/api/responses.py)
