@@ -66,6 +66,10 @@ CASES: dict[str, Case] = {
         "ix_reservations_location_created_id",
         _id_is("location_id"),
     ),
+    # Several ids of one column: an index serves both pages (which one turns on statistics;
+    # that one can apply the list is the test below).
+    "movements-products": Case(movements(product_id=[ID, OTHER]), None),
+    "movements-locations": Case(movements(location_id=[ID, OTHER]), None),
     "shipments": Case(shipments(), "ix_shipments_created_at_id"),
     "shipments-status": Case(
         shipments(status=ShipmentStatus.IN_TRANSIT), "ix_shipments_created_at_id"
@@ -100,16 +104,17 @@ async def test_list_query_uses_an_index(
         assert any(case.cond in n.get("Index Cond", "") for n in used), _show(nodes)
 
 
-@pytest.mark.parametrize("after", [False, True], ids=["first-page", "next-page"])
 @pytest.mark.parametrize("column", ["product_id", "location_id"])
 async def test_several_ids_are_applied_by_an_index(
-    no_seqscan: AsyncConnection, column: str, after: bool
+    no_seqscan: AsyncConnection, column: str
 ) -> None:
     """On these empty tables, walking the newest-first index and filtering is as cheap as
     anything, and which plan wins turns on statistics; with plain index scans off too, an
-    index on the column must apply the whole list (`= ANY`), then the page is sorted."""
+    index on the column must apply the whole list (`= ANY`), then the page is sorted. (On a
+    next page the cursor's row comparison is indexable too, and either may drive the plan:
+    the cases above check that one index does.)"""
     await no_seqscan.exec_driver_sql("SET LOCAL enable_indexscan = off")
-    statement = await movements(**{column: [ID, OTHER]})(capturing_session(), after)
+    statement = await movements(**{column: [ID, OTHER]})(capturing_session(), False)
     nodes = await explain(no_seqscan, statement)
     assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], _show(nodes)
     applied = [
