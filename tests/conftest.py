@@ -24,7 +24,7 @@ from src.core import migrations
 from src.core.database import Database, build_session_factory
 from src.dependencies import get_database
 from src.main import create_app
-from tests.support.databases import TestServer, test_server
+from tests.support.databases import TestServer, hold_statistics, test_server
 from tests.support.logs import lines_to
 from tests.support.servers import in_process
 
@@ -41,6 +41,7 @@ def pg_server() -> Iterator[TestServer]:
 def database_url(pg_server: TestServer) -> Iterator[str]:
     with pg_server.fresh_database() as url:
         migrations.upgrade(url)
+        hold_statistics(url)
         yield url
 
 
