@@ -131,6 +131,24 @@ class Settings(BaseSettings):
     # Reservations past their expiry stop holding stock; this often they are marked
     # expired (with their events) and what they held is freed.
     reservation_sweep_seconds: float = Field(default=5, gt=0, le=3600)
+    # Webhooks. An attempt (resolving, connecting, sending, reading at most
+    # WEBHOOK_MAX_RESPONSE_BYTES of the answer) is cut after the timeout; a failed delivery
+    # is retried after each of the schedule's delays in turn (with jitter), then failed.
+    webhook_timeout_seconds: float = Field(default=15, gt=0, le=120)
+    webhook_retry_schedule_seconds: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
+    )
+    webhook_max_response_bytes: int = Field(default=64 * 1024, ge=0, le=16 * 1024 * 1024)
+    # An endpoint without one success for this long is disabled.
+    webhook_disable_after_days: float = Field(default=5, gt=0)
+    # After a secret rotation, deliveries are signed with the old secret too for this long.
+    webhook_secret_overlap_hours: float = Field(default=24, ge=0, le=24 * 30)
+    # Targets on loopback, private or link-local addresses (development and tests only).
+    webhook_allow_private_targets: bool = False
+    # Attempts one process runs at once (0: this process delivers nothing), and how often
+    # it looks for new events and due deliveries.
+    webhook_concurrency: int = Field(default=10, ge=0, le=200)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
     # Auth. Keys in SECRET_KEY_PREVIOUS still verify tokens, so the signing key can be
     # rotated without logging everyone out.
@@ -187,6 +205,22 @@ class Settings(BaseSettings):
             parse(value)
         except ValueError:
             raise ValueError("must look like '5/minute' or '100 per hour'") from None
+        return value
+
+    @field_validator("webhook_retry_schedule_seconds", mode="before")
+    @classmethod
+    def _schedule(cls, value: Any) -> Any:
+        # "5,300,1800" as well as a JSON list.
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else text.split(",")
+        return value
+
+    @field_validator("webhook_retry_schedule_seconds")
+    @classmethod
+    def _schedule_values(cls, value: list[float]) -> list[float]:
+        if not value or len(value) > 20 or any(not 0 < delay <= 86_400 for delay in value):
+            raise ValueError("must be 1 to 20 delays in seconds, each above 0 and at most 86400")
         return value
 
     @field_validator("cors_origins", "secret_key_previous", mode="before")

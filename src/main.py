@@ -12,13 +12,14 @@ import functools
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from src import __version__
 from src.api import docs, health, metrics, problem_types
-from src.api.deps import build_auth_policy
+from src.api.deps import build_auth_policy, build_webhook_policy
 from src.api.middleware import ProblemCORSMiddleware, RequestMiddleware, last_resort_handler
 from src.api.openapi import install_openapi
 from src.api.problems import install_exception_handlers
@@ -33,10 +34,17 @@ from src.core.metrics import observe_feed_lag
 from src.core.passwords import configure_hashing
 from src.core.ratelimit import Limit, RateLimiter, build_storage
 from src.core.tokens import TokenCodec
+from src.core.webhook_http import WebhookSender
 from src.services.feed import measure_feed_lag, purge_expired_events
 from src.services.idempotency import purge_expired
 from src.services.reservations import expire_overdue_reservations
 from src.services.sessions import purge_expired_sessions
+from src.services.webhook_dispatch import (
+    DeliveryPolicy,
+    WebhookWorker,
+    measure_queue,
+    purge_finished_deliveries,
+)
 
 log = get_logger(__name__)
 
@@ -68,17 +76,65 @@ async def _purge_periodically(
             log.warning(f"{name}_{action}_failed", exc_info=True)
 
 
-async def _measure_feed_lag_periodically(
-    interval: float, measure: Callable[[], Awaitable[float]]
+async def _measure_periodically(
+    name: str, interval: float, measure: Callable[[], Awaitable[None]]
 ) -> None:
-    """Keep the feed-lag gauge current. Measured here rather than at scrape time: a scrape
-    then never waits on (or adds load to) the database, whatever the scrape rate."""
+    """Keep gauges current (the feed's lag, the webhook queue). Measured here rather than at
+    scrape time: a scrape then never waits on (or adds load to) the database."""
     while True:
         await asyncio.sleep(interval)
         try:
-            observe_feed_lag(await measure())
+            await measure()
         except Exception:  # a database outage must not kill the loop
-            log.warning("event_feed_lag_failed", exc_info=True)
+            log.warning(f"{name}_failed", exc_info=True)
+
+
+async def _feed_lag(measure: Callable[[], Awaitable[float]]) -> None:
+    observe_feed_lag(await measure())
+
+
+def _webhook_tasks(app: FastAPI, settings: Settings) -> list[asyncio.Task[None]]:
+    """This process's share of webhook delivery, unless WEBHOOK_CONCURRENCY is 0."""
+    factory = app.state.db.session_factory
+    tasks = [
+        asyncio.create_task(
+            _purge_periodically(
+                "webhook_delivery",
+                settings.events_purge_interval_seconds,
+                functools.partial(
+                    purge_finished_deliveries, factory, settings.events_retention_days
+                ),
+            )
+        ),
+        asyncio.create_task(
+            _measure_periodically(
+                "webhook_queue",
+                settings.events_lag_interval_seconds,
+                functools.partial(measure_queue, factory),
+            )
+        ),
+    ]
+    if settings.webhook_concurrency == 0:
+        return tasks
+    app.state.webhook_sender = WebhookSender(
+        allow_private_targets=settings.webhook_allow_private_targets,
+        timeout=settings.webhook_timeout_seconds,
+        max_response_bytes=settings.webhook_max_response_bytes,
+    )
+    worker = WebhookWorker(
+        factory,
+        app.state.cursors,
+        app.state.webhook_policy.box,
+        app.state.webhook_sender,
+        DeliveryPolicy(
+            schedule=tuple(settings.webhook_retry_schedule_seconds),
+            timeout=settings.webhook_timeout_seconds,
+            disable_after=timedelta(days=settings.webhook_disable_after_days),
+            concurrency=settings.webhook_concurrency,
+            poll_seconds=settings.webhook_poll_seconds,
+        ),
+    )
+    return [*tasks, asyncio.create_task(worker.run())]
 
 
 @asynccontextmanager
@@ -124,12 +180,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             )
         ),
         asyncio.create_task(
-            _measure_feed_lag_periodically(
+            _measure_periodically(
+                "event_feed_lag",
                 settings.events_lag_interval_seconds,
-                functools.partial(measure_feed_lag, factory, timeout_ms=1000),
+                functools.partial(
+                    _feed_lag, functools.partial(measure_feed_lag, factory, timeout_ms=1000)
+                ),
             )
         ),
     ]
+    app.state.webhook_sender = None
+    purgers += _webhook_tasks(app, settings)
     if app.state.owns_process:
         # Everything built so far (modules, routes, schemas, mappers) lives as long as the
         # process; frozen, full collections stop walking it. Under load they had stalled
@@ -152,6 +213,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for purger in purgers:
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
+        if app.state.webhook_sender is not None:
+            await app.state.webhook_sender.aclose()
         if app.state.redis is not None:
             await app.state.redis.aclose()
         await app.state.db.dispose()
@@ -200,6 +263,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tokens = build_token_codec(settings)
     app.state.auth_policy = build_auth_policy(settings)
     app.state.cursors = CursorCodec(settings.secret_key or "")
+    app.state.webhook_policy = build_webhook_policy(settings)
 
     # One layer (src/api/middleware.py); CORS, when configured, runs inside its outer part.
     cors = (

@@ -21,6 +21,7 @@ from src.config import Settings
 from src.core.cursors import CursorCodec
 from src.core.exceptions import Forbidden, Unauthorized
 from src.core.ratelimit import Limit
+from src.core.secretbox import SecretBox
 from src.dependencies import (
     BrokerDep,
     CursorCodecDep,
@@ -43,6 +44,7 @@ from src.services.shipments import ShipmentService
 from src.services.stock import StockService
 from src.services.unit_of_work import UnitOfWork
 from src.services.users import UserService
+from src.services.webhooks import WebhookPolicy, WebhookService
 
 # auto_error=False: a missing token becomes our 401 problem, not FastAPI's default body.
 # tokenUrl makes Swagger UI's Authorize button log in through the token endpoint.
@@ -69,6 +71,16 @@ def build_auth_policy(settings: Settings) -> AuthPolicy:
         ),
         known_client_seconds=settings.login_known_client_seconds,
         password_change=Limit.parse("password-change", settings.login_rate_limit_per_account),
+    )
+
+
+def build_webhook_policy(settings: Settings) -> WebhookPolicy:
+    """Built once per app, with the key box that seals signing secrets."""
+    return WebhookPolicy(
+        box=SecretBox(settings.secret_key or "", settings.secret_key_previous),
+        allow_private_targets=settings.webhook_allow_private_targets,
+        require_https=not settings.is_development,
+        secret_overlap=timedelta(hours=settings.webhook_secret_overlap_hours),
     )
 
 
@@ -119,6 +131,11 @@ async def get_event_service(
     return EventService(database.session_factory, broker, codec)
 
 
+async def get_webhook_service(request: Request, work: UnitOfWorkDep) -> WebhookService:
+    policy: WebhookPolicy = request.app.state.webhook_policy
+    return WebhookService(work, policy)
+
+
 HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
@@ -129,6 +146,7 @@ LedgerServiceDep = Annotated[LedgerService, Depends(get_ledger_service)]
 ReservationServiceDep = Annotated[ReservationService, Depends(get_reservation_service)]
 ShipmentServiceDep = Annotated[ShipmentService, Depends(get_shipment_service)]
 EventServiceDep = Annotated[EventService, Depends(get_event_service)]
+WebhookServiceDep = Annotated[WebhookService, Depends(get_webhook_service)]
 
 
 @dataclass(frozen=True)

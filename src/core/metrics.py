@@ -59,6 +59,28 @@ EVENT_FEED_LAG = Gauge(
     "(seconds since its transaction began): a still-running transaction holds it back",
     multiprocess_mode="livemax",
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "stockroom_webhook_attempts_total",
+    "Webhook delivery attempts by outcome: delivered, retry (will be attempted again), failed "
+    "(schedule spent), gone (410: endpoint disabled), disabled (days of failures), stale "
+    "(the claim had run out; another attempt owns the delivery)",
+    ["outcome"],
+)
+WEBHOOK_ATTEMPT_LATENCY = Histogram(
+    "stockroom_webhook_attempt_duration_seconds",
+    "Webhook attempts from connect to answer (or timeout)",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30),
+)
+WEBHOOK_QUEUE_DEPTH = Gauge(
+    "stockroom_webhook_queue_depth",
+    "Webhook deliveries pending (due now or waiting for a retry)",
+    multiprocess_mode="livemax",
+)
+WEBHOOK_OLDEST_PENDING = Gauge(
+    "stockroom_webhook_oldest_pending_seconds",
+    "Age of the oldest pending webhook delivery (0 when none)",
+    multiprocess_mode="livemax",
+)
 LOGIN_FAILURES = Counter("stockroom_login_failures_total", "Password logins refused")
 LOGIN_THROTTLED = Counter("stockroom_login_throttled_total", "Login attempts rate-limited")
 
@@ -117,3 +139,13 @@ def observe_query(operation: str, seconds: float) -> None:
 
 def observe_pool_wait(seconds: float) -> None:
     DB_POOL_WAIT.observe(seconds)
+
+
+def observe_webhook_attempt(outcome: str, seconds: float) -> None:
+    WEBHOOK_ATTEMPTS.labels(outcome).inc()
+    WEBHOOK_ATTEMPT_LATENCY.observe(seconds)
+
+
+def observe_webhook_queue(depth: int, oldest_seconds: float) -> None:
+    WEBHOOK_QUEUE_DEPTH.set(depth)
+    WEBHOOK_OLDEST_PENDING.set(oldest_seconds)

@@ -14,10 +14,17 @@ from src.models.stock import (
     StockLevel,
 )
 from src.models.user import Role, User
+from src.models.webhook import (
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookDispatcher,
+    WebhookEndpoint,
+)
 
 __all__ = [
     "AdjustmentReason",
     "Base",
+    "DeliveryStatus",
     "Event",
     "EventWatermark",
     "IdempotencyRecord",
@@ -34,4 +41,7 @@ __all__ = [
     "ShipmentStatus",
     "StockLevel",
     "User",
+    "WebhookDelivery",
+    "WebhookDispatcher",
+    "WebhookEndpoint",
 ]

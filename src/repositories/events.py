@@ -234,6 +234,13 @@ class EventRepository(Repository[Event]):
         ).first()
         return Position(int(row.xid), int(row.seq)) if row else None
 
+    async def any_visible_after(self, position: Position) -> bool:
+        """Whether an event after `position` is visible (a cheap check before real work)."""
+        found = await self.session.scalar(
+            select(select(Event.seq).where(_visible(), _after(position)).exists())
+        )
+        return bool(found)
+
     async def newest_visible_position(self) -> Position | None:
         row = (
             await self.session.execute(

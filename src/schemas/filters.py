@@ -20,6 +20,7 @@ from src.models.reservation import ReservationStatus
 from src.models.shipment import ShipmentStatus
 from src.models.stock import MovementKind
 from src.models.user import Role
+from src.models.webhook import DeliveryStatus
 from src.schemas.base import NO_NUL_PATTERN, Timestamp, explained, strip
 from src.schemas.catalog import Code
 
@@ -179,3 +180,7 @@ class EventFilter(ListFilter):
 class EventStreamFilter(EventFilter):
     # `/events/stream` reads `after` and the stream ticket itself, and takes no `limit`.
     paging_parameters = frozenset({"after", "ticket"})
+
+
+class DeliveryFilter(ListFilter):
+    status: DeliveryStatus | None = None

@@ -18,6 +18,7 @@ from src.api.v1 import (
     shipments,
     stock,
     users,
+    webhooks,
 )
 
 routers: list[APIRouter] = [
@@ -30,4 +31,5 @@ routers: list[APIRouter] = [
     stock.router,
     events.router,
     events_feed.router,
+    webhooks.router,
 ]

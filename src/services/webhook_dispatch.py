@@ -1,0 +1,267 @@
+"""Delivering webhooks: the dispatcher fills the outbox from the event log, workers empty it.
+
+- The dispatcher reads the log after its own position (kept in the database, so an event
+  committed while no process ran is still dispatched), creates one delivery per event and
+  subscribed endpoint, and moves its position, in one transaction. One process dispatches
+  at a time (its row is locked; the others skip the round).
+- Workers claim due deliveries by lease (`WebhookRepository.claim`), attempt each with no
+  transaction open, and record the result only while their claim is current. A worker that
+  dies mid-attempt leaves the lease to run out: the delivery is attempted again, never lost
+  (at least once; receivers deduplicate by `webhook-id`).
+- A failure is retried after each delay of WEBHOOK_RETRY_SCHEDULE_SECONDS in turn (with
+  jitter; a 429/503's Retry-After is honoured), then the delivery fails. 410 Gone disables
+  the endpoint at once; so do WEBHOOK_DISABLE_AFTER_DAYS without a success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from src import __version__
+from src.core.cursors import CursorCodec
+from src.core.ids import new_id
+from src.core.logging import get_logger
+from src.core.metrics import observe_webhook_attempt, observe_webhook_queue
+from src.core.secretbox import SecretBox, SecretUnreadable
+from src.core.webhook_http import Outcome, WebhookSender
+from src.core.webhook_signing import sign
+from src.models.event import Event
+from src.repositories.events import BEGINNING, EventRepository
+from src.repositories.webhooks import Claimed, WebhookRepository
+from src.schemas.feed import EventRead
+from src.services.feed import encode_position, position_of
+
+log = get_logger(__name__)
+
+# Events read per dispatch round.
+DISPATCH_BATCH = 500
+# A Retry-After beyond this is read as this (a receiver cannot park a delivery for weeks).
+MAX_RETRY_AFTER = 86_400.0
+# Delays are stretched or shrunk by up to this fraction, so failures that happened together
+# are not retried together.
+JITTER = 0.1
+GONE = "the endpoint answered 410 Gone"
+USER_AGENT = f"Stockroom-Webhooks/{__version__}"
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    schedule: tuple[float, ...]
+    timeout: float
+    disable_after: timedelta
+    concurrency: int
+    poll_seconds: float
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claim lasts: an attempt is cut at `timeout`; the rest is margin for
+        recording its result. Past it, another worker may attempt the delivery again."""
+        return timedelta(seconds=self.timeout * 2 + 5)
+
+    def retry_in(self, step: int, retry_after: float | None) -> float | None:
+        """Seconds until the next attempt after failure number `step + 1` of this round, or
+        None when the schedule is spent."""
+        if step >= len(self.schedule):
+            return None
+        delay = self.schedule[step] * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+        return delay
+
+
+async def dispatch(session_factory: async_sessionmaker[AsyncSession], codec: CursorCodec) -> int:
+    """One round: events after the dispatcher's position become deliveries. Returns how many
+    events it read (a full batch means there may be more)."""
+    async with session_factory() as session:
+        webhooks = WebhookRepository(session)
+        events = EventRepository(session)
+        known = await webhooks.dispatcher_position()
+        if known is not None and not await events.any_visible_after(known):
+            return 0  # the usual round: a read, no transaction id taken
+        newest = await events.newest_visible_position() or BEGINNING
+        position = await webhooks.lock_dispatcher(initial=newest)
+        if position is None:
+            return 0  # another process is dispatching
+        # Events are read before endpoints: an endpoint committed before an event was read
+        # is then always among the subscribers (see WebhookRepository.subscribers).
+        page = await events.read_after(position, limit=DISPATCH_BATCH)
+        subscribers = await webhooks.subscribers(position)
+        rows = []
+        for event in page:
+            at = position_of(event)
+            payload: str | None = None
+            for endpoint in subscribers:
+                if at <= endpoint.start or (
+                    endpoint.event_types and event.type not in endpoint.event_types
+                ):
+                    continue
+                payload = payload or _payload(codec, event)
+                rows.append(
+                    {
+                        "id": new_id(),
+                        "endpoint_id": endpoint.id,
+                        "event_id": encode_position(codec, at),
+                        "event_type": event.type,
+                        "payload": payload,
+                    }
+                )
+        await webhooks.add_deliveries(rows)
+        if page:
+            await webhooks.move_dispatcher(position_of(page[-1]))
+        await session.commit()
+        return len(page)
+
+
+def _payload(codec: CursorCodec, event: Event) -> str:
+    """The event as the feed shows it."""
+    id_ = encode_position(codec, position_of(event))
+    return EventRead(
+        id=id_, type=event.type, occurred_at=event.occurred_at, data=event.data
+    ).model_dump_json()
+
+
+class WebhookWorker:
+    """Per process: dispatches, claims up to `concurrency` deliveries and attempts them."""
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        codec: CursorCodec,
+        box: SecretBox,
+        sender: WebhookSender,
+        policy: DeliveryPolicy,
+    ) -> None:
+        self.session_factory = session_factory
+        self.codec = codec
+        self.box = box
+        self.sender = sender
+        self.policy = policy
+        self._running: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        """Until cancelled; a database outage only delays the next round."""
+        try:
+            while True:
+                busy = False
+                try:
+                    busy = await self.round()
+                except Exception:
+                    log.warning("webhook_round_failed", exc_info=True)
+                if not busy:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.policy.poll_seconds)
+                self._wake.clear()
+        finally:
+            for task in list(self._running):
+                task.cancel()  # its lease runs out and another attempt follows
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def round(self) -> bool:
+        """Dispatch and start due attempts; True when there may be more to do right now."""
+        more_events = await dispatch(self.session_factory, self.codec) >= DISPATCH_BATCH
+        free = self.policy.concurrency - len(self._running)
+        if free <= 0:
+            await self._wake.wait()  # a slot frees up
+            return True
+        async with self.session_factory() as session:
+            claimed = await WebhookRepository(session).claim(free, self.policy.lease)
+            await session.commit()
+        for claim in claimed:
+            task = asyncio.create_task(self.attempt(claim))
+            self._running.add(task)
+            task.add_done_callback(self._finished)
+        return more_events or len(claimed) == free
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._wake.set()
+
+    async def attempt(self, claim: Claimed) -> None:
+        try:
+            outcome = await self._send(claim)
+        except SecretUnreadable:
+            outcome = Outcome(None, "the signing secret cannot be read with SECRET_KEY", None, 0)
+        try:
+            await self._record(claim, outcome)
+        except Exception:  # the lease runs out and the delivery is attempted again
+            log.warning("webhook_record_failed", delivery_id=str(claim.id), exc_info=True)
+
+    async def _send(self, claim: Claimed) -> Outcome:
+        secrets = [self.box.open(claim.secret)]
+        if claim.previous_secret is not None:
+            secrets.append(self.box.open(claim.previous_secret))
+        body = claim.payload.encode()
+        timestamp = int(time.time())
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": claim.event_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(secrets, claim.event_id, timestamp, body),
+        }
+        return await self.sender.post(claim.url, headers, body)
+
+    async def _record(self, claim: Claimed, outcome: Outcome) -> None:
+        async with self.session_factory() as session:
+            webhooks = WebhookRepository(session)
+            if outcome.delivered and outcome.status_code is not None:
+                current = await webhooks.delivered(claim, outcome.status_code)
+                if current:
+                    await webhooks.note_success(claim.endpoint_id)
+                result = "delivered"
+            elif outcome.status_code == 410:
+                current = await webhooks.attempt_failed(claim, 410, outcome.error or GONE, None)
+                if current:
+                    await webhooks.disable(claim.endpoint_id, GONE)
+                result = "gone"
+            else:
+                retry_in = self.policy.retry_in(claim.step, outcome.retry_after)
+                error = outcome.error or "failed"
+                current = await webhooks.attempt_failed(claim, outcome.status_code, error, retry_in)
+                result = "retry" if retry_in is not None else "failed"
+                if current and await webhooks.note_failure(
+                    claim.endpoint_id, self.policy.disable_after
+                ):
+                    days = self.policy.disable_after / timedelta(days=1)
+                    await webhooks.disable(
+                        claim.endpoint_id, f"no successful delivery for {days:g} days"
+                    )
+                    result = "disabled"
+            await session.commit()
+        observe_webhook_attempt(result if current else "stale", outcome.seconds)
+        log.info(
+            "webhook_attempt",
+            delivery_id=str(claim.id),
+            endpoint_id=str(claim.endpoint_id),
+            attempt=claim.attempt,
+            status_code=outcome.status_code,
+            outcome=result if current else "stale",
+            error=outcome.error,
+            duration_ms=round(outcome.seconds * 1000, 1),
+        )
+
+
+async def measure_queue(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    """Keep the queue-depth and oldest-pending gauges current."""
+    async with session_factory() as session:
+        depth, oldest = await WebhookRepository(session).queue_stats()
+    observe_webhook_queue(depth, oldest)
+
+
+async def purge_finished_deliveries(
+    session_factory: async_sessionmaker[AsyncSession], retention_days: float
+) -> int:
+    """Delivered and failed deliveries are kept as long as events are."""
+    cutoff = datetime.now(UTC) - timedelta(days=retention_days)
+    async with session_factory() as session:
+        purged = await WebhookRepository(session).purge_finished_before(cutoff)
+        await session.commit()
+    return purged
