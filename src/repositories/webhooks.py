@@ -370,13 +370,7 @@ class WebhookRepository(Repository[WebhookEndpoint]):
     async def lock_dispatcher(self, initial: Position) -> Position | None:
         """Take the dispatcher's row for this transaction (created at `initial` if missing);
         None when another process holds it (it is dispatching right now)."""
-        await self.session.execute(
-            pg_insert(WebhookDispatcher)
-            .values(
-                singleton=True, xid=bindparam("i_xid", initial.xid, type_=XID8()), seq=initial.seq
-            )
-            .on_conflict_do_nothing(index_elements=[WebhookDispatcher.singleton])
-        )
+        await self.start_dispatcher(initial)
         row = (
             await self.session.execute(
                 select(WebhookDispatcher.xid, WebhookDispatcher.seq).with_for_update(
@@ -385,6 +379,16 @@ class WebhookRepository(Repository[WebhookEndpoint]):
             )
         ).first()
         return Position(int(row.xid), int(row.seq)) if row else None
+
+    async def start_dispatcher(self, initial: Position) -> None:
+        """Give the dispatcher a position, `initial`, unless it has one."""
+        await self.session.execute(
+            pg_insert(WebhookDispatcher)
+            .values(
+                singleton=True, xid=bindparam("i_xid", initial.xid, type_=XID8()), seq=initial.seq
+            )
+            .on_conflict_do_nothing(index_elements=[WebhookDispatcher.singleton])
+        )
 
     async def move_dispatcher(self, position: Position) -> None:
         await self.session.execute(

@@ -26,6 +26,7 @@ from src.core.webhook_targets import UnsafeTarget, check_url
 from src.models.user import ActiveUser
 from src.models.webhook import WebhookDelivery, WebhookEndpoint
 from src.repositories.base import PageResult
+from src.repositories.events import BEGINNING, EventRepository
 from src.repositories.webhooks import WebhookRepository
 from src.schemas.filters import DeliveryFilter
 from src.schemas.webhook import (
@@ -62,6 +63,12 @@ class WebhookService:
 
     async def create(self, data: WebhookCreate, *, actor: ActiveUser) -> WebhookWithSecret:
         await self._check(data.url)
+        # The first endpoint ever must not wait for a delivering process to give the
+        # dispatcher a position: its events count from now, whenever one starts.
+        events = EventRepository(self.work.session)
+        await self.endpoints.start_dispatcher(
+            await events.newest_visible_position() or await events.watermark() or BEGINNING
+        )
         secret = new_secret()
         endpoint = await self.endpoints.add(
             WebhookEndpoint(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from tests.conftest import make_settings
 from tests.support.databases import TestServer
 from tests.support.factories import create_user, login_headers
 from tests.support.stock import new_location, new_product, receive
+from tests.support.webhook_shop import Shop, open_shop
 
 Headers = dict[str, str]
 
@@ -174,3 +176,17 @@ async def staff(
     manager = await login_headers(committed_client, await committed_make_user(role=Role.MANAGER))
     admin = await login_headers(committed_client, await committed_make_user(role=Role.ADMIN))
     return clerk, manager, admin
+
+
+ShopFactory = Callable[..., Awaitable[Shop]]
+
+
+@pytest.fixture
+async def shop(own_database_url: str, tmp_path: Path) -> AsyncIterator[ShopFactory]:
+    """Opens a webhook test shop on a database of the test's own (see webhook_shop)."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def factory(**overrides: Any) -> Shop:
+            return await open_shop(stack, own_database_url, tmp_path, **overrides)
+
+        yield factory

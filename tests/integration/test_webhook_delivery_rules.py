@@ -1,0 +1,168 @@
+"""Which events an endpoint gets, and the rules around attempts: the delivery-time address
+check, Retry-After, pausing, and the metrics a delivery leaves."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from src.main import create_app
+from tests.conftest import make_settings
+from tests.integration.conftest import ShopFactory
+from tests.support.servers import in_process
+from tests.support.webhook_shop import API, FAST
+from tests.support.webhooks import Answer, Delivery, Receiver, receiving
+
+
+async def test_an_endpoint_gets_the_events_after_its_creation_only(shop: ShopFactory) -> None:
+    s = await shop()
+    before = await s.receipt()
+    async with receiving(Receiver()) as receiver:
+        endpoint = await s.hook(receiver.url, event_types=["movement.created"])
+        receiver.secrets.append(endpoint["secret"])
+        after = await s.receipt()
+        await receiver.wait_for(lambda: len(receiver.received) == 1)
+        await asyncio.sleep(0.5)
+    assert [d.event["data"]["id"] for d in receiver.received] == [after["id"]]
+    assert before["id"] != after["id"]
+
+
+async def test_event_types_narrow_what_is_sent(shop: ShopFactory) -> None:
+    s = await shop()
+    async with receiving(Receiver()) as products, receiving(Receiver()) as everything:
+        narrow = await s.hook(products.url, event_types=["product.created", "product.created"])
+        assert narrow["event_types"] == ["product.created"]
+        wide = await s.hook(everything.url)
+        assert wide["event_types"] == []
+        products.secrets.append(narrow["secret"])
+        everything.secrets.append(wide["secret"])
+        await s.receipt()
+        created = await s.client.post(
+            f"{API}/products", json={"sku": "HOOK-1", "name": "Hooked"}, headers=s.clerk
+        )
+        assert created.status_code == 201
+        await everything.wait_for(lambda: len(everything.received) >= 2)
+        await products.wait_for(lambda: len(products.received) == 1)
+        await asyncio.sleep(0.3)
+    assert [d.event["type"] for d in products.received] == ["product.created"]
+    assert products.received[0].event["data"]["sku"] == "HOOK-1"
+    assert {"movement.created", "product.created"} <= {d.event["type"] for d in everything.received}
+
+
+async def test_the_address_is_checked_again_at_delivery_time(
+    shop: ShopFactory, own_database_url: str, tmp_path: Path
+) -> None:
+    # The endpoint was accepted while private targets were allowed; the process that
+    # delivers does not allow them (as after a DNS change to a private address).
+    s = await shop(webhook_concurrency=0)
+    strict = make_settings(
+        own_database_url, tmp_path, **{**FAST, "webhook_allow_private_targets": False}
+    )
+    async with (
+        receiving(Receiver()) as receiver,
+        in_process(create_app(strict)),
+    ):
+        endpoint = await s.hook(receiver.url, event_types=["movement.created"])
+        await s.receipt()
+
+        async def attempted() -> dict[str, object]:
+            while True:
+                log = await s.deliveries(endpoint)
+                if log and log[0]["attempts"]:
+                    return log[0]
+                await asyncio.sleep(0.05)
+
+        delivery = await asyncio.wait_for(attempted(), timeout=10)
+    assert receiver.received == []
+    assert receiver.unverified == []
+    assert delivery["last_error"] == "the webhook host '127.0.0.1' is not a public address"
+    assert delivery["last_status_code"] is None
+
+
+async def test_retry_after_on_429_is_honoured(shop: ShopFactory) -> None:
+    s = await shop(webhook_retry_schedule_seconds=[0.1, 0.1])
+    arrivals: list[float] = []
+
+    async def busy_once(_: Delivery) -> Answer:
+        arrivals.append(time.monotonic())
+        if len(arrivals) == 1:
+            return 429, {"Retry-After": "2"}, b"slow down"
+        return 200, {}, b""
+
+    async with receiving(Receiver(script=busy_once)) as receiver:
+        endpoint = await s.hook(receiver.url, event_types=["movement.created"])
+        receiver.secrets.append(endpoint["secret"])
+        await s.receipt()
+        await receiver.wait_for(lambda: len(receiver.received) == 2)
+    assert arrivals[1] - arrivals[0] >= 1.9  # not the schedule's 0.1 s
+    (log,) = await s.deliveries(endpoint)
+    assert (log["status"], log["attempts"]) == ("delivered", 2)
+
+
+async def test_a_paused_endpoint_gets_nothing_and_resumes_from_its_re_enabling(
+    shop: ShopFactory,
+) -> None:
+    s = await shop()
+    async with receiving(Receiver()) as receiver:
+        endpoint = await s.hook(receiver.url, event_types=["movement.created"])
+        receiver.secrets.append(endpoint["secret"])
+        url = f"{API}/webhooks/{endpoint['id']}"
+        paused = await s.client.patch(url, json={"is_active": False}, headers=s.admin)
+        assert paused.status_code == 200
+        assert paused.json()["is_active"] is False
+        await s.receipt()
+        await asyncio.sleep(0.5)
+        assert receiver.received == []
+        resumed = await s.client.patch(url, json={"is_active": True}, headers=s.admin)
+        assert resumed.json()["is_active"] is True
+        await asyncio.sleep(0.3)  # the dispatcher meets it again before the next receipt
+        later = await s.receipt()
+        await receiver.wait_for(lambda: len(receiver.received) == 1)
+        await asyncio.sleep(0.3)
+    assert [d.event["data"]["id"] for d in receiver.received] == [later["id"]]
+
+
+async def test_deliveries_show_in_the_metrics(shop: ShopFactory) -> None:
+    s = await shop(events_lag_interval_seconds=0.05)
+
+    async def failing(_: Delivery) -> Answer:
+        return 500, {}, b""
+
+    async with receiving(Receiver()) as good, receiving(Receiver(script=failing)) as bad:
+        fine = await s.hook(good.url, event_types=["movement.created"])
+        await s.hook(bad.url, event_types=["movement.created"])
+        good.secrets.append(fine["secret"])
+        before = (await s.client.get("/metrics")).text
+        await s.receipt()
+        await good.wait_for(lambda: len(good.received) == 1)
+        await bad.wait_for(lambda: len(bad.unverified) + len(bad.received) >= 2)
+        await asyncio.sleep(0.2)
+        metrics = (await s.client.get("/metrics")).text
+
+    def value(text: str, sample: str) -> float:
+        """A sample's value (`name{labels}` exactly as exposed), 0 when absent."""
+        for line in text.splitlines():
+            name, _, number = line.rpartition(" ")
+            if name == sample:
+                return float(number)
+        return 0.0
+
+    delivered = 'stockroom_webhook_attempts_total{outcome="delivered"}'
+    retried = 'stockroom_webhook_attempts_total{outcome="retry"}'
+    assert value(metrics, delivered) >= value(before, delivered) + 1
+    assert value(metrics, retried) >= value(before, retried) + 1
+    assert "stockroom_webhook_attempt_duration_seconds_count" in metrics
+    assert "stockroom_webhook_queue_depth" in metrics
+    assert "stockroom_webhook_oldest_pending_seconds" in metrics
+
+
+async def test_a_process_with_concurrency_zero_delivers_nothing(shop: ShopFactory) -> None:
+    s = await shop(webhook_concurrency=0)
+    async with receiving(Receiver()) as receiver:
+        endpoint = await s.hook(receiver.url, event_types=["movement.created"])
+        await s.receipt()
+        await asyncio.sleep(0.5)
+        # Nothing dispatched either: the outbox fills once a delivering process runs.
+        assert await s.deliveries(endpoint) == []
+    assert receiver.received == []
