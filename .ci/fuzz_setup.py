@@ -100,6 +100,21 @@ def main(
             json={"code": "FUZZ-SPARE", "name": "Archived by the fuzz run"},
         )["id"]
 
+        # Webhook endpoints at a public address literal (no DNS needed; the fuzz server
+        # delivers nothing, WEBHOOK_CONCURRENCY=0): one the operations work on, with a
+        # delivery in its log, and a spare one DELETE removes.
+        hooks = [
+            call(
+                client,
+                "POST",
+                "/api/v1/webhooks",
+                headers=admin,
+                json={"url": f"https://93.184.215.14/fuzz-{name}", "description": name},
+            )["id"]
+            for name in ("target", "spare")
+        ]
+        delivery = call(client, "POST", f"/api/v1/webhooks/{hooks[0]}/test", headers=admin)["id"]
+
         # Two users of their own: one the token endpoint logs in, one whose password the
         # password change may really change (its token then stops working, by design).
         secrets_for = {
@@ -130,6 +145,9 @@ def main(
         toml_dictionary("users", [str(demo["items"][0]["id"])]),
         toml_dictionary("spare_products", [str(spare_product)]),
         toml_dictionary("spare_locations", [str(spare_location)]),
+        toml_dictionary("webhooks", [str(hooks[0])]),
+        toml_dictionary("spare_webhooks", [str(hooks[1])]),
+        toml_dictionary("webhook_deliveries", [str(delivery)]),
     ]
     settings = Path(config_in).read_text(encoding="utf-8")
     header = "\n# ---- written by .ci/fuzz_setup.py: ids of this run's seeded records\n"
@@ -140,7 +158,8 @@ def main(
     )
     print(
         f"seeded for the fuzz run: {len(products)} products, {len(locations)} locations, "
-        f"{len(movements)} movements, the demo user, a spare product and location, 2 users"
+        f"{len(movements)} movements, the demo user, a spare product and location, 2 users, "
+        "2 webhook endpoints"
     )
 
 
