@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     # Attempts one process runs at once (0: this process delivers nothing), and how often
     # it looks for new events and due deliveries.
     webhook_concurrency: int = Field(default=10, ge=0, le=200)
+    # Attempts running at once for one endpoint (across processes): a slow receiver then
+    # holds at most this many workers.
+    webhook_concurrency_per_endpoint: int = Field(default=4, ge=1, le=200)
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
     # Auth. Keys in SECRET_KEY_PREVIOUS still verify tokens, so the signing key can be

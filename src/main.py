@@ -120,6 +120,7 @@ def _webhook_tasks(app: FastAPI, settings: Settings) -> list[asyncio.Task[None]]
         allow_private_targets=settings.webhook_allow_private_targets,
         timeout=settings.webhook_timeout_seconds,
         max_response_bytes=settings.webhook_max_response_bytes,
+        require_https=not settings.is_development,
     )
     worker = WebhookWorker(
         factory,
@@ -132,6 +133,7 @@ def _webhook_tasks(app: FastAPI, settings: Settings) -> list[asyncio.Task[None]]
             disable_after=timedelta(days=settings.webhook_disable_after_days),
             concurrency=settings.webhook_concurrency,
             poll_seconds=settings.webhook_poll_seconds,
+            per_endpoint=settings.webhook_concurrency_per_endpoint,
         ),
     )
     return [*tasks, asyncio.create_task(worker.run())]

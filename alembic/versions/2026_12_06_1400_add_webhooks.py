@@ -1,4 +1,5 @@
-"""Add webhooks: endpoints, their deliveries (the outbox) and the dispatcher's position.
+"""Add webhooks: endpoints (each with its place in the event log) and their deliveries (the
+outbox).
 
 Revision ID: 0010_webhooks
 Revises: 0009_shipments
@@ -59,8 +60,8 @@ def upgrade() -> None:
         sa.Column("secret", sa.LargeBinary(), nullable=False),
         sa.Column("previous_secret", sa.LargeBinary(), nullable=True),
         sa.Column("previous_secret_expires_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("start_xid", XID8(), nullable=True),
-        sa.Column("start_seq", sa.BigInteger(), nullable=True),
+        sa.Column("position_xid", XID8(), nullable=False),
+        sa.Column("position_seq", sa.BigInteger(), nullable=False),
         sa.Column("failing_since", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_by", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -106,23 +107,20 @@ def upgrade() -> None:
     op.create_index(
         "ix_webhook_deliveries_due",
         "webhook_deliveries",
-        ["next_attempt_at"],
+        ["endpoint_id", "next_attempt_at"],
         postgresql_where=sa.text("status = 'pending'"),
+    )
+    op.create_index(
+        "ix_webhook_deliveries_claimed",
+        "webhook_deliveries",
+        ["endpoint_id"],
+        postgresql_where=sa.text("claimed_until IS NOT NULL"),
     )
     op.create_index(
         "ix_webhook_deliveries_endpoint_id", "webhook_deliveries", ["endpoint_id", "id"]
     )
-    op.create_table(
-        "webhook_dispatcher",
-        sa.Column("singleton", sa.Boolean(), nullable=False),
-        sa.Column("xid", XID8(), nullable=False),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.CheckConstraint("singleton", name=op.f("ck_webhook_dispatcher_singleton")),
-        sa.PrimaryKeyConstraint("singleton", name=op.f("pk_webhook_dispatcher")),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("webhook_dispatcher")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_endpoints")

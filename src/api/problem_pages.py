@@ -72,7 +72,8 @@ _TEXTS: dict[type[DomainError], tuple[str, str]] = {
     Conflict: (
         "The request contradicts the current data: an email already registered, archiving "
         "something that still holds stock, a movement on an archived product or location, "
-        "demoting or deactivating the last admin. A taken email names its `field`.",
+        "demoting or deactivating the last admin, a test event, retry or recovery for a "
+        "paused or disabled webhook endpoint. A taken email names its `field`.",
         "Read the detail, change the data or the request, then send it again; unchanged it "
         "fails the same way. For a taken email, show `errors` at the email field.",
     ),

@@ -39,9 +39,16 @@ class Outcome:
 
 class WebhookSender:
     def __init__(
-        self, *, allow_private_targets: bool, timeout: float, max_response_bytes: int
+        self,
+        *,
+        allow_private_targets: bool,
+        timeout: float,
+        max_response_bytes: int,
+        require_https: bool = False,
     ) -> None:
         self.timeout = timeout
+        # Checked at every attempt too: a URL saved in development may meet production.
+        self.require_https = require_https
         self.max_response_bytes = max_response_bytes
         self._client = build_client(allow_private=allow_private_targets, timeout=timeout)
 
@@ -51,6 +58,8 @@ class WebhookSender:
     async def post(self, url: str, headers: dict[str, str], body: bytes) -> Outcome:
         """POST `body`; never raises for anything the receiver or the network does."""
         started = time.perf_counter()
+        if self.require_https and not url.lower().startswith("https://"):
+            return self._failed("https is required outside development", started)
         try:
             async with asyncio.timeout(self.timeout):
                 status, retry_after, text = await self._exchange(url, headers, body)

@@ -17,7 +17,6 @@ from src.models.user import Role, User
 from src.models.webhook import (
     DeliveryStatus,
     WebhookDelivery,
-    WebhookDispatcher,
     WebhookEndpoint,
 )
 
@@ -42,6 +41,5 @@ __all__ = [
     "StockLevel",
     "User",
     "WebhookDelivery",
-    "WebhookDispatcher",
     "WebhookEndpoint",
 ]

@@ -1,8 +1,9 @@
 """Webhooks: endpoints that receive the change feed, and the outbox of their deliveries.
 
 A delivery is one event for one endpoint, created from the event log by the dispatcher
-(`src.services.webhook_dispatch`), which keeps its place in the log in `webhook_dispatcher`:
-an event committed while no process ran is dispatched when one starts. Workers claim due
+(`src.services.webhook_dispatch`). Each endpoint keeps its own place in the log, so an event
+committed while no process ran is dispatched when one starts, and a new endpoint gets exactly
+the events after its creation. Workers claim due
 deliveries (`FOR UPDATE SKIP LOCKED`) and lease them for the length of one attempt, so
 several processes share the queue and a worker that dies mid-attempt only delays a retry.
 """
@@ -56,11 +57,10 @@ class WebhookEndpoint(UUIDPrimaryKey, Timestamps, Base):
     secret: Mapped[bytes] = mapped_column(LargeBinary)
     previous_secret: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(default=None)
-    # Where in the feed its deliveries begin: set by the dispatcher when it first meets the
-    # endpoint (or meets it again after a pause), to the position it had reached then; so
-    # every event committed after the endpoint is delivered to it.
-    start_xid: Mapped[int | None] = mapped_column(XID8(), default=None)
-    start_seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # The feed position up to which its deliveries exist: at creation (and re-enabling) the
+    # newest visible event; the dispatcher moves it as it creates deliveries.
+    position_xid: Mapped[int] = mapped_column(XID8())
+    position_seq: Mapped[int] = mapped_column(BigInteger)
     # When the current run of failures began (none since the last success: null); five
     # days of it disables the endpoint.
     failing_since: Mapped[datetime | None] = mapped_column(default=None)
@@ -70,18 +70,26 @@ class WebhookEndpoint(UUIDPrimaryKey, Timestamps, Base):
 class WebhookDelivery(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
-        # The dispatcher may meet an event twice (a crash before it moved its position): the
-        # second delivery is not created.
+        # One delivery per event and endpoint, whatever happens to the dispatcher.
         UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
         CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status_valid"),
         CheckConstraint(
             "(status = 'pending') = (next_attempt_at IS NOT NULL)", name="pending_is_scheduled"
         ),
-        # Workers' claim: the due ones, soonest first; the index holds only the queue.
+        # Workers' claim: per endpoint, the due ones, soonest first (the claim takes a few
+        # of each endpoint's, so one endpoint's backlog cannot starve the others); the index
+        # holds only the queue.
         Index(
             "ix_webhook_deliveries_due",
+            "endpoint_id",
             "next_attempt_at",
             postgresql_where=text("status = 'pending'"),
+        ),
+        # The attempts running now (leased), counted per endpoint by the claim.
+        Index(
+            "ix_webhook_deliveries_claimed",
+            "endpoint_id",
+            postgresql_where=text("claimed_until IS NOT NULL"),
         ),
         # An endpoint's delivery log, newest first.
         Index("ix_webhook_deliveries_endpoint_id", "endpoint_id", "id"),
@@ -107,14 +115,3 @@ class WebhookDelivery(UUIDPrimaryKey, Timestamps, Base):
     last_status_code: Mapped[int | None] = mapped_column(SmallInteger, default=None)
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
-
-
-class WebhookDispatcher(Base):
-    """One row: the feed position up to which events have become deliveries."""
-
-    __tablename__ = "webhook_dispatcher"
-    __table_args__ = (CheckConstraint("singleton", name="singleton"),)
-
-    singleton: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=True)
-    xid: Mapped[int] = mapped_column(XID8())
-    seq: Mapped[int] = mapped_column(BigInteger)

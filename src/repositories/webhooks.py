@@ -1,4 +1,4 @@
-"""Webhook endpoints, the delivery outbox and the dispatcher's place in the event log.
+"""Webhook endpoints (each with its place in the event log) and the delivery outbox.
 
 Deliveries are claimed by lease: one short transaction picks due rows (`FOR UPDATE SKIP
 LOCKED`, so concurrent workers never pick the same row), moves their next attempt past the
@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, case, delete, func, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import aliased
 
 from src.core.cursors import CursorCodec
 from src.models.event import XID8
-from src.models.webhook import DeliveryStatus, WebhookDelivery, WebhookDispatcher, WebhookEndpoint
+from src.models.webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from src.repositories.base import PageResult, Repository, SortOrder, keyset_page
 from src.repositories.events import Position
 from src.schemas.filters import DeliveryFilter
@@ -33,12 +34,17 @@ DELIVERIES_NEWEST_FIRST = SortOrder("newest", (WebhookDelivery.id,), descending=
 _PENDING = WebhookDelivery.status == DeliveryStatus.PENDING
 
 
+def _running() -> Any:
+    """An attempt holds the lease (it may be running, whatever the status says now)."""
+    return func.coalesce(WebhookDelivery.claimed_until > func.now(), False)
+
+
 class Subscriber(NamedTuple):
     """An active endpoint as the dispatcher needs it."""
 
     id: uuid.UUID
     event_types: frozenset[str]
-    start: Position
+    position: Position
 
 
 class Claimed(NamedTuple):
@@ -71,28 +77,45 @@ class WebhookRepository(Repository[WebhookEndpoint]):
             limit=limit,
         )
 
-    async def subscribers(self, position: Position) -> list[Subscriber]:
-        """The active endpoints; one met for the first time (or since a pause) starts at
-        `position`, the dispatcher's, which is recorded for it."""
-        await self.session.execute(
-            update(WebhookEndpoint)
-            .where(WebhookEndpoint.is_active, WebhookEndpoint.start_xid.is_(None))
-            .values(
-                start_xid=bindparam("s_xid", position.xid, type_=XID8()), start_seq=position.seq
+    async def oldest_position(self) -> Position | None:
+        """The position of the active endpoint furthest behind (None: no active endpoint)."""
+        row = (
+            await self.session.execute(
+                select(WebhookEndpoint.position_xid, WebhookEndpoint.position_seq)
+                .where(WebhookEndpoint.is_active)
+                .order_by(WebhookEndpoint.position_xid, WebhookEndpoint.position_seq)
+                .limit(1)
             )
-        )
+        ).first()
+        return Position(int(row[0]), int(row[1])) if row else None
+
+    async def lock_subscribers(self) -> list[Subscriber]:
+        """The active endpoints, locked for this transaction; one another process is
+        dispatching to right now (locked) is skipped."""
         rows = await self.session.execute(
             select(
                 WebhookEndpoint.id,
                 WebhookEndpoint.event_types,
-                WebhookEndpoint.start_xid,
-                WebhookEndpoint.start_seq,
-            ).where(WebhookEndpoint.is_active)
+                WebhookEndpoint.position_xid,
+                WebhookEndpoint.position_seq,
+            )
+            .where(WebhookEndpoint.is_active)
+            .with_for_update(skip_locked=True)
         )
         return [
-            Subscriber(r.id, frozenset(r.event_types), Position(int(r.start_xid), int(r.start_seq)))
-            for r in rows
+            Subscriber(r.id, frozenset(r.event_types), Position(int(r[2]), int(r[3]))) for r in rows
         ]
+
+    async def move(self, endpoint_ids: Sequence[uuid.UUID], position: Position) -> None:
+        """Deliveries up to `position` exist for these endpoints."""
+        await self.session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id.in_(endpoint_ids))
+            .values(
+                position_xid=bindparam("p_xid", position.xid, type_=XID8()),
+                position_seq=position.seq,
+            )
+        )
 
     async def disable(self, endpoint_id: uuid.UUID, reason: str) -> bool:
         """Stop deliveries to the endpoint: it is marked inactive with `reason`, and what was
@@ -111,9 +134,10 @@ class WebhookRepository(Repository[WebhookEndpoint]):
             update(WebhookDelivery)
             .where(WebhookDelivery.endpoint_id == endpoint_id, _PENDING)
             .values(
+                # `claimed_until` stays: an attempt running now keeps its lease, so no retry
+                # or recovery starts another beside it.
                 status=DeliveryStatus.FAILED,
                 next_attempt_at=None,
-                claimed_until=None,
                 last_error=error[:500],
                 updated_at=func.now(),
             )
@@ -181,11 +205,46 @@ class WebhookRepository(Repository[WebhookEndpoint]):
         )
         return page
 
-    async def claim(self, limit: int, lease: timedelta) -> list[Claimed]:
-        """Up to `limit` due deliveries of active endpoints, each leased for one attempt."""
+    async def claim(self, limit: int, lease: timedelta, *, per_endpoint: int) -> list[Claimed]:
+        """Up to `limit` due deliveries, each leased for one attempt, soonest due first, and
+        at most `per_endpoint` running at once per endpoint (counting every process's
+        leases): a slow or dead receiver cannot take every worker from the others. Claims
+        racing in two processes may briefly exceed it."""
+        running = aliased(WebhookDelivery)
+        busy = (
+            select(func.count())
+            .where(
+                running.endpoint_id == WebhookEndpoint.id,
+                running.claimed_until.is_not(None),
+                running.claimed_until > func.now(),
+            )
+            .scalar_subquery()
+        )
+        # Per endpoint, its soonest due deliveries, as many as it has free slots.
+        picks = (
+            select(WebhookDelivery.id)
+            .where(
+                WebhookDelivery.endpoint_id == WebhookEndpoint.id,
+                _PENDING,
+                WebhookDelivery.next_attempt_at <= func.now(),
+            )
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(func.greatest(per_endpoint - busy, 0))
+            .lateral("picks")
+        )
+        candidates = (
+            select(picks.c.id)
+            .select_from(WebhookEndpoint)
+            .join(picks, true())
+            .where(WebhookEndpoint.is_active)
+        )
         due = (
             select(WebhookDelivery.id)
-            .where(_PENDING, WebhookDelivery.next_attempt_at <= func.now())
+            .where(
+                WebhookDelivery.id.in_(candidates),
+                _PENDING,
+                WebhookDelivery.next_attempt_at <= func.now(),
+            )
             .order_by(WebhookDelivery.next_attempt_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -284,12 +343,21 @@ class WebhookRepository(Repository[WebhookEndpoint]):
         )
         return done is not None
 
+    async def release(self, claim: Claimed) -> None:
+        """End the claim's lease when its result was not recorded (the delivery was paused or
+        retried meanwhile): its attempt is over."""
+        await self.session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == claim.id, WebhookDelivery.attempts == claim.attempt)
+            .values(claimed_until=None)
+        )
+
     async def requeue(
         self, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
     ) -> WebhookDelivery | None:
         """Queue the delivery for an attempt now, with a fresh retry schedule; one whose
         attempt is running right now is left to it. None when there is no such delivery."""
-        running = and_(_PENDING, WebhookDelivery.claimed_until > func.now())
+        running = _running()
         await self.session.execute(
             update(WebhookDelivery)
             .where(
@@ -319,6 +387,7 @@ class WebhookRepository(Repository[WebhookEndpoint]):
                 WebhookDelivery.endpoint_id == endpoint_id,
                 WebhookDelivery.status == DeliveryStatus.FAILED,
                 WebhookDelivery.created_at >= since,
+                ~_running(),
             )
             .values(
                 status=DeliveryStatus.PENDING,
@@ -358,41 +427,3 @@ class WebhookRepository(Repository[WebhookEndpoint]):
             .returning(WebhookDelivery.id)
         )
         return len(rows.all())
-
-    # ------------------------------------------------------------------ dispatcher
-
-    async def dispatcher_position(self) -> Position | None:
-        row = (
-            await self.session.execute(select(WebhookDispatcher.xid, WebhookDispatcher.seq))
-        ).first()
-        return Position(int(row.xid), int(row.seq)) if row else None
-
-    async def lock_dispatcher(self, initial: Position) -> Position | None:
-        """Take the dispatcher's row for this transaction (created at `initial` if missing);
-        None when another process holds it (it is dispatching right now)."""
-        await self.start_dispatcher(initial)
-        row = (
-            await self.session.execute(
-                select(WebhookDispatcher.xid, WebhookDispatcher.seq).with_for_update(
-                    skip_locked=True
-                )
-            )
-        ).first()
-        return Position(int(row.xid), int(row.seq)) if row else None
-
-    async def start_dispatcher(self, initial: Position) -> None:
-        """Give the dispatcher a position, `initial`, unless it has one."""
-        await self.session.execute(
-            pg_insert(WebhookDispatcher)
-            .values(
-                singleton=True, xid=bindparam("i_xid", initial.xid, type_=XID8()), seq=initial.seq
-            )
-            .on_conflict_do_nothing(index_elements=[WebhookDispatcher.singleton])
-        )
-
-    async def move_dispatcher(self, position: Position) -> None:
-        await self.session.execute(
-            update(WebhookDispatcher).values(
-                xid=bindparam("d_xid", position.xid, type_=XID8()), seq=position.seq
-            )
-        )

@@ -1,9 +1,10 @@
 """Delivering webhooks: the dispatcher fills the outbox from the event log, workers empty it.
 
-- The dispatcher reads the log after its own position (kept in the database, so an event
-  committed while no process ran is still dispatched), creates one delivery per event and
-  subscribed endpoint, and moves its position, in one transaction. One process dispatches
-  at a time (its row is locked; the others skip the round).
+- The dispatcher reads the log after each endpoint's own position (kept in the database, so
+  an event committed while no process ran is still dispatched), creates the endpoint's
+  deliveries and moves its position, in one transaction. An endpoint is dispatched by one
+  process at a time (its row is locked; the others skip it that round). A new endpoint's
+  position is the newest visible event at its creation: it gets exactly what follows.
 - Workers claim due deliveries by lease (`WebhookRepository.claim`), attempt each with no
   transaction open, and record the result only while their claim is current. A worker that
   dies mid-attempt leaves the lease to run out: the delivery is attempted again, never lost
@@ -33,8 +34,8 @@ from src.core.secretbox import SecretBox, SecretUnreadable
 from src.core.webhook_http import Outcome, WebhookSender
 from src.core.webhook_signing import sign
 from src.models.event import Event
-from src.repositories.events import BEGINNING, EventRepository
-from src.repositories.webhooks import Claimed, WebhookRepository
+from src.repositories.events import EventRepository, Position
+from src.repositories.webhooks import Claimed, Subscriber, WebhookRepository
 from src.schemas.feed import EventRead
 from src.services.feed import encode_position, position_of
 
@@ -58,6 +59,7 @@ class DeliveryPolicy:
     disable_after: timedelta
     concurrency: int
     poll_seconds: float
+    per_endpoint: int = 4
 
     @property
     def lease(self) -> timedelta:
@@ -77,46 +79,45 @@ class DeliveryPolicy:
 
 
 async def dispatch(session_factory: async_sessionmaker[AsyncSession], codec: CursorCodec) -> int:
-    """One round: events after the dispatcher's position become deliveries. Returns how many
-    events it read (a full batch means there may be more)."""
+    """One round: events after each active endpoint's position become its deliveries, and
+    its position moves past them. Returns the most events read for one position (a full
+    batch means there may be more)."""
     async with session_factory() as session:
         webhooks = WebhookRepository(session)
         events = EventRepository(session)
-        known = await webhooks.dispatcher_position()
-        if known is not None and not await events.any_visible_after(known):
-            return 0  # the usual round: a read, no transaction id taken
-        newest = await events.newest_visible_position() or BEGINNING
-        position = await webhooks.lock_dispatcher(initial=newest)
-        if position is None:
-            return 0  # another process is dispatching
-        # Events are read before endpoints: an endpoint committed before an event was read
-        # is then always among the subscribers (see WebhookRepository.subscribers).
-        page = await events.read_after(position, limit=DISPATCH_BATCH)
-        subscribers = await webhooks.subscribers(position)
-        rows = []
-        for event in page:
-            at = position_of(event)
-            payload: str | None = None
-            for endpoint in subscribers:
-                if at <= endpoint.start or (
-                    endpoint.event_types and event.type not in endpoint.event_types
-                ):
-                    continue
-                payload = payload or _payload(codec, event)
-                rows.append(
-                    {
-                        "id": new_id(),
-                        "endpoint_id": endpoint.id,
-                        "event_id": encode_position(codec, at),
-                        "event_type": event.type,
-                        "payload": payload,
-                    }
-                )
+        oldest = await webhooks.oldest_position()
+        if oldest is None or not await events.any_visible_after(oldest):
+            return 0  # the usual round: two reads, no transaction id taken
+        by_position: dict[Position, list[Subscriber]] = {}
+        for endpoint in await webhooks.lock_subscribers():
+            by_position.setdefault(endpoint.position, []).append(endpoint)
+        rows: list[dict[str, object]] = []
+        read = 0
+        # Endpoints that are caught up share a position: the log is read once for them.
+        for position, endpoints in by_position.items():
+            page = await events.read_after(position, limit=DISPATCH_BATCH)
+            if not page:
+                continue
+            read = max(read, len(page))
+            for event in page:
+                payload: str | None = None
+                for endpoint in endpoints:
+                    if endpoint.event_types and event.type not in endpoint.event_types:
+                        continue
+                    payload = payload or _payload(codec, event)
+                    rows.append(
+                        {
+                            "id": new_id(),
+                            "endpoint_id": endpoint.id,
+                            "event_id": encode_position(codec, position_of(event)),
+                            "event_type": event.type,
+                            "payload": payload,
+                        }
+                    )
+            await webhooks.move([e.id for e in endpoints], position_of(page[-1]))
         await webhooks.add_deliveries(rows)
-        if page:
-            await webhooks.move_dispatcher(position_of(page[-1]))
         await session.commit()
-        return len(page)
+        return read
 
 
 def _payload(codec: CursorCodec, event: Event) -> str:
@@ -172,7 +173,9 @@ class WebhookWorker:
             await self._wake.wait()  # a slot frees up
             return True
         async with self.session_factory() as session:
-            claimed = await WebhookRepository(session).claim(free, self.policy.lease)
+            claimed = await WebhookRepository(session).claim(
+                free, self.policy.lease, per_endpoint=self.policy.per_endpoint
+            )
             await session.commit()
         for claim in claimed:
             task = asyncio.create_task(self.attempt(claim))
@@ -235,6 +238,8 @@ class WebhookWorker:
                         claim.endpoint_id, f"no successful delivery for {days:g} days"
                     )
                     result = "disabled"
+            if not current:
+                await webhooks.release(claim)
             await session.commit()
         observe_webhook_attempt(result if current else "stale", outcome.seconds)
         log.info(

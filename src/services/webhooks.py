@@ -1,10 +1,10 @@
 """Webhook endpoints (admins): register, change, rotate secrets, and look after deliveries.
 
-A new endpoint gets the events after the feed position at its creation; the dispatcher
-(`src.services.webhook_dispatch`) turns them into deliveries. Targets are checked here
-(`src.core.webhook_targets`: no loopback, private or link-local hosts unless allowed) and
-again at every attempt. Signing secrets are kept sealed (`src.core.secretbox`) and shown
-only in the response that created them.
+A new endpoint gets the events after the feed position at its creation (the newest visible
+event); the dispatcher (`src.services.webhook_dispatch`) turns them into deliveries. Targets
+are checked here (`src.core.webhook_targets`: no loopback, private or link-local hosts
+unless allowed) and again at every attempt. Signing secrets are kept sealed
+(`src.core.secretbox`) and shown only in the response that created them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from src.core.webhook_targets import UnsafeTarget, check_url
 from src.models.user import ActiveUser
 from src.models.webhook import WebhookDelivery, WebhookEndpoint
 from src.repositories.base import PageResult
-from src.repositories.events import BEGINNING, EventRepository
+from src.repositories.events import BEGINNING, EventRepository, Position
 from src.repositories.webhooks import WebhookRepository
 from src.schemas.filters import DeliveryFilter
 from src.schemas.webhook import (
@@ -63,19 +63,16 @@ class WebhookService:
 
     async def create(self, data: WebhookCreate, *, actor: ActiveUser) -> WebhookWithSecret:
         await self._check(data.url)
-        # The first endpoint ever must not wait for a delivering process to give the
-        # dispatcher a position: its events count from now, whenever one starts.
-        events = EventRepository(self.work.session)
-        await self.endpoints.start_dispatcher(
-            await events.newest_visible_position() or await events.watermark() or BEGINNING
-        )
         secret = new_secret()
+        position = await self._feed_now()
         endpoint = await self.endpoints.add(
             WebhookEndpoint(
                 url=data.url,
                 event_types=[str(t) for t in data.event_types],
                 description=data.description,
                 secret=self.policy.box.seal(secret),
+                position_xid=position.xid,
+                position_seq=position.seq,
                 created_by=actor.id,
             )
         )
@@ -105,7 +102,8 @@ class WebhookService:
             # A fresh start: the old run of failures must not disable it again at once.
             endpoint.is_active, endpoint.disabled_reason, endpoint.failing_since = True, None, None
             # It gets what happens from now on, not what happened while it was off.
-            endpoint.start_xid = endpoint.start_seq = None
+            position = await self._feed_now()
+            endpoint.position_xid, endpoint.position_seq = position.xid, position.seq
         elif active is False and endpoint.is_active:
             endpoint.is_active = False
             await self.endpoints.fail_pending(endpoint.id, "endpoint paused by an admin")
@@ -211,6 +209,12 @@ class WebhookService:
             raise ValidationFailed(
                 "The URL's host could not be resolved in time", loc=["body", "url"]
             ) from None
+
+    async def _feed_now(self) -> Position:
+        """The newest visible event's position: the endpoint gets every event after it (one
+        committing while this request runs included)."""
+        events = EventRepository(self.work.session)
+        return await events.newest_visible_position() or await events.watermark() or BEGINNING
 
     def _with_secret(self, endpoint: WebhookEndpoint, secret: str) -> WebhookWithSecret:
         read = WebhookRead.model_validate(endpoint)

@@ -170,6 +170,16 @@ async def test_a_private_target_is_refused_at_connect_time() -> None:
     assert outcome.error == "the webhook host '127.0.0.1' is not a public address"
 
 
+async def test_plain_http_is_refused_where_https_is_required() -> None:
+    async with raw_server(answer("HTTP/1.1 200 OK")) as url:
+        strict = WebhookSender(
+            allow_private_targets=True, timeout=2, max_response_bytes=0, require_https=True
+        )
+        outcome = await post(url, strict)
+    assert outcome.status_code is None
+    assert outcome.error == "https is required outside development"
+
+
 def test_the_retry_schedule_with_jitter_then_none() -> None:
     policy = DeliveryPolicy(
         schedule=(5.0, 300.0),
