@@ -16,6 +16,7 @@ from src.cli.runtime import (
     CliError,
     database_session,
     ensure_admin,
+    reseal_webhook_secrets,
     run_migrations,
     run_server,
 )
@@ -127,6 +128,26 @@ def seed_demo_command(
         typer.echo(result.summary())
 
     _run(_seed)
+
+
+@app.command("reseal-webhook-secrets")
+def reseal_webhook_secrets_command() -> None:
+    """Re-encrypt stored webhook signing secrets under the current SECRET_KEY.
+
+    Run it after moving the old key to SECRET_KEY_PREVIOUS; once it reports nothing
+    unreadable, the old key can be dropped (webhooks no longer need it).
+    """
+
+    def _reseal() -> None:
+        resealed, unreadable = reseal_webhook_secrets()
+        typer.echo(f"resealed {resealed} webhook endpoint(s)")
+        if unreadable:
+            raise CliError(
+                f"{unreadable} endpoint(s) sealed under a key not in SECRET_KEY or "
+                "SECRET_KEY_PREVIOUS: rotate their secrets (POST .../rotate-secret)"
+            )
+
+    _run(_reseal)
 
 
 def _run(action: typer.models.CommandFunctionType) -> None:

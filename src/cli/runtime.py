@@ -24,8 +24,10 @@ from src.config import Settings, SettingsError, load_settings
 from src.core import http_protocol, migrations
 from src.core.database import Database
 from src.core.logging import configure_logging
+from src.core.secretbox import SecretBox
 from src.schemas.user import UserCreate
 from src.services.users import UserService
+from src.services.webhooks import reseal_secrets
 
 
 class CliError(Exception):
@@ -200,3 +202,21 @@ async def _ensure_admin(url: str, data: UserCreate) -> tuple[str, bool]:
     finally:
         await database.dispose()
     return user.email, created
+
+
+def reseal_webhook_secrets() -> tuple[int, int]:
+    """Seal the stored webhook secrets under the current SECRET_KEY: (resealed, unreadable)."""
+    settings = _settings()
+    box = SecretBox(settings.secret_key or "", settings.secret_key_previous)
+    with database_session() as url:
+        run_migrations(url)
+        return asyncio.run(_reseal(url, box))
+
+
+async def _reseal(url: str, box: SecretBox) -> tuple[int, int]:
+    database = Database(create_async_engine(url))
+    try:
+        async with database.session_factory() as session, session.begin():
+            return await reseal_secrets(session, box)
+    finally:
+        await database.dispose()

@@ -77,6 +77,12 @@ class WebhookRepository(Repository[WebhookEndpoint]):
             limit=limit,
         )
 
+    async def all_for_update(self) -> list[WebhookEndpoint]:
+        rows = await self.session.scalars(
+            select(WebhookEndpoint).order_by(WebhookEndpoint.id).with_for_update()
+        )
+        return list(rows)
+
     async def oldest_position(self) -> Position | None:
         """The position of the active endpoint furthest behind (None: no active endpoint)."""
         row = (

@@ -16,11 +16,12 @@ from datetime import timedelta
 
 import orjson
 from sqlalchemy import func, insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.cursors import CursorCodec
 from src.core.exceptions import Conflict, NotFound, ValidationFailed
 from src.core.ids import new_id
-from src.core.secretbox import SecretBox
+from src.core.secretbox import SecretBox, SecretUnreadable
 from src.core.webhook_signing import new_secret
 from src.core.webhook_targets import UnsafeTarget, check_url
 from src.models.user import ActiveUser
@@ -123,6 +124,8 @@ class WebhookService:
         endpoint = await self._endpoint(endpoint_id, lock=True)
         secret = new_secret()
         overlap = self.policy.secret_overlap
+        if overlap and not self._readable(endpoint.secret):
+            overlap = timedelta(0)  # the old secret is lost to this server: nothing to keep
         endpoint.previous_secret = endpoint.secret if overlap else None
         endpoint.previous_secret_expires_at = func.now() + overlap if overlap else None
         endpoint.secret = self.policy.box.seal(secret)
@@ -216,6 +219,32 @@ class WebhookService:
         events = EventRepository(self.work.session)
         return await events.newest_visible_position() or await events.watermark() or BEGINNING
 
+    def _readable(self, sealed: bytes) -> bool:
+        try:
+            self.policy.box.open(sealed)
+        except SecretUnreadable:
+            return False
+        return True
+
     def _with_secret(self, endpoint: WebhookEndpoint, secret: str) -> WebhookWithSecret:
         read = WebhookRead.model_validate(endpoint)
         return WebhookWithSecret(**read.model_dump(), secret=secret)
+
+
+async def reseal_secrets(session: AsyncSession, box: SecretBox) -> tuple[int, int]:
+    """Seal every endpoint's signing secrets under the current SECRET_KEY, so older keys can
+    leave SECRET_KEY_PREVIOUS. Returns (resealed, unreadable with every key known)."""
+    resealed = unreadable = 0
+    for endpoint in await WebhookRepository(session).all_for_update():
+        try:
+            secret = box.rotate(endpoint.secret)
+            previous = (
+                None if endpoint.previous_secret is None else box.rotate(endpoint.previous_secret)
+            )
+        except SecretUnreadable:
+            unreadable += 1
+            continue
+        endpoint.secret, endpoint.previous_secret = secret, previous
+        resealed += 1
+    await session.flush()
+    return resealed, unreadable
