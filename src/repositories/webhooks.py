@@ -289,7 +289,9 @@ class WebhookRepository(Repository[WebhookEndpoint]):
     ) -> WebhookDelivery | None:
         """Queue the delivery for an attempt now, with a fresh retry schedule; one whose
         attempt is running right now is left to it. None when there is no such delivery."""
-        running = and_(_PENDING, WebhookDelivery.claimed_until > func.now())
+        # Unclaimed, claimed_until is null: coalesced, or NOT(... > now()) would match nothing.
+        leased = func.coalesce(WebhookDelivery.claimed_until > func.now(), False)
+        running = and_(_PENDING, leased)
         await self.session.execute(
             update(WebhookDelivery)
             .where(
