@@ -89,8 +89,11 @@ class WebhookRepository(Repository[WebhookEndpoint]):
                 WebhookEndpoint.start_seq,
             ).where(WebhookEndpoint.is_active)
         )
+        # One committed since the UPDATE (read committed) starts where the UPDATE put the rest.
         return [
             Subscriber(r.id, frozenset(r.event_types), Position(int(r.start_xid), int(r.start_seq)))
+            if r.start_xid is not None
+            else Subscriber(r.id, frozenset(r.event_types), position)
             for r in rows
         ]
 
