@@ -182,5 +182,9 @@ class EventStreamFilter(EventFilter):
     paging_parameters = frozenset({"after", "ticket"})
 
 
+class WebhookFilter(ListFilter):
+    """No filters: the model is read so that an unknown parameter is refused."""
+
+
 class DeliveryFilter(ListFilter):
     status: DeliveryStatus | None = None

@@ -6,8 +6,11 @@ import httpx
 import pytest
 
 from tests.support.stock import new_location
+from tests.support.webhook_api import new_hook, send_test
 
 Headers = dict[str, str]
+# As the OpenAPI document writes them: a list under a record has its path parameter in braces,
+# filled by `list_url` with a record made for the test.
 LISTS = [
     "/api/v1/products",
     "/api/v1/locations",
@@ -17,16 +20,31 @@ LISTS = [
     "/api/v1/stock/reservations",
     "/api/v1/stock/shipments",
     "/api/v1/events",
+    "/api/v1/webhooks",
+    "/api/v1/webhooks/{webhook_id}/deliveries",
 ]
 # The change feed pages by position (`after`), not by `cursor`.
 PAGE_PARAMETER = {"/api/v1/events": "after"}
+
+
+async def list_url(client: httpx.AsyncClient, admin_headers: Headers, path: str) -> str:
+    """`path` with its path parameters filled: a webhook endpoint with two deliveries queued
+    (so its deliveries list has a second page)."""
+    if "{webhook_id}" in path:
+        endpoint = await new_hook(client, admin_headers)
+        for _ in range(2):
+            await send_test(client, admin_headers, endpoint["id"])
+        path = path.replace("{webhook_id}", endpoint["id"])
+    assert "{" not in path, f"list_url cannot fill the path parameters of {path}"
+    return path
 
 
 @pytest.mark.parametrize("path", LISTS)
 async def test_an_unknown_query_parameter_is_422_naming_it(
     client: httpx.AsyncClient, admin_headers: Headers, path: str
 ) -> None:
-    response = await client.get(path, params={"colour": "red"}, headers=admin_headers)
+    url = await list_url(client, admin_headers, path)
+    response = await client.get(url, params={"colour": "red"}, headers=admin_headers)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     errors = response.json()["errors"]
@@ -62,12 +80,13 @@ async def test_every_unknown_parameter_is_named_beside_bad_values(
 async def test_paging_and_known_filters_are_still_accepted(
     client: httpx.AsyncClient, admin_headers: Headers, path: str
 ) -> None:
-    first = await client.get(path, params={"limit": "1"}, headers=admin_headers)
+    url = await list_url(client, admin_headers, path)
+    first = await client.get(url, params={"limit": "1"}, headers=admin_headers)
     assert first.status_code == 200, first.text
     cursor = first.json()["next_cursor"]
     if cursor is not None:
         following = await client.get(
-            path,
+            url,
             params={"limit": "1", PAGE_PARAMETER.get(path, "cursor"): cursor},
             headers=admin_headers,
         )

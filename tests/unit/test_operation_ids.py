@@ -65,6 +65,16 @@ EXPECTED = {
     "GET /api/v1/stock/events": "streamStockEvents",
     "GET /api/v1/events": "listEvents",
     "GET /api/v1/events/stream": "streamEvents",
+    "POST /api/v1/webhooks": "createWebhook",
+    "GET /api/v1/webhooks": "listWebhooks",
+    "GET /api/v1/webhooks/{webhook_id}": "getWebhook",
+    "PATCH /api/v1/webhooks/{webhook_id}": "updateWebhook",
+    "DELETE /api/v1/webhooks/{webhook_id}": "deleteWebhook",
+    "POST /api/v1/webhooks/{webhook_id}/rotate-secret": "rotateWebhookSecret",
+    "POST /api/v1/webhooks/{webhook_id}/test": "testWebhook",
+    "GET /api/v1/webhooks/{webhook_id}/deliveries": "listWebhookDeliveries",
+    "POST /api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry": "retryWebhookDelivery",
+    "POST /api/v1/webhooks/{webhook_id}/recover": "recoverWebhookDeliveries",
 }
 
 

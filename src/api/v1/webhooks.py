@@ -15,7 +15,7 @@ from src.api.deps import Pagination, RequireAdmin, WebhookServiceDep
 from src.api.responses import problem_responses
 from src.api.routing import PrefixRouter
 from src.api.v1.prefix import API_V1
-from src.schemas.filters import DeliveryFilter
+from src.schemas.filters import DeliveryFilter, WebhookFilter
 from src.schemas.pagination import Page
 from src.schemas.webhook import (
     DeliveryRead,
@@ -52,7 +52,10 @@ async def create_webhook(
 
 @router.get("", operation_id="listWebhooks", responses=problem_responses(400, 401, 403, 422))
 async def list_webhooks(
-    _: RequireAdmin, service: WebhookServiceDep, paging: Pagination
+    _: RequireAdmin,
+    service: WebhookServiceDep,
+    paging: Pagination,
+    _filters: Annotated[WebhookFilter, Query()],
 ) -> Page[WebhookRead]:
     """Endpoints, newest first."""
     page = await service.page(codec=paging.codec, cursor=paging.cursor, limit=paging.limit)
