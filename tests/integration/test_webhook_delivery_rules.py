@@ -166,3 +166,47 @@ async def test_a_process_with_concurrency_zero_delivers_nothing(shop: ShopFactor
         # Nothing dispatched either: the outbox fills once a delivering process runs.
         assert await s.deliveries(endpoint) == []
     assert receiver.received == []
+
+
+async def test_pausing_during_an_attempt_never_lets_a_second_one_run_beside_it(
+    shop: ShopFactory,
+) -> None:
+    s = await shop(webhook_timeout_seconds=5)
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_first(delivery: Delivery) -> Answer:
+        started.set()
+        if not release.is_set():
+            await release.wait()
+        return 200, {}, b""
+
+    async with receiving(Receiver(script=slow_first)) as receiver:
+        endpoint = await s.hook(receiver.url, event_types=["movement.created"])
+        receiver.secrets.append(endpoint["secret"])
+        url = f"{API}/webhooks/{endpoint['id']}"
+        await s.receipt()
+        await asyncio.wait_for(started.wait(), timeout=10)  # the first attempt is running
+        await s.client.patch(url, json={"is_active": False}, headers=s.admin)
+        await s.client.patch(url, json={"is_active": True}, headers=s.admin)
+        (failed,) = await s.deliveries(endpoint)
+        assert failed["status"] == "failed"
+        retried = await s.client.post(f"{url}/deliveries/{failed['id']}/retry", headers=s.admin)
+        recovered = await s.client.post(
+            f"{url}/recover", json={"since": failed["created_at"]}, headers=s.admin
+        )
+        assert retried.status_code == 202
+        # Left to the running attempt: neither queued it beside that one.
+        assert retried.json()["status"] == "failed"
+        assert recovered.json() == {"requeued": 0}
+        await asyncio.sleep(0.3)
+        assert receiver.overlaps == 0
+        release.set()
+        await receiver.wait_for(lambda: len(receiver.received) == 1)
+        await asyncio.sleep(0.2)
+        # Its answer came after the pause: not recorded, and the lease is over now.
+        (after,) = await s.deliveries(endpoint)
+        assert after["status"] == "failed"
+        again = await s.client.post(f"{url}/deliveries/{failed['id']}/retry", headers=s.admin)
+        assert again.json()["status"] == "pending"
+        await receiver.wait_for(lambda: len(receiver.received) == 2)
+    assert receiver.overlaps == 0
