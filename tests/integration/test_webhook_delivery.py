@@ -237,8 +237,10 @@ async def test_days_without_a_success_disable_the_endpoint(shop: ShopFactory) ->
 async def test_the_test_event_goes_to_that_endpoint_alone(shop: ShopFactory) -> None:
     s = await shop()
     async with receiving(Receiver()) as first, receiving(Receiver()) as second:
-        one = await s.hook(first.url)
-        two = await s.hook(second.url)
+        # Subscribed to movements only (none are posted): the test event comes whatever the
+        # types, and nothing else can arrive.
+        one = await s.hook(first.url, event_types=["movement.created"])
+        two = await s.hook(second.url, event_types=["movement.created"])
         first.secrets.append(one["secret"])
         second.secrets.append(two["secret"])
         queued = await s.client.post(f"{API}/webhooks/{one['id']}/test", headers=s.admin)
