@@ -5,7 +5,7 @@
   deliveries and moves its position, in one transaction. An endpoint is dispatched by one
   process at a time (its row is locked; the others skip it that round). A new endpoint's
   position is the newest visible event at its creation: it gets exactly what follows.
-- Workers claim due deliveries by lease (`WebhookRepository.claim`), attempt each with no
+- Workers claim due deliveries by lease (`WebhookDeliveryRepository.claim`), attempt each with no
   transaction open, and record the result only while their claim is current. A worker that
   dies mid-attempt leaves the lease to run out: the delivery is attempted again, never lost
   (at least once; receivers deduplicate by `webhook-id`).
@@ -35,7 +35,8 @@ from src.core.webhook_http import Outcome, WebhookSender
 from src.core.webhook_signing import sign
 from src.models.event import Event
 from src.repositories.events import EventRepository, Position
-from src.repositories.webhooks import Claimed, Subscriber, WebhookRepository
+from src.repositories.webhook_deliveries import Claimed, WebhookDeliveryRepository
+from src.repositories.webhooks import Subscriber, WebhookRepository
 from src.schemas.feed import EventRead
 from src.services.feed import encode_position, position_of
 
@@ -115,7 +116,7 @@ async def dispatch(session_factory: async_sessionmaker[AsyncSession], codec: Cur
                         }
                     )
             await webhooks.move([e.id for e in endpoints], position_of(page[-1]))
-        await webhooks.add_deliveries(rows)
+        await WebhookDeliveryRepository(session).add_deliveries(rows)
         await session.commit()
         return read
 
@@ -173,7 +174,7 @@ class WebhookWorker:
             await self._wake.wait()  # a slot frees up
             return True
         async with self.session_factory() as session:
-            claimed = await WebhookRepository(session).claim(
+            claimed = await WebhookDeliveryRepository(session).claim(
                 free, self.policy.lease, per_endpoint=self.policy.per_endpoint
             )
             await session.commit()
@@ -218,20 +219,23 @@ class WebhookWorker:
     async def _record(self, claim: Claimed, outcome: Outcome) -> None:
         async with self.session_factory() as session:
             webhooks = WebhookRepository(session)
+            deliveries = WebhookDeliveryRepository(session)
             if outcome.delivered and outcome.status_code is not None:
-                current = await webhooks.delivered(claim, outcome.status_code)
+                current = await deliveries.delivered(claim, outcome.status_code)
                 if current:
                     await webhooks.note_success(claim.endpoint_id)
                 result = "delivered"
             elif outcome.status_code == 410:
-                current = await webhooks.attempt_failed(claim, 410, outcome.error or GONE, None)
+                current = await deliveries.attempt_failed(claim, 410, outcome.error or GONE, None)
                 if current:
                     await webhooks.disable(claim.endpoint_id, GONE)
                 result = "gone"
             else:
                 retry_in = self.policy.retry_in(claim.step, outcome.retry_after)
                 error = outcome.error or "failed"
-                current = await webhooks.attempt_failed(claim, outcome.status_code, error, retry_in)
+                current = await deliveries.attempt_failed(
+                    claim, outcome.status_code, error, retry_in
+                )
                 result = "retry" if retry_in is not None else "failed"
                 if current and await webhooks.note_failure(
                     claim.endpoint_id, self.policy.disable_after
@@ -242,7 +246,7 @@ class WebhookWorker:
                     )
                     result = "disabled"
             if not current:
-                await webhooks.release(claim)
+                await deliveries.release(claim)
             await session.commit()
         observe_webhook_attempt(result if current else "stale", outcome.seconds)
         log.info(
@@ -260,7 +264,7 @@ class WebhookWorker:
 async def measure_queue(session_factory: async_sessionmaker[AsyncSession]) -> None:
     """Keep the queue-depth and oldest-pending gauges current."""
     async with session_factory() as session:
-        depth, oldest = await WebhookRepository(session).queue_stats()
+        depth, oldest = await WebhookDeliveryRepository(session).queue_stats()
     observe_webhook_queue(depth, oldest)
 
 
@@ -270,6 +274,6 @@ async def purge_finished_deliveries(
     """Delivered and failed deliveries are kept as long as events are."""
     cutoff = datetime.now(UTC) - timedelta(days=retention_days)
     async with session_factory() as session:
-        purged = await WebhookRepository(session).purge_finished_before(cutoff)
+        purged = await WebhookDeliveryRepository(session).purge_finished_before(cutoff)
         await session.commit()
     return purged

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import orjson
-from sqlalchemy import func, insert
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.cursors import CursorCodec
@@ -25,9 +25,10 @@ from src.core.secretbox import SecretBox, SecretUnreadable
 from src.core.webhook_signing import new_secret
 from src.core.webhook_targets import UnsafeTarget, check_url
 from src.models.user import ActiveUser
-from src.models.webhook import WebhookDelivery, WebhookEndpoint
+from src.models.webhook import WebhookEndpoint
 from src.repositories.base import PageResult
 from src.repositories.events import BEGINNING, EventRepository, Position
+from src.repositories.webhook_deliveries import WebhookDeliveryRepository
 from src.repositories.webhooks import WebhookRepository
 from src.schemas.filters import DeliveryFilter
 from src.schemas.webhook import (
@@ -61,6 +62,7 @@ class WebhookService:
         self.work = work
         self.policy = policy
         self.endpoints = WebhookRepository(work.session)
+        self.outbox = WebhookDeliveryRepository(work.session)
 
     async def create(self, data: WebhookCreate, *, actor: ActiveUser) -> WebhookWithSecret:
         await self._check(data.url)
@@ -107,7 +109,7 @@ class WebhookService:
             endpoint.position_xid, endpoint.position_seq = position.xid, position.seq
         elif active is False and endpoint.is_active:
             endpoint.is_active = False
-            await self.endpoints.fail_pending(endpoint.id, "endpoint paused by an admin")
+            await self.outbox.fail_pending(endpoint.id, "endpoint paused by an admin")
         await self.work.session.flush()
         await self.work.session.refresh(endpoint)
         return WebhookRead.model_validate(endpoint)
@@ -137,24 +139,15 @@ class WebhookService:
         """Queue a `webhook.test` event for this endpoint alone (it is not in the feed)."""
         endpoint = await self._active(endpoint_id)
         event_id = f"test_{new_id().hex}"
-        occurred_at = await self.work.session.scalar(func.now().select())
+        occurred_at = datetime.now(UTC)
         payload = {
             "id": event_id,
             "type": TEST_EVENT,
             "occurred_at": occurred_at,
             "data": {"endpoint_id": str(endpoint.id), "message": "A test event from Stockroom"},
         }
-        delivery = await self.work.session.scalar(
-            insert(WebhookDelivery)
-            .values(
-                id=new_id(),
-                endpoint_id=endpoint.id,
-                event_id=event_id,
-                event_type=TEST_EVENT,
-                payload=orjson.dumps(payload).decode(),
-                next_attempt_at=func.now(),
-            )
-            .returning(WebhookDelivery)
+        delivery = await self.outbox.queue(
+            endpoint.id, event_id, TEST_EVENT, orjson.dumps(payload).decode()
         )
         return DeliveryRead.model_validate(delivery)
 
@@ -168,7 +161,7 @@ class WebhookService:
         limit: int,
     ) -> PageResult[DeliveryRead]:
         await self._endpoint(endpoint_id)
-        page = await self.endpoints.deliveries(
+        page = await self.outbox.deliveries(
             endpoint_id, filters, codec=codec, cursor=cursor, limit=limit
         )
         return PageResult([DeliveryRead.model_validate(d) for d in page.items], page.next_cursor)
@@ -176,14 +169,14 @@ class WebhookService:
     async def retry(self, endpoint_id: uuid.UUID, delivery_id: uuid.UUID) -> DeliveryRead:
         """Attempt the delivery again now (whatever its status), with a fresh schedule."""
         await self._active(endpoint_id)
-        delivery = await self.endpoints.requeue(endpoint_id, delivery_id)
+        delivery = await self.outbox.requeue(endpoint_id, delivery_id)
         if delivery is None:
             raise NotFound("No delivery with this id for this endpoint")
         return DeliveryRead.model_validate(delivery)
 
     async def recover(self, endpoint_id: uuid.UUID, data: RecoverRequest) -> RecoverRead:
         await self._active(endpoint_id)
-        return RecoverRead(requeued=await self.endpoints.recover(endpoint_id, data.since))
+        return RecoverRead(requeued=await self.outbox.recover(endpoint_id, data.since))
 
     async def _endpoint(self, endpoint_id: uuid.UUID, *, lock: bool = False) -> WebhookEndpoint:
         get = self.endpoints.get_for_update if lock else self.endpoints.get

@@ -157,14 +157,7 @@ async def test_a_receiver_that_never_answers_is_cut_at_the_timeout(shop: ShopFac
         endpoint = await s.hook(receiver.url, event_types=["movement.created"])
         await s.receipt()
 
-        async def attempted() -> dict[str, Any]:
-            while True:
-                log = await s.deliveries(endpoint)
-                if log and log[0]["last_error"]:
-                    return log[0]
-                await asyncio.sleep(0.05)
-
-        log = await asyncio.wait_for(attempted(), timeout=10)
+        log = await s.failed_attempt(endpoint)
         release.set()
 
     assert (log["status"], log["attempts"]) == ("pending", 1)

@@ -66,14 +66,7 @@ async def test_the_address_is_checked_again_at_delivery_time(
         endpoint = await s.hook(receiver.url, event_types=["movement.created"])
         await s.receipt()
 
-        async def attempted() -> dict[str, object]:
-            while True:
-                log = await s.deliveries(endpoint)
-                if log and log[0]["attempts"]:
-                    return log[0]
-                await asyncio.sleep(0.05)
-
-        delivery = await asyncio.wait_for(attempted(), timeout=10)
+        delivery = await s.failed_attempt(endpoint)
     assert receiver.received == []
     assert receiver.unverified == []
     assert delivery["last_error"] == "the webhook host '127.0.0.1' is not a public address"

@@ -80,14 +80,7 @@ async def test_a_server_without_the_key_cannot_sign_and_says_so(
         async with delivering(own_database_url, tmp_path, secret_key=OTHER_KEY):
             await s.receipt()
 
-            async def attempted() -> dict[str, Any]:
-                while True:
-                    log = await s.deliveries(endpoint)
-                    if log and log[0]["last_error"]:
-                        return log[0]
-                    await asyncio.sleep(0.05)
-
-            delivery = await asyncio.wait_for(attempted(), timeout=10)
+            delivery = await s.failed_attempt(endpoint)
 
         result = await asyncio.to_thread(reseal, monkeypatch, own_database_url, OTHER_KEY)
 

@@ -4,6 +4,7 @@ location, and shortcuts for the calls the tests repeat."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,15 @@ class Shop:
         assert response.status_code == 200, response.text
         items: list[dict[str, Any]] = response.json()["items"]
         return items
+
+    async def failed_attempt(self, endpoint: dict[str, Any], seconds: float = 10) -> dict[str, Any]:
+        """The endpoint's first delivery, once an attempt at it has failed."""
+        async with asyncio.timeout(seconds):
+            while True:
+                log = await self.deliveries(endpoint)
+                if log and log[0]["last_error"]:
+                    return log[0]
+                await asyncio.sleep(0.05)
 
     async def endpoint(self, endpoint: dict[str, Any]) -> dict[str, Any]:
         response = await self.client.get(f"{API}/webhooks/{endpoint['id']}", headers=self.admin)
