@@ -216,7 +216,9 @@ class Settings(BaseSettings):
         # "5,300,1800" as well as a JSON list.
         if isinstance(value, str):
             text = value.strip()
-            return json.loads(text) if text.startswith("[") else text.split(",")
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
         return value
 
     @field_validator("webhook_retry_schedule_seconds")
@@ -269,6 +271,12 @@ class Settings(BaseSettings):
         problem = secret_key_problem(self.secret_key)
         if problem:
             raise ValueError(f"SECRET_KEY {problem} (ENVIRONMENT={self.environment})")
+        if self.webhook_allow_private_targets:
+            # It lets an admin's URL reach the server's own network (metadata, database).
+            raise ValueError(
+                "WEBHOOK_ALLOW_PRIVATE_TARGETS=true is for development and tests only "
+                f"(ENVIRONMENT={self.environment})"
+            )
         return self
 
     @property

@@ -121,6 +121,8 @@ def _webhook_tasks(app: FastAPI, settings: Settings) -> list[asyncio.Task[None]]
         timeout=settings.webhook_timeout_seconds,
         max_response_bytes=settings.webhook_max_response_bytes,
         require_https=not settings.is_development,
+        # A connection per attempt that may run at once: none waits for the pool.
+        max_connections=settings.webhook_concurrency,
     )
     worker = WebhookWorker(
         factory,

@@ -117,6 +117,12 @@ def upgrade() -> None:
         postgresql_where=sa.text("claimed_until IS NOT NULL"),
     )
     op.create_index(
+        "ix_webhook_deliveries_finished_updated_at",
+        "webhook_deliveries",
+        ["updated_at"],
+        postgresql_where=sa.text("status <> 'pending'"),
+    )
+    op.create_index(
         "ix_webhook_deliveries_endpoint_id", "webhook_deliveries", ["endpoint_id", "id"]
     )
 

@@ -45,12 +45,15 @@ class WebhookSender:
         timeout: float,
         max_response_bytes: int,
         require_https: bool = False,
+        max_connections: int = 20,
     ) -> None:
         self.timeout = timeout
         # Checked at every attempt too: a URL saved in development may meet production.
         self.require_https = require_https
         self.max_response_bytes = max_response_bytes
-        self._client = build_client(allow_private=allow_private_targets, timeout=timeout)
+        self._client = build_client(
+            allow_private=allow_private_targets, timeout=timeout, max_connections=max_connections
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -114,7 +117,7 @@ def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)

@@ -91,6 +91,12 @@ class WebhookDelivery(UUIDPrimaryKey, Timestamps, Base):
             "endpoint_id",
             postgresql_where=text("claimed_until IS NOT NULL"),
         ),
+        # The purge of finished deliveries past retention.
+        Index(
+            "ix_webhook_deliveries_finished_updated_at",
+            "updated_at",
+            postgresql_where=text("status <> 'pending'"),
+        ),
         # An endpoint's delivery log, newest first.
         Index("ix_webhook_deliveries_endpoint_id", "endpoint_id", "id"),
     )

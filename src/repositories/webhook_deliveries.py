@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, case, delete, func, insert, select, true, update
+from sqlalchemy import and_, case, delete, func, insert, literal_column, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import aliased
 
@@ -26,7 +26,11 @@ from src.schemas.filters import DeliveryFilter
 
 DELIVERIES_NEWEST_FIRST = SortOrder("newest", (WebhookDelivery.id,), descending=True)
 
-_PENDING = WebhookDelivery.status == DeliveryStatus.PENDING
+# A literal, not a bound parameter: a generic plan of a prepared statement can then still
+# prove the partial indexes' `status = 'pending'`.
+_PENDING = WebhookDelivery.status == literal_column("'pending'")
+# Rows per INSERT: asyncpg takes at most 32767 parameters per statement (8 per row here).
+_INSERT_CHUNK = 1000
 
 
 def _running() -> Any:
@@ -67,10 +71,11 @@ class WebhookDeliveryRepository(Repository[WebhookDelivery]):
 
     async def add_deliveries(self, rows: Sequence[dict[str, Any]]) -> None:
         """Queue deliveries, due now; one already made for the same (endpoint, event) stays."""
-        if rows:
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            chunk = rows[start : start + _INSERT_CHUNK]
             await self.session.execute(
                 pg_insert(WebhookDelivery)
-                .values([{**row, "next_attempt_at": func.now()} for row in rows])
+                .values([{**row, "next_attempt_at": func.now()} for row in chunk])
                 .on_conflict_do_nothing(constraint="uq_webhook_deliveries_endpoint_event")
             )
 
@@ -138,6 +143,8 @@ class WebhookDeliveryRepository(Repository[WebhookDelivery]):
                 running.claimed_until.is_not(None),
                 running.claimed_until > func.now(),
             )
+            # Counted per endpoint of the outer query (two levels up), not over all of them.
+            .correlate(WebhookEndpoint)
             .scalar_subquery()
         )
         # Per endpoint, its soonest due deliveries, as many as it has free slots.
@@ -220,10 +227,15 @@ class WebhookDeliveryRepository(Repository[WebhookDelivery]):
         )
 
     async def delivered(self, claim: Claimed, status_code: int) -> bool:
-        """Record the claim's success; False when the claim was no longer current."""
+        """Record the claim's success, also when a pause failed the delivery meanwhile (it
+        did arrive); False when the claim was no longer current."""
         done = await self.session.scalar(
             update(WebhookDelivery)
-            .where(self._this_claim(claim))
+            .where(
+                WebhookDelivery.id == claim.id,
+                WebhookDelivery.attempts == claim.attempt,
+                WebhookDelivery.status != DeliveryStatus.DELIVERED,
+            )
             .values(
                 status=DeliveryStatus.DELIVERED,
                 next_attempt_at=None,
@@ -337,7 +349,10 @@ class WebhookDeliveryRepository(Repository[WebhookDelivery]):
         """Delete up to `batch` delivered or failed deliveries last changed before `cutoff`."""
         doomed = (
             select(WebhookDelivery.id)
-            .where(~_PENDING, WebhookDelivery.updated_at < cutoff)
+            .where(
+                WebhookDelivery.status != literal_column("'pending'"),
+                WebhookDelivery.updated_at < cutoff,
+            )
             .limit(batch)
             .scalar_subquery()
         )

@@ -53,6 +53,16 @@ class WebhookRepository(Repository[WebhookEndpoint]):
         )
         return list(rows)
 
+    async def lock(self, endpoint_id: uuid.UUID) -> bool:
+        """Lock the endpoint's row (False: it is gone). Whoever changes an endpoint and its
+        deliveries locks the endpoint first: one lock order, no deadlock."""
+        found = await self.session.scalar(
+            select(WebhookEndpoint.id)
+            .where(WebhookEndpoint.id == endpoint_id)
+            .with_for_update(key_share=True)
+        )
+        return found is not None
+
     async def oldest_position(self) -> Position | None:
         """The position of the active endpoint furthest behind (None: no active endpoint)."""
         row = (
@@ -76,7 +86,8 @@ class WebhookRepository(Repository[WebhookEndpoint]):
                 WebhookEndpoint.position_seq,
             )
             .where(WebhookEndpoint.is_active)
-            .with_for_update(skip_locked=True)
+            # NO KEY: deliveries inserted meanwhile (their foreign key) do not wait for it.
+            .with_for_update(skip_locked=True, key_share=True)
         )
         return [
             Subscriber(r.id, frozenset(r.event_types), Position(int(r[2]), int(r[3]))) for r in rows

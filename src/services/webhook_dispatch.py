@@ -168,7 +168,11 @@ class WebhookWorker:
 
     async def round(self) -> bool:
         """Dispatch and start due attempts; True when there may be more to do right now."""
-        more_events = await dispatch(self.session_factory, self.codec) >= DISPATCH_BATCH
+        try:
+            more_events = await dispatch(self.session_factory, self.codec) >= DISPATCH_BATCH
+        except Exception:  # claims go on: deliveries already queued are not held up
+            log.warning("webhook_dispatch_failed", exc_info=True)
+            more_events = False
         free = self.policy.concurrency - len(self._running)
         if free <= 0:
             await self._wake.wait()  # a slot frees up
@@ -193,6 +197,9 @@ class WebhookWorker:
             outcome = await self._send(claim)
         except SecretUnreadable:
             outcome = Outcome(None, "the signing secret cannot be read with SECRET_KEY", None, 0)
+        except Exception:  # a bug of ours: recorded as a failed attempt, never a stuck one
+            log.exception("webhook_attempt_crashed", delivery_id=str(claim.id))
+            outcome = Outcome(None, "internal error while attempting the delivery", None, 0)
         try:
             await self._record(claim, outcome)
         except Exception:  # the lease runs out and the delivery is attempted again
@@ -220,6 +227,7 @@ class WebhookWorker:
         async with self.session_factory() as session:
             webhooks = WebhookRepository(session)
             deliveries = WebhookDeliveryRepository(session)
+            await webhooks.lock(claim.endpoint_id)
             if outcome.delivered and outcome.status_code is not None:
                 current = await deliveries.delivered(claim, outcome.status_code)
                 if current:

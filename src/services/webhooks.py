@@ -91,10 +91,13 @@ class WebhookService:
         return WebhookRead.model_validate(await self._endpoint(endpoint_id))
 
     async def update(self, endpoint_id: uuid.UUID, data: WebhookUpdate) -> WebhookRead:
-        endpoint = await self._endpoint(endpoint_id, lock=True)
         changes = data.model_dump(exclude_unset=True)
-        if "url" in changes and changes["url"] != endpoint.url:
+        if "url" in changes and changes["url"] != (await self._endpoint(endpoint_id)).url:
+            # Resolved before the row lock: a lock holds a transaction id, which holds the
+            # whole change feed back while DNS answers.
             await self._check(changes["url"])
+        endpoint = await self._endpoint(endpoint_id, lock=True)
+        if "url" in changes:
             endpoint.url = changes["url"]
         if "event_types" in changes:
             endpoint.event_types = [str(t) for t in changes["event_types"]]
@@ -186,7 +189,9 @@ class WebhookService:
         return endpoint
 
     async def _active(self, endpoint_id: uuid.UUID) -> WebhookEndpoint:
-        endpoint = await self._endpoint(endpoint_id)
+        """The endpoint, locked while it is active: a pause cannot slip in before the
+        deliveries this request queues."""
+        endpoint = await self._endpoint(endpoint_id, lock=True)
         if not endpoint.is_active:
             raise Conflict(_INACTIVE)
         return endpoint

@@ -196,10 +196,36 @@ async def test_pausing_during_an_attempt_never_lets_a_second_one_run_beside_it(
         release.set()
         await receiver.wait_for(lambda: len(receiver.received) == 1)
         await asyncio.sleep(0.2)
-        # Its answer came after the pause: not recorded, and the lease is over now.
+        # Its 2xx came after the pause: the event did arrive, so it is recorded delivered,
+        # and the lease is over.
         (after,) = await s.deliveries(endpoint)
-        assert after["status"] == "failed"
+        assert (after["status"], after["attempts"]) == ("delivered", 1)
         again = await s.client.post(f"{url}/deliveries/{failed['id']}/retry", headers=s.admin)
         assert again.json()["status"] == "pending"
         await receiver.wait_for(lambda: len(receiver.received) == 2)
     assert receiver.overlaps == 0
+
+
+async def test_a_slow_receiver_holds_its_own_slots_only(shop: ShopFactory) -> None:
+    # Four attempts at once per endpoint (the default), eight per process: the stuck
+    # endpoint takes four, and the other one is still served at once.
+    s = await shop(webhook_timeout_seconds=10)
+    release = asyncio.Event()
+    stuck_now = 0
+
+    async def stuck(_: Delivery) -> Answer:
+        nonlocal stuck_now
+        stuck_now += 1
+        await release.wait()
+        return 200, {}, b""
+
+    async with receiving(Receiver(script=stuck)) as slow, receiving(Receiver()) as fast:
+        await s.hook(slow.url, event_types=["movement.created"])
+        quick = await s.hook(fast.url, event_types=["movement.created"])
+        fast.secrets.append(quick["secret"])
+        for _ in range(6):
+            await s.receipt()
+        await fast.wait_for(lambda: len(fast.received) == 6, seconds=10)
+        held = stuck_now
+        release.set()
+    assert held == 4  # its own cap, not more, and not everyone's

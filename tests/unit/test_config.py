@@ -106,6 +106,35 @@ def test_production_refuses_unsafe_secret(key: str | None, reason: str) -> None:
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize("environment", ["production", "staging"])
+def test_private_webhook_targets_are_refused_outside_development(environment: str) -> None:
+    with pytest.raises(
+        SettingsError, match="WEBHOOK_ALLOW_PRIVATE_TARGETS=true is for development"
+    ):
+        load_settings(
+            environment=environment,
+            database_url=DB,
+            secret_key=GOOD_KEY,
+            webhook_allow_private_targets=True,
+        )
+    assert load_settings(webhook_allow_private_targets=True).webhook_allow_private_targets
+
+
+@pytest.mark.parametrize("schedule", ["", "0", "5,-1", ",".join(["1"] * 21), "[5, 90000]"])
+def test_a_retry_schedule_out_of_bounds_is_refused(schedule: str) -> None:
+    with pytest.raises(SettingsError, match="WEBHOOK_RETRY_SCHEDULE_SECONDS: must be 1 to 20"):
+        load_settings(webhook_retry_schedule_seconds=schedule)
+
+
+def test_a_retry_schedule_reads_commas_or_json() -> None:
+    assert load_settings(
+        webhook_retry_schedule_seconds="5, 300"
+    ).webhook_retry_schedule_seconds == [5, 300]
+    assert load_settings(webhook_retry_schedule_seconds="[0.5]").webhook_retry_schedule_seconds == [
+        0.5
+    ]
+
+
 def test_production_accepts_safe_settings() -> None:
     settings = load_settings(environment="production", database_url=DB, secret_key=GOOD_KEY)
     assert settings.effective_log_format is LogFormat.JSON

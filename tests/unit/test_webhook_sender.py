@@ -117,6 +117,19 @@ async def test_retry_after_is_read_from_429_and_503(
     assert outcome.retry_after == expected
 
 
+async def test_a_retry_after_of_non_ascii_digits_is_ignored() -> None:
+    async def superscript(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # 0xB2 is "²" in Latin-1, which str.isdigit() accepts and float() refuses.
+        writer.write(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: \xb2\r\n")
+        writer.write(b"Content-Length: 0\r\n\r\n")
+        await writer.drain()
+
+    async with raw_server(superscript) as url:
+        outcome = await post(url)
+    assert outcome.status_code == 503
+    assert outcome.retry_after is None
+
+
 async def test_retry_after_as_an_http_date() -> None:
     when = format_datetime(datetime.now(UTC) + timedelta(seconds=90), usegmt=True)
     async with raw_server(
