@@ -108,8 +108,16 @@ async def test_receiver_down_while_100_movements_are_posted_then_back_gets_all_1
         receiver.secrets.append(endpoint["secret"])
     # The receiver is gone: its port refuses connections while 100 movements are posted.
     posted = [(await s.receipt())["id"] for _ in range(100)]
-    await asyncio.sleep(0.5)
-    pending = await s.deliveries(endpoint, status="pending")
+
+    async def all_queued() -> list[dict[str, Any]]:
+        # Dispatched within a poll or two of becoming visible (later under load).
+        while True:
+            pending = await s.deliveries(endpoint, status="pending")
+            if len(pending) == 100:
+                return pending
+            await asyncio.sleep(0.1)
+
+    pending = await asyncio.wait_for(all_queued(), timeout=30)
     assert len(pending) == 100
     # (An attempt running right now has no error yet.)
     assert {d["last_error"] for d in pending if d["last_error"]} == {"connection failed"}
