@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: LogFormat | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The web console at /console (src/console, served by src/api/console.py). On by default;
+    # operators may want an API-only deployment (no HTML served at all), so it can be turned off.
+    console_enabled: bool = True
     redis_url: str | None = None
     stockroom_data_dir: Path = Path("./.stockroom")
 

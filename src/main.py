@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from src import __version__
-from src.api import docs, health, metrics, problem_types
+from src.api import console, docs, health, metrics, problem_types
 from src.api.deps import build_auth_policy, build_webhook_policy
 from src.api.middleware import ProblemCORSMiddleware, RequestMiddleware, last_resort_handler
 from src.api.openapi import install_openapi
@@ -314,6 +314,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(problem_types.router)
+    # Operators may want an API-only deployment: CONSOLE_ENABLED=false serves no console.
+    if settings.console_enabled:
+        app.include_router(console.router)
     for router in v1_routers:
         app.include_router(router)
     return app

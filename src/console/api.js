@@ -1,0 +1,96 @@
+// A small client of /api/v1: bearer token, one refresh on 401, RFC 9457 problems as errors.
+// The base URL is configurable, so the same pages can be served from another origin.
+
+/** An answer that was not a success: `problem` is the RFC 9457 body (or one made up). */
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.name = "ApiError";
+    this.status = status;
+    this.problem = problem;
+  }
+
+  /** Per-field messages: the last name in each `errors[].loc`, mapped to its `msg`. */
+  fieldErrors() {
+    const fields = {};
+    for (const error of this.problem.errors || []) {
+      const loc = Array.isArray(error.loc) ? error.loc : [];
+      const field = [...loc].reverse().find((part) => typeof part === "string");
+      if (field && !(field in fields)) fields[field] = error.msg || "Invalid value";
+    }
+    return fields;
+  }
+}
+
+/** The body of a failed response as a problem: problem JSON, an OAuth2 error, or a stand-in. */
+export async function readProblem(response) {
+  const type = response.headers.get("content-type") || "";
+  if (type.includes("json")) {
+    try {
+      const body = await response.json();
+      if (body && typeof body === "object") {
+        if (body.error && !body.title) {
+          // RFC 6749 §5.2, from the token endpoint.
+          return {
+            title: body.error,
+            status: response.status,
+            detail: body.error_description || body.error,
+          };
+        }
+        return body;
+      }
+    } catch {
+      // fall through to the stand-in
+    }
+  }
+  return { title: response.statusText || "Error", status: response.status };
+}
+
+/** The base URL joined with a path that starts with "/api/v1" (no double slashes). */
+export function joinUrl(baseUrl, path) {
+  return `${(baseUrl || "").replace(/\/+$/, "")}${path}`;
+}
+
+/**
+ * `session` supplies `accessToken()` and `refresh()` (see session.js).
+ * Returns `request(path, options)`: resolves to the parsed JSON body (or null), and rejects
+ * with an ApiError for any non-2xx answer, or a TypeError when the network failed.
+ */
+export function createApi({ baseUrl = "", session }) {
+  async function send(path, { method = "GET", body, headers = {}, signal } = {}) {
+    const all = { Accept: "application/json", ...headers };
+    const token = session.accessToken();
+    if (token) all.Authorization = `Bearer ${token}`;
+    let payload;
+    if (body !== undefined) {
+      all["Content-Type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    return fetch(joinUrl(baseUrl, path), {
+      method,
+      headers: all,
+      body: payload,
+      signal,
+      credentials: "omit",
+      cache: "no-store",
+    });
+  }
+
+  async function request(path, options = {}) {
+    let response = await send(path, options);
+    if (response.status === 401 && session.canRefresh()) {
+      const refreshed = await session.refresh();
+      if (refreshed) response = await send(path, options);
+    }
+    if (!response.ok) {
+      const problem = await readProblem(response);
+      if (response.status === 401) session.expired();
+      throw new ApiError(response.status, problem);
+    }
+    if (response.status === 204) return null;
+    const type = response.headers.get("content-type") || "";
+    return type.includes("json") ? response.json() : null;
+  }
+
+  return { request, baseUrl };
+}

@@ -1,0 +1,161 @@
+// The stock board: levels with their product and location, keyset paging, live updates.
+
+import { ApiError } from "./api.js";
+import { followMovements } from "./live.js";
+
+const LEVELS = "/api/v1/stock/levels";
+const PAGE_SIZE = 50;
+
+function levelsUrl(params) {
+  const query = new URLSearchParams({ expand: "product,location", ...params });
+  return `${LEVELS}?${query}`;
+}
+
+function key(productId, locationId) {
+  return `${productId}/${locationId}`;
+}
+
+function cell(text, className) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function isLow(level) {
+  return Boolean(level.product) && level.on_hand < level.product.reorder_point;
+}
+
+function renderRow(level) {
+  const row = document.createElement("tr");
+  row.dataset.key = key(level.product_id, level.location_id);
+  const product = level.product || {};
+  const location = level.location || {};
+  const sku = cell(product.sku || level.product_id);
+  row.append(
+    sku,
+    cell(product.name || ""),
+    cell(location.code || level.location_id),
+    cell(String(level.on_hand), "num"),
+    cell(String(level.reserved), "num"),
+    cell(level.available === null ? "" : String(level.available), "num"),
+    cell(String(level.incoming), "num"),
+  );
+  if (isLow(level)) {
+    row.classList.add("is-low");
+    const mark = document.createElement("span");
+    mark.className = "low-mark";
+    mark.textContent = "Below reorder point";
+    mark.title = `Reorder point ${product.reorder_point}`;
+    sku.append(mark);
+  }
+  return row;
+}
+
+/** Shows one page of levels at a time in `elements.rows`; `start()` loads and goes live. */
+export function createBoard({ api, elements, onError }) {
+  // The cursors of the pages before this one (keyset paging goes forward only).
+  let cursors = [null];
+  let nextCursor = null;
+  let loading = null;
+  let live = null;
+
+  function showError(error) {
+    elements.error.textContent = error ? error.message : "";
+    if (error && onError) onError(error);
+  }
+
+  function updatePager() {
+    elements.first.disabled = cursors.length <= 1;
+    elements.previous.disabled = cursors.length <= 1;
+    elements.next.disabled = !nextCursor;
+  }
+
+  async function loadPage() {
+    const cursor = cursors[cursors.length - 1];
+    const params = { limit: String(PAGE_SIZE) };
+    if (cursor) params.cursor = cursor;
+    try {
+      const page = await api.request(levelsUrl(params));
+      nextCursor = page.next_cursor;
+      elements.rows.replaceChildren(...page.items.map(renderRow));
+      elements.empty.hidden = page.items.length > 0;
+      showError(null);
+    } catch (error) {
+      if (error instanceof ApiError && error.problem.type?.endsWith("/cursor-expired")) {
+        cursors = [null];
+        return loadPage();
+      }
+      showError(error);
+    }
+    updatePager();
+  }
+
+  /** Reloads the page; calls that arrive while it loads share one extra reload. */
+  function reload() {
+    if (!loading) {
+      loading = loadPage().finally(() => {
+        loading = null;
+      });
+      return loading;
+    }
+    return loading.then(() => reload());
+  }
+
+  /** A movement arrived: refresh its row in place, or the page when the row is not shown. */
+  async function onMovement(movement) {
+    const rowKey = key(movement.product_id, movement.location_id);
+    const shown = elements.rows.querySelector(`tr[data-key="${CSS.escape(rowKey)}"]`);
+    if (!shown) return reload();
+    try {
+      const page = await api.request(
+        levelsUrl({ product_id: movement.product_id, location_id: movement.location_id }),
+      );
+      const level = page.items[0];
+      const current = elements.rows.querySelector(`tr[data-key="${CSS.escape(rowKey)}"]`);
+      if (!level || !current) return reload();
+      const row = renderRow(level);
+      row.classList.add("is-updated");
+      current.replaceWith(row);
+      setTimeout(() => row.classList.remove("is-updated"), 2000);
+    } catch (error) {
+      showError(error);
+    }
+    return undefined;
+  }
+
+  elements.first.addEventListener("click", () => {
+    cursors = [null];
+    reload();
+  });
+  elements.previous.addEventListener("click", () => {
+    if (cursors.length > 1) cursors.pop();
+    reload();
+  });
+  elements.next.addEventListener("click", () => {
+    if (!nextCursor) return;
+    cursors.push(nextCursor);
+    reload();
+  });
+  elements.reload.addEventListener("click", () => reload());
+
+  return {
+    reload,
+    async start() {
+      cursors = [null];
+      await reload();
+      live = followMovements({
+        api,
+        status: elements.status,
+        onMovement,
+        // A new stream starts from now: what happened while disconnected is on the page.
+        onReconnect: () => reload(),
+      });
+    },
+    stop() {
+      if (live) live.close();
+      live = null;
+      elements.rows.replaceChildren();
+    },
+  };
+}
