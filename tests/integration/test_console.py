@@ -8,6 +8,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
@@ -68,13 +69,32 @@ def modules() -> dict[str, str]:
     return {path.name: path.read_text(encoding="utf-8") for path in CONSOLE_DIR.glob("*.js")}
 
 
+def page_references() -> set[str]:
+    """The paths index.html's scripts and stylesheets resolve to, as a browser resolves
+    them against the page's URL (/console, no trailing slash)."""
+    page = parse_page()
+    references = {str(script["src"]) for script in page.scripts} | set(page.stylesheets)
+    return {urlsplit(urljoin("http://testserver/console", ref)).path for ref in references}
+
+
 def referenced_files() -> set[str]:
     """index.html's scripts and stylesheets, and every module any of those imports."""
-    page = parse_page()
-    names = {str(script["src"]) for script in page.scripts} | set(page.stylesheets)
-    for source in modules().values():
-        names |= {Path(target).name for target in IMPORT.findall(source)}
+    names = {path.removeprefix("/console/") for path in page_references()}
+    for name, source in modules().items():
+        for target in IMPORT.findall(source):
+            resolved = urlsplit(urljoin(f"http://testserver/console/{name}", target)).path
+            assert resolved.startswith("/console/"), (name, target)
+            names.add(resolved.removeprefix("/console/"))
     return names
+
+
+def test_the_page_references_resolve_under_console() -> None:
+    """Relative to /console, "app.js" would be /app.js: references name console/ first."""
+    paths = page_references()
+    assert paths
+    for path in paths:
+        assert path.startswith("/console/"), path
+        assert "/" not in path.removeprefix("/console/")
 
 
 async def test_the_console_page_is_html_under_its_own_strict_csp(
