@@ -101,7 +101,9 @@ async def test_a_receiver_that_keeps_failing_ends_failed_with_the_reason(
 async def test_receiver_down_while_100_movements_are_posted_then_back_gets_all_100(
     shop: ShopFactory,
 ) -> None:
-    s = await shop(webhook_retry_schedule_seconds=[0.3] * 20)
+    # Retries must outlast the posting, however slow the machine: a delivery that ran out
+    # of attempts before the receiver came back would be failed, not pending.
+    s = await shop(webhook_retry_schedule_seconds=[0.3, 0.3] + [3.0] * 18)
     receiver = Receiver()
     async with receiving(receiver) as up:
         endpoint = await s.hook(up.url, event_types=["movement.created"])
