@@ -52,14 +52,14 @@ export function joinUrl(baseUrl, path) {
 }
 
 /**
- * `session` supplies `accessToken()` and `refresh()` (see session.js).
- * Returns `request(path, options)`: resolves to the parsed JSON body (or null), and rejects
- * with an ApiError for any non-2xx answer, or a TypeError when the network failed.
+ * `session` supplies `freshAccessToken()` and `refresh()` (see session.js).
+ * `request(path, options)` resolves to the parsed JSON body (or null), and rejects with an
+ * ApiError for any non-2xx answer, or a TypeError when the network failed.
  */
 export function createApi({ baseUrl = "", session }) {
   async function send(path, { method = "GET", body, headers = {}, signal } = {}) {
     const all = { Accept: "application/json", ...headers };
-    const token = session.accessToken();
+    const token = await session.freshAccessToken();
     if (token) all.Authorization = `Bearer ${token}`;
     let payload;
     if (body !== undefined) {
@@ -76,7 +76,8 @@ export function createApi({ baseUrl = "", session }) {
     });
   }
 
-  async function request(path, options = {}) {
+  /** Resolves to `{ data, headers }`: the parsed JSON body (or null) and the headers. */
+  async function exchange(path, options = {}) {
     let response = await send(path, options);
     if (response.status === 401 && session.canRefresh()) {
       const refreshed = await session.refresh();
@@ -87,10 +88,29 @@ export function createApi({ baseUrl = "", session }) {
       if (response.status === 401) session.expired();
       throw new ApiError(response.status, problem);
     }
-    if (response.status === 204) return null;
     const type = response.headers.get("content-type") || "";
-    return type.includes("json") ? response.json() : null;
+    const data = response.status !== 204 && type.includes("json") ? await response.json() : null;
+    return { data, headers: response.headers };
   }
 
-  return { request, baseUrl };
+  async function request(path, options = {}) {
+    return (await exchange(path, options)).data;
+  }
+
+  /** Every item of a paged list, following `next_cursor` (at most `maxPages` pages). */
+  async function all(path, { maxPages = 20 } = {}) {
+    const items = [];
+    let cursor = null;
+    for (let page = 0; page < maxPages; page += 1) {
+      const separator = path.includes("?") ? "&" : "?";
+      const url = cursor ? `${path}${separator}cursor=${encodeURIComponent(cursor)}` : path;
+      const body = await request(url);
+      items.push(...body.items);
+      cursor = body.next_cursor;
+      if (!cursor) break;
+    }
+    return items;
+  }
+
+  return { request, exchange, all, baseUrl };
 }

@@ -1,8 +1,13 @@
-// The console's entry point: wires the session, the board and the receipt form to the page.
+// The console's entry point: wires the session, board, posting form, outbox, product
+// editor and chart to the page.
 
 import { ApiError, createApi } from "./api.js";
 import { createBoard } from "./board.js";
-import { createReceiptForm } from "./receipt.js";
+import { createChart } from "./chart.js";
+import { createChoices } from "./choices.js";
+import { createMovementForm } from "./movement.js";
+import { createOutbox } from "./outbox.js";
+import { createProductEditor } from "./product.js";
 import { createSession } from "./session.js";
 
 const $ = (id) => document.getElementById(id);
@@ -12,13 +17,60 @@ function apiBase() {
   return meta ? meta.content.trim() : "";
 }
 
+/** The control and message elements of each named field: `${prefix}-${id}` and its error. */
+function fields(prefix, names) {
+  return Object.fromEntries(
+    Object.entries(names).map(([name, id]) => [
+      name,
+      { control: $(`${prefix}-${id}`), message: $(`${prefix}-${id}-error`) },
+    ]),
+  );
+}
+
+function boardFilters() {
+  const params = {};
+  if ($("filter-product").value) params.product_id = $("filter-product").value;
+  if ($("filter-location").value) params.location_id = $("filter-location").value;
+  if ($("filter-low").checked) params.below_reorder = "true";
+  return params;
+}
+
+function showOutbox(entries) {
+  $("outbox").hidden = entries.length === 0;
+  $("outbox-list").replaceChildren(
+    ...entries.map((entry) => {
+      const item = document.createElement("li");
+      item.className = "pending";
+      item.dataset.key = entry.key;
+      item.textContent = `${entry.label} (pending)`;
+      return item;
+    }),
+  );
+}
+
 function main() {
   const baseUrl = apiBase();
   const session = createSession({ baseUrl });
   const api = createApi({ baseUrl, session });
 
+  const choices = createChoices({
+    api,
+    productSelects: [$("post-product"), $("filter-product"), $("product-picker")],
+    locationSelects: [$("post-location"), $("post-to-location"), $("filter-location")],
+  });
+  const chart = createChart({
+    api,
+    elements: {
+      picker: $("product-picker"),
+      svg: $("chart-svg"),
+      summary: $("chart-summary"),
+      error: $("chart-error"),
+    },
+  });
   const board = createBoard({
     api,
+    filters: boardFilters,
+    onMovement: (movement) => chart.onMovement(movement),
     elements: {
       rows: $("board-rows"),
       empty: $("board-empty"),
@@ -30,22 +82,61 @@ function main() {
       reload: $("page-reload"),
     },
   });
-
-  const field = (name, id) => [name, { control: $(id), message: $(`${id}-error`) }];
-  const receipt = createReceiptForm({
+  const outbox = createOutbox({
     api,
-    elements: {
-      form: $("receipt-form"),
-      submit: $("receipt-submit"),
-      error: $("receipt-error"),
-      ok: $("receipt-ok"),
-      fields: Object.fromEntries([
-        field("product_id", "receipt-product"),
-        field("location_id", "receipt-location"),
-        field("quantity", "receipt-quantity"),
-      ]),
+    owner: () => session.username(),
+    onChange: showOutbox,
+    onSent: () => {
+      $("outbox-error").textContent = "";
+    },
+    onRefused: (entry, error) => {
+      $("outbox-error").textContent = `Not posted: ${entry.label}. ${error.message}`;
     },
   });
+  createMovementForm({
+    api,
+    outbox,
+    names: choices.names,
+    elements: {
+      form: $("post-form"),
+      submit: $("post-submit"),
+      error: $("post-error"),
+      ok: $("post-ok"),
+      transferOnly: $("post-transfer-only"),
+      adjustmentOnly: $("post-adjustment-only"),
+      locationLabel: $("post-location-label"),
+      fields: fields("post", {
+        kind: "kind",
+        product_id: "product",
+        location_id: "location",
+        to_location_id: "to-location",
+        quantity: "quantity",
+        reason: "reason",
+      }),
+    },
+  });
+  createProductEditor({
+    api,
+    onSaved: () => board.reload(),
+    elements: {
+      picker: $("product-picker"),
+      form: $("product-form"),
+      submit: $("product-submit"),
+      reload: $("product-reload"),
+      error: $("product-error"),
+      ok: $("product-ok"),
+      fields: fields("product", {
+        name: "name",
+        unit_price: "unit-price",
+        reorder_point: "reorder-point",
+      }),
+    },
+  });
+
+  for (const id of ["filter-product", "filter-location", "filter-low"]) {
+    $(id).addEventListener("change", () => board.restart());
+  }
+  $("outbox-send").addEventListener("click", () => outbox.flush());
 
   let working = false;
 
@@ -58,11 +149,13 @@ function main() {
     working = true;
     $("main").focus();
     try {
-      await receipt.loadChoices();
+      await choices.load();
     } catch (error) {
-      $("receipt-error").textContent = error.message;
+      $("post-error").textContent = error.message;
     }
     await board.start();
+    await outbox.refresh();
+    outbox.flush();
   }
 
   function showLogin() {
@@ -106,7 +199,7 @@ function main() {
 
   $("logout").addEventListener("click", () => session.logout());
   session.addEventListener("change", render);
-  render();
+  session.ready.then(render);
 }
 
 main();

@@ -52,8 +52,11 @@ function renderRow(level) {
   return row;
 }
 
-/** Shows one page of levels at a time in `elements.rows`; `start()` loads and goes live. */
-export function createBoard({ api, elements, onError }) {
+/**
+ * Shows one page of levels at a time in `elements.rows`; `start()` loads and goes live.
+ * `filters()` gives the query's filters; `onMovement` hears every live movement too.
+ */
+export function createBoard({ api, elements, filters = () => ({}), onMovement: heard }) {
   // The cursors of the pages before this one (keyset paging goes forward only).
   let cursors = [null];
   let nextCursor = null;
@@ -62,7 +65,6 @@ export function createBoard({ api, elements, onError }) {
 
   function showError(error) {
     elements.error.textContent = error ? error.message : "";
-    if (error && onError) onError(error);
   }
 
   function updatePager() {
@@ -73,7 +75,7 @@ export function createBoard({ api, elements, onError }) {
 
   async function loadPage() {
     const cursor = cursors[cursors.length - 1];
-    const params = { limit: String(PAGE_SIZE) };
+    const params = { ...filters(), limit: String(PAGE_SIZE) };
     if (cursor) params.cursor = cursor;
     try {
       const page = await api.request(levelsUrl(params));
@@ -104,12 +106,17 @@ export function createBoard({ api, elements, onError }) {
 
   /** A movement arrived: refresh its row in place, or the page when the row is not shown. */
   async function onMovement(movement) {
+    if (heard) heard(movement);
     const rowKey = key(movement.product_id, movement.location_id);
     const shown = elements.rows.querySelector(`tr[data-key="${CSS.escape(rowKey)}"]`);
     if (!shown) return reload();
     try {
       const page = await api.request(
-        levelsUrl({ product_id: movement.product_id, location_id: movement.location_id }),
+        levelsUrl({
+          ...filters(),
+          product_id: movement.product_id,
+          location_id: movement.location_id,
+        }),
       );
       const level = page.items[0];
       const current = elements.rows.querySelector(`tr[data-key="${CSS.escape(rowKey)}"]`);
@@ -122,6 +129,12 @@ export function createBoard({ api, elements, onError }) {
       showError(error);
     }
     return undefined;
+  }
+
+  /** The filters changed: back to the first page. */
+  function restart() {
+    cursors = [null];
+    return reload();
   }
 
   elements.first.addEventListener("click", () => {
@@ -141,6 +154,7 @@ export function createBoard({ api, elements, onError }) {
 
   return {
     reload,
+    restart,
     async start() {
       cursors = [null];
       await reload();

@@ -64,10 +64,20 @@ export function followMovements({ api, status, onMovement, onReconnect }) {
     });
   }
 
+  // The browser knows before the stream does when the network is gone.
+  const offline = () => show("Offline: live updates paused", false);
+  const online = () => {
+    if (source && source.readyState === EventSource.OPEN) show("Live", true);
+  };
+  window.addEventListener("offline", offline);
+  window.addEventListener("online", online);
+
   open();
   return {
     close() {
       closed = true;
+      window.removeEventListener("offline", offline);
+      window.removeEventListener("online", online);
       if (timer) clearTimeout(timer);
       if (source) source.close();
       source = null;

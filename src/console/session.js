@@ -1,12 +1,23 @@
 // The login session: OAuth2 password grant, refresh-token rotation, logout.
 // Tokens live in memory and in sessionStorage (this tab only, gone with it), never in
-// local storage (which outlives the tab and is shared by every tab of the origin).
+// local storage (which outlives the tab). Tabs of the console share one session over a
+// BroadcastChannel: a new tab asks the others for it, and a login, refresh or logout in one
+// tab reaches them all. Refreshes are taken one tab at a time (Web Locks), and a tab that
+// waited adopts the tokens another tab just obtained instead of spending its own; two tabs
+// that still present one refresh token at once both get the same successor (the server's
+// reuse grace), so neither is logged out.
 
 import { ApiError, joinUrl, readProblem } from "./api.js";
 
 const STORAGE_KEY = "stockroom.console.session";
+const CHANNEL = "stockroom.console.session";
+const LOCK = "stockroom.console.refresh";
 const TOKEN_PATH = "/api/v1/auth/token";
 const LOGOUT_PATH = "/api/v1/auth/logout";
+// How long a new tab waits for another tab's session before it shows the login form.
+const ASK_MS = 200;
+// Refresh this long before the access token expires rather than wait for a 401.
+const EARLY_MS = 60000;
 
 function load() {
   try {
@@ -18,24 +29,61 @@ function load() {
   return null;
 }
 
+function save(tokens) {
+  try {
+    if (tokens) sessionStorage.setItem(STORAGE_KEY, JSON.stringify(tokens));
+    else sessionStorage.removeItem(STORAGE_KEY);
+  } catch {
+    // storage refused (private mode, quota): memory still holds the tokens
+  }
+}
+
+function withLock(work) {
+  return navigator.locks ? navigator.locks.request(LOCK, work) : work();
+}
+
 /**
- * A session with `login`, `logout`, `refresh`, `accessToken`; it dispatches "change" on
- * itself when the user logs in or out, or when the session ends on its own.
+ * A session with `login`, `logout`, `refresh`, `freshAccessToken`; it dispatches "change" on
+ * itself when the user logs in or out (here or in another tab), or the session ends.
+ * `ready` resolves once the session is known (another tab's answer, or none in time).
  */
 export function createSession({ baseUrl = "" }) {
   const events = new EventTarget();
+  const channel = "BroadcastChannel" in window ? new BroadcastChannel(CHANNEL) : null;
   let tokens = load();
   let refreshing = null;
 
-  function store(next) {
+  function store(next, { share = true } = {}) {
     tokens = next;
-    try {
-      if (next) sessionStorage.setItem(STORAGE_KEY, JSON.stringify(next));
-      else sessionStorage.removeItem(STORAGE_KEY);
-    } catch {
-      // storage refused (private mode, quota): memory still holds the tokens
-    }
+    save(next);
+    if (share && channel) channel.postMessage(next ? { type: "tokens", tokens: next } : { type: "logout" });
     events.dispatchEvent(new Event("change"));
+  }
+
+  function newer(other) {
+    return !tokens || other.obtained_at > tokens.obtained_at;
+  }
+
+  let answered = null;
+  const ready = new Promise((resolve) => {
+    answered = resolve;
+    if (tokens || !channel) resolve();
+    else setTimeout(resolve, ASK_MS);
+  });
+
+  if (channel) {
+    channel.addEventListener("message", ({ data }) => {
+      if (!data || typeof data !== "object") return;
+      if (data.type === "ask" && tokens) {
+        channel.postMessage({ type: "tokens", tokens });
+      } else if (data.type === "tokens" && data.tokens && newer(data.tokens)) {
+        store(data.tokens, { share: false });
+        answered();
+      } else if (data.type === "logout" && tokens) {
+        store(null, { share: false });
+      }
+    });
+    if (!tokens) channel.postMessage({ type: "ask" });
   }
 
   async function grant(fields) {
@@ -48,10 +96,12 @@ export function createSession({ baseUrl = "" }) {
     });
     if (!response.ok) throw new ApiError(response.status, await readProblem(response));
     const body = await response.json();
+    const now = Date.now();
     return {
       access_token: body.access_token,
       refresh_token: body.refresh_token,
-      expires_at: Date.now() + body.expires_in * 1000,
+      obtained_at: now,
+      expires_at: now + body.expires_in * 1000,
       username: fields.username || (tokens && tokens.username) || "",
     };
   }
@@ -60,26 +110,34 @@ export function createSession({ baseUrl = "" }) {
     store(await grant({ grant_type: "password", username, password }));
   }
 
-  /** One refresh at a time; resolves true when a new access token was obtained. */
+  /** One refresh at a time, across tabs; resolves true when a usable token is held. */
   function refresh() {
     if (!tokens) return Promise.resolve(false);
     if (!refreshing) {
-      const refreshToken = tokens.refresh_token;
-      refreshing = grant({ grant_type: "refresh_token", refresh_token: refreshToken })
-        .then((next) => {
-          store(next);
+      const used = tokens.refresh_token;
+      refreshing = withLock(async () => {
+        // While this tab waited for the lock, another may have refreshed and shared it.
+        if (!tokens) return false;
+        if (tokens.refresh_token !== used) return true;
+        try {
+          store(await grant({ grant_type: "refresh_token", refresh_token: used }));
           return true;
-        })
-        .catch((error) => {
+        } catch (error) {
           // Refused (400 invalid_grant): the session is over. A network error keeps it.
           if (error instanceof ApiError) store(null);
           return false;
-        })
-        .finally(() => {
-          refreshing = null;
-        });
+        }
+      }).finally(() => {
+        refreshing = null;
+      });
     }
     return refreshing;
+  }
+
+  /** The access token to send: refreshed first when it is about to expire. */
+  async function freshAccessToken() {
+    if (tokens && tokens.expires_at - Date.now() < EARLY_MS) await refresh();
+    return tokens ? tokens.access_token : null;
   }
 
   async function logout() {
@@ -95,15 +153,16 @@ export function createSession({ baseUrl = "" }) {
         cache: "no-store",
       });
     } catch {
-      // offline: the tokens are gone from this tab; the session expires on the server
+      // offline: the tokens are gone from every tab; the session expires on the server
     }
   }
 
   return {
+    ready,
     login,
     logout,
     refresh,
-    accessToken: () => (tokens ? tokens.access_token : null),
+    freshAccessToken,
     canRefresh: () => Boolean(tokens && tokens.refresh_token),
     isLoggedIn: () => Boolean(tokens),
     username: () => (tokens ? tokens.username : ""),

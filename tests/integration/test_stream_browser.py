@@ -10,41 +10,25 @@ test skips, saying why, only where that browser is not installed.
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from playwright.async_api import Page, async_playwright
 
 from src.models.user import Role, User
 from tests.conftest import TEST_SECRET_KEY
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, needs_chromium
 from tests.support.factories import bearer, token_pair
 from tests.support.servers import free_port, served
 from tests.support.stock import new_location, new_product, receive
 
 MakeUser = Callable[..., Awaitable[User]]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-WAIT_MS = 20_000
 # The ticket must outlive two server starts on a busy machine: EventSource reconnects with it.
 SLOW = {"STREAM_TICKET_TTL_SECONDS": "600"}
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason="headless Chromium is not installed (Debian: apt-get install chromium)",
-)
+pytestmark = needs_chromium
 
 # Opens the stream and records what the page sees: opens, errors and movement events.
 OPEN_STREAM = """(url) => {

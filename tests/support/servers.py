@@ -19,6 +19,7 @@ import httpx
 import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,9 +45,9 @@ async def in_process(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @contextlib.asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[str]:
-    """Serve `app` on a free loopback port; yield its base URL."""
-    port = free_port()
+async def running(app: ASGIApp, port: int | None = None) -> AsyncIterator[str]:
+    """Serve `app` on loopback (`port`, or a free one); yield its base URL."""
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

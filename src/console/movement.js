@@ -1,0 +1,171 @@
+// The posting form: a receipt, issue or adjustment (POST /stock/movements) or a transfer
+// (POST /stock/transfers), each submission with an Idempotency-Key of its own. A posting
+// that cannot reach the server (offline, or the answer was lost) goes to the outbox with
+// that key and is sent when the connection returns, so it is never posted twice.
+
+import { ApiError } from "./api.js";
+
+const MOVEMENTS = "/api/v1/stock/movements";
+const TRANSFERS = "/api/v1/stock/transfers";
+const FIELDS = ["kind", "product_id", "location_id", "to_location_id", "quantity", "reason"];
+// The API names the source location differently for a transfer.
+const ALIASES = { from_location_id: "location_id" };
+const VERBS = { receipt: "Receive", issue: "Issue", adjustment: "Adjust", transfer: "Transfer" };
+// The same posting submitted again this soon after the last one finished is the second
+// click of a double click, not a new posting.
+const QUIET_MS = 600;
+
+export function fillSelect(select, items, label) {
+  const kept = select.value;
+  const placeholder = document.createElement("option");
+  placeholder.value = "";
+  placeholder.textContent = "Choose…";
+  const options = items.map((item) => {
+    const option = document.createElement("option");
+    option.value = item.id;
+    option.textContent = label(item);
+    return option;
+  });
+  select.replaceChildren(placeholder, ...options);
+  if (kept && items.some((item) => item.id === kept)) select.value = kept;
+}
+
+/** What the form holds, as the path and body to post; a label describes it in the outbox. */
+function posting(data, names) {
+  const kind = String(data.get("kind") || "receipt");
+  const raw = String(data.get("quantity") || "").trim();
+  // Sent as typed when it is no whole number, so the server's message names the rule.
+  const quantity = /^-?\d+$/.test(raw) ? Number(raw) : raw;
+  const product = String(data.get("product_id") || "");
+  const from = String(data.get("location_id") || "");
+  const reference = String(data.get("reference") || "").trim() || null;
+  const label = `${VERBS[kind] || kind} ${raw} × ${names.product(product)}`;
+  if (kind === "transfer") {
+    const to = String(data.get("to_location_id") || "");
+    return {
+      path: TRANSFERS,
+      label: `${label}: ${names.location(from)} → ${names.location(to)}`,
+      body: { product_id: product, from_location_id: from, to_location_id: to, quantity, reference },
+    };
+  }
+  const body = { product_id: product, location_id: from, kind, quantity, reference };
+  if (kind === "adjustment") body.reason = String(data.get("reason") || "") || null;
+  return { path: MOVEMENTS, label: `${label} at ${names.location(from)}`, body };
+}
+
+function describe(data) {
+  if (data && Array.isArray(data.movements)) {
+    const [out, into] = data.movements;
+    return `Moved ${into.quantity}; ${out.balance_after} left at the source, ${into.balance_after} at the destination.`;
+  }
+  return `Posted ${data.quantity > 0 ? "+" : ""}${data.quantity}; on hand now ${data.balance_after}.`;
+}
+
+/**
+ * `elements`: form, submit, error, ok, locationLabel, transferOnly and adjustmentOnly
+ * (wrappers shown for those kinds), and per field name its control and message. `outbox` keeps what cannot be
+ * sent now; `names` turns ids into labels.
+ */
+export function createMovementForm({ api, elements, outbox, names }) {
+  let last = { fingerprint: "", until: 0, cleared: false };
+
+  function clearErrors() {
+    elements.error.textContent = "";
+    elements.ok.textContent = "";
+    for (const name of FIELDS) {
+      elements.fields[name].control.removeAttribute("aria-invalid");
+      elements.fields[name].message.textContent = "";
+    }
+  }
+
+  function showProblem(error) {
+    const unplaced = [];
+    let first = null;
+    for (const [name, message] of Object.entries(error.fieldErrors())) {
+      const target = elements.fields[ALIASES[name] || name];
+      if (!target) {
+        unplaced.push(`${name}: ${message}`);
+        continue;
+      }
+      target.control.setAttribute("aria-invalid", "true");
+      target.message.textContent = message;
+      first = first || target.control;
+    }
+    elements.error.textContent = [error.problem.detail || error.message, ...unplaced].join(" ");
+    if (first) first.focus();
+  }
+
+  function showKind() {
+    const kind = elements.fields.kind.control.value;
+    elements.transferOnly.hidden = kind !== "transfer";
+    elements.adjustmentOnly.hidden = kind !== "adjustment";
+    elements.locationLabel.textContent = kind === "transfer" ? "From location" : "Location";
+    elements.submit.textContent = `Post ${kind}`;
+  }
+
+  /** Hands the posting to the outbox; false when this browser could not store it. */
+  async function keep(entry, why) {
+    try {
+      await outbox.add(entry);
+    } catch {
+      elements.error.textContent = `${why} It could not be saved on this device either; post it again later.`;
+      return false;
+    }
+    elements.ok.textContent = `${why} Saved on this device; it will be sent when the connection returns.`;
+    return true;
+  }
+
+  elements.fields.kind.control.addEventListener("change", showKind);
+  showKind();
+
+  elements.form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (elements.submit.disabled) return;
+    const quantity = elements.fields.quantity;
+    const fingerprint = JSON.stringify([...new FormData(elements.form)]);
+    // (A posting that went through left the quantity empty for the next one.)
+    const empty = !quantity.control.value.trim();
+    const repeated = fingerprint === last.fingerprint || (last.cleared && empty);
+    if (repeated && Date.now() < last.until) return;
+    clearErrors();
+    if (empty) {
+      quantity.control.setAttribute("aria-invalid", "true");
+      quantity.message.textContent = "Enter a quantity.";
+      quantity.control.focus();
+      return;
+    }
+    const { path, body, label } = posting(new FormData(elements.form), names);
+    // One key per submission: a retry of this posting, now or from the outbox, is the same.
+    const entry = { key: crypto.randomUUID(), path, body, label };
+    elements.submit.disabled = true;
+    elements.submit.setAttribute("aria-busy", "true");
+    try {
+      let done = true;
+      if (!navigator.onLine) {
+        done = await keep(entry, "You are offline.");
+      } else {
+        const data = await api.request(path, {
+          method: "POST",
+          body,
+          headers: { "Idempotency-Key": entry.key },
+        });
+        elements.ok.textContent = describe(data);
+      }
+      if (done) quantity.control.value = "";
+    } catch (error) {
+      if (error instanceof ApiError) {
+        showProblem(error);
+      } else if (await keep(entry, "The server did not answer.")) {
+        // No answer: the server may or may not have it; the key makes resending safe.
+        quantity.control.value = "";
+      }
+    } finally {
+      const cleared = !quantity.control.value;
+      last = { fingerprint, until: Date.now() + QUIET_MS, cleared };
+      elements.submit.disabled = false;
+      elements.submit.removeAttribute("aria-busy");
+    }
+  });
+
+  return { describe };
+}
