@@ -1,87 +1,241 @@
-"""The web console in a real browser (headless Chromium, Debian's package, driven by
-Playwright) against a served app: log in, see the board, post a receipt with a double click
-and see the number change without a reload, one movement in the ledger. A screenshot of the
-board is kept with the test's files.
+"""The web console in a real browser (headless Chromium, driven by Playwright) against a
+served app: log in, the board, posting with a double click, problems shown at their fields,
+issue, adjustment and transfer, the chart, and editing a product against a stale ETag.
+Every test checks what the server holds afterwards, not only what the page shows.
 
-The test skips, saying why, only where that browser is not installed (CI installs it).
+The tests skip, saying why, only where that browser is not installed (CI installs it).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
-import pytest
-from playwright.async_api import async_playwright
-from sqlalchemy.ext.asyncio import create_async_engine
+from playwright.async_api import Page
 
-from src.main import create_app
 from src.models.user import Role
-from tests.conftest import make_settings
-from tests.integration.test_stream_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
-from tests.support.factories import DEFAULT_PASSWORD, create_user, login_headers
-from tests.support.servers import running
-from tests.support.stock import new_location, new_product, receive
-
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason="headless Chromium is not installed (Debian: apt-get install chromium)",
+from tests.support.browser import WAIT_MS, needs_chromium
+from tests.support.console import (
+    ConsoleSite,
+    log_in,
+    post,
+    screenshot,
+    show_only,
+    wait_on_hand,
 )
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.stock import new_location
 
-ON_HAND = (
-    "(sku) => [...document.querySelectorAll('table.board tbody tr')]"
-    ".find((row) => row.cells[0].textContent === sku)?.cells[3].textContent"
-)
+pytestmark = needs_chromium
+
+
+def watch(page: Page) -> list[str]:
+    """The page's uncaught errors, collected as they happen."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
+
+
+async def text(page: Page, selector: str) -> str:
+    return (await page.text_content(selector) or "").strip()
 
 
 async def test_log_in_see_the_board_and_post_a_receipt_once_with_a_double_click(
-    own_database_url: str, tmp_path: Path
+    console: ConsoleSite, tmp_path: Path
 ) -> None:
-    engine = create_async_engine(own_database_url)
-    async with engine.connect() as connection:
-        clerk = await create_user(connection, role=Role.CLERK)
-        manager = await create_user(connection, role=Role.MANAGER)
-        await connection.commit()
-    await engine.dispose()
-    app = create_app(make_settings(own_database_url, tmp_path))
+    stock = await console.stock(on_hand=2)
+    clerk = await console.user(Role.CLERK)
+    async with console.context() as context:
+        page = await context.new_page()
+        errors = watch(page)
+        await log_in(page, console.base, clerk)
+        await show_only(page, stock)
+        await wait_on_hand(page, stock, 2)
 
-    async with running(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
-        staff = await login_headers(http, manager)
-        product = await new_product(http, staff)
-        location = await new_location(http, staff)
-        await receive(http, staff, product, location, 2)
+        await post(page, stock, 5)
+        await page.dblclick("#post-submit")
+        await wait_on_hand(page, stock, 7)  # live: no reload
+        assert "on hand now 7" in await text(page, "#post-ok")
+        await screenshot(page, tmp_path, "console-board")
 
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                page = await browser.new_page(viewport={"width": 1000, "height": 760})
-                errors: list[str] = []
-                page.on("pageerror", lambda error: errors.append(str(error)))
-                await page.goto(f"{base}/console")
-                await page.fill("#login-username", clerk.email)
-                await page.fill("#login-password", DEFAULT_PASSWORD)
-                await page.click("#login-submit")
-                sku = product["sku"]
-                await page.wait_for_function(
-                    f"(sku) => ({ON_HAND})(sku) === '2'", arg=sku, timeout=WAIT_MS
-                )
-
-                await page.select_option("#receipt-product", product["id"])
-                await page.select_option("#receipt-location", location["id"])
-                await page.fill("#receipt-quantity", "5")
-                await page.dblclick("#receipt-submit")
-                # Live: the board changes without a reload.
-                await page.wait_for_function(
-                    f"(sku) => ({ON_HAND})(sku) === '7'", arg=sku, timeout=WAIT_MS
-                )
-                await page.screenshot(path=str(tmp_path / "console-board.png"), full_page=True)
-            finally:
-                await browser.close()
-
-        ledger = await http.get(
-            "/api/v1/stock/movements", params={"product_id": product["id"]}, headers=staff
-        )
-    quantities = sorted(m["quantity"] for m in ledger.json()["items"])
-    assert quantities == [2, 5]  # the double click posted once
+    assert await console.ledger(stock) == [2, 5]  # the double click posted once
     assert errors == []
-    assert (tmp_path / "console-board.png").stat().st_size > 0
+
+
+async def test_a_wrong_password_is_refused_on_the_form(console: ConsoleSite) -> None:
+    clerk = await console.user(Role.CLERK)
+    async with console.context() as context:
+        page = await context.new_page()
+        await page.goto(f"{console.base}/console")
+        await page.fill("#login-username", clerk.email)
+        await page.fill("#login-password", DEFAULT_PASSWORD + "-wrong")
+        await page.click("#login-submit")
+        await page.wait_for_function(
+            "() => document.querySelector('#login-error').textContent !== ''", timeout=WAIT_MS
+        )
+        assert "password" in (await text(page, "#login-error")).lower()
+        assert await page.is_hidden("#work-view")
+        stored = await page.evaluate("() => sessionStorage.length")
+        assert stored == 0
+
+        # Nothing entered: the form says so without asking the server.
+        await page.fill("#login-password", "")
+        await page.click("#login-submit")
+        assert await text(page, "#login-error") == "Enter your email and password."
+
+
+async def test_refused_postings_show_the_problem_and_post_nothing(console: ConsoleSite) -> None:
+    stock = await console.stock(on_hand=3)
+    clerk = await console.user(Role.CLERK)
+    async with console.context() as context:
+        page = await context.new_page()
+        errors = watch(page)
+        await log_in(page, console.base, clerk)
+
+        # More than on hand: 409, with the server's detail.
+        await post(page, stock, 10, kind="issue")
+        await page.click("#post-submit")
+        await page.wait_for_selector("#post-error:not(:empty)", timeout=WAIT_MS)
+        assert "available" in (await text(page, "#post-error")).lower()
+
+        # An adjustment without a reason: 422, shown at the reason field.
+        await post(page, stock, -1, kind="adjustment")
+        await page.click("#post-submit")
+        await page.wait_for_selector("#post-reason-error:not(:empty)", timeout=WAIT_MS)
+        assert await page.get_attribute("#post-reason", "aria-invalid") == "true"
+
+        # No quantity: said at the field, nothing sent.
+        await page.fill("#post-quantity", "")
+        await page.click("#post-submit")
+        assert await text(page, "#post-quantity-error") == "Enter a quantity."
+
+    assert await console.ledger(stock) == [3]
+    assert errors == []
+
+
+async def test_issue_adjustment_and_transfer_post_from_the_form(console: ConsoleSite) -> None:
+    stock = await console.stock(on_hand=10)
+    shelf = await new_location(console.http, stock.staff)
+    clerk = await console.user(Role.CLERK)
+    async with console.context() as context:
+        page = await context.new_page()
+        await log_in(page, console.base, clerk)
+        await show_only(page, stock)
+        await wait_on_hand(page, stock, 10)
+
+        await post(page, stock, 4, kind="issue")
+        await page.click("#post-submit")
+        await wait_on_hand(page, stock, 6)
+
+        await post(page, stock, -1, kind="adjustment")
+        await page.select_option("#post-reason", "damage")
+        await page.click("#post-submit")
+        await wait_on_hand(page, stock, 5)
+
+        await page.reload()  # the session survives a reload of the tab
+        await page.wait_for_selector("#work-view:not([hidden])", timeout=WAIT_MS)
+        await post(page, stock, 2, kind="transfer")
+        assert await text(page, "#post-location-label") == "From location"
+        await page.select_option("#post-to-location", shelf["id"])
+        await page.click("#post-submit")
+        await page.wait_for_selector("#post-ok:not(:empty)", timeout=WAIT_MS)
+        assert await text(page, "#post-ok") == (
+            "Moved 2; 3 left at the source, 2 at the destination."
+        )
+
+    assert await console.ledger(stock) == [10, -4, -1, -2, 2]
+
+
+async def test_the_chart_draws_on_hand_over_time(console: ConsoleSite, tmp_path: Path) -> None:
+    stock = await console.stock(on_hand=4)
+    await console.stock()  # another product, which the chart must leave out
+    manager = await console.user(Role.MANAGER)
+    async with console.context() as context:
+        page = await context.new_page()
+        errors = watch(page)
+        await log_in(page, console.base, manager)
+        await page.select_option("#product-picker", stock.product["id"])
+        await page.wait_for_selector("#chart-svg path", timeout=WAIT_MS)
+        assert "from 0 to 4 over the last 1 movements" in await text(page, "#chart-summary")
+
+        # A movement arrives live: the chart is drawn again with it.
+        await post(page, stock, 6)
+        await page.click("#post-submit")
+        await page.wait_for_function(
+            "() => document.querySelector('#chart-summary').textContent.includes('to 10')",
+            timeout=WAIT_MS,
+        )
+        assert "from 0 to 10 over the last 2 movements" in await text(page, "#chart-summary")
+        steps = await page.get_attribute("#chart-svg path", "d")
+        assert steps is not None
+        assert steps.count("V") == 2  # one step per movement
+        await screenshot(page, tmp_path, "console-chart")
+    assert errors == []
+
+
+async def test_editing_a_product_against_a_stale_etag_shows_the_conflict(
+    console: ConsoleSite,
+) -> None:
+    stock = await console.stock(reorder_point=1)
+    product_url = f"/api/v1/products/{stock.product['id']}"
+    manager = await console.user(Role.MANAGER)
+    async with console.context() as context:
+        page = await context.new_page()
+        await log_in(page, console.base, manager)
+        await page.select_option("#product-picker", stock.product["id"])
+        await page.wait_for_function(
+            "() => document.querySelector('#product-reorder-point').value === '1'",
+            timeout=WAIT_MS,
+        )
+
+        # Someone else changes it after the page read it.
+        current = await console.http.get(product_url, headers=stock.staff)
+        other = await console.http.patch(
+            product_url,
+            json={"name": "Renamed elsewhere"},
+            headers={**stock.staff, "If-Match": current.headers["etag"]},
+        )
+        assert other.status_code == 200, other.text
+
+        await page.fill("#product-reorder-point", "25")
+        await page.click("#product-submit")
+        await page.wait_for_selector("#product-error:not(:empty)", timeout=WAIT_MS)
+        assert "Someone else changed this product" in await text(page, "#product-error")
+        unchanged = (await console.http.get(product_url, headers=stock.staff)).json()
+        assert (unchanged["name"], unchanged["reorder_point"]) == ("Renamed elsewhere", 1)
+
+        # Reload shows their change; the edit made on it is saved.
+        await page.click("#product-reload")
+        await page.wait_for_function(
+            "() => document.querySelector('#product-name').value === 'Renamed elsewhere'",
+            timeout=WAIT_MS,
+        )
+        await page.fill("#product-reorder-point", "25")
+        await page.click("#product-submit")
+        await page.wait_for_selector("#product-ok:not(:empty)", timeout=WAIT_MS)
+
+    saved = (await console.http.get(product_url, headers=stock.staff)).json()
+    assert (saved["name"], saved["reorder_point"], saved["version"]) == (
+        "Renamed elsewhere",
+        25,
+        3,
+    )
+
+
+async def test_a_clerk_cannot_save_a_product(console: ConsoleSite) -> None:
+    stock = await console.stock(reorder_point=1)
+    clerk = await console.user(Role.CLERK)
+    async with console.context() as context:
+        page = await context.new_page()
+        await log_in(page, console.base, clerk)
+        await page.select_option("#product-picker", stock.product["id"])
+        await page.wait_for_function(
+            "() => document.querySelector('#product-reorder-point').value === '1'",
+            timeout=WAIT_MS,
+        )
+        await page.fill("#product-reorder-point", "9")
+        await page.click("#product-submit")
+        await page.wait_for_selector("#product-error:not(:empty)", timeout=WAIT_MS)
+        assert "role" in (await text(page, "#product-error")).lower()
+
+    product = await console.http.get(f"/api/v1/products/{stock.product['id']}", headers=stock.staff)
+    assert (product.json()["reorder_point"], product.json()["version"]) == (1, 1)

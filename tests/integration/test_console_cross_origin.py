@@ -1,0 +1,88 @@
+"""The console's pages served from another origin, in a real browser: from an origin in
+CORS_ORIGINS they log in, read the board, follow the live feed, post with an Idempotency-Key
+and edit with If-Match from an ETag, all through CORS; from an origin that is not allowed the
+browser itself refuses the API's answers.
+
+The tests skip, saying why, only where headless Chromium is not installed (CI installs it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.async_api import Request
+
+from src.models.user import Role
+from tests.support.browser import WAIT_MS, needs_chromium
+from tests.support.console import (
+    ConsoleSite,
+    log_in,
+    post,
+    screenshot,
+    show_only,
+    wait_on_hand,
+)
+from tests.support.factories import DEFAULT_PASSWORD
+
+pytestmark = needs_chromium
+
+
+async def test_an_allowed_origin_uses_the_api_through_cors(
+    console: ConsoleSite, tmp_path: Path
+) -> None:
+    stock = await console.stock(on_hand=2)
+    manager = await console.user(Role.MANAGER)
+    async with console.context() as context:
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        api_calls: list[str] = []
+        page.on("request", lambda request: api_calls.append(request.url))
+        await log_in(page, console.allowed, manager)
+        assert page.url.startswith(console.allowed)
+        await show_only(page, stock)
+        await wait_on_hand(page, stock, 2)
+        assert await page.text_content("#live-status") == "Live"
+
+        await post(page, stock, 5)
+        await page.dblclick("#post-submit")
+        await wait_on_hand(page, stock, 7)  # through the cross-origin event stream
+
+        # The ETag is readable across origins, so If-Match works.
+        await page.select_option("#product-picker", stock.product["id"])
+        await page.wait_for_selector("#product-form:not([hidden])", timeout=WAIT_MS)
+        await page.fill("#product-reorder-point", "10")
+        await page.click("#product-submit")
+        await page.wait_for_selector("#product-ok:not(:empty)", timeout=WAIT_MS)
+        await screenshot(page, tmp_path, "console-cross-origin")
+
+    assert any(url.startswith(f"{console.base}/api/v1/") for url in api_calls)
+    assert errors == []
+    assert await console.ledger(stock) == [2, 5]
+    product = await console.http.get(f"/api/v1/products/{stock.product['id']}", headers=stock.staff)
+    assert (product.json()["reorder_point"], product.json()["version"]) == (10, 2)
+
+
+async def test_an_origin_that_is_not_allowed_is_refused_by_the_browser(
+    console: ConsoleSite,
+) -> None:
+    clerk = await console.user(Role.CLERK)
+    async with console.context() as context:
+        page = await context.new_page()
+        messages: list[str] = []
+        page.on("console", lambda message: messages.append(message.text))
+        failed: list[Request] = []
+        page.on("requestfailed", lambda request: failed.append(request))
+        await page.goto(f"{console.refused}/console")
+        await page.fill("#login-username", clerk.email)
+        await page.fill("#login-password", DEFAULT_PASSWORD)
+        await page.click("#login-submit")
+        await page.wait_for_selector("#login-error:not(:empty)", timeout=WAIT_MS)
+        assert (await page.text_content("#login-error")) == (
+            "The server could not be reached; try again."
+        )
+        assert await page.is_hidden("#work-view")
+        assert await page.evaluate("() => sessionStorage.length") == 0
+
+    assert [r.url for r in failed] == [f"{console.base}/api/v1/auth/token"]
+    assert any("CORS policy" in text for text in messages), messages

@@ -1,0 +1,104 @@
+"""The console on patchy Wi-Fi, in a real browser: postings made offline wait in IndexedDB,
+shown as pending, and are posted exactly once when the connection returns; a posting whose
+answer was lost is sent again with its key and still posted once.
+
+The tests skip, saying why, only where headless Chromium is not installed (CI installs it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.async_api import Route
+
+from src.models.user import Role
+from tests.support.browser import WAIT_MS, needs_chromium
+from tests.support.console import (
+    ConsoleSite,
+    log_in,
+    post,
+    screenshot,
+    show_only,
+    wait_on_hand,
+)
+
+pytestmark = needs_chromium
+
+PENDING = "#outbox-list li.pending"
+
+
+async def test_postings_made_offline_are_sent_once_when_back_online(
+    console: ConsoleSite, tmp_path: Path
+) -> None:
+    stock = await console.stock(on_hand=1)
+    clerk = await console.user(Role.CLERK)
+    async with console.context() as context:
+        page = await context.new_page()
+        await log_in(page, console.base, clerk)
+        await show_only(page, stock)
+        await wait_on_hand(page, stock, 1)
+
+        await context.set_offline(True)
+        for quantity in (3, 4):
+            await post(page, stock, quantity)
+            await page.click("#post-submit")
+            await page.wait_for_function(
+                "(n) => document.querySelectorAll('#outbox-list li.pending').length === n",
+                arg=quantity - 2,
+                timeout=WAIT_MS,
+            )
+        labels = await page.locator(PENDING).all_text_contents()
+        assert [label.endswith("(pending)") for label in labels] == [True, True]
+        assert "You are offline." in (await page.text_content("#post-ok") or "")
+        await screenshot(page, tmp_path, "console-offline")
+        assert await console.ledger(stock) == [1]  # nothing reached the server yet
+
+        await context.set_offline(False)
+        await page.wait_for_selector("#outbox", state="hidden", timeout=WAIT_MS)
+        await wait_on_hand(page, stock, 8)
+        # The outbox is empty in the browser's storage too, not only on the page.
+        stored = await page.evaluate(
+            """() => new Promise((resolve, reject) => {
+                const open = indexedDB.open("stockroom.console");
+                open.onsuccess = () => {
+                    const all = open.result.transaction("outbox").objectStore("outbox").getAll();
+                    all.onsuccess = () => { resolve(all.result.length); open.result.close(); };
+                    all.onerror = () => reject(all.error);
+                };
+                open.onerror = () => reject(open.error);
+            })"""
+        )
+        assert stored == 0
+
+    assert await console.ledger(stock) == [1, 3, 4]  # each posted exactly once
+
+
+async def test_a_posting_whose_answer_was_lost_is_resent_and_posted_once(
+    console: ConsoleSite,
+) -> None:
+    stock = await console.stock(on_hand=1)
+    clerk = await console.user(Role.CLERK)
+    keys: list[str] = []
+
+    async def lose_the_answer(route: Route) -> None:
+        # The server gets the posting and answers; the browser never sees the answer.
+        keys.append(route.request.headers["idempotency-key"])
+        await route.fetch()
+        await route.abort("connectionreset")
+
+    async with console.context() as context:
+        page = await context.new_page()
+        await log_in(page, console.base, clerk)
+        await page.route("**/api/v1/stock/movements", lose_the_answer)
+        await post(page, stock, 5)
+        await page.click("#post-submit")
+        await page.wait_for_selector(PENDING, timeout=WAIT_MS)
+        assert "The server did not answer." in (await page.text_content("#post-ok") or "")
+        assert await console.ledger(stock) == [1, 5]  # it did reach the server
+
+        await page.unroute("**/api/v1/stock/movements")
+        await page.click("#outbox-send")
+        await page.wait_for_selector("#outbox", state="hidden", timeout=WAIT_MS)
+
+    assert len(keys) == 1
+    assert await console.ledger(stock) == [1, 5]  # the resend was answered from the first
