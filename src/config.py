@@ -17,6 +17,9 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_SECRET_KEY_LENGTH = 32
+# OWASP's least Argon2id cost outside development (19 MiB of memory, 2 passes).
+MIN_HASH_MEMORY_KIB = 19 * 1024
+MIN_HASH_TIME_COST = 2
 # Words from the keys people paste out of examples; any of them in production is a leaked
 # key. Whole words, so a random key (token_urlsafe) practically never trips them.
 _PLACEHOLDER_MARKERS = (
@@ -185,6 +188,11 @@ class Settings(BaseSettings):
     # and how long a request waits for its turn before a 429 with Retry-After.
     password_hash_concurrency: int = Field(default=4, ge=1, le=64)
     password_hash_max_wait_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Argon2id's cost for new hashes (pwdlib's recommendation by default). Below OWASP's
+    # minimum (19 MiB, 2 passes) only in development: the test suite logs in thousands of
+    # times. A stored hash is verified with its own cost and rehashed at the next login.
+    password_hash_memory_kib: int = Field(default=65536, ge=32, le=4 * 1024 * 1024)
+    password_hash_time_cost: int = Field(default=3, ge=1, le=20)
     # Proxies whose X-Forwarded-For is believed (comma-separated IPs/CIDRs, or *). Empty:
     # the client address is the socket's peer, which a client cannot forge.
     forwarded_allow_ips: str = ""
@@ -274,6 +282,15 @@ class Settings(BaseSettings):
         problem = secret_key_problem(self.secret_key)
         if problem:
             raise ValueError(f"SECRET_KEY {problem} (ENVIRONMENT={self.environment})")
+        if (
+            self.password_hash_memory_kib < MIN_HASH_MEMORY_KIB
+            or self.password_hash_time_cost < MIN_HASH_TIME_COST
+        ):
+            raise ValueError(
+                f"PASSWORD_HASH_MEMORY_KIB must be at least {MIN_HASH_MEMORY_KIB} and "
+                f"PASSWORD_HASH_TIME_COST at least {MIN_HASH_TIME_COST} "
+                f"(ENVIRONMENT={self.environment})"
+            )
         if self.webhook_allow_private_targets:
             # It lets an admin's URL reach the server's own network (metadata, database).
             raise ValueError(

@@ -246,6 +246,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_hashing(
         concurrency=settings.password_hash_concurrency,
         max_wait_seconds=settings.password_hash_max_wait_seconds,
+        memory_kib=settings.password_hash_memory_kib,
+        time_cost=settings.password_hash_time_cost,
     )
 
     app = FastAPI(

@@ -29,6 +29,7 @@ from tests.support.logs import lines_to
 from tests.support.servers import in_process
 
 TEST_SECRET_KEY = "k3Y-for-tests-only-9f8e7d6c5b4a3210zyxwvu"
+TEST_HASH_COST = (64, 1)  # Argon2id memory (KiB) and passes for the suite's passwords
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +66,9 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         "rate_limit_default": "100000/minute",
         # In-process apps deliver no webhooks: the webhook tests start the workers they watch.
         "webhook_concurrency": 0,
+        # The least Argon2id cost: thousands of logins; the cost itself is tested apart.
+        "password_hash_memory_kib": TEST_HASH_COST[0],
+        "password_hash_time_cost": TEST_HASH_COST[1],
         "_env_file": None,
     }
     values.update(overrides)

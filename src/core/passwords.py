@@ -21,15 +21,20 @@ from functools import lru_cache
 from typing import TypeVar
 
 from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 
 from src.core.exceptions import RateLimited
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
 
-_hasher = PasswordHash.recommended()
-# Verified against when the email is unknown, so both paths cost the same time.
-_DUMMY_HASH = _hasher.hash("timing-equaliser-not-a-real-password")
+# pwdlib's recommended Argon2id (64 MiB, 3 passes) until the settings say otherwise.
+_cost = (65536, 3)
+_hasher = PasswordHash((Argon2Hasher(memory_cost=_cost[0], time_cost=_cost[1]),))
+# Verified against when the email is unknown, so both paths cost the same time (made again
+# whenever the cost changes).
+_DUMMY_PASSWORD = "timing-equaliser-not-a-real-password"  # noqa: S105 - matches no account
+_DUMMY_HASH = _hasher.hash(_DUMMY_PASSWORD)
 
 
 @lru_cache(maxsize=1)
@@ -67,11 +72,22 @@ _gates: weakref.WeakKeyDictionary[
 _T = TypeVar("_T")
 
 
-def configure_hashing(*, concurrency: int, max_wait_seconds: float) -> None:
-    """Set the process-wide bound (the app does so from its settings at start-up)."""
-    global _limits
+def configure_hashing(
+    *,
+    concurrency: int,
+    max_wait_seconds: float,
+    memory_kib: int = 65536,
+    time_cost: int = 3,
+) -> None:
+    """Set the process-wide bound and the cost of new hashes (the app does so from its
+    settings at start-up)."""
+    global _limits, _cost, _hasher, _DUMMY_HASH
     _limits = HashingLimits(concurrency, max_wait_seconds)
     _gates.clear()
+    if (memory_kib, time_cost) != _cost:
+        _cost = (memory_kib, time_cost)
+        _hasher = PasswordHash((Argon2Hasher(memory_cost=memory_kib, time_cost=time_cost),))
+        _DUMMY_HASH = _hasher.hash(_DUMMY_PASSWORD)
 
 
 def _gate() -> tuple[HashingLimits, asyncio.Semaphore]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -10,13 +11,19 @@ from typing import Any
 
 import httpx
 import jwt
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from src.core.passwords import hash_password
 from src.core.tokens import key_id
 from src.models.user import Role, User
+from tests.conftest import TEST_HASH_COST
 
 DEFAULT_PASSWORD = "Sturdy-Passw0rd-for-tests"
+# The cost every test app is configured with.
+_TEST_HASHER = PasswordHash(
+    (Argon2Hasher(memory_cost=TEST_HASH_COST[0], time_cost=TEST_HASH_COST[1]),)
+)
 _hash_cache: dict[str, str] = {}
 
 
@@ -25,9 +32,10 @@ def unique_email(prefix: str = "user") -> str:
 
 
 async def _hashed(password: str) -> str:
-    # Argon2 costs ~0.1 s per hash; tests reuse one hash per distinct password.
+    # At the suite's Argon2id cost (a login verifies at the stored hash's own cost, whatever
+    # the app's settings), and once per distinct password.
     if password not in _hash_cache:
-        _hash_cache[password] = await hash_password(password)
+        _hash_cache[password] = await asyncio.to_thread(_TEST_HASHER.hash, password)
     return _hash_cache[password]
 
 

@@ -120,6 +120,36 @@ def test_private_webhook_targets_are_refused_outside_development(environment: st
     assert load_settings(webhook_allow_private_targets=True).webhook_allow_private_targets
 
 
+@pytest.mark.parametrize(("memory", "passes"), [(19 * 1024 - 1, 2), (19 * 1024, 1), (64, 1)])
+def test_a_password_hash_cost_below_owasp_is_refused_outside_development(
+    memory: int, passes: int
+) -> None:
+    with pytest.raises(SettingsError, match="PASSWORD_HASH_MEMORY_KIB must be at least 19456"):
+        load_settings(
+            environment="production",
+            database_url=DB,
+            secret_key=GOOD_KEY,
+            password_hash_memory_kib=memory,
+            password_hash_time_cost=passes,
+        )
+    cheap = load_settings(password_hash_memory_kib=memory, password_hash_time_cost=passes)
+    assert (cheap.password_hash_memory_kib, cheap.password_hash_time_cost) == (memory, passes)
+    least = load_settings(
+        environment="production",
+        database_url=DB,
+        secret_key=GOOD_KEY,
+        password_hash_memory_kib=19 * 1024,
+        password_hash_time_cost=2,
+    )
+    assert least.password_hash_memory_kib == 19 * 1024
+
+
+@pytest.mark.parametrize(("memory", "passes"), [(31, 1), (64, 0), (64, 21)])
+def test_a_password_hash_cost_out_of_bounds_is_refused(memory: int, passes: int) -> None:
+    with pytest.raises(SettingsError, match="PASSWORD_HASH_"):
+        load_settings(password_hash_memory_kib=memory, password_hash_time_cost=passes)
+
+
 @pytest.mark.parametrize("schedule", ["", "0", "5,-1", ",".join(["1"] * 21), "[5, 90000]"])
 def test_a_retry_schedule_out_of_bounds_is_refused(schedule: str) -> None:
     with pytest.raises(SettingsError, match="WEBHOOK_RETRY_SCHEDULE_SECONDS: must be 1 to 20"):

@@ -143,6 +143,25 @@ async def test_a_hash_with_outdated_parameters_is_upgraded_on_verify() -> None:
     assert await verify_password(GOOD, new_hash) == (True, None)
 
 
+async def test_the_configured_cost_makes_new_hashes_and_upgrades_older_ones() -> None:
+    try:
+        passwords.configure_hashing(
+            concurrency=4, max_wait_seconds=5.0, memory_kib=19 * 1024, time_cost=2
+        )
+        hashed = await hash_password(GOOD)
+        assert "$m=19456,t=2,p=4$" in hashed
+        assert "$m=19456,t=2,p=4$" in passwords._DUMMY_HASH  # unknown emails cost the same
+        assert await verify_password(GOOD, hashed) == (True, None)
+
+        passwords.configure_hashing(concurrency=4, max_wait_seconds=5.0)  # the default again
+        matches, upgraded = await verify_password(GOOD, hashed)
+        assert matches is True
+        assert upgraded is not None
+        assert "$m=65536,t=3,p=4$" in upgraded
+    finally:
+        passwords.configure_hashing(concurrency=4, max_wait_seconds=5.0)
+
+
 async def test_a_wrong_password_against_an_outdated_hash_is_not_upgraded() -> None:
     weak = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8 * 1024),)).hash(GOOD)
     assert await verify_password("not the password", weak) == (False, None)
@@ -166,6 +185,8 @@ def slow_hasher(mocker: MockerFixture) -> Iterator[dict[str, int]]:
             seen["now"] -= 1
         return "hashed"
 
+    # The default cost first: configuring the same cost again keeps the patched hasher.
+    passwords.configure_hashing(concurrency=4, max_wait_seconds=5.0)
     mocker.patch.object(passwords._hasher, "hash", side_effect=slow)
     yield seen
     passwords.configure_hashing(concurrency=4, max_wait_seconds=5.0)
