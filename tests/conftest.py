@@ -25,11 +25,11 @@ from src.core.database import Database, build_session_factory
 from src.dependencies import get_database
 from src.main import create_app
 from tests.support.databases import TestServer, hold_statistics, test_server
+from tests.support.factories import TEST_HASH_COST
 from tests.support.logs import lines_to
 from tests.support.servers import in_process
 
 TEST_SECRET_KEY = "k3Y-for-tests-only-9f8e7d6c5b4a3210zyxwvu"
-TEST_HASH_COST = (64, 1)  # Argon2id memory (KiB) and passes for the suite's passwords
 
 
 @pytest.fixture(scope="session")

@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from src.core.tokens import key_id
 from src.models.user import Role, User
-from tests.conftest import TEST_HASH_COST
 
 DEFAULT_PASSWORD = "Sturdy-Passw0rd-for-tests"
-# The cost every test app is configured with.
+# Argon2id memory (KiB) and passes for the suite's passwords: every test app is configured
+# with it (the cost itself is tested apart).
+TEST_HASH_COST = (64, 1)
 _TEST_HASHER = PasswordHash(
     (Argon2Hasher(memory_cost=TEST_HASH_COST[0], time_cost=TEST_HASH_COST[1]),)
 )

@@ -21,6 +21,8 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
+from tests.support.factories import TEST_HASH_COST
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -91,6 +93,9 @@ def serve_process(
         "DATABASE_URL": database_url,
         "SECRET_KEY": secret_key,
         "STOCKROOM_DATA_DIR": str(data_dir),
+        # The suite's Argon2id cost, as in-process apps have (tests/conftest.py).
+        "PASSWORD_HASH_MEMORY_KIB": str(TEST_HASH_COST[0]),
+        "PASSWORD_HASH_TIME_COST": str(TEST_HASH_COST[1]),
         **(env or {}),
     }
     environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
