@@ -15,8 +15,12 @@ function key(productId, locationId) {
   return `${productId}/${locationId}`;
 }
 
+// Column names, shown beside each value where a narrow screen stacks a row's cells.
+const LABELS = ["SKU", "Product", "Location", "On hand", "Reserved", "Available", "Incoming"];
+
 function cell(text, className) {
   const td = document.createElement("td");
+  td.setAttribute("role", "cell");
   td.textContent = text;
   if (className) td.className = className;
   return td;
@@ -41,6 +45,10 @@ function renderRow(level) {
     cell(level.available === null ? "" : String(level.available), "num"),
     cell(String(level.incoming), "num"),
   );
+  row.setAttribute("role", "row");
+  [...row.cells].forEach((td, index) => {
+    td.dataset.label = LABELS[index];
+  });
   if (isLow(level)) {
     row.classList.add("is-low");
     const mark = document.createElement("span");

@@ -232,3 +232,36 @@ async def test_console_enabled_false_serves_no_console(app: FastAPI, tmp_path: P
         assert (await client.get("/console")).status_code == 404
         assert (await client.get("/console/app.js")).status_code == 404
         assert (await client.get("/api/health")).status_code == 200
+
+
+def _luminance(color: str) -> float:
+    channels = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(one: str, other: str) -> float:
+    light, dark = sorted((_luminance(one), _luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.mark.parametrize(
+    ("text", "background"),
+    [
+        ("text", "bg"),
+        ("text", "panel"),
+        ("text", "low-bg"),
+        ("muted", "bg"),
+        ("muted", "panel"),
+        ("accent", "bg"),
+        ("accent-text", "accent"),
+        ("error", "bg"),
+        ("ok", "bg"),
+        ("low-mark", "low-bg"),
+        ("low-mark", "bg"),
+    ],
+)
+def test_text_colours_meet_wcag_aa_contrast(text: str, background: str) -> None:
+    css = (CONSOLE_DIR / "console.css").read_text(encoding="utf-8")
+    palette = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-f]{6});", css))
+    assert _contrast(palette[text], palette[background]) >= 4.5

@@ -239,3 +239,34 @@ async def test_a_clerk_cannot_save_a_product(console: ConsoleSite) -> None:
 
     product = await console.http.get(f"/api/v1/products/{stock.product['id']}", headers=stock.staff)
     assert (product.json()["reorder_point"], product.json()["version"]) == (1, 1)
+
+
+async def test_on_a_phone_with_only_the_keyboard(console: ConsoleSite, tmp_path: Path) -> None:
+    stock = await console.stock(on_hand=2)
+    clerk = await console.user(Role.CLERK)
+    async with console.context() as context:
+        page = await context.new_page()
+        await page.set_viewport_size({"width": 360, "height": 740})
+        await page.goto(f"{console.base}/console")
+        await page.wait_for_selector("#login-view:not([hidden])", timeout=WAIT_MS)
+        # The email field has the focus; Tab and Enter do the rest.
+        await page.keyboard.type(clerk.email)
+        await page.keyboard.press("Tab")
+        await page.keyboard.type(DEFAULT_PASSWORD)
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("#work-view:not([hidden])", timeout=WAIT_MS)
+        await show_only(page, stock)
+        await wait_on_hand(page, stock, 2)
+
+        # Nothing is wider than the phone: the table scrolls inside its own region.
+        widths = await page.evaluate(
+            "() => [document.documentElement.scrollWidth, window.innerWidth]"
+        )
+        assert widths[0] <= widths[1], widths
+        await post(page, stock, 1)
+        await page.focus("#post-quantity")
+        await page.keyboard.press("Enter")  # submits the form
+        await wait_on_hand(page, stock, 3)
+        await screenshot(page, tmp_path, "console-phone")
+
+    assert await console.ledger(stock) == [2, 1]
