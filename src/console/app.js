@@ -84,7 +84,7 @@ function main() {
   });
   const outbox = createOutbox({
     api,
-    owner: () => session.username(),
+    owner: () => session.username().toLowerCase(),
     onChange: showOutbox,
     onSent: () => {
       $("outbox-error").textContent = "";

@@ -26,6 +26,23 @@ from tests.support.factories import DEFAULT_PASSWORD
 
 pytestmark = needs_chromium
 
+# Creates a location with the tab's token and returns what a script can read of the answer.
+READ_HEADERS = """async (url) => {
+    const token = JSON.parse(sessionStorage.getItem("stockroom.console.session")).access_token;
+    const code = `X-${crypto.randomUUID().slice(0, 8)}`;
+    const response = await fetch(url, {
+        method: "POST",
+        headers: {"Authorization": `Bearer ${token}`, "Content-Type": "application/json"},
+        body: JSON.stringify({code, name: "Cross-origin shelf"}),
+    });
+    const seen = {status: response.status};
+    for (const name of ["location", "etag", "ratelimit-limit", "ratelimit-remaining",
+                        "x-request-id"]) {
+        seen[name] = response.headers.get(name);
+    }
+    return seen;
+}"""
+
 
 async def test_an_allowed_origin_uses_the_api_through_cors(
     console: ConsoleSite, tmp_path: Path
@@ -55,6 +72,16 @@ async def test_an_allowed_origin_uses_the_api_through_cors(
         await page.click("#product-submit")
         await page.wait_for_selector("#product-ok:not(:empty)", timeout=WAIT_MS)
         await screenshot(page, tmp_path, "console-cross-origin")
+
+        # A script of that origin reads the headers the API exposes to it.
+        seen = await page.evaluate(READ_HEADERS, f"{console.base}/api/v1/locations")
+
+    assert seen["status"] == 201
+    assert seen["location"].startswith("/api/v1/locations/")
+    assert seen["etag"] == '"v1"'
+    assert int(seen["ratelimit-limit"]) > 0
+    assert int(seen["ratelimit-remaining"]) >= 0
+    assert seen["x-request-id"]
 
     assert any(url.startswith(f"{console.base}/api/v1/") for url in api_calls)
     assert errors == []
