@@ -22,6 +22,22 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * A refusal that another attempt may turn into a success (the server was busy, failing or
+ * unreachable through a proxy, or still running the same key), as a network error may be.
+ */
+export function transient(error) {
+  if (!(error instanceof ApiError)) return true;
+  const type = error.problem.type || "";
+  return (
+    error.status === 401 ||
+    error.status === 408 ||
+    error.status === 429 ||
+    error.status >= 500 ||
+    type.endsWith("/idempotency-key-in-flight")
+  );
+}
+
 /** The body of a failed response as a problem: problem JSON, an OAuth2 error, or a stand-in. */
 export async function readProblem(response) {
   const type = response.headers.get("content-type") || "";
@@ -79,13 +95,17 @@ export function createApi({ baseUrl = "", session }) {
   /** Resolves to `{ data, headers }`: the parsed JSON body (or null) and the headers. */
   async function exchange(path, options = {}) {
     let response = await send(path, options);
+    let refreshed = null;
     if (response.status === 401 && session.canRefresh()) {
-      const refreshed = await session.refresh();
+      refreshed = await session.refresh();
       if (refreshed) response = await send(path, options);
     }
     if (!response.ok) {
       const problem = await readProblem(response);
-      if (response.status === 401) session.expired();
+      // Refused even after a refresh, or with nothing to refresh: the session is over. A
+      // refresh that failed for now (offline, server busy) keeps it for the next try.
+      const failedForNow = refreshed === false && session.isLoggedIn();
+      if (response.status === 401 && !failedForNow) session.expired();
       throw new ApiError(response.status, problem);
     }
     const type = response.headers.get("content-type") || "";

@@ -35,14 +35,22 @@ function boardFilters() {
   return params;
 }
 
-function showOutbox(entries) {
+function showOutbox(entries, outbox) {
   $("outbox").hidden = entries.length === 0;
   $("outbox-list").replaceChildren(
     ...entries.map((entry) => {
       const item = document.createElement("li");
       item.className = "pending";
       item.dataset.key = entry.key;
-      item.textContent = `${entry.label} (pending)`;
+      const label = document.createElement("span");
+      label.textContent = `${entry.label} (pending)`;
+      const discard = document.createElement("button");
+      discard.type = "button";
+      discard.className = "link";
+      discard.textContent = "Discard";
+      discard.setAttribute("aria-label", `Discard: ${entry.label}`);
+      discard.addEventListener("click", () => outbox.discard(entry.key));
+      item.append(label, " ", discard);
       return item;
     }),
   );
@@ -85,9 +93,11 @@ function main() {
   const outbox = createOutbox({
     api,
     owner: () => session.username().toLowerCase(),
-    onChange: showOutbox,
+    onChange: (entries) => showOutbox(entries, outbox),
     onSent: () => {
       $("outbox-error").textContent = "";
+      // The live feed shows it too, unless the stream is still reconnecting.
+      board.reload();
     },
     onRefused: (entry, error) => {
       $("outbox-error").textContent = `Not posted: ${entry.label}. ${error.message}`;

@@ -69,16 +69,20 @@ export function createBoard({ api, elements, filters = () => ({}), onMovement: h
   let cursors = [null];
   let nextCursor = null;
   let loading = null;
+  let queued = null;
   let live = null;
+  // Bumped by stop(): a start() still loading when the user logged out opens no stream.
+  let generation = 0;
 
   function showError(error) {
     elements.error.textContent = error ? error.message : "";
   }
 
   function updatePager() {
-    elements.first.disabled = cursors.length <= 1;
-    elements.previous.disabled = cursors.length <= 1;
-    elements.next.disabled = !nextCursor;
+    const busy = Boolean(loading);
+    elements.first.disabled = busy || cursors.length <= 1;
+    elements.previous.disabled = busy || cursors.length <= 1;
+    elements.next.disabled = busy || !nextCursor;
   }
 
   async function loadPage() {
@@ -106,10 +110,18 @@ export function createBoard({ api, elements, filters = () => ({}), onMovement: h
     if (!loading) {
       loading = loadPage().finally(() => {
         loading = null;
+        updatePager();
       });
+      updatePager();
       return loading;
     }
-    return loading.then(() => reload());
+    if (!queued) {
+      queued = loading.then(() => {
+        queued = null;
+        return reload();
+      });
+    }
+    return queued;
   }
 
   /** A movement arrived: refresh its row in place, or the page when the row is not shown. */
@@ -164,8 +176,10 @@ export function createBoard({ api, elements, filters = () => ({}), onMovement: h
     reload,
     restart,
     async start() {
+      const mine = ++generation;
       cursors = [null];
       await reload();
+      if (mine !== generation) return;
       live = followMovements({
         api,
         status: elements.status,
@@ -175,6 +189,7 @@ export function createBoard({ api, elements, filters = () => ({}), onMovement: h
       });
     },
     stop() {
+      generation += 1;
       if (live) live.close();
       live = null;
       elements.rows.replaceChildren();

@@ -55,8 +55,10 @@ function draw(svg, points) {
 /** `elements`: picker, svg, summary, error. */
 export function createChart({ api, elements }) {
   let shown = null;
+  let latest = 0; // only the newest request's answer is drawn
 
   async function show(id) {
+    const mine = ++latest;
     shown = id || null;
     elements.error.textContent = "";
     elements.svg.replaceChildren();
@@ -71,7 +73,7 @@ export function createChart({ api, elements }) {
         api.request(`/api/v1/products/${encoded}/stock`),
         api.request(`/api/v1/stock/movements?product_id=${encoded}&limit=${MOVEMENTS}`),
       ]);
-      if (shown !== id) return; // another product was chosen meanwhile
+      if (mine !== latest) return; // a newer request (or product) took over
       const points = series(stock.on_hand, ledger.items);
       if (points.length < 2) {
         elements.summary.textContent = "No movements yet.";
@@ -83,7 +85,7 @@ export function createChart({ api, elements }) {
         `On hand went from ${first.onHand} to ${stock.on_hand} over the last ` +
         `${ledger.items.length} movements, since ${new Date(first.at).toLocaleString()}.`;
     } catch (error) {
-      elements.error.textContent = error.message;
+      if (mine === latest) elements.error.textContent = error.message;
     }
   }
 

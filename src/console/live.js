@@ -16,8 +16,10 @@ export function followMovements({ api, status, onMovement, onReconnect }) {
   let opened = false;
 
   function show(text, isLive) {
-    status.textContent = text;
-    status.classList.toggle("is-live", isLive);
+    // Offline, that is the reason whatever the stream reports.
+    const offline = !navigator.onLine && !closed;
+    status.textContent = offline ? "Offline: live updates paused" : text;
+    status.classList.toggle("is-live", isLive && !offline);
   }
 
   function retry() {
@@ -64,10 +66,19 @@ export function followMovements({ api, status, onMovement, onReconnect }) {
     });
   }
 
-  // The browser knows before the stream does when the network is gone.
-  const offline = () => show("Offline: live updates paused", false);
+  // The browser knows before the stream does when the network comes and goes: back
+  // online, a reconnection waiting out its backoff goes at once.
+  const offline = () => show("", false);
   const online = () => {
-    if (source && source.readyState === EventSource.OPEN) show("Live", true);
+    if (source && source.readyState === EventSource.OPEN) {
+      show("Live", true);
+    } else if (timer) {
+      clearTimeout(timer);
+      delay = 1000;
+      open();
+    } else {
+      show("Live updates paused: reconnecting…", false);
+    }
   };
   window.addEventListener("offline", offline);
   window.addEventListener("online", online);

@@ -3,7 +3,7 @@
 // that cannot reach the server (offline, or the answer was lost) goes to the outbox with
 // that key and is sent when the connection returns, so it is never posted twice.
 
-import { ApiError } from "./api.js";
+import { ApiError, transient } from "./api.js";
 
 const MOVEMENTS = "/api/v1/stock/movements";
 const TRANSFERS = "/api/v1/stock/transfers";
@@ -61,13 +61,21 @@ function describe(data) {
   return `Posted ${data.quantity > 0 ? "+" : ""}${data.quantity}; on hand now ${data.balance_after}.`;
 }
 
+function unsure(error) {
+  if (error instanceof ApiError) return `Not posted yet: the server answered ${error.status}.`;
+  return "The server did not answer.";
+}
+
 /**
  * `elements`: form, submit, error, ok, locationLabel, transferOnly and adjustmentOnly
- * (wrappers shown for those kinds), and per field name its control and message. `outbox` keeps what cannot be
- * sent now; `names` turns ids into labels.
+ * (wrappers shown for those kinds), and per field name its control and message. `outbox`
+ * keeps what cannot be sent now; `names` turns ids into labels.
  */
 export function createMovementForm({ api, elements, outbox, names }) {
   let last = { fingerprint: "", until: 0, cleared: false };
+  // A posting whose outcome is unknown and that the outbox could not take: sending the same
+  // form again reuses its key, so the server cannot take it twice.
+  let unsettled = null;
 
   function clearErrors() {
     elements.error.textContent = "";
@@ -136,7 +144,9 @@ export function createMovementForm({ api, elements, outbox, names }) {
     }
     const { path, body, label } = posting(new FormData(elements.form), names);
     // One key per submission: a retry of this posting, now or from the outbox, is the same.
-    const entry = { key: crypto.randomUUID(), path, body, label };
+    const key = unsettled?.fingerprint === fingerprint ? unsettled.key : crypto.randomUUID();
+    unsettled = null;
+    const entry = { key, path, body, label };
     elements.submit.disabled = true;
     elements.submit.setAttribute("aria-busy", "true");
     try {
@@ -153,11 +163,14 @@ export function createMovementForm({ api, elements, outbox, names }) {
       }
       if (done) quantity.control.value = "";
     } catch (error) {
-      if (error instanceof ApiError) {
+      if (!transient(error)) {
         showProblem(error);
-      } else if (await keep(entry, "The server did not answer.")) {
-        // No answer: the server may or may not have it; the key makes resending safe.
+      } else if (await keep(entry, unsure(error))) {
+        // No definite answer: the server may or may not have it; the key makes resending
+        // safe.
         quantity.control.value = "";
+      } else {
+        unsettled = { fingerprint, key };
       }
     } finally {
       const cleared = !quantity.control.value;

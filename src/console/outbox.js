@@ -4,7 +4,7 @@
 // the original response and writes nothing. One tab sends at a time (Web Locks); every tab
 // shows the same list (a BroadcastChannel says when it changed).
 
-import { ApiError } from "./api.js";
+import { transient } from "./api.js";
 
 const DATABASE = "stockroom.console";
 const STORE = "outbox";
@@ -40,18 +40,6 @@ async function run(mode, work) {
 
 function withLock(work) {
   return navigator.locks ? navigator.locks.request(LOCK, work) : work();
-}
-
-/** A refusal that another attempt may turn into a success: send the entry again later. */
-function transient(error) {
-  if (!(error instanceof ApiError)) return true;
-  const type = error.problem.type || "";
-  return (
-    error.status === 401 ||
-    error.status === 429 ||
-    error.status >= 500 ||
-    type.endsWith("/idempotency-key-in-flight")
-  );
 }
 
 /**
@@ -94,8 +82,10 @@ export function createOutbox({ api, owner, onChange, onSent, onRefused }) {
   /** Sends what waits, oldest first; stops at the first posting that still cannot go. */
   function flush() {
     if (!navigator.onLine || !owner()) return Promise.resolve();
+    const who = owner();
     return withLock(async () => {
       for (const entry of await entries()) {
+        if (owner() !== who) break; // another user logged in meanwhile: their keys differ
         try {
           const data = await api.request(entry.path, {
             method: "POST",
@@ -116,5 +106,11 @@ export function createOutbox({ api, owner, onChange, onSent, onRefused }) {
   if (channel) channel.addEventListener("message", () => changed(false));
   window.addEventListener("online", () => flush());
 
-  return { add, flush, refresh: () => changed(false) };
+  /** The user gave up on a posting (it may never have reached the server). */
+  async function discard(key) {
+    await remove(key);
+    await changed();
+  }
+
+  return { add, flush, discard, refresh: () => changed(false) };
 }

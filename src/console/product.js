@@ -25,6 +25,9 @@ export function createProductEditor({ api, elements, onSaved }) {
     elements.fields.reorder_point.control.value = String(product.reorder_point);
   }
 
+  // An answer for a product no longer chosen is dropped.
+  const chosen = (id) => elements.picker.value === id;
+
   async function open(id) {
     clearErrors();
     loaded = null;
@@ -32,9 +35,11 @@ export function createProductEditor({ api, elements, onSaved }) {
     if (!id) return;
     try {
       const { data, headers } = await api.exchange(`/api/v1/products/${encodeURIComponent(id)}`);
+      if (!chosen(id)) return;
       loaded = { id, etag: headers.get("etag") };
       fill(data);
     } catch (error) {
+      if (!chosen(id)) return;
       elements.form.reset();
       elements.error.textContent = error.message;
     }
@@ -82,10 +87,11 @@ export function createProductEditor({ api, elements, onSaved }) {
         `/api/v1/products/${encodeURIComponent(loaded.id)}`,
         { method: "PATCH", body, headers: { "If-Match": loaded.etag } },
       );
+      if (onSaved) onSaved(data);
+      if (!chosen(data.id)) return;
       loaded = { id: data.id, etag: headers.get("etag") };
       fill(data);
       elements.ok.textContent = "Saved.";
-      if (onSaved) onSaved(data);
     } catch (error) {
       if (error instanceof ApiError) showProblem(error);
       else elements.error.textContent = "The server could not be reached; save again to retry.";

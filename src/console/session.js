@@ -14,9 +14,11 @@ const CHANNEL = "stockroom.console.session";
 const LOCK = "stockroom.console.refresh";
 const TOKEN_PATH = "/api/v1/auth/token";
 const LOGOUT_PATH = "/api/v1/auth/logout";
-// How long a new tab waits for another tab's session before it shows the login form.
+// How long a tab that opens waits for the other tabs' session (newer than what it stored,
+// when it was restored) before it shows anything or sends a request.
 const ASK_MS = 200;
-// Refresh this long before the access token expires rather than wait for a 401.
+// Refresh this long before the access token expires (at most half its lifetime) rather
+// than wait for a 401.
 const EARLY_MS = 60000;
 
 function load() {
@@ -51,6 +53,7 @@ export function createSession({ baseUrl = "" }) {
   const events = new EventTarget();
   const channel = "BroadcastChannel" in window ? new BroadcastChannel(CHANNEL) : null;
   let tokens = load();
+  const loaded = Boolean(tokens);
   let refreshing = null;
 
   function store(next, { share = true } = {}) {
@@ -64,10 +67,12 @@ export function createSession({ baseUrl = "" }) {
     return !tokens || other.obtained_at > tokens.obtained_at;
   }
 
+  // A tab restored from sessionStorage may hold a refresh token the other tabs have since
+  // rotated (presenting it late would end the session): it asks too, and waits as long.
   let answered = null;
   const ready = new Promise((resolve) => {
     answered = resolve;
-    if (tokens || !channel) resolve();
+    if (!channel) resolve();
     else setTimeout(resolve, ASK_MS);
   });
 
@@ -78,12 +83,12 @@ export function createSession({ baseUrl = "" }) {
         channel.postMessage({ type: "tokens", tokens });
       } else if (data.type === "tokens" && data.tokens && newer(data.tokens)) {
         store(data.tokens, { share: false });
-        answered();
+        if (!loaded) answered(); // a tab that had none need not wait for more answers
       } else if (data.type === "logout" && tokens) {
         store(null, { share: false });
       }
     });
-    if (!tokens) channel.postMessage({ type: "ask" });
+    channel.postMessage({ type: "ask" });
   }
 
   async function grant(fields) {
@@ -120,11 +125,17 @@ export function createSession({ baseUrl = "" }) {
         if (!tokens) return false;
         if (tokens.refresh_token !== used) return true;
         try {
-          store(await grant({ grant_type: "refresh_token", refresh_token: used }));
+          const next = await grant({ grant_type: "refresh_token", refresh_token: used });
+          // Logged out, or in as someone else, while it ran: that session stands.
+          if (!tokens || tokens.refresh_token !== used) return Boolean(tokens);
+          store(next);
           return true;
         } catch (error) {
-          // Refused (400 invalid_grant): the session is over. A network error keeps it.
-          if (error instanceof ApiError) store(null);
+          // Refused (400 invalid_grant): the session is over. A network error or a busy
+          // server (429, 5xx) keeps it for the next try.
+          if (error instanceof ApiError && error.status === 400 && tokens?.refresh_token === used) {
+            store(null);
+          }
           return false;
         }
       }).finally(() => {
@@ -136,7 +147,10 @@ export function createSession({ baseUrl = "" }) {
 
   /** The access token to send: refreshed first when it is about to expire. */
   async function freshAccessToken() {
-    if (tokens && tokens.expires_at - Date.now() < EARLY_MS) await refresh();
+    if (tokens) {
+      const early = Math.min(EARLY_MS, (tokens.expires_at - tokens.obtained_at) / 2);
+      if (tokens.expires_at - Date.now() < early) await refresh();
+    }
     return tokens ? tokens.access_token : null;
   }
 

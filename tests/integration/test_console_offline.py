@@ -1,6 +1,7 @@
 """The console on patchy Wi-Fi, in a real browser: postings made offline wait in IndexedDB,
-shown as pending, and are posted exactly once when the connection returns; a posting whose
-answer was lost is sent again with its key and still posted once.
+shown as pending, and are posted exactly once when the connection returns (one discarded
+is never sent); a posting whose answer was lost is sent again with its key and still posted
+once, and one refused by a failing proxy waits too.
 
 The tests skip, saying why, only where headless Chromium is not installed (CI installs it).
 """
@@ -39,17 +40,32 @@ async def test_postings_made_offline_are_sent_once_when_back_online(
         await wait_on_hand(page, stock, 1)
 
         await context.set_offline(True)
-        for quantity in (3, 4):
+        await page.wait_for_function(
+            "() => document.querySelector('#live-status').textContent.startsWith('Offline')",
+            timeout=WAIT_MS,
+        )
+        for count, quantity in enumerate((3, 4, 9), start=1):
             await post(page, stock, quantity)
             await page.click("#post-submit")
             await page.wait_for_function(
                 "(n) => document.querySelectorAll('#outbox-list li.pending').length === n",
-                arg=quantity - 2,
+                arg=count,
                 timeout=WAIT_MS,
             )
-        labels = await page.locator(PENDING).all_text_contents()
-        assert [label.endswith("(pending)") for label in labels] == [True, True]
+        labels = await page.locator(f"{PENDING} span").all_text_contents()
+        assert [label.split(" \N{MULTIPLICATION SIGN} ")[0] for label in labels] == [
+            "Receive 3",
+            "Receive 4",
+            "Receive 9",
+        ]
+        assert all(label.endswith("(pending)") for label in labels)
         assert "You are offline." in (await page.text_content("#post-ok") or "")
+        # The last one was a mistake: discarded, it is never sent.
+        await page.click(f"{PENDING}:nth-child(3) button")
+        await page.wait_for_function(
+            "() => document.querySelectorAll('#outbox-list li.pending').length === 2",
+            timeout=WAIT_MS,
+        )
         await screenshot(page, tmp_path, "console-offline")
         assert await console.ledger(stock) == [1]  # nothing reached the server yet
 
@@ -102,3 +118,37 @@ async def test_a_posting_whose_answer_was_lost_is_resent_and_posted_once(
 
     assert len(keys) == 1
     assert await console.ledger(stock) == [1, 5]  # the resend was answered from the first
+
+
+async def test_a_posting_refused_by_a_failing_gateway_waits_and_is_posted_once(
+    console: ConsoleSite,
+) -> None:
+    stock = await console.stock(on_hand=1)
+    clerk = await console.user(Role.CLERK)
+
+    async def bad_gateway(route: Route) -> None:
+        # A proxy in front of the API fails; the posting never reached the server.
+        await route.fulfill(status=502, content_type="text/html", body="<h1>Bad Gateway</h1>")
+
+    async with console.context() as context:
+        page = await context.new_page()
+        await log_in(page, console.base, clerk)
+        await page.route("**/api/v1/stock/movements", bad_gateway)
+        await post(page, stock, 6)
+        await page.click("#post-submit")
+        await page.wait_for_selector(PENDING, timeout=WAIT_MS)
+        assert "Not posted yet: the server answered 502." in (
+            await page.text_content("#post-ok") or ""
+        )
+        assert await page.text_content("#post-error") == ""
+        # Send now while the gateway still fails: it stays, nothing is lost.
+        await page.click("#outbox-send")
+        await page.wait_for_timeout(300)
+        assert await page.locator(PENDING).count() == 1
+        assert await page.is_visible("#work-view")  # a failing gateway logs no one out
+
+        await page.unroute("**/api/v1/stock/movements")
+        await page.click("#outbox-send")
+        await page.wait_for_selector("#outbox", state="hidden", timeout=WAIT_MS)
+
+    assert await console.ledger(stock) == [1, 6]

@@ -126,7 +126,14 @@ class ConsoleSite:
 async def console_site(database_url: str, tmp_path: Path) -> AsyncIterator[ConsoleSite]:
     allowed_port, refused_port = free_port(), free_port()
     allowed = f"http://127.0.0.1:{allowed_port}"
-    settings = make_settings(database_url, tmp_path, cors_origins=[allowed])
+    # Every browser test logs in from 127.0.0.1 against this one app: the login limits
+    # (tested apart) must not throttle the suite.
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        cors_origins=[allowed],
+        login_rate_limit_per_client="10000/minute",
+    )
     async with running(create_app(settings)) as base, contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(running(elsewhere(base), allowed_port))
         refused = await stack.enter_async_context(running(elsewhere(base), refused_port))
