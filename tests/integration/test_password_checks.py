@@ -131,7 +131,8 @@ async def test_wrong_guesses_do_not_starve_other_users(
 async def test_a_full_hashing_queue_answers_429_with_retry_after(
     committed_database_url: str, tmp_path: Path, committed_make_user: MakeUser
 ) -> None:
-    user = await committed_make_user(email=unique_email("queue"))
+    # Each check takes real time only at the default cost.
+    user = await committed_make_user(email=unique_email("queue"), full_cost=True)
     settings = make_settings(
         committed_database_url,
         tmp_path,

@@ -25,6 +25,7 @@ TEST_HASH_COST = (64, 1)
 _TEST_HASHER = PasswordHash(
     (Argon2Hasher(memory_cost=TEST_HASH_COST[0], time_cost=TEST_HASH_COST[1]),)
 )
+_DEFAULT_HASHER = PasswordHash.recommended()
 _hash_cache: dict[str, str] = {}
 
 
@@ -48,13 +49,21 @@ async def create_user(
     full_name: str = "Test User",
     role: Role = Role.VIEWER,
     is_active: bool = True,
+    full_cost: bool = False,
 ) -> User:
+    """A user whose password is hashed at the suite's cost, or with `full_cost` at the
+    service's default (for tests that need a login to take real time)."""
+    hashed = (
+        await asyncio.to_thread(_DEFAULT_HASHER.hash, password)
+        if full_cost
+        else await _hashed(password)
+    )
     async with AsyncSession(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     ) as session:
         user = User(
             email=email or unique_email(role.value),
-            hashed_password=await _hashed(password),
+            hashed_password=hashed,
             full_name=full_name,
             role=role,
             is_active=is_active,
