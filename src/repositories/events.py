@@ -252,6 +252,12 @@ class EventRepository(Repository[Event]):
         ).first()
         return Position(int(row.xid), int(row.seq)) if row else None
 
+    async def current_position(self) -> Position:
+        """Where a reader that wants only what comes next starts: after the newest visible
+        event (one still held back by an older transaction then follows once visible), else
+        after everything purged, else the beginning."""
+        return await self.newest_visible_position() or await self.watermark() or BEGINNING
+
     async def watermark(self) -> Position | None:
         """The highest position the retention purge has deleted, if any."""
         row = (await self.session.execute(select(EventWatermark.xid, EventWatermark.seq))).first()

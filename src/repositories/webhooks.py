@@ -15,7 +15,6 @@ from src.models.event import XID8
 from src.models.webhook import WebhookEndpoint
 from src.repositories.base import PageResult, Repository, SortOrder
 from src.repositories.events import Position
-from src.repositories.webhook_deliveries import WebhookDeliveryRepository
 
 ENDPOINTS_NEWEST_FIRST = SortOrder(
     "newest", (WebhookEndpoint.created_at, WebhookEndpoint.id), descending=True
@@ -105,16 +104,12 @@ class WebhookRepository(Repository[WebhookEndpoint]):
         )
 
     async def disable(self, endpoint_id: uuid.UUID, reason: str) -> bool:
-        """Stop deliveries to the endpoint: it is marked inactive with `reason`, and what was
-        still pending for it fails (recover requeues it). False when it was not active."""
+        """Mark the endpoint inactive with `reason`; False when it was not active."""
         disabled = await self.session.scalar(
             update(WebhookEndpoint)
             .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.is_active)
             .values(is_active=False, disabled_reason=reason, updated_at=func.now())
             .returning(WebhookEndpoint.id)
-        )
-        await WebhookDeliveryRepository(self.session).fail_pending(
-            endpoint_id, f"endpoint disabled: {reason}"
         )
         return disabled is not None
 

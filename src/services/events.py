@@ -25,7 +25,7 @@ from src.core.events import EventBroker, Subscription
 from src.core.exceptions import CursorExpired, MalformedRequest
 from src.core.logging import get_logger
 from src.models.event import Event
-from src.repositories.events import BEGINNING, EventRepository, Position
+from src.repositories.events import EventRepository, Position
 from src.repositories.stock import StockRepository
 from src.schemas.feed import EventRead
 from src.schemas.stock import MovementRead
@@ -143,8 +143,7 @@ class EventService:
         """Where a stream without a position starts: after the newest visible event, so an
         event still held back by an older transaction is delivered once it is visible."""
         async with self.session_factory() as session:
-            events = EventRepository(session)
-            return await events.newest_visible_position() or await events.watermark() or BEGINNING
+            return await EventRepository(session).current_position()
 
     async def _resumable(self, position: Position) -> Position:
         async with self.session_factory() as session:

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import random
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -236,7 +237,7 @@ class WebhookWorker:
             elif outcome.status_code == 410:
                 current = await deliveries.attempt_failed(claim, 410, outcome.error or GONE, None)
                 if current:
-                    await webhooks.disable(claim.endpoint_id, GONE)
+                    await disable_endpoint(session, claim.endpoint_id, GONE)
                 result = "gone"
             else:
                 retry_in = self.policy.retry_in(claim.step, outcome.retry_after)
@@ -249,8 +250,8 @@ class WebhookWorker:
                     claim.endpoint_id, self.policy.disable_after
                 ):
                     days = self.policy.disable_after / timedelta(days=1)
-                    await webhooks.disable(
-                        claim.endpoint_id, f"no successful delivery for {days:g} days"
+                    await disable_endpoint(
+                        session, claim.endpoint_id, f"no successful delivery for {days:g} days"
                     )
                     result = "disabled"
             if not current:
@@ -267,6 +268,16 @@ class WebhookWorker:
             error=outcome.error,
             duration_ms=round(outcome.seconds * 1000, 1),
         )
+
+
+async def disable_endpoint(session: AsyncSession, endpoint_id: uuid.UUID, reason: str) -> None:
+    """Stop deliveries to the endpoint (410 Gone, or days without a success): it is marked
+    inactive with `reason`, and what was still pending for it fails (recover requeues it).
+    The endpoint's row is locked first, as everywhere."""
+    await WebhookRepository(session).disable(endpoint_id, reason)
+    await WebhookDeliveryRepository(session).fail_pending(
+        endpoint_id, f"endpoint disabled: {reason}"
+    )
 
 
 async def measure_queue(session_factory: async_sessionmaker[AsyncSession]) -> None:

@@ -27,7 +27,7 @@ from src.core.webhook_targets import UnsafeTarget, check_url
 from src.models.user import ActiveUser
 from src.models.webhook import WebhookEndpoint
 from src.repositories.base import PageResult
-from src.repositories.events import BEGINNING, EventRepository, Position
+from src.repositories.events import EventRepository
 from src.repositories.webhook_deliveries import WebhookDeliveryRepository
 from src.repositories.webhooks import WebhookRepository
 from src.schemas.filters import DeliveryFilter
@@ -67,7 +67,8 @@ class WebhookService:
     async def create(self, data: WebhookCreate, *, actor: ActiveUser) -> WebhookWithSecret:
         await self._check(data.url)
         secret = new_secret()
-        position = await self._feed_now()
+        # The endpoint gets every event after this one (one committing meanwhile included).
+        position = await EventRepository(self.work.session).current_position()
         endpoint = await self.endpoints.add(
             WebhookEndpoint(
                 url=data.url,
@@ -108,7 +109,7 @@ class WebhookService:
             # A fresh start: the old run of failures must not disable it again at once.
             endpoint.is_active, endpoint.disabled_reason, endpoint.failing_since = True, None, None
             # It gets what happens from now on, not what happened while it was off.
-            position = await self._feed_now()
+            position = await EventRepository(self.work.session).current_position()
             endpoint.position_xid, endpoint.position_seq = position.xid, position.seq
         elif active is False and endpoint.is_active:
             endpoint.is_active = False
@@ -210,12 +211,6 @@ class WebhookService:
             raise ValidationFailed(
                 "The URL's host could not be resolved in time", loc=["body", "url"]
             ) from None
-
-    async def _feed_now(self) -> Position:
-        """The newest visible event's position: the endpoint gets every event after it (one
-        committing while this request runs included)."""
-        events = EventRepository(self.work.session)
-        return await events.newest_visible_position() or await events.watermark() or BEGINNING
 
     def _readable(self, sealed: bytes) -> bool:
         try:

@@ -280,3 +280,33 @@ def test_create_admin_rejects_bad_input_in_one_line(
     assert result.output.startswith("error: invalid admin:")
     assert reason in result.output
     assert result.output.count("\n") == 1
+
+
+def test_reseal_with_an_unreachable_database_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", UNREACHABLE)
+    monkeypatch.setenv("SECRET_KEY", TEST_SECRET_KEY)
+    result = runner.invoke(app, ["reseal-webhook-secrets"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: cannot connect to the database at 127.0.0.1:1/nothing")
+    assert result.output.count("\n") == 1
+    assert "resealed" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [(None, "SECRET_KEY is missing"), ("changeme-" * 5, "SECRET_KEY looks like a placeholder")],
+)
+def test_reseal_with_an_unfit_secret_key_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, key: str | None, reason: str
+) -> None:
+    # Sealing under a missing or placeholder key would make every secret readable by anyone
+    # who guesses it: the command refuses before it touches the database.
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", UNREACHABLE)
+    if key:
+        monkeypatch.setenv("SECRET_KEY", key)
+    result = runner.invoke(app, ["reseal-webhook-secrets"])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: invalid settings: {reason}")
+    assert result.output.count("\n") == 1
+    assert "Traceback" not in result.output

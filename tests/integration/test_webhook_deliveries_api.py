@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from src.repositories.webhooks import WebhookRepository
+from src.services.webhook_dispatch import disable_endpoint
 from tests.support.webhook_api import (
     UNKNOWN,
     WEBHOOKS,
@@ -234,9 +234,7 @@ async def test_enabling_again_clears_the_reason_and_accepts_test_events(
     queued = await send_test(client, admin_headers, created["id"])
     # As the delivery workers disable an endpoint that answered 410 Gone.
     async with AsyncSession(bind=connection) as session:
-        assert await WebhookRepository(session).disable(
-            uuid.UUID(created["id"]), "the endpoint answered 410 Gone"
-        )
+        await disable_endpoint(session, uuid.UUID(created["id"]), "the endpoint answered 410 Gone")
     disabled = await hook(client, admin_headers, created["id"])
     assert (disabled["is_active"], disabled["disabled_reason"]) == (
         False,

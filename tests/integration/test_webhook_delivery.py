@@ -30,8 +30,7 @@ async def test_a_movement_reaches_the_receiver_signed_as_the_feed_shows_it(
 ) -> None:
     s = await shop()
     async with receiving(Receiver()) as receiver:
-        endpoint = await s.hook(receiver.url, event_types=["movement.created"])
-        receiver.secrets.append(endpoint["secret"])
+        endpoint = await s.hook_to(receiver, event_types=["movement.created"])
         movement = await s.receipt(3)
         await receiver.wait_for(lambda: len(receiver.received) == 1)
 
@@ -62,8 +61,7 @@ async def test_three_500s_then_200_is_delivered_once_after_the_retries(shop: Sho
         return next(answers), {}, b"boom"
 
     async with receiving(Receiver(script=flaky)) as receiver:
-        endpoint = await s.hook(receiver.url, event_types=["movement.created"])
-        receiver.secrets.append(endpoint["secret"])
+        endpoint = await s.hook_to(receiver, event_types=["movement.created"])
         await s.receipt()
         await receiver.wait_for(lambda: len(receiver.received) == 4)
         await asyncio.sleep(1)  # time enough for a wrong fifth attempt
@@ -84,8 +82,7 @@ async def test_a_receiver_that_keeps_failing_ends_failed_with_the_reason(
         return 503, {}, b"down for maintenance"
 
     async with receiving(Receiver(script=broken)) as receiver:
-        endpoint = await s.hook(receiver.url, event_types=["movement.created"])
-        receiver.secrets.append(endpoint["secret"])
+        endpoint = await s.hook_to(receiver, event_types=["movement.created"])
         await s.receipt()
         await receiver.wait_for(lambda: len(receiver.received) == 4)
         await asyncio.sleep(0.8)
@@ -139,8 +136,7 @@ async def test_410_gone_disables_the_endpoint_at_once(shop: ShopFactory) -> None
         return 410, {}, b""
 
     async with receiving(Receiver(script=gone)) as receiver:
-        endpoint = await s.hook(receiver.url, event_types=["movement.created"])
-        receiver.secrets.append(endpoint["secret"])
+        endpoint = await s.hook_to(receiver, event_types=["movement.created"])
         await s.receipt()
         await receiver.wait_for(lambda: len(receiver.received) == 1)
         await asyncio.sleep(0.3)
@@ -266,8 +262,7 @@ async def test_retry_and_recover_send_failed_deliveries_again(shop: ShopFactory)
         return (200 if healthy else 500), {}, b""
 
     async with receiving(Receiver(script=switch)) as receiver:
-        endpoint = await s.hook(receiver.url, event_types=["movement.created"])
-        receiver.secrets.append(endpoint["secret"])
+        endpoint = await s.hook_to(receiver, event_types=["movement.created"])
         for _ in range(3):
             await s.receipt()
         await receiver.wait_for(lambda: len(receiver.received) == 6)  # 2 attempts each

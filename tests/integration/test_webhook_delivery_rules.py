@@ -19,8 +19,7 @@ async def test_an_endpoint_gets_the_events_after_its_creation_only(shop: ShopFac
     s = await shop()
     before = await s.receipt()
     async with receiving(Receiver()) as receiver:
-        endpoint = await s.hook(receiver.url, event_types=["movement.created"])
-        receiver.secrets.append(endpoint["secret"])
+        await s.hook_to(receiver, event_types=["movement.created"])
         after = await s.receipt()
         await receiver.wait_for(lambda: len(receiver.received) == 1)
         await asyncio.sleep(0.5)
@@ -84,8 +83,7 @@ async def test_retry_after_on_429_is_honoured(shop: ShopFactory) -> None:
         return 200, {}, b""
 
     async with receiving(Receiver(script=busy_once)) as receiver:
-        endpoint = await s.hook(receiver.url, event_types=["movement.created"])
-        receiver.secrets.append(endpoint["secret"])
+        endpoint = await s.hook_to(receiver, event_types=["movement.created"])
         await s.receipt()
         await receiver.wait_for(lambda: len(receiver.received) == 2)
     assert arrivals[1] - arrivals[0] >= 1.9  # not the schedule's 0.1 s
@@ -98,8 +96,7 @@ async def test_a_paused_endpoint_gets_nothing_and_resumes_from_its_re_enabling(
 ) -> None:
     s = await shop()
     async with receiving(Receiver()) as receiver:
-        endpoint = await s.hook(receiver.url, event_types=["movement.created"])
-        receiver.secrets.append(endpoint["secret"])
+        endpoint = await s.hook_to(receiver, event_types=["movement.created"])
         url = f"{API}/webhooks/{endpoint['id']}"
         paused = await s.client.patch(url, json={"is_active": False}, headers=s.admin)
         assert paused.status_code == 200
@@ -174,8 +171,7 @@ async def test_pausing_during_an_attempt_never_lets_a_second_one_run_beside_it(
         return 200, {}, b""
 
     async with receiving(Receiver(script=slow_first)) as receiver:
-        endpoint = await s.hook(receiver.url, event_types=["movement.created"])
-        receiver.secrets.append(endpoint["secret"])
+        endpoint = await s.hook_to(receiver, event_types=["movement.created"])
         url = f"{API}/webhooks/{endpoint['id']}"
         await s.receipt()
         await asyncio.wait_for(started.wait(), timeout=10)  # the first attempt is running
@@ -221,8 +217,7 @@ async def test_a_slow_receiver_holds_its_own_slots_only(shop: ShopFactory) -> No
 
     async with receiving(Receiver(script=stuck)) as slow, receiving(Receiver()) as fast:
         await s.hook(slow.url, event_types=["movement.created"])
-        quick = await s.hook(fast.url, event_types=["movement.created"])
-        fast.secrets.append(quick["secret"])
+        await s.hook_to(fast, event_types=["movement.created"])
         for _ in range(6):
             await s.receipt()
         await fast.wait_for(lambda: len(fast.received) == 6, seconds=10)

@@ -49,8 +49,7 @@ async def test_secrets_survive_a_server_key_rotation_with_reseal(
 ) -> None:
     s = await shop(webhook_concurrency=0)
     async with receiving(Receiver()) as receiver:
-        endpoint = await s.hook(receiver.url, event_types=["movement.created"])
-        receiver.secrets.append(endpoint["secret"])
+        endpoint = await s.hook_to(receiver, event_types=["movement.created"])
 
         # The new key signs tokens; the old one, still listed, opens the sealed secret.
         rotated = {"secret_key": NEW_KEY, "secret_key_previous": [TEST_SECRET_KEY]}

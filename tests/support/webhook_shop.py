@@ -19,6 +19,7 @@ from tests.conftest import make_settings
 from tests.support.factories import create_user, login_headers
 from tests.support.servers import in_process
 from tests.support.stock import new_location, new_product, post_movement
+from tests.support.webhooks import Receiver
 
 API = "/api/v1"
 FAST: dict[str, Any] = {
@@ -53,6 +54,12 @@ class Shop:
         )
         assert response.status_code == 201, response.text
         endpoint: dict[str, Any] = response.json()
+        return endpoint
+
+    async def hook_to(self, receiver: Receiver, **fields: Any) -> dict[str, Any]:
+        """An endpoint at `receiver`, whose verifier learns its secret."""
+        endpoint = await self.hook(receiver.url, **fields)
+        receiver.secrets.append(endpoint["secret"])
         return endpoint
 
     async def deliveries(self, endpoint: dict[str, Any], **params: str) -> list[dict[str, Any]]:
