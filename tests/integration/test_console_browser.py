@@ -17,6 +17,7 @@ from tests.support.browser import WAIT_MS, needs_chromium
 from tests.support.console import (
     ConsoleSite,
     log_in,
+    open_product,
     post,
     screenshot,
     show_only,
@@ -181,11 +182,7 @@ async def test_editing_a_product_against_a_stale_etag_shows_the_conflict(
     async with console.context() as context:
         page = await context.new_page()
         await log_in(page, console.base, manager)
-        await page.select_option("#product-picker", stock.product["id"])
-        await page.wait_for_function(
-            "() => document.querySelector('#product-reorder-point').value === '1'",
-            timeout=WAIT_MS,
-        )
+        await open_product(page, stock)
 
         # Someone else changes it after the page read it.
         current = await console.http.get(product_url, headers=stock.staff)
@@ -227,11 +224,7 @@ async def test_a_clerk_cannot_save_a_product(console: ConsoleSite) -> None:
     async with console.context() as context:
         page = await context.new_page()
         await log_in(page, console.base, clerk)
-        await page.select_option("#product-picker", stock.product["id"])
-        await page.wait_for_function(
-            "() => document.querySelector('#product-reorder-point').value === '1'",
-            timeout=WAIT_MS,
-        )
+        await open_product(page, stock)
         await page.fill("#product-reorder-point", "9")
         await page.click("#product-submit")
         await page.wait_for_selector("#product-error:not(:empty)", timeout=WAIT_MS)

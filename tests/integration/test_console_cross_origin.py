@@ -17,6 +17,7 @@ from tests.support.browser import WAIT_MS, needs_chromium
 from tests.support.console import (
     ConsoleSite,
     log_in,
+    open_product,
     post,
     screenshot,
     show_only,
@@ -66,8 +67,7 @@ async def test_an_allowed_origin_uses_the_api_through_cors(
         await wait_on_hand(page, stock, 7)  # through the cross-origin event stream
 
         # The ETag is readable across origins, so If-Match works.
-        await page.select_option("#product-picker", stock.product["id"])
-        await page.wait_for_selector("#product-form:not([hidden])", timeout=WAIT_MS)
+        await open_product(page, stock)
         await page.fill("#product-reorder-point", "10")
         await page.click("#product-submit")
         await page.wait_for_selector("#product-ok:not(:empty)", timeout=WAIT_MS)

@@ -187,3 +187,13 @@ async def post(page: Page, stock: Stock, quantity: int, *, kind: str = "receipt"
     await page.select_option("#post-product", stock.product["id"])
     await page.select_option("#post-location", stock.location["id"])
     await page.fill("#post-quantity", str(quantity))
+
+
+async def open_product(page: Page, stock: Stock) -> None:
+    """Choose the stock's product in the product panel; returns once the editor holds it."""
+    await page.select_option("#product-picker", stock.product["id"])
+    await page.wait_for_function(
+        "(name) => document.querySelector('#product-name').value === name",
+        arg=stock.product["name"],
+        timeout=WAIT_MS,
+    )
