@@ -64,6 +64,11 @@ def _after(position: Position) -> ColumnElement[bool]:
     return tuple_(Event.xid, Event.seq) > tuple_(xid, bindparam("after_seq", position.seq))
 
 
+def _at_or_before(position: Position) -> ColumnElement[bool]:
+    xid = bindparam("keep_xid", position.xid, type_=XID8())
+    return tuple_(Event.xid, Event.seq) <= tuple_(xid, bindparam("keep_seq", position.seq))
+
+
 def event_row(type: str, data: Mapping[str, Any]) -> EventRow:
     """The row for an event; `data` must be JSON-serialisable (`model_dump(mode="json")`)."""
     if type not in EVENT_TYPES:
@@ -263,12 +268,18 @@ class EventRepository(Repository[Event]):
         row = (await self.session.execute(select(EventWatermark.xid, EventWatermark.seq))).first()
         return Position(int(row.xid), int(row.seq)) if row else None
 
-    async def purge_older_than(self, cutoff: datetime, *, batch: int = 10_000) -> int:
-        """Delete up to `batch` visible events that occurred before `cutoff` and raise the
-        watermark to the highest position deleted. Returns how many were deleted."""
+    async def purge_older_than(
+        self, cutoff: datetime, *, batch: int = 10_000, keep_after: Position | None = None
+    ) -> int:
+        """Delete up to `batch` visible events that occurred before `cutoff`, none after
+        `keep_after`, and raise the watermark to the highest position deleted. Returns how
+        many were deleted."""
+        conditions = [Event.occurred_at < cutoff, _visible()]
+        if keep_after is not None:
+            conditions.append(_at_or_before(keep_after))
         doomed = (
             select(Event.seq)
-            .where(Event.occurred_at < cutoff, _visible())
+            .where(*conditions)
             .order_by(Event.occurred_at)
             .limit(batch)
             .scalar_subquery()

@@ -16,6 +16,7 @@ from src.core.cursors import CursorCodec
 from src.core.exceptions import CursorExpired, MalformedRequest
 from src.models.event import Event
 from src.repositories.events import BEGINNING, EventRepository, Position
+from src.repositories.webhooks import WebhookRepository
 from src.schemas.filters import EventFilter
 
 # Every feed reader (the poll, the streams) shares this scope: one event id resumes any.
@@ -91,12 +92,17 @@ async def purge_expired_events(
     session_factory: async_sessionmaker[AsyncSession], retention_days: float
 ) -> int:
     """Delete events past retention, in short transactions (a deleting transaction holds
-    the feed back while it runs, like any writer); how many went."""
+    the feed back while it runs, like any writer); how many went. An event not yet
+    dispatched to every active webhook endpoint stays until it is: webhooks lose nothing,
+    even after days with no process delivering."""
     cutoff = datetime.now(UTC) - timedelta(days=retention_days)
     total = 0
     while True:
         async with session_factory() as session, session.begin():
-            purged = await EventRepository(session).purge_older_than(cutoff, batch=PURGE_BATCH)
+            undispatched = await WebhookRepository(session).oldest_position()
+            purged = await EventRepository(session).purge_older_than(
+                cutoff, batch=PURGE_BATCH, keep_after=undispatched
+            )
         total += purged
         if purged < PURGE_BATCH:
             return total

@@ -1,9 +1,13 @@
-"""The delivery log is kept as long as the event log: finished deliveries older than
-EVENTS_RETENTION_DAYS are deleted in the background; pending ones never are."""
+"""Retention and webhooks: finished deliveries older than EVENTS_RETENTION_DAYS are deleted
+in the background, pending ones never are; and an event not yet dispatched to an active
+endpoint outlives retention until it is, so days with no process delivering lose nothing."""
 
 from __future__ import annotations
 
 import asyncio
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.integration.conftest import ShopFactory
 from tests.support.webhooks import Answer, Delivery, Receiver, receiving
@@ -44,3 +48,60 @@ async def test_finished_deliveries_are_purged_after_retention_pending_ones_stay(
     (waiting,) = await s.deliveries(broken)
     assert waiting["status"] == "pending"  # retried in an hour: kept however old it is
     assert waiting["attempts"] == 1
+
+
+# 0.00002 days is 1.7 s: the same purge as after 30 days, with a shorter wait.
+SHORT_RETENTION = {"events_retention_days": 0.00002, "events_purge_interval_seconds": 0.1}
+
+
+async def movement_events(database_url: str) -> int:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            count = await connection.scalar(
+                text("SELECT count(*) FROM events WHERE type = 'movement.created'")
+            )
+    finally:
+        await engine.dispose()
+    return int(count or 0)
+
+
+async def all_purged(database_url: str) -> None:
+    while True:
+        if not await movement_events(database_url):
+            return
+        await asyncio.sleep(0.1)
+
+
+async def test_events_outlive_retention_until_they_are_dispatched(shop: ShopFactory) -> None:
+    # A process that delivers nothing, while retention passes several times over.
+    quiet = await shop(webhook_concurrency=0, **SHORT_RETENTION)
+    receiver = Receiver()
+    async with receiving(receiver):
+        await quiet.hook_to(receiver, event_types=["movement.created"])
+        posted = sorted([(await quiet.receipt())["id"] for _ in range(3)])
+        await asyncio.sleep(3)
+        assert await movement_events(quiet.database_url) == 3  # held for the endpoint
+
+        # A delivering process starts: everything arrives, then retention resumes.
+        await shop(**SHORT_RETENTION)
+        await receiver.wait_for(lambda: len(receiver.received) == 3, seconds=15)
+
+        await asyncio.wait_for(all_purged(quiet.database_url), timeout=15)
+
+    received = sorted(d.event["data"]["id"] for d in receiver.received)
+    assert received == posted
+    assert receiver.unverified == []
+
+
+async def test_a_paused_endpoint_holds_nothing_back(shop: ShopFactory) -> None:
+    s = await shop(webhook_concurrency=0, **SHORT_RETENTION)
+    endpoint = await s.hook("http://127.0.0.1:9/hook", event_types=["movement.created"])
+    paused = await s.client.patch(
+        f"/api/v1/webhooks/{endpoint['id']}", json={"is_active": False}, headers=s.admin
+    )
+    assert paused.status_code == 200, paused.text
+    await s.receipt()
+
+    await asyncio.wait_for(all_purged(s.database_url), timeout=15)
+    assert await movement_events(s.database_url) == 0
