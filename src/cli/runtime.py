@@ -24,6 +24,7 @@ from src.config import Settings, SettingsError, load_settings
 from src.core import http_protocol, migrations
 from src.core.database import Database
 from src.core.logging import configure_logging
+from src.core.passwords import configure_hashing
 from src.core.secretbox import SecretBox
 from src.schemas.user import UserCreate
 from src.services.users import UserService
@@ -40,9 +41,17 @@ class _Stop(Exception):
 
 def _settings() -> Settings:
     try:
-        return load_settings()
+        settings = load_settings()
     except SettingsError as exc:
         raise CliError(str(exc)) from None
+    # create-admin and seed-demo hash passwords at the configured cost, as the API does.
+    configure_hashing(
+        concurrency=settings.password_hash_concurrency,
+        max_wait_seconds=settings.password_hash_max_wait_seconds,
+        memory_kib=settings.password_hash_memory_kib,
+        time_cost=settings.password_hash_time_cost,
+    )
+    return settings
 
 
 @contextmanager

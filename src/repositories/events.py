@@ -268,6 +268,12 @@ class EventRepository(Repository[Event]):
         row = (await self.session.execute(select(EventWatermark.xid, EventWatermark.seq))).first()
         return Position(int(row.xid), int(row.seq)) if row else None
 
+    async def any_older_than(self, cutoff: datetime) -> bool:
+        found = await self.session.scalar(
+            select(select(Event.seq).where(Event.occurred_at < cutoff, _visible()).exists())
+        )
+        return bool(found)
+
     async def purge_older_than(
         self, cutoff: datetime, *, batch: int = 10_000, keep_after: Position | None = None
     ) -> int:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.core.cursors import CursorCodec
 from src.core.exceptions import CursorExpired, MalformedRequest
+from src.core.logging import get_logger
 from src.models.event import Event
 from src.repositories.events import BEGINNING, EventRepository, Position
 from src.repositories.webhooks import WebhookRepository
@@ -22,6 +23,8 @@ from src.schemas.filters import EventFilter
 # Every feed reader (the poll, the streams) shares this scope: one event id resumes any.
 POSITION_SCOPE = "events:position"
 PURGE_BATCH = 5_000
+
+log = get_logger(__name__)
 
 
 def encode_position(codec: CursorCodec, position: Position) -> str:
@@ -100,11 +103,17 @@ async def purge_expired_events(
     while True:
         async with session_factory() as session, session.begin():
             undispatched = await WebhookRepository(session).oldest_position()
-            purged = await EventRepository(session).purge_older_than(
+            events = EventRepository(session)
+            purged = await events.purge_older_than(
                 cutoff, batch=PURGE_BATCH, keep_after=undispatched
             )
+            held = purged < PURGE_BATCH and undispatched and await events.any_older_than(cutoff)
         total += purged
         if purged < PURGE_BATCH:
+            if held:
+                # Nothing dispatches (every process at WEBHOOK_CONCURRENCY=0?): the events
+                # wait for the endpoints; pausing or deleting an endpoint lets them go.
+                log.warning("events_purge_held_back_by_webhooks", retention_days=retention_days)
             return total
 
 

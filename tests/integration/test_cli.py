@@ -149,7 +149,7 @@ def test_serve_stops_cleanly_on_signal(
 ADMIN_PASSWORD = "an-admin-passphrase-42"
 
 
-def _role_of(url: str, email: str) -> str | None:
+def _role_of(url: str, email: str, column: str = "role") -> str | None:
     import asyncio
 
     from sqlalchemy import text
@@ -158,11 +158,12 @@ def _role_of(url: str, email: str) -> str | None:
     async def read() -> str | None:
         engine = create_async_engine(url)
         async with engine.connect() as connection:
-            role = await connection.scalar(
-                text("SELECT role FROM users WHERE lower(email) = lower(:e)"), {"e": email}
+            value = await connection.scalar(
+                text(f"SELECT {column} FROM users WHERE lower(email) = lower(:e)"),  # noqa: S608
+                {"e": email},
             )
         await engine.dispose()
-        return role
+        return value
 
     return asyncio.run(read())
 
@@ -183,6 +184,21 @@ def test_create_admin_creates_then_is_idempotent(
     assert "promoted admin" in again.output
     assert role == "admin"
     assert ADMIN_PASSWORD not in first.output + again.output
+
+
+def test_create_admin_hashes_at_the_configured_cost(
+    monkeypatch: pytest.MonkeyPatch, pg_server: TestServer
+) -> None:
+    monkeypatch.setenv("STOCKROOM_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    monkeypatch.setenv("PASSWORD_HASH_MEMORY_KIB", "19456")
+    monkeypatch.setenv("PASSWORD_HASH_TIME_COST", "2")
+    with pg_server.fresh_database("stockroom_cli") as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        result = runner.invoke(app, ["create-admin", "cost@example.com"])
+        hashed = _role_of(url, "cost@example.com", column="hashed_password")
+    assert result.exit_code == 0, result.output
+    assert hashed is not None
+    assert "$m=19456,t=2,p=4$" in hashed
 
 
 def test_create_admin_prompts_without_echo(

@@ -27,6 +27,9 @@ from tests.support.factories import DEFAULT_PASSWORD, create_user, login_headers
 from tests.support.servers import served
 from tests.support.stock import new_location, new_product, on_hand, post_movement
 
+# The service's default Argon2 cost, for a serve process whose logins must take real time.
+FULL_HASH_COST = {"PASSWORD_HASH_MEMORY_KIB": "65536", "PASSWORD_HASH_TIME_COST": "3"}
+
 
 @pytest.fixture
 def own_server(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
@@ -126,8 +129,11 @@ async def test_redis_down_makes_readiness_503_and_logins_fail_closed(
 async def test_sigterm_finishes_in_flight_requests_and_closes_streams(
     committed_database_url: str, committed_make_user: Callable[..., Awaitable[User]], tmp_path: Path
 ) -> None:
-    user = await committed_make_user(role=Role.CLERK)
-    async with served(committed_database_url, tmp_path / "data", TEST_SECRET_KEY) as server:
+    # At the default Argon2 cost a login takes real time, so one is running when SIGTERM lands.
+    user = await committed_make_user(role=Role.CLERK, full_cost=True)
+    async with served(
+        committed_database_url, tmp_path / "data", TEST_SECRET_KEY, env=FULL_HASH_COST
+    ) as server:
         async with httpx.AsyncClient(base_url=server.base, timeout=30) as client:
             token = (
                 await client.post(

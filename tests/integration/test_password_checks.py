@@ -90,7 +90,8 @@ async def test_wrong_guesses_do_not_starve_other_users(
     committed_database_url: str, tmp_path: Path, committed_make_user: MakeUser
 ) -> None:
     """40 concurrent wrong guesses on a two-connection pool: other users' reads all succeed."""
-    guesser = await committed_make_user(email=unique_email("guesser"))
+    # At the default Argon2 cost each guess takes real time, as an attacker's would.
+    guesser = await committed_make_user(email=unique_email("guesser"), full_cost=True)
     others = [await committed_make_user(email=unique_email("reader")) for _ in range(3)]
     settings = make_settings(
         committed_database_url,
@@ -102,6 +103,8 @@ async def test_wrong_guesses_do_not_starve_other_users(
         login_rate_limit_per_client="1000/minute",
         password_hash_concurrency=2,
         password_hash_max_wait_seconds=60,
+        password_hash_memory_kib=65536,
+        password_hash_time_cost=3,
     )
     app = create_app(settings)
     async with LifespanManager(app), client_for(app) as client:

@@ -54,12 +54,12 @@ async def test_finished_deliveries_are_purged_after_retention_pending_ones_stay(
 SHORT_RETENTION = {"events_retention_days": 0.00002, "events_purge_interval_seconds": 0.1}
 
 
-async def movement_events(database_url: str) -> int:
+async def events_of(database_url: str, type: str = "movement.created") -> int:
     engine = create_async_engine(database_url)
     try:
         async with engine.connect() as connection:
             count = await connection.scalar(
-                text("SELECT count(*) FROM events WHERE type = 'movement.created'")
+                text("SELECT count(*) FROM events WHERE type = :type"), {"type": type}
             )
     finally:
         await engine.dispose()
@@ -68,7 +68,7 @@ async def movement_events(database_url: str) -> int:
 
 async def all_purged(database_url: str) -> None:
     while True:
-        if not await movement_events(database_url):
+        if not await events_of(database_url):
             return
         await asyncio.sleep(0.1)
 
@@ -81,7 +81,9 @@ async def test_events_outlive_retention_until_they_are_dispatched(shop: ShopFact
         await quiet.hook_to(receiver, event_types=["movement.created"])
         posted = sorted([(await quiet.receipt())["id"] for _ in range(3)])
         await asyncio.sleep(3)
-        assert await movement_events(quiet.database_url) == 3  # held for the endpoint
+        assert await events_of(quiet.database_url) == 3  # held for the endpoint
+        # The purge did run: the product's event, from before the endpoint, is gone.
+        assert await events_of(quiet.database_url, "product.created") == 0
 
         # A delivering process starts: everything arrives, then retention resumes.
         await shop(**SHORT_RETENTION)
@@ -104,4 +106,5 @@ async def test_a_paused_endpoint_holds_nothing_back(shop: ShopFactory) -> None:
     await s.receipt()
 
     await asyncio.wait_for(all_purged(s.database_url), timeout=15)
-    assert await movement_events(s.database_url) == 0
+    assert (await s.endpoint(endpoint))["is_active"] is False
+    assert await s.deliveries(endpoint) == []  # paused: nothing was queued for it

@@ -143,7 +143,15 @@ async def test_a_hash_with_outdated_parameters_is_upgraded_on_verify() -> None:
     assert await verify_password(GOOD, new_hash) == (True, None)
 
 
+def restore(cost: tuple[int, int]) -> None:
+    """Back to the cost the process had (the suite's, for the apps tests make later)."""
+    passwords.configure_hashing(
+        concurrency=4, max_wait_seconds=5.0, memory_kib=cost[0], time_cost=cost[1]
+    )
+
+
 async def test_the_configured_cost_makes_new_hashes_and_upgrades_older_ones() -> None:
+    previous = passwords._cost
     try:
         passwords.configure_hashing(
             concurrency=4, max_wait_seconds=5.0, memory_kib=19 * 1024, time_cost=2
@@ -159,7 +167,7 @@ async def test_the_configured_cost_makes_new_hashes_and_upgrades_older_ones() ->
         assert upgraded is not None
         assert "$m=65536,t=3,p=4$" in upgraded
     finally:
-        passwords.configure_hashing(concurrency=4, max_wait_seconds=5.0)
+        restore(previous)
 
 
 async def test_a_wrong_password_against_an_outdated_hash_is_not_upgraded() -> None:
@@ -186,10 +194,11 @@ def slow_hasher(mocker: MockerFixture) -> Iterator[dict[str, int]]:
         return "hashed"
 
     # The default cost first: configuring the same cost again keeps the patched hasher.
+    previous = passwords._cost
     passwords.configure_hashing(concurrency=4, max_wait_seconds=5.0)
     mocker.patch.object(passwords._hasher, "hash", side_effect=slow)
     yield seen
-    passwords.configure_hashing(concurrency=4, max_wait_seconds=5.0)
+    restore(previous)
 
 
 async def test_hashing_runs_at_most_the_configured_number_at_once(
