@@ -1,4 +1,4 @@
-"""The web console in a real browser: a served app on a database of the module's own, the
+"""The web console in a real browser: a served app on a database of the test session's, the
 same console pages served from two other origins (one allowed by CORS_ORIGINS, one not),
 headless Chromium (Debian's package, driven by Playwright), and shortcuts for what the
 browser tests repeat.
