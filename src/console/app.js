@@ -43,7 +43,9 @@ function showOutbox(entries, outbox) {
       item.className = "pending";
       item.dataset.key = entry.key;
       const label = document.createElement("span");
-      label.textContent = `${entry.label} (pending)`;
+      label.textContent = entry.stale
+        ? `${entry.label} (not sent: over a day old, it could post twice; check the ledger, then discard it)`
+        : `${entry.label} (pending)`;
       const discard = document.createElement("button");
       discard.type = "button";
       discard.className = "link";
@@ -102,11 +104,23 @@ function main() {
     onRefused: (entry, error) => {
       $("outbox-error").textContent = `Not posted: ${entry.label}. ${error.message}`;
     },
+    onHeld: (error) => {
+      let note = "";
+      if (error) {
+        note = error.status
+          ? `Still waiting: the server answered ${error.status}.`
+          : "Still waiting: the server cannot be reached.";
+      }
+      $("outbox-note").textContent = note;
+    },
   });
   createMovementForm({
     api,
     outbox,
     names: choices.names,
+    onPosted: (data) => {
+      for (const movement of data.movements || [data]) board.show(movement);
+    },
     elements: {
       form: $("post-form"),
       submit: $("post-submit"),
@@ -148,15 +162,17 @@ function main() {
   }
   $("outbox-send").addEventListener("click", () => outbox.flush());
 
-  let working = false;
+  // Whom the page was set up for: a login as someone else (in another tab) starts over.
+  let working = null;
 
   async function showWork() {
     $("login-view").hidden = true;
     $("work-view").hidden = false;
     $("account").hidden = false;
     $("account-name").textContent = session.username();
-    if (working) return;
-    working = true;
+    if (working === session.username()) return;
+    if (working) board.stop();
+    working = session.username();
     $("main").focus();
     try {
       await choices.load();
@@ -170,7 +186,7 @@ function main() {
 
   function showLogin() {
     if (working) board.stop();
-    working = false;
+    working = null;
     $("work-view").hidden = true;
     $("account").hidden = true;
     $("login-view").hidden = false;

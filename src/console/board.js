@@ -71,6 +71,8 @@ export function createBoard({ api, elements, filters = () => ({}), onMovement: h
   let loading = null;
   let queued = null;
   let live = null;
+  // Per row, the newest refresh asked for: an older answer arriving later is dropped.
+  const asked = new Map();
   // Bumped by stop(): a start() still loading when the user logged out opens no stream.
   let generation = 0;
 
@@ -130,6 +132,8 @@ export function createBoard({ api, elements, filters = () => ({}), onMovement: h
     const rowKey = key(movement.product_id, movement.location_id);
     const shown = elements.rows.querySelector(`tr[data-key="${CSS.escape(rowKey)}"]`);
     if (!shown) return reload();
+    const mine = (asked.get(rowKey) || 0) + 1;
+    asked.set(rowKey, mine);
     try {
       const page = await api.request(
         levelsUrl({
@@ -138,6 +142,7 @@ export function createBoard({ api, elements, filters = () => ({}), onMovement: h
           location_id: movement.location_id,
         }),
       );
+      if (asked.get(rowKey) !== mine) return undefined;
       const level = page.items[0];
       const current = elements.rows.querySelector(`tr[data-key="${CSS.escape(rowKey)}"]`);
       if (!level || !current) return reload();
@@ -175,6 +180,8 @@ export function createBoard({ api, elements, filters = () => ({}), onMovement: h
   return {
     reload,
     restart,
+    /** A movement this page posted: shown at once, whether or not the stream is open. */
+    show: onMovement,
     async start() {
       const mine = ++generation;
       cursors = [null];

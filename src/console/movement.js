@@ -69,9 +69,10 @@ function unsure(error) {
 /**
  * `elements`: form, submit, error, ok, locationLabel, transferOnly and adjustmentOnly
  * (wrappers shown for those kinds), and per field name its control and message. `outbox`
- * keeps what cannot be sent now; `names` turns ids into labels.
+ * keeps what cannot be sent now; `names` turns ids into labels; `onPosted(data)` hears
+ * each posting the server took (a movement, or a transfer with its two).
  */
-export function createMovementForm({ api, elements, outbox, names }) {
+export function createMovementForm({ api, elements, outbox, names, onPosted }) {
   let last = { fingerprint: "", until: 0, cleared: false };
   // A posting whose outcome is unknown and that the outbox could not take: sending the same
   // form again reuses its key, so the server cannot take it twice.
@@ -146,7 +147,7 @@ export function createMovementForm({ api, elements, outbox, names }) {
     // One key per submission: a retry of this posting, now or from the outbox, is the same.
     const key = unsettled?.fingerprint === fingerprint ? unsettled.key : crypto.randomUUID();
     unsettled = null;
-    const entry = { key, path, body, label };
+    const entry = { key, path, body, label, owner: outbox.owner() };
     elements.submit.disabled = true;
     elements.submit.setAttribute("aria-busy", "true");
     try {
@@ -160,6 +161,7 @@ export function createMovementForm({ api, elements, outbox, names }) {
           headers: { "Idempotency-Key": entry.key },
         });
         elements.ok.textContent = describe(data);
+        if (onPosted) onPosted(data);
       }
       if (done) quantity.control.value = "";
     } catch (error) {

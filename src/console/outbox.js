@@ -11,6 +11,9 @@ const STORE = "outbox";
 const LOCK = "stockroom.console.outbox";
 const CHANNEL = "stockroom.console.outbox";
 const RETRY_MS = 15000;
+// The server remembers an Idempotency-Key for 24 hours: an older posting sent again could be
+// taken twice, so it is held for the user to check the ledger (and discard it) instead.
+const STALE_MS = 23 * 60 * 60 * 1000;
 
 function opened() {
   return new Promise((resolve, reject) => {
@@ -44,17 +47,21 @@ function withLock(work) {
 
 /**
  * `owner()` names the user whose entries are sent (keys are scoped per user). Calls
- * `onChange(entries)` whenever the list changes, `onSent(entry, data)` for each posting the
- * server took, and `onRefused(entry, error)` for one it refused for good.
+ * `onChange(entries)` whenever the list changes (an entry's `stale` is set when it is too old
+ * to send safely), `onSent(entry, data)` for each posting the server took,
+ * `onRefused(entry, error)` for one it refused for good, and `onHeld(error)` when a flush
+ * stopped at a posting that still cannot go (null when nothing was held back).
  */
-export function createOutbox({ api, owner, onChange, onSent, onRefused }) {
+export function createOutbox({ api, owner, onChange, onSent, onRefused, onHeld }) {
   const channel = "BroadcastChannel" in window ? new BroadcastChannel(CHANNEL) : null;
   let timer = null;
 
   async function entries() {
     const all = await run("readonly", (store) => store.getAll());
+    const now = Date.now();
     return all
       .filter((entry) => entry.owner === owner())
+      .map((entry) => ({ ...entry, stale: now - entry.created_at > STALE_MS }))
       .sort((a, b) => a.created_at - b.created_at);
   }
 
@@ -67,9 +74,12 @@ export function createOutbox({ api, owner, onChange, onSent, onRefused }) {
     return list;
   }
 
-  /** Keeps a posting to send later; `entry`: key, path, body and a label to show. */
+  /**
+   * Keeps a posting to send later; `entry`: key, path, body, a label to show, and the owner
+   * it was made by (taken at submission: a refused refresh may have ended the session).
+   */
   async function add(entry) {
-    const stored = { ...entry, owner: owner(), created_at: Date.now() };
+    const stored = { ...entry, owner: entry.owner || owner(), created_at: Date.now() };
     await run("readwrite", (store) => store.put(stored));
     await changed();
     return stored;
@@ -83,9 +93,11 @@ export function createOutbox({ api, owner, onChange, onSent, onRefused }) {
   function flush() {
     if (!navigator.onLine || !owner()) return Promise.resolve();
     const who = owner();
+    let held = null;
     return withLock(async () => {
       for (const entry of await entries()) {
         if (owner() !== who) break; // another user logged in meanwhile: their keys differ
+        if (entry.stale) continue;
         try {
           const data = await api.request(entry.path, {
             method: "POST",
@@ -95,12 +107,18 @@ export function createOutbox({ api, owner, onChange, onSent, onRefused }) {
           await remove(entry.key);
           onSent(entry, data);
         } catch (error) {
-          if (transient(error)) break;
+          if (transient(error)) {
+            held = error;
+            break;
+          }
           await remove(entry.key);
           onRefused(entry, error);
         }
       }
-    }).finally(() => changed());
+    }).finally(async () => {
+      await changed();
+      if (onHeld) onHeld(held);
+    });
   }
 
   if (channel) channel.addEventListener("message", () => changed(false));
@@ -112,5 +130,5 @@ export function createOutbox({ api, owner, onChange, onSent, onRefused }) {
     await changed();
   }
 
-  return { add, flush, discard, refresh: () => changed(false) };
+  return { add, flush, discard, owner, refresh: () => changed(false) };
 }

@@ -1,6 +1,7 @@
 """The web console in a real browser (headless Chromium, driven by Playwright) against a
-served app: log in, the board, posting with a double click, problems shown at their fields,
-issue, adjustment and transfer, the chart, and editing a product against a stale ETag.
+served app: log in, the board and its live updates, posting with a double click, problems
+shown at their fields, issue, adjustment and transfer, the chart, and editing a product
+against a stale ETag.
 Every test checks what the server holds afterwards, not only what the page shows.
 
 The tests skip, saying why, only where that browser is not installed (CI installs it).
@@ -24,7 +25,7 @@ from tests.support.console import (
     wait_on_hand,
 )
 from tests.support.factories import DEFAULT_PASSWORD
-from tests.support.stock import new_location
+from tests.support.stock import new_location, receive
 
 pytestmark = needs_chromium
 
@@ -54,11 +55,15 @@ async def test_log_in_see_the_board_and_post_a_receipt_once_with_a_double_click(
 
         await post(page, stock, 5)
         await page.dblclick("#post-submit")
-        await wait_on_hand(page, stock, 7)  # live: no reload
+        await wait_on_hand(page, stock, 7)
         assert "on hand now 7" in await text(page, "#post-ok")
+
+        # Someone else posts: the live feed changes the board, no reload.
+        await receive(console.http, stock.staff, stock.product, stock.location, 3)
+        await wait_on_hand(page, stock, 10)
         await screenshot(page, tmp_path, "console-board")
 
-    assert await console.ledger(stock) == [2, 5]  # the double click posted once
+    assert await console.ledger(stock) == [2, 5, 3]  # the double click posted once
     assert errors == []
 
 

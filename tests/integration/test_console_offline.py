@@ -1,13 +1,15 @@
 """The console on patchy Wi-Fi, in a real browser: postings made offline wait in IndexedDB,
 shown as pending, and are posted exactly once when the connection returns (one discarded
 is never sent); a posting whose answer was lost is sent again with its key and still posted
-once, and one refused by a failing proxy waits too.
+once; one refused by a failing gateway, or because the session ended, waits and is posted
+once later; one kept over a day (longer than the server remembers keys) is held, not sent.
 
 The tests skip, saying why, only where headless Chromium is not installed (CI installs it).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from playwright.async_api import Route
@@ -22,10 +24,12 @@ from tests.support.console import (
     show_only,
     wait_on_hand,
 )
+from tests.support.factories import DEFAULT_PASSWORD
 
 pytestmark = needs_chromium
 
 PENDING = "#outbox-list li.pending"
+DAY_MS = 24 * 60 * 60 * 1000
 
 
 async def test_postings_made_offline_are_sent_once_when_back_online(
@@ -143,7 +147,11 @@ async def test_a_posting_refused_by_a_failing_gateway_waits_and_is_posted_once(
         assert await page.text_content("#post-error") == ""
         # Send now while the gateway still fails: it stays, nothing is lost.
         await page.click("#outbox-send")
-        await page.wait_for_timeout(300)
+        await page.wait_for_function(
+            "() => document.querySelector('#outbox-note').textContent"
+            " === 'Still waiting: the server answered 502.'",
+            timeout=WAIT_MS,
+        )
         assert await page.locator(PENDING).count() == 1
         assert await page.is_visible("#work-view")  # a failing gateway logs no one out
 
@@ -152,3 +160,62 @@ async def test_a_posting_refused_by_a_failing_gateway_waits_and_is_posted_once(
         await page.wait_for_selector("#outbox", state="hidden", timeout=WAIT_MS)
 
     assert await console.ledger(stock) == [1, 6]
+
+
+async def test_a_posting_kept_over_a_day_is_held_not_sent(console: ConsoleSite) -> None:
+    stock = await console.stock(on_hand=1)
+    clerk = await console.user(Role.CLERK)
+    async with console.context() as context:
+        await context.clock.install()
+        page = await context.new_page()
+        await log_in(page, console.base, clerk)
+        await context.set_offline(True)
+        await post(page, stock, 2)
+        await page.click("#post-submit")
+        await page.wait_for_selector(PENDING, timeout=WAIT_MS)
+
+        # A day later the server may have forgotten its key: sending it could post twice.
+        await context.clock.fast_forward(DAY_MS)
+        await context.set_offline(False)
+        await page.click("#outbox-send")
+        await page.wait_for_function(
+            "() => document.querySelector('#outbox-list li.pending span')"
+            ".textContent.includes('over a day old')",
+            timeout=WAIT_MS,
+        )
+        assert await page.locator(PENDING).count() == 1
+        assert await console.ledger(stock) == [1]
+
+        await page.click(f"{PENDING} button")  # the user checked the ledger: discard it
+        await page.wait_for_selector("#outbox", state="hidden", timeout=WAIT_MS)
+
+    assert await console.ledger(stock) == [1]
+
+
+async def test_a_posting_refused_because_the_session_ended_is_sent_after_logging_in(
+    console: ConsoleSite,
+) -> None:
+    stock = await console.stock(on_hand=1)
+    clerk = await console.user(Role.CLERK)
+    async with console.context() as context:
+        page = await context.new_page()
+        await log_in(page, console.base, clerk)
+        # The session ends elsewhere (logged out on another device, or revoked).
+        stored = await page.evaluate("() => sessionStorage.getItem('stockroom.console.session')")
+        ended = await console.http.post(
+            "/api/v1/auth/logout", json={"refresh_token": json.loads(stored)["refresh_token"]}
+        )
+        assert ended.status_code == 204
+
+        await post(page, stock, 4)
+        await page.click("#post-submit")
+        await page.wait_for_selector("#login-view:not([hidden])", timeout=WAIT_MS)
+        assert await console.ledger(stock) == [1]
+
+        await page.fill("#login-username", clerk.email)
+        await page.fill("#login-password", DEFAULT_PASSWORD)
+        await page.click("#login-submit")
+        await page.wait_for_selector("#work-view:not([hidden])", timeout=WAIT_MS)
+        await page.wait_for_selector("#outbox", state="hidden", timeout=WAIT_MS)
+
+    assert await console.ledger(stock) == [1, 4]  # kept for its user, sent once

@@ -145,12 +145,16 @@ async def console_site(database_url: str, tmp_path: Path) -> AsyncIterator[Conso
 
 
 async def log_in(page: Page, origin: str, user: User) -> None:
-    """Open the console at `origin` and log in as `user`; returns once the board is shown."""
+    """Open the console at `origin` and log in as `user`; returns once the board is shown
+    and following the live feed (a movement posted from elsewhere after that shows)."""
     await page.goto(f"{origin}/console")
     await page.fill("#login-username", user.email)
     await page.fill("#login-password", DEFAULT_PASSWORD)
     await page.click("#login-submit")
     await page.wait_for_selector("#work-view:not([hidden])", timeout=WAIT_MS)
+    await page.wait_for_function(
+        "() => document.querySelector('#live-status').textContent === 'Live'", timeout=WAIT_MS
+    )
 
 
 async def show_only(page: Page, stock: Stock) -> None:
