@@ -9,10 +9,11 @@ The tests skip, saying why, only where headless Chromium is not installed (CI in
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
-from playwright.async_api import Route
+from playwright.async_api import Page, Route
 
 from src.models.user import Role
 from tests.support.browser import WAIT_MS, needs_chromium
@@ -30,6 +31,30 @@ pytestmark = needs_chromium
 
 PENDING = "#outbox-list li.pending"
 DAY_MS = 24 * 60 * 60 * 1000
+# How many postings the browser's IndexedDB outbox holds.
+STORED_COUNT = """() => new Promise((resolve, reject) => {
+    const open = indexedDB.open("stockroom.console");
+    open.onsuccess = () => {
+        const all = open.result.transaction("outbox").objectStore("outbox").count();
+        all.onsuccess = () => { resolve(all.result); open.result.close(); };
+        all.onerror = () => reject(all.error);
+    };
+    open.onerror = () => reject(open.error);
+})"""
+
+
+async def stored(page: Page) -> int:
+    count: int = await page.evaluate(STORED_COUNT)
+    return count
+
+
+async def until_stored(page: Page, expected: int) -> None:
+    """Wait until the outbox in the browser's storage holds `expected` postings."""
+    async with asyncio.timeout(WAIT_MS / 1000):
+        while True:
+            if await stored(page) == expected:
+                return
+            await asyncio.sleep(0.05)
 
 
 async def test_postings_made_offline_are_sent_once_when_back_online(
@@ -77,18 +102,7 @@ async def test_postings_made_offline_are_sent_once_when_back_online(
         await page.wait_for_selector("#outbox", state="hidden", timeout=WAIT_MS)
         await wait_on_hand(page, stock, 8)
         # The outbox is empty in the browser's storage too, not only on the page.
-        stored = await page.evaluate(
-            """() => new Promise((resolve, reject) => {
-                const open = indexedDB.open("stockroom.console");
-                open.onsuccess = () => {
-                    const all = open.result.transaction("outbox").objectStore("outbox").getAll();
-                    all.onsuccess = () => { resolve(all.result.length); open.result.close(); };
-                    all.onerror = () => reject(all.error);
-                };
-                open.onerror = () => reject(open.error);
-            })"""
-        )
-        assert stored == 0
+        assert await stored(page) == 0
 
     assert await console.ledger(stock) == [1, 3, 4]  # each posted exactly once
 
@@ -210,12 +224,13 @@ async def test_a_posting_refused_because_the_session_ended_is_sent_after_logging
         await post(page, stock, 4)
         await page.click("#post-submit")
         await page.wait_for_selector("#login-view:not([hidden])", timeout=WAIT_MS)
+        await until_stored(page, 1)
         assert await console.ledger(stock) == [1]
 
         await page.fill("#login-username", clerk.email)
         await page.fill("#login-password", DEFAULT_PASSWORD)
         await page.click("#login-submit")
         await page.wait_for_selector("#work-view:not([hidden])", timeout=WAIT_MS)
-        await page.wait_for_selector("#outbox", state="hidden", timeout=WAIT_MS)
+        await until_stored(page, 0)
 
     assert await console.ledger(stock) == [1, 4]  # kept for its user, sent once
