@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from playwright.async_api import Page, Route
@@ -19,6 +20,7 @@ from src.models.user import Role
 from tests.support.browser import WAIT_MS, needs_chromium
 from tests.support.console import (
     ConsoleSite,
+    Stock,
     log_in,
     post,
     screenshot,
@@ -30,6 +32,7 @@ from tests.support.factories import DEFAULT_PASSWORD
 pytestmark = needs_chromium
 
 PENDING = "#outbox-list li.pending"
+MOVEMENTS = "**/api/v1/stock/movements"
 DAY_MS = 24 * 60 * 60 * 1000
 # How many postings the browser's IndexedDB outbox holds.
 STORED_COUNT = """() => new Promise((resolve, reject) => {
@@ -41,6 +44,16 @@ STORED_COUNT = """() => new Promise((resolve, reject) => {
     };
     open.onerror = () => reject(open.error);
 })"""
+
+
+async def post_through(
+    page: Page, handler: Callable[[Route], Awaitable[None]], stock: Stock, quantity: int
+) -> None:
+    """Post a receipt with `handler` between the page and the API; it ends up pending."""
+    await page.route(MOVEMENTS, handler)
+    await post(page, stock, quantity)
+    await page.click("#post-submit")
+    await page.wait_for_selector(PENDING, timeout=WAIT_MS)
 
 
 async def stored(page: Page) -> int:
@@ -123,14 +136,11 @@ async def test_a_posting_whose_answer_was_lost_is_resent_and_posted_once(
     async with console.context() as context:
         page = await context.new_page()
         await log_in(page, console.base, clerk)
-        await page.route("**/api/v1/stock/movements", lose_the_answer)
-        await post(page, stock, 5)
-        await page.click("#post-submit")
-        await page.wait_for_selector(PENDING, timeout=WAIT_MS)
+        await post_through(page, lose_the_answer, stock, 5)
         assert "The server did not answer." in (await page.text_content("#post-ok") or "")
         assert await console.ledger(stock) == [1, 5]  # it did reach the server
 
-        await page.unroute("**/api/v1/stock/movements")
+        await page.unroute(MOVEMENTS)
         await page.click("#outbox-send")
         await page.wait_for_selector("#outbox", state="hidden", timeout=WAIT_MS)
 
@@ -151,10 +161,7 @@ async def test_a_posting_refused_by_a_failing_gateway_waits_and_is_posted_once(
     async with console.context() as context:
         page = await context.new_page()
         await log_in(page, console.base, clerk)
-        await page.route("**/api/v1/stock/movements", bad_gateway)
-        await post(page, stock, 6)
-        await page.click("#post-submit")
-        await page.wait_for_selector(PENDING, timeout=WAIT_MS)
+        await post_through(page, bad_gateway, stock, 6)
         assert "Not posted yet: the server answered 502." in (
             await page.text_content("#post-ok") or ""
         )
@@ -169,7 +176,7 @@ async def test_a_posting_refused_by_a_failing_gateway_waits_and_is_posted_once(
         assert await page.locator(PENDING).count() == 1
         assert await page.is_visible("#work-view")  # a failing gateway logs no one out
 
-        await page.unroute("**/api/v1/stock/movements")
+        await page.unroute(MOVEMENTS)
         await page.click("#outbox-send")
         await page.wait_for_selector("#outbox", state="hidden", timeout=WAIT_MS)
 
