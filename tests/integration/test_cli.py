@@ -326,3 +326,19 @@ def test_reseal_with_an_unfit_secret_key_is_one_line(
     assert result.output.startswith(f"error: invalid settings: {reason}")
     assert result.output.count("\n") == 1
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("memory", "environment"), [("16", "development"), ("4096", "production")])
+def test_a_hash_cost_the_settings_refuse_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, memory: str, environment: str
+) -> None:
+    # Below Argon2's floor anywhere, or below OWASP's outside development: no admin is made.
+    monkeypatch.setenv("ENVIRONMENT", environment)
+    monkeypatch.setenv("SECRET_KEY", TEST_SECRET_KEY)
+    monkeypatch.setenv("DATABASE_URL", UNREACHABLE)
+    monkeypatch.setenv("STOCKROOM_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    monkeypatch.setenv("PASSWORD_HASH_MEMORY_KIB", memory)
+    result = runner.invoke(app, ["create-admin", "cost@example.com"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: invalid settings: PASSWORD_HASH_MEMORY_KIB")
+    assert result.output.count("\n") == 1

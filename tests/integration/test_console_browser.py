@@ -23,6 +23,7 @@ from tests.support.console import (
     screenshot,
     show_only,
     wait_on_hand,
+    wait_text,
 )
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.stock import new_location, receive
@@ -166,10 +167,7 @@ async def test_the_chart_draws_on_hand_over_time(console: ConsoleSite, tmp_path:
         # A movement arrives live: the chart is drawn again with it.
         await post(page, stock, 6)
         await page.click("#post-submit")
-        await page.wait_for_function(
-            "() => document.querySelector('#chart-summary').textContent.includes('to 10')",
-            timeout=WAIT_MS,
-        )
+        await wait_text(page, "#chart-summary", "to 10")
         assert "from 0 to 10 over the last 2 movements" in await text(page, "#chart-summary")
         steps = await page.get_attribute("#chart-svg path", "d")
         assert steps is not None

@@ -26,6 +26,7 @@ from tests.support.console import (
     screenshot,
     show_only,
     wait_on_hand,
+    wait_text,
 )
 from tests.support.factories import DEFAULT_PASSWORD
 
@@ -82,10 +83,7 @@ async def test_postings_made_offline_are_sent_once_when_back_online(
         await wait_on_hand(page, stock, 1)
 
         await context.set_offline(True)
-        await page.wait_for_function(
-            "() => document.querySelector('#live-status').textContent.startsWith('Offline')",
-            timeout=WAIT_MS,
-        )
+        await wait_text(page, "#live-status", "Offline")
         for count, quantity in enumerate((3, 4, 9), start=1):
             await post(page, stock, quantity)
             await page.click("#post-submit")
@@ -168,11 +166,7 @@ async def test_a_posting_refused_by_a_failing_gateway_waits_and_is_posted_once(
         assert await page.text_content("#post-error") == ""
         # Send now while the gateway still fails: it stays, nothing is lost.
         await page.click("#outbox-send")
-        await page.wait_for_function(
-            "() => document.querySelector('#outbox-note').textContent"
-            " === 'Still waiting: the server answered 502.'",
-            timeout=WAIT_MS,
-        )
+        await wait_text(page, "#outbox-note", "Still waiting: the server answered 502.")
         assert await page.locator(PENDING).count() == 1
         assert await page.is_visible("#work-view")  # a failing gateway logs no one out
 
@@ -199,11 +193,7 @@ async def test_a_posting_kept_over_a_day_is_held_not_sent(console: ConsoleSite) 
         await context.clock.fast_forward(DAY_MS)
         await context.set_offline(False)
         await page.click("#outbox-send")
-        await page.wait_for_function(
-            "() => document.querySelector('#outbox-list li.pending span')"
-            ".textContent.includes('over a day old')",
-            timeout=WAIT_MS,
-        )
+        await wait_text(page, f"{PENDING} span", "over a day old")
         assert await page.locator(PENDING).count() == 1
         assert await console.ledger(stock) == [1]
 

@@ -73,6 +73,12 @@ class Shop:
         endpoint: dict[str, Any] = response.json()
         return endpoint
 
+    async def hook_to(self, receiver: Receiver) -> dict[str, Any]:
+        """An endpoint at `receiver`, whose verifier learns its secret."""
+        endpoint = await self.hook(receiver.url)
+        receiver.secrets.append(endpoint["secret"])
+        return endpoint
+
     async def receipts(self, count: int, parallel: int = 4) -> list[str]:
         """Post `count` receipts, `parallel` at a time; their movement ids, as committed."""
         ids: list[str] = []
@@ -182,8 +188,7 @@ async def test_sigkill_mid_delivery_loses_no_event(own_database_url: str, tmp_pa
             httpx.AsyncClient(base_url=first.base, timeout=10) as client,
         ):
             shop = await open_shop(client, admin)
-            endpoint = await shop.hook(receiver.url)
-            receiver.secrets.append(endpoint["secret"])
+            endpoint = await shop.hook_to(receiver)
             started = time.monotonic()
             posted = await shop.receipts(40)
             await receiver.wait_for(
@@ -248,8 +253,7 @@ async def test_two_processes_share_the_queue_and_send_each_event_once(
     ):
         shop_a = await open_shop(client_a, admin)
         shop_b = await open_shop(client_b, admin, shop_a.product)
-        endpoint = await shop_a.hook(receiver.url)
-        receiver.secrets.append(endpoint["secret"])
+        await shop_a.hook_to(receiver)
         started = time.monotonic()
         halves = await asyncio.gather(shop_a.receipts(50), shop_b.receipts(50))
         posted = [*halves[0], *halves[1]]
@@ -304,8 +308,7 @@ async def test_events_committed_while_no_process_delivers_are_delivered_later(
             httpx.AsyncClient(base_url=api.base, timeout=10) as client,
         ):
             shop = await open_shop(client, admin)
-            endpoint = await shop.hook(receiver.url)
-            receiver.secrets.append(endpoint["secret"])
+            await shop.hook_to(receiver)
             posted += await shop.receipts(5)
             product = shop.product
         assert await deliveries(url) == []

@@ -201,3 +201,13 @@ async def open_product(page: Page, stock: Stock) -> None:
         arg=stock.product["name"],
         timeout=WAIT_MS,
     )
+
+
+async def wait_text(page: Page, selector: str, text: str) -> None:
+    """Wait until the element's text contains `text`."""
+    await page.wait_for_function(
+        "([selector, text]) => (document.querySelector(selector)?.textContent || '')"
+        ".includes(text)",
+        arg=[selector, text],
+        timeout=WAIT_MS,
+    )
