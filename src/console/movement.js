@@ -70,7 +70,8 @@ function unsure(error) {
  * `elements`: form, submit, error, ok, locationLabel, transferOnly and adjustmentOnly
  * (wrappers shown for those kinds), and per field name its control and message. `outbox`
  * keeps what cannot be sent now; `names` turns ids into labels; `onPosted(data)` hears
- * each posting the server took (a movement, or a transfer with its two).
+ * each posting the server took (a movement, or a transfer with its two). The outbox reports
+ * to the `sent(entry, data)` and `outboxChanged(entries)` it returns.
  */
 export function createMovementForm({ api, elements, outbox, names, onPosted }) {
   let last = { fingerprint: "", until: 0, cleared: false };
@@ -160,8 +161,9 @@ export function createMovementForm({ api, elements, outbox, names, onPosted }) {
   }
 
   elements.fields.kind.control.addEventListener("change", showKind);
+  // Not "change" as well: "input" hears every edit, and a typed-in field fires "change"
+  // again only when it loses the focus.
   elements.form.addEventListener("input", edited);
-  elements.form.addEventListener("change", edited);
   showKind();
 
   elements.form.addEventListener("submit", async (event) => {

@@ -150,6 +150,24 @@ async def test_a_problem_shown_is_cleared_once_its_field_is_edited(console: Cons
     assert errors == []
 
 
+async def test_a_problem_shown_stays_while_nothing_is_edited(console: ConsoleSite) -> None:
+    stock = await console.stock(on_hand=3)
+    clerk = await console.user(Role.CLERK)
+    async with console.context() as context:
+        page = await context.new_page()
+        await log_in(page, console.base, clerk)
+        await post(page, stock, -1, kind="adjustment")
+        await page.press("#post-quantity", "Enter")  # submitted from the field typed in
+        await page.wait_for_selector("#post-reason-error:not(:empty)", timeout=WAIT_MS)
+        # The focus moved to the reason and then elsewhere: no edit, so the problem stays.
+        assert await page.evaluate("() => document.activeElement.id") == "post-reason"
+        await page.click("#post-title")
+        assert "see errors" in await text(page, "#post-error")
+        assert await text(page, "#post-reason-error") != ""
+
+    assert await console.ledger(stock) == [3]
+
+
 async def test_switching_the_kind_clears_every_problem_shown(console: ConsoleSite) -> None:
     stock = await console.stock(on_hand=3)
     clerk = await console.user(Role.CLERK)
