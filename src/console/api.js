@@ -1,10 +1,17 @@
 // A small client of /api/v1: bearer token, one refresh on 401, RFC 9457 problems as errors.
 // The base URL is configurable, so the same pages can be served from another origin.
 
+/** The problem in words: its detail, and how much there is when it says (insufficient stock). */
+function explain(status, problem) {
+  const text = problem.detail || problem.title || `HTTP ${status}`;
+  if (!Number.isInteger(problem.available)) return text;
+  return `${text.replace(/\.?$/, ".")} Available: ${problem.available}.`;
+}
+
 /** An answer that was not a success: `problem` is the RFC 9457 body (or one made up). */
 export class ApiError extends Error {
   constructor(status, problem) {
-    super(problem.detail || problem.title || `HTTP ${status}`);
+    super(explain(status, problem));
     this.name = "ApiError";
     this.status = status;
     this.problem = problem;

@@ -95,9 +95,13 @@ function main() {
   const outbox = createOutbox({
     api,
     owner: () => session.username().toLowerCase(),
-    onChange: (entries) => showOutbox(entries, outbox),
-    onSent: () => {
+    onChange: (entries) => {
+      showOutbox(entries, outbox);
+      form.outboxChanged(entries);
+    },
+    onSent: (entry, data) => {
       $("outbox-error").textContent = "";
+      form.sent(entry, data);
       // The live feed shows it too, unless the stream is still reconnecting.
       board.reload();
     },
@@ -114,7 +118,7 @@ function main() {
       $("outbox-note").textContent = note;
     },
   });
-  createMovementForm({
+  const form = createMovementForm({
     api,
     outbox,
     names: choices.names,

@@ -70,20 +70,38 @@ function unsure(error) {
  * `elements`: form, submit, error, ok, locationLabel, transferOnly and adjustmentOnly
  * (wrappers shown for those kinds), and per field name its control and message. `outbox`
  * keeps what cannot be sent now; `names` turns ids into labels; `onPosted(data)` hears
- * each posting the server took (a movement, or a transfer with its two).
+ * each posting the server took (a movement, or a transfer with its two). The outbox reports
+ * to the `sent(entry, data)` and `outboxChanged(entries)` it returns.
  */
 export function createMovementForm({ api, elements, outbox, names, onPosted }) {
   let last = { fingerprint: "", until: 0, cleared: false };
   // A posting whose outcome is unknown and that the outbox could not take: sending the same
   // form again reuses its key, so the server cannot take it twice.
   let unsettled = null;
+  // The key of the outbox entry the notice says will be sent, while it says so.
+  let waiting = null;
+
+  function clearField(name) {
+    elements.fields[name].control.removeAttribute("aria-invalid");
+    elements.fields[name].message.textContent = "";
+  }
 
   function clearErrors() {
     elements.error.textContent = "";
     elements.ok.textContent = "";
+    waiting = null;
+    FIELDS.forEach(clearField);
+  }
+
+  /**
+   * A problem shown is about the form as it was: an edit makes its summary stale, and the
+   * edited field's own message (another kind of posting: every field's).
+   */
+  function edited(event) {
+    elements.error.textContent = "";
+    const kind = event.target === elements.fields.kind.control;
     for (const name of FIELDS) {
-      elements.fields[name].control.removeAttribute("aria-invalid");
-      elements.fields[name].message.textContent = "";
+      if (kind || elements.fields[name].control === event.target) clearField(name);
     }
   }
 
@@ -100,7 +118,7 @@ export function createMovementForm({ api, elements, outbox, names, onPosted }) {
       target.message.textContent = message;
       first = first || target.control;
     }
-    elements.error.textContent = [error.problem.detail || error.message, ...unplaced].join(" ");
+    elements.error.textContent = [error.message, ...unplaced].join(" ");
     if (first) first.focus();
   }
 
@@ -121,10 +139,31 @@ export function createMovementForm({ api, elements, outbox, names, onPosted }) {
       return false;
     }
     elements.ok.textContent = `${why} Saved on this device; it will be sent when the connection returns.`;
+    waiting = entry.key;
     return true;
   }
 
+  /** The outbox sent a posting: if the notice was about it, it says so. */
+  function sent(entry, data) {
+    if (entry.key !== waiting) return;
+    waiting = null;
+    elements.ok.textContent = `Sent: ${entry.label}. ${describe(data)}`;
+  }
+
+  /**
+   * The outbox holds `entries`: a notice about one that left it otherwise (refused,
+   * discarded, sent by another tab) no longer says it will be sent.
+   */
+  function outboxChanged(entries) {
+    if (!waiting || entries.some((entry) => entry.key === waiting)) return;
+    waiting = null;
+    elements.ok.textContent = "";
+  }
+
   elements.fields.kind.control.addEventListener("change", showKind);
+  // Not "change" as well: "input" hears every edit, and a typed-in field fires "change"
+  // again only when it loses the focus.
+  elements.form.addEventListener("input", edited);
   showKind();
 
   elements.form.addEventListener("submit", async (event) => {
@@ -182,5 +221,5 @@ export function createMovementForm({ api, elements, outbox, names, onPosted }) {
     }
   });
 
-  return { describe };
+  return { describe, sent, outboxChanged };
 }

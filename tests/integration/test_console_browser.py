@@ -1,7 +1,7 @@
 """The web console in a real browser (headless Chromium, driven by Playwright) against a
 served app: log in, the board and its live updates, posting with a double click, problems
-shown at their fields, issue, adjustment and transfer, the chart, and editing a product
-against a stale ETag.
+shown at their fields (with the quantity available) and cleared once the form is edited,
+issue, adjustment and transfer, the chart, and editing a product against a stale ETag.
 Every test checks what the server holds afterwards, not only what the page shows.
 
 The tests skip, saying why, only where that browser is not installed (CI installs it).
@@ -102,7 +102,8 @@ async def test_refused_postings_show_the_problem_and_post_nothing(console: Conso
         await post(page, stock, 10, kind="issue")
         await page.click("#post-submit")
         await page.wait_for_selector("#post-error:not(:empty)", timeout=WAIT_MS)
-        assert "available" in (await text(page, "#post-error")).lower()
+        # The problem's `available` is shown, not only its detail.
+        assert await text(page, "#post-error") == "Not enough stock available. Available: 3."
 
         # An adjustment without a reason: 422, shown at the reason field.
         await post(page, stock, -1, kind="adjustment")
@@ -117,6 +118,110 @@ async def test_refused_postings_show_the_problem_and_post_nothing(console: Conso
 
     assert await console.ledger(stock) == [3]
     assert errors == []
+
+
+async def test_a_problem_shown_is_cleared_once_its_field_is_edited(console: ConsoleSite) -> None:
+    stock = await console.stock(on_hand=3)
+    clerk = await console.user(Role.CLERK)
+    async with console.context() as context:
+        page = await context.new_page()
+        errors = watch(page)
+        await log_in(page, console.base, clerk)
+        await post(page, stock, -1, kind="adjustment")
+        await page.click("#post-submit")
+        await page.wait_for_selector("#post-reason-error:not(:empty)", timeout=WAIT_MS)
+        assert "see errors" in await text(page, "#post-error")
+
+        # Another field edited: the summary goes, the reason's own message stays (still true).
+        await page.fill("#post-quantity", "-2")
+        assert await text(page, "#post-error") == ""
+        assert await text(page, "#post-reason-error") != ""
+        assert await page.get_attribute("#post-reason", "aria-invalid") == "true"
+
+        # The reason chosen: its message goes too.
+        await page.select_option("#post-reason", "damage")
+        assert await text(page, "#post-reason-error") == ""
+        assert await page.get_attribute("#post-reason", "aria-invalid") is None
+        await page.click("#post-submit")
+        await wait_text(page, "#post-ok", "on hand now 1")
+        assert await text(page, "#post-error") == ""
+
+    assert await console.ledger(stock) == [3, -2]
+    assert errors == []
+
+
+async def test_a_problem_shown_stays_while_nothing_is_edited(console: ConsoleSite) -> None:
+    stock = await console.stock(on_hand=3)
+    clerk = await console.user(Role.CLERK)
+    async with console.context() as context:
+        page = await context.new_page()
+        await log_in(page, console.base, clerk)
+        await post(page, stock, -1, kind="adjustment")
+        await page.press("#post-quantity", "Enter")  # submitted from the field typed in
+        await page.wait_for_selector("#post-reason-error:not(:empty)", timeout=WAIT_MS)
+        # The focus moved to the reason and then elsewhere: no edit, so the problem stays.
+        assert await page.evaluate("() => document.activeElement.id") == "post-reason"
+        await page.click("#post-title")
+        assert "see errors" in await text(page, "#post-error")
+        assert await text(page, "#post-reason-error") != ""
+
+    assert await console.ledger(stock) == [3]
+
+
+async def test_switching_the_kind_clears_every_problem_shown(console: ConsoleSite) -> None:
+    stock = await console.stock(on_hand=3)
+    clerk = await console.user(Role.CLERK)
+    async with console.context() as context:
+        page = await context.new_page()
+        await log_in(page, console.base, clerk)
+        await post(page, stock, 1, kind="adjustment")
+        await page.click("#post-submit")
+        await page.wait_for_selector("#post-reason-error:not(:empty)", timeout=WAIT_MS)
+
+        # The reason is no longer asked for: neither it nor the summary is left behind.
+        await page.select_option("#post-kind", "issue")
+        assert await text(page, "#post-error") == ""
+        assert await text(page, "#post-reason-error") == ""
+        assert await page.get_attribute("#post-reason", "aria-invalid") is None
+
+        # Too much for an issue: the new problem is shown, then goes with the next switch.
+        await page.fill("#post-quantity", "5")
+        await page.click("#post-submit")
+        await wait_text(page, "#post-error", "Available: 3.")
+        assert await console.ledger(stock) == [3]
+        await page.select_option("#post-kind", "receipt")
+        assert await text(page, "#post-error") == ""
+        await page.click("#post-submit")
+        await wait_text(page, "#post-ok", "on hand now 8")
+
+    assert await console.ledger(stock) == [3, 5]
+
+
+async def test_a_transfer_refused_for_stock_shows_what_the_source_has(
+    console: ConsoleSite,
+) -> None:
+    stock = await console.stock(on_hand=2)
+    shelf = await new_location(console.http, stock.staff)
+    clerk = await console.user(Role.CLERK)
+    async with console.context() as context:
+        page = await context.new_page()
+        await log_in(page, console.base, clerk)
+        await post(page, stock, 7, kind="transfer")
+        await page.select_option("#post-to-location", shelf["id"])
+        await page.click("#post-submit")
+        await page.wait_for_selector("#post-error:not(:empty)", timeout=WAIT_MS)
+        assert await text(page, "#post-error") == (
+            "Not enough stock available at the source location. Available: 2."
+        )
+
+        # Nothing there at all: said as such.
+        await page.select_option("#post-location", shelf["id"])
+        await page.select_option("#post-to-location", stock.location["id"])
+        await page.fill("#post-quantity", "1")
+        await page.click("#post-submit")
+        await wait_text(page, "#post-error", "Available: 0.")
+
+    assert await console.ledger(stock) == [2]
 
 
 async def test_issue_adjustment_and_transfer_post_from_the_form(console: ConsoleSite) -> None:

@@ -3,6 +3,8 @@ shown as pending, and are posted exactly once when the connection returns (one d
 is never sent); a posting whose answer was lost is sent again with its key and still posted
 once; one refused by a failing gateway, or because the session ended, waits and is posted
 once later; one kept over a day (longer than the server remembers keys) is held, not sent.
+The form's notice that a posting will be sent says "Sent" once it was, and goes when the
+posting leaves the outbox otherwise (refused, discarded).
 
 The tests skip, saying why, only where headless Chromium is not installed (CI installs it).
 """
@@ -106,6 +108,8 @@ async def test_postings_made_offline_are_sent_once_when_back_online(
             "() => document.querySelectorAll('#outbox-list li.pending').length === 2",
             timeout=WAIT_MS,
         )
+        # The notice was about that one: it no longer says it will be sent.
+        assert await page.text_content("#post-ok") == ""
         await screenshot(page, tmp_path, "console-offline")
         assert await console.ledger(stock) == [1]  # nothing reached the server yet
 
@@ -169,10 +173,12 @@ async def test_a_posting_refused_by_a_failing_gateway_waits_and_is_posted_once(
         await wait_text(page, "#outbox-note", "Still waiting: the server answered 502.")
         assert await page.locator(PENDING).count() == 1
         assert await page.is_visible("#work-view")  # a failing gateway logs no one out
+        assert "it will be sent" in (await page.text_content("#post-ok") or "")  # still true
 
         await page.unroute(MOVEMENTS)
         await page.click("#outbox-send")
         await page.wait_for_selector("#outbox", state="hidden", timeout=WAIT_MS)
+        await wait_text(page, "#post-ok", "Sent: Receive 6")
 
     assert await console.ledger(stock) == [1, 6]
 
@@ -231,3 +237,52 @@ async def test_a_posting_refused_because_the_session_ended_is_sent_after_logging
         await until_stored(page, 0)
 
     assert await console.ledger(stock) == [1, 4]  # kept for its user, sent once
+
+
+async def test_the_offline_notice_says_sent_once_the_outbox_sent_the_posting(
+    console: ConsoleSite,
+) -> None:
+    stock = await console.stock(on_hand=1)
+    clerk = await console.user(Role.CLERK)
+    async with console.context() as context:
+        page = await context.new_page()
+        await log_in(page, console.base, clerk)
+        await context.set_offline(True)
+        await post(page, stock, 3)
+        await page.click("#post-submit")
+        await page.wait_for_selector(PENDING, timeout=WAIT_MS)
+        label = (await page.text_content(f"{PENDING} span") or "").removesuffix(" (pending)")
+        assert "it will be sent" in (await page.text_content("#post-ok") or "")
+
+        await context.set_offline(False)
+        await page.wait_for_selector("#outbox", state="hidden", timeout=WAIT_MS)
+        await wait_text(page, "#post-ok", "Sent")
+        assert await page.text_content("#post-ok") == f"Sent: {label}. Posted +3; on hand now 4."
+        assert await stored(page) == 0
+
+    assert await console.ledger(stock) == [1, 3]
+
+
+async def test_a_queued_posting_refused_when_sent_is_no_longer_said_to_wait(
+    console: ConsoleSite,
+) -> None:
+    stock = await console.stock(on_hand=1)
+    clerk = await console.user(Role.CLERK)
+    async with console.context() as context:
+        page = await context.new_page()
+        await log_in(page, console.base, clerk)
+        await context.set_offline(True)
+        await post(page, stock, 5, kind="issue")  # more than there is
+        await page.click("#post-submit")
+        await page.wait_for_selector(PENDING, timeout=WAIT_MS)
+
+        await context.set_offline(False)
+        await page.wait_for_selector("#outbox", state="hidden", timeout=WAIT_MS)
+        await wait_text(page, "#outbox-error", "Not posted: Issue 5")
+        assert (await page.text_content("#outbox-error") or "").endswith(
+            "Not enough stock available. Available: 1."
+        )
+        assert await page.text_content("#post-ok") == ""  # neither "Sent" nor "will be sent"
+        assert await stored(page) == 0
+
+    assert await console.ledger(stock) == [1]
