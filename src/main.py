@@ -268,7 +268,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.owns_process = owns_process
     app.state.tokens = build_token_codec(settings)
     app.state.auth_policy = build_auth_policy(settings)
-    app.state.cursors = CursorCodec(settings.secret_key or "")
+    app.state.cursors = CursorCodec(settings.secret_key or "", settings.secret_key_previous)
     app.state.webhook_policy = build_webhook_policy(settings)
 
     # One layer (src/api/middleware.py); CORS, when configured, runs inside its outer part.
