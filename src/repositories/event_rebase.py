@@ -65,6 +65,9 @@ class EventRebaseRepository:
         self.session = session
 
     async def any_from_the_future(self) -> bool:
+        # A database not migrated yet has no log to check.
+        if await self.session.scalar(text("SELECT to_regclass('events')")) is None:
+            return False
         return bool(await self.session.scalar(_FROM_THE_FUTURE))
 
     async def runs(self) -> int:
