@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from sqlalchemy.exc import SQLAlchemyError
 
 from src import __version__
 from src.api import console, docs, health, metrics, problem_types
@@ -36,6 +37,7 @@ from src.core.ratelimit import Limit, RateLimiter, build_storage
 from src.core.tokens import TokenCodec
 from src.core.webhook_http import WebhookSender
 from src.services.feed import measure_feed_lag, purge_expired_events
+from src.services.feed_rebase import STALLED_FEED, StalledFeed, refuse_a_stalled_feed
 from src.services.idempotency import purge_expired
 from src.services.reservations import expire_overdue_reservations
 from src.services.sessions import purge_expired_sessions
@@ -141,10 +143,25 @@ def _webhook_tasks(app: FastAPI, settings: Settings) -> list[asyncio.Task[None]]
     return [*tasks, asyncio.create_task(worker.run())]
 
 
+async def _refuse_a_stalled_feed(db: Database) -> None:
+    """Events restored with another server's transaction ids would stall the feed and the
+    webhooks silently: refuse to start. (An unreachable database is the health check's.)"""
+    try:
+        async with db.session_factory() as session:
+            await refuse_a_stalled_feed(session)
+    except StalledFeed:
+        log.error("startup refused", reason=STALLED_FEED)
+        await db.dispose()
+        raise
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        log.warning("feed check skipped", error=type(exc).__name__)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app.state.db = Database.from_settings(settings)
+    await _refuse_a_stalled_feed(app.state.db)
     app.state.redis = _build_redis(settings)
     app.state.rate_limiter = RateLimiter(build_storage(settings.redis_url))
     app.state.broker = EventBroker(
@@ -268,7 +285,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.owns_process = owns_process
     app.state.tokens = build_token_codec(settings)
     app.state.auth_policy = build_auth_policy(settings)
-    app.state.cursors = CursorCodec(settings.secret_key or "")
+    app.state.cursors = CursorCodec(settings.secret_key or "", settings.secret_key_previous)
     app.state.webhook_policy = build_webhook_policy(settings)
 
     # One layer (src/api/middleware.py); CORS, when configured, runs inside its outer part.

@@ -1,4 +1,4 @@
-"""The `stockroom` command line: serve, migrate, create-admin, seed-demo.
+"""The `stockroom` command line: serve, migrate, create-admin, seed-demo, feed rebase.
 
 Every expected failure (bad setting, port taken, database unreachable) prints one line on
 stderr and exits non-zero; a traceback means a bug.
@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from src import __version__
+from src.cli.feed import feed
 from src.cli.runtime import (
     CliError,
     database_session,
@@ -29,6 +30,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(feed, name="feed")
 
 
 def _version(value: bool) -> None:

@@ -17,7 +17,7 @@ import uvicorn
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from src.cli.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from src.config import Settings, SettingsError, load_settings
@@ -27,6 +27,7 @@ from src.core.logging import configure_logging
 from src.core.passwords import configure_hashing
 from src.core.secretbox import SecretBox
 from src.schemas.user import UserCreate
+from src.services.feed_rebase import StalledFeed, refuse_a_stalled_feed
 from src.services.users import UserService
 from src.services.webhooks import reseal_secrets
 
@@ -105,6 +106,23 @@ def check_database(url: str, timeout: float = 5.0) -> None:
         ) from None
 
 
+def check_feed(url: str) -> None:
+    """Refuse to serve a log whose events could never become visible."""
+    try:
+        asyncio.run(_check_feed(url))
+    except StalledFeed as exc:
+        raise CliError(str(exc)) from None
+
+
+async def _check_feed(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await refuse_a_stalled_feed(AsyncSession(connection))
+    finally:
+        await engine.dispose()
+
+
 def run_migrations(url: str) -> None:
     check_database(url)
     try:
@@ -155,6 +173,7 @@ def run_server(*, host: str, port: int, workers: int, reload: bool, migrate: boo
                 run_migrations(url)
             else:
                 check_database(url)
+            check_feed(url)
             # Workers are separate processes that build their settings from the environment.
             os.environ["DATABASE_URL"] = url
             if workers > 1 and not reload:

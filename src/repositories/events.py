@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Integer,
     LargeBinary,
@@ -58,10 +59,19 @@ def _visible() -> ColumnElement[bool]:
     return Event.xid < func.pg_snapshot_xmin(func.pg_current_snapshot())
 
 
+# The event a position names, looked up by `seq` (its identity, which a rebase keeps).
+_NAMED = Event.__table__.alias("named")
+
+
 def _after(position: Position) -> ColumnElement[bool]:
     # Typed binds: asyncpg sends the xid as xid8 (a Python int), no text round trip.
     xid = bindparam("after_xid", position.xid, type_=XID8())
-    return tuple_(Event.xid, Event.seq) > tuple_(xid, bindparam("after_seq", position.seq))
+    seq = bindparam("after_seq", position.seq, type_=BigInteger())
+    # A position names an event; its xid is read back from the log, so an id issued before
+    # `stockroom feed rebase` renumbered the log still resumes right after that event (one
+    # primary-key lookup). A purged event's position keeps its own xid.
+    current = select(_NAMED.c.xid).where(_NAMED.c.seq == seq).scalar_subquery()
+    return tuple_(Event.xid, Event.seq) > tuple_(func.coalesce(current, xid), seq)
 
 
 def _at_or_before(position: Position) -> ColumnElement[bool]:
