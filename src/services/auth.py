@@ -39,7 +39,8 @@ _BAD_REFRESH = "The refresh token is invalid, expired or revoked"
 async def add_user(
     users: UserRepository, *, email: str, password: str, full_name: str, role: Role
 ) -> User:
-    """A new account (registration or an admin's); 409 when the email is taken."""
+    """A new account (registration or an admin's); 409 when the email is taken, or looks
+    like one that is (the same TR39 skeleton): the unique indexes decide, races included."""
     user = User(
         email=email,
         hashed_password=await hash_password(password),
@@ -54,6 +55,9 @@ async def add_user(
             # address is not repeated: it is personal data.
             taken = "A user with this email already exists"
             raise Conflict(taken, **at_field("email", taken)) from None
+        if violated_constraint(exc) == "uq_users_email_skeleton":
+            alike = "This email looks like an existing user's: choose another"
+            raise Conflict(alike, **at_field("email", alike)) from None
         raise
 
 
