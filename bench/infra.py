@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 
 from src.config import normalize_database_url
 from src.core.cursors import CursorCodec
+from src.core.emails import email_skeleton
 from src.core.events import asyncpg_dsn
 from src.core.ids import new_id
 from src.core.passwords import hash_password
@@ -92,10 +93,11 @@ async def create_manager(url: str) -> None:
     hashed = await hash_password(BENCH_PASSWORD)
     await _execute(
         url,
-        "INSERT INTO users (id, email, hashed_password, full_name, role, is_active)"
-        " VALUES ($1, $2, $3, 'Bench Manager', 'manager', true)",
+        "INSERT INTO users (id, email, email_skeleton, hashed_password, full_name, role,"
+        " is_active) VALUES ($1, $2, $3, $4, 'Bench Manager', 'manager', true)",
         new_id(),
         BENCH_EMAIL,
+        email_skeleton(BENCH_EMAIL),
         hashed,
     )
 

@@ -184,6 +184,8 @@ class Settings(BaseSettings):
     # only addresses with a successful login in the last LOGIN_KNOWN_CLIENT_SECONDS get in.
     login_rate_limit_per_account_all_clients: str = "50/hour"
     login_known_client_seconds: int = Field(default=30 * 86_400, ge=1)
+    # A login's device token exempts its device from the limit above (OWASP device cookies).
+    device_token_ttl_seconds: int = Field(default=90 * 86_400, ge=1)
     # Argon2 hashes computed at once in this process (each takes ~0.1 s of CPU and 64 MiB),
     # and how long a request waits for its turn before a 429 with Retry-After.
     password_hash_concurrency: int = Field(default=4, ge=1, le=64)

@@ -298,6 +298,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Authorization",
                 "Content-Type",
                 "Idempotency-Key",
+                "Stockroom-Device",
                 "If-Match",
                 "If-None-Match",
                 "X-Request-ID",

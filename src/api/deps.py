@@ -70,6 +70,8 @@ def build_auth_policy(settings: Settings) -> AuthPolicy:
             "login-account-all", settings.login_rate_limit_per_account_all_clients
         ),
         known_client_seconds=settings.login_known_client_seconds,
+        login_per_device=Limit.parse("login-device", settings.login_rate_limit_per_account),
+        device_ttl_seconds=settings.device_token_ttl_seconds,
         password_change=Limit.parse("password-change", settings.login_rate_limit_per_account),
     )
 

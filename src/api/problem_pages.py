@@ -135,7 +135,9 @@ _TEXTS: dict[type[DomainError], tuple[str, str]] = {
     RateLimited: (
         "Too many requests from this user or client address in the current window.",
         "Wait the `Retry-After` seconds before the next request; the `RateLimit-*` headers "
-        "show the remaining budget.",
+        "show the remaining budget. A login refused for an account locked to new devices "
+        "goes through with the `device_token` of an earlier login on this device "
+        "(`Stockroom-Device` header).",
     ),
     InternalError: (
         "A bug in the server. The body names nothing but the request id.",

@@ -23,6 +23,7 @@ from src.cli.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from src.config import Settings, SettingsError, load_settings
 from src.core import http_protocol, migrations
 from src.core.database import Database
+from src.core.exceptions import Conflict
 from src.core.logging import configure_logging
 from src.core.passwords import configure_hashing
 from src.core.secretbox import SecretBox
@@ -227,6 +228,8 @@ async def _ensure_admin(url: str, data: UserCreate) -> tuple[str, bool]:
             user, created = await UserService(session).ensure_admin(
                 email=str(data.email), password=data.password, full_name=data.full_name
             )
+    except Conflict as exc:  # a look-alike of another account's address
+        raise CliError(f"invalid admin: {exc.detail}") from None
     finally:
         await database.dispose()
     return user.email, created

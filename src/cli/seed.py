@@ -43,6 +43,7 @@ from src.cli.seed_data import (
     DemoLedger,
     Row,
 )
+from src.core.emails import email_skeleton
 from src.core.passwords import hash_password
 from src.models.catalog import Location, Product
 from src.models.user import Role, User
@@ -237,6 +238,7 @@ async def _demo_user(conn: AsyncConnection) -> tuple[uuid.UUID, bool]:
         .values(
             id=uuid.UUID(bytes=uuid7().bytes),
             email=DEMO_EMAIL,
+            email_skeleton=email_skeleton(DEMO_EMAIL),
             hashed_password=hashed,
             full_name="Demo Seed",
             role=Role.CLERK,

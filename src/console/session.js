@@ -96,7 +96,9 @@ export function createSession({ baseUrl = "" }) {
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
       body: new URLSearchParams(fields),
-      credentials: "omit",
+      // Same origin: the HttpOnly device cookie (only this endpoint gets it) is kept and sent
+      // back, so a lockout of the account for new devices never shuts this browser out.
+      credentials: "same-origin",
       cache: "no-store",
     });
     if (!response.ok) throw new ApiError(response.status, await readProblem(response));

@@ -5,7 +5,9 @@ form: Unicode NFKC, then case-folded (a full-width `admin@example.com` and `ADMI
 are both `admin@example.com`). An address whose local part, or a label of whose domain, mixes
 scripts (`admin@example.com` with a Cyrillic "a", U+0430) is refused: UTS #39's single-script
 test, on the Script_Extensions data that fontTools keeps current (the standard library has
-none).
+none). Look-alikes within one script (a dotless i, U+0131, in "admin"; `rnodern`; `paypa1`)
+share a confusable skeleton (UTS #39 §4, ICU's implementation), which the users table keeps
+unique.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 from fontTools.unicodedata import script_extension
+from icu import SpoofChecker
 
 # Characters shared by every script (digits, punctuation) or inheriting their neighbour's
 # (combining marks) take no side.
@@ -44,6 +47,16 @@ def lookup_email(text: str) -> str:
         return validate_email(canonical, check_deliverability=False).normalized
     except EmailNotValidError:
         return canonical
+
+
+# Skeletons read only Unicode's confusables data: no checks to configure, safe to share.
+_SPOOF_CHECKER = SpoofChecker()
+
+
+def email_skeleton(address: str) -> str:
+    """The TR39 skeleton of a canonical address: addresses that read the same share it
+    (`adrnin@exarnple.corn` for `admin@example.com`, and for its twin with a dotless i)."""
+    return str(_SPOOF_CHECKER.getSkeleton(0, address))
 
 
 @lru_cache(maxsize=4096)

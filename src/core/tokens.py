@@ -11,6 +11,11 @@ Stream tickets (`?ticket=` for browsers' EventSource, which cannot send headers)
 with their own audience and type, so neither kind is ever accepted as the other. A ticket
 carries its access token's session, issue time and expiry: it is no stronger than the token
 that minted it, and a stream it opens ends when that token would have.
+
+Device tokens (OWASP's device cookies) have an audience and type of their own as well. One
+names the account it was issued to (a digest of the canonical email, the same before the
+password is checked as after), when, and a random device id; it proves only that this
+device logged into that account before, never who the caller is.
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ import jwt
 ALGORITHM = "HS256"
 ACCESS = "access"
 STREAM_TICKET = "stream_ticket"
+DEVICE = "device"
 _REQUIRED = ["sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type", "sid"]
 _TICKET_REQUIRED = [*_REQUIRED, "auth_time", "access_exp"]
+_DEVICE_REQUIRED = ["sub", "exp", "iat", "jti", "iss", "aud", "type"]
 _LEEWAY_SECONDS = 5
 # Verified tokens remembered per process: clients send the same token for its whole life, and
 # each request would otherwise verify it twice (rate limiter, then authentication).
@@ -68,6 +75,18 @@ class TicketClaims:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class DeviceClaims:
+    device: str  # the random id its own login limit is counted under
+    issued_at: datetime
+
+
+def device_subject(account: str) -> str:
+    """What a device token names: the account's canonical email, digested (a token is
+    readable by whoever holds it, and a log line may show it)."""
+    return hashlib.sha256(b"stockroom-device:" + account.encode()).hexdigest()
+
+
 class TokenCodec:
     def __init__(
         self,
@@ -85,6 +104,7 @@ class TokenCodec:
         self.audience = audience
         self.ttl_seconds = ttl_seconds
         self.ticket_audience = f"{audience}/stream-ticket"
+        self.device_audience = f"{audience}/device"
         self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
 
     def issue_access(
@@ -184,7 +204,44 @@ class TokenCodec:
         except (ValueError, TypeError, OverflowError) as exc:
             raise InvalidToken(type(exc).__name__) from None
 
-    def _verify(self, token: str, audience: str, kind: str, required: list[str]) -> dict[str, Any]:
+    def issue_device(self, account: str, *, ttl_seconds: int, now: datetime | None = None) -> str:
+        """A device token for the account (its canonical email), valid for `ttl_seconds`."""
+        now = now or datetime.now(UTC)
+        claims = {
+            "sub": device_subject(account),
+            "iat": now.timestamp(),
+            "exp": now + timedelta(seconds=ttl_seconds),
+            "jti": uuid.uuid4().hex,
+            "iss": self.issuer,
+            "aud": self.device_audience,
+            "type": DEVICE,
+        }
+        return jwt.encode(
+            claims, self._signing_key, algorithm=ALGORITHM, headers={"kid": self._signing_kid}
+        )
+
+    def decode_device(self, token: str, account: str) -> DeviceClaims | None:
+        """The claims of a valid device token issued to `account`; None for anything else
+        (forged, expired, another account's, another kind of token): an untrusted device."""
+        try:
+            claims = self._verify(token, self.device_audience, DEVICE, _DEVICE_REQUIRED, leeway=0)
+            if not hmac.compare_digest(str(claims["sub"]), device_subject(account)):
+                return None
+            return DeviceClaims(
+                device=str(claims["jti"]), issued_at=datetime.fromtimestamp(claims["iat"], UTC)
+            )
+        except (InvalidToken, ValueError, TypeError, OverflowError):
+            return None
+
+    def _verify(
+        self,
+        token: str,
+        audience: str,
+        kind: str,
+        required: list[str],
+        *,
+        leeway: int = _LEEWAY_SECONDS,
+    ) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
             key = self._keys.get(str(header.get("kid")))
@@ -196,7 +253,7 @@ class TokenCodec:
                 algorithms=[ALGORITHM],
                 audience=audience,
                 issuer=self.issuer,
-                leeway=_LEEWAY_SECONDS,
+                leeway=leeway,
                 options={"require": required},
             )
         except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:

@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Enum, Index, String, func
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, Enum, Index, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
+from src.core.emails import email_skeleton
 from src.models.base import Base, Timestamps, UUIDPrimaryKey, trigram_index
 
 
@@ -54,6 +55,9 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     )
 
     email: Mapped[str] = mapped_column(String(320))
+    # The address's TR39 confusable skeleton, set with it (`_skeleton` below); unique, so
+    # the database refuses a look-alike of an existing account even under a race.
+    email_skeleton: Mapped[str] = mapped_column(Text)
     # Deferred: loaded only where a password is checked, never by accident into a response.
     hashed_password: Mapped[str] = mapped_column(String(255), deferred=True)
     full_name: Mapped[str] = mapped_column(String(200))
@@ -70,9 +74,15 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
     password_changed_at: Mapped[datetime | None] = mapped_column(default=None)
 
+    @validates("email")
+    def _skeleton(self, _key: str, email: str) -> str:
+        self.email_skeleton = email_skeleton(email)
+        return email
+
 
 # Case-insensitive uniqueness; also the index every lookup by email uses.
 Index("uq_users_email_lower", func.lower(User.email), unique=True)
+Index("uq_users_email_skeleton", User.email_skeleton, unique=True)
 # Substring search (?q=) on email and name: trigram GIN indexes, as for products.
 trigram_index("ix_users_email_trgm", User.email)
 trigram_index("ix_users_full_name_trgm", User.full_name)

@@ -10,6 +10,14 @@ class TokenResponse(BaseModel):
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the RFC 6750 type name
     expires_in: int
     refresh_token: str
+    device_token: str | None = Field(
+        default=None,
+        description=(
+            "Password grant only: this device's token. Send it back as the `Stockroom-Device`"
+            " header on later logins to keep logging in while the account is locked for new"
+            " devices (browsers get it as an HttpOnly cookie too)"
+        ),
+    )
 
 
 class StreamTicket(BaseModel):

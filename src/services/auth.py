@@ -24,7 +24,13 @@ from src.core.ids import new_id
 from src.core.metrics import LOGIN_FAILURES, LOGIN_THROTTLED
 from src.core.passwords import hash_password, verify_password
 from src.core.ratelimit import Limit, RateLimiter
-from src.core.tokens import InvalidToken, TokenCodec, hash_refresh_token, new_refresh_token
+from src.core.tokens import (
+    DeviceClaims,
+    InvalidToken,
+    TokenCodec,
+    hash_refresh_token,
+    new_refresh_token,
+)
 from src.models.user import ActiveUser, Role, User
 from src.repositories.base import violated_constraint
 from src.repositories.refresh_session import RefreshSessionRepository
@@ -39,7 +45,8 @@ _BAD_REFRESH = "The refresh token is invalid, expired or revoked"
 async def add_user(
     users: UserRepository, *, email: str, password: str, full_name: str, role: Role
 ) -> User:
-    """A new account (registration or an admin's); 409 when the email is taken."""
+    """A new account (registration or an admin's); 409 when the email is taken, or looks
+    like one that is (the same TR39 skeleton): the unique indexes decide, races included."""
     user = User(
         email=email,
         hashed_password=await hash_password(password),
@@ -54,6 +61,9 @@ async def add_user(
             # address is not repeated: it is personal data.
             taken = "A user with this email already exists"
             raise Conflict(taken, **at_field("email", taken)) from None
+        if violated_constraint(exc) == "uq_users_email_skeleton":
+            alike = "This email looks like an existing user's: choose another"
+            raise Conflict(alike, **at_field("email", alike)) from None
         raise
 
 
@@ -67,6 +77,8 @@ class AuthPolicy:
     register_per_client: Limit
     login_per_account_all_clients: Limit
     known_client_seconds: int
+    login_per_device: Limit
+    device_ttl_seconds: int
     password_change: Limit
 
 
@@ -121,10 +133,13 @@ class AuthService:
             role=Role.VIEWER,
         )
 
-    async def login(self, email: str, password: str, *, client: str) -> TokenResponse:
+    async def login(
+        self, email: str, password: str, *, client: str, device_token: str | None = None
+    ) -> TokenResponse:
         account = lookup_email(email)
+        device = self.tokens.decode_device(device_token, account) if device_token else None
         try:
-            await self._throttle(account, client)
+            attempts = await self._throttle(account, client, device)
         except RateLimited:
             LOGIN_THROTTLED.inc()
             raise
@@ -139,20 +154,26 @@ class AuthService:
         if user is None or not user.is_active or user.hashed_password != checked:
             LOGIN_FAILURES.inc()
             raise OAuthError("invalid_grant", _BAD_CREDENTIALS)
-        await self.limiter.reset(self.policy.login_per_account, f"{account}|{client}")
+        await self.limiter.reset(*attempts)
         await self.limiter.remember(
             KNOWN_CLIENTS, f"{account}|{client}", self.policy.known_client_seconds
         )
         if new_hash:
             user.hashed_password = new_hash
-        return await self._issue(
+        issued = await self._issue(
             user,
             family_id=new_id(),
             expires_at=datetime.now(UTC) + self.policy.refresh_ttl,
             refresh_token=new_refresh_token(),
         )
+        issued.device_token = self.tokens.issue_device(
+            account, ttl_seconds=self.policy.device_ttl_seconds
+        )
+        return issued
 
-    async def _throttle(self, account: str, client: str) -> None:
+    async def _throttle(
+        self, account: str, client: str, device: DeviceClaims | None
+    ) -> tuple[Limit, str]:
         """Charge the limits before the password is checked, so concurrent guesses cannot
         slip in under them.
 
@@ -162,11 +183,24 @@ class AuthService:
         spread over many of them; addresses that logged into the account recently are not
         charged to it and still get through once it is spent, so the owner keeps logging in
         from their own address while new addresses get 429, whatever they guess.
+
+        OWASP's device cookies go further: a caller presenting a valid device token of the
+        account (from an earlier login there) is charged to that device alone, with the tight
+        limit, never to the account across addresses, so the owner's devices keep working
+        from anywhere; a stolen token that keeps guessing locks out only itself.
+
+        Returns the limit and key a success clears.
         """
         await self.limiter.hit(self.policy.login_per_client, client)
-        await self.limiter.hit(self.policy.login_per_account, f"{account}|{client}")
+        if device is not None:
+            charged = (self.policy.login_per_device, f"{account}|{device.device}")
+            await self.limiter.hit(*charged)
+            return charged
+        charged = (self.policy.login_per_account, f"{account}|{client}")
+        await self.limiter.hit(*charged)
         if not await self.limiter.remembers(KNOWN_CLIENTS, f"{account}|{client}"):
             await self.limiter.hit(self.policy.login_per_account_all_clients, account)
+        return charged
 
     async def refresh(self, refresh_token: str) -> TokenResponse:
         token_hash = hash_refresh_token(refresh_token)

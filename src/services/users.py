@@ -126,13 +126,10 @@ class UserService:
         """Create an admin, or promote (and re-activate) an existing user. (user, created)."""
         user = await self.users.get_by_email(email)
         if user is None:
-            user = User(
-                email=email,
-                hashed_password=await hash_password(password),
-                full_name=full_name,
-                role=Role.ADMIN,
+            created = await add_user(
+                self.users, email=email, password=password, full_name=full_name, role=Role.ADMIN
             )
-            return await self.users.add(user), True
+            return created, True
         if not user.is_active:
             # As for a reactivation through the API: nothing issued before comes back.
             await self.sessions.revoke_all_for_user(user.id)

@@ -4,7 +4,8 @@ The tight limit (LOGIN_RATE_LIMIT_PER_ACCOUNT) counts attempts per account *and*
 address; a looser limit per account across all addresses
 (LOGIN_RATE_LIMIT_PER_ACCOUNT_ALL_CLIENTS) bounds distributed guessing, and once it is spent
 only addresses that logged into the account recently (LOGIN_KNOWN_CLIENT_SECONDS) still reach
-the password check: the owner's, not the attacker's.
+the password check: the owner's, not the attacker's. Device tokens, which let the owner's
+devices through from any address, are in test_auth_device_tokens.py.
 """
 
 from __future__ import annotations

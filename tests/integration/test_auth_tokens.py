@@ -64,7 +64,13 @@ async def test_password_grant_issues_a_bearer_pair(
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
-    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token"}
+    assert set(body) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "device_token",  # test_auth_device_tokens.py
+    }
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 900
     assert body["refresh_token"]

@@ -186,6 +186,22 @@ def test_create_admin_creates_then_is_idempotent(
     assert ADMIN_PASSWORD not in first.output + again.output
 
 
+def test_create_admin_refuses_a_look_alike_of_an_account(
+    monkeypatch: pytest.MonkeyPatch, pg_server: TestServer
+) -> None:
+    monkeypatch.setenv("STOCKROOM_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    with pg_server.fresh_database("stockroom_cli") as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        first = runner.invoke(app, ["create-admin", "modern@example.com"])
+        twin = runner.invoke(app, ["create-admin", "rnodern@example.com"])
+        kept = _role_of(url, "modern@example.com")
+        refused = _role_of(url, "rnodern@example.com")
+    assert first.exit_code == 0, first.output
+    assert twin.exit_code == 1, twin.output
+    assert "looks like an existing user's" in twin.output
+    assert (kept, refused) == ("admin", None)
+
+
 def test_create_admin_hashes_at_the_configured_cost(
     monkeypatch: pytest.MonkeyPatch, pg_server: TestServer
 ) -> None:

@@ -68,6 +68,33 @@ async def test_log_in_see_the_board_and_post_a_receipt_once_with_a_double_click(
     assert errors == []
 
 
+async def test_the_login_keeps_a_device_cookie_that_scripts_cannot_read(
+    console: ConsoleSite,
+) -> None:
+    """The device token (docs/API.md, "Login throttling") reaches a same-origin console as
+    an HttpOnly cookie, and its next login sends it back."""
+    clerk = await console.user(Role.CLERK)
+    async with console.context() as context:
+        page = await context.new_page()
+        await log_in(page, console.base, clerk)
+        cookies = {cookie["name"]: cookie for cookie in await context.cookies()}
+        device = cookies["stockroom_device"]
+        assert device["httpOnly"] is True
+        assert device["sameSite"] == "Strict"
+        assert device["path"] == "/api/v1/auth/token"
+        assert "stockroom_device" not in await page.evaluate("() => document.cookie")
+
+        await page.click("#logout")
+        await page.wait_for_selector("#login-view:not([hidden])", timeout=WAIT_MS)
+        await page.fill("#login-username", clerk.email)
+        await page.fill("#login-password", DEFAULT_PASSWORD)
+        async with page.expect_request(lambda r: r.url.endswith("/auth/token")) as sent:
+            await page.click("#login-submit")
+        headers = await (await sent.value).all_headers()
+        assert f"stockroom_device={device['value']}" in headers.get("cookie", "")
+        await page.wait_for_selector("#work-view:not([hidden])", timeout=WAIT_MS)
+
+
 async def test_a_wrong_password_is_refused_on_the_form(console: ConsoleSite) -> None:
     clerk = await console.user(Role.CLERK)
     async with console.context() as context:

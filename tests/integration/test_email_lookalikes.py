@@ -1,8 +1,10 @@
 """Emails are identities: one canonical form (NFKC, case-folded) for uniqueness and lookup,
-and no look-alikes: a local part or domain label that mixes scripts is refused (422)."""
+and no look-alikes: a local part or domain label that mixes scripts is refused (422), and so
+is an address whose confusable skeleton (Unicode TR39) is an existing account's (409)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -14,6 +16,7 @@ REGISTER = "/api/v1/auth/register"
 USERS = "/api/v1/users"
 GOOD = "correct horse battery staple"
 CYRILLIC_A = "\u0430"
+DOTLESS_I = "\u0131"
 Headers = dict[str, str]
 
 
@@ -101,3 +104,76 @@ async def test_admin_created_users_follow_the_same_rules(
     assert (await create(email.replace("example", f"ex{CYRILLIC_A}mple"))).status_code == 422
     listed = await client.get(USERS, params={"q": email.split("@")[0]}, headers=admin_headers)
     assert [user["email"] for user in listed.json()["items"]] == [email]
+
+
+async def emails_matching(client: httpx.AsyncClient, headers: Headers, text: str) -> list[str]:
+    listed = await client.get(USERS, params={"q": text}, headers=headers)
+    return sorted(user["email"] for user in listed.json()["items"])
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("admin", f"adm{DOTLESS_I}n"),  # a dotless i: one Latin script, no mix to refuse
+        ("modern", "rnodern"),  # "rn" reads as "m"
+        ("paypal", "paypa1"),  # a digit one reads as a lower-case L
+    ],
+)
+async def test_a_look_alike_of_an_account_is_refused(
+    client: httpx.AsyncClient, admin_headers: Headers, first: str, second: str
+) -> None:
+    tail = f"-{tag()}@example.com"
+    assert (await register(client, first + tail)).status_code == 201
+    response = await register(client, second + tail)
+    assert response.status_code == 409, response.text
+    problem = response.json()
+    assert problem["type"] == "/problems/conflict"
+    assert problem["errors"][0]["loc"] == ["body", "email"]
+    assert "looks like" in problem["detail"]
+    # Nothing was created: the look-alike is no account, and only the first is listed.
+    assert (await password_grant(client, second + tail, GOOD)).status_code == 400
+    assert await emails_matching(client, admin_headers, tail.removesuffix("@example.com")) == [
+        first + tail
+    ]
+
+
+async def test_an_admin_cannot_create_a_look_alike_either(
+    client: httpx.AsyncClient, admin_headers: Headers
+) -> None:
+    tail = f"-{tag()}@example.com"
+
+    async def create(address: str) -> httpx.Response:
+        document = {"email": address, "password": GOOD, "full_name": "C", "role": "admin"}
+        return await client.post(USERS, json=document, headers=admin_headers)
+
+    assert (await create(f"adm{DOTLESS_I}n{tail}")).status_code == 201
+    refused = await create(f"admin{tail}")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["errors"][0]["loc"] == ["body", "email"]
+    assert await emails_matching(client, admin_headers, tail.removesuffix("@example.com")) == [
+        f"adm{DOTLESS_I}n{tail}"
+    ]
+
+
+async def test_addresses_that_only_resemble_loosely_are_both_welcome(
+    client: httpx.AsyncClient, admin_headers: Headers
+) -> None:
+    tail = f"-{tag()}@example.com"
+    for local in ("ana", "anna", "adrian"):
+        response = await register(client, local + tail)
+        assert response.status_code == 201, response.text
+    assert await emails_matching(client, admin_headers, tail.removesuffix("@example.com")) == [
+        f"{local}{tail}" for local in ("adrian", "ana", "anna")
+    ]
+
+
+async def test_racing_look_alikes_make_one_account(committed_client: httpx.AsyncClient) -> None:
+    """The database decides (a unique index on the skeleton), not a check before the insert
+    that two requests can both pass."""
+    tail = f"-{tag()}@example.com"
+    addresses = [f"admin{tail}", f"adm{DOTLESS_I}n{tail}", f"adm{DOTLESS_I}n{tail}".upper()]
+    responses = await asyncio.gather(*(register(committed_client, a) for a in addresses))
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [201, 409, 409], [r.text for r in responses]
+    logins = [await password_grant(committed_client, a, GOOD) for a in addresses[:2]]
+    assert sorted(login.status_code for login in logins) == [200, 400]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from src.core import migrations
@@ -69,3 +71,54 @@ def test_models_and_migrations_agree(database_url: str) -> None:
         return result
 
     assert asyncio.run(run()) == []
+
+
+def test_email_skeletons_are_backfilled_oldest_first(pg_server: TestServer) -> None:
+    """Existing accounts get their skeletons; of two that already look alike the older keeps
+    it, and from then on the index refuses any further look-alike."""
+    rows = [
+        ("01900000-0000-7000-8000-000000000001", "admin@example.com"),
+        ("01900000-0000-7000-8000-000000000002", "adm\u0131n@example.com"),
+        ("01900000-0000-7000-8000-000000000003", "ana@example.com"),
+    ]
+
+    async def seed(url: str) -> None:
+        engine = create_async_engine(url)
+        async with engine.begin() as connection:
+            for minute, (user_id, email) in enumerate(rows):
+                await connection.execute(
+                    text(
+                        "INSERT INTO users (id, email, hashed_password, full_name, role,"
+                        " created_at, updated_at) VALUES (:id, :email, 'x', 'N', 'viewer',"
+                        " now() - make_interval(mins => :age), now())"
+                    ),
+                    {"id": user_id, "email": email, "age": 10 - minute},
+                )
+        await engine.dispose()
+
+    async def skeletons(url: str) -> dict[str, str]:
+        engine = create_async_engine(url)
+        async with engine.connect() as connection:
+            result = await connection.execute(text("SELECT email, email_skeleton FROM users"))
+            found = {email: skeleton for email, skeleton in result.all()}
+            with pytest.raises(IntegrityError, match="uq_users_email_skeleton"):
+                await connection.execute(
+                    text(
+                        "INSERT INTO users (id, email, email_skeleton, hashed_password,"
+                        " full_name, role) VALUES (gen_random_uuid(), 'rnodern@example.com',"
+                        " 'adrnin@exarnple.corn', 'x', 'N', 'viewer')"
+                    )
+                )
+        await engine.dispose()
+        return found
+
+    with pg_server.fresh_database("stockroom_skeletons") as url:
+        migrations.upgrade(url, "0010_webhooks")
+        asyncio.run(seed(url))
+        migrations.upgrade(url)
+        found = asyncio.run(skeletons(url))
+    assert found == {
+        "admin@example.com": "adrnin@exarnple.corn",
+        "adm\u0131n@example.com": f"adrnin@exarnple.corn {rows[1][0]}",
+        "ana@example.com": "ana@exarnple.corn",
+    }

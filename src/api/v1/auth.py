@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Form, Request, Response, status
+from fastapi import Cookie, Form, Header, Request, Response, status
 
 from src.api.deps import AuthServiceDep, CurrentGrant
 from src.api.responses import problem_responses
@@ -20,6 +20,15 @@ router = PrefixRouter(prefix=f"{API_V1}/auth", tags=["auth"])
 # Optional on purpose: a missing field must be answered as RFC 6749 `invalid_request`,
 # not as FastAPI's 422, because OAuth2 client libraries parse the former.
 FormField = Annotated[str | None, Form()]
+
+# A password login's device token (src/services/auth.py `_throttle`), sent back by API
+# clients as this header and by browsers as this cookie, which only this endpoint receives.
+DEVICE_HEADER = "Stockroom-Device"
+DEVICE_COOKIE = "stockroom_device"
+_DEVICE_HELP = (
+    "The `device_token` of an earlier password login on this device: the account's limit"
+    " across addresses does not apply to it (the device has its own). Invalid ones are ignored"
+)
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -45,7 +54,18 @@ async def register(
 @router.post(
     "/token",
     operation_id="issueToken",
+    response_model_exclude_none=True,  # device_token only on a password grant
     responses={
+        200: {
+            "headers": {
+                "Set-Cookie": {
+                    "description": f"Password grant: `{DEVICE_COOKIE}`, the device token, for"
+                    " browsers (HttpOnly, SameSite=Strict, Secure outside development, this"
+                    " path only)",
+                    "schema": {"type": "string"},
+                }
+            }
+        },
         400: {"model": OAuthErrorResponse, "description": "RFC 6749 §5.2 error"},
         **problem_responses(429, 503),
     },
@@ -55,11 +75,18 @@ async def token(
     service: AuthServiceDep,
     client: ClientAddress,
     response: Response,
+    settings: SettingsDep,
     grant_type: FormField = None,
     username: FormField = None,
     password: FormField = None,
     refresh_token: FormField = None,
     scope: FormField = None,
+    device_header: Annotated[
+        str | None, Header(alias=DEVICE_HEADER, description=_DEVICE_HELP)
+    ] = None,
+    device_cookie: Annotated[
+        str | None, Cookie(alias=DEVICE_COOKIE, description=f"{_DEVICE_HELP} (browsers)")
+    ] = None,
 ) -> TokenResponse:
     """Log in (grant_type=password) or rotate a refresh token (grant_type=refresh_token)."""
     response.headers["Cache-Control"] = "no-store"
@@ -76,7 +103,21 @@ async def token(
     if grant_type == "password":
         if not username or not password:
             raise OAuthError("invalid_request", "username and password are required")
-        return await service.login(username, password, client=client)
+        issued = await service.login(
+            username, password, client=client, device_token=device_header or device_cookie
+        )
+        if issued.device_token:
+            # Path: the one endpoint that reads it (as the browser sees it, behind a proxy too).
+            response.set_cookie(
+                DEVICE_COOKIE,
+                issued.device_token,
+                max_age=settings.device_token_ttl_seconds,
+                path=request.url.path,
+                secure=not settings.is_development,
+                httponly=True,
+                samesite="strict",
+            )
+        return issued
     if grant_type == "refresh_token":
         if not refresh_token:
             raise OAuthError("invalid_request", "refresh_token is required")
