@@ -117,6 +117,8 @@ async def emails_matching(client: httpx.AsyncClient, headers: Headers, text: str
         ("admin", f"adm{DOTLESS_I}n"),  # a dotless i: one Latin script, no mix to refuse
         ("modern", "rnodern"),  # "rn" reads as "m"
         ("paypal", "paypa1"),  # a digit one reads as a lower-case L
+        ("john", "j0hn"),  # TR39 maps a zero to a capital O: it counts once case-folded
+        ("b0b", "BOB"),  # case and a zero together
     ],
 )
 async def test_a_look_alike_of_an_account_is_refused(
