@@ -11,14 +11,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.database import release
+from src.core.db_errors import EXPECTED_CONFLICTS
 from src.core.emails import lookup_email
 from src.core.exceptions import (
-    Conflict,
     Forbidden,
     OAuthError,
     RateLimited,
     Unauthorized,
-    at_field,
 )
 from src.core.ids import new_id
 from src.core.metrics import LOGIN_FAILURES, LOGIN_THROTTLED
@@ -56,15 +55,14 @@ async def add_user(
     try:
         return await users.add(user)
     except IntegrityError as exc:
-        if violated_constraint(exc) == "uq_users_email_lower":
-            # Still /problems/conflict (the published contract), but naming the field. The
-            # address is not repeated: it is personal data.
-            taken = "A user with this email already exists"
-            raise Conflict(taken, **at_field("email", taken)) from None
-        if violated_constraint(exc) == "uq_users_email_skeleton":
-            alike = "This email looks like an existing user's: choose another"
-            raise Conflict(alike, **at_field("email", alike)) from None
+        constraint = violated_constraint(exc)
+        if constraint in _EMAIL_CONFLICTS:
+            # Still /problems/conflict (the published contract), but naming the field.
+            raise EXPECTED_CONFLICTS[constraint]() from None
         raise
+
+
+_EMAIL_CONFLICTS = frozenset({"uq_users_email_lower", "uq_users_email_skeleton"})
 
 
 @dataclass(frozen=True)
