@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import tomllib
 import unicodedata
+from pathlib import Path
 
+import icu
 import pytest
 from icu import SpoofChecker
 
@@ -135,3 +138,12 @@ def test_a_skeleton_is_in_canonical_form(address: str) -> None:
     assert skeleton == canonical_email(skeleton)
     assert skeleton == unicodedata.normalize("NFKC", skeleton)
     assert skeleton == skeleton.casefold()
+
+
+def test_icu_is_the_major_version_the_stored_skeletons_were_computed_with() -> None:
+    """Another ICU major brings other confusables data: moving to it needs a migration that
+    recomputes users.email_skeleton, so the dependency stays pinned below it."""
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text("utf-8"))
+    pins = [d for d in project["project"]["dependencies"] if d.startswith("icukit-pyicu")]
+    assert pins == ["icukit-pyicu>=78.3,<79"]
+    assert icu.ICU_VERSION.split(".")[0] == "78"
