@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from http.cookies import SimpleCookie
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from src.config import Environment
 from src.models.user import Role, User
 from tests.conftest import app_beside, make_settings
 from tests.integration.test_auth_device_tokens import (
@@ -259,3 +261,68 @@ async def test_with_a_header_and_a_cookie_a_valid_one_wins(
         # Neither valid: still locked out.
         refused = await login_with(app, owner.email, header="not-a-token", cookie=wrong_account)
         assert refused.status_code == 429, refused.text
+
+
+# ---------------------------------------------------------------- the cookie, as documented
+
+CONSOLE_ORIGIN = "https://console.example.com"
+
+
+@pytest.mark.parametrize(
+    ("environment", "secure"),
+    [(Environment.DEVELOPMENT, False), (Environment.STAGING, True), (Environment.PRODUCTION, True)],
+)
+async def test_the_cookie_is_secure_everywhere_but_development(
+    running_app: RunningApp, make_user: MakeUser, environment: Environment, secure: bool
+) -> None:
+    owner = await make_user()
+    async with running_app(environment=environment) as app:
+        response = await attempt(app, owner.email, DEFAULT_PASSWORD)
+    assert response.status_code == 200, response.text
+    cookie = SimpleCookie(response.headers["set-cookie"])[COOKIE]
+    assert bool(cookie["secure"]) is secure
+    assert cookie["samesite"] == "strict"
+    assert cookie["httponly"] is True
+
+
+async def test_a_console_on_another_origin_gets_no_credentialed_answers(
+    running_app: RunningApp, make_user: MakeUser
+) -> None:
+    """A browser sends the cookie cross-origin only with `credentials: "include"`, and shows
+    the answer only when it allows credentials: the API never does, so the cookie can help
+    same-origin pages alone. The header stays allowed for clients that keep the token."""
+    owner = await make_user()
+    async with running_app(cors_origins=[CONSOLE_ORIGIN]) as app:
+        async with client_for(app, new_address()) as client:
+            preflight = await client.options(
+                TOKEN_PATH,
+                headers={
+                    "Origin": CONSOLE_ORIGIN,
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": HEADER,
+                },
+            )
+            login = await client.post(
+                TOKEN_PATH,
+                data={
+                    "grant_type": "password",
+                    "username": owner.email,
+                    "password": DEFAULT_PASSWORD,
+                },
+                headers={"Origin": CONSOLE_ORIGIN},
+            )
+            other = await client.options(
+                TOKEN_PATH,
+                headers={
+                    "Origin": "https://elsewhere.example",
+                    "Access-Control-Request-Method": "POST",
+                },
+            )
+    assert preflight.status_code == 200, preflight.text
+    assert HEADER.lower() in preflight.headers["access-control-allow-headers"].lower()
+    assert "access-control-allow-credentials" not in preflight.headers
+    assert login.status_code == 200, login.text
+    assert login.headers["access-control-allow-origin"] == CONSOLE_ORIGIN
+    assert "access-control-allow-credentials" not in login.headers
+    assert other.status_code == 400
+    assert "access-control-allow-origin" not in other.headers
