@@ -90,16 +90,24 @@ def scratch_database(admin_url: str) -> Iterator[str]:
 
 
 async def create_manager(url: str) -> None:
+    """The manager the load logs in as; SystemExit, naming the account in the way, when its
+    address (or one that reads like it: the same skeleton) is taken."""
     hashed = await hash_password(BENCH_PASSWORD)
-    await _execute(
-        url,
-        "INSERT INTO users (id, email, email_skeleton, hashed_password, full_name, role,"
-        " is_active) VALUES ($1, $2, $3, $4, 'Bench Manager', 'manager', true)",
-        new_id(),
-        BENCH_EMAIL,
-        email_skeleton(BENCH_EMAIL),
-        hashed,
-    )
+    try:
+        await _execute(
+            url,
+            "INSERT INTO users (id, email, email_skeleton, hashed_password, full_name, role,"
+            " is_active) VALUES ($1, $2, $3, $4, 'Bench Manager', 'manager', true)",
+            new_id(),
+            BENCH_EMAIL,
+            email_skeleton(BENCH_EMAIL),
+            hashed,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise SystemExit(
+            f"cannot create the bench manager {BENCH_EMAIL}: an account with this address or"
+            f" one that reads like it exists ({exc.constraint_name})"
+        ) from None
 
 
 # `movement.created` for every seeded movement (seed-demo writes the ledger, not the log):

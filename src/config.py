@@ -186,6 +186,9 @@ class Settings(BaseSettings):
     login_known_client_seconds: int = Field(default=30 * 86_400, ge=1)
     # A login's device token exempts its device from the limit above (OWASP device cookies).
     device_token_ttl_seconds: int = Field(default=90 * 86_400, ge=1)
+    # Logins one device token may make over a long window: a stolen one is no lasting bypass
+    # (once spent, it counts as no token, so the account-wide limit applies again).
+    login_rate_limit_per_device: str = "20/day"
     # Argon2 hashes computed at once in this process (each takes ~0.1 s of CPU and 64 MiB),
     # and how long a request waits for its turn before a 429 with Retry-After.
     password_hash_concurrency: int = Field(default=4, ge=1, le=64)
@@ -212,6 +215,7 @@ class Settings(BaseSettings):
         "login_rate_limit_per_account",
         "login_rate_limit_per_client",
         "login_rate_limit_per_account_all_clients",
+        "login_rate_limit_per_device",
     )
     @classmethod
     def _rate(cls, value: str) -> str:

@@ -3,8 +3,9 @@ of an existing account (`adm\u0131n@example.com` beside `admin@example.com`) is 
 
 Existing rows are backfilled oldest first. Should two existing accounts already look alike,
 the older keeps the skeleton and the newer gets it suffixed with its id (a space cannot occur
-in an address, so no new account can match that), and a warning names both: an admin decides
-whether the newer one is an impostor.
+in an address, so no new account can match that), and a warning names both by id: an admin
+decides whether the newer one is an impostor. The skeleton is the app's at this revision:
+NFKC and case-folded before and after TR39's.
 
 Revision ID: 0011_email_skeletons
 Revises: 0010_webhooks
@@ -12,6 +13,7 @@ Create Date: 2026-12-07 07:00:00.000000+00:00
 """
 
 import logging
+import unicodedata
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -24,6 +26,20 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _log = logging.getLogger("alembic.runtime.migration")
+_BATCH = 1000
+
+
+# A copy of `canonical_email` and `email_skeleton` (src/core/emails.py) as they were when
+# this revision was written: a migration must keep doing what it did, whatever the app's
+# code becomes (tests/integration/test_migrations.py checks the backfill against the app;
+# should the app's rule change, a new revision recomputes every skeleton).
+def _canonical(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text.strip()).casefold()
+    return unicodedata.normalize("NFKC", folded)
+
+
+def _skeleton(checker: SpoofChecker, address: str) -> str:
+    return _canonical(str(checker.getSkeleton(0, _canonical(address))))
 
 
 def upgrade() -> None:
@@ -31,18 +47,25 @@ def upgrade() -> None:
     connection = op.get_bind()
     checker = SpoofChecker()
     owners: dict[str, str] = {}
+    update = sa.text("UPDATE users SET email_skeleton = :skeleton WHERE id = :id")
+    batch: list[dict[str, object]] = []
     rows = connection.execute(sa.text("SELECT id, email FROM users ORDER BY created_at, id"))
     for user_id, email in rows.all():
-        skeleton = str(checker.getSkeleton(0, email))
+        skeleton = _skeleton(checker, email)
         if skeleton in owners:
-            _log.warning("%s looks like the older account %s: review it", email, owners[skeleton])
+            # Ids, not addresses: a migration's log is no place for personal data.
+            _log.warning(
+                "user %s looks like the older user %s: review it", user_id, owners[skeleton]
+            )
             skeleton = f"{skeleton} {user_id}"
         else:
-            owners[skeleton] = email
-        connection.execute(
-            sa.text("UPDATE users SET email_skeleton = :skeleton WHERE id = :id"),
-            {"skeleton": skeleton, "id": user_id},
-        )
+            owners[skeleton] = str(user_id)
+        batch.append({"skeleton": skeleton, "id": user_id})
+        if len(batch) == _BATCH:
+            connection.execute(update, batch)  # a list of parameters: executemany
+            batch = []
+    if batch:
+        connection.execute(update, batch)
     op.alter_column("users", "email_skeleton", nullable=False)
     op.create_index("uq_users_email_skeleton", "users", ["email_skeleton"], unique=True)
 

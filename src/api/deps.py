@@ -71,6 +71,9 @@ def build_auth_policy(settings: Settings) -> AuthPolicy:
         ),
         known_client_seconds=settings.login_known_client_seconds,
         login_per_device=Limit.parse("login-device", settings.login_rate_limit_per_account),
+        login_device_budget=Limit.parse(
+            "login-device-budget", settings.login_rate_limit_per_device
+        ),
         device_ttl_seconds=settings.device_token_ttl_seconds,
         password_change=Limit.parse("password-change", settings.login_rate_limit_per_account),
     )

@@ -137,7 +137,8 @@ _TEXTS: dict[type[DomainError], tuple[str, str]] = {
         "Wait the `Retry-After` seconds before the next request; the `RateLimit-*` headers "
         "show the remaining budget. A login refused for an account locked to new devices "
         "goes through with the `device_token` of an earlier login on this device "
-        "(`Stockroom-Device` header).",
+        "(`Stockroom-Device` header), unless the password changed since or that token "
+        "has used up its own budget of logins.",
     ),
     InternalError: (
         "A bug in the server. The body names nothing but the request id.",

@@ -244,15 +244,22 @@ async def _demo_user(conn: AsyncConnection) -> tuple[uuid.UUID, bool]:
             role=Role.CLERK,
             is_active=False,
         )
-        .on_conflict_do_nothing(index_elements=[func.lower(User.email)])
+        .on_conflict_do_nothing()  # the address, or its look-alike skeleton, is taken
         .returning(User.id)
     )
     if created is not None:
         return created, True
     raced = await conn.scalar(find)  # created concurrently by another run
-    if raced is None:  # pragma: no cover - the conflict means it exists
-        raise RuntimeError("the demo user vanished")
-    return raced, False
+    if raced is not None:
+        return raced, False
+    # Someone's account reads like the demo user's: never borrow it as the seeding clerk.
+    alike = await conn.scalar(
+        select(User.id).where(User.email_skeleton == email_skeleton(DEMO_EMAIL))
+    )
+    raise CliError(
+        f"the account {alike} has an address that reads like the demo user's ({DEMO_EMAIL});"
+        " seed-demo needs that address for its own clerk"
+    )
 
 
 async def _free_tag(conn: AsyncConnection) -> str:

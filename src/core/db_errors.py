@@ -24,9 +24,14 @@ from src.core.exceptions import Conflict, DomainError, Duplicate, at_field
 # problem each is (a duplicate names its field, so a form can show it there). Services
 # translate most of them where they write, naming the value; this is the last line for the
 # paths they do not (and for races they cannot see coming).
+# An email's problems name the field but never repeat the address: it is personal data.
 _TAKEN_EMAIL = "A user with this email already exists"
+_LOOK_ALIKE_EMAIL = "This email looks like an existing user's: choose another"
 EXPECTED_CONFLICTS: dict[str, Callable[[], DomainError]] = {
     "uq_users_email_lower": lambda: Conflict(_TAKEN_EMAIL, **at_field("email", _TAKEN_EMAIL)),
+    "uq_users_email_skeleton": lambda: Conflict(
+        _LOOK_ALIKE_EMAIL, **at_field("email", _LOOK_ALIKE_EMAIL)
+    ),
     "uq_products_sku_lower": lambda: Duplicate(
         "A product with this SKU already exists", field="sku"
     ),

@@ -54,9 +54,13 @@ _SPOOF_CHECKER = SpoofChecker()
 
 
 def email_skeleton(address: str) -> str:
-    """The TR39 skeleton of a canonical address: addresses that read the same share it
-    (`adrnin@exarnple.corn` for `admin@example.com`, and for its twin with a dotless i)."""
-    return str(_SPOOF_CHECKER.getSkeleton(0, address))
+    """The skeleton an address is compared by: addresses that read the same share it
+    (`adrnin@exarnple.corn` for `admin@example.com`, and for its twin with a dotless i).
+
+    TR39's skeleton, put in canonical form before (as the address is stored) and after:
+    ICU maps a digit zero to a capital O and leaves a small o alone (`j0hn` gives `jOhn`,
+    `john` gives `john`), and its output is NFD; case-folded and NFKC again, they meet."""
+    return canonical_email(str(_SPOOF_CHECKER.getSkeleton(0, canonical_email(address))))
 
 
 @lru_cache(maxsize=4096)

@@ -14,8 +14,10 @@ that minted it, and a stream it opens ends when that token would have.
 
 Device tokens (OWASP's device cookies) have an audience and type of their own as well. One
 names the account it was issued to (a digest of the canonical email, the same before the
-password is checked as after), when, and a random device id; it proves only that this
-device logged into that account before, never who the caller is.
+password is checked as after), the account's credential at the time (a digest of its
+password hash: a password change makes every earlier device token worthless), when, and a
+random device id; it proves only that this device logged into that account before, never
+who the caller is.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ STREAM_TICKET = "stream_ticket"
 DEVICE = "device"
 _REQUIRED = ["sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type", "sid"]
 _TICKET_REQUIRED = [*_REQUIRED, "auth_time", "access_exp"]
-_DEVICE_REQUIRED = ["sub", "exp", "iat", "jti", "iss", "aud", "type"]
+_DEVICE_REQUIRED = ["sub", "exp", "iat", "jti", "iss", "aud", "type", "cred"]
 _LEEWAY_SECONDS = 5
 # Verified tokens remembered per process: clients send the same token for its whole life, and
 # each request would otherwise verify it twice (rate limiter, then authentication).
@@ -77,14 +79,25 @@ class TicketClaims:
 
 @dataclass(frozen=True)
 class DeviceClaims:
-    device: str  # the random id its own login limit is counted under
+    device: str  # the random id its own login limits are counted under
     issued_at: datetime
+    credential: str  # `device_credential` of the account's password hash when issued
 
 
 def device_subject(account: str) -> str:
     """What a device token names: the account's canonical email, digested (a token is
     readable by whoever holds it, and a log line may show it)."""
     return hashlib.sha256(b"stockroom-device:" + account.encode()).hexdigest()
+
+
+def device_credential(hashed_password: str) -> str:
+    """What a device token binds to: a digest of the account's password hash, which changes
+    with every password change (and with a rehash at a new cost)."""
+    return hashlib.sha256(b"stockroom-device-credential:" + hashed_password.encode()).hexdigest()
+
+
+def credential_matches(claims: DeviceClaims, hashed_password: str) -> bool:
+    return hmac.compare_digest(claims.credential, device_credential(hashed_password))
 
 
 class TokenCodec:
@@ -204,11 +217,20 @@ class TokenCodec:
         except (ValueError, TypeError, OverflowError) as exc:
             raise InvalidToken(type(exc).__name__) from None
 
-    def issue_device(self, account: str, *, ttl_seconds: int, now: datetime | None = None) -> str:
-        """A device token for the account (its canonical email), valid for `ttl_seconds`."""
+    def issue_device(
+        self,
+        account: str,
+        *,
+        hashed_password: str,
+        ttl_seconds: int,
+        now: datetime | None = None,
+    ) -> str:
+        """A device token for the account (its canonical email) as it is now (its password
+        hash), valid for `ttl_seconds`."""
         now = now or datetime.now(UTC)
         claims = {
             "sub": device_subject(account),
+            "cred": device_credential(hashed_password),
             "iat": now.timestamp(),
             "exp": now + timedelta(seconds=ttl_seconds),
             "jti": uuid.uuid4().hex,
@@ -222,13 +244,16 @@ class TokenCodec:
 
     def decode_device(self, token: str, account: str) -> DeviceClaims | None:
         """The claims of a valid device token issued to `account`; None for anything else
-        (forged, expired, another account's, another kind of token): an untrusted device."""
+        (forged, expired, another account's, another kind of token): an untrusted device.
+        Whether the account's credential is still the one it names is the caller's check."""
         try:
             claims = self._verify(token, self.device_audience, DEVICE, _DEVICE_REQUIRED, leeway=0)
             if not hmac.compare_digest(str(claims["sub"]), device_subject(account)):
                 return None
             return DeviceClaims(
-                device=str(claims["jti"]), issued_at=datetime.fromtimestamp(claims["iat"], UTC)
+                device=str(claims["jti"]),
+                issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+                credential=str(claims["cred"]),
             )
         except (InvalidToken, ValueError, TypeError, OverflowError):
             return None

@@ -4,6 +4,7 @@ an access token into the current user."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -11,14 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.database import release
+from src.core.db_errors import EXPECTED_CONFLICTS
 from src.core.emails import lookup_email
 from src.core.exceptions import (
-    Conflict,
     Forbidden,
     OAuthError,
     RateLimited,
     Unauthorized,
-    at_field,
 )
 from src.core.ids import new_id
 from src.core.metrics import LOGIN_FAILURES, LOGIN_THROTTLED
@@ -28,6 +28,7 @@ from src.core.tokens import (
     DeviceClaims,
     InvalidToken,
     TokenCodec,
+    credential_matches,
     hash_refresh_token,
     new_refresh_token,
 )
@@ -56,15 +57,14 @@ async def add_user(
     try:
         return await users.add(user)
     except IntegrityError as exc:
-        if violated_constraint(exc) == "uq_users_email_lower":
-            # Still /problems/conflict (the published contract), but naming the field. The
-            # address is not repeated: it is personal data.
-            taken = "A user with this email already exists"
-            raise Conflict(taken, **at_field("email", taken)) from None
-        if violated_constraint(exc) == "uq_users_email_skeleton":
-            alike = "This email looks like an existing user's: choose another"
-            raise Conflict(alike, **at_field("email", alike)) from None
+        constraint = violated_constraint(exc)
+        if constraint in _EMAIL_CONFLICTS:
+            # Still /problems/conflict (the published contract), but naming the field.
+            raise EXPECTED_CONFLICTS[constraint]() from None
         raise
+
+
+_EMAIL_CONFLICTS = frozenset({"uq_users_email_lower", "uq_users_email_skeleton"})
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ class AuthPolicy:
     login_per_account_all_clients: Limit
     known_client_seconds: int
     login_per_device: Limit
+    login_device_budget: Limit
     device_ttl_seconds: int
     password_change: Limit
 
@@ -134,16 +135,27 @@ class AuthService:
         )
 
     async def login(
-        self, email: str, password: str, *, client: str, device_token: str | None = None
+        self, email: str, password: str, *, client: str, device_tokens: Sequence[str] = ()
     ) -> TokenResponse:
+        """The password grant. `device_tokens`: those the caller presented (header, cookie),
+        tried in turn; the first one trusted exempts the attempt from the account's limit
+        across addresses (`_throttle`)."""
         account = lookup_email(email)
-        device = self.tokens.decode_device(device_token, account) if device_token else None
+        presented = [
+            claims
+            for claims in (self.tokens.decode_device(token, account) for token in device_tokens)
+            if claims is not None
+        ]
+        # Only a validly signed token of this account costs a read before the limits.
+        found = await self.users.get_by_email(account, with_password=True) if presented else None
         try:
+            device = await self._trusted_device(account, presented, found)
             attempts = await self._throttle(account, client, device)
         except RateLimited:
             LOGIN_THROTTLED.inc()
             raise
-        found = await self.users.get_by_email(account, with_password=True)
+        if not presented:
+            found = await self.users.get_by_email(account, with_password=True)
         user_id, checked = (found.id, found.hashed_password) if found else (None, None)
         # Argon2 takes ~0.1 s: hold no pooled connection and no row lock meanwhile.
         await release(self.session)
@@ -167,9 +179,34 @@ class AuthService:
             refresh_token=new_refresh_token(),
         )
         issued.device_token = self.tokens.issue_device(
-            account, ttl_seconds=self.policy.device_ttl_seconds
+            account,
+            hashed_password=user.hashed_password,  # the rehashed one, if it just changed
+            ttl_seconds=self.policy.device_ttl_seconds,
         )
         return issued
+
+    async def _trusted_device(
+        self, account: str, presented: list[DeviceClaims], user: User | None
+    ) -> DeviceClaims | None:
+        """The first presented device token still worth trusting: the account is active, its
+        password hash is still the one the token was issued under (a password change, or a
+        deactivation, ends every device token), and the token has not spent its budget of
+        logins over the long window (LOGIN_RATE_LIMIT_PER_DEVICE). A spent one counts as no
+        token at all: a stolen token replayed from many addresses is no lasting way around
+        the account-wide limit."""
+        if user is None or not user.is_active:
+            return None
+        for claims in presented:
+            if not credential_matches(claims, user.hashed_password):
+                continue
+            try:
+                await self.limiter.hit(
+                    self.policy.login_device_budget, f"{account}|{claims.device}"
+                )
+            except RateLimited:
+                continue
+            return claims
+        return None
 
     async def _throttle(
         self, account: str, client: str, device: DeviceClaims | None
@@ -184,10 +221,11 @@ class AuthService:
         charged to it and still get through once it is spent, so the owner keeps logging in
         from their own address while new addresses get 429, whatever they guess.
 
-        OWASP's device cookies go further: a caller presenting a valid device token of the
-        account (from an earlier login there) is charged to that device alone, with the tight
-        limit, never to the account across addresses, so the owner's devices keep working
-        from anywhere; a stolen token that keeps guessing locks out only itself.
+        OWASP's device cookies go further: a caller presenting a trusted device token of the
+        account (from an earlier login there; `_trusted_device`) is charged to that device
+        alone, with the tight limit, never to the account across addresses, so the owner's
+        devices keep working from anywhere; a stolen token that keeps guessing locks out
+        only itself, and once its budget is spent it exempts nothing.
 
         Returns the limit and key a success clears.
         """

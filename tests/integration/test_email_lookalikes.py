@@ -10,6 +10,7 @@ import uuid
 import httpx
 import pytest
 
+from src.core.emails import canonical_email
 from tests.support.factories import password_grant
 
 REGISTER = "/api/v1/auth/register"
@@ -117,6 +118,8 @@ async def emails_matching(client: httpx.AsyncClient, headers: Headers, text: str
         ("admin", f"adm{DOTLESS_I}n"),  # a dotless i: one Latin script, no mix to refuse
         ("modern", "rnodern"),  # "rn" reads as "m"
         ("paypal", "paypa1"),  # a digit one reads as a lower-case L
+        ("john", "j0hn"),  # TR39 maps a zero to a capital O: it counts once case-folded
+        ("b0b", "BOB"),  # case and a zero together
     ],
 )
 async def test_a_look_alike_of_an_account_is_refused(
@@ -171,9 +174,22 @@ async def test_racing_look_alikes_make_one_account(committed_client: httpx.Async
     """The database decides (a unique index on the skeleton), not a check before the insert
     that two requests can both pass."""
     tail = f"-{tag()}@example.com"
-    addresses = [f"admin{tail}", f"adm{DOTLESS_I}n{tail}", f"adm{DOTLESS_I}n{tail}".upper()]
+    # Four different addresses (no two equal once canonical), one skeleton: only the
+    # skeleton's index can refuse three of them.
+    addresses = [
+        f"admin{tail}",
+        f"adm{DOTLESS_I}n{tail}",
+        f"adrnin{tail}",
+        f"ADRN{DOTLESS_I}N{tail}",
+    ]
+    assert len({canonical_email(a) for a in addresses}) == 4
     responses = await asyncio.gather(*(register(committed_client, a) for a in addresses))
     statuses = sorted(response.status_code for response in responses)
-    assert statuses == [201, 409, 409], [r.text for r in responses]
-    logins = [await password_grant(committed_client, a, GOOD) for a in addresses[:2]]
-    assert sorted(login.status_code for login in logins) == [200, 400]
+    assert statuses == [201, 409, 409, 409], [r.text for r in responses]
+    for refused in (r for r in responses if r.status_code == 409):
+        problem = refused.json()
+        assert problem["type"] == "/problems/conflict"
+        assert problem["detail"] == "This email looks like an existing user's: choose another"
+        assert problem["errors"][0]["loc"] == ["body", "email"]
+    logins = [await password_grant(committed_client, a, GOOD) for a in addresses]
+    assert sorted(login.status_code for login in logins) == [200, 400, 400, 400]

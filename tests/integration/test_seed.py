@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
 from src.cli import app
+from src.core.emails import email_skeleton
 from tests.support.databases import TestServer
 
 runner = CliRunner()
@@ -236,3 +237,32 @@ def test_seed_demo_failure_rolls_back_everything(
     )
     assert "Traceback" not in result.output
     assert left == [0, 0, 0, 0]
+
+
+def test_seed_demo_refuses_when_an_account_reads_like_the_demo_user(
+    monkeypatch: pytest.MonkeyPatch, pg_server: TestServer
+) -> None:
+    """Another account already has an address that reads like the demo user's: the run
+    stops with one line naming that account by id, and nothing is seeded or taken over."""
+    look_alike = "dem0-seed@stockroom.invalid"  # a zero for the o
+    with pg_server.fresh_database("stockroom_seed") as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        assert runner.invoke(app, ["migrate"]).exit_code == 0
+        fetch(
+            url,
+            "INSERT INTO users (id, email, email_skeleton, hashed_password, full_name, role)"  # noqa: S608
+            f" VALUES (gen_random_uuid(), '{look_alike}', '{email_skeleton(look_alike)}', 'x',"
+            " 'Someone', 'manager')",
+        )
+        (other_id,) = fetch(url, "SELECT id FROM users")[0]
+        result = seed("--products", "2", "--locations", "1", "--movements", "5")
+        users = fetch(url, "SELECT email, role FROM users")
+        left = [count(url, t) for t in ("products", "locations", "stock_movements")]
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        f"error: the account {other_id} has an address that reads like the demo user's"
+        f" ({DEMO_EMAIL}); seed-demo needs that address for its own clerk"
+    )
+    assert "Traceback" not in result.output
+    assert [tuple(row) for row in users] == [(look_alike, "manager")]
+    assert left == [0, 0, 0]

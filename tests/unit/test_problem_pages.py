@@ -64,6 +64,7 @@ def test_a_duplicate_is_still_a_conflict() -> None:
         ("uq_products_sku_lower", Duplicate, "sku"),
         ("uq_locations_code_lower", Duplicate, "code"),
         ("uq_users_email_lower", Conflict, "email"),
+        ("uq_users_email_skeleton", Conflict, "email"),  # a look-alike, won in a race
     ],
 )
 def test_a_unique_violation_the_services_missed_still_names_its_field(

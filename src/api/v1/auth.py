@@ -103,9 +103,9 @@ async def token(
     if grant_type == "password":
         if not username or not password:
             raise OAuthError("invalid_request", "username and password are required")
-        issued = await service.login(
-            username, password, client=client, device_token=device_header or device_cookie
-        )
+        # Both when both came (a stale cookie must not hide a good header, nor the reverse).
+        presented = [token for token in (device_header, device_cookie) if token]
+        issued = await service.login(username, password, client=client, device_tokens=presented)
         if issued.device_token:
             # Path: the one endpoint that reads it (as the browser sees it, behind a proxy too).
             response.set_cookie(
