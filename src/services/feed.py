@@ -84,10 +84,10 @@ class FeedService:
         ]
         if items:
             next_cursor = items[-1].id
-        elif after is not None:
-            next_cursor = after
         else:
-            next_cursor = encode_position(self.codec, watermark or BEGINNING)
+            # Signed again with the current key: a cursor signed under SECRET_KEY_PREVIOUS
+            # comes back upgraded, so it outlives that key's removal.
+            next_cursor = encode_position(self.codec, start or watermark or BEGINNING)
         return FeedPage(items, next_cursor)
 
 
