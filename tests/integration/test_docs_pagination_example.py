@@ -102,12 +102,16 @@ def load(served: Served) -> ModuleType:
     return module
 
 
-async def every_item(served: Served, path: str, **filters: str) -> list[dict[str, Any]]:
-    """The example's `every_item`, run to its end in a thread (it is a blocking client)."""
+async def every_item(
+    served: Served, path: str, sent: list[httpx.Request] | None = None, **filters: str
+) -> list[dict[str, Any]]:
+    """The example's `every_item`, run to its end in a thread (it is a blocking client); each
+    request it sends goes into `sent`."""
     module = load(served)
+    hooks = {"request": [sent.append]} if sent is not None else {}
 
     def collect() -> list[dict[str, Any]]:
-        with httpx.Client(base_url=served.api, headers=served.headers) as client:
+        with httpx.Client(base_url=served.api, headers=served.headers, event_hooks=hooks) as client:
             return list(module.every_item(client, path, **filters))
 
     return await asyncio.to_thread(collect)
@@ -130,6 +134,30 @@ async def test_a_filter_is_kept_on_every_page(served: Served) -> None:
     everything = await every_item(served, "/products", sort="-created_at")
     assert [p["id"] for p in everything] == [p["id"] for p in reversed(served.products)]
     assert await every_item(served, "/products", q="no such product") == []
+
+
+async def test_filters_are_kept_on_the_second_and_third_pages(served: Served) -> None:
+    # Newest first, archived ones left out: the two archived products are the oldest, so a
+    # filter dropped after page 1 would bring them in on the last page.
+    sent: list[httpx.Request] = []
+    newest = await every_item(served, "/products", sent, is_archived="false", sort="-created_at")
+    assert [p["id"] for p in newest] == [p["id"] for p in reversed(served.products[2:])]
+    assert not any(p["is_archived"] for p in newest)
+    assert len(sent) == 3  # 203 products: pages of 100, 100 and 3
+    pages = [dict(request.url.params) for request in sent]
+    for params in pages:
+        assert params["is_archived"] == "false"
+        assert params["sort"] == "-created_at"
+        assert params["limit"] == "100"
+    assert "cursor" not in pages[0]
+    assert pages[1]["cursor"] != pages[2]["cursor"]
+    # A filter that keeps one product in the middle of page 2's range: one page, one item.
+    sent.clear()
+    sku = served.products[150]["sku"]
+    assert [p["id"] for p in await every_item(served, "/products", sent, sku=sku)] == [
+        served.products[150]["id"]
+    ]
+    assert len(sent) == 1
 
 
 async def test_a_refused_token_fails_the_script_and_prints_nothing(served: Served) -> None:
