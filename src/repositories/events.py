@@ -32,6 +32,7 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    or_,
     select,
     text,
     true,
@@ -291,11 +292,14 @@ class EventRepository(Repository[Event]):
     async def expired(self, position: Position) -> bool:
         """Whether resuming after `position` could skip purged events: it is before the
         watermark, or lost (see `_lost`)."""
-        watermark = await self.watermark()
-        if watermark is not None and position < watermark:
-            return True
-        params = {"after_xid": position.xid, "after_seq": position.seq}
-        return bool(await self.session.scalar(select(_lost(position)), params))
+        xid = bindparam("after_xid", position.xid, type_=XID8())
+        seq = bindparam("after_seq", position.seq, type_=BigInteger())
+        purged_past = (
+            select(EventWatermark.xid)
+            .where(tuple_(xid, seq) < tuple_(EventWatermark.xid, EventWatermark.seq))
+            .exists()
+        )
+        return bool(await self.session.scalar(select(or_(purged_past, _lost(position)))))
 
     async def watermark(self) -> Position | None:
         """The highest position the retention purge has deleted, if any."""
