@@ -30,6 +30,7 @@ from src.config import Settings, get_settings
 from src.core.cursors import CursorCodec
 from src.core.database import Database
 from src.core.events import EventBroker
+from src.core.exceptions import STALLED_FEED, StalledFeed
 from src.core.logging import configure_logging, get_logger
 from src.core.metrics import observe_feed_lag
 from src.core.passwords import configure_hashing
@@ -37,7 +38,7 @@ from src.core.ratelimit import Limit, RateLimiter, build_storage
 from src.core.tokens import TokenCodec
 from src.core.webhook_http import WebhookSender
 from src.services.feed import measure_feed_lag, purge_expired_events
-from src.services.feed_rebase import STALLED_FEED, StalledFeed, refuse_a_stalled_feed
+from src.services.feed_rebase import refuse_a_stalled_feed
 from src.services.idempotency import purge_expired
 from src.services.reservations import expire_overdue_reservations
 from src.services.sessions import purge_expired_sessions

@@ -23,12 +23,12 @@ from src.cli.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from src.config import Settings, SettingsError, load_settings
 from src.core import http_protocol, migrations
 from src.core.database import Database
-from src.core.exceptions import Conflict
+from src.core.exceptions import Conflict, StalledFeed
 from src.core.logging import configure_logging
 from src.core.passwords import configure_hashing
 from src.core.secretbox import SecretBox
 from src.schemas.user import UserCreate
-from src.services.feed_rebase import StalledFeed, refuse_a_stalled_feed
+from src.services.feed_rebase import refuse_a_stalled_feed
 from src.services.users import UserService
 from src.services.webhooks import reseal_secrets
 

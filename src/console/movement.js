@@ -80,6 +80,9 @@ export function createMovementForm({ api, elements, outbox, names, onPosted }) {
   let unsettled = null;
   // The key of the outbox entry the notice says will be sent, while it says so.
   let waiting = null;
+  // The key of the posting the outbox is storing: until it is stored, a list without it
+  // may have been read before it was added.
+  let storing = null;
 
   function clearField(name) {
     elements.fields[name].control.removeAttribute("aria-invalid");
@@ -132,14 +135,30 @@ export function createMovementForm({ api, elements, outbox, names, onPosted }) {
 
   /** Hands the posting to the outbox; false when this browser could not store it. */
   async function keep(entry, why) {
+    // Waited for from before it is stored: the outbox may send or refuse it while `add`
+    // runs (the "online" event, another tab), and `sent` must know it is the one.
+    waiting = entry.key;
+    storing = entry.key;
     try {
       await outbox.add(entry);
     } catch {
+      if (waiting === entry.key) waiting = null;
       elements.error.textContent = `${why} It could not be saved on this device either; post it again later.`;
       return false;
+    } finally {
+      storing = null;
     }
-    elements.ok.textContent = `${why} Saved on this device; it will be sent when the connection returns.`;
-    waiting = entry.key;
+    if (waiting !== entry.key) return true; // sent meanwhile: the notice says so
+    // A list read while it was being stored cannot tell whether it left: read it again
+    // (`outboxChanged` hears it and drops the notice if it has gone).
+    try {
+      await outbox.refresh();
+    } catch {
+      // Unreadable now: it was stored, so it waits.
+    }
+    if (waiting === entry.key) {
+      elements.ok.textContent = `${why} Saved on this device; it will be sent when the connection returns.`;
+    }
     return true;
   }
 
@@ -155,7 +174,7 @@ export function createMovementForm({ api, elements, outbox, names, onPosted }) {
    * discarded, sent by another tab) no longer says it will be sent.
    */
   function outboxChanged(entries) {
-    if (!waiting || entries.some((entry) => entry.key === waiting)) return;
+    if (!waiting || waiting === storing || entries.some((entry) => entry.key === waiting)) return;
     waiting = null;
     elements.ok.textContent = "";
   }

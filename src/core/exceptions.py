@@ -197,6 +197,26 @@ class IdempotencyKeyInFlight(DomainError):
     retry_after = 1  # a posting takes milliseconds; by then the first has answered
 
 
+# Errors that stop the server or a command, never rendered as problems.
+
+STALLED_FEED = (
+    "the event log holds events with transaction ids above this server's (restored from a "
+    "logical dump?): the feed and webhooks would never show them; run `stockroom feed "
+    "rebase` before serving"
+)
+
+
+class StalledFeed(Exception):
+    """The event log holds events from the future: the app refuses to serve."""
+
+    def __init__(self) -> None:
+        super().__init__(STALLED_FEED)
+
+
+class FeedRebaseFailed(Exception):
+    """`stockroom feed rebase` cannot renumber the log (the CLI reports it as one line)."""
+
+
 # The problem type of an HTTP error that no domain exception names (routing, validation,
 # body limits, crashes), by status: the only place, with the classes above, where problem
 # slugs and titles are written. A status not listed is rendered as RFC 9457's "about:blank"

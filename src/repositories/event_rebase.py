@@ -75,23 +75,6 @@ class EventRebaseRepository:
         found = await self.session.scalar(_RUN_COUNT)
         return int(found or 0)
 
-    async def next_transaction_id(self) -> int:
-        found = await self.session.scalar(
-            text("SELECT CAST(CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text) AS bigint)")
-        )
-        return int(found)
-
-    async def consume_transaction_ids(self, count: int) -> None:
-        """Commit `count` empty transactions, each taking an id: room below the current one
-        for a log that needs more ids than this server has used. Needs a connection in
-        autocommit (a DO block commits only outside a transaction block)."""
-        await self.session.execute(
-            text(
-                "DO $$ BEGIN FOR i IN 1.." + str(int(count)) + " LOOP"
-                " PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$"
-            )
-        )
-
     async def lock(self) -> int:
         """Lock out writers of the log and of stored positions; this transaction's id."""
         await self.session.execute(
@@ -113,6 +96,10 @@ class EventRebaseRepository:
         await self.session.execute(_MOVE_WATERMARK, params)
         events = await self.session.execute(_RENUMBER)
         return _rowcount(events), _rowcount(endpoints)
+
+    async def analyze(self) -> None:
+        """Fresh planner statistics for the renumbered log."""
+        await self.session.execute(text("ANALYZE events"))
 
 
 def _rowcount(result: Any) -> int:

@@ -24,12 +24,15 @@ from sqlalchemy import (
     String,
     Text,
     TextClause,
+    and_,
     bindparam,
     cast,
     delete,
+    false,
     func,
     insert,
     literal_column,
+    or_,
     select,
     text,
     true,
@@ -72,6 +75,17 @@ def _after(position: Position) -> ColumnElement[bool]:
     # primary-key lookup). A purged event's position keeps its own xid.
     current = select(_NAMED.c.xid).where(_NAMED.c.seq == seq).scalar_subquery()
     return tuple_(Event.xid, Event.seq) > tuple_(func.coalesce(current, xid), seq)
+
+
+def _lost(position: Position) -> ColumnElement[bool]:
+    """A position whose event is gone (purged) and whose own xid is at or past the next
+    transaction id: an id issued before `stockroom feed rebase`, in the old server's xids.
+    Nothing in the log can follow it, so it never resumes: it is expired, like any position
+    before the watermark."""
+    xid = bindparam("after_xid", position.xid, type_=XID8())
+    seq = bindparam("after_seq", position.seq, type_=BigInteger())
+    named = select(_NAMED.c.seq).where(_NAMED.c.seq == seq).exists()
+    return and_(~named, xid >= func.pg_snapshot_xmax(func.pg_current_snapshot()))
 
 
 def _at_or_before(position: Position) -> ColumnElement[bool]:
@@ -126,10 +140,12 @@ def _page_statement(*, after: bool, types: bool) -> Select[Any]:
         .lateral("page")
     )
     one = select(literal_column("1").label("one")).subquery("one")
+    lost = _lost(Position(0, 0)) if after else false()
     return (
         select(
             EventWatermark.xid.label("w_xid"),
             EventWatermark.seq.label("w_seq"),
+            lost.label("lost"),
             page.c.xid,
             page.c.seq,
             page.c.type,
@@ -220,10 +236,10 @@ class EventRepository(Repository[Event]):
 
     async def page_after(
         self, position: Position | None, *, types: Collection[str] | None, limit: int
-    ) -> tuple[list[FeedRow], Position | None]:
+    ) -> tuple[list[FeedRow], Position | None, bool]:
         """The feed's page: visible events after `position` (from the oldest retained one if
-        None), oldest first, at most `limit`, optionally only of `types`; and the watermark,
-        read in the same statement."""
+        None), oldest first, at most `limit`, optionally only of `types`; the watermark, and
+        whether `position` is lost (see `_lost`), read in the same statement."""
         statement = _PAGES[(position is not None, bool(types))]
         params: dict[str, Any] = {"limit": limit}
         if position is not None:
@@ -238,7 +254,7 @@ class EventRepository(Repository[Event]):
             for r in rows
             if r.seq is not None
         ]
-        return events, watermark
+        return events, watermark, bool(first.lost)
 
     async def position_of_movement(self, movement_id: uuid.UUID) -> Position | None:
         """The position of a movement's `movement.created` event, if it has one."""
@@ -272,6 +288,18 @@ class EventRepository(Repository[Event]):
         event (one still held back by an older transaction then follows once visible), else
         after everything purged, else the beginning."""
         return await self.newest_visible_position() or await self.watermark() or BEGINNING
+
+    async def expired(self, position: Position) -> bool:
+        """Whether resuming after `position` could skip purged events: it is before the
+        watermark, or lost (see `_lost`)."""
+        xid = bindparam("after_xid", position.xid, type_=XID8())
+        seq = bindparam("after_seq", position.seq, type_=BigInteger())
+        purged_past = (
+            select(EventWatermark.xid)
+            .where(tuple_(xid, seq) < tuple_(EventWatermark.xid, EventWatermark.seq))
+            .exists()
+        )
+        return bool(await self.session.scalar(select(or_(purged_past, _lost(position)))))
 
     async def watermark(self) -> Position | None:
         """The highest position the retention purge has deleted, if any."""

@@ -147,8 +147,8 @@ class EventService:
 
     async def _resumable(self, position: Position) -> Position:
         async with self.session_factory() as session:
-            watermark = await EventRepository(session).watermark()
-        if watermark is not None and position < watermark:
+            expired = await EventRepository(session).expired(position)
+        if expired:
             raise CursorExpired(
                 "Events after this position are past retention and were deleted; "
                 "reconnect without Last-Event-ID"

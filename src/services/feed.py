@@ -67,8 +67,10 @@ class FeedService:
         start = decode_position(self.codec, after) if after is not None else None
         # The page and the watermark come from one snapshot: a purge that deleted events
         # after `start` has raised the watermark past it, so a page never silently skips.
-        rows, watermark = await self.events.page_after(start, types=filters.type_set, limit=limit)
-        if start is not None and watermark is not None and start < watermark:
+        rows, watermark, lost = await self.events.page_after(
+            start, types=filters.type_set, limit=limit
+        )
+        if start is not None and (lost or (watermark is not None and start < watermark)):
             raise CursorExpired(
                 "Events after this position are past retention and were deleted; "
                 "read the feed from its start"
@@ -84,10 +86,10 @@ class FeedService:
         ]
         if items:
             next_cursor = items[-1].id
-        elif after is not None:
-            next_cursor = after
         else:
-            next_cursor = encode_position(self.codec, watermark or BEGINNING)
+            # Signed again with the current key: a cursor signed under SECRET_KEY_PREVIOUS
+            # comes back upgraded, so it outlives that key's removal.
+            next_cursor = encode_position(self.codec, start or watermark or BEGINNING)
         return FeedPage(items, next_cursor)
 
 

@@ -10,23 +10,14 @@ from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from src.core.exceptions import FeedRebaseFailed, StalledFeed
+from src.core.transaction_ids import take_transaction_ids_until
 from src.repositories.event_rebase import EventRebaseRepository
 
-STALLED_FEED = (
-    "the event log holds events with transaction ids above this server's (restored from a "
-    "logical dump?): the feed and webhooks would never show them; run `stockroom feed "
-    "rebase` before serving"
-)
-
 # Spare ids between the log and the rebasing transaction (taken by whatever else runs).
-_ROOM = 1_000
-
-
-class StalledFeed(Exception):
-    """The event log holds events from the future: the app refuses to serve."""
-
-    def __init__(self) -> None:
-        super().__init__(STALLED_FEED)
+ROOM = 1_000
+# 0, 1 and 2 are PostgreSQL's invalid, bootstrap and frozen transaction ids: never a new xid.
+FIRST_NORMAL_XID = 3
 
 
 class FeedRebase(NamedTuple):
@@ -41,25 +32,36 @@ async def refuse_a_stalled_feed(session: AsyncSession) -> None:
         raise StalledFeed
 
 
-async def rebase_feed(engine: AsyncEngine) -> FeedRebase | None:
+def first_new_xid(own: int, runs: int) -> int:
+    """The xid of the log's first run when its last run takes `own - 1` (just below the
+    rebasing transaction's id); FeedRebaseFailed when that would fall below a normal xid."""
+    if own - runs < FIRST_NORMAL_XID:
+        raise FeedRebaseFailed(
+            f"the log needs {runs} transaction id(s) below this server's {own}: not enough "
+            "room (run it again)"
+        )
+    return own - runs
+
+
+async def rebase_feed(engine: AsyncEngine, *, room: int = ROOM) -> FeedRebase | None:
     """Renumber the log onto this server's transaction ids in one transaction, order and
-    consumers' positions kept; None when no event is from the future."""
+    consumers' positions kept; None when no event is from the future. `room`: spare ids
+    made below the rebasing transaction beyond the ones the log needs."""
     async with AsyncSession(engine) as session:
         rebase = EventRebaseRepository(session)
         if not await rebase.any_from_the_future():
             return None
-        needed = await rebase.runs() + _ROOM
-        short = needed - await rebase.next_transaction_id()
-    if short > 0:
-        # A new server may have used fewer ids than the log needs: take some first.
-        async with engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await EventRebaseRepository(AsyncSession(autocommit)).consume_transaction_ids(short)
+        needed = await rebase.runs() + room + FIRST_NORMAL_XID
+    # A new server may have used fewer ids than the log needs: take some first.
+    await take_transaction_ids_until(engine, needed)
     async with AsyncSession(engine) as session, session.begin():
         rebase = EventRebaseRepository(session)
         own = await rebase.lock()
         if not await rebase.any_from_the_future():
             return None  # another rebase got there first
         runs = await rebase.runs()
-        events, endpoints = await rebase.renumber(own - runs)
+        events, endpoints = await rebase.renumber(first_new_xid(own, runs))
+    # Every row of the table changed: fresh statistics before the feed reads it again.
+    async with AsyncSession(engine) as session, session.begin():
+        await EventRebaseRepository(session).analyze()
     return FeedRebase(events=events, endpoints=endpoints, transaction_ids=runs)

@@ -4,7 +4,8 @@ is never sent); a posting whose answer was lost is sent again with its key and s
 once; one refused by a failing gateway, or because the session ended, waits and is posted
 once later; one kept over a day (longer than the server remembers keys) is held, not sent.
 The form's notice that a posting will be sent says "Sent" once it was, and goes when the
-posting leaves the outbox otherwise (refused, discarded).
+posting leaves the outbox otherwise (refused, discarded), also when that happens while the
+posting is still being stored.
 
 The tests skip, saying why, only where headless Chromium is not installed (CI installs it).
 """
@@ -285,4 +286,85 @@ async def test_a_queued_posting_refused_when_sent_is_no_longer_said_to_wait(
         assert await page.text_content("#post-ok") == ""  # neither "Sent" nor "will be sent"
         assert await stored(page) == 0
 
+    assert await console.ledger(stock) == [1]
+
+
+# Holds the completion of the outbox's next read (the one `add` makes after storing a
+# posting) until `window.releaseRead()`: the outbox can send or refuse the posting meanwhile,
+# as the "online" event or another tab may do while it is being stored.
+HOLD_NEXT_READ = """(() => {
+    const transaction = IDBDatabase.prototype.transaction;
+    const complete = Object.getOwnPropertyDescriptor(IDBTransaction.prototype, "oncomplete");
+    IDBDatabase.prototype.transaction = function (names, mode) {
+        const made = transaction.call(this, names, mode);
+        if (mode !== "readonly" || !window.holdNextRead) return made;
+        const gate = new Promise((release) => { window.releaseRead = release; });
+        window.holdNextRead = false;
+        window.readHeld = true;
+        Object.defineProperty(made, "oncomplete", {
+            set(handler) { complete.set.call(made, (event) => gate.then(() => handler(event))); },
+        });
+        return made;
+    };
+})()"""
+
+
+async def sent_while_stored(
+    console: ConsoleSite, stock: Stock, quantity: int, *, kind: str, reachable: bool
+) -> str:
+    """Post while the API does not answer; while the outbox is storing the posting, the
+    connection returns (`reachable`, or not) and the outbox sends it. The form's notice once
+    the submission is over."""
+    clerk = await console.user(Role.CLERK)
+    async with console.context() as context:
+        await context.add_init_script(HOLD_NEXT_READ)
+        page = await context.new_page()
+        await log_in(page, console.base, clerk)
+
+        async def unanswered(route: Route) -> None:
+            await route.abort()
+
+        await page.route(MOVEMENTS, unanswered)
+        await post(page, stock, quantity, kind=kind)
+        await page.evaluate("() => { window.holdNextRead = true; }")
+        await page.click("#post-submit")
+        await page.wait_for_function("() => window.readHeld === true", timeout=WAIT_MS)
+        if reachable:
+            await page.unroute(MOVEMENTS)
+        await page.evaluate("() => window.dispatchEvent(new Event('online'))")
+        await until_stored(page, 1 if not reachable else 0)
+        # Sent or refused: gone from the outbox (or, unreachable, still in it) before the
+        # form's submission has finished storing it.
+        assert await page.get_attribute("#post-submit", "aria-busy") == "true"
+        await page.evaluate("() => window.releaseRead()")
+        await page.wait_for_selector("#post-submit:not([aria-busy])", timeout=WAIT_MS)
+        return await page.text_content("#post-ok") or ""
+
+
+async def test_a_posting_sent_while_it_was_being_stored_says_sent(
+    console: ConsoleSite,
+) -> None:
+    stock = await console.stock(on_hand=1)
+    notice = await sent_while_stored(console, stock, 4, kind="receipt", reachable=True)
+    assert notice.startswith("Sent: Receive 4")
+    assert notice.endswith("Posted +4; on hand now 5.")
+    assert await console.ledger(stock) == [1, 4]
+
+
+async def test_a_posting_refused_while_it_was_being_stored_is_not_said_to_wait(
+    console: ConsoleSite,
+) -> None:
+    stock = await console.stock(on_hand=1)
+    notice = await sent_while_stored(console, stock, 5, kind="issue", reachable=True)
+    assert notice == ""  # neither "Sent" nor "will be sent"
+    assert await console.ledger(stock) == [1]
+
+
+async def test_a_posting_still_unsent_once_stored_is_said_to_wait(console: ConsoleSite) -> None:
+    stock = await console.stock(on_hand=1)
+    notice = await sent_while_stored(console, stock, 2, kind="receipt", reachable=False)
+    assert notice == (
+        "The server did not answer. Saved on this device; it will be sent when the connection"
+        " returns."
+    )
     assert await console.ledger(stock) == [1]

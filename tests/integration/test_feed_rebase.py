@@ -17,7 +17,6 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
-    AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
@@ -26,11 +25,10 @@ from typer.testing import CliRunner, Result
 from src.cli import app as cli
 from src.core.cursors import CursorCodec
 from src.core.event_types import EventType
+from src.core.exceptions import StalledFeed
 from src.main import create_app
 from src.models.user import Role
-from src.repositories.event_rebase import EventRebaseRepository
 from src.services.feed import POSITION_SCOPE
-from src.services.feed_rebase import StalledFeed
 from src.services.webhook_dispatch import dispatch
 from tests.conftest import TEST_SECRET_KEY, make_settings
 from tests.integration.test_events_feed import serving
@@ -246,13 +244,3 @@ async def test_rebase_against_an_unreachable_database_is_one_line(
     assert result.stdout == ""
     assert result.stderr.startswith("error: cannot connect to the database at 127.0.0.1:1")
     assert result.stderr.strip().count("\n") == 0
-
-
-async def test_taking_transaction_ids_moves_the_server_ahead(engine: AsyncEngine) -> None:
-    """The room a rebase makes when the log needs more ids than the new server has used."""
-    async with engine.connect() as connection:
-        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        rebase = EventRebaseRepository(AsyncSession(autocommit))
-        start = await rebase.next_transaction_id()
-        await rebase.consume_transaction_ids(50)
-        assert await rebase.next_transaction_id() >= start + 50

@@ -67,7 +67,7 @@ class _PageCapture:
         return self
 
     def all(self) -> list[Any]:
-        return [SimpleNamespace(w_xid=None, w_seq=None, seq=None)]
+        return [SimpleNamespace(w_xid=None, w_seq=None, lost=False, seq=None)]
 
 
 def feed_page(*types: str) -> Build:

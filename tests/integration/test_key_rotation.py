@@ -7,10 +7,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.core.cursors import CursorCodec
 from src.core.event_types import EventType
+from src.core.exceptions import MalformedRequest
 from src.models.user import Role
 from src.services.feed import POSITION_SCOPE
 from tests.integration.test_events_feed import serving
@@ -97,3 +99,42 @@ async def test_cursors_signed_with_the_previous_key_stay_valid_after_a_rotation(
         secret_key_previous=[OLD_KEY],
     )
     assert kept == [(200, [])]
+
+
+async def test_an_empty_page_upgrades_a_previous_key_cursor_to_the_current_key(
+    feed_url: str, feed_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    async with serving(feed_url, tmp_path, secret_key=OLD_KEY) as client:
+        async with feed_engine.begin() as connection:
+            admin = await create_user(connection, role=Role.ADMIN)
+        headers = await login_headers(client, admin)
+        await settle(feed_engine)
+        position = await head(client, headers)
+    named = CursorCodec(OLD_KEY).decode(POSITION_SCOPE, position)
+
+    async with serving(
+        feed_url, tmp_path, secret_key=NEW_KEY, secret_key_previous=[OLD_KEY]
+    ) as client:
+        headers = await login_headers(client, admin)
+        answer = await client.get(EVENTS, params={"after": position}, headers=headers)
+        assert answer.status_code == 200
+        body = answer.json()
+    assert body["items"] == []
+    upgraded = body["next_cursor"]
+    assert upgraded != position
+    # Signed with the new key alone, naming the same place.
+    assert CursorCodec(NEW_KEY).decode(POSITION_SCOPE, upgraded) == named
+    with pytest.raises(MalformedRequest):
+        CursorCodec(OLD_KEY).decode(POSITION_SCOPE, upgraded)
+
+    # The previous key dropped: the upgraded cursor still resumes; the old one is refused.
+    tag = uuid.uuid4().hex
+    await append_committed(feed_engine, (EventType.PRODUCT_UPDATED, {"name": tag}))
+    await settle(feed_engine)
+    queries: list[Query] = [(EVENTS, {"after": upgraded}), (EVENTS, {"after": position})]
+    dropped = await _answers(feed_url, tmp_path, feed_engine, queries, secret_key=NEW_KEY)
+    (kept_status, events), (old_status, old_kind) = dropped
+    assert kept_status == 200
+    assert [(e["type"], e["data"]) for e in events] == [("product.updated", {"name": tag})]
+    assert old_status == 400
+    assert old_kind.endswith("/problems/malformed-request")
