@@ -50,15 +50,21 @@ class CatalogRepository(Repository[Any]):
     # The stock_levels column that points at this kind of item.
     level_column: ClassVar[Any]
 
-    async def on_hand(self, item_id: uuid.UUID) -> int:
-        """Total stock the item holds (a product across locations, a location across products)."""
-        total = await self.session.scalar(
-            select(func.coalesce(func.sum(StockLevel.on_hand), 0)).where(
-                # Through the class: on an instance the ORM descriptor would look for state.
-                type(self).level_column == item_id
+    async def held(self, item_id: uuid.UUID) -> tuple[int, int]:
+        """Total stock the item holds (a product across locations, a location across
+        products) and the total on its way to it (`incoming`): (on_hand, incoming)."""
+        row = (
+            await self.session.execute(
+                select(
+                    func.coalesce(func.sum(StockLevel.on_hand), 0),
+                    func.coalesce(func.sum(StockLevel.incoming), 0),
+                ).where(
+                    # Through the class: on an instance the ORM descriptor would look for state.
+                    type(self).level_column == item_id
+                )
             )
-        )
-        return int(total or 0)
+        ).one()
+        return int(row[0]), int(row[1])
 
     async def get_locked(self, id_: uuid.UUID, *, exclusive: bool) -> Any:
         """The row locked FOR UPDATE (archive, edit) or FOR SHARE (posting stock against it).

@@ -67,18 +67,24 @@ class _CatalogService(Generic[ItemT]):
         return item
 
     async def archive(self, item_id: uuid.UUID, if_match: IfMatch | None = None) -> None:
-        """Archive (idempotent); refused while the item holds stock, and, when If-Match is
-        sent, unless it names the current version."""
+        """Archive (idempotent); refused while the item holds stock or has stock on its way
+        (`incoming`), and, when If-Match is sent, unless it names the current version."""
         item = await self._locked(item_id)
         if if_match is not None:
             self._check(item, if_match)
         self._writable(item)  # shipments need it, empty or not
         if item.is_archived:
             return
-        on_hand = await self.repository.on_hand(item.id)
+        on_hand, incoming = await self.repository.held(item.id)
         if on_hand > 0:
             raise Conflict(
                 f"The {self.noun} still holds stock; move or issue it first", on_hand=on_hand
+            )
+        if incoming > 0:  # a receipt or a cancellation would put stock into it
+            raise Conflict(
+                f"Shipments are still on their way to the {self.noun}; receive or cancel "
+                "them first",
+                incoming=incoming,
             )
         item.is_archived = True
         item.version += 1

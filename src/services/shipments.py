@@ -127,6 +127,7 @@ class ShipmentService:
                 )
         transit = await self._transit()
         to = shipment.to_location_id
+        await self._unarchived(to, "destination", "receive")
         await self.stock.lock_levels(
             [(arrived.product_id, location) for arrived in data.lines for location in (transit, to)]
         )
@@ -185,6 +186,7 @@ class ShipmentService:
         shipment = await self._open(shipment_id, if_match)
         transit = await self._transit()
         source = shipment.from_location_id
+        await self._unarchived(source, "source", "cancel it")
         pending = [line for line in shipment.lines if line.pending]
         await self.stock.lock_levels(
             [
@@ -239,6 +241,16 @@ class ShipmentService:
         if shipment.status not in _OPEN:
             raise Conflict(f"The shipment is {shipment.status.value}: nothing is on its way")
         return shipment
+
+    async def _unarchived(self, location_id: uuid.UUID, role: str, action: str) -> None:
+        """Lock the location stock is about to enter FOR SHARE (archiving locks it FOR
+        UPDATE, so the two are decided one after the other): archived, it takes none."""
+        location = await self.levels.locations.get_locked(location_id, exclusive=False)
+        if location is not None and location.is_archived:
+            raise Conflict(
+                f"The shipment's {role} location is archived and takes no stock; restore it "
+                f"to {action}"
+            )
 
     async def _transit(self) -> uuid.UUID:
         """The transit location (created, and announced, by the first shipment)."""
