@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sqlalchemy import Select, bindparam, func, select, text
@@ -45,6 +47,21 @@ _PRODUCT_BY_ID = _PRODUCT_COLUMNS.where(Product.__table__.c.id == bindparam("id"
 _LOCATION_COLUMNS = select(*columns_for(Location.__table__, LocationRead))
 _LOCATION_BY_ID = _LOCATION_COLUMNS.where(Location.__table__.c.id == bindparam("id"))
 
+_PRODUCTS_LOCKED = (
+    select(Product.id, Product.reorder_point, Product.is_archived)
+    .where(Product.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Product.id)
+    .with_for_update(read=True)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductState:
+    """What postings need of a locked product."""
+
+    reorder_point: int
+    is_archived: bool
+
 
 class CatalogRepository(Repository[Any]):
     # The stock_levels column that points at this kind of item.
@@ -84,6 +101,14 @@ class CatalogRepository(Repository[Any]):
 class ProductRepository(CatalogRepository):
     model = Product
     level_column = StockLevel.product_id
+
+    async def lock_many(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, ProductState]:
+        """Several products locked FOR SHARE (as `get_locked(exclusive=False)` each) in id
+        order and one statement: those that exist, by id."""
+        if not ids:
+            return {}
+        rows = await self.session.execute(_PRODUCTS_LOCKED, {"ids": sorted(set(ids))})
+        return {row.id: ProductState(row.reorder_point, row.is_archived) for row in rows}
 
     async def get(self, id_: uuid.UUID) -> ProductRead | None:
         """The item as clients read it (a read schema, not an entity)."""
