@@ -8,13 +8,24 @@ from __future__ import annotations
 from typing import Any
 
 from tests.integration.test_round_trips import Counted, counted  # noqa: F401 (the fixture)
-from tests.support.stock import API, new_product
+from tests.support.stock import API, new_location, new_product
 
 Item = dict[str, Any]
 # BEGIN, the user/session check, the location (FOR SHARE), the products (FOR SHARE, one
 # statement), the levels' locks (one), their changes (one), the ledger rows (one INSERT), the
 # events, COMMIT.
 COUNT_TRIPS = 9
+# A shipment: BEGIN, the check, both locations, the products, the transit location (its
+# insert-if-missing and its id), the levels' locks, the shipment and its lines (two INSERTs),
+# the levels' changes, the ledger rows (prepared for this row count, then run), the events,
+# COMMIT.
+SHIP_TRIPS = 14
+# A receipt: BEGIN, the check, the shipment and its lines (locked), the transit location (two,
+# and its record), the products written off, the levels' locks and changes, the ledger rows
+# (prepared, then run), the lines' figures (one UPDATE), the shipment, the events, COMMIT.
+RECEIPT_TRIPS = 15
+# A cancellation: as a receipt, without the products (nothing is written off).
+CANCEL_TRIPS = 14
 
 
 async def _products(on: Counted, n: int) -> list[Item]:
@@ -96,3 +107,92 @@ async def test_a_long_count_naming_an_unknown_or_archived_product_changes_nothin
         headers=counted.clerk,
     )
     assert ledger.json()["items"] == []
+
+
+async def _stocked(on: Counted, n: int) -> list[Item]:
+    """`n` new products with 20 on hand each at the counted location (one batch of receipts)."""
+    products = await _products(on, n)
+    lines = [
+        {"product_id": p["id"], "location_id": on.location["id"], "kind": "receipt", "quantity": 20}
+        for p in products
+    ]
+    response = await on.client.post(
+        f"{API}/stock/batches", json={"movements": lines}, headers=on.clerk
+    )
+    assert response.status_code == 201, response.text
+    return products
+
+
+def _shipment(on: Counted, to: Item, products: list[Item]) -> dict[str, Any]:
+    return {
+        "from_location_id": on.location["id"],
+        "to_location_id": to["id"],
+        "lines": [{"product_id": p["id"], "quantity": 4} for p in products],
+    }
+
+
+def _receipt_of(products: list[Item]) -> dict[str, Any]:
+    return {"lines": [{"product_id": p["id"], "received": 3, "damaged": 1} for p in products]}
+
+
+async def test_shipments_receipts_and_cancellations_cost_the_same_for_any_number_of_lines(
+    counted: Counted,  # noqa: F811 (the fixture)
+) -> None:
+    url = f"{API}/stock/shipments"
+    to = await new_location(counted.client, counted.manager)
+    warm, few_products, many_products = (
+        await _stocked(counted, 2),
+        await _stocked(counted, 10),
+        await _stocked(counted, 100),
+    )
+    warmed = []
+    for _ in range(2):
+        response = await counted.client.post(
+            url, json=_shipment(counted, to, warm), headers=counted.clerk
+        )
+        assert response.status_code == 201, response.text
+        warmed.append(response.json())
+    small, few = await counted.trips("POST", url, json=_shipment(counted, to, few_products))
+    large, many = await counted.trips("POST", url, json=_shipment(counted, to, many_products))
+    assert (small.status_code, large.status_code) == (201, 201), large.text
+    assert len(few) == len(many) == SHIP_TRIPS, many
+    # Receipts: 3 received and 1 damaged on every line.
+    for shipment in warmed:
+        receipt = await counted.client.post(
+            f"{url}/{shipment['id']}/receipts", json=_receipt_of(warm), headers=counted.clerk
+        )
+        assert receipt.status_code == 201, receipt.text
+    got_small, few = await counted.trips(
+        "POST", f"{url}/{small.json()['id']}/receipts", json=_receipt_of(few_products)
+    )
+    got_large, many = await counted.trips(
+        "POST", f"{url}/{large.json()['id']}/receipts", json=_receipt_of(many_products)
+    )
+    assert (got_small.status_code, got_large.status_code) == (201, 201), got_large.text
+    assert len(few) == len(many) == RECEIPT_TRIPS, many
+    assert {line["pending"] for line in got_large.json()["lines"]} == {0}
+    assert got_large.json()["status"] == "completed"
+    levels = await _levels(counted, to)
+    # Received 3 of 4 (one written off as damaged), nothing more on its way.
+    assert all(levels[p["id"]] == (3, 0) for p in many_products)
+    # Cancellations: shipped again (not counted), then called back.
+    again = []
+    for products in (warm, warm, few_products, many_products):
+        response = await counted.client.post(
+            url, json=_shipment(counted, to, products), headers=counted.clerk
+        )
+        assert response.status_code == 201, response.text
+        again.append(response.json()["id"])
+    for shipment_id in again[:2]:
+        canceled = await counted.client.post(f"{url}/{shipment_id}/cancel", headers=counted.clerk)
+        assert canceled.status_code == 200, canceled.text
+    back_small, few = await counted.trips("POST", f"{url}/{again[2]}/cancel")
+    back_large, many = await counted.trips("POST", f"{url}/{again[3]}/cancel")
+    assert (back_small.status_code, back_large.status_code) == (200, 200), back_large.text
+    assert len(few) == len(many) == CANCEL_TRIPS, many
+    assert back_large.json()["status"] == "canceled"
+    at_source = await _levels(counted, counted.location)
+    # 20, less the 4 shipped and received, less the 4 shipped again and called back.
+    assert all(at_source[p["id"]] == (16, 0) for p in many_products)
+    at_destination = await _levels(counted, to)
+    assert all(at_destination[p["id"]] == (3, 0) for p in many_products)
