@@ -20,11 +20,13 @@ COUNT_TRIPS = 9
 # the levels' changes, the ledger rows (prepared for this row count, then run), the events,
 # COMMIT.
 SHIP_TRIPS = 14
-# A receipt: BEGIN, the check, the shipment and its lines (locked), the transit location (two,
-# and its record), the products written off, the levels' locks and changes, the ledger rows
-# (prepared, then run), the lines' figures (one UPDATE), the shipment, the events, COMMIT.
+# A receipt: BEGIN, the check, the shipment and its lines (locked), the transit location (two),
+# the destination (FOR SHARE: not archived), the products written off, the levels' locks and
+# changes, the ledger rows (prepared, then run), the lines' figures (one UPDATE), the
+# shipment, the events, COMMIT.
 RECEIPT_TRIPS = 15
-# A cancellation: as a receipt, without the products (nothing is written off).
+# A cancellation: as a receipt, with the source instead of the destination and without the
+# products (nothing is written off).
 CANCEL_TRIPS = 14
 
 
