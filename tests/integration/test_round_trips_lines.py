@@ -198,3 +198,62 @@ async def test_shipments_receipts_and_cancellations_cost_the_same_for_any_number
     assert all(at_source[p["id"]] == (16, 0) for p in many_products)
     at_destination = await _levels(counted, to)
     assert all(at_destination[p["id"]] == (3, 0) for p in many_products)
+
+
+async def test_a_count_that_shrinks_reservations_costs_the_same_for_any_number_of_lines(
+    counted: Counted,  # noqa: F811 (the fixture)
+) -> None:
+    url = f"{API}/stock/counts"
+    held: dict[str, list[str]] = {}  # product id -> its reservations, oldest first
+
+    async def holding(n: int) -> list[Item]:
+        products = await _stocked(counted, n)  # 20 on hand each
+        for product in products:
+            for quantity in (6, 5):  # 11 reserved: the newest is cut first
+                response = await counted.client.post(
+                    f"{API}/stock/reservations",
+                    json={
+                        "product_id": product["id"],
+                        "location_id": counted.location["id"],
+                        "quantity": quantity,
+                    },
+                    headers=counted.clerk,
+                )
+                assert response.status_code == 201, response.text
+                held.setdefault(product["id"], []).append(response.json()["id"])
+        return products
+
+    warm, few_products, many_products = await holding(2), await holding(3), await holding(30)
+    for quantity in (9, 8):
+        response = await counted.client.post(
+            url, json=_count(counted, warm, quantity), headers=counted.clerk
+        )
+        assert response.status_code == 201, response.text
+    small, few = await counted.trips("POST", url, json=_count(counted, few_products, 8))
+    large, many = await counted.trips("POST", url, json=_count(counted, many_products, 4))
+    assert (small.status_code, large.status_code) == (201, 201), large.text
+    # And the overdue reservations freed (none here), the holding ones read, and shortened.
+    assert len(few) == len(many) == COUNT_TRIPS + 3, many
+    # 8 counted of 11 reserved: the newest (5) shrinks to 2; 4 counted: the newest is
+    # released and the oldest (6) shrinks to 4. Line order, each level's newest first.
+    assert [
+        (r["id"], r["remaining"], r["status"]) for r in small.json()["reservations_shortened"]
+    ] == [(held[p["id"]][1], 2, "active") for p in few_products]
+    assert [
+        (r["id"], r["remaining"], r["status"]) for r in large.json()["reservations_shortened"]
+    ] == [
+        entry
+        for p in many_products
+        for entry in ((held[p["id"]][1], 0, "released"), (held[p["id"]][0], 4, "active"))
+    ]
+    levels = await counted.client.get(
+        f"{API}/stock/levels",
+        params={
+            "location_id": counted.location["id"],
+            "product_id": [p["id"] for p in many_products],
+            "limit": 100,
+        },
+        headers=counted.clerk,
+    )
+    figures = {(i["on_hand"], i["reserved"], i["available"]) for i in levels.json()["items"]}
+    assert (figures, len(levels.json()["items"])) == ({(4, 4, 0)}, 30)
