@@ -4,13 +4,14 @@ that changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.support.stock import API, level, ship
+from tests.support.stock import API, level, new_location, new_product, receive, ship
 
 Headers = dict[str, str]
 Item = dict[str, Any]
@@ -125,3 +126,27 @@ async def test_a_receipt_into_an_archived_destination_is_refused(
     assert restored.status_code == 200, restored.text
     assert (await _receive(client, clerk_headers, shipment, product, 4)).status_code == 201
     assert (await level(client, clerk_headers, product, b))["on_hand"] == 4
+
+
+async def test_shipping_to_and_archiving_a_location_at_once_never_leave_it_archived_with_incoming(
+    committed_client: httpx.AsyncClient, staff: tuple[Headers, Headers, Headers]
+) -> None:
+    clerk, manager, admin = staff
+    for _ in range(5):
+        product = await new_product(committed_client, manager)
+        a, b = (
+            await new_location(committed_client, manager),
+            await new_location(committed_client, manager),
+        )
+        await receive(committed_client, clerk, product, a, 3)
+        shipped, archived = await asyncio.gather(
+            ship(committed_client, clerk, a, b, (product, 3)),
+            committed_client.delete(f"{API}/locations/{b['id']}", headers=manager),
+        )
+        # One of them wins; the other is a 409 (archived destination, or stock incoming).
+        assert sorted([shipped.status_code, archived.status_code]) in ([201, 409], [204, 409])
+        shown = await _location(committed_client, manager, b)
+        incoming = (await level(committed_client, clerk, product, b))["incoming"]
+        assert (shown["is_archived"], incoming) in ((True, 0), (False, 3))
+    reconciliation = await committed_client.get(f"{API}/stock/reconciliation", headers=admin)
+    assert reconciliation.json()["mismatches"] == []
