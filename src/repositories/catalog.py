@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sqlalchemy import Select, bindparam, func, select, text
@@ -45,20 +47,41 @@ _PRODUCT_BY_ID = _PRODUCT_COLUMNS.where(Product.__table__.c.id == bindparam("id"
 _LOCATION_COLUMNS = select(*columns_for(Location.__table__, LocationRead))
 _LOCATION_BY_ID = _LOCATION_COLUMNS.where(Location.__table__.c.id == bindparam("id"))
 
+_PRODUCTS_LOCKED = (
+    select(Product.id, Product.reorder_point, Product.is_archived)
+    .where(Product.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Product.id)
+    .with_for_update(read=True)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductState:
+    """What postings need of a locked product."""
+
+    reorder_point: int
+    is_archived: bool
+
 
 class CatalogRepository(Repository[Any]):
     # The stock_levels column that points at this kind of item.
     level_column: ClassVar[Any]
 
-    async def on_hand(self, item_id: uuid.UUID) -> int:
-        """Total stock the item holds (a product across locations, a location across products)."""
-        total = await self.session.scalar(
-            select(func.coalesce(func.sum(StockLevel.on_hand), 0)).where(
-                # Through the class: on an instance the ORM descriptor would look for state.
-                type(self).level_column == item_id
+    async def held(self, item_id: uuid.UUID) -> tuple[int, int]:
+        """Total stock the item holds (a product across locations, a location across
+        products) and the total on its way to it (`incoming`): (on_hand, incoming)."""
+        row = (
+            await self.session.execute(
+                select(
+                    func.coalesce(func.sum(StockLevel.on_hand), 0),
+                    func.coalesce(func.sum(StockLevel.incoming), 0),
+                ).where(
+                    # Through the class: on an instance the ORM descriptor would look for state.
+                    type(self).level_column == item_id
+                )
             )
-        )
-        return int(total or 0)
+        ).one()
+        return int(row[0]), int(row[1])
 
     async def get_locked(self, id_: uuid.UUID, *, exclusive: bool) -> Any:
         """The row locked FOR UPDATE (archive, edit) or FOR SHARE (posting stock against it).
@@ -78,6 +101,14 @@ class CatalogRepository(Repository[Any]):
 class ProductRepository(CatalogRepository):
     model = Product
     level_column = StockLevel.product_id
+
+    async def lock_many(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, ProductState]:
+        """Several products locked FOR SHARE (as `get_locked(exclusive=False)` each) in id
+        order and one statement: those that exist, by id."""
+        if not ids:
+            return {}
+        rows = await self.session.execute(_PRODUCTS_LOCKED, {"ids": sorted(set(ids))})
+        return {row.id: ProductState(row.reorder_point, row.is_archived) for row in rows}
 
     async def get(self, id_: uuid.UUID) -> ProductRead | None:
         """The item as clients read it (a read schema, not an entity)."""

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, UUID, insert
 
 from src.models.stock import StockLevel
 from src.repositories.base import Repository
@@ -21,6 +21,52 @@ from src.repositories.stock_posting import PREFIX as POSTING_PREFIX
 from src.repositories.stock_posting import added_to_level, posting_statement
 
 Pair = tuple[uuid.UUID, uuid.UUID]
+
+_IDS, _INTS = ARRAY(UUID(as_uuid=True)), ARRAY(BIGINT)
+# Several levels locked in one statement, in (product_id, location_id) order: the rows are
+# inserted (or found, and locked by the no-op update) in the order of the SELECT.
+_LOCK_MANY = text(
+    """
+    INSERT INTO stock_levels (product_id, location_id, on_hand)
+    SELECT k.product_id, k.location_id, 0
+    FROM unnest(CAST(:products AS uuid[]), CAST(:locations AS uuid[]))
+        AS k(product_id, location_id)
+    ORDER BY k.product_id, k.location_id
+    ON CONFLICT (product_id, location_id) DO UPDATE SET on_hand = stock_levels.on_hand
+    RETURNING product_id, location_id, on_hand, reserved
+    """
+).bindparams(bindparam("products", type_=_IDS), bindparam("locations", type_=_IDS))
+# Several locked levels changed in one statement, each by its own figures.
+_CHANGE_MANY = text(
+    """
+    UPDATE stock_levels AS s
+    SET on_hand = s.on_hand + d.on_hand,
+        reserved = s.reserved - d.unreserve,
+        incoming = s.incoming + d.incoming,
+        updated_at = now()
+    FROM unnest(
+        CAST(:products AS uuid[]), CAST(:locations AS uuid[]), CAST(:on_hand AS bigint[]),
+        CAST(:unreserve AS bigint[]), CAST(:incoming AS bigint[])
+    ) AS d(product_id, location_id, on_hand, unreserve, incoming)
+    WHERE s.product_id = d.product_id AND s.location_id = d.location_id
+    """
+).bindparams(
+    bindparam("products", type_=_IDS),
+    bindparam("locations", type_=_IDS),
+    bindparam("on_hand", type_=_INTS),
+    bindparam("unreserve", type_=_INTS),
+    bindparam("incoming", type_=_INTS),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LevelChange:
+    """What one locked level changes by: `on_hand`, `reserved` lowered by `unreserve`,
+    `incoming`."""
+
+    on_hand: int = 0
+    unreserve: int = 0
+    incoming: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +174,37 @@ class LevelRepository(Repository[StockLevel]):
             row = (await self.session.execute(statement)).one()
             locked[(product_id, location_id)] = LevelState(int(row.on_hand), int(row.reserved))
         return locked
+
+    async def lock_many(self, pairs: Sequence[Pair]) -> dict[Pair, LevelState]:
+        """`lock_levels` in one statement, however many levels (same order, same result)."""
+        keys = sorted(set(pairs))
+        if not keys:
+            return {}
+        rows = await self.session.execute(
+            _LOCK_MANY,
+            {"products": [p for p, _ in keys], "locations": [loc for _, loc in keys]},
+        )
+        return {
+            (row.product_id, row.location_id): LevelState(int(row.on_hand), int(row.reserved))
+            for row in rows
+        }
+
+    async def change_many(self, changes: dict[Pair, LevelChange]) -> None:
+        """Change several locked levels in one statement; the caller knows the figures
+        after (nothing else can change a locked level). The CHECKs still decide."""
+        keys = [pair for pair, change in changes.items() if change != LevelChange()]
+        if not keys:
+            return
+        await self.session.execute(
+            _CHANGE_MANY,
+            {
+                "products": [p for p, _ in keys],
+                "locations": [loc for _, loc in keys],
+                "on_hand": [changes[k].on_hand for k in keys],
+                "unreserve": [changes[k].unreserve for k in keys],
+                "incoming": [changes[k].incoming for k in keys],
+            },
+        )
 
     async def set_level(
         self, product_id: uuid.UUID, location_id: uuid.UUID, *, delta: int, unreserve: int

@@ -9,9 +9,10 @@ path takes the level's lock before a reservation's, so they queue instead of dea
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Select, case, func, select, update
+from sqlalchemy import Select, case, func, select, tuple_, update
 
 from src.core.cursors import CursorCodec
 from src.models.reservation import Reservation, ReservationStatus
@@ -83,6 +84,56 @@ class ReservationRepository(Repository[Reservation]):
                 _overdue(),
             )
             .values(status=ReservationStatus.EXPIRED)
+        )
+
+    async def expire_on_levels(self, pairs: Collection[Pair]) -> list[Reservation]:
+        """`expire_on_level` for several levels in one statement."""
+        if not pairs:
+            return []
+        return await self._changed(
+            update(Reservation)
+            .where(
+                tuple_(Reservation.product_id, Reservation.location_id).in_(sorted(pairs)),
+                _overdue(),
+            )
+            .values(status=ReservationStatus.EXPIRED)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def holding_on_levels(self, pairs: Collection[Pair]) -> list[Reservation]:
+        """`holding_newest_first` for several levels in one statement: by level, each
+        level's newest first, locked."""
+        if not pairs:
+            return []
+        statement = (
+            select(Reservation)
+            .where(
+                tuple_(Reservation.product_id, Reservation.location_id).in_(sorted(pairs)),
+                _holding(),
+            )
+            .order_by(
+                Reservation.product_id,
+                Reservation.location_id,
+                Reservation.created_at.desc(),
+                Reservation.id.desc(),
+            )
+            .with_for_update()
+        )
+        return list((await self.session.scalars(statement)).all())
+
+    async def shorten_many(self, remaining: dict[uuid.UUID, int]) -> list[Reservation]:
+        """`shorten` several locked reservations in one statement; the changed rows."""
+        if not remaining:
+            return []
+        left = case(remaining, value=Reservation.id)
+        return await self._changed(
+            update(Reservation)
+            .where(Reservation.id.in_(list(remaining)))
+            .values(
+                remaining=left,
+                status=case((left > 0, _ACTIVE.value), else_=ReservationStatus.RELEASED.value),
+            )
+            .execution_options(synchronize_session=False)
         )
 
     async def is_overdue(self, reservation_id: uuid.UUID) -> bool:

@@ -3,17 +3,50 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, UUID
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from src.core.cursors import CursorCodec
-from src.models.shipment import Shipment
+from src.models.shipment import Shipment, ShipmentLine
 from src.repositories.base import PageResult, Repository, SortOrder
 from src.schemas.filters import ShipmentFilter
 
 NEWEST_FIRST = SortOrder("newest", (Shipment.created_at, Shipment.id), descending=True)
+
+
+# A shipment's lines' figures written in one statement, whatever the line count.
+_WRITE_LINES = text(
+    """
+    UPDATE shipment_lines AS l
+    SET received = d.received, damaged = d.damaged, canceled = d.canceled
+    FROM unnest(
+        CAST(:products AS uuid[]), CAST(:received AS bigint[]), CAST(:damaged AS bigint[]),
+        CAST(:canceled AS bigint[])
+    ) AS d(product_id, received, damaged, canceled)
+    WHERE l.shipment_id = :shipment_id AND l.product_id = d.product_id
+    """
+).bindparams(
+    bindparam("products", type_=ARRAY(UUID(as_uuid=True))),
+    bindparam("received", type_=ARRAY(BIGINT)),
+    bindparam("damaged", type_=ARRAY(BIGINT)),
+    bindparam("canceled", type_=ARRAY(BIGINT)),
+    bindparam("shipment_id", type_=UUID(as_uuid=True)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LineChange:
+    """What a receipt or cancellation adds to one line."""
+
+    line: ShipmentLine
+    received: int = 0
+    damaged: int = 0
+    canceled: int = 0
 
 
 class ShipmentRepository(Repository[Shipment]):
@@ -58,3 +91,33 @@ class ShipmentRepository(Repository[Shipment]):
             cursor=cursor,
             limit=limit,
         )
+
+    async def add_to_lines(self, shipment: Shipment, changes: list[LineChange]) -> None:
+        """Add to lines' figures in one statement, not one UPDATE each (the lines untouched
+        in memory until then, so the session has nothing of theirs to flush); the session
+        then holds them as written."""
+        if not changes:
+            return
+        figures = [
+            (
+                change.line,
+                change.line.received + change.received,
+                change.line.damaged + change.damaged,
+                change.line.canceled + change.canceled,
+            )
+            for change in changes
+        ]
+        await self.session.execute(
+            _WRITE_LINES,
+            {
+                "shipment_id": shipment.id,
+                "products": [line.product_id for line, *_ in figures],
+                "received": [received for _, received, _, _ in figures],
+                "damaged": [damaged for _, _, damaged, _ in figures],
+                "canceled": [canceled for *_, canceled in figures],
+            },
+        )
+        for line, received, damaged, canceled in figures:
+            set_committed_value(line, "received", received)
+            set_committed_value(line, "damaged", damaged)
+            set_committed_value(line, "canceled", canceled)

@@ -135,9 +135,15 @@ def _joined(source: FromClause, names: Sequence[str]) -> FromClause:
 
 
 def _tables(below_reorder: bool, expand: tuple[str, ...]) -> tuple[str, ...]:
-    """The records to join: those embedded, and the product when its reorder point filters."""
-    joined = {*expand, "product"} if below_reorder else set(expand)
+    """The records to join: those embedded, and with `below_reorder` the product (its
+    reorder point filters) and the location (the transit location is left out)."""
+    joined = {*expand, "product", "location"} if below_reorder else set(expand)
     return tuple(name for name in _EMBEDS if name in joined)
+
+
+# `below_reorder`: stock on the road is no shortage of the transit location, which has no
+# reorder point of its own; its levels are never listed as below one.
+_NOT_TRANSIT = _locations.c.is_transit.is_(False)
 
 
 @functools.cache
@@ -168,7 +174,7 @@ def _levels_query(
         .where(*(_LEVEL_FILTERS[name] for name in shape))
     )
     if below_reorder:
-        statement = statement.where(_levels.c.on_hand < _products.c.reorder_point)
+        statement = statement.where(_levels.c.on_hand < _products.c.reorder_point, _NOT_TRANSIT)
     return statement
 
 
@@ -292,7 +298,7 @@ class StockRepository(Repository[StockLevel]):
         if filters.location_id:
             statement = statement.where(Movement.location_id.in_(filters.location_id))
         if filters.below_reorder:
-            statement = statement.having(
+            statement = statement.where(_NOT_TRANSIT).having(
                 func.sum(Movement.quantity) < func.max(_products.c.reorder_point)
             )
         return statement

@@ -44,6 +44,10 @@ class Problem(BaseModel):
         "stock: the quantity it holds; stale-quantity (409): the quantity on hand now (in a "
         "batch, after the lines before the failing one)"
     )
+    incoming: int | Absent = member(
+        "conflict (409) when archiving a location (or product) that shipments are still on "
+        "their way to: the quantity incoming"
+    )
     line: int | Absent = member(
         "A batch's problems other than validation-error (404, 409): the index (from 0) in "
         "`movements` of the line that failed"

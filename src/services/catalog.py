@@ -26,6 +26,9 @@ from src.schemas.filters import LocationFilter, ProductFilter
 from src.services.unit_of_work import UnitOfWork
 
 ItemT = TypeVar("ItemT", Product, Location)
+TRANSIT_READ_ONLY = (
+    "The transit location is kept by the service: it cannot be edited, archived or restored"
+)
 
 
 class _CatalogService(Generic[ItemT]):
@@ -53,6 +56,7 @@ class _CatalogService(Generic[ItemT]):
             )
         item = await self._locked(item_id)
         self._check(item, if_match)
+        self._writable(item)
         changes = data.model_dump(exclude_unset=True)
         if any(getattr(item, field) != value for field, value in changes.items()):
             for field, value in changes.items():
@@ -63,19 +67,24 @@ class _CatalogService(Generic[ItemT]):
         return item
 
     async def archive(self, item_id: uuid.UUID, if_match: IfMatch | None = None) -> None:
-        """Archive (idempotent); refused while the item holds stock, and, when If-Match is
-        sent, unless it names the current version."""
+        """Archive (idempotent); refused while the item holds stock or has stock on its way
+        (`incoming`), and, when If-Match is sent, unless it names the current version."""
         item = await self._locked(item_id)
         if if_match is not None:
             self._check(item, if_match)
+        self._writable(item)  # shipments need it, empty or not
         if item.is_archived:
             return
-        if getattr(item, "is_transit", False):  # shipments need it, empty or not
-            raise Conflict("The transit location cannot be archived")
-        on_hand = await self.repository.on_hand(item.id)
+        on_hand, incoming = await self.repository.held(item.id)
         if on_hand > 0:
             raise Conflict(
                 f"The {self.noun} still holds stock; move or issue it first", on_hand=on_hand
+            )
+        if incoming > 0:  # a receipt or a cancellation would put stock into it
+            raise Conflict(
+                f"Shipments are still on their way to the {self.noun}; receive or cancel "
+                "them first",
+                incoming=incoming,
             )
         item.is_archived = True
         item.version += 1
@@ -89,6 +98,7 @@ class _CatalogService(Generic[ItemT]):
         item = await self._locked(item_id)
         if if_match is not None:
             self._check(item, if_match)
+        self._writable(item)
         if item.is_archived:
             item.is_archived = False
             item.version += 1
@@ -101,6 +111,13 @@ class _CatalogService(Generic[ItemT]):
         changes nothing, archiving what is archived and restoring what is active emit none."""
         data = self.read.model_validate(item).model_dump(mode="json")
         await self.work.emit(f"{self.noun}.{action}", data)
+
+    @staticmethod
+    def _writable(item: ItemT) -> None:
+        """The transit location is the service's own: read-only to the API (renamed, it
+        would pass for an ordinary warehouse and could never be told apart again)."""
+        if getattr(item, "is_transit", False):
+            raise Conflict(TRANSIT_READ_ONLY)
 
     def _check(self, item: ItemT, if_match: IfMatch) -> None:
         if not if_match.matches(item.version):

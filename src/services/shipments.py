@@ -8,6 +8,8 @@ level, and each line's `received + damaged + canceled <= shipped` is a database 
 
 Lock order: the shipment's row, then its levels in (product_id, location_id) order; creating
 one locks the levels first but its row is new, so no two paths wait on each other in turn.
+Each takes a constant number of statements whatever its line count: the levels are locked,
+changed and the ledger rows inserted set-based (`src.services.level_sets`).
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from src.models.stock import AdjustmentReason, Movement, MovementKind
 from src.models.user import ActiveUser
 from src.repositories.base import PageResult
 from src.repositories.levels import LevelState
-from src.repositories.shipment import ShipmentRepository
+from src.repositories.shipment import LineChange, ShipmentRepository
 from src.schemas.filters import ShipmentFilter
 from src.schemas.shipment import ShipmentCreate, ShipmentRead, ShipmentReceipt
+from src.services.level_sets import LevelSet, usable_products
 from src.services.stock_levels import LevelKeeper
 from src.services.unit_of_work import UnitOfWork
 
@@ -50,26 +53,32 @@ class ShipmentService:
     async def ship(
         self, data: ShipmentCreate, *, actor: ActiveUser, request_id: str | None
     ) -> ShipmentRead:
-        """Send every line, or none: the source's available stock must cover each line."""
-        await self.levels.usable_location(data.from_location_id)
-        await self.levels.usable_location(data.to_location_id)
-        reorder_points = {}
-        for product_id in sorted(line.product_id for line in data.lines):
-            reorder_points[product_id] = (
-                await self.levels.usable_product(product_id)
-            ).reorder_point
+        """Send every line, or none: the source's available stock must cover each line. A
+        constant number of statements whatever the line count (`src.services.level_sets`)."""
+        source, to = data.from_location_id, data.to_location_id
+        await self.levels.usable_location(source)
+        await self.levels.usable_location(to)
+        products = await usable_products(self.levels, (line.product_id for line in data.lines))
         transit = await self._transit()
-        await self.stock.lock_levels(
-            [
-                (line.product_id, location)
-                for line in data.lines
-                for location in (data.from_location_id, transit, data.to_location_id)
-            ]
+        levels = LevelSet(self.levels)
+        await levels.lock(
+            (line.product_id, location) for line in data.lines for location in (source, transit, to)
         )
+        short = [
+            (line.product_id, source)
+            for line in data.lines
+            if levels.level((line.product_id, source)).available < line.quantity
+        ]
+        if short:  # as LevelKeeper.take: what overdue reservations held is available
+            await levels.free_overdue(short)
+        for index, line in enumerate(data.lines):
+            available = levels.level((line.product_id, source)).available
+            if available < line.quantity:
+                raise InsufficientStock(available=available, line=index)
         shipment = Shipment(
             id=new_id(),
-            from_location_id=data.from_location_id,
-            to_location_id=data.to_location_id,
+            from_location_id=source,
+            to_location_id=to,
             reference=data.reference,
             created_by=actor.id,
             lines=[
@@ -78,25 +87,20 @@ class ShipmentService:
             ],
         )
         await self.shipments.add(shipment)  # before its movements, which refer to it
-        for index, line in enumerate(data.lines):
-            product_id, quantity = line.product_id, line.quantity
-            try:
-                source = await self.levels.take(product_id, data.from_location_id, quantity)
-            except InsufficientStock as exc:
-                exc.extra["line"] = index
-                raise
-            await self._move(
+        for line in data.lines:
+            self._move(
+                levels,
                 shipment,
-                product_id,
-                quantity,
-                data.from_location_id,
+                line.product_id,
+                line.quantity,
+                source,
                 transit,
-                source=source,
-                reorder_point=reorder_points[product_id],
+                reorder_point=products[line.product_id].reorder_point,
                 actor=actor,
                 request_id=request_id,
             )
-            await self.stock.add_incoming(product_id, data.to_location_id, quantity)
+            levels.change((line.product_id, to), incoming=line.quantity)
+        await levels.write()
         return await self._announce(shipment, EventType.SHIPMENT_CREATED)
 
     async def receive(
@@ -127,13 +131,18 @@ class ShipmentService:
                 )
         transit = await self._transit()
         to = shipment.to_location_id
-        await self.stock.lock_levels(
-            [(arrived.product_id, location) for arrived in data.lines for location in (transit, to)]
+        await self._unarchived(to, "destination", "receive")
+        damaged = [arrived.product_id for arrived in data.lines if arrived.damaged]
+        products = await usable_products(self.levels, damaged) if damaged else {}
+        levels = LevelSet(self.levels)
+        await levels.lock(
+            (arrived.product_id, location) for arrived in data.lines for location in (transit, to)
         )
         for arrived in data.lines:
             product_id, units = arrived.product_id, arrived.received + arrived.damaged
-            before = await self.stock.level(product_id, to)
-            await self._move(
+            before = levels.level((product_id, to))
+            self._move(
+                levels,
                 shipment,
                 product_id,
                 units,
@@ -143,11 +152,10 @@ class ShipmentService:
                 actor=actor,
                 request_id=request_id,
             )
-            await self.stock.add_incoming(product_id, to, -units)
-            if arrived.damaged:
-                after = await self.levels.take(product_id, to, arrived.damaged)
-                reorder_point = (await self.levels.usable_product(product_id)).reorder_point
-                await self.levels.record(
+            levels.change((product_id, to), incoming=-units)
+            if arrived.damaged:  # what just arrived covers it
+                after = levels.change((product_id, to), on_hand=-arrived.damaged)
+                levels.record(
                     self._movement(
                         shipment,
                         product_id,
@@ -158,13 +166,18 @@ class ShipmentService:
                         request_id,
                         reason=AdjustmentReason.DAMAGE,
                     ),
-                    reorder_point=reorder_point,
+                    reorder_point=products[product_id].reorder_point,
                     available_before=before.available,
                     level=after,
                 )
-            line = lines[product_id]
-            line.received += arrived.received
-            line.damaged += arrived.damaged
+        await levels.write()
+        await self.shipments.add_to_lines(
+            shipment,
+            [
+                LineChange(lines[a.product_id], received=a.received, damaged=a.damaged)
+                for a in data.lines
+            ],
+        )
         done = all(line.pending == 0 for line in shipment.lines)
         shipment.status = ShipmentStatus.COMPLETED if done else ShipmentStatus.PARTIALLY_RECEIVED
         read = await self._announce(shipment, EventType.SHIPMENT_RECEIVED, bump=True)
@@ -185,17 +198,18 @@ class ShipmentService:
         shipment = await self._open(shipment_id, if_match)
         transit = await self._transit()
         source = shipment.from_location_id
+        await self._unarchived(source, "source", "cancel it")
         pending = [line for line in shipment.lines if line.pending]
-        await self.stock.lock_levels(
-            [
-                (line.product_id, location)
-                for line in pending
-                for location in (source, transit, shipment.to_location_id)
-            ]
+        levels = LevelSet(self.levels)
+        await levels.lock(
+            (line.product_id, location)
+            for line in pending
+            for location in (source, transit, shipment.to_location_id)
         )
         for line in pending:
             units = line.pending
-            await self._move(
+            self._move(
+                levels,
                 shipment,
                 line.product_id,
                 units,
@@ -205,8 +219,11 @@ class ShipmentService:
                 actor=actor,
                 request_id=request_id,
             )
-            await self.stock.add_incoming(line.product_id, shipment.to_location_id, -units)
-            line.canceled += units
+            levels.change((line.product_id, shipment.to_location_id), incoming=-units)
+        await levels.write()
+        await self.shipments.add_to_lines(
+            shipment, [LineChange(line, canceled=line.pending) for line in pending]
+        )
         arrived = any(line.received or line.damaged for line in shipment.lines)
         shipment.status = ShipmentStatus.COMPLETED if arrived else ShipmentStatus.CANCELED
         event = EventType.SHIPMENT_COMPLETED if arrived else EventType.SHIPMENT_CANCELED
@@ -240,6 +257,16 @@ class ShipmentService:
             raise Conflict(f"The shipment is {shipment.status.value}: nothing is on its way")
         return shipment
 
+    async def _unarchived(self, location_id: uuid.UUID, role: str, action: str) -> None:
+        """Lock the location stock is about to enter FOR SHARE (archiving locks it FOR
+        UPDATE, so the two are decided one after the other): archived, it takes none."""
+        location = await self.levels.locations.get_locked(location_id, exclusive=False)
+        if location is not None and location.is_archived:
+            raise Conflict(
+                f"The shipment's {role} location is archived and takes no stock; restore it "
+                f"to {action}"
+            )
+
     async def _transit(self) -> uuid.UUID:
         """The transit location (created, and announced, by the first shipment)."""
         transit, created = await self.levels.locations.transit()
@@ -249,8 +276,9 @@ class ShipmentService:
                 await self.work.emit(EventType.LOCATION_CREATED, location.model_dump(mode="json"))
         return transit
 
-    async def _move(
+    def _move(
         self,
+        levels: LevelSet,
         shipment: Shipment,
         product_id: uuid.UUID,
         units: int,
@@ -260,21 +288,20 @@ class ShipmentService:
         reorder_point: int | None,
         actor: ActiveUser,
         request_id: str | None,
-        source: LevelState | None = None,
     ) -> None:
-        """Move `units` between two locked levels with its two ledger rows. `source`: the
-        source level once already taken from (a shipment's source, checked for available
-        stock); otherwise the units are taken here (transit always holds them)."""
-        if source is None:
-            source = await self.stock.decrease(product_id, from_, units)
-            if source is None:  # transit holds every pending unit: reconciliation checks it
-                raise RuntimeError("the transit location holds less than a shipment's pending")
-        target = await self.levels.put(product_id, to, units)
+        """Move `units` between two locked levels with its two ledger rows (written with the
+        request's others by `LevelSet.write`). The source has them available: a shipment's
+        source was checked, and transit holds every pending unit."""
+        if levels.level((product_id, from_)).available < units:
+            # Reconciliation checks that transit holds what shipments have pending.
+            raise RuntimeError("the transit location holds less than a shipment's pending")
+        source = levels.change((product_id, from_), on_hand=-units)
+        target = levels.change((product_id, to), on_hand=units)
         for location, delta, level, reorder in (
             (from_, -units, source, reorder_point),
             (to, units, target, None),
         ):
-            await self.levels.record(
+            levels.record(
                 self._movement(shipment, product_id, location, delta, level, actor, request_id),
                 reorder_point=reorder,
                 available_before=level.available - delta,

@@ -10,20 +10,18 @@ alone, or when a count finds it gone.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from src.core.event_types import EventType
 from src.core.exceptions import Conflict, InsufficientStock, NotFound
 from src.core.ids import new_id
 from src.models.stock import AdjustmentReason, Movement, MovementKind
 from src.models.user import ActiveUser
-from src.repositories.levels import LevelRepository, LevelState
+from src.repositories.levels import LevelRepository, LevelState, Pair
 from src.schemas.reservation import ReservationRead
 from src.schemas.stock import (
     BatchCreate,
     BatchRead,
     CountCreate,
-    CountLine,
     CountRead,
     MovementCreate,
     MovementRead,
@@ -31,6 +29,7 @@ from src.schemas.stock import (
     TransferRead,
 )
 from src.services.batches import BatchPoster
+from src.services.level_sets import LevelSet, usable_products
 from src.services.stock_levels import (
     ARCHIVED_LOCATION,
     ARCHIVED_PRODUCT,
@@ -41,13 +40,6 @@ from src.services.stock_levels import (
     bounded,
 )
 from src.services.unit_of_work import UnitOfWork
-
-
-@dataclass(frozen=True, slots=True)
-class _CountedLine:
-    movement: Movement
-    reserved_before: int  # what active reservations held once overdue ones were freed
-    after: LevelState
 
 
 class StockService:
@@ -165,84 +157,73 @@ class StockService:
     ) -> CountRead:
         """One `count` adjustment per line that differs from on hand, all or nothing. A count
         is a fact: where it finds fewer units than are reserved, the newest reservations
-        there shrink until what is reserved fits."""
-        await self.levels.usable_location(data.location_id)
-        reorder_points = {}
-        for product_id in sorted(line.product_id for line in data.lines):
-            reorder_points[product_id] = (
-                await self.levels.usable_product(product_id)
-            ).reorder_point
-        locked = await self.stock.lock_levels(
-            [(line.product_id, data.location_id) for line in data.lines]
-        )
+        there shrink until what is reserved fits. A constant number of statements whatever
+        the line count (`src.services.level_sets`)."""
+        at = data.location_id
+        await self.levels.usable_location(at)
+        products = await usable_products(self.levels, (line.product_id for line in data.lines))
+        levels = LevelSet(self.levels)
+        await levels.lock((line.product_id, at) for line in data.lines)
+        before = {line.product_id: levels.level((line.product_id, at)) for line in data.lines}
+        counted = {line.product_id: line.counted for line in data.lines}
+        shortened, freed = await self._fit_reservations(levels, at, counted)
         count_id = new_id()
-        adjustments: list[MovementRead] = []
-        shortened: list[ReservationRead] = []
         for line in data.lines:
-            level = locked[(line.product_id, data.location_id)]
-            if level.on_hand == line.counted:
+            pair, on_hand = (line.product_id, at), before[line.product_id].on_hand
+            if on_hand == line.counted:
                 continue
-            movement = await self._count_line(
-                line, data, level, count_id, actor=actor, request_id=request_id, shortened=shortened
+            # What active reservations held once overdue ones were freed, before any cut.
+            reserved_before = freed.get(pair, before[line.product_id].reserved)
+            after = levels.change(pair, on_hand=line.counted - on_hand)
+            levels.record(
+                Movement(
+                    product_id=line.product_id,
+                    location_id=at,
+                    kind=MovementKind.ADJUSTMENT,
+                    reason=AdjustmentReason.COUNT,
+                    quantity=line.counted - on_hand,
+                    balance_after=after.on_hand,
+                    count_id=count_id,
+                    reference=data.reference,
+                    note=data.note,
+                    created_by=actor.id,
+                    request_id=request_id,
+                ),
+                reorder_point=products[line.product_id].reorder_point,
+                available_before=on_hand - reserved_before,
+                level=after,
             )
-            adjustments.append(
-                await self.levels.record(
-                    movement.movement,
-                    reorder_point=reorder_points[line.product_id],
-                    available_before=level.on_hand - movement.reserved_before,
-                    level=movement.after,
-                )
-            )
+        adjustments = await levels.write()
         return CountRead(count_id=count_id, movements=adjustments, reservations_shortened=shortened)
 
     # ---------------------------------------------------------------- helpers
 
-    async def _count_line(
-        self,
-        line: CountLine,
-        data: CountCreate,
-        level: LevelState,
-        count_id: uuid.UUID,
-        *,
-        actor: ActiveUser,
-        request_id: str | None,
-        shortened: list[ReservationRead],
-    ) -> _CountedLine:
-        """Set one locked level to what was counted, shrinking reservations to fit."""
-        product_id, location_id = line.product_id, data.location_id
-        reserved = level.reserved
-        if reserved > line.counted:  # overdue reservations hold nothing: freed first
-            reserved -= await self.levels.expire_overdue(product_id, location_id)
-        cut = 0
-        if reserved > line.counted:
-            excess = reserved - line.counted
-            for reservation in await self.levels.reservations.holding_newest_first(
-                product_id, location_id
-            ):
-                if excess == cut:
-                    break
-                take = min(reservation.remaining, excess - cut)
-                cut += take
-                changed = await self.levels.reservations.shorten(
-                    reservation.id, reservation.remaining - take
-                )
-                shortened.append(
-                    await self.levels.emit_reservation(EventType.RESERVATION_RELEASED, changed)
-                )
-        after = await self.stock.set_level(
-            product_id, location_id, delta=line.counted - level.on_hand, unreserve=cut
-        )
-        movement = Movement(
-            product_id=product_id,
-            location_id=location_id,
-            kind=MovementKind.ADJUSTMENT,
-            reason=AdjustmentReason.COUNT,
-            quantity=line.counted - level.on_hand,
-            balance_after=after.on_hand,
-            count_id=count_id,
-            reference=data.reference,
-            note=data.note,
-            created_by=actor.id,
-            request_id=request_id,
-        )
-        return _CountedLine(movement, reserved, after)
+    async def _fit_reservations(
+        self, levels: LevelSet, at: uuid.UUID, counted: dict[uuid.UUID, int]
+    ) -> tuple[list[ReservationRead], dict[Pair, int]]:
+        """Where a count finds fewer units than are reserved: free the overdue reservations
+        there, then shrink the newest until what is reserved fits (in line order, each
+        level's newest first). The reservations shortened, and those levels' reserved once
+        overdue ones were freed (before any cut). A few statements in all."""
+        over = [(p, at) for p, n in counted.items() if levels.level((p, at)).reserved > n]
+        if not over:
+            return [], {}
+        await levels.free_overdue(over)
+        freed = {pair: levels.level(pair).reserved for pair in over}
+        still = [pair for pair in over if levels.level(pair).reserved > counted[pair[0]]]
+        excess = {pair: levels.level(pair).reserved - counted[pair[0]] for pair in still}
+        cuts: dict[Pair, list[tuple[uuid.UUID, int]]] = {pair: [] for pair in still}
+        for reservation in await self.levels.reservations.holding_on_levels(still):
+            pair = (reservation.product_id, reservation.location_id)
+            take = min(reservation.remaining, excess[pair])
+            if take:
+                excess[pair] -= take
+                cuts[pair].append((reservation.id, reservation.remaining - take))
+                levels.change(pair, unreserve=take)
+        remaining = {rid: left for pair in still for rid, left in cuts[pair]}
+        changed = {r.id: r for r in await self.levels.reservations.shorten_many(remaining)}
+        shortened = [
+            await self.levels.emit_reservation(EventType.RESERVATION_RELEASED, changed[rid])
+            for rid in remaining
+        ]
+        return shortened, freed

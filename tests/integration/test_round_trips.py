@@ -40,6 +40,7 @@ class Counted:
     clerk: dict[str, str]
     product: dict[str, Any]
     location: dict[str, Any]
+    manager: dict[str, str]
 
     async def trips(self, method: str, url: str, **kwargs: Any) -> tuple[httpx.Response, list[str]]:
         """The response, and the round trips it cost once warm (the request runs twice
@@ -75,7 +76,8 @@ async def counted(own_database_url: str, tmp_path: Path) -> AsyncIterator[Counte
             product = await new_product(client, manager_headers, reorder_point=5)
             location = await new_location(client, manager_headers)
             await receive(client, await login_headers(client, clerk), product, location, 3)
-            yield Counted(client, proxy, await login_headers(client, clerk), product, location)
+            clerk_headers = await login_headers(client, clerk)
+            yield Counted(client, proxy, clerk_headers, product, location, manager_headers)
 
 
 def _reads(counted: Counted, cursor: str) -> dict[str, tuple[str, int]]:

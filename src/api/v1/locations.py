@@ -136,7 +136,7 @@ async def archive_location(
     operation_id="restoreLocation",
     responses={
         200: with_etag("Restored (or already active, unchanged)", _LINKS),
-        **problem_responses(401, 403, 404, 412, 422),
+        **problem_responses(401, 403, 404, 409, 412, 422),
     },
 )
 async def restore_location(
