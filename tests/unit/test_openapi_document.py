@@ -353,3 +353,15 @@ def test_problem_members_are_sent_without_nulls() -> None:
     assert not {"errors", "available", "on_hand", "current_etag", "field"} & set(body)
     with pytest.raises(ValidationError):
         Problem.model_validate({**body, "available": "three"})
+
+
+def test_every_operation_documents_the_400_of_too_many_query_parameters(
+    document: Document,
+) -> None:
+    for method, path, operation in operations(document):
+        if operation["operationId"] == "issueToken":  # its 400s are RFC 6749 errors
+            continue
+        refused = operation["responses"]["400"]
+        assert "query parameters" in refused["description"], (method, path)
+        schema = refused["content"]["application/problem+json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/Problem"}, (method, path)

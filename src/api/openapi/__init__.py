@@ -42,9 +42,12 @@ _BARE_PROBLEM = {
 }
 
 _ADDED = {
-    "400": "Malformed request (invalid JSON, wrong content type)",
+    "400": "Malformed request (invalid JSON, wrong content type, a JSON member named twice, "
+    "more than 1,000 members in an object or 100 query parameters)",
     "413": "Request body too large",
 }
+# Every operation refuses a query of more than 100 distinct parameters (too-many-fields).
+_QUERY_400 = "Malformed request (more than 100 query parameters)"
 
 
 def _problemize(schema: dict[str, Any]) -> None:
@@ -68,6 +71,7 @@ def _complete(path: str, operation: dict[str, Any]) -> None:
     if "requestBody" in operation:
         for status, description in _ADDED.items():
             responses.setdefault(status, {"description": description})
+    responses.setdefault("400", {"description": _QUERY_400})
     if path.startswith(API_V1):
         # Every versioned operation is rate limited and needs the database.
         responses.setdefault("429", {"description": "Rate limited (see Retry-After)"})
