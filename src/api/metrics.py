@@ -3,9 +3,10 @@
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
+from src.api.routing import LimitedRoute
 from src.core.metrics import CONTENT_TYPE, render
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=LimitedRoute)
 
 
 @router.get("/metrics", operation_id="getMetrics", response_class=Response)

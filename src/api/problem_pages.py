@@ -17,6 +17,7 @@ from src.core.exceptions import (
     CursorExpired,
     DomainError,
     Duplicate,
+    DuplicateMember,
     Forbidden,
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
@@ -32,6 +33,7 @@ from src.core.exceptions import (
     RateLimited,
     ServiceUnavailable,
     StaleQuantity,
+    TooManyFields,
     Unauthorized,
     ValidationFailed,
 )
@@ -48,6 +50,19 @@ _TEXTS: dict[type[DomainError], tuple[str, str]] = {
         "Fix the request before sending it again: send JSON with "
         "`Content-Type: application/json`, and pass `next_cursor` back exactly as received. "
         "The same request fails the same way.",
+    ),
+    DuplicateMember: (
+        'A JSON object in the body names the same member twice (`{"a": 1, "a": 2}`). '
+        "The body is read as I-JSON (RFC 7493), which forbids it: parsers disagree on which "
+        "value counts.",
+        "Send each member once. The same request fails the same way.",
+    ),
+    TooManyFields: (
+        "The query has more than 100 distinct parameters, or a JSON object in the body "
+        "(at any depth) has more than 1,000 members. No request needs that many; it is "
+        "refused before validation.",
+        "Send only the parameters and members the operation takes; a list filter repeats "
+        "one parameter per id, which counts once.",
     ),
     Unauthorized: (
         "No access token was sent, or the one sent is invalid, expired or revoked "
@@ -121,7 +136,8 @@ _TEXTS: dict[type[DomainError], tuple[str, str]] = {
     ),
     ValidationFailed: (
         "The body, query or a header breaks a rule. `errors` lists each broken rule: `loc` "
-        'names the field (`["body", "sku"]`), `msg` says the rule.',
+        'names the field (`["body", "sku"]`), `msg` says the rule. It lists at most 50; '
+        "`errors_truncated` then says how many more there are.",
         "Show each `msg` beside the field its `loc` names, fix the input and send it again.",
     ),
     IdempotencyKeyReused: (

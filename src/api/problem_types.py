@@ -18,10 +18,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from src.api.problem_pages import PAGES, ProblemPage
 from src.api.responses import problem_responses
+from src.api.routing import LimitedRoute
 from src.core.exceptions import NotFound
 from src.schemas.problem_type import ProblemTypeRead
 
-router = APIRouter(tags=["problems"])
+router = APIRouter(tags=["problems"], route_class=LimitedRoute)
 
 _STYLE = (
     "body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:2rem auto;"

@@ -20,6 +20,7 @@ from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from src.api.routing import is_json_content_type
 from src.core.db_errors import (
     EXPECTED_CONFLICTS,
     DatabaseUnreachable,
@@ -32,6 +33,7 @@ from src.core.exceptions import (
     OAuthError,
     Unauthorized,
 )
+from src.core.input_limits import MAX_LISTED_ERRORS, NOT_JSON
 from src.core.logging import get_logger
 from src.repositories.base import violated_constraint
 from src.schemas.base import INNER_LOC, PATTERN_RULES
@@ -137,13 +139,6 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
-def _is_json_content_type(value: str | None) -> bool:
-    if not value:
-        return False
-    media = value.split(";", 1)[0].strip().lower()
-    return media == "application/json" or media.endswith("+json")
-
-
 def _message(error: Mapping[str, Any]) -> str:
     """A validation error's message as a sentence: a pattern mismatch says the rule the
     pattern states (`PATTERN_RULES`), not pydantic's "should match pattern '<regex>'"."""
@@ -157,32 +152,34 @@ async def validation_error_handler(request: Request, error: Exception) -> JSONRe
     exc = cast(RequestValidationError, error)
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
-        return problem_response(
-            status=400, detail="The request body is not valid JSON", instance=request.url.path
-        )
+        return problem_response(status=400, detail=NOT_JSON, instance=request.url.path)
     body_error = any(e.get("loc", ("",))[0] == "body" for e in errors)
     content_type = request.headers.get("content-type")
     sent_body = bool(await request.body())
-    if body_error and sent_body and not _is_json_content_type(content_type):
+    if body_error and sent_body and not is_json_content_type(content_type):
         return problem_response(
             status=400,
             detail="The request body must be JSON (Content-Type: application/json)",
             instance=request.url.path,
         )
-    # Never echo "input": it may hold a password the client just sent.
+    # Never echo "input": it may hold a password the client just sent. At most
+    # MAX_LISTED_ERRORS: the answer's size stays bounded whatever was sent.
     issues = [
         {
             "loc": [*e.get("loc", ()), *(e.get("ctx") or {}).get(INNER_LOC, ())],
             "msg": _message(e),
             "type": str(e["type"]),
         }
-        for e in errors
+        for e in errors[:MAX_LISTED_ERRORS]
     ]
+    extra: dict[str, Any] = {"errors": issues}
+    if len(errors) > MAX_LISTED_ERRORS:
+        extra["errors_truncated"] = len(errors) - MAX_LISTED_ERRORS
     return problem_response(
         status=422,
         detail="The request is not valid; see errors",
         instance=request.url.path,
-        extra={"errors": issues},
+        extra=extra,
     )
 
 

@@ -10,7 +10,8 @@ from src.schemas.problem import Problem
 
 # When each status happens; the problem's title and type come from src.core.exceptions.
 _WHEN = {
-    400: "invalid JSON, wrong content type, bad cursor",
+    400: "invalid JSON, wrong content type, bad cursor, a JSON member named twice, too many "
+    "members or query parameters",
     401: "missing, invalid or expired credentials",
     403: "authenticated but not allowed",
     404: "no such resource",

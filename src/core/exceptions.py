@@ -34,6 +34,22 @@ class MalformedRequest(DomainError):
     title = "Malformed request"
 
 
+class DuplicateMember(MalformedRequest):
+    """A JSON object naming one member twice: I-JSON (RFC 7493 §2.3) forbids it, and which
+    value would count is up to each parser."""
+
+    slug = "duplicate-member"
+    title = "Duplicate member name"
+
+
+class TooManyFields(MalformedRequest):
+    """More query parameters, or members in one JSON object, than any request needs: refused
+    before validation, so its cost stays bounded (src.core.input_limits)."""
+
+    slug = "too-many-fields"
+    title = "Too many fields"
+
+
 class Unauthorized(DomainError):
     status = 401
     slug = "unauthorized"

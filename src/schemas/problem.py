@@ -35,6 +35,10 @@ class Problem(BaseModel):
         "validation-error (422): one entry per rule the request breaks; duplicate (409) and "
         "conflict (409) on a taken email: one entry at the field whose value is taken"
     )
+    errors_truncated: int | Absent = member(
+        "validation-error (422): how many more rules the request breaks than `errors` lists "
+        "(it lists at most 50); absent when it lists them all"
+    )
     available: int | Absent = member(
         "insufficient-stock (409): the quantity available at that location (on hand less "
         "reserved; in a batch, after the lines before the failing one)"

@@ -2,8 +2,9 @@
 
 A Python client (openapi-python-client) logs in, creates a product and a location and posts a
 movement with nothing but its own typed models and API functions; TypeScript types
-(openapi-typescript, the npm project in tests/typescript) accept a valid movement and refuse
-invalid ones under `tsc --noEmit`.
+(openapi-typescript run with the README's command, the npm project in tests/typescript) accept
+valid bodies (a movement; bodies that leave out fields with defaults) and refuse invalid ones
+under `tsc --noEmit`.
 """
 
 from __future__ import annotations
@@ -261,7 +262,27 @@ _INVALID = {
     "textQuantity": "Type 'string' is not assignable to type 'number'",
     "extraField": "'created_by' does not exist in type",
     "unknownReason": "Type '\"theft\"' is not assignable",
+    "nullUnit": "Type 'null' is not assignable to type 'string | undefined'",
 }
+
+
+_README_COMMAND = re.compile(r"^npx (openapi-typescript) (\S+) -o (\S+)(.*)$", re.MULTILINE)
+
+
+def readme_typescript_command(bin_dir: Path, openapi_json: Path, types: Path) -> list[str]:
+    """The README's openapi-typescript command, as a reader would run it, with the local
+    document and output in place of its URL and file name: the types checked here are the
+    types the README tells people to generate."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = _README_COMMAND.findall(readme)
+    assert len(found) == 1, found
+    tool, _, _, options = found[0]
+    return [str(bin_dir / tool), str(openapi_json), "-o", str(types), *options.split()]
+
+
+def test_the_readme_typescript_command_keeps_defaulted_fields_optional() -> None:
+    command = readme_typescript_command(Path("bin"), Path("openapi.json"), Path("api.d.ts"))
+    assert command[-2:] == ["--default-non-nullable", "false"]
 
 
 @pytest.fixture(scope="module")
@@ -281,7 +302,7 @@ def compiled(
     out = tmp_path_factory.mktemp("typescript")
     types = out / "api.d.ts"
     subprocess.run(  # noqa: S603
-        [str(bin_dir / "openapi-typescript"), str(openapi_json), "-o", str(types)],
+        readme_typescript_command(bin_dir, openapi_json, types),
         check=True,
         capture_output=True,
         timeout=120,

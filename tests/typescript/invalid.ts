@@ -11,3 +11,7 @@ export const unknownKind: MovementCreate = { ...at, kind: "transfer", quantity: 
 export const textQuantity: MovementCreate = { ...at, kind: "receipt", quantity: "1" };
 export const extraField: MovementCreate = { ...at, kind: "receipt", quantity: 1, created_by: "me" };
 export const unknownReason: MovementCreate = { ...at, kind: "adjustment", quantity: 1, reason: "theft" };
+
+// A field with a default may be left out, but is never null.
+type ProductCreate = components["schemas"]["ProductCreate"];
+export const nullUnit: ProductCreate = { sku: "W-1", name: "Widget", unit: null };

@@ -166,12 +166,22 @@ def test_every_response_carries_the_request_id(document: Document) -> None:
 
 
 def test_headers_too_large_is_documented_as_the_http_layer_sends_it(document: Document) -> None:
-    """431 comes before the service reads the request: a bare problem, no request id."""
+    """431 comes before the service reads the request: a bare problem, no request id. It is
+    one named component, so a generated client has one model for it, not one per operation."""
+    ref = "#/components/schemas/RefusedProblem"
+    refs = set()
     for _, _, operation in operations(document):
         refused = operation["responses"]["431"]
         assert refused["headers"] == {}
-        schema = refused["content"]["application/problem+json"]["schema"]
-        assert schema["required"] == ["type", "title", "status", "detail"]
+        refs.add(refused["content"]["application/problem+json"]["schema"]["$ref"])
+    assert refs == {ref}
+    schema = resolve(document, ref)
+    assert schema["required"] == ["type", "title", "status", "detail"]
+    assert "request_id" not in schema["properties"]
+    inline = [
+        node for node in walk(document["paths"]) if node.get("required") == schema["required"]
+    ]
+    assert inline == []
 
 
 def test_every_created_response_has_a_location(document: Document) -> None:
@@ -343,3 +353,15 @@ def test_problem_members_are_sent_without_nulls() -> None:
     assert not {"errors", "available", "on_hand", "current_etag", "field"} & set(body)
     with pytest.raises(ValidationError):
         Problem.model_validate({**body, "available": "three"})
+
+
+def test_every_operation_documents_the_400_of_too_many_query_parameters(
+    document: Document,
+) -> None:
+    for method, path, operation in operations(document):
+        if operation["operationId"] == "issueToken":  # its 400s are RFC 6749 errors
+            continue
+        refused = operation["responses"]["400"]
+        assert "query parameters" in refused["description"], (method, path)
+        schema = refused["content"]["application/problem+json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/Problem"}, (method, path)

@@ -7,13 +7,14 @@ header is never null); schemas have readable names; response headers are documen
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from src.api.openapi.headers import document_headers
-from src.api.openapi.schemas import describe_streams, name_components, type_parameters
+from src.api.openapi.schemas import REF, describe_streams, name_components, type_parameters
 from src.api.problems import PROBLEM_MEDIA_TYPE
 from src.api.v1.prefix import API_V1
 
@@ -21,9 +22,15 @@ PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
 # A refusal by the HTTP layer (src/core/http_protocol.py), before the request reaches the
-# service: a problem without `instance` or `request_id` (and no X-Request-ID header).
+# service: a problem without `instance` or `request_id` (and no X-Request-ID header). One
+# named component, referenced from every operation: an inline schema made generated clients
+# grow one model per operation.
 REFUSED_HEADERS = "431"
+REFUSED_PROBLEM = "RefusedProblem"
 _BARE_PROBLEM = {
+    "title": REFUSED_PROBLEM,
+    "description": "A problem written by the HTTP layer before the request reached the "
+    "service (headers too large): no `instance`, no `request_id`",
     "type": "object",
     "required": ["type", "title", "status", "detail"],
     "properties": {
@@ -35,18 +42,22 @@ _BARE_PROBLEM = {
 }
 
 _ADDED = {
-    "400": "Malformed request (invalid JSON, wrong content type)",
+    "400": "Malformed request (invalid JSON, wrong content type, a JSON member named twice, "
+    "more than 1,000 members in an object or 100 query parameters)",
     "413": "Request body too large",
 }
+# Every operation refuses a query of more than 100 distinct parameters (too-many-fields).
+_QUERY_400 = "Malformed request (more than 100 query parameters)"
 
 
 def _problemize(schema: dict[str, Any]) -> None:
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             _complete(path, operation)
-    components = schema.get("components", {}).get("schemas", {})
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
+    components[REFUSED_PROBLEM] = copy.deepcopy(_BARE_PROBLEM)
 
 
 def _complete(path: str, operation: dict[str, Any]) -> None:
@@ -60,6 +71,7 @@ def _complete(path: str, operation: dict[str, Any]) -> None:
     if "requestBody" in operation:
         for status, description in _ADDED.items():
             responses.setdefault(status, {"description": description})
+    responses.setdefault("400", {"description": _QUERY_400})
     if path.startswith(API_V1):
         # Every versioned operation is rate limited and needs the database.
         responses.setdefault("429", {"description": "Rate limited (see Retry-After)"})
@@ -78,7 +90,7 @@ def _complete(path: str, operation: dict[str, Any]) -> None:
             continue
         content = response.setdefault("content", {})
         if status == REFUSED_HEADERS:
-            content[PROBLEM_MEDIA_TYPE] = {"schema": _BARE_PROBLEM}
+            content[PROBLEM_MEDIA_TYPE] = {"schema": {"$ref": REF + REFUSED_PROBLEM}}
             continue
         json_schema = content.pop("application/json", {}).get("schema")
         # Keep a non-problem body where one is documented (the OAuth2 token errors).
