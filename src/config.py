@@ -137,6 +137,11 @@ class Settings(BaseSettings):
     # Reservations past their expiry stop holding stock; this often they are marked
     # expired (with their events) and what they held is freed.
     reservation_sweep_seconds: float = Field(default=5, gt=0, le=3600)
+    # Background jobs drain in batches, each its own short transaction (a long one holds the
+    # feed back), until nothing is due: levels per sweep batch, finished webhook
+    # deliveries deleted per purge batch.
+    reservation_sweep_batch: int = Field(default=100, ge=1, le=10_000)
+    webhook_purge_batch: int = Field(default=10_000, ge=1, le=100_000)
     # Webhooks. An attempt (resolving, connecting, sending, reading at most
     # WEBHOOK_MAX_RESPONSE_BYTES of the answer) is cut after the timeout; a failed delivery
     # is retried after each of the schedule's delays in turn (with jitter), then failed.

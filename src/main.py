@@ -104,7 +104,10 @@ def _webhook_tasks(app: FastAPI, settings: Settings) -> list[asyncio.Task[None]]
                 "webhook_delivery",
                 settings.events_purge_interval_seconds,
                 functools.partial(
-                    purge_finished_deliveries, factory, settings.events_retention_days
+                    purge_finished_deliveries,
+                    factory,
+                    settings.events_retention_days,
+                    batch=settings.webhook_purge_batch,
                 ),
             )
         ),
@@ -196,7 +199,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             _purge_periodically(
                 "reservation",
                 settings.reservation_sweep_seconds,
-                functools.partial(expire_overdue_reservations, factory),
+                functools.partial(
+                    expire_overdue_reservations, factory, batch=settings.reservation_sweep_batch
+                ),
                 action="expire",
             )
         ),

@@ -9,9 +9,10 @@ path takes the level's lock before a reservation's, so they queue instead of dea
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Select, case, func, select, update
+from sqlalchemy import Select, case, func, select, tuple_, update
 
 from src.core.cursors import CursorCodec
 from src.models.reservation import Reservation, ReservationStatus
@@ -118,11 +119,16 @@ class ReservationRepository(Repository[Reservation]):
         )
         return changed[0]
 
-    async def overdue_levels(self, limit: int) -> list[Pair]:
-        """Levels that hold overdue reservations, soonest expiry first (at most `limit`)."""
+    async def overdue_levels(self, limit: int, *, skip: Collection[Pair] = ()) -> list[Pair]:
+        """Levels that hold overdue reservations, soonest expiry first (at most `limit`),
+        except those in `skip`."""
+        condition = _overdue()
+        if skip:
+            pair = tuple_(Reservation.product_id, Reservation.location_id)
+            condition = condition & pair.not_in(list(skip))
         soonest = (
             select(Reservation.product_id, Reservation.location_id)
-            .where(_overdue())
+            .where(condition)
             .order_by(Reservation.expires_at)
             .limit(limit * 10)
             .subquery()

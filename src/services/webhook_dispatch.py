@@ -288,11 +288,19 @@ async def measure_queue(session_factory: async_sessionmaker[AsyncSession]) -> No
 
 
 async def purge_finished_deliveries(
-    session_factory: async_sessionmaker[AsyncSession], retention_days: float
+    session_factory: async_sessionmaker[AsyncSession], retention_days: float, *, batch: int
 ) -> int:
-    """Delivered and failed deliveries are kept as long as events are."""
+    """Delivered and failed deliveries are kept as long as events are: the older ones are
+    deleted `batch` at a time, each batch its own short transaction (a long delete holds the
+    change feed back), until none is left; how many went."""
     cutoff = datetime.now(UTC) - timedelta(days=retention_days)
-    async with session_factory() as session:
-        purged = await WebhookDeliveryRepository(session).purge_finished_before(cutoff)
-        await session.commit()
-    return purged
+    total = 0
+    while True:
+        async with session_factory() as session:
+            purged = await WebhookDeliveryRepository(session).purge_finished_before(
+                cutoff, batch=batch
+            )
+            await session.commit()
+        total += purged
+        if purged < batch:
+            return total
