@@ -36,6 +36,7 @@ from src.core.passwords import configure_hashing
 from src.core.ratelimit import Limit, RateLimiter, build_storage
 from src.core.tokens import TokenCodec
 from src.core.webhook_http import WebhookSender
+from src.core.webhook_targets import configure_lookups
 from src.services.feed import measure_feed_lag, purge_expired_events
 from src.services.feed_rebase import STALLED_FEED, StalledFeed, refuse_a_stalled_feed
 from src.services.idempotency import purge_expired
@@ -271,6 +272,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         memory_kib=settings.password_hash_memory_kib,
         time_cost=settings.password_hash_time_cost,
     )
+    configure_lookups(threads=settings.webhook_dns_threads)
 
     app = FastAPI(
         title="Stockroom",

@@ -21,6 +21,10 @@ and which calls IPv4 multicast global. IPv6 addresses that carry an IPv4 address
 ::ffff:0:0/96, 6to4 2002::/16, Teredo 2001::/32, NAT64 64:ff9b::/96) are judged by the IPv4
 addresses inside, since that is where the packets end up.
 
+Names are resolved in a thread pool of their own (`src.core.thread_pools.LOOKUPS`, sized by
+WEBHOOK_DNS_THREADS): a receiver whose DNS server never answers ties up those threads only,
+never the ones that hash passwords.
+
 `allow_private` (WEBHOOK_ALLOW_PRIVATE_TARGETS, for development and tests) skips only the
 address check; names are still resolved and connections still pinned, so tests exercise the
 production path.
@@ -35,6 +39,8 @@ from collections.abc import Iterable
 
 import httpcore
 import httpx
+
+from src.core.thread_pools import LOOKUPS
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -153,15 +159,25 @@ async def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[
     return addresses
 
 
+def configure_lookups(*, threads: int) -> None:
+    """Resolve webhook hosts in at most `threads` threads (the app sets it at start-up)."""
+    LOOKUPS.resize(threads)
+
+
+def _getaddrinfo(name: str, port: int) -> list[tuple[int, str]]:
+    """The blocking lookup, run in the lookup pool: (family, address) of each answer."""
+    infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    return [(info[0], str(info[4][0])) for info in infos]
+
+
 async def _resolve(name: str, port: int) -> list[str]:
     if not name:
         raise UnsafeTarget("the webhook URL has no host")
-    loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+        infos = await LOOKUPS.run(_getaddrinfo, name, port)
     except (OSError, UnicodeError):  # socket.gaierror is an OSError
         raise UnsafeTarget(f"the webhook host {name!r} does not resolve") from None
-    found = (str(info[4][0]) for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6))
+    found = (address for family, address in infos if family in (socket.AF_INET, socket.AF_INET6))
     addresses = list(dict.fromkeys(found))  # deduplicated, resolver's order kept
     if not addresses:
         raise UnsafeTarget(f"the webhook host {name!r} does not resolve")
