@@ -154,6 +154,8 @@ class Settings(BaseSettings):
     webhook_disable_after_days: float = Field(default=5, gt=0)
     # After a secret rotation, deliveries are signed with the old secret too for this long.
     webhook_secret_overlap_hours: float = Field(default=24, ge=0, le=24 * 30)
+    # Endpoints that may exist at once (each is dispatched and polled): beyond, 409.
+    webhook_max_endpoints: int = Field(default=100, ge=1, le=10_000)
     # Threads resolving webhook hosts (their own pool: a receiver's DNS server that never
     # answers holds only these, never the password-hashing threads).
     webhook_dns_threads: int = Field(default=4, ge=1, le=64)

@@ -19,7 +19,7 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.cursors import CursorCodec
-from src.core.exceptions import Conflict, NotFound, ValidationFailed
+from src.core.exceptions import Conflict, NotFound, ValidationFailed, WebhookLimit
 from src.core.ids import new_id
 from src.core.secretbox import SecretBox, SecretUnreadable
 from src.core.webhook_signing import new_secret
@@ -55,6 +55,7 @@ class WebhookPolicy:
     allow_private_targets: bool
     require_https: bool
     secret_overlap: timedelta
+    max_endpoints: int
 
 
 class WebhookService:
@@ -66,6 +67,12 @@ class WebhookService:
 
     async def create(self, data: WebhookCreate, *, actor: ActiveUser) -> WebhookWithSecret:
         await self._check(data.url)
+        # Creations queue on one lock from here to their commit, so the count cannot be
+        # raced past the cap (DNS is done: a held lock must not wait on it).
+        if await self.endpoints.count_under_creation_lock() >= self.policy.max_endpoints:
+            raise WebhookLimit(
+                f"At most {self.policy.max_endpoints} webhook endpoints may exist; delete one first"
+            )
         secret = new_secret()
         # The endpoint gets every event after this one (one committing meanwhile included).
         position = await EventRepository(self.work.session).current_position()
