@@ -81,12 +81,25 @@ _NOT_PUBLIC_V6 = tuple(
 _NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
 
 
+# How long a registration's check waits for the host to resolve.
+RESOLVE_SECONDS = 5.0
+
+
 class UnsafeTarget(ValueError):
     """A webhook URL the service will not call.
 
     str(exc) is one line fit for the API user: it may name the URL's host, never the
     addresses a name resolved to (which would let admins map the internal network).
     """
+
+
+def not_public(host: str) -> UnsafeTarget:
+    """The one refusal of a host that resolves to a non-public address, to none at all, or
+    not in time: told apart, they would let an admin probe which internal names exist."""
+    return UnsafeTarget(
+        f"the webhook host {host!r} does not resolve to public addresses only; private "
+        "targets need WEBHOOK_ALLOW_PRIVATE_TARGETS=true (development only)"
+    )
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
@@ -148,14 +161,21 @@ async def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[
     attacker's DNS decides which. An IP literal (bracketed or not) is used as is, without DNS.
     """
     name = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not name:
+        raise UnsafeTarget("the webhook URL has no host")
     try:
         addresses = [str(ipaddress.ip_address(name))]
     except ValueError:
-        addresses = await _resolve(name, port)
+        try:
+            addresses = await _resolve(name, port)
+        except UnsafeTarget:
+            if allow_private:
+                raise
+            raise not_public(host) from None
     if not allow_private:
         for address in addresses:
             if not is_public_address(ipaddress.ip_address(address)):
-                raise UnsafeTarget(f"the webhook host {host!r} is not a public address")
+                raise not_public(host)
     return addresses
 
 
@@ -171,8 +191,6 @@ def _getaddrinfo(name: str, port: int) -> list[tuple[int, str]]:
 
 
 async def _resolve(name: str, port: int) -> list[str]:
-    if not name:
-        raise UnsafeTarget("the webhook URL has no host")
     try:
         infos = await LOOKUPS.run(_getaddrinfo, name, port)
     except (OSError, UnicodeError):  # socket.gaierror is an OSError
@@ -184,12 +202,22 @@ async def _resolve(name: str, port: int) -> list[str]:
     return addresses
 
 
-async def check_url(url: str, *, allow_private: bool, require_https: bool) -> None:
-    """Refuse `url` at registration: bad syntax, or a host that is not (only) public."""
+async def check_url(
+    url: str, *, allow_private: bool, require_https: bool, resolve_seconds: float = RESOLVE_SECONDS
+) -> None:
+    """Refuse `url` at registration: bad syntax, or a host that is not (only) public or
+    does not resolve within `resolve_seconds`."""
     validate_url(url, require_https=require_https)
     parsed = _parse(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    await resolve_checked(parsed.raw_host.decode("ascii"), port, allow_private=allow_private)
+    host = parsed.raw_host.decode("ascii")
+    try:
+        async with asyncio.timeout(resolve_seconds):
+            await resolve_checked(host, port, allow_private=allow_private)
+    except TimeoutError:
+        if allow_private:
+            raise UnsafeTarget(f"the webhook host {host!r} did not resolve in time") from None
+        raise not_public(host) from None
 
 
 class CheckedNetworkBackend(httpcore.AsyncNetworkBackend):

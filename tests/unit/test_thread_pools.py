@@ -111,7 +111,7 @@ async def test_lookups_stuck_on_a_black_holed_dns_server_do_not_delay_logins(
     assert matches is True
     assert still_stuck == STUCK  # the lookups were stuck all along
     assert all(isinstance(result, UnsafeTarget) for result in results)
-    assert "does not resolve" in str(results[0])
+    assert "does not resolve to public addresses only" in str(results[0])
 
 
 async def test_the_lookup_pool_is_bounded_and_the_rest_wait(black_hole: BlackHole) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import ipaddress
 import re
 import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from unittest.mock import MagicMock
@@ -117,7 +118,7 @@ async def settle() -> None:
 
 @pytest.mark.parametrize("url", REFUSED_URLS)
 async def test_non_public_targets_are_refused(url: str) -> None:
-    with pytest.raises(UnsafeTarget, match="not a public address"):
+    with pytest.raises(UnsafeTarget, match="does not resolve to public addresses only"):
         await check_url(url, allow_private=False, require_https=False)
 
 
@@ -183,13 +184,61 @@ async def test_names_resolving_to_any_private_address_are_refused(
     fake_dns[0]["internal.example"] = answers
     with pytest.raises(UnsafeTarget) as refused:
         await check_url("https://internal.example/hook", allow_private=False, require_https=True)
-    assert str(refused.value) == "the webhook host 'internal.example' is not a public address"
+    assert str(refused.value) == (
+        "the webhook host 'internal.example' does not resolve to public addresses only; "
+        "private targets need WEBHOOK_ALLOW_PRIVATE_TARGETS=true (development only)"
+    )
     fake_dns[1].assert_called_once_with("internal.example", 443)
 
 
-async def test_unresolvable_names_are_refused(fake_dns: tuple[object, MagicMock]) -> None:
+async def test_unresolvable_names_are_refused_when_private_targets_are_allowed(
+    fake_dns: tuple[object, MagicMock],
+) -> None:
     with pytest.raises(UnsafeTarget, match=r"'nowhere\.example' does not resolve"):
         await check_url("http://nowhere.example/", allow_private=True, require_https=False)
+
+
+async def refusal(url: str, **options: float) -> str:
+    with pytest.raises(UnsafeTarget) as refused:
+        await check_url(url, allow_private=False, require_https=False, **options)
+    return str(refused.value)
+
+
+async def test_a_name_resolving_privately_or_not_at_all_gets_one_message(
+    fake_dns: tuple[dict[str, list[str]], MagicMock], mocker: MockerFixture
+) -> None:
+    fake_dns[0]["db.corp"] = ["10.0.0.7"]
+    private = await refusal("http://db.corp/")
+    unknown = await refusal("http://nope.corp/")  # not in the table: NXDOMAIN
+    fake_dns[1].side_effect = lambda *_: time.sleep(0.5) or []  # a resolver that stalls
+    stalled = await refusal("http://slow.corp/", resolve_seconds=0.05)
+
+    # Telling these apart would let an admin probe which internal names exist.
+    assert {
+        m.replace("db.corp", "H").replace("nope.corp", "H").replace("slow.corp", "H")
+        for m in (private, unknown, stalled)
+    } == {
+        "the webhook host 'H' does not resolve to public addresses only; "
+        "private targets need WEBHOOK_ALLOW_PRIVATE_TARGETS=true (development only)"
+    }
+    assert "10.0.0.7" not in private
+
+
+async def test_a_private_literal_names_the_setting_and_that_it_is_for_development(
+    fake_dns: tuple[object, MagicMock],
+) -> None:
+    message = await refusal("http://192.168.1.10:8080/")
+    assert "'192.168.1.10'" in message
+    assert "WEBHOOK_ALLOW_PRIVATE_TARGETS=true (development only)" in message
+    fake_dns[1].assert_not_called()
+
+
+async def test_with_private_targets_allowed_an_unknown_name_just_does_not_resolve(
+    fake_dns: tuple[object, MagicMock],
+) -> None:
+    with pytest.raises(UnsafeTarget) as refused:
+        await check_url("http://nope.corp/", allow_private=True, require_https=False)
+    assert str(refused.value) == "the webhook host 'nope.corp' does not resolve"
 
 
 async def test_resolved_addresses_are_deduplicated_in_order(
@@ -226,7 +275,7 @@ async def test_dns_rebinding_is_refused_at_delivery(
     await check_url(url, allow_private=False, require_https=False)  # registered while public
     fake_dns[0]["rebind.example"] = ["127.0.0.1"]  # then the attacker's DNS answers loopback
     async with build_client(allow_private=False, timeout=5) as client:
-        with pytest.raises(UnsafeTarget, match=r"'rebind\.example' is not a public address"):
+        with pytest.raises(UnsafeTarget, match=r"'rebind\.example' does not resolve to public"):
             await client.post(url, content=b"{}")
     await settle()
     assert receiver.connections == 0
