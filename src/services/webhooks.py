@@ -13,7 +13,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import orjson
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +28,7 @@ from src.repositories.base import PageResult
 from src.repositories.events import EventRepository
 from src.repositories.webhook_deliveries import WebhookDeliveryRepository
 from src.repositories.webhooks import WebhookRepository
+from src.schemas.feed import event_json
 from src.schemas.filters import DeliveryFilter
 from src.schemas.webhook import (
     DeliveryRead,
@@ -147,16 +147,13 @@ class WebhookService:
         """Queue a `webhook.test` event for this endpoint alone (it is not in the feed)."""
         endpoint = await self._active(endpoint_id)
         event_id = f"test_{new_id().hex}"
-        occurred_at = datetime.now(UTC)
-        payload = {
-            "id": event_id,
-            "type": TEST_EVENT,
-            "occurred_at": occurred_at,
-            "data": {"endpoint_id": str(endpoint.id), "message": "A test event from Stockroom"},
-        }
-        delivery = await self.outbox.queue(
-            endpoint.id, event_id, TEST_EVENT, orjson.dumps(payload).decode()
+        payload = event_json(
+            event_id,
+            TEST_EVENT,
+            datetime.now(UTC),
+            {"endpoint_id": str(endpoint.id), "message": "A test event from Stockroom"},
         )
+        delivery = await self.outbox.queue(endpoint.id, event_id, TEST_EVENT, payload)
         return DeliveryRead.model_validate(delivery)
 
     async def deliveries(
