@@ -176,14 +176,16 @@ async def expire_overdue_reservations(
     while True:
         async with session_factory() as session:
             due = await ReservationRepository(session).overdue_levels(batch, skip=skipped)
+        if not due:  # (a short batch proves nothing: many reservations may share a level)
+            return done
         for product_id, location_id in due:
             async with session_factory() as session:
                 work = UnitOfWork(session)
                 keeper = LevelKeeper(work)
-                if await keeper.stock.try_lock(product_id, location_id):
-                    done += 1 if await keeper.expire_overdue(product_id, location_id) else 0
-                else:
+                if await keeper.stock.try_lock(
+                    product_id, location_id
+                ) and await keeper.expire_overdue(product_id, location_id):
+                    done += 1
+                else:  # held elsewhere (or freed meanwhile): not again in this pass
                     skipped.add((product_id, location_id))
                 await work.commit()
-        if len(due) < batch:
-            return done

@@ -197,3 +197,33 @@ async def test_the_sweeper_skips_a_level_another_transaction_holds_and_ends(
         # Its turn comes at the next sweep.
         assert await expire_overdue_reservations(factory, batch=1) == 1
         assert await status_of(s, busy) == "expired"
+
+
+async def test_a_level_with_many_overdue_reservations_does_not_end_the_pass(
+    shop: ShopFactory,
+) -> None:
+    s = await shop(**QUIET)
+    async with database(s.database_url) as (engine, factory):
+        crowded = await new_location(s.client, s.admin)
+        alone = await new_location(s.client, s.admin)
+        await receive(s.client, s.clerk, s.product, crowded, 30)
+        await receive(s.client, s.clerk, s.product, alone, 5)
+        # The sweep looks at the soonest 10 reservations per level of its batch: 25 on one
+        # level fill a batch of 2 with that level alone, and the other level comes later.
+        for _ in range(25):
+            assert (await reserve(s.client, s.clerk, s.product, crowded, 1)).status_code == 201
+        last = (await reserve(s.client, s.clerk, s.product, alone, 2)).json()
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "UPDATE reservations SET expires_at = now() - make_interval(secs => "
+                    "CASE WHEN location_id = CAST(:alone AS uuid) THEN 1 ELSE 100 END)"
+                ),
+                {"alone": alone["id"]},
+            )
+
+        assert await expire_overdue_reservations(factory, batch=2) == 2
+
+        assert await status_of(s, last) == "expired"
+        assert (await level(s.client, s.clerk, s.product, crowded))["reserved"] == 0
+        assert await expired_events(engine) == 26
