@@ -156,9 +156,10 @@ class Settings(BaseSettings):
     webhook_secret_overlap_hours: float = Field(default=24, ge=0, le=24 * 30)
     # Endpoints that may exist at once (each is dispatched and polled): beyond, 409.
     webhook_max_endpoints: int = Field(default=100, ge=1, le=10_000)
-    # Threads resolving webhook hosts (their own pool: a receiver's DNS server that never
-    # answers holds only these, never the password-hashing threads).
-    webhook_dns_threads: int = Field(default=4, ge=1, le=64)
+    # Threads resolving webhook hosts (their own pool: a DNS server that never answers holds
+    # only these, never the hashing threads; above the per-endpoint concurrency, so one such
+    # receiver leaves lookups for the others).
+    webhook_dns_threads: int = Field(default=16, ge=1, le=64)
     # Targets on loopback, private or link-local addresses (development and tests only).
     webhook_allow_private_targets: bool = False
     # Attempts one process runs at once (0: this process delivers nothing), and how often

@@ -61,4 +61,4 @@ class ThreadPool:
 
 # Sized from the settings at start-up (`configure_hashing`, `configure_lookups`).
 HASHING = ThreadPool("stockroom-hash", 4)
-LOOKUPS = ThreadPool("stockroom-dns", 4)
+LOOKUPS = ThreadPool("stockroom-dns", 16)

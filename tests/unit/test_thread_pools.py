@@ -72,7 +72,7 @@ def black_hole(mocker: MockerFixture) -> Iterator[BlackHole]:
         yield hole
     finally:
         hole.release()  # never leave a thread blocked behind the test
-        configure_lookups(threads=4)
+        configure_lookups(threads=16)
         passwords.configure_hashing(
             concurrency=4, max_wait_seconds=5.0, memory_kib=previous[0], time_cost=previous[1]
         )
