@@ -137,6 +137,11 @@ class Settings(BaseSettings):
     # Reservations past their expiry stop holding stock; this often they are marked
     # expired (with their events) and what they held is freed.
     reservation_sweep_seconds: float = Field(default=5, gt=0, le=3600)
+    # Background jobs drain in batches, each its own short transaction (a long one holds the
+    # feed back), until nothing is due: levels per sweep batch, finished webhook
+    # deliveries deleted per purge batch.
+    reservation_sweep_batch: int = Field(default=100, ge=1, le=10_000)
+    webhook_purge_batch: int = Field(default=10_000, ge=1, le=100_000)
     # Webhooks. An attempt (resolving, connecting, sending, reading at most
     # WEBHOOK_MAX_RESPONSE_BYTES of the answer) is cut after the timeout; a failed delivery
     # is retried after each of the schedule's delays in turn (with jitter), then failed.
@@ -149,6 +154,12 @@ class Settings(BaseSettings):
     webhook_disable_after_days: float = Field(default=5, gt=0)
     # After a secret rotation, deliveries are signed with the old secret too for this long.
     webhook_secret_overlap_hours: float = Field(default=24, ge=0, le=24 * 30)
+    # Endpoints that may exist at once (each is dispatched and polled): beyond, 409.
+    webhook_max_endpoints: int = Field(default=100, ge=1, le=10_000)
+    # Threads resolving webhook hosts (their own pool: a DNS server that never answers holds
+    # only these, never the hashing threads; above the per-endpoint concurrency, so one such
+    # receiver leaves lookups for the others).
+    webhook_dns_threads: int = Field(default=16, ge=1, le=64)
     # Targets on loopback, private or link-local addresses (development and tests only).
     webhook_allow_private_targets: bool = False
     # Attempts one process runs at once (0: this process delivers nothing), and how often

@@ -37,6 +37,7 @@ from src.core.passwords import configure_hashing
 from src.core.ratelimit import Limit, RateLimiter, build_storage
 from src.core.tokens import TokenCodec
 from src.core.webhook_http import WebhookSender
+from src.core.webhook_targets import configure_lookups
 from src.services.feed import measure_feed_lag, purge_expired_events
 from src.services.feed_rebase import refuse_a_stalled_feed
 from src.services.idempotency import purge_expired
@@ -105,7 +106,10 @@ def _webhook_tasks(app: FastAPI, settings: Settings) -> list[asyncio.Task[None]]
                 "webhook_delivery",
                 settings.events_purge_interval_seconds,
                 functools.partial(
-                    purge_finished_deliveries, factory, settings.events_retention_days
+                    purge_finished_deliveries,
+                    factory,
+                    settings.events_retention_days,
+                    batch=settings.webhook_purge_batch,
                 ),
             )
         ),
@@ -197,7 +201,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             _purge_periodically(
                 "reservation",
                 settings.reservation_sweep_seconds,
-                functools.partial(expire_overdue_reservations, factory),
+                functools.partial(
+                    expire_overdue_reservations, factory, batch=settings.reservation_sweep_batch
+                ),
                 action="expire",
             )
         ),
@@ -267,6 +273,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         memory_kib=settings.password_hash_memory_kib,
         time_cost=settings.password_hash_time_cost,
     )
+    configure_lookups(threads=settings.webhook_dns_threads)
 
     app = FastAPI(
         title="Stockroom",

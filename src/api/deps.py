@@ -86,6 +86,7 @@ def build_webhook_policy(settings: Settings) -> WebhookPolicy:
         allow_private_targets=settings.webhook_allow_private_targets,
         require_https=not settings.is_development,
         secret_overlap=timedelta(hours=settings.webhook_secret_overlap_hours),
+        max_endpoints=settings.webhook_max_endpoints,
     )
 
 

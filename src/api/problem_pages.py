@@ -36,6 +36,7 @@ from src.core.exceptions import (
     TooManyFields,
     Unauthorized,
     ValidationFailed,
+    WebhookLimit,
 )
 
 # Not rendered as problems: the token endpoint answers RFC 6749 errors instead.
@@ -98,6 +99,12 @@ _TEXTS: dict[type[DomainError], tuple[str, str]] = {
         "entry for it, shaped as a validation error's.",
         "Show the message at the field `field` names and ask for another value, or, if the "
         "existing record was meant, find it with the list's filter (`?sku=` or `?code=`).",
+    ),
+    WebhookLimit: (
+        "As many webhook endpoints exist as the server allows (`WEBHOOK_MAX_ENDPOINTS`, 100 by "
+        "default), paused and disabled ones included; nothing was created.",
+        "Delete an endpoint that is no longer needed (`DELETE /api/v1/webhooks/{webhook_id}`), "
+        "or subscribe an existing one to more `event_types`, then create it again.",
     ),
     InsufficientStock: (
         "The issue, transfer or adjustment would take more than is available (on hand less "

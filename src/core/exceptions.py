@@ -105,6 +105,13 @@ class Duplicate(Conflict):
         super().__init__(detail, **at_field(field, detail))
 
 
+class WebhookLimit(Conflict):
+    """As many webhook endpoints exist as WEBHOOK_MAX_ENDPOINTS allows."""
+
+    slug = "webhook-limit"
+    title = "Too many webhook endpoints"
+
+
 class CursorExpired(DomainError):
     """A feed position older than retention: events after it were deleted."""
 

@@ -2,7 +2,8 @@
 
 Argon2id through pwdlib: no input-length limit (a 100-character password is verified exactly
 as typed, never truncated as bcrypt does at 72 bytes). Hashing is CPU-bound for ~0.1 s, so it
-runs in a worker thread to keep the event loop serving other requests.
+runs in a thread of its own pool (`src.core.thread_pools.HASHING`, one thread per allowed
+hash) to keep the event loop serving other requests, whatever else waits on threads.
 
 Hashes run at most `concurrency` at a time in the process (each also takes 64 MiB): a flood of
 logins or password changes then queues here, holding no database connection, instead of
@@ -24,6 +25,7 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from src.core.exceptions import RateLimited
+from src.core.thread_pools import HASHING
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
@@ -84,6 +86,7 @@ def configure_hashing(
     global _limits, _cost, _hasher, _DUMMY_HASH
     _limits = HashingLimits(concurrency, max_wait_seconds)
     _gates.clear()
+    HASHING.resize(concurrency)
     if (memory_kib, time_cost) != _cost:
         _cost = (memory_kib, time_cost)
         _hasher = PasswordHash((Argon2Hasher(memory_cost=memory_kib, time_cost=time_cost),))
@@ -109,7 +112,7 @@ async def _bounded(work: Callable[..., _T], *args: str) -> _T:
             retry_after=math.ceil(limits.max_wait_seconds),
         ) from None
     try:
-        return await asyncio.to_thread(work, *args)
+        return await HASHING.run(work, *args)
     finally:
         semaphore.release()
 

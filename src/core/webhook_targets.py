@@ -21,6 +21,10 @@ and which calls IPv4 multicast global. IPv6 addresses that carry an IPv4 address
 ::ffff:0:0/96, 6to4 2002::/16, Teredo 2001::/32, NAT64 64:ff9b::/96) are judged by the IPv4
 addresses inside, since that is where the packets end up.
 
+Names are resolved in a thread pool of their own (`src.core.thread_pools.LOOKUPS`, sized by
+WEBHOOK_DNS_THREADS): a receiver whose DNS server never answers ties up those threads only,
+never the ones that hash passwords.
+
 `allow_private` (WEBHOOK_ALLOW_PRIVATE_TARGETS, for development and tests) skips only the
 address check; names are still resolved and connections still pinned, so tests exercise the
 production path.
@@ -35,6 +39,8 @@ from collections.abc import Iterable
 
 import httpcore
 import httpx
+
+from src.core.thread_pools import LOOKUPS
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -75,12 +81,25 @@ _NOT_PUBLIC_V6 = tuple(
 _NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
 
 
+# How long a registration's check waits for the host to resolve.
+RESOLVE_SECONDS = 5.0
+
+
 class UnsafeTarget(ValueError):
     """A webhook URL the service will not call.
 
     str(exc) is one line fit for the API user: it may name the URL's host, never the
     addresses a name resolved to (which would let admins map the internal network).
     """
+
+
+def not_public(host: str) -> UnsafeTarget:
+    """The one refusal of a host that resolves to a non-public address, to none at all, or
+    not in time: told apart, they would let an admin probe which internal names exist."""
+    return UnsafeTarget(
+        f"the webhook host {host!r} does not resolve to public addresses only; private "
+        "targets need WEBHOOK_ALLOW_PRIVATE_TARGETS=true (development only)"
+    )
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
@@ -142,38 +161,63 @@ async def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[
     attacker's DNS decides which. An IP literal (bracketed or not) is used as is, without DNS.
     """
     name = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not name:
+        raise UnsafeTarget("the webhook URL has no host")
     try:
         addresses = [str(ipaddress.ip_address(name))]
     except ValueError:
-        addresses = await _resolve(name, port)
+        try:
+            addresses = await _resolve(name, port)
+        except UnsafeTarget:
+            if allow_private:
+                raise
+            raise not_public(host) from None
     if not allow_private:
         for address in addresses:
             if not is_public_address(ipaddress.ip_address(address)):
-                raise UnsafeTarget(f"the webhook host {host!r} is not a public address")
+                raise not_public(host)
     return addresses
 
 
+def configure_lookups(*, threads: int) -> None:
+    """Resolve webhook hosts in at most `threads` threads (the app sets it at start-up)."""
+    LOOKUPS.resize(threads)
+
+
+def _getaddrinfo(name: str, port: int) -> list[tuple[int, str]]:
+    """The blocking lookup, run in the lookup pool: (family, address) of each answer."""
+    infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    return [(info[0], str(info[4][0])) for info in infos]
+
+
 async def _resolve(name: str, port: int) -> list[str]:
-    if not name:
-        raise UnsafeTarget("the webhook URL has no host")
-    loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+        infos = await LOOKUPS.run(_getaddrinfo, name, port)
     except (OSError, UnicodeError):  # socket.gaierror is an OSError
         raise UnsafeTarget(f"the webhook host {name!r} does not resolve") from None
-    found = (str(info[4][0]) for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6))
+    found = (address for family, address in infos if family in (socket.AF_INET, socket.AF_INET6))
     addresses = list(dict.fromkeys(found))  # deduplicated, resolver's order kept
     if not addresses:
         raise UnsafeTarget(f"the webhook host {name!r} does not resolve")
     return addresses
 
 
-async def check_url(url: str, *, allow_private: bool, require_https: bool) -> None:
-    """Refuse `url` at registration: bad syntax, or a host that is not (only) public."""
+async def check_url(
+    url: str, *, allow_private: bool, require_https: bool, resolve_seconds: float = RESOLVE_SECONDS
+) -> None:
+    """Refuse `url` at registration: bad syntax, or a host that is not (only) public or
+    does not resolve within `resolve_seconds`."""
     validate_url(url, require_https=require_https)
     parsed = _parse(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    await resolve_checked(parsed.raw_host.decode("ascii"), port, allow_private=allow_private)
+    host = parsed.raw_host.decode("ascii")
+    try:
+        async with asyncio.timeout(resolve_seconds):
+            await resolve_checked(host, port, allow_private=allow_private)
+    except TimeoutError:
+        if allow_private:
+            raise UnsafeTarget(f"the webhook host {host!r} did not resolve in time") from None
+        raise not_public(host) from None
 
 
 class CheckedNetworkBackend(httpcore.AsyncNetworkBackend):

@@ -169,11 +169,16 @@ class ReservationRepository(Repository[Reservation]):
         )
         return changed[0]
 
-    async def overdue_levels(self, limit: int) -> list[Pair]:
-        """Levels that hold overdue reservations, soonest expiry first (at most `limit`)."""
+    async def overdue_levels(self, limit: int, *, skip: Collection[Pair] = ()) -> list[Pair]:
+        """Levels that hold overdue reservations, soonest expiry first (at most `limit`),
+        except those in `skip`."""
+        condition = _overdue()
+        if skip:
+            pair = tuple_(Reservation.product_id, Reservation.location_id)
+            condition = condition & pair.not_in(list(skip))
         soonest = (
             select(Reservation.product_id, Reservation.location_id)
-            .where(_overdue())
+            .where(condition)
             .order_by(Reservation.expires_at)
             .limit(limit * 10)
             .subquery()

@@ -345,7 +345,7 @@ class WebhookDeliveryRepository(Repository[WebhookDelivery]):
         ).one()
         return int(row[0]), float(row[1])
 
-    async def purge_finished_before(self, cutoff: datetime, *, batch: int = 10_000) -> int:
+    async def purge_finished_before(self, cutoff: datetime, *, batch: int) -> int:
         """Delete up to `batch` delivered or failed deliveries last changed before `cutoff`."""
         doomed = (
             select(WebhookDelivery.id)

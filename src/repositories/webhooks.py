@@ -20,6 +20,9 @@ ENDPOINTS_NEWEST_FIRST = SortOrder(
     "newest", (WebhookEndpoint.created_at, WebhookEndpoint.id), descending=True
 )
 # Ids are UUIDv7: in creation order.
+# The advisory lock that serialises endpoint creations (the cap on their number): the
+# two-key form, whose key space never overlaps the one-key locks of idempotency keys.
+_CREATION_LOCK = (0x5752_484B, 1)  # "WRHK"
 
 
 class Subscriber(NamedTuple):
@@ -45,6 +48,12 @@ class WebhookRepository(Repository[WebhookEndpoint]):
             cursor=cursor,
             limit=limit,
         )
+
+    async def count_under_creation_lock(self) -> int:
+        """How many endpoints exist, counted under a transaction-wide advisory lock that
+        every creation takes: two creations cannot both count below the cap."""
+        await self.session.execute(select(func.pg_advisory_xact_lock(*_CREATION_LOCK)))
+        return int(await self.session.scalar(select(func.count(WebhookEndpoint.id))) or 0)
 
     async def all_for_update(self) -> list[WebhookEndpoint]:
         rows = await self.session.scalars(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, Field
 
 from src.core.event_types import EventType
@@ -22,6 +23,17 @@ class EventRead(BaseModel):
         description="The record after the change (a movement, product, location) or, for "
         "level.below_reorder, the level's figures"
     )
+
+
+def event_json(id: str, type: str, occurred_at: datetime, data: dict[str, Any]) -> str:
+    """An event as JSON, the one way every event is written out (stream frames, webhook
+    bodies, `webhook.test`): `occurred_at` in RFC 3339 with UTC as `Z`. The feed page
+    (`GET /events`) writes the same with orjson's `OPT_UTC_Z` (`FEED_JSON_OPTIONS`)."""
+    return EventRead(id=id, type=type, occurred_at=occurred_at, data=data).model_dump_json()
+
+
+# orjson's options for a feed page: timestamps exactly as `event_json` writes them.
+FEED_JSON_OPTIONS = orjson.OPT_UTC_Z
 
 
 class EventPage(BaseModel):

@@ -27,7 +27,7 @@ from src.core.logging import get_logger
 from src.models.event import Event
 from src.repositories.events import EventRepository, Position
 from src.repositories.stock import StockRepository
-from src.schemas.feed import EventRead
+from src.schemas.feed import event_json
 from src.schemas.stock import MovementRead
 from src.services.feed import decode_position, encode_position, position_of
 
@@ -136,8 +136,8 @@ class EventService:
 
     def _feed_event(self, event: Event) -> StreamedEvent:
         id_ = encode_position(self.codec, position_of(event))
-        read = EventRead(id=id_, type=event.type, occurred_at=event.occurred_at, data=event.data)
-        return StreamedEvent(id=id_, type=event.type, data=read.model_dump_json())
+        data = event_json(id_, event.type, event.occurred_at, event.data)
+        return StreamedEvent(id=id_, type=event.type, data=data)
 
     async def _now(self) -> Position:
         """Where a stream without a position starts: after the newest visible event, so an

@@ -164,20 +164,28 @@ class ReservationService:
 
 
 async def expire_overdue_reservations(
-    session_factory: async_sessionmaker[AsyncSession], *, levels: int = 100
+    session_factory: async_sessionmaker[AsyncSession], *, batch: int
 ) -> int:
     """Mark overdue reservations expired and free their stock, a level per transaction (with
-    their `reservation.expired` events); how many levels were done. A level another
-    transaction holds is skipped (FOR UPDATE SKIP LOCKED): it is done on the next sweep or
-    by that transaction itself, so any number of processes may sweep at once."""
-    async with session_factory() as session:
-        due = await ReservationRepository(session).overdue_levels(levels)
+    their `reservation.expired` events), `batch` levels at a time until none is due; how
+    many levels were done. A level another transaction holds is skipped (FOR UPDATE SKIP
+    LOCKED) for the rest of the pass: it is done on the next sweep or by that transaction
+    itself, so any number of processes may sweep at once."""
+    skipped: set[tuple[uuid.UUID, uuid.UUID]] = set()
     done = 0
-    for product_id, location_id in due:
+    while True:
         async with session_factory() as session:
-            work = UnitOfWork(session)
-            keeper = LevelKeeper(work)
-            if await keeper.stock.try_lock(product_id, location_id):
-                done += 1 if await keeper.expire_overdue(product_id, location_id) else 0
-            await work.commit()
-    return done
+            due = await ReservationRepository(session).overdue_levels(batch, skip=skipped)
+        if not due:  # (a short batch proves nothing: many reservations may share a level)
+            return done
+        for product_id, location_id in due:
+            async with session_factory() as session:
+                work = UnitOfWork(session)
+                keeper = LevelKeeper(work)
+                if await keeper.stock.try_lock(
+                    product_id, location_id
+                ) and await keeper.expire_overdue(product_id, location_id):
+                    done += 1
+                else:  # held elsewhere (or freed meanwhile): not again in this pass
+                    skipped.add((product_id, location_id))
+                await work.commit()

@@ -38,7 +38,7 @@ from src.models.event import Event
 from src.repositories.events import EventRepository, Position
 from src.repositories.webhook_deliveries import Claimed, WebhookDeliveryRepository
 from src.repositories.webhooks import Subscriber, WebhookRepository
-from src.schemas.feed import EventRead
+from src.schemas.feed import event_json
 from src.services.feed import encode_position, position_of
 
 log = get_logger(__name__)
@@ -125,9 +125,7 @@ async def dispatch(session_factory: async_sessionmaker[AsyncSession], codec: Cur
 def _payload(codec: CursorCodec, event: Event) -> str:
     """The event as the feed shows it."""
     id_ = encode_position(codec, position_of(event))
-    return EventRead(
-        id=id_, type=event.type, occurred_at=event.occurred_at, data=event.data
-    ).model_dump_json()
+    return event_json(id_, event.type, event.occurred_at, event.data)
 
 
 class WebhookWorker:
@@ -288,11 +286,19 @@ async def measure_queue(session_factory: async_sessionmaker[AsyncSession]) -> No
 
 
 async def purge_finished_deliveries(
-    session_factory: async_sessionmaker[AsyncSession], retention_days: float
+    session_factory: async_sessionmaker[AsyncSession], retention_days: float, *, batch: int
 ) -> int:
-    """Delivered and failed deliveries are kept as long as events are."""
+    """Delivered and failed deliveries are kept as long as events are: the older ones are
+    deleted `batch` at a time, each batch its own short transaction (a long delete holds the
+    change feed back), until none is left; how many went."""
     cutoff = datetime.now(UTC) - timedelta(days=retention_days)
-    async with session_factory() as session:
-        purged = await WebhookDeliveryRepository(session).purge_finished_before(cutoff)
-        await session.commit()
-    return purged
+    total = 0
+    while True:
+        async with session_factory() as session:
+            purged = await WebhookDeliveryRepository(session).purge_finished_before(
+                cutoff, batch=batch
+            )
+            await session.commit()
+        total += purged
+        if purged < batch:
+            return total

@@ -68,7 +68,10 @@ async def test_the_address_is_checked_again_at_delivery_time(
         delivery = await s.failed_attempt(endpoint)
     assert receiver.received == []
     assert receiver.unverified == []
-    assert delivery["last_error"] == "the webhook host '127.0.0.1' is not a public address"
+    assert delivery["last_error"] == (
+        "the webhook host '127.0.0.1' does not resolve to public addresses only; "
+        "private targets need WEBHOOK_ALLOW_PRIVATE_TARGETS=true (development only)"
+    )
     assert delivery["last_status_code"] is None
 
 

@@ -102,6 +102,42 @@ async def test_a_name_is_refused_without_naming_the_address_it_resolves_to(
     assert "::1" not in response.text
 
 
+async def test_a_name_resolving_privately_or_not_at_all_is_refused_in_the_same_words(
+    client: httpx.AsyncClient, admin_headers: Headers
+) -> None:
+    messages = []
+    for host in ("localhost", "no-such-host.invalid"):
+        response = await client.post(
+            WEBHOOKS, json={"url": f"https://{host}/hooks"}, headers=admin_headers
+        )
+        problem = assert_problem(response, 422, "validation-error")
+        assert error_locs(response) == [["body", "url"]]
+        messages.append(problem["errors"][0]["msg"].replace(host, "HOST"))
+    assert (
+        messages[0]
+        == messages[1]
+        == (
+            "the webhook host 'HOST' does not resolve to public addresses only; private targets "
+            "need WEBHOOK_ALLOW_PRIVATE_TARGETS=true (development only)"
+        )
+    )
+    assert await hooks(client, admin_headers) == []
+
+
+async def test_a_refused_patch_names_the_setting_and_changes_nothing(
+    client: httpx.AsyncClient, admin_headers: Headers
+) -> None:
+    created = await new_hook(client, admin_headers)
+    response = await client.patch(
+        f"{WEBHOOKS}/{created['id']}",
+        json={"url": "https://no-such-host.invalid/hooks"},
+        headers=admin_headers,
+    )
+    problem = assert_problem(response, 422, "validation-error")
+    assert "WEBHOOK_ALLOW_PRIVATE_TARGETS=true (development only)" in problem["errors"][0]["msg"]
+    assert await hook(client, admin_headers, created["id"]) == without_secret(created)
+
+
 @pytest.mark.parametrize("url", SSRF_URLS)
 async def test_patching_the_url_to_a_private_target_is_refused_and_keeps_the_old_one(
     client: httpx.AsyncClient, admin_headers: Headers, url: str

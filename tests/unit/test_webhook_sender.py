@@ -180,7 +180,10 @@ async def test_a_private_target_is_refused_at_connect_time() -> None:
         guarded = WebhookSender(allow_private_targets=False, timeout=2, max_response_bytes=0)
         outcome = await post(url, guarded)
     assert outcome.status_code is None
-    assert outcome.error == "the webhook host '127.0.0.1' is not a public address"
+    assert outcome.error == (
+        "the webhook host '127.0.0.1' does not resolve to public addresses only; "
+        "private targets need WEBHOOK_ALLOW_PRIVATE_TARGETS=true (development only)"
+    )
 
 
 async def test_plain_http_is_refused_where_https_is_required() -> None:

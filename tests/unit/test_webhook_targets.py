@@ -2,7 +2,7 @@
 
 Sockets are only ever opened on loopback: public addresses appear solely as literals (or fake
 DNS answers) that are checked, never connected to. Names other than `localhost` resolve through
-a fake getaddrinfo on the running loop, so no test depends on real DNS.
+a fake lookup in the guard's thread pool, so no test depends on real DNS.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import asyncio
 import ipaddress
 import re
 import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from unittest.mock import AsyncMock
+from unittest.mock import MagicMock
 
 import httpcore
 import httpx
@@ -21,6 +22,7 @@ import pytest
 from httpcore._backends.anyio import AnyIOStream  # httpcore exports only the backend
 from pytest_mock import MockerFixture
 
+from src.core import webhook_targets
 from src.core.webhook_targets import (
     UnsafeTarget,
     build_client,
@@ -58,20 +60,17 @@ REFUSED_URLS = [
 
 
 @pytest.fixture
-async def fake_dns(mocker: MockerFixture) -> tuple[dict[str, list[str]], AsyncMock]:
-    """A table of name -> addresses that the running loop's getaddrinfo answers from."""
+async def fake_dns(mocker: MockerFixture) -> tuple[dict[str, list[str]], MagicMock]:
+    """A table of name -> addresses that the guard's lookup (run in its thread pool) answers
+    from."""
     table: dict[str, list[str]] = {}
 
-    async def getaddrinfo(host: str, port: int, **_: object) -> list[tuple[object, ...]]:
+    def getaddrinfo(host: str, port: int) -> list[tuple[int, str]]:
         if host not in table:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return [
-            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
-            for a in table[host]
-        ]
+        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, a) for a in table[host]]
 
-    loop = asyncio.get_running_loop()
-    mock = mocker.patch.object(loop, "getaddrinfo", new=AsyncMock(side_effect=getaddrinfo))
+    mock = mocker.patch.object(webhook_targets, "_getaddrinfo", side_effect=getaddrinfo)
     return table, mock
 
 
@@ -119,7 +118,7 @@ async def settle() -> None:
 
 @pytest.mark.parametrize("url", REFUSED_URLS)
 async def test_non_public_targets_are_refused(url: str) -> None:
-    with pytest.raises(UnsafeTarget, match="not a public address"):
+    with pytest.raises(UnsafeTarget, match="does not resolve to public addresses only"):
         await check_url(url, allow_private=False, require_https=False)
 
 
@@ -140,10 +139,10 @@ def test_public_addresses_include_wrappers_of_public_ipv4(address: str) -> None:
 
 @pytest.mark.parametrize("url", [f"http://{PUBLIC_V4}/hook", "https://[2606:4700::1111]:8443/"])
 async def test_public_literals_pass_without_dns(
-    url: str, fake_dns: tuple[object, AsyncMock]
+    url: str, fake_dns: tuple[object, MagicMock]
 ) -> None:
     await check_url(url, allow_private=False, require_https=False)
-    fake_dns[1].assert_not_awaited()
+    fake_dns[1].assert_not_called()
 
 
 async def test_allow_private_lets_loopback_through_unchanged() -> None:
@@ -169,33 +168,81 @@ def test_malformed_urls_are_refused(url: str, message: str) -> None:
         validate_url(url, require_https=False)
 
 
-async def test_https_can_be_required(fake_dns: tuple[object, AsyncMock]) -> None:
+async def test_https_can_be_required(fake_dns: tuple[object, MagicMock]) -> None:
     validate_url("https://hooks.example.com/x", require_https=True)
     with pytest.raises(UnsafeTarget, match="must use https"):
         await check_url(f"http://{PUBLIC_V4}/", allow_private=False, require_https=True)
-    fake_dns[1].assert_not_awaited()  # refused on syntax, before any lookup
+    fake_dns[1].assert_not_called()  # refused on syntax, before any lookup
 
 
 @pytest.mark.parametrize(
     "answers", [["10.1.2.3"], [PUBLIC_V4, "192.168.1.5"], ["2606:4700::1111", "fd00::1"]]
 )
 async def test_names_resolving_to_any_private_address_are_refused(
-    answers: list[str], fake_dns: tuple[dict[str, list[str]], AsyncMock]
+    answers: list[str], fake_dns: tuple[dict[str, list[str]], MagicMock]
 ) -> None:
     fake_dns[0]["internal.example"] = answers
     with pytest.raises(UnsafeTarget) as refused:
         await check_url("https://internal.example/hook", allow_private=False, require_https=True)
-    assert str(refused.value) == "the webhook host 'internal.example' is not a public address"
-    fake_dns[1].assert_awaited_once_with("internal.example", 443, type=socket.SOCK_STREAM)
+    assert str(refused.value) == (
+        "the webhook host 'internal.example' does not resolve to public addresses only; "
+        "private targets need WEBHOOK_ALLOW_PRIVATE_TARGETS=true (development only)"
+    )
+    fake_dns[1].assert_called_once_with("internal.example", 443)
 
 
-async def test_unresolvable_names_are_refused(fake_dns: tuple[object, AsyncMock]) -> None:
+async def test_unresolvable_names_are_refused_when_private_targets_are_allowed(
+    fake_dns: tuple[object, MagicMock],
+) -> None:
     with pytest.raises(UnsafeTarget, match=r"'nowhere\.example' does not resolve"):
         await check_url("http://nowhere.example/", allow_private=True, require_https=False)
 
 
+async def refusal(url: str, **options: float) -> str:
+    with pytest.raises(UnsafeTarget) as refused:
+        await check_url(url, allow_private=False, require_https=False, **options)
+    return str(refused.value)
+
+
+async def test_a_name_resolving_privately_or_not_at_all_gets_one_message(
+    fake_dns: tuple[dict[str, list[str]], MagicMock], mocker: MockerFixture
+) -> None:
+    fake_dns[0]["db.corp"] = ["10.0.0.7"]
+    private = await refusal("http://db.corp/")
+    unknown = await refusal("http://nope.corp/")  # not in the table: NXDOMAIN
+    fake_dns[1].side_effect = lambda *_: time.sleep(0.5) or []  # a resolver that stalls
+    stalled = await refusal("http://slow.corp/", resolve_seconds=0.05)
+
+    # Telling these apart would let an admin probe which internal names exist.
+    assert {
+        m.replace("db.corp", "H").replace("nope.corp", "H").replace("slow.corp", "H")
+        for m in (private, unknown, stalled)
+    } == {
+        "the webhook host 'H' does not resolve to public addresses only; "
+        "private targets need WEBHOOK_ALLOW_PRIVATE_TARGETS=true (development only)"
+    }
+    assert "10.0.0.7" not in private
+
+
+async def test_a_private_literal_names_the_setting_and_that_it_is_for_development(
+    fake_dns: tuple[object, MagicMock],
+) -> None:
+    message = await refusal("http://192.168.1.10:8080/")
+    assert "'192.168.1.10'" in message
+    assert "WEBHOOK_ALLOW_PRIVATE_TARGETS=true (development only)" in message
+    fake_dns[1].assert_not_called()
+
+
+async def test_with_private_targets_allowed_an_unknown_name_just_does_not_resolve(
+    fake_dns: tuple[object, MagicMock],
+) -> None:
+    with pytest.raises(UnsafeTarget) as refused:
+        await check_url("http://nope.corp/", allow_private=True, require_https=False)
+    assert str(refused.value) == "the webhook host 'nope.corp' does not resolve"
+
+
 async def test_resolved_addresses_are_deduplicated_in_order(
-    fake_dns: tuple[dict[str, list[str]], AsyncMock],
+    fake_dns: tuple[dict[str, list[str]], MagicMock],
 ) -> None:
     fake_dns[0]["hooks.example"] = ["2606:4700::1111", PUBLIC_V4, "2606:4700::1111"]
     addresses = await resolve_checked("hooks.example", 443, allow_private=False)
@@ -221,21 +268,21 @@ async def test_guarded_client_refuses_loopback_without_connecting(receiver: Rece
 
 
 async def test_dns_rebinding_is_refused_at_delivery(
-    receiver: Receiver, fake_dns: tuple[dict[str, list[str]], AsyncMock]
+    receiver: Receiver, fake_dns: tuple[dict[str, list[str]], MagicMock]
 ) -> None:
     url = f"http://rebind.example:{receiver.port}/"
     fake_dns[0]["rebind.example"] = [PUBLIC_V4]
     await check_url(url, allow_private=False, require_https=False)  # registered while public
     fake_dns[0]["rebind.example"] = ["127.0.0.1"]  # then the attacker's DNS answers loopback
     async with build_client(allow_private=False, timeout=5) as client:
-        with pytest.raises(UnsafeTarget, match=r"'rebind\.example' is not a public address"):
+        with pytest.raises(UnsafeTarget, match=r"'rebind\.example' does not resolve to public"):
             await client.post(url, content=b"{}")
     await settle()
     assert receiver.connections == 0
 
 
 async def test_client_connects_to_the_address_it_resolved(
-    receiver: Receiver, fake_dns: tuple[dict[str, list[str]], AsyncMock]
+    receiver: Receiver, fake_dns: tuple[dict[str, list[str]], MagicMock]
 ) -> None:
     fake_dns[0]["hooks.example"] = ["127.0.0.2", "127.0.0.1"]  # nothing listens on .2
     async with build_client(allow_private=True, timeout=5) as client:
@@ -244,11 +291,11 @@ async def test_client_connects_to_the_address_it_resolved(
     assert receiver.connections == 1
     assert f"\r\nHost: hooks.example:{receiver.port}".encode() in receiver.requests[0][0]
     # One lookup, the guard's: the connection went to a checked IP, never re-resolved.
-    fake_dns[1].assert_awaited_once()
+    fake_dns[1].assert_called_once()
 
 
 async def test_all_addresses_failing_is_a_connect_error(
-    receiver: Receiver, fake_dns: tuple[dict[str, list[str]], AsyncMock]
+    receiver: Receiver, fake_dns: tuple[dict[str, list[str]], MagicMock]
 ) -> None:
     fake_dns[0]["down.example"] = ["127.0.0.2", "127.0.0.3"]
     async with build_client(allow_private=True, timeout=5) as client:
@@ -258,7 +305,7 @@ async def test_all_addresses_failing_is_a_connect_error(
 
 
 async def test_tls_checks_the_url_hostname_not_the_pinned_address(
-    receiver: Receiver, fake_dns: tuple[dict[str, list[str]], AsyncMock], mocker: MockerFixture
+    receiver: Receiver, fake_dns: tuple[dict[str, list[str]], MagicMock], mocker: MockerFixture
 ) -> None:
     fake_dns[0]["secure.example"] = ["127.0.0.1"]
     connect = mocker.spy(httpcore.AnyIOBackend, "connect_tcp")

@@ -16,7 +16,7 @@ from src.api.routing import PrefixRouter
 from src.api.streams import StreamCaller, event_source
 from src.api.v1.prefix import API_V1
 from src.dependencies import CursorCodecDep, SessionDep, SettingsDep
-from src.schemas.feed import EventPage
+from src.schemas.feed import FEED_JSON_OPTIONS, EventPage
 from src.schemas.filters import EventFilter, EventStreamFilter
 from src.services.events import LogStream, StreamedEvent
 from src.services.feed import FeedPage, FeedService
@@ -59,8 +59,8 @@ async def list_events(
 
 def _page_json(page: FeedPage) -> bytes:
     """An `EventPage`, each event's data embedded as stored (`orjson.Fragment`): decoding a
-    page of events' JSON and encoding it again was most of the page's CPU. Datetimes in UTC
-    end in `Z`, as pydantic writes them everywhere else."""
+    page of events' JSON and encoding it again was most of the page's CPU. Timestamps are
+    written as `event_json` writes them (UTC as `Z`)."""
     return orjson.dumps(
         {
             "items": [
@@ -74,7 +74,7 @@ def _page_json(page: FeedPage) -> bytes:
             ],
             "next_cursor": page.next_cursor,
         },
-        option=orjson.OPT_UTC_Z,
+        option=FEED_JSON_OPTIONS,
     )
 
 

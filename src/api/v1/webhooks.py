@@ -38,13 +38,14 @@ _QUEUE = problem_responses(401, 403, 404, 409, 422)
     "",
     operation_id="createWebhook",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(401, 403, 409, 422),
 )
 async def create_webhook(
     body: WebhookCreate, actor: RequireAdmin, service: WebhookServiceDep, response: Response
 ) -> WebhookWithSecret:
     """Register an endpoint; the answer carries its signing `secret`, shown only here. The
-    URL's host must resolve to public addresses (422 otherwise)."""
+    URL's host must resolve to public addresses (422 otherwise); at most
+    WEBHOOK_MAX_ENDPOINTS endpoints may exist (409 `webhook-limit` beyond)."""
     created = await service.create(body, actor=actor)
     response.headers["Location"] = f"{WEBHOOKS}/{created.id}"
     return created
