@@ -1,43 +1,20 @@
-"""Settings from the environment (and `.env`), validated once at start-up.
-
-Outside development the service refuses to start on an unsafe or missing secret or
-database URL: a misconfigured production deploy must fail loudly, not run insecurely.
-"""
+"""The settings themselves: every variable, its default, its bounds and why it exists."""
 
 from __future__ import annotations
 
 import json
-import secrets
 from enum import StrEnum
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-MIN_SECRET_KEY_LENGTH = 32
+from src.config.secret_keys import secret_key_problem
+
 # OWASP's least Argon2id cost outside development (19 MiB of memory, 2 passes).
 MIN_HASH_MEMORY_KIB = 19 * 1024
 MIN_HASH_TIME_COST = 2
-# Words from the keys people paste out of examples; any of them in production is a leaked
-# key. Whole words, so a random key (token_urlsafe) practically never trips them.
-_PLACEHOLDER_MARKERS = (
-    "changeme",
-    "change-me",
-    "change_me",
-    "changethis",
-    "your-secret",
-    "your_secret",
-    "secret-key",
-    "secret_key",
-    "secretkey",
-    "placeholder",
-    "example",
-    "insecure",
-    "not-secret",
-)
-_SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 
 
 class Environment(StrEnum):
@@ -333,65 +310,3 @@ class Settings(BaseSettings):
         if self.log_format is not None:
             return self.log_format
         return LogFormat.CONSOLE if self.is_development else LogFormat.JSON
-
-
-def secret_key_problem(key: str | None) -> str | None:
-    """Why `key` is unfit to sign tokens, or None when it is fine."""
-    if not key:
-        return "is missing"
-    if len(key) < MIN_SECRET_KEY_LENGTH:
-        return f"is shorter than {MIN_SECRET_KEY_LENGTH} characters"
-    lowered = key.lower()
-    if any(marker in lowered for marker in _PLACEHOLDER_MARKERS) or len(set(key)) < 8:
-        return "looks like a placeholder"
-    return None
-
-
-def ensure_development_secret(settings: Settings) -> Settings:
-    """In development, generate a signing key once and keep it in the data dir.
-
-    Tokens then survive restarts without anyone having to configure a secret.
-    """
-    if settings.secret_key or not settings.is_development:
-        return settings
-    data_dir = settings.stockroom_data_dir
-    path = data_dir / _SECRET_KEY_FILE
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            key = path.read_text(encoding="utf-8").strip()
-        else:
-            key = secrets.token_urlsafe(48)
-            path.touch(mode=0o600)
-            path.write_text(key, encoding="utf-8")
-    except OSError as exc:
-        raise SettingsError(
-            f"cannot keep the development secret in {data_dir} ({exc.strerror}); "
-            "set SECRET_KEY or STOCKROOM_DATA_DIR"
-        ) from None
-    return settings.model_copy(update={"secret_key": key})
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """Build and complete the settings; raises SettingsError with a one-line reason."""
-    from pydantic import ValidationError
-
-    try:
-        settings = Settings(**overrides)
-    except ValidationError as exc:
-        raise SettingsError(_one_line(exc)) from None
-    return ensure_development_secret(settings)
-
-
-@lru_cache
-def get_settings() -> Settings:
-    return load_settings()
-
-
-def _one_line(exc: Any) -> str:
-    parts = []
-    for error in exc.errors():
-        field = ".".join(str(p) for p in error["loc"]).upper()
-        message = str(error["msg"]).removeprefix("Value error, ")
-        parts.append(f"{field}: {message}" if field else message)
-    return "invalid settings: " + "; ".join(parts)
