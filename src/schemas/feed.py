@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from src.core.event_types import EventType
+from src.schemas.base import Output
 
 
-class EventRead(BaseModel):
+class EventRead(Output):
     id: str = Field(
         description="The event's position in the feed: opaque, only ever passed back as "
         "`after` (or Last-Event-ID)"
@@ -24,7 +25,7 @@ class EventRead(BaseModel):
     )
 
 
-class EventPage(BaseModel):
+class EventPage(Output):
     """Oldest first. Unlike other lists, `next_cursor` is never null: pass it as `?after=` to
     get what happened next, now or later."""
 
