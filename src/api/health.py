@@ -18,7 +18,6 @@ async def liveness() -> HealthRead:
     "/ready",
     operation_id="getReadiness",
     responses=problem_responses(503),
-    response_model_exclude_none=True,
 )
 async def readiness(service: HealthServiceDep) -> ReadinessRead:
     """Check the database (and Redis when configured); 503 when one is down."""

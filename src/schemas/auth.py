@@ -1,26 +1,23 @@
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from src.schemas.base import InputSchema
+from src.schemas.base import Absent, InputSchema, Output, left_out
 
 
-class TokenResponse(BaseModel):
+class TokenResponse(Output):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the RFC 6750 type name
     expires_in: int
     refresh_token: str
-    device_token: str | None = Field(
-        default=None,
-        description=(
-            "Password grant only: this device's token. Send it back as the `Stockroom-Device`"
-            " header on later logins to keep logging in while the account is locked for new"
-            " devices (browsers get it as an HttpOnly cookie too)"
-        ),
+    device_token: str | Absent = left_out(
+        "Password grant only: this device's token. Send it back as the `Stockroom-Device`"
+        " header on later logins to keep logging in while the account is locked for new"
+        " devices (browsers get it as an HttpOnly cookie too)"
     )
 
 
-class StreamTicket(BaseModel):
+class StreamTicket(Output):
     ticket: str = Field(
         description="Opaque; send it as `?ticket=` to open event streams, and nowhere else"
     )
@@ -29,7 +26,7 @@ class StreamTicket(BaseModel):
     )
 
 
-class OAuthErrorResponse(BaseModel):
+class OAuthErrorResponse(Output):
     error: Literal["invalid_request", "invalid_grant", "unsupported_grant_type"]
     error_description: str
 

@@ -18,7 +18,17 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 
-class Schema(BaseModel):
+class Output(BaseModel):
+    """A response body. Its published (serialisation) schema lists every member the server
+    always sends as `required`, one with a default included, so generated clients need no
+    `undefined` check for it; a member sent only at times is `left_out()` when it has no
+    value, which keeps it optional. A model also read as a request body is published twice
+    (FastAPI's `-Input`/`-Output`, named `XInput`/`XOutput` by src/api/openapi)."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class Schema(Output):
     model_config = ConfigDict(from_attributes=True)
 
 
@@ -29,6 +39,20 @@ Absent = SkipJsonSchema[None]
 
 def no_default(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
+
+
+def _no_value(value: object) -> bool:
+    return value is None
+
+
+def left_out(description: str) -> Any:
+    """An `X | Absent` member of a response, sent only when it has a value: the model drops
+    it itself (`exclude_if`), so every serialisation agrees and the route needs no
+    `exclude_none` (which would also drop nulls the contract sends); published as optional
+    (not `required`), never null."""
+    return Field(
+        default=None, description=description, exclude_if=_no_value, json_schema_extra=no_default
+    )
 
 
 def _no_nul(value: Any) -> Any:

@@ -5,13 +5,14 @@ its model."""
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from src.schemas.base import Output
 from src.schemas.feed import EventRead
 from src.schemas.stock import MovementRead
 
 
-class MovementEvent(BaseModel):
+class MovementEvent(Output):
     """One Server-Sent Event: `event: movement`, `id:` the movement id, `data:` the movement
     as JSON. Heartbeats are comment lines (starting with `:`) and carry no event."""
 
@@ -20,7 +21,7 @@ class MovementEvent(BaseModel):
     data: MovementRead = Field(description="The movement, as GET /stock/movements/{id} shows it")
 
 
-class FeedEvent(BaseModel):
+class FeedEvent(Output):
     """One Server-Sent Event of the change feed (GET /events/stream): `event:` the type,
     `id:` the event id, `data:` the event as GET /events lists it. Heartbeats are comment
     lines (starting with `:`) and carry no event."""

@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from src.core.event_types import EventType
+from src.schemas.base import Output
 
 
-class EventRead(BaseModel):
+class EventRead(Output):
     id: str = Field(
         description="The event's position in the feed: opaque, only ever passed back as "
         "`after` (or Last-Event-ID)"
@@ -36,7 +37,7 @@ def event_json(id: str, type: str, occurred_at: datetime, data: dict[str, Any]) 
 FEED_JSON_OPTIONS = orjson.OPT_UTC_Z
 
 
-class EventPage(BaseModel):
+class EventPage(Output):
     """Oldest first. Unlike other lists, `next_cursor` is never null: pass it as `?after=` to
     get what happened next, now or later."""
 

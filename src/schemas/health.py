@@ -1,6 +1,6 @@
 from typing import Literal
 
-from src.schemas.base import Schema
+from src.schemas.base import Absent, Schema, left_out
 
 
 class HealthRead(Schema):
@@ -9,8 +9,8 @@ class HealthRead(Schema):
 
 class CheckRead(Schema):
     status: Literal["ok", "down", "disabled"]
-    latency_ms: float | None = None
-    detail: str | None = None
+    latency_ms: float | Absent = left_out("How long the check took; with status `ok` only")
+    detail: str | Absent = left_out("Why it failed; with status `down` only")
 
 
 class ReadinessRead(Schema):

@@ -1,11 +1,11 @@
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from src.schemas.base import Output
 
 T = TypeVar("T")
 
 
-class Page(BaseModel, Generic[T]):
+class Page(Output, Generic[T]):
     """A keyset page: pass `next_cursor` back as `?cursor=` for the next one (null at the end)."""
 
     items: list[T]

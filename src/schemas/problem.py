@@ -2,25 +2,25 @@
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict
 
-from src.schemas.base import Absent, no_default
+from src.schemas.base import Absent, Output, left_out
 from src.schemas.health import CheckRead
 
 
-class ValidationIssue(BaseModel):
+class ValidationIssue(Output):
     loc: list[str | int]
     msg: str
     type: str
 
 
 def member(when: str) -> Any:
-    """An optional extension member (absent, never null: to_body drops None); `when` says
-    which problems carry it."""
-    return Field(default=None, description=when, json_schema_extra=no_default)
+    """An optional extension member (absent, never null: the model drops it without a
+    value); `when` says which problems carry it."""
+    return left_out(when)
 
 
-class Problem(BaseModel):
+class Problem(Output):
     # Further extension members are allowed by RFC 9457; the ones this service sends are
     # listed below so clients can read them as typed fields.
     model_config = ConfigDict(extra="allow")

@@ -1,9 +1,11 @@
 """A problem type as `GET /problems/{slug}` describes it to a program."""
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from src.schemas.base import Output
 
 
-class ProblemTypeRead(BaseModel):
+class ProblemTypeRead(Output):
     slug: str = Field(examples=["duplicate"])
     title: str = Field(examples=["Duplicate value"])
     status: int = Field(examples=[409])

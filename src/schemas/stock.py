@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from src.models.stock import AdjustmentReason, MovementKind
-from src.schemas.base import Absent, InputSchema, Schema, error_inside, no_default
+from src.schemas.base import Absent, InputSchema, Schema, error_inside, left_out
 from src.schemas.quantities import Counted, Note, Quantity, Reference, SignedQuantity
 from src.schemas.reservation import ReservationRead
 
@@ -212,22 +211,6 @@ class LocationSummary(Schema):
     name: str
 
 
-def _unexpanded(value: object) -> bool:
-    return value is None
-
-
-def embedded(description: str) -> Any:
-    """A record embedded on request (`expand`): left out of the body when not asked for.
-
-    The field drops itself (`exclude_if`), so every serialisation agrees, and the route needs
-    no `exclude_none` or `exclude_unset`, which would also drop nulls the contract sends
-    (`available` with `as_of`, `next_cursor`). Published as optional and never null.
-    """
-    return Field(
-        default=None, description=description, exclude_if=_unexpanded, json_schema_extra=no_default
-    )
-
-
 class StockLevelRead(Schema):
     product_id: uuid.UUID
     location_id: uuid.UUID
@@ -239,8 +222,8 @@ class StockLevelRead(Schema):
     )
     incoming: int = Field(description="On its way here in shipments (not on hand yet).")
     updated_at: datetime
-    product: ProductSummary | Absent = embedded("With `expand=product` only.")
-    location: LocationSummary | Absent = embedded("With `expand=location` only.")
+    product: ProductSummary | Absent = left_out("With `expand=product` only.")
+    location: LocationSummary | Absent = left_out("With `expand=location` only.")
 
 
 class LocationStock(Schema):

@@ -1,6 +1,7 @@
 """Real responses against the published OpenAPI document: every header of interest a response
 carries is documented on that operation and status, every header documented as required is
-sent, and every member of a problem body is a documented property of Problem."""
+sent, every member of a problem body is a documented property of Problem, and a body fits its
+response schema, which requires every member the server always sends."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema_rs
 import pytest
 from fastapi import FastAPI
 
+from src.models.user import User
 from tests.conftest import client_beside, make_settings
+from tests.support.factories import password_grant, refresh_grant
 from tests.support.stock import new_location, new_product, on_hand, post_movement, receive
 
 API = "/api/v1"
@@ -85,6 +89,49 @@ def check_problem(document: Document, response: httpx.Response) -> dict[str, Any
     for name, value in body.items():
         assert isinstance(value, kinds[properties[name]["type"]]), (name, value)
     return body
+
+
+def check_body(
+    document: Document, method: str, template: str, response: httpx.Response
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Assert a JSON answer fits the schema its operation and status publish; return the body
+    and that schema."""
+    media = response.headers["content-type"].split(";")[0]
+    operation = document["paths"][template][method]
+    content = operation["responses"][str(response.status_code)]["content"]
+    schema = content[media]["schema"]
+    body = response.json()
+    # The document as the root, so the answer's $refs resolve in it.
+    root = {"$ref": schema["$ref"], "components": document["components"]}
+    errors = [e.message for e in jsonschema_rs.validator_for(root).iter_errors(body)]
+    assert not errors, (method, template, errors)
+    return body, _deref(document, schema)
+
+
+async def test_answers_carry_exactly_what_their_schemas_require(
+    client: httpx.AsyncClient, document: Document, viewer: User
+) -> None:
+    token = f"{API}/auth/token"
+    login = await password_grant(client, viewer.email)
+    assert login.status_code == 200
+    body, schema = check_body(document, "post", token, login)
+    # device_token only on a password grant: the one member not required.
+    assert set(body) - set(schema["required"]) == {"device_token"}
+    assert body["token_type"] == "bearer"
+    assert isinstance(body["expires_in"], int)
+    refreshed = await refresh_grant(client, body["refresh_token"])
+    assert refreshed.status_code == 200
+    body, schema = check_body(document, "post", token, refreshed)
+    assert set(body) == set(schema["required"])  # no device_token, not even null
+
+    live = await client.get("/api/health")
+    body, schema = check_body(document, "get", "/api/health", live)
+    assert set(body) == set(schema["required"]) == {"status"}
+    ready = await client.get("/api/health/ready")
+    body, schema = check_body(document, "get", "/api/health/ready", ready)
+    assert set(body) == set(schema["required"])
+    assert body["checks"]["redis"] == {"status": "disabled"}  # no latency_ms, no detail
+    assert isinstance(body["checks"]["database"]["latency_ms"], float)
 
 
 async def test_catalog_answers_send_the_headers_they_document(
@@ -244,3 +291,10 @@ def test_the_helpers_catch_what_the_document_does_not_say(document: Document) ->
     )
     with pytest.raises(AssertionError):
         check_problem(document, odd)
+    token = httpx.Request("POST", "http://t/api/v1/auth/token")
+    sent = {"access_token": "a", "expires_in": 60, "refresh_token": "r"}
+    for body in (sent, {**sent, "token_type": "bearer", "device_token": None}):
+        answer = httpx.Response(200, json=body, request=token)
+        with pytest.raises(AssertionError):
+            check_body(document, "post", f"{API}/auth/token", answer)
+    assert check_body(document, "get", "/api/health", httpx.Response(200, json={"status": "ok"}))

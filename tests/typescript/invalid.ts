@@ -1,4 +1,4 @@
-// Movements the generated types must refuse: each declaration is one compile error.
+// What the generated types must refuse: each declaration is one compile error.
 import type { components } from "stockroom-api";
 
 type MovementCreate = components["schemas"]["MovementCreate"];
@@ -15,3 +15,14 @@ export const unknownReason: MovementCreate = { ...at, kind: "adjustment", quanti
 // A field with a default may be left out, but is never null.
 type ProductCreate = components["schemas"]["ProductCreate"];
 export const nullUnit: ProductCreate = { sku: "W-1", name: "Widget", unit: null };
+
+// Members sent only at times stay optional: reading one without a check is an error.
+type TokenResponse = components["schemas"]["TokenResponse"];
+type CheckRead = components["schemas"]["CheckRead"];
+type StockLevelRead = components["schemas"]["StockLevelRead"];
+declare const token: TokenResponse;
+declare const check: CheckRead;
+declare const level: StockLevelRead;
+export const deviceUnchecked: string = token.device_token;
+export const latencyUnchecked: number = check.latency_ms;
+export const productUnchecked: string = level.product.sku;

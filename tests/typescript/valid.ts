@@ -34,3 +34,19 @@ export const user: UserAdminCreate = {
   password: "correct horse battery staple",
   full_name: "A Clerk",
 };
+
+// Answers: a member the server always sends is required, so strict code reads it without an
+// `undefined` check (a member with a default, such as token_type, included).
+type TokenResponse = components["schemas"]["TokenResponse"];
+type HealthRead = components["schemas"]["HealthRead"];
+type CheckRead = components["schemas"]["CheckRead"];
+
+declare const token: TokenResponse;
+declare const health: HealthRead;
+declare const check: CheckRead;
+
+export const expiresAt: number = Date.now() + token.expires_in * 1000;
+export const authorization: string = `${token.token_type} ${token.access_token}`;
+export const scheme: "bearer" = token.token_type;
+export const live: "ok" = health.status;
+export const checked: "ok" | "down" | "disabled" = check.status;

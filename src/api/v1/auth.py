@@ -54,7 +54,6 @@ async def register(
 @router.post(
     "/token",
     operation_id="issueToken",
-    response_model_exclude_none=True,  # device_token only on a password grant
     responses={
         200: {
             "headers": {
