@@ -22,6 +22,7 @@ from tests.integration.test_round_trips_lines import (
     _count,
     _levels,
     _products,
+    _stocked,
 )
 from tests.support.stock import API
 
@@ -83,6 +84,55 @@ async def test_a_count_sends_the_same_sql_for_any_number_of_lines(
         }
     levels = await _levels(counted, counted.location)
     assert all(levels[p["id"]] == (7, 0) for size in SIZES for p in lines[size])
+
+
+async def _reserve(on: Counted, products: list[Item], quantity: int) -> None:
+    for product in products:
+        response = await on.client.post(
+            f"{API}/stock/reservations",
+            json={
+                "product_id": product["id"],
+                "location_id": on.location["id"],
+                "quantity": quantity,
+            },
+            headers=on.clerk,
+        )
+        assert response.status_code == 201, response.text
+
+
+async def test_a_count_shrinking_reservations_sends_the_same_sql_for_any_number_of_lines(
+    counted: Counted,  # noqa: F811 (the fixture)
+) -> None:
+    url = f"{API}/stock/counts"
+    warm = await _stocked(counted, WARM)  # 20 on hand each
+    await _reserve(counted, warm, 12)
+    for quantity in (10, 8):
+        response = await counted.client.post(
+            url, json=_count(counted, warm, quantity), headers=counted.clerk
+        )
+        assert response.status_code == 201, response.text
+    lines = {size: await _stocked(counted, size) for size in SIZES}
+    for size in SIZES:
+        await _reserve(counted, lines[size], 12)
+
+    async def run(size: int) -> tuple[httpx.Response, list[str]]:
+        return await counted.trips("POST", url, json=_count(counted, lines[size], 5))
+
+    # And the overdue reservations freed (none), the holding ones read, and shortened.
+    done = await _same_sql(run, COUNT_TRIPS + 3)
+    for size in SIZES:
+        shortened = done[size].json()["reservations_shortened"]
+        assert [(r["product_id"], r["remaining"]) for r in shortened] == [
+            (p["id"], 5) for p in lines[size]
+        ]
+        assert {r["status"] for r in shortened} == {"active"}
+    reserved = await counted.client.get(
+        f"{API}/stock/levels",
+        params={"location_id": counted.location["id"], "limit": 100},
+        headers=counted.clerk,
+    )
+    figures = {i["product_id"]: (i["on_hand"], i["reserved"]) for i in reserved.json()["items"]}
+    assert all(figures[p["id"]] == (5, 5) for size in SIZES for p in lines[size])
 
 
 async def test_a_batch_sends_the_same_sql_for_any_number_of_lines(
