@@ -19,10 +19,10 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 @functools.cache
 def insert_rows(
-    table: Table, columns: tuple[str, ...], returning: tuple[str, ...]
-) -> ReturningInsert[Any]:
+    table: Table, columns: tuple[str, ...], returning: tuple[str, ...] = ()
+) -> Insert | ReturningInsert[Any]:
     """INSERT of any number of rows, one array per column (bound by the column's name), the
-    rows inserted in the arrays' order; RETURNING the columns `returning`."""
+    rows inserted in the arrays' order; RETURNING the columns `returning` (if any)."""
     arrays = [cast(bindparam(name), ARRAY(table.c[name].type)) for name in columns]
     rows = (
         func.unnest(*arrays).table_valued(*columns, with_ordinality="n").render_derived().alias("v")
@@ -30,7 +30,9 @@ def insert_rows(
     statement: Insert = insert(table).from_select(
         list(columns), select(*(rows.c[name] for name in columns)).order_by(rows.c.n)
     )
-    return statement.returning(*(table.c[name] for name in returning))
+    if returning:
+        return statement.returning(*(table.c[name] for name in returning))
+    return statement
 
 
 def columns_of(rows: Sequence[dict[str, Any]], columns: tuple[str, ...]) -> dict[str, list[Any]]:

@@ -18,13 +18,18 @@ import httpx
 
 from tests.integration.test_round_trips import Counted, counted  # noqa: F401 (the fixture)
 from tests.integration.test_round_trips_lines import (
+    CANCEL_TRIPS,
     COUNT_TRIPS,
+    RECEIPT_TRIPS,
+    SHIP_TRIPS,
     _count,
     _levels,
     _products,
+    _receipt_of,
+    _shipment,
     _stocked,
 )
-from tests.support.stock import API
+from tests.support.stock import API, new_location
 
 Item = dict[str, Any]
 SIZES = (3, 40)  # line counts never posted before the count
@@ -133,6 +138,64 @@ async def test_a_count_shrinking_reservations_sends_the_same_sql_for_any_number_
     )
     figures = {i["product_id"]: (i["on_hand"], i["reserved"]) for i in reserved.json()["items"]}
     assert all(figures[p["id"]] == (5, 5) for size in SIZES for p in lines[size])
+
+
+async def test_shipments_receipts_and_cancellations_send_the_same_sql_for_any_number_of_lines(
+    counted: Counted,  # noqa: F811 (the fixture)
+) -> None:
+    url = f"{API}/stock/shipments"
+    to = await new_location(counted.client, counted.manager)
+    warm = await _stocked(counted, WARM)
+    warmed = []
+    for _ in range(4):
+        response = await counted.client.post(
+            url, json=_shipment(counted, to, warm), headers=counted.clerk
+        )
+        assert response.status_code == 201, response.text
+        warmed.append(response.json()["id"])
+    for shipment_id in warmed[:2]:
+        receipt = await counted.client.post(
+            f"{url}/{shipment_id}/receipts", json=_receipt_of(warm), headers=counted.clerk
+        )
+        assert receipt.status_code == 201, receipt.text
+    for shipment_id in warmed[2:]:
+        back = await counted.client.post(f"{url}/{shipment_id}/cancel", headers=counted.clerk)
+        assert back.status_code == 200, back.text
+    stocked = {size: await _stocked(counted, size) for size in SIZES}
+
+    async def ship(size: int) -> tuple[httpx.Response, list[str]]:
+        return await counted.trips("POST", url, json=_shipment(counted, to, stocked[size]))
+
+    shipped = await _same_sql(ship, SHIP_TRIPS)
+    for size in SIZES:
+        assert [line["product_id"] for line in shipped[size].json()["lines"]] == [
+            p["id"] for p in stocked[size]
+        ]
+
+    async def receive(size: int) -> tuple[httpx.Response, list[str]]:
+        receipts = f"{url}/{shipped[size].json()['id']}/receipts"
+        return await counted.trips("POST", receipts, json=_receipt_of(stocked[size]))
+
+    received = await _same_sql(receive, RECEIPT_TRIPS)
+    assert {r.json()["status"] for r in received.values()} == {"completed"}
+    again: dict[int, str] = {}
+    for size in SIZES:
+        response = await counted.client.post(
+            url, json=_shipment(counted, to, stocked[size]), headers=counted.clerk
+        )
+        assert response.status_code == 201, response.text
+        again[size] = response.json()["id"]
+
+    async def cancel(size: int) -> tuple[httpx.Response, list[str]]:
+        return await counted.trips("POST", f"{url}/{again[size]}/cancel")
+
+    canceled = await _same_sql(cancel, CANCEL_TRIPS)
+    assert {r.json()["status"] for r in canceled.values()} == {"canceled"}
+    # 20, less 4 shipped and received (3, and 1 written off), less 4 shipped and called back.
+    at_source, at_destination = await _levels(counted, counted.location), await _levels(counted, to)
+    for size in SIZES:
+        assert all(at_source[p["id"]] == (16, 0) for p in stocked[size])
+        assert all(at_destination[p["id"]] == (3, 0) for p in stocked[size])
 
 
 async def test_a_batch_sends_the_same_sql_for_any_number_of_lines(
