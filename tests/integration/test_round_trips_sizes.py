@@ -223,3 +223,132 @@ async def test_a_batch_sends_the_same_sql_for_any_number_of_lines(
     # One ledger row per line, in line order: 3 (the fixture) + 2 x 2 warm, then each line.
     assert balances[SIZES[0]] == [8, 9, 10]
     assert balances[SIZES[1]] == list(range(11, 11 + SIZES[1]))
+
+
+async def _ledger(on: Counted, **params: Any) -> list[Item]:
+    """Ledger rows matching `params`, newest first (one page)."""
+    page = await on.client.get(
+        f"{API}/stock/movements", params={**params, "limit": 100}, headers=on.clerk
+    )
+    assert page.status_code == 200, page.text
+    rows: list[Item] = page.json()["items"]
+    return rows
+
+
+async def test_a_batch_is_in_the_ledger_in_line_order(
+    counted: Counted,  # noqa: F811 (the fixture)
+) -> None:
+    """The rows of one INSERT from arrays: `created_at` (the clock at each row) follows the
+    lines, so the ledger, newest first, is the batch backwards."""
+    products = await _products(counted, 40)
+    lines = [
+        {
+            "product_id": p["id"],
+            "location_id": counted.location["id"],
+            "kind": "receipt",
+            "quantity": i + 1,
+            "note": None if i % 2 else f"line {i}",
+        }
+        for i, p in enumerate(products)
+    ]
+    response = await counted.client.post(
+        f"{API}/stock/batches", json={"movements": lines}, headers=counted.clerk
+    )
+    assert response.status_code == 201, response.text
+    posted = response.json()["movements"]
+    assert [(m["quantity"], m["note"]) for m in posted] == [
+        (i + 1, line["note"]) for i, line in enumerate(lines)
+    ]
+    ledger = await _ledger(counted, batch_id=response.json()["batch_id"])
+    assert [m["id"] for m in ledger] == [m["id"] for m in reversed(posted)]
+    assert [m["created_at"] for m in ledger] == [m["created_at"] for m in reversed(posted)]
+    assert len({m["created_at"] for m in ledger}) == 40
+
+
+async def test_a_failing_batch_sends_the_same_sql_and_writes_nothing(
+    counted: Counted,  # noqa: F811 (the fixture)
+) -> None:
+    """The last line takes more than is on hand: a 409 naming it, at any line count, with the
+    same statements and nothing prepared; no ledger row, the level unchanged."""
+    url = f"{API}/stock/batches"
+    product, location = counted.product, counted.location
+    one = {"product_id": product["id"], "location_id": location["id"]}
+
+    def batch(lines: int) -> dict[str, Any]:
+        receipts = [{**one, "kind": "receipt", "quantity": 1} for _ in range(lines - 1)]
+        return {"movements": [*receipts, {**one, "kind": "issue", "quantity": 1_000_000}]}
+
+    for _ in range(2):
+        response = await counted.client.post(url, json=batch(WARM), headers=counted.clerk)
+        assert response.status_code == 409, response.text
+    before = await _ledger(counted, product_id=product["id"])
+
+    async def run(size: int) -> tuple[httpx.Response, list[str]]:
+        return await counted.trips("POST", url, json=batch(size))
+
+    made = {}
+    for size in SIZES:
+        response, made[size] = await run(size)
+        assert response.status_code == 409, response.text
+        assert (response.json()["line"], response.json()["available"]) == (size - 1, 3 + size - 1)
+        assert _prepared(made[size]) == [], made[size]
+    assert _statements(made[SIZES[0]]) == _statements(made[SIZES[1]])
+    assert await _ledger(counted, product_id=product["id"]) == before
+    levels = await _levels(counted, location)
+    assert levels[product["id"]] == (3, 0)
+
+
+async def test_a_count_naming_an_unknown_product_sends_the_same_sql_and_writes_nothing(
+    counted: Counted,  # noqa: F811 (the fixture)
+) -> None:
+    url = f"{API}/stock/counts"
+    unknown = {"id": "01900000-0000-7000-8000-000000000000"}
+    warm = await _products(counted, WARM - 1)
+    for _ in range(2):
+        response = await counted.client.post(
+            url, json=_count(counted, [*warm, unknown], 4), headers=counted.clerk
+        )
+        assert response.status_code == 404, response.text
+    lines = {size: await _products(counted, size - 1) for size in SIZES}
+    made = {}
+    for size in SIZES:
+        response, made[size] = await counted.trips(
+            "POST", url, json=_count(counted, [*lines[size], unknown], 4)
+        )
+        assert response.status_code == 404, response.text
+        assert response.json()["type"].endswith("/problems/not-found")
+        assert _prepared(made[size]) == [], made[size]
+    assert _statements(made[SIZES[0]]) == _statements(made[SIZES[1]])
+    levels = await _levels(counted, counted.location)
+    assert not any(p["id"] in levels for size in SIZES for p in lines[size])
+    assert await _ledger(counted, product_id=lines[SIZES[1]][0]["id"]) == []
+
+
+async def test_a_shipment_short_on_its_last_line_sends_the_same_sql_and_writes_nothing(
+    counted: Counted,  # noqa: F811 (the fixture)
+) -> None:
+    url = f"{API}/stock/shipments"
+    to = await new_location(counted.client, counted.manager)
+
+    def short(products: list[Item]) -> dict[str, Any]:
+        body = _shipment(counted, to, products)
+        body["lines"][-1]["quantity"] = 21  # 20 on hand
+        return body
+
+    warm = await _stocked(counted, WARM)
+    for _ in range(2):
+        response = await counted.client.post(url, json=short(warm), headers=counted.clerk)
+        assert response.status_code == 409, response.text
+    stocked = {size: await _stocked(counted, size) for size in SIZES}
+    made = {}
+    for size in SIZES:
+        response, made[size] = await counted.trips("POST", url, json=short(stocked[size]))
+        assert response.status_code == 409, response.text
+        assert (response.json()["line"], response.json()["available"]) == (size - 1, 20)
+        assert _prepared(made[size]) == [], made[size]
+    assert _statements(made[SIZES[0]]) == _statements(made[SIZES[1]])
+    listed = await counted.client.get(url, params={"limit": 100}, headers=counted.clerk)
+    assert listed.json()["items"] == []
+    at_source, at_destination = await _levels(counted, counted.location), await _levels(counted, to)
+    assert all(at_source[p["id"]] == (20, 0) for size in SIZES for p in stocked[size])
+    assert not any(p["id"] in at_destination for size in SIZES for p in stocked[size])
