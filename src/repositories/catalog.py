@@ -7,8 +7,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, bindparam, func, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Select, any_, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from src.core.cursors import CursorCodec
 from src.core.ids import new_id
@@ -47,9 +47,11 @@ _PRODUCT_BY_ID = _PRODUCT_COLUMNS.where(Product.__table__.c.id == bindparam("id"
 _LOCATION_COLUMNS = select(*columns_for(Location.__table__, LocationRead))
 _LOCATION_BY_ID = _LOCATION_COLUMNS.where(Location.__table__.c.id == bindparam("id"))
 
+# `= ANY(array)`, not `IN (…)`: the same SQL whatever the number of products
+# (`src.repositories.unnest`).
 _PRODUCTS_LOCKED = (
     select(Product.id, Product.reorder_point, Product.is_archived)
-    .where(Product.id.in_(bindparam("ids", expanding=True)))
+    .where(Product.id == any_(bindparam("ids", type_=ARRAY(Product.__table__.c.id.type))))
     .order_by(Product.id)
     .with_for_update(read=True)
 )

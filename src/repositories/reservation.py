@@ -12,7 +12,8 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Select, case, func, select, tuple_, update
+from sqlalchemy import Select, bindparam, case, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from src.core.cursors import CursorCodec
 from src.models.reservation import Reservation, ReservationStatus
@@ -23,6 +24,34 @@ NEWEST_FIRST = SortOrder("newest", (Reservation.created_at, Reservation.id), des
 _ACTIVE = ReservationStatus.ACTIVE
 
 Pair = tuple[uuid.UUID, uuid.UUID]
+
+_IDS = ARRAY(UUID(as_uuid=True))
+# Several levels' or reservations' figures as arrays read back with `unnest`, not one `IN`
+# item or `CASE` branch each: the same SQL whatever their number (`src.repositories.unnest`).
+_LEVELS = (
+    func.unnest(bindparam("products", type_=_IDS), bindparam("locations", type_=_IDS))
+    .table_valued("product_id", "location_id")
+    .render_derived()
+    .alias("level")
+)
+_ON_LEVELS = tuple_(Reservation.product_id, Reservation.location_id).in_(
+    select(_LEVELS.c.product_id, _LEVELS.c.location_id)
+)
+_LEFT = (
+    func.unnest(
+        bindparam("ids", type_=_IDS),
+        bindparam("remaining", type_=ARRAY(Reservation.__table__.c.remaining.type)),
+    )
+    .table_valued("id", "remaining")
+    .render_derived()
+    .alias("left_")
+)
+
+
+def _levels(pairs: Collection[Pair]) -> dict[str, list[uuid.UUID]]:
+    """The parameters of `_ON_LEVELS`."""
+    keys = sorted(pairs)
+    return {"products": [p for p, _ in keys], "locations": [loc for _, loc in keys]}
 
 
 def _holding() -> Any:
@@ -44,9 +73,13 @@ class ReservationRepository(Repository[Reservation]):
         await self.session.refresh(instance, ["expires_at"])
         return instance
 
-    async def _changed(self, statement: Any) -> list[Reservation]:
+    async def _changed(
+        self, statement: Any, params: dict[str, Any] | None = None
+    ) -> list[Reservation]:
         result = await self.session.scalars(
-            statement.returning(Reservation), execution_options={"populate_existing": True}
+            statement.returning(Reservation),
+            params,
+            execution_options={"populate_existing": True},
         )
         return list(result.all())
 
@@ -92,12 +125,10 @@ class ReservationRepository(Repository[Reservation]):
             return []
         return await self._changed(
             update(Reservation)
-            .where(
-                tuple_(Reservation.product_id, Reservation.location_id).in_(sorted(pairs)),
-                _overdue(),
-            )
+            .where(_ON_LEVELS, _overdue())
             .values(status=ReservationStatus.EXPIRED)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
+            _levels(pairs),
         )
 
     async def holding_on_levels(self, pairs: Collection[Pair]) -> list[Reservation]:
@@ -107,10 +138,7 @@ class ReservationRepository(Repository[Reservation]):
             return []
         statement = (
             select(Reservation)
-            .where(
-                tuple_(Reservation.product_id, Reservation.location_id).in_(sorted(pairs)),
-                _holding(),
-            )
+            .where(_ON_LEVELS, _holding())
             .order_by(
                 Reservation.product_id,
                 Reservation.location_id,
@@ -119,21 +147,22 @@ class ReservationRepository(Repository[Reservation]):
             )
             .with_for_update()
         )
-        return list((await self.session.scalars(statement)).all())
+        return list((await self.session.scalars(statement, _levels(pairs))).all())
 
     async def shorten_many(self, remaining: dict[uuid.UUID, int]) -> list[Reservation]:
         """`shorten` several locked reservations in one statement; the changed rows."""
         if not remaining:
             return []
-        left = case(remaining, value=Reservation.id)
+        left = _LEFT.c.remaining
         return await self._changed(
             update(Reservation)
-            .where(Reservation.id.in_(list(remaining)))
+            .where(Reservation.id == _LEFT.c.id)
             .values(
                 remaining=left,
                 status=case((left > 0, _ACTIVE.value), else_=ReservationStatus.RELEASED.value),
             )
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
+            {"ids": list(remaining), "remaining": list(remaining.values())},
         )
 
     async def is_overdue(self, reservation_id: uuid.UUID) -> bool:

@@ -8,12 +8,13 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, UUID
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from src.core.cursors import CursorCodec
 from src.models.shipment import Shipment, ShipmentLine
 from src.repositories.base import PageResult, Repository, SortOrder
+from src.repositories.unnest import columns_of, insert_rows
 from src.schemas.filters import ShipmentFilter
 
 NEWEST_FIRST = SortOrder("newest", (Shipment.created_at, Shipment.id), descending=True)
@@ -37,6 +38,8 @@ _WRITE_LINES = text(
     bindparam("canceled", type_=ARRAY(BIGINT)),
     bindparam("shipment_id", type_=UUID(as_uuid=True)),
 )
+# Every column of a shipment's line (one array each when its lines are inserted).
+_LINE_COLUMNS = tuple(column.name for column in ShipmentLine.__table__.c)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,24 @@ class ShipmentRepository(Repository[Shipment]):
             .options(selectinload(Shipment.lines))
             .execution_options(populate_existing=True)
         )
+
+    async def add_with_lines(self, shipment: Shipment, lines: list[ShipmentLine]) -> None:
+        """Insert a new shipment (without lines of its own), then its lines in one statement
+        whose SQL is the same whatever their number (`src.repositories.unnest`), not one
+        INSERT each; the session then holds them as its lines, as written."""
+        self.session.add(shipment)
+        await self.session.flush()
+        for line in lines:
+            line.shipment_id = shipment.id
+            line.received = line.damaged = line.canceled = 0
+        rows = [{name: getattr(line, name) for name in _LINE_COLUMNS} for line in lines]
+        await self.session.execute(
+            insert_rows(ShipmentLine.__table__, _LINE_COLUMNS), columns_of(rows, _LINE_COLUMNS)
+        )
+        for line in lines:
+            make_transient_to_detached(line)
+            self.session.add(line)
+        set_committed_value(shipment, "lines", lines)
 
     async def get_for_update(self, id_: uuid.UUID) -> Shipment | None:
         """Locked FOR UPDATE: receipts and cancellations of one shipment go one at a time."""

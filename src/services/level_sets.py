@@ -6,7 +6,9 @@ The products are locked in one statement and every level in another (`lock_many`
 then worked out here, in order, from the locked ones. Only at the end is every level changed
 in one statement (`change_many`, the sum of its lines) and every ledger row inserted in one
 more, each with the balance its line left; the CHECKs still back the figures up. Overdue
-reservations on the levels are freed in one statement too.
+reservations on the levels are freed in one statement too. Each of these statements takes its
+rows as arrays (`unnest`, `= ANY`), so its SQL is the same for any line count: nothing is
+prepared again for a new one (tests/integration/test_round_trips_sizes.py).
 """
 
 from __future__ import annotations

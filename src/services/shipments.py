@@ -81,12 +81,13 @@ class ShipmentService:
             to_location_id=to,
             reference=data.reference,
             created_by=actor.id,
-            lines=[
-                ShipmentLine(position=i, product_id=line.product_id, shipped=line.quantity)
-                for i, line in enumerate(data.lines)
-            ],
         )
-        await self.shipments.add(shipment)  # before its movements, which refer to it
+        lines = [
+            ShipmentLine(position=i, product_id=line.product_id, shipped=line.quantity)
+            for i, line in enumerate(data.lines)
+        ]
+        # Before its movements, which refer to it.
+        await self.shipments.add_with_lines(shipment, lines)
         for line in data.lines:
             self._move(
                 levels,

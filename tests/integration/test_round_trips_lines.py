@@ -17,13 +17,12 @@ Item = dict[str, Any]
 COUNT_TRIPS = 9
 # A shipment: BEGIN, the check, both locations, the products, the transit location (its
 # insert-if-missing and its id), the levels' locks, the shipment and its lines (two INSERTs),
-# the levels' changes, the ledger rows (prepared for this row count, then run), the events,
-# COMMIT.
+# the levels' changes, the ledger rows (one INSERT), the events, COMMIT.
 SHIP_TRIPS = 14
 # A receipt: BEGIN, the check, the shipment and its lines (locked), the transit location (two),
 # the destination (FOR SHARE: not archived), the products written off, the levels' locks and
-# changes, the ledger rows (prepared, then run), the lines' figures (one UPDATE), the
-# shipment, the events, COMMIT.
+# changes, the ledger rows (one INSERT), the lines' figures (one UPDATE), the shipment, the
+# events, COMMIT.
 RECEIPT_TRIPS = 15
 # A cancellation: as a receipt, with the source instead of the destination and without the
 # products (nothing is written off).
