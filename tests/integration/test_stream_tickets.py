@@ -134,6 +134,36 @@ async def test_bad_credentials_on_the_stream_are_401(
     assert refused.json()["detail"] == "The stream ticket is invalid or expired; get a new one"
 
 
+def ticket_expiring(app: FastAPI, user: User, access_token: str, seconds_from_now: float) -> str:
+    sid = uuid.UUID(jwt.decode(access_token, options={"verify_signature": False})["sid"])
+    now = datetime.now(UTC)
+    ticket, _ = app.state.tokens.issue_stream_ticket(
+        user.id,
+        session=sid,
+        access_issued_at=now - timedelta(seconds=60),
+        access_expires_at=now + timedelta(minutes=5),
+        ttl_seconds=60,
+        now=now + timedelta(seconds=seconds_from_now - 60),
+    )
+    ticket_value: str = ticket
+    return ticket_value
+
+
+async def test_a_ticket_gets_no_leeway_past_expires_in(
+    app: FastAPI, client: httpx.AsyncClient, viewer: User, viewer_headers: Headers
+) -> None:
+    access_token = viewer_headers["Authorization"].removeprefix("Bearer ")
+    # Expired 2 s ago: inside the access tokens' leeway, which tickets do not get.
+    refused = await client.get(
+        EVENTS, params={"ticket": ticket_expiring(app, viewer, access_token, -2)}
+    )
+    assert_unauthorized(refused)
+    assert refused.json()["detail"] == "The stream ticket is invalid or expired; get a new one"
+    # So is one a second past it.
+    late = ticket_expiring(app, viewer, access_token, -1)
+    assert_unauthorized(await client.get(EVENTS, params={"ticket": late}))
+
+
 async def test_a_ticket_after_logout_is_refused(client: httpx.AsyncClient, viewer: User) -> None:
     tokens = await token_pair(client, viewer.email)
     ticket = await mint(client, bearer(tokens["access_token"]))
