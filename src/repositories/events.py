@@ -108,6 +108,13 @@ class FeedRow(NamedTuple):
     data: str
 
 
+class FeedPageRows(NamedTuple):
+    events: list[FeedRow]
+    watermark: Position | None
+    # With types, the newest visible event after the position (matched or not), if any.
+    tail: Position | None
+
+
 def _page_statement(*, after: bool, types: bool) -> Select[Any]:
     """Visible events (after a position, of some types), oldest first, beside the watermark:
     one statement, so both come from one snapshot (a purge is seen by both or by neither).
@@ -126,7 +133,7 @@ def _page_statement(*, after: bool, types: bool) -> Select[Any]:
         .lateral("page")
     )
     one = select(literal_column("1").label("one")).subquery("one")
-    return (
+    statement = (
         select(
             EventWatermark.xid.label("w_xid"),
             EventWatermark.seq.label("w_seq"),
@@ -138,9 +145,18 @@ def _page_statement(*, after: bool, types: bool) -> Select[Any]:
         )
         .select_from(one)
         .outerjoin(EventWatermark, true())
-        .outerjoin(page, true())
-        .order_by(page.c.xid, page.c.seq)
     )
+    if types:
+        # The newest visible event after the position, whatever its type: how far a page
+        # that is not full has scanned, so the next poll starts there, not at its last match.
+        tail = select(Event.xid.label("t_xid"), Event.seq.label("t_seq")).where(_visible())
+        if after:
+            tail = tail.where(_after(Position(0, 0)))
+        newest = (
+            tail.order_by(Event.xid.desc(), Event.seq.desc()).limit(1).subquery().lateral("tail")
+        )
+        statement = statement.add_columns(newest.c.t_xid, newest.c.t_seq).outerjoin(newest, true())
+    return statement.outerjoin(page, true()).order_by(page.c.xid, page.c.seq)
 
 
 # Built once: a prebuilt statement's cache key is memoised; building one per call is not.
@@ -220,10 +236,10 @@ class EventRepository(Repository[Event]):
 
     async def page_after(
         self, position: Position | None, *, types: Collection[str] | None, limit: int
-    ) -> tuple[list[FeedRow], Position | None]:
+    ) -> FeedPageRows:
         """The feed's page: visible events after `position` (from the oldest retained one if
-        None), oldest first, at most `limit`, optionally only of `types`; and the watermark,
-        read in the same statement."""
+        None), oldest first, at most `limit`, optionally only of `types`; the watermark, and
+        with `types` the newest visible event after `position`: all read in one statement."""
         statement = _PAGES[(position is not None, bool(types))]
         params: dict[str, Any] = {"limit": limit}
         if position is not None:
@@ -233,12 +249,15 @@ class EventRepository(Repository[Event]):
         rows = (await self.session.execute(statement, params)).all()
         first = rows[0]  # the one-row side of the joins: there is always a row
         watermark = None if first.w_xid is None else Position(int(first.w_xid), int(first.w_seq))
+        tail = None
+        if types and first.t_seq is not None:
+            tail = Position(int(first.t_xid), int(first.t_seq))
         events = [
             FeedRow(int(r.xid), r.seq, r.type, r.occurred_at, r.data)
             for r in rows
             if r.seq is not None
         ]
-        return events, watermark
+        return FeedPageRows(events, watermark, tail)
 
     async def position_of_movement(self, movement_id: uuid.UUID) -> Position | None:
         """The position of a movement's `movement.created` event, if it has one."""

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from src.repositories.event_scan import scan_after
 from src.repositories.events import EventRepository, Position
 from tests.integration.test_list_indexes import (
     INDEX_SCANS,
@@ -67,7 +68,7 @@ class _PageCapture:
         return self
 
     def all(self) -> list[Any]:
-        return [SimpleNamespace(w_xid=None, w_seq=None, seq=None)]
+        return [SimpleNamespace(w_xid=None, w_seq=None, t_xid=None, t_seq=None, seq=None)]
 
 
 def feed_page(*types: str) -> Build:
@@ -79,6 +80,19 @@ def feed_page(*types: str) -> Build:
         await EventRepository(cast(AsyncSession, capture)).page_after(
             position, types=set(types), limit=PAGE
         )
+        assert capture.statement is not None
+        return capture.statement
+
+    return build
+
+
+def feed_scan(*types: str) -> Build:
+    """The streams' read: events after a position beside the newest one scanned."""
+
+    async def build(session: AsyncSession, after: bool) -> Select[Any]:
+        capture = _PageCapture()
+        position = Position(7_000_000, 42) if after else Position(0, 0)
+        await scan_after(cast(AsyncSession, capture), position, types=set(types), limit=PAGE)
         assert capture.statement is not None
         return capture.statement
 
@@ -102,7 +116,7 @@ async def test_an_exact_lookup_reads_the_unique_index(
 @pytest.mark.parametrize(
     "types", [(), ("movement.created", "product.updated")], ids=["all", "types"]
 )
-@pytest.mark.parametrize("reader", [feed, feed_page], ids=["stream", "poll"])
+@pytest.mark.parametrize("reader", [feed, feed_page, feed_scan], ids=["dispatch", "poll", "stream"])
 async def test_the_feed_reads_its_position_index(
     connection: AsyncConnection, types: tuple[str, ...], after: bool, reader: Any
 ) -> None:
