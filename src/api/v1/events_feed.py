@@ -125,7 +125,7 @@ async def open_feed_stream(
             "every 15 s",
             "content": {"text/event-stream": {}},
         },
-        **problem_responses(400, 401, 410, 422, 429),
+        **problem_responses(400, 401, 410, 422, 429, 503),
     },
 )
 async def stream_events(
