@@ -296,3 +296,43 @@ async def test_a_filtered_scan_goes_through_to_the_last_event_it_looked_at(
         # Unfiltered: through the last event read.
         every = await scan_after(session, start, types=(), limit=10)
         assert every.through == end == Position(every.events[-1].xid, every.events[-1].seq)
+
+
+# ---------------------------------------------------------------- a burst of streams
+
+
+async def test_a_burst_of_streams_larger_than_the_pool_opens(
+    committed_database_url: str,
+    committed_client: httpx.AsyncClient,
+    committed_make_user: MakeUser,
+    tmp_path: Path,
+) -> None:
+    """Opening a stream once held the request's connection while it took another: more
+    streams at once than the pool has connections waited for each other until the pool's
+    timeout (503)."""
+    viewer = await login_headers(committed_client, await committed_make_user(role=Role.VIEWER))
+    settings = make_settings(
+        committed_database_url,
+        tmp_path,
+        db_pool_size=2,
+        db_max_overflow=0,
+        db_pool_timeout=3,
+        sse_max_streams_per_user=12,
+    )
+    app = create_app(settings)
+    async with running(app) as base, contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=30))
+
+        async def open_one(path: str) -> int:
+            response = await stack.enter_async_context(client.stream("GET", path, headers=viewer))
+            return response.status_code
+
+        statuses = await asyncio.gather(
+            *(open_one(STOCK_STREAM if n % 2 else FEED_STREAM) for n in range(12))
+        )
+        assert statuses == [200] * 12
+        assert app.state.broker.stream_count == 12
+        # The pool is not held by the open streams: an ordinary request still gets a
+        # connection at once.
+        me = await client.get("/api/v1/users/me", headers=viewer)
+        assert me.status_code == 200
