@@ -37,8 +37,9 @@ _RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)
 # How the listening connection shows in pg_stat_activity.
 LISTENER_NAME = "stockroom-events-listener"
 # Batches a stream's mailbox holds before the stream counts as lagging (each batch is one
-# read of the log: at most a page of events).
-MAILBOX_BATCHES = 64
+# read of the log, at most a page of events, shared by every stream: a mailbox holds only
+# references). A lagging stream reads the log itself, which costs far more than this.
+MAILBOX_BATCHES = 1024
 # Seconds a client refused for the process-wide stream cap is asked to wait.
 STREAMS_FULL_RETRY_SECONDS = 5
 

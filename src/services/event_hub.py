@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.core.events import EventBroker
@@ -80,6 +79,10 @@ class FeedHub:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     async def ready(self, seconds: float) -> bool:
         """Start reading (with the first stream) and wait until the reader has its position:
         a stream catches up by itself only after that, so nothing falls between its own
@@ -87,6 +90,11 @@ class FeedHub:
         if self._task is None or self._task.done():
             self._ready.clear()
             self._task = asyncio.create_task(self._run())
+            # A reader starts at the end of the log: streams already open (if the last one
+            # stopped) catch up by themselves from their own positions.
+            for subscription in self._broker.subscriptions:
+                subscription.lagging = True
+                subscription.wake.set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._ready.wait(), seconds)
         return self._ready.is_set()
@@ -105,7 +113,7 @@ class FeedHub:
                 async with self._session_factory() as session:
                     position = await EventRepository(session).current_position()
                 break
-            except (SQLAlchemyError, OSError) as exc:
+            except Exception as exc:  # retried, whatever it was: streams wait on it
                 log.warning("event_reader_failed", error=type(exc).__name__)
                 await asyncio.sleep(RETRY_SECONDS)
         self.position = position
@@ -117,7 +125,7 @@ class FeedHub:
                 break
             try:
                 position = await self._read_to_the_end(position)
-            except (SQLAlchemyError, OSError) as exc:
+            except Exception as exc:  # whatever it was: streams wait on it
                 # The log keeps everything: read again shortly, from the same position.
                 log.warning("event_reader_failed", error=type(exc).__name__)
                 await asyncio.sleep(RETRY_SECONDS)

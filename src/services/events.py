@@ -71,13 +71,14 @@ class LogStream:
 
     async def __aiter__(self) -> AsyncIterator[StreamedEvent]:
         subscription = self._subscription
-        if not await self._hub.ready(READY_SECONDS):
-            log.warning("event_stream_read_failed", error="reader not ready")
-            return
         last = self._start
         subscription.lagging = True  # first, catch up by itself
         while not subscription.closed:
             if subscription.lagging:
+                # Only once the reader has its position (it restarts if it had stopped).
+                if not await self._hub.ready(READY_SECONDS):
+                    log.warning("event_stream_read_failed", error="reader not ready")
+                    return
                 subscription.resync()
                 while True:
                     try:
@@ -95,6 +96,8 @@ class LogStream:
                 continue
             if not subscription.pending:
                 await subscription.wait(IDLE_SECONDS)
+                if not subscription.pending and not self._hub.running:
+                    subscription.lagging = True  # the reader stopped: catch up, restart it
                 continue
             batch = subscription.pending.popleft()
             for shared in batch.events:

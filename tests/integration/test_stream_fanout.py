@@ -336,3 +336,33 @@ async def test_a_burst_of_streams_larger_than_the_pool_opens(
         # connection at once.
         me = await client.get("/api/v1/users/me", headers=viewer)
         assert me.status_code == 200
+
+
+async def test_streams_outlive_a_reader_that_stopped(
+    feed_url: str, feed_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should the process's reader stop (it never should), open streams notice within
+    IDLE_SECONDS, start it again and catch up by themselves: nothing is lost."""
+    import src.services.events as streams_module
+
+    monkeypatch.setattr(streams_module, "IDLE_SECONDS", 0.2)
+    tag = uuid.uuid4().hex
+    async with (
+        _service(feed_url) as (service, broker),
+        service.open_feed(uuid.uuid4(), None, ()) as stream,
+    ):
+        events = stream.__aiter__()
+        first = asyncio.create_task(anext(events))
+        await _read_by_hub(broker, feed_engine, f"{tag}-0")
+        assert _name(await first) == f"{tag}-0"
+        hub = broker.reader
+        assert isinstance(hub, FeedHub)
+        await hub.aclose()
+        assert not hub.running
+        await append_committed(
+            feed_engine, *[(EventType.PRODUCT_UPDATED, {"name": f"{tag}-{n}"}) for n in (1, 2)]
+        )
+        await settle(feed_engine)
+        got = [_name(await asyncio.wait_for(anext(events), 30)) for _ in range(2)]
+        assert got == [f"{tag}-1", f"{tag}-2"]
+        assert hub.running
