@@ -13,11 +13,11 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, Select, String, bindparam, literal_column, select, true
+from sqlalchemy import Integer, Select, bindparam, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.models.event import Event
-from src.repositories.events import BEGINNING, Position, _after, _visible
+from src.repositories.events import BEGINNING, Position, _after, _visible, only_types
 
 
 class LogEvent(NamedTuple):
@@ -51,9 +51,10 @@ def _scan_statement(types: bool) -> Select[Any]:
     )
     if not types:
         return events.order_by(Event.xid, Event.seq).limit(bindparam("limit", type_=Integer))
+    typed = only_types(events)
     page = (
-        events.where(Event.type.in_(bindparam("types", type_=String, expanding=True)))
-        .order_by(Event.xid, Event.seq)
+        select(typed)
+        .order_by(typed.c.xid, typed.c.seq)
         .limit(bindparam("limit", type_=Integer))
         .subquery()
         .lateral("page")

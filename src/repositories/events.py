@@ -22,6 +22,7 @@ from sqlalchemy import (
     LargeBinary,
     Select,
     String,
+    Subquery,
     Text,
     TextClause,
     bindparam,
@@ -115,19 +116,38 @@ class FeedPageRows(NamedTuple):
     tail: Position | None
 
 
+def only_types(events: Select[Any]) -> Subquery:
+    """`events` (after a position) of the types bound as `types`, walking the position index.
+
+    The events after the position go through a fence (`OFFSET 0`: never flattened into the
+    outer query) in index order, and the types are filtered outside it. Without it, the
+    planner, knowing a type to be rare, scans the whole table and sorts instead: the
+    position would bound nothing, and a filtered read at the end of the log would cost as
+    much as one at its start."""
+    fenced = events.order_by(Event.xid, Event.seq).offset(literal_column("0")).subquery()
+    wanted = fenced.c.type.in_(bindparam("types", type_=String, expanding=True))
+    return select(fenced).where(wanted).subquery("typed")
+
+
 def _page_statement(*, after: bool, types: bool) -> Select[Any]:
     """Visible events (after a position, of some types), oldest first, beside the watermark:
     one statement, so both come from one snapshot (a purge is seen by both or by neither).
     A row with no event carries the watermark alone (an empty page)."""
-    events = select(
-        Event.xid, Event.seq, Event.type, Event.occurred_at, cast(Event.data, Text).label("data")
-    ).where(_visible())
+    events = select(Event.xid, Event.seq, Event.type, Event.occurred_at, Event.data).where(
+        _visible()
+    )
     if after:
         events = events.where(_after(Position(0, 0)))
-    if types:
-        events = events.where(Event.type.in_(bindparam("types", type_=String, expanding=True)))
+    source = only_types(events) if types else events.subquery("visible")
     page = (
-        events.order_by(Event.xid, Event.seq)
+        select(
+            source.c.xid,
+            source.c.seq,
+            source.c.type,
+            source.c.occurred_at,
+            cast(source.c.data, Text).label("data"),
+        )
+        .order_by(source.c.xid, source.c.seq)
         .limit(bindparam("limit", type_=Integer))
         .subquery()
         .lateral("page")
