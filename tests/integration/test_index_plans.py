@@ -127,3 +127,30 @@ async def test_the_feed_reads_its_position_index(
     assert not [n for n in scans if n["Relation Name"] == "events"], _show(nodes)
     used = [n for n in nodes if n.get("Index Name") == "ix_events_xid_seq"]
     assert any("pg_snapshot_xmin" in n.get("Index Cond", "") for n in used), _show(nodes)
+
+
+@pytest.mark.parametrize("reader", [feed_page, feed_scan], ids=["poll", "stream"])
+async def test_a_filtered_read_after_a_position_walks_the_index_even_for_a_rare_type(
+    own_database_url: str, reader: Any
+) -> None:
+    """With statistics saying a type is rare, the planner would rather scan the whole log
+    and sort: the position would bound nothing, so a filtered read at the end of the log
+    cost as much as one at its start. The fence in `only_types` keeps the index walk."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(own_database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql(
+                "INSERT INTO events (type, data) SELECT 'product.updated',"
+                " jsonb_build_object('n', i) FROM generate_series(1, 400000) i"
+            )
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("ANALYZE events")
+            statement = await reader("reservation.expired")(capturing_session(), True)
+            nodes = await explain(connection, statement)
+    finally:
+        await engine.dispose()
+    scans = [n for n in nodes if n["Node Type"] == "Seq Scan"]
+    assert not [n for n in scans if n["Relation Name"] == "events"], _show(nodes)
+    assert [n for n in nodes if n.get("Index Name") == "ix_events_xid_seq"], _show(nodes)
