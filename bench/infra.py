@@ -36,6 +36,10 @@ from src.services.feed import encode_position
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BENCH_EMAIL = "bench-manager@stockroom.invalid"
 BENCH_PASSWORD = "bench-" + uuid.uuid4().hex  # fresh per run; the database is thrown away
+# Open streams per viewer in the "with streams" scenarios (SSE_MAX_STREAMS_PER_USER), and
+# enough viewers for the most streams a scenario opens.
+STREAMS_PER_USER = 50
+STREAM_EMAILS = [f"bench-viewer-{n}@stockroom.invalid" for n in range(4)]
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -108,6 +112,18 @@ async def create_manager(url: str) -> None:
             f"cannot create the bench manager {BENCH_EMAIL}: an account with this address or"
             f" one that reads like it exists ({exc.constraint_name})"
         ) from None
+    # Viewers who hold the open streams of the "with streams" scenarios (a user may hold at
+    # most STREAMS_PER_USER at once).
+    for email in STREAM_EMAILS:
+        await _execute(
+            url,
+            "INSERT INTO users (id, email, email_skeleton, hashed_password, full_name, role,"
+            " is_active) VALUES ($1, $2, $3, $4, 'Bench Viewer', 'viewer', true)",
+            new_id(),
+            email,
+            email_skeleton(email),
+            hashed,
+        )
 
 
 # `movement.created` for every seeded movement (seed-demo writes the ledger, not the log):
@@ -298,6 +314,7 @@ def stockroom_server(
         "RATE_LIMIT_DEFAULT": rate_limit,
         "LOGIN_RATE_LIMIT_PER_ACCOUNT": rate_limit,
         "LOGIN_RATE_LIMIT_PER_CLIENT": rate_limit,
+        "SSE_MAX_STREAMS_PER_USER": str(STREAMS_PER_USER),
     }
     command = [sys.executable, "-m", "src.cli", "serve", "--no-migrate"]
     command += ["--port", str(port), "--workers", str(workers)]
@@ -312,10 +329,11 @@ def reference_server(port: int, workers: int, env: dict[str, str], pool_size: in
     return Server("reference", command, env, port)
 
 
-def login(port: int) -> str:
-    """An access token for the bench user, through the real token endpoint."""
+def login(port: int, email: str = BENCH_EMAIL) -> str:
+    """An access token for a bench user (the manager by default), through the real token
+    endpoint."""
     body = urllib.parse.urlencode(
-        {"grant_type": "password", "username": BENCH_EMAIL, "password": BENCH_PASSWORD}
+        {"grant_type": "password", "username": email, "password": BENCH_PASSWORD}
     ).encode()
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/api/v1/auth/token", data=body, method="POST"

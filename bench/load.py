@@ -14,10 +14,12 @@ import contextlib
 import os
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 MAX_HEADER_BYTES = 64 * 1024
+T = TypeVar("T")
 
 
 class HttpConnection:
@@ -199,6 +201,47 @@ async def drive(
         return result
     finally:
         await asyncio.gather(*(c.close() for c in connections), return_exceptions=True)
+
+
+async def _stream_open(port: int, raw: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=MAX_HEADER_BYTES)
+    writer.write(raw)
+    head = await reader.readuntil(b"\r\n\r\n")
+    if int(head[9:12]) != 200:
+        writer.close()
+        raise RuntimeError(f"a stream was refused: {head[:200]!r}")
+    return reader, writer
+
+
+async def _stream_drain(reader: asyncio.StreamReader, received: list[int], index: int) -> None:
+    """Read what the server sends as fast as it comes (a client that keeps up)."""
+    while chunk := await reader.read(65536):
+        received[index] += len(chunk)
+
+
+async def with_streams(
+    port: int, requests: list[bytes], work: Coroutine[object, object, T]
+) -> tuple[T, list[int]]:
+    """Run `work` while one open Server-Sent-Events connection per request reads everything
+    the server sends; `work`'s result and the bytes each stream received meanwhile."""
+    try:
+        opened = await asyncio.gather(*(_stream_open(port, raw) for raw in requests))
+    except BaseException:
+        work.close()
+        raise
+    received = [0] * len(opened)
+    drains = [
+        asyncio.create_task(_stream_drain(reader, received, n))
+        for n, (reader, _) in enumerate(opened)
+    ]
+    try:
+        return await work, received
+    finally:
+        for drain in drains:
+            drain.cancel()
+        for _, writer in opened:
+            writer.close()
+        await asyncio.gather(*drains, return_exceptions=True)
 
 
 def event_loop_runner() -> Callable[..., object]:

@@ -141,7 +141,11 @@ def check_endpoints(scenarios: list[Scenario], data: Dataset, targets: dict[str,
 
 
 def measure(
-    args: argparse.Namespace, data: Dataset, targets: dict[str, Target], servers: dict[str, Server]
+    args: argparse.Namespace,
+    data: Dataset,
+    targets: dict[str, Target],
+    servers: dict[str, Server],
+    stream_tokens: list[str],
 ) -> list[report.Row]:
     run = load.event_loop_runner()
     rows = []
@@ -157,16 +161,22 @@ def measure(
             if args.profile and name == "stockroom" and process is not None:
                 raw = args.profile / f"{scenario.name}.txt"
                 sampler = profile.start(process.pid, args.warmup + args.seconds, raw)
-            result = run(
-                load.drive(
-                    target.port,
-                    scripts,
-                    seconds=args.seconds,
-                    warmup=args.warmup,
-                    max_requests=args.max_requests,
-                    server_pgid=process.pid if process else None,
-                )
+            work = load.drive(
+                target.port,
+                scripts,
+                seconds=args.seconds,
+                warmup=args.warmup,
+                max_requests=args.max_requests,
+                server_pgid=process.pid if process else None,
             )
+            streamed: list[int] = []
+            if scenario.streams and name == "stockroom":
+                raws = scenario.stream_requests(target.port, stream_tokens)
+                outcome = run(load.with_streams(target.port, raws, work))
+                assert isinstance(outcome, tuple)
+                result, streamed = outcome
+            else:
+                result = run(work)
             assert isinstance(result, load.Result)
             results[name] = result
             if sampler is not None:
@@ -181,9 +191,20 @@ def measure(
                 f"{scenario.label:<52} {name:<9} {result.rate:8,.0f} req/s"
                 f"  p50 {result.percentile(0.5):6.1f} ms  p99 {result.percentile(0.99):6.1f} ms"
                 f"  errors {result.errors}  load {result.loadavg[1]:.1f}"
+                + (_streamed(streamed) if streamed else "")
             )
         rows.append(report.Row(scenario.label, results["stockroom"], results["reference"]))
     return rows
+
+
+def _streamed(per_stream: list[int]) -> str:
+    ordered = sorted(per_stream)
+    middle = ordered[len(ordered) // 2]
+    return (
+        f"  streams got {sum(ordered) / 1e6:.1f} MB"
+        f" (per stream min {ordered[0] / 1e3:.0f} / median {middle / 1e3:.0f}"
+        f" / max {ordered[-1] / 1e3:.0f} kB)"
+    )
 
 
 def settings_used(args: argparse.Namespace, data: Dataset, seeded: str) -> dict[str, str]:
@@ -259,7 +280,11 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, workdir: Path) ->
     run_id = secrets.token_hex(4)
     targets = {name: Target(name, s.port, token, run_id) for name, s in servers.items()}
     check_endpoints(args.scenarios, data, targets)
-    rows = measure(args, data, targets, servers)
+    stream_tokens = []
+    if any(scenario.streams for scenario in args.scenarios):
+        port = servers["stockroom"].port
+        stream_tokens = [infra.login(port, email) for email in infra.STREAM_EMAILS]
+    rows = measure(args, data, targets, servers, stream_tokens)
     facts = report.machine(data.postgres_version)
     settings = settings_used(args, data, seeded)
     print(report.render_text(rows, facts, settings))

@@ -144,6 +144,21 @@ class Scenario:
     name: str  # short name for --endpoints
     label: str  # what the table shows
     build: Callable[[Target, Dataset], Callable[[int], UserScript]]
+    # Server-Sent-Events streams held open on Stockroom while it is measured (the reference
+    # has none), each reading everything sent: GET of this path, `streams` times.
+    streams: int = 0
+    stream_path: str = f"{API}/stock/events"
+
+    def stream_requests(self, port: int, tokens: list[str]) -> list[bytes]:
+        """One raw GET per stream, spread over the viewers' tokens (a user's cap)."""
+        return [
+            (
+                f"GET {self.stream_path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"Authorization: Bearer {tokens[n % len(tokens)]}\r\n"
+                "Accept: text/event-stream\r\n\r\n"
+            ).encode()
+            for n in range(self.streams)
+        ]
 
     def scripts(self, target: Target, data: Dataset, users: int) -> list[UserScript]:
         per_user = self.build(target, data)
@@ -168,6 +183,19 @@ SCENARIOS = [
         lambda t, d: _per_product(t, d, API + "/stock/levels?product_id={id}"),
     ),
     Scenario("post-movement", f"POST {API}/stock/movements (receipt)", _receipts),
+    Scenario(
+        "post-movement-streams",
+        f"POST {API}/stock/movements, 200 open /stock/events",
+        _receipts,
+        streams=200,
+    ),
+    Scenario(
+        "post-movement-quiet-streams",
+        f"POST {API}/stock/movements, 200 open filtered streams",
+        _receipts,
+        streams=200,
+        stream_path=f"{API}/events/stream?types=shipment.canceled",
+    ),
     Scenario("ledger", f"GET {API}/stock/movements?product_id=&limit=20 (cursor)", _deep_ledger),
     Scenario("feed", f"GET {API}/events?limit=100&after= (cursor, deep)", _deep_feed),
 ]

@@ -172,6 +172,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.broker = EventBroker(
         settings.database_listen_url or settings.database_url or "",
         max_streams_per_user=settings.sse_max_streams_per_user,
+        max_streams=settings.sse_max_streams,
         poll_seconds=settings.events_poll_seconds,
     )
     factory = app.state.db.session_factory

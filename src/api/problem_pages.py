@@ -33,6 +33,7 @@ from src.core.exceptions import (
     RateLimited,
     ServiceUnavailable,
     StaleQuantity,
+    StreamsFull,
     TooManyFields,
     Unauthorized,
     ValidationFailed,
@@ -172,6 +173,13 @@ _TEXTS: dict[type[DomainError], tuple[str, str]] = {
         "The database (or Redis, where it is used) is unreachable or too busy.",
         "Retry after `Retry-After` seconds (or shortly, with backoff). A POST with an "
         "`Idempotency-Key` is safe to retry.",
+    ),
+    StreamsFull: (
+        "The server process that answered holds as many event streams "
+        "(`GET /api/v1/stock/events`, `GET /api/v1/events/stream`) as it may, all users "
+        "together (`SSE_MAX_STREAMS`). Nothing is wrong with the request.",
+        "Reconnect after `Retry-After` seconds, with `Last-Event-ID` to miss nothing (another "
+        "process may take it); meanwhile `GET /api/v1/events` polls the same feed.",
     ),
 }
 

@@ -66,6 +66,10 @@ async def stream_access(
             "Authentication required: send 'Authorization: Bearer <token>' "
             "or ?ticket=<stream ticket>"
         )
+    # The caller is known: the request's connection goes back to the pool before the stream
+    # opens, or a burst of streams would each hold one while waiting for another (a pool
+    # deadlock until DB_POOL_TIMEOUT, then 503s).
+    await auth.let_go()
     service = StreamAccessService(
         database.session_factory, recheck_seconds=settings.stream_auth_recheck_seconds
     )

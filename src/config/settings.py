@@ -89,9 +89,11 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
     request_header_timeout_seconds: float = Field(default=10, gt=0, le=300)
     request_body_timeout_seconds: float = Field(default=30, gt=0, le=3600)
-    # Live events: concurrent SSE streams one user may hold (per process), and how often an
-    # idle stream sends a heartbeat comment.
+    # Live events: concurrent SSE streams one user may hold (per process), all users' streams
+    # one process holds (each costs a socket and a bounded mailbox; 503 beyond), and how often
+    # an idle stream sends a heartbeat comment.
     sse_max_streams_per_user: int = Field(default=5, ge=1, le=100)
+    sse_max_streams: int = Field(default=1000, ge=1, le=100_000)
     sse_heartbeat_seconds: float = Field(default=15, gt=0, le=15)
     # Stream tickets (`?ticket=`, for browsers' EventSource): how long one stays valid and
     # reusable (never past the access token that minted it), and how often an open stream

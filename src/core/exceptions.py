@@ -148,6 +148,18 @@ class RateLimited(DomainError):
         self.retry_after = max(1, retry_after)
 
 
+class StreamsFull(DomainError):
+    """This server process holds as many event streams as it may (SSE_MAX_STREAMS)."""
+
+    status = 503
+    slug = "streams-full"
+    title = "Too many open streams"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = max(1, retry_after)
+
+
 class InternalError(DomainError):
     """A bug: the client gets the request id, the log gets the traceback."""
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     LargeBinary,
     Select,
     String,
+    Subquery,
     Text,
     TextClause,
     and_,
@@ -122,26 +123,54 @@ class FeedRow(NamedTuple):
     data: str
 
 
+class FeedPageRows(NamedTuple):
+    events: list[FeedRow]
+    watermark: Position | None
+    # With types, the newest visible event after the position (matched or not), if any.
+    tail: Position | None
+    # The position names an event a rebase renumbered and a purge then deleted (`_lost`).
+    lost: bool
+
+
+def only_types(events: Select[Any]) -> Subquery:
+    """`events` (after a position) of the types bound as `types`, walking the position index.
+
+    The events after the position go through a fence (`OFFSET 0`: never flattened into the
+    outer query) in index order, and the types are filtered outside it. Without it, the
+    planner, knowing a type to be rare, scans the whole table and sorts instead: the
+    position would bound nothing, and a filtered read at the end of the log would cost as
+    much as one at its start."""
+    fenced = events.order_by(Event.xid, Event.seq).offset(literal_column("0")).subquery()
+    wanted = fenced.c.type.in_(bindparam("types", type_=String, expanding=True))
+    return select(fenced).where(wanted).subquery("typed")
+
+
 def _page_statement(*, after: bool, types: bool) -> Select[Any]:
     """Visible events (after a position, of some types), oldest first, beside the watermark:
     one statement, so both come from one snapshot (a purge is seen by both or by neither).
     A row with no event carries the watermark alone (an empty page)."""
-    events = select(
-        Event.xid, Event.seq, Event.type, Event.occurred_at, cast(Event.data, Text).label("data")
-    ).where(_visible())
+    events = select(Event.xid, Event.seq, Event.type, Event.occurred_at, Event.data).where(
+        _visible()
+    )
     if after:
         events = events.where(_after(Position(0, 0)))
-    if types:
-        events = events.where(Event.type.in_(bindparam("types", type_=String, expanding=True)))
+    source = only_types(events) if types else events.subquery("visible")
     page = (
-        events.order_by(Event.xid, Event.seq)
+        select(
+            source.c.xid,
+            source.c.seq,
+            source.c.type,
+            source.c.occurred_at,
+            cast(source.c.data, Text).label("data"),
+        )
+        .order_by(source.c.xid, source.c.seq)
         .limit(bindparam("limit", type_=Integer))
         .subquery()
         .lateral("page")
     )
     one = select(literal_column("1").label("one")).subquery("one")
     lost = _lost(Position(0, 0)) if after else false()
-    return (
+    statement = (
         select(
             EventWatermark.xid.label("w_xid"),
             EventWatermark.seq.label("w_seq"),
@@ -154,9 +183,18 @@ def _page_statement(*, after: bool, types: bool) -> Select[Any]:
         )
         .select_from(one)
         .outerjoin(EventWatermark, true())
-        .outerjoin(page, true())
-        .order_by(page.c.xid, page.c.seq)
     )
+    if types:
+        # The newest visible event after the position, whatever its type: how far a page
+        # that is not full has scanned, so the next poll starts there, not at its last match.
+        tail = select(Event.xid.label("t_xid"), Event.seq.label("t_seq")).where(_visible())
+        if after:
+            tail = tail.where(_after(Position(0, 0)))
+        newest = (
+            tail.order_by(Event.xid.desc(), Event.seq.desc()).limit(1).subquery().lateral("tail")
+        )
+        statement = statement.add_columns(newest.c.t_xid, newest.c.t_seq).outerjoin(newest, true())
+    return statement.outerjoin(page, true()).order_by(page.c.xid, page.c.seq)
 
 
 # Built once: a prebuilt statement's cache key is memoised; building one per call is not.
@@ -236,10 +274,11 @@ class EventRepository(Repository[Event]):
 
     async def page_after(
         self, position: Position | None, *, types: Collection[str] | None, limit: int
-    ) -> tuple[list[FeedRow], Position | None, bool]:
+    ) -> FeedPageRows:
         """The feed's page: visible events after `position` (from the oldest retained one if
-        None), oldest first, at most `limit`, optionally only of `types`; the watermark, and
-        whether `position` is lost (see `_lost`), read in the same statement."""
+        None), oldest first, at most `limit`, optionally only of `types`; the watermark,
+        whether `position` is lost (see `_lost`), and with `types` the newest visible event
+        after `position`: all read in one statement."""
         statement = _PAGES[(position is not None, bool(types))]
         params: dict[str, Any] = {"limit": limit}
         if position is not None:
@@ -249,12 +288,15 @@ class EventRepository(Repository[Event]):
         rows = (await self.session.execute(statement, params)).all()
         first = rows[0]  # the one-row side of the joins: there is always a row
         watermark = None if first.w_xid is None else Position(int(first.w_xid), int(first.w_seq))
+        tail = None
+        if types and first.t_seq is not None:
+            tail = Position(int(first.t_xid), int(first.t_seq))
         events = [
             FeedRow(int(r.xid), r.seq, r.type, r.occurred_at, r.data)
             for r in rows
             if r.seq is not None
         ]
-        return events, watermark, bool(first.lost)
+        return FeedPageRows(events, watermark, tail, bool(first.lost))
 
     async def position_of_movement(self, movement_id: uuid.UUID) -> Position | None:
         """The position of a movement's `movement.created` event, if it has one."""

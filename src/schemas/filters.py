@@ -159,8 +159,9 @@ EventTypes = Annotated[str, Field(pattern=EVENT_TYPES_PATTERN, max_length=1000)]
 
 class EventFilter(ListFilter):
     # The change feed pages by position: `after` (an event id, as `/events/stream` and
-    # Last-Event-ID take it) instead of `cursor`, so `cursor=` here is an unknown parameter.
-    paging_parameters = frozenset({"limit", "after"})
+    # Last-Event-ID take it) instead of `cursor`, so `cursor=` here is an unknown parameter;
+    # `start` says where to begin without one.
+    paging_parameters = frozenset({"limit", "after", "start"})
 
     types: Annotated[
         list[EventTypes],

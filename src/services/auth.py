@@ -294,6 +294,11 @@ class AuthService:
         user = await self._current(claims.subject, claims.session, claims.issued_at, "access token")
         return Grant(user, claims.session, claims.issued_at, claims.expires_at)
 
+    async def let_go(self) -> None:
+        """Give the request's pooled connection back now (a stream opened: the request
+        outlives its checks by hours, and opening it takes connections of its own)."""
+        await release(self.session)
+
     async def authenticate_ticket(self, ticket: str) -> Grant:
         """The caller a stream ticket names, checked like an access token; the grant runs
         until the access token that minted the ticket expires."""

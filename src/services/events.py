@@ -1,12 +1,16 @@
 """Event streams (`/events/stream`, `/stock/events`): the log replayed after a position, then
 followed live, in the feed's one order.
 
-A stream keeps its last position and only ever reads the log after it (pages of `PAGE`,
-each in a short session of its own: an idle stream holds no connection). The broker only
-wakes it: on a NOTIFY, and whenever held-back events may have become visible (see
-`src.core.events`); as the log hides an event until no older transaction still runs, an
-event held back when it was notified is read on a later wake. So the switch from replay to
-live has no seam: no gap, no duplicate, no reordering.
+A stream keeps its last position. It catches up by reading the log itself after it (pages
+of `PAGE`, each in a short session of its own: an idle stream holds no connection), then
+follows what the process's one reader (`src.services.event_hub.FeedHub`) fans out to its
+mailbox, skipping what it has already passed. A stream that fell behind (its mailbox
+overflowed) catches up by itself again. As the log hides an event until no older
+transaction still runs, positions only ever grow in the order events become visible; so
+the switch from replay to live has no seam: no gap, no duplicate, no reordering.
+
+A typed stream filters on its side, and its position is the last event it went through,
+matched or not: it never reads the same tail of other types twice.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
-from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,66 +27,87 @@ from src.core.event_types import EventType
 from src.core.events import EventBroker, Subscription
 from src.core.exceptions import CursorExpired, MalformedRequest
 from src.core.logging import get_logger
-from src.models.event import Event
+from src.repositories.event_scan import LogEvent, Scan, resolved, scan_after
 from src.repositories.events import EventRepository, Position
 from src.repositories.stock import StockRepository
 from src.schemas.feed import event_json
 from src.schemas.stock import MovementRead
-from src.services.feed import decode_position, encode_position, position_of
+from src.services.event_hub import PAGE, FeedHub, SharedEvent, StreamedEvent
+from src.services.feed import decode_position, encode_position
 
 log = get_logger(__name__)
 
-PAGE = 100
-# A stream also re-reads on its own this often: a safety net, should its wake-ups stop.
-FALLBACK_SECONDS = 30.0
+# A stream waits this long for the process's reader to start (the database answering).
+READY_SECONDS = 10.0
+# An idle stream looks at its mailbox this often even when not woken (a safety net).
+IDLE_SECONDS = 30.0
 MOVEMENTS = frozenset({EventType.MOVEMENT_CREATED.value})
 
+Render = Callable[[LogEvent], StreamedEvent]
 
-@dataclass(frozen=True)
-class StreamedEvent:
-    """One Server-Sent Event: its `id:`, `event:` and `data:` (JSON)."""
-
-    id: str
-    type: str
-    data: str
-
-
-Render = Callable[[Event], StreamedEvent]
+__all__ = ["EventService", "LogStream", "StreamedEvent"]
 
 
 class LogStream:
     def __init__(
         self,
-        read: Callable[[Position], Awaitable[list[Event]]],
+        read: Callable[[Position], Awaitable[Scan]],
+        hub: FeedHub,
         subscription: Subscription,
         start: Position,
-        render: Render,
+        types: frozenset[str],
+        render: tuple[str, Render],
     ) -> None:
         self._read = read
+        self._hub = hub
         self._subscription = subscription
         self._start = start
-        self._render = render
+        self._types = types
+        self._kind, self._render = render
 
     def close(self) -> None:
         """End the stream cleanly (server shutdown): the iterator stops after this."""
         self._subscription.close()
 
     async def __aiter__(self) -> AsyncIterator[StreamedEvent]:
+        subscription = self._subscription
         last = self._start
-        while not self._subscription.closed:
-            # Cleared before reading: a wake-up that arrives during the read is not lost.
-            self._subscription.wake.clear()
-            try:
-                page = await self._read(last)
-            except (SQLAlchemyError, OSError) as exc:
-                # End cleanly; the client reconnects with Last-Event-ID and misses nothing.
-                log.warning("event_stream_read_failed", error=type(exc).__name__)
-                return
-            for event in page:
-                last = position_of(event)
-                yield self._render(event)
-            if len(page) < PAGE:
-                await self._subscription.wait(FALLBACK_SECONDS)
+        subscription.lagging = True  # first, catch up by itself
+        while not subscription.closed:
+            if subscription.lagging:
+                # Only once the reader has its position (it restarts if it had stopped).
+                if not await self._hub.ready(READY_SECONDS):
+                    log.warning("event_stream_read_failed", error="reader not ready")
+                    return
+                subscription.resync()
+                while True:
+                    try:
+                        scan = await self._read(last)
+                    except (SQLAlchemyError, OSError) as exc:
+                        # End cleanly; the client reconnects with Last-Event-ID, loses nothing.
+                        log.warning("event_stream_read_failed", error=type(exc).__name__)
+                        return
+                    for event in scan.events:
+                        yield self._render(event)
+                    if scan.through is not None:
+                        last = scan.through
+                    if len(scan.events) < PAGE or subscription.closed:
+                        break
+                continue
+            if not subscription.pending:
+                await subscription.wait(IDLE_SECONDS)
+                if not subscription.pending and not self._hub.running:
+                    subscription.lagging = True  # the reader stopped: catch up, restart it
+                continue
+            batch = subscription.pending.popleft()
+            for shared in batch.events:
+                if self._wanted(shared, last):
+                    yield shared.render(self._kind, self._render)
+            last = max(last, batch.through)
+
+    def _wanted(self, shared: SharedEvent, last: Position) -> bool:
+        event = shared.event
+        return event.position > last and (not self._types or event.type in self._types)
 
 
 class EventService:
@@ -110,7 +134,7 @@ class EventService:
         else:
             start = await self._now()
         async with self.broker.subscribe(user_id) as subscription:
-            yield self._stream(subscription, start, frozenset(types), self._feed_event)
+            yield self._stream(subscription, start, frozenset(types), ("feed", self._feed_event))
 
     @contextlib.asynccontextmanager
     async def open_movements(
@@ -123,19 +147,31 @@ class EventService:
         else:
             start = await self._now()
         async with self.broker.subscribe(user_id) as subscription:
-            yield self._stream(subscription, start, MOVEMENTS, _movement_event)
+            yield self._stream(subscription, start, MOVEMENTS, ("movement", _movement_event))
 
     def _stream(
-        self, subscription: Subscription, start: Position, types: frozenset[str], render: Render
+        self,
+        subscription: Subscription,
+        start: Position,
+        types: frozenset[str],
+        render: tuple[str, Render],
     ) -> LogStream:
-        async def read(after: Position) -> list[Event]:
+        async def read(after: Position) -> Scan:
             async with self.session_factory() as session:
-                return await EventRepository(session).read_after(after, types=types, limit=PAGE)
+                return await scan_after(session, after, types=types, limit=PAGE)
 
-        return LogStream(read, subscription, start, render)
+        return LogStream(read, self._hub(), subscription, start, types, render)
 
-    def _feed_event(self, event: Event) -> StreamedEvent:
-        id_ = encode_position(self.codec, position_of(event))
+    def _hub(self) -> FeedHub:
+        """The process's one reader, started with its first stream."""
+        hub = self.broker.reader
+        if not isinstance(hub, FeedHub):
+            hub = FeedHub(self.session_factory, self.broker)
+            self.broker.reader = hub
+        return hub
+
+    def _feed_event(self, event: LogEvent) -> StreamedEvent:
+        id_ = encode_position(self.codec, event.position)
         data = event_json(id_, event.type, event.occurred_at, event.data)
         return StreamedEvent(id=id_, type=event.type, data=data)
 
@@ -146,14 +182,15 @@ class EventService:
             return await EventRepository(session).current_position()
 
     async def _resumable(self, position: Position) -> Position:
+        """`position`, with the xid its event has now (see `resolved`): the stream compares
+        it with the positions the reader fans out. CursorExpired past retention."""
         async with self.session_factory() as session:
-            expired = await EventRepository(session).expired(position)
-        if expired:
-            raise CursorExpired(
-                "Events after this position are past retention and were deleted; "
-                "reconnect without Last-Event-ID"
-            )
-        return position
+            if await EventRepository(session).expired(position):
+                raise CursorExpired(
+                    "Events after this position are past retention and were deleted; "
+                    "reconnect without Last-Event-ID"
+                )
+            return await resolved(session, position)
 
     async def _movement_position(self, value: str) -> Position:
         try:
@@ -172,6 +209,6 @@ class EventService:
         raise MalformedRequest("Last-Event-ID names no movement")
 
 
-def _movement_event(event: Event) -> StreamedEvent:
+def _movement_event(event: LogEvent) -> StreamedEvent:
     movement = MovementRead.model_validate(event.data)
     return StreamedEvent(id=str(movement.id), type="movement", data=movement.model_dump_json())

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.core.cursors import CursorCodec
-from src.core.exceptions import CursorExpired, MalformedRequest
+from src.core.exceptions import CursorExpired, MalformedRequest, ValidationFailed
 from src.core.logging import get_logger
 from src.models.event import Event
 from src.repositories.events import BEGINNING, EventRepository, Position
@@ -62,12 +62,22 @@ class FeedService:
         self.events = EventRepository(session)
         self.codec = codec
 
-    async def page(self, filters: EventFilter, *, after: str | None, limit: int) -> FeedPage:
-        """Events after `after` (from the oldest retained one without it), oldest first."""
+    async def page(
+        self, filters: EventFilter, *, after: str | None, limit: int, latest: bool = False
+    ) -> FeedPage:
+        """Events after `after` (from the oldest retained one without it), oldest first. With
+        `latest` (no `after`): no events, and a cursor at the current end of the feed."""
+        if latest:
+            if after is not None:
+                raise ValidationFailed(
+                    "start=latest is a starting point instead of `after`; send one of them",
+                    loc=["query", "start"],
+                )
+            return FeedPage([], encode_position(self.codec, await self.events.current_position()))
         start = decode_position(self.codec, after) if after is not None else None
         # The page and the watermark come from one snapshot: a purge that deleted events
         # after `start` has raised the watermark past it, so a page never silently skips.
-        rows, watermark, lost = await self.events.page_after(
+        rows, watermark, tail, lost = await self.events.page_after(
             start, types=filters.type_set, limit=limit
         )
         if start is not None and (lost or (watermark is not None and start < watermark)):
@@ -84,7 +94,11 @@ class FeedService:
             )
             for row in rows
         ]
-        if items:
+        if len(items) < limit and tail is not None:
+            # A filtered page that is not full went through the whole visible tail: the next
+            # poll starts after its last event scanned, matched or not, never rescanning it.
+            next_cursor = encode_position(self.codec, tail)
+        elif items:
             next_cursor = items[-1].id
         else:
             # Signed again with the current key: a cursor signed under SECRET_KEY_PREVIOUS

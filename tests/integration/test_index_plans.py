@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from src.repositories.event_scan import scan_after
 from src.repositories.events import EventRepository, Position
 from tests.integration.test_list_indexes import (
     INDEX_SCANS,
@@ -67,7 +68,9 @@ class _PageCapture:
         return self
 
     def all(self) -> list[Any]:
-        return [SimpleNamespace(w_xid=None, w_seq=None, lost=False, seq=None)]
+        return [
+            SimpleNamespace(w_xid=None, w_seq=None, lost=False, t_xid=None, t_seq=None, seq=None)
+        ]
 
 
 def feed_page(*types: str) -> Build:
@@ -79,6 +82,19 @@ def feed_page(*types: str) -> Build:
         await EventRepository(cast(AsyncSession, capture)).page_after(
             position, types=set(types), limit=PAGE
         )
+        assert capture.statement is not None
+        return capture.statement
+
+    return build
+
+
+def feed_scan(*types: str) -> Build:
+    """The streams' read: events after a position beside the newest one scanned."""
+
+    async def build(session: AsyncSession, after: bool) -> Select[Any]:
+        capture = _PageCapture()
+        position = Position(7_000_000, 42) if after else Position(0, 0)
+        await scan_after(cast(AsyncSession, capture), position, types=set(types), limit=PAGE)
         assert capture.statement is not None
         return capture.statement
 
@@ -102,7 +118,7 @@ async def test_an_exact_lookup_reads_the_unique_index(
 @pytest.mark.parametrize(
     "types", [(), ("movement.created", "product.updated")], ids=["all", "types"]
 )
-@pytest.mark.parametrize("reader", [feed, feed_page], ids=["stream", "poll"])
+@pytest.mark.parametrize("reader", [feed, feed_page, feed_scan], ids=["dispatch", "poll", "stream"])
 async def test_the_feed_reads_its_position_index(
     connection: AsyncConnection, types: tuple[str, ...], after: bool, reader: Any
 ) -> None:
@@ -113,3 +129,30 @@ async def test_the_feed_reads_its_position_index(
     assert not [n for n in scans if n["Relation Name"] == "events"], _show(nodes)
     used = [n for n in nodes if n.get("Index Name") == "ix_events_xid_seq"]
     assert any("pg_snapshot_xmin" in n.get("Index Cond", "") for n in used), _show(nodes)
+
+
+@pytest.mark.parametrize("reader", [feed_page, feed_scan], ids=["poll", "stream"])
+async def test_a_filtered_read_after_a_position_walks_the_index_even_for_a_rare_type(
+    own_database_url: str, reader: Any
+) -> None:
+    """With statistics saying a type is rare, the planner would rather scan the whole log
+    and sort: the position would bound nothing, so a filtered read at the end of the log
+    cost as much as one at its start. The fence in `only_types` keeps the index walk."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(own_database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql(
+                "INSERT INTO events (type, data) SELECT 'product.updated',"
+                " jsonb_build_object('n', i) FROM generate_series(1, 400000) i"
+            )
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("ANALYZE events")
+            statement = await reader("reservation.expired")(capturing_session(), True)
+            nodes = await explain(connection, statement)
+    finally:
+        await engine.dispose()
+    scans = [n for n in nodes if n["Node Type"] == "Seq Scan"]
+    assert not [n for n in scans if n["Relation Name"] == "events"], _show(nodes)
+    assert [n for n in nodes if n.get("Index Name") == "ix_events_xid_seq"], _show(nodes)

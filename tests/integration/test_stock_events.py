@@ -236,24 +236,53 @@ async def test_a_lost_listener_neither_ends_streams_nor_loses_movements(
             await again.until_id(movement["id"])
 
 
-async def test_a_stream_is_one_wake_up_flag_however_many_notifications() -> None:
+class _CountingReader:
+    """The broker's view of the process's reader: something to wake, then close."""
+
+    def __init__(self) -> None:
+        self.woken = asyncio.Event()
+        self.closed = False
+
+    def wake(self) -> None:
+        self.woken.set()
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_notifications_wake_the_one_reader_and_a_slow_mailbox_holds_back_nobody() -> None:
     from src.core import events
 
     broker = events.EventBroker("postgresql+asyncpg://u@h/d", max_streams_per_user=5)
     broker._listening.set()  # as if it listened
     broker._task = asyncio.get_running_loop().create_future()  # type: ignore[assignment]
+    reader = _CountingReader()
+    broker.reader = reader
     user = uuid.uuid4()
-    async with broker.subscribe(user) as first, broker.subscribe(user) as second:
+    async with broker.subscribe(user) as fast, broker.subscribe(user) as slow:
         for _ in range(10_000):
             broker._on_notify(None, 0, "events", "")
-        assert first.wake.is_set()
-        assert second.wake.is_set()
-        await first.wait(1)
-        assert not first.wake.is_set()  # one wake-up, then nothing pending
-        assert second.wake.is_set()  # a slow stream holds back nobody
+        # One flag for the one reader; the streams hear only from it, not from each NOTIFY.
+        assert reader.woken.is_set()
+        assert not fast.wake.is_set()
+        assert not slow.wake.is_set()
+        for n in range(events.MAILBOX_BATCHES + 10):
+            for subscription in broker.subscriptions:
+                subscription.deliver(n)  # never waits
+            fast.pending.popleft()  # the fast stream keeps up
+        assert not fast.lagging
+        assert list(fast.pending) == []
+        # The slow one overflowed: emptied, marked lagging, and given nothing more until it
+        # has caught up by itself (its memory stays bounded).
+        assert slow.lagging
+        assert list(slow.pending) == []
+        slow.resync()
+        slow.deliver("next")
+        assert list(slow.pending) == ["next"]
         await broker.close()
-        assert first.closed
-        assert second.closed
+        assert fast.closed
+        assert slow.closed
+        assert reader.closed
     assert broker.stream_count == 0
 
 

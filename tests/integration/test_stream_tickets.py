@@ -19,11 +19,15 @@ from src.models.user import Role, User
 from tests.conftest import client_beside, make_settings
 from tests.support.factories import bearer, token_pair
 from tests.support.servers import running
+from tests.support.sse import FEED_STREAM, sse
+from tests.support.stock import new_location, new_product, receive
 
 Headers = dict[str, str]
 MakeUser = Callable[..., Awaitable[User]]
 TICKETS = "/api/v1/auth/stream-tickets"
 EVENTS = "/api/v1/stock/events"
+# Every Server-Sent-Events endpoint of the service: a ticket opens each of them.
+STREAMS = [EVENTS, FEED_STREAM]
 ME = "/api/v1/users/me"
 
 
@@ -112,13 +116,14 @@ async def test_a_ticket_in_the_query_of_another_endpoint_is_refused(
 # ---------------------------------------------------------------- on the stream
 
 
+@pytest.mark.parametrize("stream", STREAMS)
 async def test_bad_credentials_on_the_stream_are_401(
-    app: FastAPI, client: httpx.AsyncClient, viewer: User, viewer_headers: Headers
+    app: FastAPI, client: httpx.AsyncClient, viewer: User, viewer_headers: Headers, stream: str
 ) -> None:
-    assert_unauthorized(await client.get(EVENTS))
+    assert_unauthorized(await client.get(stream))
     access_token = viewer_headers["Authorization"].removeprefix("Bearer ")
-    assert_unauthorized(await client.get(EVENTS, params={"ticket": access_token}))
-    assert_unauthorized(await client.get(EVENTS, params={"ticket": "not-a-ticket"}))
+    assert_unauthorized(await client.get(stream, params={"ticket": access_token}))
+    assert_unauthorized(await client.get(stream, params={"ticket": "not-a-ticket"}))
     sid = uuid.UUID(jwt.decode(access_token, options={"verify_signature": False})["sid"])
     long_ago = datetime.now(UTC) - timedelta(minutes=5)
     expired, _ = app.state.tokens.issue_stream_ticket(
@@ -129,9 +134,40 @@ async def test_bad_credentials_on_the_stream_are_401(
         ttl_seconds=60,
         now=long_ago,
     )
-    refused = await client.get(EVENTS, params={"ticket": expired})
+    refused = await client.get(stream, params={"ticket": expired})
     assert_unauthorized(refused)
     assert refused.json()["detail"] == "The stream ticket is invalid or expired; get a new one"
+
+
+def ticket_expiring(app: FastAPI, user: User, access_token: str, seconds_from_now: float) -> str:
+    sid = uuid.UUID(jwt.decode(access_token, options={"verify_signature": False})["sid"])
+    now = datetime.now(UTC)
+    ticket, _ = app.state.tokens.issue_stream_ticket(
+        user.id,
+        session=sid,
+        access_issued_at=now - timedelta(seconds=60),
+        access_expires_at=now + timedelta(minutes=5),
+        ttl_seconds=60,
+        now=now + timedelta(seconds=seconds_from_now - 60),
+    )
+    ticket_value: str = ticket
+    return ticket_value
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+async def test_a_ticket_gets_no_leeway_past_expires_in(
+    app: FastAPI, client: httpx.AsyncClient, viewer: User, viewer_headers: Headers, stream: str
+) -> None:
+    access_token = viewer_headers["Authorization"].removeprefix("Bearer ")
+    # Expired 2 s ago: inside the access tokens' leeway, which tickets do not get.
+    refused = await client.get(
+        stream, params={"ticket": ticket_expiring(app, viewer, access_token, -2)}
+    )
+    assert_unauthorized(refused)
+    assert refused.json()["detail"] == "The stream ticket is invalid or expired; get a new one"
+    # So is one a second past it.
+    late = ticket_expiring(app, viewer, access_token, -1)
+    assert_unauthorized(await client.get(stream, params={"ticket": late}))
 
 
 async def test_a_ticket_after_logout_is_refused(client: httpx.AsyncClient, viewer: User) -> None:
@@ -189,6 +225,30 @@ async def test_a_ticket_opens_the_stream_again_and_again(
     streams = [line for line in access_lines(caplog) if line["route"] == EVENTS]
     assert [line["query"] for line in streams] == ["ticket=[redacted]"] * 3
     assert all(ticket not in message for message in server_messages(caplog))
+
+
+async def test_one_ticket_opens_both_streams(
+    served_app: FastAPI, committed_client: httpx.AsyncClient, committed_make_user: MakeUser
+) -> None:
+    manager = await committed_make_user(role=Role.MANAGER)
+    headers = bearer((await token_pair(committed_client, manager.email))["access_token"])
+    ticket = await mint(committed_client, headers)
+    async with (
+        running(served_app) as base,
+        sse(base, EVENTS, {}, ticket=ticket) as movements,
+        sse(base, FEED_STREAM, {}, ticket=ticket) as feed,
+    ):
+        product = await new_product(committed_client, headers)
+        location = await new_location(committed_client, headers)
+        movement = await receive(committed_client, headers, product, location, 3)
+        on_stock = await movements.first(lambda e: e["data"]["id"] == movement["id"])
+        on_feed = await feed.first(
+            lambda e: e["event"] == "movement.created" and e["data"]["data"]["id"] == movement["id"]
+        )
+    # Each stream, opened by the same ticket, delivered the movement as that user sees it.
+    assert on_stock["event"] == "movement"
+    assert on_stock["data"] == movement
+    assert on_feed["data"]["data"] == movement
 
 
 def server_messages(caplog: pytest.LogCaptureFixture) -> list[str]:

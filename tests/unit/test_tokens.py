@@ -334,3 +334,44 @@ def test_successors_under_previous_keys_follow_the_signing_keys() -> None:
     assert rotated[0] == codec(KEY).refresh_successors(token)[0]
     assert codec(OLD_KEY).refresh_successors(token)[0] in rotated[1:]
     assert len(rotated) == 2
+
+
+# ------------------------------------------------------------------ stream tickets
+
+
+def ticket_expiring(tokens: TokenCodec, seconds_from_now: float) -> str:
+    now = datetime.now(UTC)
+    ticket, _ = tokens.issue_stream_ticket(
+        SUBJECT,
+        session=SESSION,
+        access_issued_at=now - timedelta(seconds=120),
+        access_expires_at=now + timedelta(seconds=600),
+        ttl_seconds=60,
+        now=now + timedelta(seconds=seconds_from_now - 60),
+    )
+    return ticket
+
+
+def test_a_ticket_works_until_it_expires() -> None:
+    tokens = codec()
+    claims = tokens.decode_stream_ticket(ticket_expiring(tokens, 3))
+    assert claims.subject == SUBJECT
+    assert claims.session == SESSION
+
+
+def test_a_ticket_gets_no_leeway_past_its_expiry() -> None:
+    tokens = codec()
+    # Inside the access tokens' 5 s leeway (an access token this late still decodes).
+    late_access = tokens.issue_access(
+        SUBJECT, session=SESSION, now=datetime.now(UTC) - timedelta(seconds=TTL + 2)
+    )
+    assert tokens.decode_access(late_access).subject == SUBJECT
+    with pytest.raises(InvalidToken):
+        tokens.decode_stream_ticket(ticket_expiring(tokens, -2))
+
+
+def test_a_ticket_not_yet_valid_is_refused() -> None:
+    tokens = codec()
+    # Minted 3 s in the future (nbf): no leeway there either.
+    with pytest.raises(InvalidToken):
+        tokens.decode_stream_ticket(ticket_expiring(tokens, 63))

@@ -49,7 +49,7 @@ async def open_stream(
             "JSON, id: its id); heartbeat comments at least every 15 s",
             "content": {"text/event-stream": {}},
         },
-        **problem_responses(400, 401, 410, 429),
+        **problem_responses(400, 401, 410, 429, 503),
     },
 )
 async def stock_events(

@@ -4,7 +4,7 @@ same feed as Server-Sent Events."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Literal
 
 import orjson
 from fastapi import Depends, Header, Query, Response
@@ -50,10 +50,18 @@ async def list_events(
             "from the oldest retained event",
         ),
     ] = None,
+    start: Annotated[
+        Literal["earliest", "latest"],
+        Query(
+            description="Where to start without `after`: `earliest` (the default), the oldest "
+            "retained event; `latest`, the current end: no events, and a `next_cursor` that "
+            "gets only what happens from now on (with `after`: 422)",
+        ),
+    ] = "earliest",
 ) -> Response:
     """Everything that changed, oldest first, in an order no later commit can insert into:
     pass `next_cursor` back as `after` to get what happened next (it is never null)."""
-    page = await service.page(filters, after=after, limit=limit)
+    page = await service.page(filters, after=after, limit=limit, latest=start == "latest")
     return Response(_page_json(page), media_type="application/json")
 
 
@@ -117,7 +125,7 @@ async def open_feed_stream(
             "every 15 s",
             "content": {"text/event-stream": {}},
         },
-        **problem_responses(400, 401, 410, 422, 429),
+        **problem_responses(400, 401, 410, 422, 429, 503),
     },
 )
 async def stream_events(
