@@ -198,8 +198,9 @@ async def test_a_database_error_during_a_rebase_is_one_line_and_changes_nothing(
     await _restored_log(engine, "locked-")
     await _restore_from_a_busier_server(engine)
     xids = await _xids(engine)
-    name = own_database_url.rsplit("/", 1)[1]
     async with engine.connect() as connection:
+        # The database's own name: its URL may carry a socket directory as a query string.
+        name = await connection.scalar(text("SELECT current_database()"))
         await connection.execute(text(f'ALTER DATABASE "{name}" SET lock_timeout = 300'))
         await connection.commit()
     async with engine.connect() as holder:  # another process holds the log
