@@ -113,15 +113,21 @@ class EmbeddedPostgres:
         """Stop the server (fast shutdown: open sessions are rolled back) and release the lock."""
         if self._server is not None:
             module = _module()
-            try:
-                module.pg_ctl(
-                    ["-w", "-m", "fast", "stop"],
-                    pgdata=self.pgdata,
-                    user=self._server.system_user,
-                    timeout=60,
-                )
-            except subprocess.SubprocessError:
-                pass  # already stopped
+            for mode in ("fast", "immediate"):
+                # A fast stop ends with a checkpoint, which a loaded machine can slow past
+                # pg_ctl's wait: then stop at once (the next start replays the WAL) rather than
+                # leave a postmaster running with no owner.
+                try:
+                    module.pg_ctl(
+                        ["-w", "-m", mode, "stop"],
+                        pgdata=self.pgdata,
+                        user=self._server.system_user,
+                        timeout=90,
+                    )
+                except subprocess.SubprocessError:
+                    pass  # already stopped, or still stopping
+                if not (self.pgdata / "postmaster.pid").exists():
+                    break
             # Release this process's handle: the helper then forgets the server (a later
             # start() in this process gets a new handle, not the stopped one), and its exit
             # hook finds nothing left to do. With cleanup_mode=None it stops nothing itself.

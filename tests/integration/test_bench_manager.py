@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.infra import BENCH_EMAIL, create_manager
+from bench.infra import BENCH_EMAIL, STREAM_EMAILS, create_manager
 from src.core import migrations
 from src.core.emails import email_skeleton
 from tests.support.databases import TestServer
@@ -44,7 +44,11 @@ def test_the_bench_manager_is_created(pg_server: TestServer) -> None:
     with pg_server.fresh_database("stockroom_bench") as url:
         migrations.upgrade(url)
         asyncio.run(create_manager(url))
-        assert asyncio.run(users(url)) == [(BENCH_EMAIL, "manager")]
+        created = asyncio.run(users(url))
+    # The manager who posts, and the viewers who hold the open streams of the stream scenarios.
+    assert sorted(created) == sorted(
+        [(BENCH_EMAIL, "manager"), *((email, "viewer") for email in STREAM_EMAILS)]
+    )
 
 
 @pytest.mark.parametrize(
