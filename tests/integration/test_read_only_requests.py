@@ -53,7 +53,7 @@ async def emit(work: UnitOfWorkDep) -> None:
 
 @router.get("/read")
 async def plain_read(session: SessionDep) -> dict[str, int]:
-    found = await LocationRepository(session).on_hand(uuid.uuid4())
+    found, _incoming = await LocationRepository(session).held(uuid.uuid4())
     one = await session.scalar(text("SELECT 1"))
     return {"on_hand": found, "one": int(one or 0)}
 
