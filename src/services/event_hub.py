@@ -5,7 +5,8 @@ Woken by the broker (a NOTIFY, or the oldest running transaction moving on), it 
 log after its own last position, every type, in pages, and hands each page to every open
 stream's mailbox (`Subscription.deliver`, which never waits): one read per wake per
 process, whatever the number of streams. Each stream filters and renders on its side; a
-rendering is kept with the event, so streams of one kind encode an event once between them.
+rendering (with its SSE frame's bytes) is kept with the event, so streams of one kind encode
+an event once between them.
 
 It starts with the first stream (lazily: it needs the database the streams use), from the
 current end of the log, and stops when the last stream has gone.
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.core.events import EventBroker
 from src.core.logging import get_logger
+from src.core.sse_frames import sse_frame
 from src.repositories.event_scan import LogEvent, Scan, scan_after
 from src.repositories.events import EventRepository, Position
 
@@ -42,6 +44,11 @@ class StreamedEvent:
     id: str
     type: str
     data: str
+    # The event as sent (`sse_frame`), encoded once with the rendering streams share.
+    frame: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "frame", sse_frame(self.id, self.type, self.data))
 
 
 @dataclass(eq=False)
