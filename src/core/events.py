@@ -111,11 +111,14 @@ class EventBroker:
         max_streams_per_user: int,
         max_streams: int = 1000,
         poll_seconds: float = 1.5,
+        coalesce_seconds: float = 0.0,
     ) -> None:
         self._dsn, self._connect_kwargs = asyncpg_dsn(database_url)
         self.max_streams_per_user = max_streams_per_user
         self.max_streams = max_streams
         self.poll_seconds = poll_seconds
+        # How long the reader, once woken, lets more commits gather before it reads.
+        self.coalesce_seconds = coalesce_seconds
         self._subscriptions: set[Subscription] = set()
         self._per_user: Counter[uuid.UUID] = Counter()
         self._task: asyncio.Task[None] | None = None

@@ -8,6 +8,10 @@ process, whatever the number of streams. Each stream filters and renders on its 
 rendering (with its SSE frame's bytes) is kept with the event, so streams of one kind encode
 an event once between them.
 
+Wakes are coalesced: once woken, the reader waits `broker.coalesce_seconds` (SSE_COALESCE_MS)
+before it reads, so a burst of commits is one read, one batch per mailbox and one send per
+stream, instead of one each per commit. That delay is added to every live event's latency.
+
 It starts with the first stream (lazily: it needs the database the streams use), from the
 current end of the log, and stops when the last stream has gone.
 """
@@ -139,6 +143,9 @@ class FeedHub:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), FALLBACK_SECONDS)
+            if self._wake.is_set() and self._broker.coalesce_seconds > 0:
+                # The commits of a burst wake it many times: one read takes them all.
+                await asyncio.sleep(self._broker.coalesce_seconds)
         # No stream left: stop (the next stream starts a reader at the end of the log).
         self._ready.clear()
         self.position = None
