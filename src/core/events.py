@@ -88,9 +88,13 @@ class Subscription:
         self.pending.clear()
 
     async def wait(self, seconds: float) -> None:
-        """Until woken (or closed), at most `seconds`; the flag is cleared."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), seconds)
+        """Until woken (or closed), at most `seconds`; the flag is cleared. Called by every
+        stream on every read the reader fans out: `asyncio.timeout` rather than `wait_for`,
+        which wraps the wait in a task of its own each time."""
+        if not self.wake.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await self.wake.wait()
         self.wake.clear()
 
 
