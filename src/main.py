@@ -174,6 +174,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_streams_per_user=settings.sse_max_streams_per_user,
         max_streams=settings.sse_max_streams,
         poll_seconds=settings.events_poll_seconds,
+        coalesce_seconds=settings.sse_coalesce_ms / 1000,
     )
     factory = app.state.db.session_factory
     purgers = [

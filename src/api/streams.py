@@ -10,13 +10,13 @@ re-check finds the user deactivated, the password changed or the session ended.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Protocol, TypeVar
 
 import anyio
 from fastapi import Depends, Query
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 
 from src.api.deps import AuthServiceDep, oauth2_scheme
 from src.config import Settings
@@ -26,7 +26,6 @@ from src.models.user import ActiveUser
 from src.services.auth import Grant
 from src.services.stream_access import StreamAccessService
 
-T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
 TICKET = Query(
@@ -85,14 +84,20 @@ class ClosableStream(Protocol[T_co]):
     def __aiter__(self) -> AsyncIterator[T_co]: ...
 
 
+class Framed(Protocol):
+    @property
+    def frame(self) -> bytes: ...
+
+
 def event_source(
-    stream: ClosableStream[T],
-    render: Callable[[T], ServerSentEvent],
+    stream: ClosableStream[Sequence[Framed]],
     *,
     access: StreamAccess,
     settings: Settings,
 ) -> EventSourceResponse:
-    """The SSE response of `stream`, ended cleanly when its access or the server ends."""
+    """The SSE response of `stream`, ended cleanly when its access or the server ends. Each
+    chunk the stream yields goes out as one message: its events' frames, encoded once for
+    every stream that sends them, joined (the response sends `bytes` as they are)."""
     shutdown = anyio.Event()
     ending = asyncio.Event()
 
@@ -101,16 +106,16 @@ def event_source(
         ending.set()
         stream.close()  # wakes a stream waiting for its next event
 
-    async def sse() -> AsyncIterator[ServerSentEvent]:
+    async def sse() -> AsyncIterator[bytes]:
         watchers = [
             asyncio.create_task(end_after(shutdown.wait())),  # SIGTERM
             asyncio.create_task(end_after(access.ended())),
         ]
         try:
-            async for item in stream:
+            async for chunk in stream:
                 if ending.is_set():  # e.g. in the middle of a replay
                     return
-                yield render(item)
+                yield chunk[0].frame if len(chunk) == 1 else b"".join(e.frame for e in chunk)
         finally:
             for watcher in watchers:
                 watcher.cancel()

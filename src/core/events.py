@@ -88,9 +88,13 @@ class Subscription:
         self.pending.clear()
 
     async def wait(self, seconds: float) -> None:
-        """Until woken (or closed), at most `seconds`; the flag is cleared."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), seconds)
+        """Until woken (or closed), at most `seconds`; the flag is cleared. Called by every
+        stream on every read the reader fans out: `asyncio.timeout` rather than `wait_for`,
+        which wraps the wait in a task of its own each time."""
+        if not self.wake.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await self.wake.wait()
         self.wake.clear()
 
 
@@ -111,11 +115,14 @@ class EventBroker:
         max_streams_per_user: int,
         max_streams: int = 1000,
         poll_seconds: float = 1.5,
+        coalesce_seconds: float = 0.0,
     ) -> None:
         self._dsn, self._connect_kwargs = asyncpg_dsn(database_url)
         self.max_streams_per_user = max_streams_per_user
         self.max_streams = max_streams
         self.poll_seconds = poll_seconds
+        # How long the reader, once woken, lets more commits gather before it reads.
+        self.coalesce_seconds = coalesce_seconds
         self._subscriptions: set[Subscription] = set()
         self._per_user: Counter[uuid.UUID] = Counter()
         self._task: asyncio.Task[None] | None = None

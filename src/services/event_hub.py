@@ -5,7 +5,12 @@ Woken by the broker (a NOTIFY, or the oldest running transaction moving on), it 
 log after its own last position, every type, in pages, and hands each page to every open
 stream's mailbox (`Subscription.deliver`, which never waits): one read per wake per
 process, whatever the number of streams. Each stream filters and renders on its side; a
-rendering is kept with the event, so streams of one kind encode an event once between them.
+rendering (with its SSE frame's bytes) is kept with the event, so streams of one kind encode
+an event once between them.
+
+Wakes are coalesced: once woken, the reader waits `broker.coalesce_seconds` (SSE_COALESCE_MS)
+before it reads, so a burst of commits is one read, one batch per mailbox and one send per
+stream, instead of one each per commit. That delay is added to every live event's latency.
 
 It starts with the first stream (lazily: it needs the database the streams use), from the
 current end of the log, and stops when the last stream has gone.
@@ -23,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.core.events import EventBroker
 from src.core.logging import get_logger
+from src.core.sse_frames import sse_frame
 from src.repositories.event_scan import LogEvent, Scan, scan_after
 from src.repositories.events import EventRepository, Position
 
@@ -42,6 +48,11 @@ class StreamedEvent:
     id: str
     type: str
     data: str
+    # The event as sent (`sse_frame`), encoded once with the rendering streams share.
+    frame: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "frame", sse_frame(self.id, self.type, self.data))
 
 
 @dataclass(eq=False)
@@ -132,6 +143,9 @@ class FeedHub:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), FALLBACK_SECONDS)
+            if self._wake.is_set() and self._broker.coalesce_seconds > 0:
+                # The commits of a burst wake it many times: one read takes them all.
+                await asyncio.sleep(self._broker.coalesce_seconds)
         # No stream left: stop (the next stream starts a reader at the end of the log).
         self._ready.clear()
         self.position = None

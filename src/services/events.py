@@ -4,10 +4,12 @@ followed live, in the feed's one order.
 A stream keeps its last position. It catches up by reading the log itself after it (pages
 of `PAGE`, each in a short session of its own: an idle stream holds no connection), then
 follows what the process's one reader (`src.services.event_hub.FeedHub`) fans out to its
-mailbox, skipping what it has already passed. A stream that fell behind (its mailbox
-overflowed) catches up by itself again. As the log hides an event until no older
-transaction still runs, positions only ever grow in the order events become visible; so
-the switch from replay to live has no seam: no gap, no duplicate, no reordering.
+mailbox, skipping what it has already passed. It yields chunks: a page of its catch-up, or
+all its mailbox holds, which the response sends as one message of pre-encoded frames. A
+stream that fell behind (its mailbox overflowed) catches up by itself again. As the log
+hides an event until no older transaction still runs, positions only ever grow in the order
+events become visible; so the switch from replay to live has no seam: no gap, no
+duplicate, no reordering.
 
 A typed stream filters on its side, and its position is the last event it went through,
 matched or not: it never reads the same tail of other types twice.
@@ -44,8 +46,10 @@ IDLE_SECONDS = 30.0
 MOVEMENTS = frozenset({EventType.MOVEMENT_CREATED.value})
 
 Render = Callable[[LogEvent], StreamedEvent]
+# What a stream sends at once (never empty), oldest first.
+Chunk = tuple[StreamedEvent, ...]
 
-__all__ = ["EventService", "LogStream", "StreamedEvent"]
+__all__ = ["Chunk", "EventService", "LogStream", "StreamedEvent"]
 
 
 class LogStream:
@@ -69,7 +73,9 @@ class LogStream:
         """End the stream cleanly (server shutdown): the iterator stops after this."""
         self._subscription.close()
 
-    async def __aiter__(self) -> AsyncIterator[StreamedEvent]:
+    async def __aiter__(self) -> AsyncIterator[Chunk]:
+        """What the stream sends, a chunk at a time: a page of its catch-up, or everything its
+        mailbox holds (one send per wake, however many events and batches that is)."""
         subscription = self._subscription
         last = self._start
         subscription.lagging = True  # first, catch up by itself
@@ -87,8 +93,8 @@ class LogStream:
                         # End cleanly; the client reconnects with Last-Event-ID, loses nothing.
                         log.warning("event_stream_read_failed", error=type(exc).__name__)
                         return
-                    for event in scan.events:
-                        yield self._render(event)
+                    if scan.events:
+                        yield tuple(self._render(event) for event in scan.events)
                     if scan.through is not None:
                         last = scan.through
                     if len(scan.events) < PAGE or subscription.closed:
@@ -99,11 +105,15 @@ class LogStream:
                 if not subscription.pending and not self._hub.running:
                     subscription.lagging = True  # the reader stopped: catch up, restart it
                 continue
-            batch = subscription.pending.popleft()
-            for shared in batch.events:
-                if self._wanted(shared, last):
-                    yield shared.render(self._kind, self._render)
-            last = max(last, batch.through)
+            chunk: list[StreamedEvent] = []
+            while subscription.pending:
+                batch = subscription.pending.popleft()
+                for shared in batch.events:
+                    if self._wanted(shared, last):
+                        chunk.append(shared.render(self._kind, self._render))
+                last = max(last, batch.through)
+            if chunk:
+                yield tuple(chunk)
 
     def _wanted(self, shared: SharedEvent, last: Position) -> bool:
         event = shared.event

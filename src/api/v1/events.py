@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 
 from src.api.deps import EventServiceDep
 from src.api.responses import problem_responses
@@ -14,7 +14,7 @@ from src.api.routing import PrefixRouter
 from src.api.streams import StreamCaller, event_source
 from src.api.v1.prefix import API_V1
 from src.dependencies import SettingsDep
-from src.services.events import LogStream, StreamedEvent
+from src.services.events import LogStream
 
 router = PrefixRouter(prefix=f"{API_V1}/stock", tags=["stock"])
 
@@ -60,8 +60,4 @@ async def stock_events(
     """Follow the ledger live, in the change feed's order; send Last-Event-ID to resume after
     a movement. The stream ends when its credential does (expiry, logout, deactivation,
     password change)."""
-    return event_source(stream, _movement, access=caller, settings=settings)
-
-
-def _movement(event: StreamedEvent) -> ServerSentEvent:
-    return ServerSentEvent(data=event.data, id=event.id, event=event.type)
+    return event_source(stream, access=caller, settings=settings)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import orjson
 from fastapi import Depends, Header, Query, Response
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 
 from src.api.deps import CurrentUser, EventServiceDep
 from src.api.responses import problem_responses
@@ -18,7 +18,7 @@ from src.api.v1.prefix import API_V1
 from src.dependencies import CursorCodecDep, SessionDep, SettingsDep
 from src.schemas.feed import FEED_JSON_OPTIONS, EventPage
 from src.schemas.filters import EventFilter, EventStreamFilter
-from src.services.events import LogStream, StreamedEvent
+from src.services.events import LogStream
 from src.services.feed import FeedPage, FeedService
 
 router = PrefixRouter(prefix=f"{API_V1}/events", tags=["events"])
@@ -136,8 +136,4 @@ async def stream_events(
     """The change feed live: after `Last-Event-ID` (or `after`) with the feed's gap-free
     guarantee, else from now; then every event as it becomes visible. Ends when its
     credential does; the client reconnects with Last-Event-ID and a fresh credential."""
-    return event_source(stream, _event, access=caller, settings=settings)
-
-
-def _event(event: StreamedEvent) -> ServerSentEvent:
-    return ServerSentEvent(data=event.data, id=event.id, event=event.type)
+    return event_source(stream, access=caller, settings=settings)
