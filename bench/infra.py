@@ -30,7 +30,7 @@ from src.core.emails import email_skeleton
 from src.core.events import asyncpg_dsn
 from src.core.ids import new_id
 from src.core.passwords import hash_password
-from src.repositories.events import Position
+from src.repositories.event_positions import Position
 from src.services.feed import encode_position
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

@@ -61,8 +61,8 @@ _TEXTS: dict[type[DomainError], tuple[str, str]] = {
     ),
     TooManyFields: (
         "The query has more than 100 distinct parameters, or a JSON object in the body "
-        "(at any depth) has more than 1,000 members. No request needs that many; it is "
-        "refused before validation.",
+        "(at any depth) has more than 1,000 members, or the body's objects have more than "
+        "10,000 members in all. No request needs that many; it is refused before validation.",
         "Send only the parameters and members the operation takes; a list filter repeats "
         "one parameter per id, which counts once.",
     ),

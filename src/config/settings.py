@@ -274,6 +274,17 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _lookups_outlast_one_endpoint(self) -> Settings:
+        # One receiver whose DNS never answers may hold as many lookup threads as it has
+        # attempts running; with no more threads than that, every other endpoint would wait.
+        if self.webhook_dns_threads <= self.webhook_concurrency_per_endpoint:
+            raise ValueError(
+                "WEBHOOK_DNS_THREADS must be above WEBHOOK_CONCURRENCY_PER_ENDPOINT "
+                "(one receiver with a silent DNS server must leave lookups for the others)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _production_safety(self) -> Settings:
         if self.environment is Environment.DEVELOPMENT:
             return self

@@ -88,16 +88,17 @@ RESOLVE_SECONDS = 5.0
 class UnsafeTarget(ValueError):
     """A webhook URL the service will not call.
 
-    str(exc) is one line fit for the API user: it may name the URL's host, never the
-    addresses a name resolved to (which would let admins map the internal network).
+    str(exc) is one line fit for the API user: it never names the URL's host (problems never
+    echo input) nor the addresses a name resolved to (which would let admins map the internal
+    network).
     """
 
 
-def not_public(host: str) -> UnsafeTarget:
+def not_public() -> UnsafeTarget:
     """The one refusal of a host that resolves to a non-public address, to none at all, or
     not in time: told apart, they would let an admin probe which internal names exist."""
     return UnsafeTarget(
-        f"the webhook host {host!r} does not resolve to public addresses only; private "
+        "the webhook host does not resolve to public addresses only; private "
         "targets need WEBHOOK_ALLOW_PRIVATE_TARGETS=true (development only)"
     )
 
@@ -171,11 +172,11 @@ async def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[
         except UnsafeTarget:
             if allow_private:
                 raise
-            raise not_public(host) from None
+            raise not_public() from None
     if not allow_private:
         for address in addresses:
             if not is_public_address(ipaddress.ip_address(address)):
-                raise not_public(host)
+                raise not_public()
     return addresses
 
 
@@ -194,11 +195,11 @@ async def _resolve(name: str, port: int) -> list[str]:
     try:
         infos = await LOOKUPS.run(_getaddrinfo, name, port)
     except (OSError, UnicodeError):  # socket.gaierror is an OSError
-        raise UnsafeTarget(f"the webhook host {name!r} does not resolve") from None
+        raise UnsafeTarget("the webhook host does not resolve") from None
     found = (address for family, address in infos if family in (socket.AF_INET, socket.AF_INET6))
     addresses = list(dict.fromkeys(found))  # deduplicated, resolver's order kept
     if not addresses:
-        raise UnsafeTarget(f"the webhook host {name!r} does not resolve")
+        raise UnsafeTarget("the webhook host does not resolve")
     return addresses
 
 
@@ -216,8 +217,8 @@ async def check_url(
             await resolve_checked(host, port, allow_private=allow_private)
     except TimeoutError:
         if allow_private:
-            raise UnsafeTarget(f"the webhook host {host!r} did not resolve in time") from None
-        raise not_public(host) from None
+            raise UnsafeTarget("the webhook host did not resolve in time") from None
+        raise not_public() from None
 
 
 class CheckedNetworkBackend(httpcore.AsyncNetworkBackend):
@@ -258,7 +259,7 @@ class CheckedNetworkBackend(httpcore.AsyncNetworkBackend):
             async with asyncio.timeout(timeout):  # the connect timeout covers DNS too
                 addresses = await resolve_checked(host, port, allow_private=self._allow_private)
         except TimeoutError:
-            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
+            raise httpcore.ConnectTimeout("resolving the webhook host timed out") from None
         last_error: httpcore.ConnectError | None = None
         for address in addresses:
             remaining = None if deadline is None else max(deadline - loop.time(), 0.0)
@@ -273,7 +274,7 @@ class CheckedNetworkBackend(httpcore.AsyncNetworkBackend):
             except httpcore.ConnectError as exc:
                 last_error = exc
         if last_error is None:  # unreachable: resolve_checked never returns []
-            raise httpcore.ConnectError(f"no address to connect to for {host}")
+            raise httpcore.ConnectError("no address to connect to for the webhook host")
         raise last_error
 
     async def connect_unix_socket(

@@ -17,7 +17,8 @@ from sqlalchemy import Integer, Select, bindparam, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.models.event import Event
-from src.repositories.events import BEGINNING, Position, _after, _visible, only_types
+from src.repositories.event_pages import only_types
+from src.repositories.event_positions import BEGINNING, Position, follows, visible
 
 
 class LogEvent(NamedTuple):
@@ -47,7 +48,7 @@ def _scan_statement(types: bool) -> Select[Any]:
     those, beside the newest visible event after the position (the end of the tail the read
     went through when the page is not full). Built once per shape."""
     events = select(Event.xid, Event.seq, Event.type, Event.occurred_at, Event.data).where(
-        _visible(), _after(BEGINNING)
+        visible(), follows(BEGINNING)
     )
     if not types:
         return events.order_by(Event.xid, Event.seq).limit(bindparam("limit", type_=Integer))
@@ -61,7 +62,7 @@ def _scan_statement(types: bool) -> Select[Any]:
     )
     tail = (
         select(Event.xid.label("t_xid"), Event.seq.label("t_seq"))
-        .where(_visible(), _after(BEGINNING))
+        .where(visible(), follows(BEGINNING))
         .order_by(Event.xid.desc(), Event.seq.desc())
         .limit(1)
         .subquery()

@@ -12,31 +12,22 @@ import functools
 import uuid
 from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    Integer,
     LargeBinary,
     Select,
-    String,
-    Subquery,
-    Text,
     TextClause,
-    and_,
     bindparam,
-    cast,
     delete,
-    false,
     func,
     insert,
-    literal_column,
     or_,
     select,
     text,
-    true,
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -44,49 +35,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from src.core.event_types import EVENT_TYPES, FEED_CHANNEL, EventType
 from src.models.event import XID8, Event, EventWatermark
 from src.repositories.base import Repository
+from src.repositories.event_pages import PAGES, FeedPageRows, FeedRow
+from src.repositories.event_positions import (
+    BEGINNING,
+    Position,
+    follows,
+    lost_position,
+    visible,
+)
 
 # The values of one events row: type, data, movement_id.
 EventRow = dict[str, Any]
-
-
-class Position(NamedTuple):
-    """A place in the feed: after `Position(0, 0)` is the whole log."""
-
-    xid: int
-    seq: int
-
-
-BEGINNING = Position(0, 0)
-
-
-def _visible() -> ColumnElement[bool]:
-    return Event.xid < func.pg_snapshot_xmin(func.pg_current_snapshot())
-
-
-# The event a position names, looked up by `seq` (its identity, which a rebase keeps).
-_NAMED = Event.__table__.alias("named")
-
-
-def _after(position: Position) -> ColumnElement[bool]:
-    # Typed binds: asyncpg sends the xid as xid8 (a Python int), no text round trip.
-    xid = bindparam("after_xid", position.xid, type_=XID8())
-    seq = bindparam("after_seq", position.seq, type_=BigInteger())
-    # A position names an event; its xid is read back from the log, so an id issued before
-    # `stockroom feed rebase` renumbered the log still resumes right after that event (one
-    # primary-key lookup). A purged event's position keeps its own xid.
-    current = select(_NAMED.c.xid).where(_NAMED.c.seq == seq).scalar_subquery()
-    return tuple_(Event.xid, Event.seq) > tuple_(func.coalesce(current, xid), seq)
-
-
-def _lost(position: Position) -> ColumnElement[bool]:
-    """A position whose event is gone (purged) and whose own xid is at or past the next
-    transaction id: an id issued before `stockroom feed rebase`, in the old server's xids.
-    Nothing in the log can follow it, so it never resumes: it is expired, like any position
-    before the watermark."""
-    xid = bindparam("after_xid", position.xid, type_=XID8())
-    seq = bindparam("after_seq", position.seq, type_=BigInteger())
-    named = select(_NAMED.c.seq).where(_NAMED.c.seq == seq).exists()
-    return and_(~named, xid >= func.pg_snapshot_xmax(func.pg_current_snapshot()))
 
 
 def _at_or_before(position: Position) -> ColumnElement[bool]:
@@ -105,104 +64,12 @@ def event_row(type: str, data: Mapping[str, Any]) -> EventRow:
 def _events_after(
     position: Position | None, types: Collection[str] | None, limit: int
 ) -> Select[Event]:
-    statement = select(Event).where(_visible())
+    statement = select(Event).where(visible())
     if position is not None:
-        statement = statement.where(_after(position))
+        statement = statement.where(follows(position))
     if types:
         statement = statement.where(Event.type.in_(sorted(types)))
     return statement.order_by(Event.xid, Event.seq).limit(limit)
-
-
-class FeedRow(NamedTuple):
-    """An event as the feed sends it: `data` is the JSON text as stored, never decoded."""
-
-    xid: int
-    seq: int
-    type: str
-    occurred_at: datetime
-    data: str
-
-
-class FeedPageRows(NamedTuple):
-    events: list[FeedRow]
-    watermark: Position | None
-    # With types, the newest visible event after the position (matched or not), if any.
-    tail: Position | None
-    # The position names an event a rebase renumbered and a purge then deleted (`_lost`).
-    lost: bool
-
-
-def only_types(events: Select[Any]) -> Subquery:
-    """`events` (after a position) of the types bound as `types`, walking the position index.
-
-    The events after the position go through a fence (`OFFSET 0`: never flattened into the
-    outer query) in index order, and the types are filtered outside it. Without it, the
-    planner, knowing a type to be rare, scans the whole table and sorts instead: the
-    position would bound nothing, and a filtered read at the end of the log would cost as
-    much as one at its start."""
-    fenced = events.order_by(Event.xid, Event.seq).offset(literal_column("0")).subquery()
-    wanted = fenced.c.type.in_(bindparam("types", type_=String, expanding=True))
-    return select(fenced).where(wanted).subquery("typed")
-
-
-def _page_statement(*, after: bool, types: bool) -> Select[Any]:
-    """Visible events (after a position, of some types), oldest first, beside the watermark:
-    one statement, so both come from one snapshot (a purge is seen by both or by neither).
-    A row with no event carries the watermark alone (an empty page)."""
-    events = select(Event.xid, Event.seq, Event.type, Event.occurred_at, Event.data).where(
-        _visible()
-    )
-    if after:
-        events = events.where(_after(Position(0, 0)))
-    source = only_types(events) if types else events.subquery("visible")
-    page = (
-        select(
-            source.c.xid,
-            source.c.seq,
-            source.c.type,
-            source.c.occurred_at,
-            cast(source.c.data, Text).label("data"),
-        )
-        .order_by(source.c.xid, source.c.seq)
-        .limit(bindparam("limit", type_=Integer))
-        .subquery()
-        .lateral("page")
-    )
-    one = select(literal_column("1").label("one")).subquery("one")
-    lost = _lost(Position(0, 0)) if after else false()
-    statement = (
-        select(
-            EventWatermark.xid.label("w_xid"),
-            EventWatermark.seq.label("w_seq"),
-            lost.label("lost"),
-            page.c.xid,
-            page.c.seq,
-            page.c.type,
-            page.c.occurred_at,
-            page.c.data,
-        )
-        .select_from(one)
-        .outerjoin(EventWatermark, true())
-    )
-    if types:
-        # The newest visible event after the position, whatever its type: how far a page
-        # that is not full has scanned, so the next poll starts there, not at its last match.
-        tail = select(Event.xid.label("t_xid"), Event.seq.label("t_seq")).where(_visible())
-        if after:
-            tail = tail.where(_after(Position(0, 0)))
-        newest = (
-            tail.order_by(Event.xid.desc(), Event.seq.desc()).limit(1).subquery().lateral("tail")
-        )
-        statement = statement.add_columns(newest.c.t_xid, newest.c.t_seq).outerjoin(newest, true())
-    return statement.outerjoin(page, true()).order_by(page.c.xid, page.c.seq)
-
-
-# Built once: a prebuilt statement's cache key is memoised; building one per call is not.
-_PAGES = {
-    (after, types): _page_statement(after=after, types=types)
-    for after in (False, True)
-    for types in (False, True)
-}
 
 
 @functools.cache
@@ -277,9 +144,9 @@ class EventRepository(Repository[Event]):
     ) -> FeedPageRows:
         """The feed's page: visible events after `position` (from the oldest retained one if
         None), oldest first, at most `limit`, optionally only of `types`; the watermark,
-        whether `position` is lost (see `_lost`), and with `types` the newest visible event
-        after `position`: all read in one statement."""
-        statement = _PAGES[(position is not None, bool(types))]
+        whether `position` is lost (see `lost_position`), and with `types` the newest
+        visible event after `position`: all read in one statement."""
+        statement = PAGES[(position is not None, bool(types))]
         params: dict[str, Any] = {"limit": limit}
         if position is not None:
             params.update(after_xid=position.xid, after_seq=position.seq)
@@ -310,7 +177,7 @@ class EventRepository(Repository[Event]):
     async def any_visible_after(self, position: Position) -> bool:
         """Whether an event after `position` is visible (a cheap check before real work)."""
         found = await self.session.scalar(
-            select(select(Event.seq).where(_visible(), _after(position)).exists())
+            select(select(Event.seq).where(visible(), follows(position)).exists())
         )
         return bool(found)
 
@@ -318,7 +185,7 @@ class EventRepository(Repository[Event]):
         row = (
             await self.session.execute(
                 select(Event.xid, Event.seq)
-                .where(_visible())
+                .where(visible())
                 .order_by(Event.xid.desc(), Event.seq.desc())
                 .limit(1)
             )
@@ -333,7 +200,7 @@ class EventRepository(Repository[Event]):
 
     async def expired(self, position: Position) -> bool:
         """Whether resuming after `position` could skip purged events: it is before the
-        watermark, or lost (see `_lost`)."""
+        watermark, or lost (see `lost_position`)."""
         xid = bindparam("after_xid", position.xid, type_=XID8())
         seq = bindparam("after_seq", position.seq, type_=BigInteger())
         purged_past = (
@@ -341,7 +208,7 @@ class EventRepository(Repository[Event]):
             .where(tuple_(xid, seq) < tuple_(EventWatermark.xid, EventWatermark.seq))
             .exists()
         )
-        return bool(await self.session.scalar(select(or_(purged_past, _lost(position)))))
+        return bool(await self.session.scalar(select(or_(purged_past, lost_position(position)))))
 
     async def watermark(self) -> Position | None:
         """The highest position the retention purge has deleted, if any."""
@@ -350,7 +217,7 @@ class EventRepository(Repository[Event]):
 
     async def any_older_than(self, cutoff: datetime) -> bool:
         found = await self.session.scalar(
-            select(select(Event.seq).where(Event.occurred_at < cutoff, _visible()).exists())
+            select(select(Event.seq).where(Event.occurred_at < cutoff, visible()).exists())
         )
         return bool(found)
 
@@ -360,7 +227,7 @@ class EventRepository(Repository[Event]):
         """Delete up to `batch` visible events that occurred before `cutoff`, none after
         `keep_after`, and raise the watermark to the highest position deleted. Returns how
         many were deleted."""
-        conditions = [Event.occurred_at < cutoff, _visible()]
+        conditions = [Event.occurred_at < cutoff, visible()]
         if keep_after is not None:
             conditions.append(_at_or_before(keep_after))
         doomed = (

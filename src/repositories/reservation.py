@@ -200,20 +200,17 @@ class ReservationRepository(Repository[Reservation]):
 
     async def overdue_levels(self, limit: int, *, skip: Collection[Pair] = ()) -> list[Pair]:
         """Levels that hold overdue reservations, soonest expiry first (at most `limit`),
-        except those in `skip`."""
-        condition = _overdue()
-        if skip:
-            pair = tuple_(Reservation.product_id, Reservation.location_id)
-            condition = condition & pair.not_in(list(skip))
+        except those in `skip` (passed as arrays: the same SQL however many are skipped)."""
         soonest = (
             select(Reservation.product_id, Reservation.location_id)
-            .where(condition)
+            .where(_overdue(), ~_ON_LEVELS)
             .order_by(Reservation.expires_at)
             .limit(limit * 10)
             .subquery()
         )
         rows = await self.session.execute(
-            select(soonest.c.product_id, soonest.c.location_id).distinct().limit(limit)
+            select(soonest.c.product_id, soonest.c.location_id).distinct().limit(limit),
+            _levels(skip),
         )
         return [(row.product_id, row.location_id) for row in rows]
 

@@ -29,8 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from src.core.events import EventBroker
 from src.core.logging import get_logger
 from src.core.sse_frames import sse_frame
+from src.repositories.event_positions import Position
 from src.repositories.event_scan import LogEvent, Scan, scan_after
-from src.repositories.events import EventRepository, Position
+from src.repositories.events import EventRepository
 
 log = get_logger(__name__)
 

@@ -29,8 +29,9 @@ from src.core.event_types import EventType
 from src.core.events import EventBroker, Subscription
 from src.core.exceptions import CursorExpired, MalformedRequest
 from src.core.logging import get_logger
+from src.repositories.event_positions import Position
 from src.repositories.event_scan import LogEvent, Scan, resolved, scan_after
-from src.repositories.events import EventRepository, Position
+from src.repositories.events import EventRepository
 from src.repositories.stock import StockRepository
 from src.schemas.feed import event_json
 from src.schemas.stock import MovementRead

@@ -23,8 +23,9 @@ from src.core.event_types import EventType
 from src.core.events import EventBroker
 from src.main import create_app
 from src.models.user import Role, User
+from src.repositories.event_positions import BEGINNING, Position
 from src.repositories.event_scan import scan_after
-from src.repositories.events import BEGINNING, EventRepository, Position
+from src.repositories.events import EventRepository
 from src.services.event_hub import FeedHub
 from src.services.events import EventService
 from tests.conftest import TEST_SECRET_KEY, make_settings

@@ -259,3 +259,20 @@ def test_request_limits_have_safe_defaults_and_bounds() -> None:
         load_settings(database_url=DB, secret_key=GOOD_KEY, request_header_timeout_seconds=0)
     with pytest.raises(SettingsError, match="DB_SLOW_QUERY_MS"):
         load_settings(database_url=DB, secret_key=GOOD_KEY, db_slow_query_ms=-1)
+
+
+@pytest.mark.parametrize(("threads", "per_endpoint"), [(4, 4), (2, 10), (1, 1)])
+def test_dns_threads_not_above_the_per_endpoint_concurrency_are_refused_in_one_line(
+    threads: int, per_endpoint: int
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(webhook_dns_threads=threads, webhook_concurrency_per_endpoint=per_endpoint)
+    message = str(caught.value)
+    assert "WEBHOOK_DNS_THREADS must be above WEBHOOK_CONCURRENCY_PER_ENDPOINT" in message
+    assert "\n" not in message
+
+
+def test_dns_threads_above_the_per_endpoint_concurrency_are_accepted() -> None:
+    settings = load_settings(webhook_dns_threads=5, webhook_concurrency_per_endpoint=4)
+    assert (settings.webhook_dns_threads, settings.webhook_concurrency_per_endpoint) == (5, 4)
+    assert Settings(_env_file=None).webhook_dns_threads == 16

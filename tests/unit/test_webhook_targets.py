@@ -185,7 +185,7 @@ async def test_names_resolving_to_any_private_address_are_refused(
     with pytest.raises(UnsafeTarget) as refused:
         await check_url("https://internal.example/hook", allow_private=False, require_https=True)
     assert str(refused.value) == (
-        "the webhook host 'internal.example' does not resolve to public addresses only; "
+        "the webhook host does not resolve to public addresses only; "
         "private targets need WEBHOOK_ALLOW_PRIVATE_TARGETS=true (development only)"
     )
     fake_dns[1].assert_called_once_with("internal.example", 443)
@@ -194,7 +194,7 @@ async def test_names_resolving_to_any_private_address_are_refused(
 async def test_unresolvable_names_are_refused_when_private_targets_are_allowed(
     fake_dns: tuple[object, MagicMock],
 ) -> None:
-    with pytest.raises(UnsafeTarget, match=r"'nowhere\.example' does not resolve"):
+    with pytest.raises(UnsafeTarget, match=r"^the webhook host does not resolve$"):
         await check_url("http://nowhere.example/", allow_private=True, require_https=False)
 
 
@@ -218,7 +218,7 @@ async def test_a_name_resolving_privately_or_not_at_all_gets_one_message(
         m.replace("db.corp", "H").replace("nope.corp", "H").replace("slow.corp", "H")
         for m in (private, unknown, stalled)
     } == {
-        "the webhook host 'H' does not resolve to public addresses only; "
+        "the webhook host does not resolve to public addresses only; "
         "private targets need WEBHOOK_ALLOW_PRIVATE_TARGETS=true (development only)"
     }
     assert "10.0.0.7" not in private
@@ -228,7 +228,7 @@ async def test_a_private_literal_names_the_setting_and_that_it_is_for_developmen
     fake_dns: tuple[object, MagicMock],
 ) -> None:
     message = await refusal("http://192.168.1.10:8080/")
-    assert "'192.168.1.10'" in message
+    assert "192.168.1.10" not in message  # problems never echo input
     assert "WEBHOOK_ALLOW_PRIVATE_TARGETS=true (development only)" in message
     fake_dns[1].assert_not_called()
 
@@ -238,7 +238,7 @@ async def test_with_private_targets_allowed_an_unknown_name_just_does_not_resolv
 ) -> None:
     with pytest.raises(UnsafeTarget) as refused:
         await check_url("http://nope.corp/", allow_private=True, require_https=False)
-    assert str(refused.value) == "the webhook host 'nope.corp' does not resolve"
+    assert str(refused.value) == "the webhook host does not resolve"
 
 
 async def test_resolved_addresses_are_deduplicated_in_order(
@@ -275,7 +275,7 @@ async def test_dns_rebinding_is_refused_at_delivery(
     await check_url(url, allow_private=False, require_https=False)  # registered while public
     fake_dns[0]["rebind.example"] = ["127.0.0.1"]  # then the attacker's DNS answers loopback
     async with build_client(allow_private=False, timeout=5) as client:
-        with pytest.raises(UnsafeTarget, match=r"'rebind\.example' does not resolve to public"):
+        with pytest.raises(UnsafeTarget, match=r"^the webhook host does not resolve to public"):
             await client.post(url, content=b"{}")
     await settle()
     assert receiver.connections == 0
