@@ -4,8 +4,8 @@ of an existing account (`adm\u0131n@example.com` beside `admin@example.com`) is 
 Existing rows are backfilled oldest first. Should two existing accounts already look alike,
 the older keeps the skeleton and the newer gets it suffixed with its id (a space cannot occur
 in an address, so no new account can match that), and a warning names both by id: an admin
-decides whether the newer one is an impostor. The skeleton is the app's at this revision:
-NFKC and case-folded before and after TR39's.
+decides whether the newer one is an impostor. Its skeletons are TR39's of the address as
+stored; 0012_email_skeletons_folded recomputes them with the app's later rule.
 
 Revision ID: 0011_email_skeletons
 Revises: 0010_webhooks
@@ -13,7 +13,6 @@ Create Date: 2026-12-07 07:00:00.000000+00:00
 """
 
 import logging
-import unicodedata
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -26,20 +25,6 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _log = logging.getLogger("alembic.runtime.migration")
-_BATCH = 1000
-
-
-# A copy of `canonical_email` and `email_skeleton` (src/core/emails.py) as they were when
-# this revision was written: a migration must keep doing what it did, whatever the app's
-# code becomes (tests/integration/test_migrations.py checks the backfill against the app;
-# should the app's rule change, a new revision recomputes every skeleton).
-def _canonical(text: str) -> str:
-    folded = unicodedata.normalize("NFKC", text.strip()).casefold()
-    return unicodedata.normalize("NFKC", folded)
-
-
-def _skeleton(checker: SpoofChecker, address: str) -> str:
-    return _canonical(str(checker.getSkeleton(0, _canonical(address))))
 
 
 def upgrade() -> None:
@@ -47,11 +32,9 @@ def upgrade() -> None:
     connection = op.get_bind()
     checker = SpoofChecker()
     owners: dict[str, str] = {}
-    update = sa.text("UPDATE users SET email_skeleton = :skeleton WHERE id = :id")
-    batch: list[dict[str, object]] = []
     rows = connection.execute(sa.text("SELECT id, email FROM users ORDER BY created_at, id"))
     for user_id, email in rows.all():
-        skeleton = _skeleton(checker, email)
+        skeleton = str(checker.getSkeleton(0, email))
         if skeleton in owners:
             # Ids, not addresses: a migration's log is no place for personal data.
             _log.warning(
@@ -60,12 +43,10 @@ def upgrade() -> None:
             skeleton = f"{skeleton} {user_id}"
         else:
             owners[skeleton] = str(user_id)
-        batch.append({"skeleton": skeleton, "id": user_id})
-        if len(batch) == _BATCH:
-            connection.execute(update, batch)  # a list of parameters: executemany
-            batch = []
-    if batch:
-        connection.execute(update, batch)
+        connection.execute(
+            sa.text("UPDATE users SET email_skeleton = :skeleton WHERE id = :id"),
+            {"skeleton": skeleton, "id": user_id},
+        )
     op.alter_column("users", "email_skeleton", nullable=False)
     op.create_index("uq_users_email_skeleton", "users", ["email_skeleton"], unique=True)
 

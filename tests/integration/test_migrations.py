@@ -78,9 +78,9 @@ def test_models_and_migrations_agree(database_url: str) -> None:
 def test_email_skeletons_are_backfilled_oldest_first(
     pg_server: TestServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Existing accounts get the app's skeletons; of two that already look alike the older
-    keeps it (the newer's is suffixed with its id, and a warning names both by id only),
-    and from then on the index refuses any further look-alike."""
+    """Existing accounts get the app's skeletons (0011's, then 0012's folded ones); of two
+    that already look alike the older keeps it (the newer's is suffixed with its id, and a
+    warning names both by id only), and from then on the index refuses any look-alike."""
     ids = [f"01900000-0000-7000-8000-00000000000{n}" for n in range(1, 8)]
     rows = [  # oldest first
         (ids[0], "admin@example.com"),
@@ -128,6 +128,10 @@ def test_email_skeletons_are_backfilled_oldest_first(
     with pg_server.fresh_database("stockroom_skeletons") as url:
         migrations.upgrade(url, "0010_webhooks")
         asyncio.run(seed(url))
+        # 0011 took TR39's skeleton of the address as stored: j0hn and JOHN stayed apart.
+        migrations.upgrade(url, "0011_email_skeletons")
+        assert len(set(asyncio.run(skeletons(url)).values())) == len(rows)
+        caplog.clear()
         with caplog.at_level(logging.WARNING, logger="alembic.runtime.migration"):
             migrations.upgrade(url)
         found = asyncio.run(skeletons(url))
