@@ -223,15 +223,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     purgers += _webhook_tasks(app, settings)
     if app.state.owns_process:
         # Everything built so far (modules, routes, schemas, mappers) lives as long as the
-        # process; frozen, full collections stop walking it. Under load they had stalled
-        # every request for 60-100 ms a few times a minute (p99 of a posting 166 -> 70 ms).
+        # process; frozen, full collections stop walking it and stalling requests.
         gc.collect()
         gc.freeze()
-        # A young-generation collection ran whenever 700 more objects were alive than at
-        # the last one: 32 requests in flight, each holding a page of rows, crossed that
-        # every few requests, and each collection walked everything they held (a ledger
-        # page paid ~70 us of CPU for it). Objects die by reference count long before
-        # 20,000; only reference cycles wait for a collection, and still get one.
+        # With the default threshold (700), the requests in flight set off a young collection
+        # every few requests, each walking the rows they hold; objects die by reference count
+        # long before 20,000, and reference cycles still get collected. Figures:
+        # bench/README.md, "Where each request's CPU goes".
         gc.set_threshold(20_000, *gc.get_threshold()[1:])
     log.info("startup", environment=settings.environment.value, version=__version__)
     try:

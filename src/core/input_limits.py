@@ -1,7 +1,8 @@
 """Bounds on a request's shape, checked before validation so that its cost stays bounded.
 
-Validation lists every broken rule: a 1 MB JSON object of 90,000 unknown members used to cost
-1.7 s of event-loop time and answer 8 MB. So a JSON object with more than `MAX_MEMBERS`
+Validation lists every broken rule, so a body of many unknown members costs event-loop time
+and answer size in proportion (bench/README.md, "Request shape limits"). So a JSON object
+with more than `MAX_MEMBERS`
 members (at any depth), a body with more than `MAX_TOTAL_MEMBERS` object members in all (or
 1,000 objects of 88 unknown members each would still cost 88,000 errors), and a query with
 more than `MAX_QUERY_PARAMETERS` distinct parameter names are refused unread by validation,

@@ -68,8 +68,9 @@ def redact_query(query_string: bytes) -> str:
 class _LineWriter:
     """The end of our own loggers' pipeline: the rendered line goes to stderr at once.
 
-    No stdlib LogRecord, handler or formatter on the way: those cost ~100 µs per line (the
-    access line is written for every request). stderr is looked up per line so that a
+    No stdlib LogRecord, handler or formatter on the way: the access line is written for
+    every request, and they cost more than the rest of the line (bench/README.md, "Where
+    each request's CPU goes"). stderr is looked up per line so that a
     redirected one (tests, tools) is honoured; the lock keeps lines from threads whole.
     """
 

@@ -1,9 +1,10 @@
 """Hot reads on the driver: a prebuilt Core SELECT, compiled once, run by asyncpg directly
 on the session's own pooled connection.
 
-SQLAlchemy's execution path (execution context, cursor, result wrapping, events) cost about
-0.1 ms of CPU per statement under load, as much as asyncpg's own work; a read makes two
-statements (the caller's check and its query). `fetch` skips that path and keeps what it
+SQLAlchemy's execution path (execution context, cursor, result wrapping, events) costs as
+much CPU per statement as asyncpg's own work, and a read makes two statements (the caller's
+check and its query; figures: bench/README.md, "Where each request's CPU goes"). `fetch`
+skips that path and keeps what it
 did for us: the statement is still built with SQLAlchemy and runs on the connection and in
 the transaction the session holds; its duration is observed and slow statements logged
 (`src.core.querytiming`); a connection that breaks under it is invalidated and reported as

@@ -19,7 +19,7 @@ from src.core.ratelimit_memory import InProcessStorage
 
 def build_storage(redis_url: str | None) -> Storage | InProcessStorageBase:
     """Redis when configured, else this process's memory (`src/core/ratelimit_memory.py`:
-    `limits`' own in-memory storages spend 160-210 µs of CPU per request on expiry threads).
+    `limits`' own in-memory storages spend their CPU on expiry threads).
     """
     if not redis_url:
         return InProcessStorage()
@@ -70,7 +70,8 @@ class RateLimiter:
     """A moving-window limiter that speaks in domain errors.
 
     (`limits`' sliding-window counter would keep less state per key, but its in-memory
-    storage put p99 latency at ~110 ms under the benchmark's load, against ~26 ms here.)
+    storage made tail latency several times worse under the benchmark's load: see
+    bench/README.md, "Where each request's CPU goes".)
 
     Storage failures (Redis down) raise ServiceUnavailable from `hit`: logins fail closed
     rather than let an attacker guess passwords while the counter is gone.

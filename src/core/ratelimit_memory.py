@@ -1,11 +1,11 @@
 """An in-process storage for `limits`, through its storage extension point.
 
-`limits`' own in-memory storages expire entries from a background thread: the asyncio one
-hands every hit to a thread pool (`asyncio.to_thread`), the synchronous one starts a
-`threading.Timer` thread every 10 ms while hits arrive. Measured at 250 requests/s, that
-is 160-210 µs of CPU per request; this storage prunes as it goes and sweeps idle keys on
-access, with no thread, for a few µs. The moving window's rules are the library's: the
-strategy (`limits.strategies.MovingWindowRateLimiter`) is unchanged, and so is when an
+`limits`' own in-memory storages expire entries from a background thread (the asyncio one
+hands every hit to a thread pool, the synchronous one starts a `threading.Timer` every 10 ms
+while hits arrive), which costs more CPU per request than the rest of rate limiting
+(figures: bench/README.md, "Where each request's CPU goes"); this storage prunes as it goes
+and sweeps idle keys on access, with no thread. The moving window's rules are the library's:
+the strategy (`limits.strategies.MovingWindowRateLimiter`) is unchanged, and so is when an
 entry is refused and how a window is counted.
 """
 
