@@ -2,30 +2,37 @@
 a server that has used fewer transaction ids than the log needs, two rebases at once, an
 unmigrated database, a database error. Simulated like tests/integration/test_feed_rebase.py."""
 
+# ruff: noqa: F811 - tests take the imported `engine` fixture by name
+
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from src.core.transaction_ids import next_transaction_id, take_transaction_ids_until
 from src.main import create_app
 from src.services.feed import purge_expired_events
 from src.services.feed_rebase import FeedRebase, rebase_feed
-from tests.conftest import TEST_SECRET_KEY, make_settings
-from tests.integration.test_feed_rebase import (
+from tests.conftest import make_settings
+
+# The same database engine and CLI environment as the common case (the autouse fixture
+# applies here once imported).
+from tests.integration.test_feed_rebase import (  # noqa: F401 (fixtures)
     _admin,
+    _cli_env,
     _feed,
     _from_the_old_server,
     _invoke,
     _named,
     _restore_from_a_busier_server,
     _xids,
+    engine,
 )
 from tests.support.databases import TestServer
 from tests.support.feed import append_committed, eventually, settle
@@ -33,22 +40,6 @@ from tests.support.servers import running
 from tests.support.sse import FEED_STREAM
 
 EXPIRED = "/problems/cursor-expired"
-
-
-@pytest.fixture
-async def engine(own_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(own_database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture(autouse=True)
-def _cli_env(monkeypatch: pytest.MonkeyPatch, own_database_url: str, tmp_path: Path) -> None:
-    for name in ("ENVIRONMENT", "REDIS_URL", "SECRET_KEY_PREVIOUS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", own_database_url)
-    monkeypatch.setenv("SECRET_KEY", TEST_SECRET_KEY)
-    monkeypatch.setenv("STOCKROOM_DATA_DIR", str(tmp_path / "data"))
 
 
 async def _restored_log(engine: AsyncEngine, tag: str) -> None:
