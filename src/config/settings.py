@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     # The web console at /console (src/console, served by src/api/console.py). On by default;
     # operators may want an API-only deployment (no HTML served at all), so it can be turned off.
     console_enabled: bool = True
+    # `stockroom serve` also runs the background jobs (purges, the reservation sweeper,
+    # webhook delivery) so one command is a whole service; false leaves them to
+    # `stockroom worker` processes, so API processes scale apart from the jobs.
+    background_jobs: bool = True
     redis_url: str | None = None
     stockroom_data_dir: Path = Path("./.stockroom")
 
