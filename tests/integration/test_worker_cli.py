@@ -1,0 +1,95 @@
+"""`stockroom worker` failing clearly (one `error:` line, exit 1) and which jobs `serve`
+runs with BACKGROUND_JOBS on and off. Two real workers sharing the jobs:
+test_worker_processes."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from asgi_lifespan import LifespanManager
+from typer.testing import CliRunner
+
+from src.cli import app
+from src.main import create_app
+from tests.conftest import TEST_SECRET_KEY, make_settings
+from tests.support.databases import TestServer
+
+runner = CliRunner()
+UNREACHABLE = "postgresql://nobody@127.0.0.1:1/nothing"
+WORK = {"idempotency", "refresh_session", "event", "reservation", "webhook_delivery"}
+GAUGES = {"event_feed_lag", "webhook_queue"}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("DATABASE_URL", "SECRET_KEY", "ENVIRONMENT", "REDIS_URL", "BACKGROUND_JOBS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STOCKROOM_DATA_DIR", str(tmp_path / "data"))
+
+
+def one_error_line(output: str) -> str:
+    assert output.count("\n") == 1, output
+    assert output.startswith("error: "), output
+    assert "Traceback" not in output
+    return output
+
+
+def test_worker_with_an_unreachable_database_is_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", UNREACHABLE)
+    monkeypatch.setenv("DB_CONNECT_TIMEOUT", "1")
+    result = runner.invoke(app, ["worker"])
+    assert result.exit_code == 1
+    assert "cannot connect to the database at 127.0.0.1:1/nothing" in one_error_line(result.output)
+
+
+def test_worker_with_a_bad_setting_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", UNREACHABLE)
+    monkeypatch.setenv("WEBHOOK_CONCURRENCY", "-1")
+    result = runner.invoke(app, ["worker"])
+    assert result.exit_code == 1
+    assert "invalid settings: WEBHOOK_CONCURRENCY" in one_error_line(result.output)
+
+
+def test_worker_refuses_a_schema_older_than_the_code(
+    monkeypatch: pytest.MonkeyPatch, pg_server: TestServer
+) -> None:
+    """It never migrates: the API (or `stockroom migrate`) owns that."""
+    with pg_server.fresh_database("stockroom_worker") as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        monkeypatch.setenv("SECRET_KEY", TEST_SECRET_KEY)
+        result = runner.invoke(app, ["worker"])
+    assert result.exit_code == 1
+    assert "run `stockroom migrate`" in one_error_line(result.output)
+
+
+def running_jobs() -> set[str]:
+    return {
+        task.get_name().removeprefix("job:")
+        for task in asyncio.all_tasks()
+        if task.get_name().startswith("job:")
+    }
+
+
+@pytest.mark.parametrize(
+    ("background_jobs", "expected"),
+    [(True, WORK | GAUGES | {"webhook_worker"}), (False, GAUGES)],
+    ids=["jobs-on", "jobs-off"],
+)
+async def test_serve_runs_the_jobs_unless_they_are_off(
+    committed_database_url: str, tmp_path: Path, background_jobs: bool, expected: set[str]
+) -> None:
+    """Gauges stay: /metrics is served here either way."""
+    settings = make_settings(
+        committed_database_url,
+        tmp_path,
+        background_jobs=background_jobs,
+        webhook_concurrency=1,
+    )
+    async with LifespanManager(create_app(settings)):
+        assert running_jobs() == expected
+    assert running_jobs() == set()
