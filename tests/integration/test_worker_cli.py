@@ -5,6 +5,7 @@ test_worker_processes."""
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from asgi_lifespan import LifespanManager
 from typer.testing import CliRunner
 
 from src.cli import app
+from src.cli.worker import _work
 from src.main import create_app
 from tests.conftest import TEST_SECRET_KEY, make_settings
 from tests.support.databases import TestServer
@@ -81,15 +83,31 @@ def running_jobs() -> set[str]:
     ids=["jobs-on", "jobs-off"],
 )
 async def test_serve_runs_the_jobs_unless_they_are_off(
-    committed_database_url: str, tmp_path: Path, background_jobs: bool, expected: set[str]
+    own_database_url: str, tmp_path: Path, background_jobs: bool, expected: set[str]
 ) -> None:
     """Gauges stay: /metrics is served here either way."""
     settings = make_settings(
-        committed_database_url,
+        own_database_url,
         tmp_path,
         background_jobs=background_jobs,
         webhook_concurrency=1,
     )
     async with LifespanManager(create_app(settings)):
         assert running_jobs() == expected
+    assert running_jobs() == set()
+
+
+async def test_the_worker_runs_every_job_until_sigterm(
+    own_database_url: str, tmp_path: Path
+) -> None:
+    """In this process, so that its jobs can be seen; the signal is a real SIGTERM (test
+    subprocesses: test_worker_processes)."""
+    settings = make_settings(own_database_url, tmp_path, webhook_concurrency=1)
+    worker = asyncio.create_task(_work(settings))
+    async with asyncio.timeout(10):
+        while running_jobs() != WORK | {"webhook_worker"}:
+            assert not worker.done()
+            await asyncio.sleep(0.02)
+    signal.raise_signal(signal.SIGTERM)
+    await asyncio.wait_for(worker, timeout=10)
     assert running_jobs() == set()
