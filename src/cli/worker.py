@@ -67,7 +67,7 @@ async def _work(settings: Settings) -> None:
     resources = None
     try:
         await _require_current_schema(db)
-        work, resources = background_jobs(settings, db.session_factory)
+        work, resources = background_jobs(settings, db.session_factory, at_start=True)
         jobs.start(work)
         log.info("worker_started", jobs=jobs.names)
         stopping = asyncio.create_task(stop.wait())

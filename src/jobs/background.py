@@ -47,24 +47,29 @@ class Resources:
             self.sender = None
 
 
-def background_jobs(settings: Settings, factory: Factory) -> tuple[list[Job], Resources]:
+def background_jobs(
+    settings: Settings, factory: Factory, *, at_start: bool = False
+) -> tuple[list[Job], Resources]:
+    """The jobs and what they hold open; with `at_start` each periodic job makes its first
+    pass at once (`stockroom worker`), else after its interval (`serve`, as always)."""
+    periodic = functools.partial(Periodic, at_start=at_start)
     jobs: list[Job] = [
-        Periodic(
+        periodic(
             "idempotency",
             settings.idempotency_purge_interval_seconds,
             functools.partial(purge_expired, factory),
         ),
-        Periodic(
+        periodic(
             "refresh_session",
             settings.refresh_session_purge_interval_seconds,
             functools.partial(purge_expired_sessions, factory),
         ),
-        Periodic(
+        periodic(
             "event",
             settings.events_purge_interval_seconds,
             functools.partial(purge_expired_events, factory, settings.events_retention_days),
         ),
-        Periodic(
+        periodic(
             "reservation",
             settings.reservation_sweep_seconds,
             functools.partial(
@@ -72,7 +77,7 @@ def background_jobs(settings: Settings, factory: Factory) -> tuple[list[Job], Re
             ),
             action="expire",
         ),
-        Periodic(
+        periodic(
             "webhook_delivery",
             settings.events_purge_interval_seconds,
             functools.partial(

@@ -30,16 +30,21 @@ class Job(Protocol):
 class Periodic:
     """Every `interval` seconds, `step()` drains what is due; a count it returns is logged
     as `{name}_{action}d`. A failure (a database outage) is logged and retried next time:
-    it must not end the loop."""
+    it must not end the loop. With `at_start` the first pass runs at once (a worker, which
+    may be restarted more often than an hourly job's interval), else after one interval."""
 
     name: str
     interval: float
     step: Callable[[], Awaitable[int | None]]
     action: str = "purge"
+    at_start: bool = False
 
     async def run(self) -> None:
+        wait = not self.at_start
         while True:
-            await asyncio.sleep(self.interval)
+            if wait:
+                await asyncio.sleep(self.interval)
+            wait = True
             try:
                 done = await self.step()
                 if done:

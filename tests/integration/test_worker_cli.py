@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from asgi_lifespan import LifespanManager
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
 from src.cli import app
@@ -17,6 +19,7 @@ from src.cli.worker import _work
 from src.main import create_app
 from tests.conftest import TEST_SECRET_KEY, make_settings
 from tests.support.databases import TestServer
+from tests.support.factories import create_user
 
 runner = CliRunner()
 UNREACHABLE = "postgresql://nobody@127.0.0.1:1/nothing"
@@ -97,17 +100,46 @@ async def test_serve_runs_the_jobs_unless_they_are_off(
     assert running_jobs() == set()
 
 
-async def test_the_worker_runs_every_job_until_sigterm(
+async def expired_sessions(url: str) -> int:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            count = await connection.scalar(
+                text("SELECT count(*) FROM refresh_sessions WHERE expires_at < now()")
+            )
+    finally:
+        await engine.dispose()
+    return int(count or 0)
+
+
+async def test_the_worker_runs_every_job_at_once_until_sigterm(
     own_database_url: str, tmp_path: Path
 ) -> None:
     """In this process, so that its jobs can be seen; the signal is a real SIGTERM (test
-    subprocesses: test_worker_processes)."""
+    subprocesses: test_worker_processes). A worker makes each job's first pass as it
+    starts: the session purge, due hourly, has deleted the expired session long before."""
+    engine = create_async_engine(own_database_url)
+    async with engine.connect() as connection:
+        user = await create_user(connection)
+        await connection.execute(
+            text(
+                "INSERT INTO refresh_sessions (id, user_id, family_id, token_hash, expires_at)"
+                " VALUES (gen_random_uuid(), :user, gen_random_uuid(), 'expired',"
+                " now() - interval '1 hour')"
+            ),
+            {"user": user.id},
+        )
+        await connection.commit()
+    await engine.dispose()
     settings = make_settings(own_database_url, tmp_path, webhook_concurrency=1)
+    assert settings.refresh_session_purge_interval_seconds == 3600
     worker = asyncio.create_task(_work(settings))
     async with asyncio.timeout(10):
-        while running_jobs() != WORK | {"webhook_worker"}:
+        while running_jobs() != WORK | {"webhook_worker"} or await expired_sessions(
+            own_database_url
+        ):
             assert not worker.done()
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.05)
     signal.raise_signal(signal.SIGTERM)
     await asyncio.wait_for(worker, timeout=10)
     assert running_jobs() == set()
