@@ -8,7 +8,7 @@ in one statement (`change_many`, the sum of its lines) and every ledger row inse
 more, each with the balance its line left; the CHECKs still back the figures up. Overdue
 reservations on the levels are freed in one statement too. Each of these statements takes its
 rows as arrays (`unnest`, `= ANY`), so its SQL is the same for any line count: nothing is
-prepared again for a new one (tests/integration/test_round_trips_sizes.py).
+prepared again for a new one (tests/integration/operations/test_round_trips_sizes.py).
 """
 
 from __future__ import annotations
