@@ -52,7 +52,7 @@ API_ONLY = {**JOBS, "BACKGROUND_JOBS": "false"}
 LEVELS = 4
 PER_LEVEL = 3
 EXPIRED_ROWS = 250
-# A deadline, not a wait (see test_webhook_processes: the feed's horizon can hold events).
+# A deadline, not a wait (see webhooks/test_processes.py: the feed's horizon can hold events).
 DRAIN_SECONDS = 60
 
 
