@@ -1,7 +1,7 @@
 """`stockroom worker`: the background jobs without HTTP, until SIGTERM or SIGINT.
 
 It never migrates (several workers and an API starting at once must not race to upgrade
-the schema): it refuses to start on a schema older than the code, naming `stockroom
+the schema): it refuses to start on a schema other than the code's, naming `stockroom
 migrate`. Without DATABASE_URL it uses the embedded cluster of a `stockroom serve` on the
 same data dir, or starts that cluster itself for its duration.
 """
@@ -95,4 +95,8 @@ async def _require_current_schema(db: Database) -> None:
         except ProgrammingError:  # no alembic_version table: never migrated
             current = set()
     if current != migrations.heads():
-        raise CliError("the database schema is not at the latest revision: run `stockroom migrate`")
+        # Older: migrate. Newer (a later version migrated it): run that version's workers.
+        raise CliError(
+            "the database schema is not at this version's latest revision: run `stockroom "
+            "migrate` (or, if a newer version migrated it, that version's worker)"
+        )
