@@ -36,12 +36,12 @@ from src.models.user import ActiveUser, Role
 from src.schemas.base import explained
 from src.services.auth import AuthPolicy, AuthService, Grant
 from src.services.catalog import LocationService, ProductService
-from src.services.events import EventService
 from src.services.health import HealthService
 from src.services.ledger import LedgerService
 from src.services.reservations import ReservationService
 from src.services.shipments import ShipmentService
 from src.services.stock import StockService
+from src.services.stream import EventService
 from src.services.unit_of_work import UnitOfWork
 from src.services.users import UserService
 from src.services.webhooks import WebhookPolicy, WebhookService

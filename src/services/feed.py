@@ -16,8 +16,8 @@ from src.core.cursors import CursorCodec
 from src.core.exceptions import CursorExpired, MalformedRequest, ValidationFailed
 from src.core.logging import get_logger
 from src.models.event import Event
-from src.repositories.event_positions import BEGINNING, Position
-from src.repositories.events import EventRepository
+from src.repositories.event.log import EventRepository
+from src.repositories.event.position import BEGINNING, Position
 from src.repositories.webhooks import WebhookRepository
 from src.schemas.filters import EventFilter
 

@@ -35,8 +35,8 @@ from src.core.secretbox import SecretBox, SecretUnreadable
 from src.core.webhook_http import Outcome, WebhookSender
 from src.core.webhook_signing import sign
 from src.models.event import Event
-from src.repositories.event_positions import Position
-from src.repositories.events import EventRepository
+from src.repositories.event.log import EventRepository
+from src.repositories.event.position import Position
 from src.repositories.webhook_deliveries import Claimed, WebhookDeliveryRepository
 from src.repositories.webhooks import Subscriber, WebhookRepository
 from src.schemas.feed import event_json

@@ -25,7 +25,7 @@ from src.core.webhook_targets import UnsafeTarget, check_url
 from src.models.user import ActiveUser
 from src.models.webhook import WebhookEndpoint
 from src.repositories.base import PageResult
-from src.repositories.events import EventRepository
+from src.repositories.event.log import EventRepository
 from src.repositories.webhook_deliveries import WebhookDeliveryRepository
 from src.repositories.webhooks import WebhookRepository
 from src.schemas.feed import event_json
