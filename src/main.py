@@ -36,14 +36,14 @@ from src.core.notifications import NotificationBroker
 from src.core.passwords import configure_hashing
 from src.core.ratelimit import Limit, RateLimiter, build_storage
 from src.core.tokens import TokenCodec
-from src.core.webhook_http import WebhookSender
-from src.core.webhook_targets import configure_lookups
+from src.core.webhook.http import WebhookSender
+from src.core.webhook.targets import configure_lookups
 from src.services.feed import measure_feed_lag, purge_expired_events
 from src.services.feed_rebase import refuse_a_stalled_feed
 from src.services.idempotency import purge_expired
 from src.services.reservations import expire_overdue_reservations
 from src.services.sessions import purge_expired_sessions
-from src.services.webhook_dispatch import (
+from src.services.webhook.dispatch import (
     DeliveryPolicy,
     WebhookWorker,
     measure_queue,

@@ -44,7 +44,7 @@ from src.services.stock import StockService
 from src.services.stream import EventService
 from src.services.unit_of_work import UnitOfWork
 from src.services.users import UserService
-from src.services.webhooks import WebhookPolicy, WebhookService
+from src.services.webhook.endpoint import WebhookPolicy, WebhookService
 
 # auto_error=False: a missing token becomes our 401 problem, not FastAPI's default body.
 # tokenUrl makes Swagger UI's Authorize button log in through the token endpoint.

@@ -18,7 +18,7 @@ from src.core.logging import get_logger
 from src.models.event import Event
 from src.repositories.event.log import EventRepository
 from src.repositories.event.position import BEGINNING, Position
-from src.repositories.webhooks import WebhookRepository
+from src.repositories.webhook.endpoint import WebhookRepository
 from src.schemas.filters import EventFilter
 
 # Every feed reader (the poll, the streams) shares this scope: one event id resumes any.

@@ -1,5 +1,5 @@
 """Webhook endpoints, each with its own place in the event log (the outbox of their
-deliveries is `src.repositories.webhook_deliveries`)."""
+deliveries is `src.repositories.webhook.delivery`)."""
 
 from __future__ import annotations
 
