@@ -41,8 +41,8 @@ from src.core.webhook.targets import configure_lookups
 from src.services.feed import measure_feed_lag, purge_expired_events
 from src.services.feed_rebase import refuse_a_stalled_feed
 from src.services.idempotency import purge_expired
-from src.services.reservations import expire_overdue_reservations
-from src.services.sessions import purge_expired_sessions
+from src.services.refresh_session import purge_expired_sessions
+from src.services.reservation import expire_overdue_reservations
 from src.services.webhook.dispatch import (
     DeliveryPolicy,
     WebhookWorker,

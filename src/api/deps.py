@@ -38,12 +38,12 @@ from src.services.auth import AuthPolicy, AuthService, Grant
 from src.services.catalog import LocationService, ProductService
 from src.services.health import HealthService
 from src.services.ledger import LedgerService
-from src.services.reservations import ReservationService
-from src.services.shipments import ShipmentService
+from src.services.reservation import ReservationService
+from src.services.shipment import ShipmentService
 from src.services.stock import StockService
 from src.services.stream import EventService
 from src.services.unit_of_work import UnitOfWork
-from src.services.users import UserService
+from src.services.user import UserService
 from src.services.webhook.endpoint import WebhookPolicy, WebhookService
 
 # auto_error=False: a missing token becomes our 401 problem, not FastAPI's default body.

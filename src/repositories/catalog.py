@@ -25,7 +25,7 @@ from src.repositories.base import (
 )
 from src.repositories.stock import available_across_locations
 from src.schemas.catalog import LocationRead, ProductRead
-from src.schemas.filters import LocationFilter, ProductFilter
+from src.schemas.filter import LocationFilter, ProductFilter
 
 PRODUCT_SORTS = {
     "created_at": SortOrder("created_at", (Product.created_at, Product.id)),

@@ -30,7 +30,7 @@ from src.models.stock import Movement, StockLevel
 from src.repositories.base import PageResult, Repository, SortOrder, columns_for, keyset_page
 from src.repositories.unnest import columns_of, insert_rows
 from src.schemas.base import Schema
-from src.schemas.filters import LevelFilter, MovementFilter
+from src.schemas.filter import LevelFilter, MovementFilter
 from src.schemas.stock import LocationSummary, MovementRead, ProductSummary, StockLevelRead
 
 MOVEMENTS_NEWEST_FIRST = SortOrder("newest", (Movement.created_at, Movement.id), descending=True)

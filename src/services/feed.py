@@ -19,7 +19,7 @@ from src.models.event import Event
 from src.repositories.event.log import EventRepository
 from src.repositories.event.position import BEGINNING, Position
 from src.repositories.webhook.endpoint import WebhookRepository
-from src.schemas.filters import EventFilter
+from src.schemas.filter import EventFilter
 
 # Every feed reader (the poll, the streams) shares this scope: one event id resumes any.
 POSITION_SCOPE = "events:position"

@@ -12,7 +12,7 @@ from src.models.stock import Movement
 from src.repositories.base import PageResult
 from src.repositories.reconciliation import ReconciliationRepository
 from src.repositories.stock import StockRepository
-from src.schemas.filters import LevelFilter, MovementFilter
+from src.schemas.filter import LevelFilter, MovementFilter
 from src.schemas.stock import (
     LocationStock,
     Mismatch,

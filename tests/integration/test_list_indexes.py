@@ -34,7 +34,7 @@ from src.repositories.catalog import (
 )
 from src.repositories.stock import LEVELS_BY_KEY, MOVEMENTS_NEWEST_FIRST, StockRepository
 from src.repositories.user import BY_CREATED, UserRepository
-from src.schemas.filters import (
+from src.schemas.filter import (
     LevelFilter,
     LocationFilter,
     MovementFilter,

@@ -17,7 +17,7 @@ from src.api.streams import StreamCaller, event_source
 from src.api.v1.prefix import API_V1
 from src.dependencies import CursorCodecDep, SessionDep, SettingsDep
 from src.schemas.feed import FEED_JSON_OPTIONS, EventPage
-from src.schemas.filters import EventFilter, EventStreamFilter
+from src.schemas.filter import EventFilter, EventStreamFilter
 from src.services.feed import FeedPage, FeedService
 from src.services.stream import LogStream
 

@@ -29,7 +29,7 @@ from src.repositories.event.log import EventRepository
 from src.repositories.webhook.delivery import WebhookDeliveryRepository
 from src.repositories.webhook.endpoint import WebhookRepository
 from src.schemas.feed import event_json
-from src.schemas.filters import DeliveryFilter
+from src.schemas.filter import DeliveryFilter
 from src.schemas.webhook import (
     DeliveryRead,
     RecoverRead,

@@ -25,7 +25,7 @@ from src.models.user import ActiveUser
 from src.repositories.levels import LevelState, Pair
 from src.schemas.catalog import MAX_QUANTITY
 from src.schemas.stock import BatchCreate, BatchRead, MovementCreate, MovementRead
-from src.services.stock_levels import TOO_MUCH, LevelKeeper, bounded
+from src.services.level_keeper import TOO_MUCH, LevelKeeper, bounded
 
 T = TypeVar("T")
 
