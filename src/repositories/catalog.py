@@ -23,7 +23,7 @@ from src.repositories.base import (
     contains_any,
     keyset_page,
 )
-from src.repositories.stock import available_across_locations
+from src.repositories.stock.read import available_across_locations
 from src.schemas.catalog import LocationRead, ProductRead
 from src.schemas.filter import LocationFilter, ProductFilter
 

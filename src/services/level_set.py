@@ -21,7 +21,7 @@ from src.core.event_types import EventType
 from src.core.exceptions import Conflict, NotFound
 from src.models.stock import Movement
 from src.repositories.catalog import ProductState
-from src.repositories.levels import LevelChange, LevelState, Pair
+from src.repositories.stock.level import LevelChange, LevelState, Pair
 from src.schemas.stock import MovementRead
 from src.services.level_keeper import ARCHIVED_PRODUCT, NO_PRODUCT, LevelKeeper, bounded
 

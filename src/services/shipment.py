@@ -31,8 +31,8 @@ from src.models.shipment import Shipment, ShipmentLine, ShipmentStatus
 from src.models.stock import AdjustmentReason, Movement, MovementKind
 from src.models.user import ActiveUser
 from src.repositories.base import PageResult
-from src.repositories.levels import LevelState
 from src.repositories.shipment import LineChange, ShipmentRepository
+from src.repositories.stock.level import LevelState
 from src.schemas.filter import ShipmentFilter
 from src.schemas.shipment import ShipmentCreate, ShipmentRead, ShipmentReceipt
 from src.services.level_keeper import LevelKeeper

@@ -16,7 +16,7 @@ from src.core.exceptions import Conflict, InsufficientStock, NotFound
 from src.core.ids import new_id
 from src.models.stock import AdjustmentReason, Movement, MovementKind
 from src.models.user import ActiveUser
-from src.repositories.levels import LevelRepository, LevelState, Pair
+from src.repositories.stock.level import LevelRepository, LevelState, Pair
 from src.schemas.reservation import ReservationRead
 from src.schemas.stock import (
     BatchCreate,

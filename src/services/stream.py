@@ -32,7 +32,7 @@ from src.core.notifications import NotificationBroker, Subscription
 from src.repositories.event.log import EventRepository
 from src.repositories.event.position import Position
 from src.repositories.event.scan import LogEvent, Scan, resolved, scan_after
-from src.repositories.stock import StockRepository
+from src.repositories.stock.read import StockRepository
 from src.schemas.feed import event_json
 from src.schemas.stock import MovementRead
 from src.services.feed import decode_position, encode_position

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.cursors import CursorCodec
-from src.repositories.stock import StockRepository
+from src.repositories.stock.read import StockRepository
 from src.schemas.filter import LevelFilter
 from tests.support.capture import CapturingSession
 from tests.support.stock import API, new_location, new_product, post_movement, receive

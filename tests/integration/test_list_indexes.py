@@ -32,7 +32,7 @@ from src.repositories.catalog import (
     LocationRepository,
     ProductRepository,
 )
-from src.repositories.stock import LEVELS_BY_KEY, MOVEMENTS_NEWEST_FIRST, StockRepository
+from src.repositories.stock.read import LEVELS_BY_KEY, MOVEMENTS_NEWEST_FIRST, StockRepository
 from src.repositories.user import BY_CREATED, UserRepository
 from src.schemas.filter import (
     LevelFilter,
