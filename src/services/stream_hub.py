@@ -77,7 +77,7 @@ class Batch(NamedTuple):
     through: Position
 
 
-class FeedHub:
+class StreamHub:
     def __init__(
         self, session_factory: async_sessionmaker[AsyncSession], broker: NotificationBroker
     ) -> None:

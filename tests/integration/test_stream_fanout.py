@@ -26,8 +26,8 @@ from src.models.user import Role, User
 from src.repositories.event.log import EventRepository
 from src.repositories.event.position import BEGINNING, Position
 from src.repositories.event.scan import scan_after
-from src.services.stream import EventService
-from src.services.stream_hub import FeedHub
+from src.services.stream import StreamService
+from src.services.stream_hub import StreamHub
 from tests.conftest import TEST_SECRET_KEY, make_settings
 from tests.support.factories import login_headers
 from tests.support.feed import append_committed, settle
@@ -178,7 +178,7 @@ def test_the_cap_setting_is_bounded(committed_database_url: str, tmp_path: Path)
 
 
 @contextlib.asynccontextmanager
-async def _service(url: str) -> AsyncIterator[tuple[EventService, NotificationBroker]]:
+async def _service(url: str) -> AsyncIterator[tuple[StreamService, NotificationBroker]]:
     from sqlalchemy.ext.asyncio import create_async_engine
 
     engine = create_async_engine(url)
@@ -188,7 +188,7 @@ async def _service(url: str) -> AsyncIterator[tuple[EventService, NotificationBr
     broker.mailbox_batches = 2
     factory = async_sessionmaker(engine, expire_on_commit=False)
     try:
-        yield EventService(factory, broker, CursorCodec(TEST_SECRET_KEY)), broker
+        yield StreamService(factory, broker, CursorCodec(TEST_SECRET_KEY)), broker
     finally:
         await broker.close()
         await engine.dispose()
@@ -201,7 +201,7 @@ async def _read_by_hub(broker: NotificationBroker, engine: AsyncEngine, name: st
     async with AsyncSession(engine) as session:
         newest = await EventRepository(session).newest_visible_position()
     hub = broker.reader
-    assert isinstance(hub, FeedHub)
+    assert isinstance(hub, StreamHub)
     async with asyncio.timeout(30):
         while hub.position != newest:
             broker.wake_all()
@@ -364,7 +364,7 @@ async def test_streams_outlive_a_reader_that_stopped(
         await _read_by_hub(broker, feed_engine, f"{tag}-0")
         assert _name(await first) == f"{tag}-0"
         hub = broker.reader
-        assert isinstance(hub, FeedHub)
+        assert isinstance(hub, StreamHub)
         await hub.aclose()
         assert not hub.running
         await append_committed(

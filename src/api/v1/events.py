@@ -10,7 +10,7 @@ import orjson
 from fastapi import Depends, Header, Query, Response
 from sse_starlette import EventSourceResponse
 
-from src.api.deps import CurrentUser, EventServiceDep
+from src.api.deps import CurrentUser, StreamServiceDep
 from src.api.responses import problem_responses
 from src.api.routing import PrefixRouter
 from src.api.streams import StreamCaller, event_source
@@ -88,7 +88,7 @@ def _page_json(page: FeedPage) -> bytes:
 
 async def open_feed_stream(
     caller: StreamCaller,
-    service: EventServiceDep,
+    service: StreamServiceDep,
     filters: Annotated[EventStreamFilter, Query()],
     after: Annotated[
         str | None,

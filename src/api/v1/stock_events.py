@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header
 from sse_starlette import EventSourceResponse
 
-from src.api.deps import EventServiceDep
+from src.api.deps import StreamServiceDep
 from src.api.responses import problem_responses
 from src.api.routing import PrefixRouter
 from src.api.streams import StreamCaller, event_source
@@ -21,7 +21,7 @@ router = PrefixRouter(prefix=f"{API_V1}/stock", tags=["stock"])
 
 async def open_stream(
     caller: StreamCaller,
-    service: EventServiceDep,
+    service: StreamServiceDep,
     last_event_id: Annotated[
         str | None,
         Header(
