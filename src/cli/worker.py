@@ -21,7 +21,7 @@ from src.config.settings import normalize_database_url
 from src.core import migrations
 from src.core.database import Database
 from src.core.logging import get_logger
-from src.core.webhook_targets import configure_lookups
+from src.core.webhook.targets import configure_lookups
 from src.jobs import JobRunner, background_jobs
 
 log = get_logger(__name__)

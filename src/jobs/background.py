@@ -19,13 +19,13 @@ from src.config import Settings
 from src.core.cursors import CursorCodec
 from src.core.metrics import observe_feed_lag
 from src.core.secretbox import SecretBox
-from src.core.webhook_http import WebhookSender
+from src.core.webhook.http import WebhookSender
 from src.jobs.runner import Continuous, Job, Periodic
 from src.services.feed import measure_feed_lag, purge_expired_events
 from src.services.idempotency import purge_expired
-from src.services.reservations import expire_overdue_reservations
-from src.services.sessions import purge_expired_sessions
-from src.services.webhook_dispatch import (
+from src.services.refresh_session import purge_expired_sessions
+from src.services.reservation import expire_overdue_reservations
+from src.services.webhook.dispatch import (
     DeliveryPolicy,
     WebhookWorker,
     measure_queue,

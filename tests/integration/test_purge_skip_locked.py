@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from src.core.database import build_session_factory
 from src.services.feed import purge_expired_events
 from src.services.idempotency import purge_expired
-from src.services.sessions import purge_expired_sessions
+from src.services.refresh_session import purge_expired_sessions
 from tests.support.factories import create_user
 
 AT_ONCE = 5  # seconds: far more than a pass takes, far less than a lock wait would

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from src.core.database import Database
 from src.core.event_types import EventType
 from src.models.event import Event
-from src.repositories.event_positions import BEGINNING, Position
-from src.repositories.events import EventRepository
+from src.repositories.event.log import EventRepository
+from src.repositories.event.position import BEGINNING, Position
 from tests.conftest import make_settings
 from tests.support.feed import CATCH_UP_SECONDS, append, settle
 

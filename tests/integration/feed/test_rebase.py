@@ -29,7 +29,7 @@ from src.core.exceptions import StalledFeed
 from src.main import create_app
 from src.models.user import Role
 from src.services.feed import POSITION_SCOPE
-from src.services.webhook_dispatch import dispatch
+from src.services.webhook.dispatch import dispatch
 from tests.conftest import TEST_SECRET_KEY, make_settings
 from tests.integration.feed.test_feed import serving
 from tests.support.factories import create_user, login_headers

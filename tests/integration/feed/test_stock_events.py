@@ -210,7 +210,7 @@ async def test_a_lost_listener_neither_ends_streams_nor_loses_movements(
     reconnecting) streams keep reading the log every STOCK_STREAM_POLL_SECONDS."""
     from sqlalchemy import text
 
-    from src.core.events import LISTENER_NAME
+    from src.core.notifications import LISTENER_NAME
 
     clerk, manager = people
     product = await new_product(committed_client, manager)
@@ -251,9 +251,9 @@ class _CountingReader:
 
 
 async def test_notifications_wake_the_one_reader_and_a_slow_mailbox_holds_back_nobody() -> None:
-    from src.core import events
+    from src.core import notifications
 
-    broker = events.EventBroker("postgresql+asyncpg://u@h/d", max_streams_per_user=5)
+    broker = notifications.NotificationBroker("postgresql+asyncpg://u@h/d", max_streams_per_user=5)
     broker._listening.set()  # as if it listened
     broker._task = asyncio.get_running_loop().create_future()  # type: ignore[assignment]
     reader = _CountingReader()
@@ -266,7 +266,7 @@ async def test_notifications_wake_the_one_reader_and_a_slow_mailbox_holds_back_n
         assert reader.woken.is_set()
         assert not fast.wake.is_set()
         assert not slow.wake.is_set()
-        for n in range(events.MAILBOX_BATCHES + 10):
+        for n in range(notifications.MAILBOX_BATCHES + 10):
             for subscription in broker.subscriptions:
                 subscription.deliver(n)  # never waits
             fast.pending.popleft()  # the fast stream keeps up
@@ -287,7 +287,7 @@ async def test_notifications_wake_the_one_reader_and_a_slow_mailbox_holds_back_n
 
 
 def test_asyncpg_dsn_keeps_unix_socket_hosts() -> None:
-    from src.core.events import asyncpg_dsn
+    from src.core.notifications import asyncpg_dsn
 
     dsn, extra = asyncpg_dsn(
         "postgresql+asyncpg://postgres@/stockroom?host=/run/stockroom&port=5432"

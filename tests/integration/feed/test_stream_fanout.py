@@ -20,14 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from src.core.cursors import CursorCodec
 from src.core.event_types import EventType
-from src.core.events import EventBroker
+from src.core.notifications import NotificationBroker
 from src.main import create_app
 from src.models.user import Role, User
-from src.repositories.event_positions import BEGINNING, Position
-from src.repositories.event_scan import scan_after
-from src.repositories.events import EventRepository
-from src.services.event_hub import FeedHub
-from src.services.events import EventService
+from src.repositories.event.log import EventRepository
+from src.repositories.event.position import BEGINNING, Position
+from src.repositories.event.scan import scan_after
+from src.services.stream import StreamService
+from src.services.stream_hub import StreamHub
 from tests.conftest import TEST_SECRET_KEY, make_settings
 from tests.support.factories import login_headers
 from tests.support.feed import append_committed, settle
@@ -178,30 +178,30 @@ def test_the_cap_setting_is_bounded(committed_database_url: str, tmp_path: Path)
 
 
 @contextlib.asynccontextmanager
-async def _service(url: str) -> AsyncIterator[tuple[EventService, EventBroker]]:
+async def _service(url: str) -> AsyncIterator[tuple[StreamService, NotificationBroker]]:
     from sqlalchemy.ext.asyncio import create_async_engine
 
     engine = create_async_engine(url)
-    broker = EventBroker(url, max_streams_per_user=5)
+    broker = NotificationBroker(url, max_streams_per_user=5)
     broker._listening.set()  # woken by hand in these tests, not by a LISTEN
     broker._task = asyncio.get_running_loop().create_future()  # type: ignore[assignment]
     broker.mailbox_batches = 2
     factory = async_sessionmaker(engine, expire_on_commit=False)
     try:
-        yield EventService(factory, broker, CursorCodec(TEST_SECRET_KEY)), broker
+        yield StreamService(factory, broker, CursorCodec(TEST_SECRET_KEY)), broker
     finally:
         await broker.close()
         await engine.dispose()
 
 
-async def _read_by_hub(broker: EventBroker, engine: AsyncEngine, name: str) -> None:
+async def _read_by_hub(broker: NotificationBroker, engine: AsyncEngine, name: str) -> None:
     """Commit one event and wait until the process's reader has read it."""
     await append_committed(engine, (EventType.PRODUCT_UPDATED, {"name": name}))
     await settle(engine)
     async with AsyncSession(engine) as session:
         newest = await EventRepository(session).newest_visible_position()
     hub = broker.reader
-    assert isinstance(hub, FeedHub)
+    assert isinstance(hub, StreamHub)
     async with asyncio.timeout(30):
         while hub.position != newest:
             broker.wake_all()
@@ -351,7 +351,7 @@ async def test_streams_outlive_a_reader_that_stopped(
 ) -> None:
     """Should the process's reader stop (it never should), open streams notice within
     IDLE_SECONDS, start it again and catch up by themselves: nothing is lost."""
-    import src.services.events as streams_module
+    import src.services.stream as streams_module
 
     monkeypatch.setattr(streams_module, "IDLE_SECONDS", 0.2)
     tag = uuid.uuid4().hex
@@ -364,7 +364,7 @@ async def test_streams_outlive_a_reader_that_stopped(
         await _read_by_hub(broker, feed_engine, f"{tag}-0")
         assert _name(await first) == f"{tag}-0"
         hub = broker.reader
-        assert isinstance(hub, FeedHub)
+        assert isinstance(hub, StreamHub)
         await hub.aclose()
         assert not hub.running
         await append_committed(

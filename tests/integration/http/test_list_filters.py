@@ -1,4 +1,4 @@
-"""List filters: each list reads one filter model from the query string (src/schemas/filters.py).
+"""List filters: each list reads one filter model from the query string (src/schemas/filter.py).
 
 Clients see no model: the OpenAPI document lists every filter as its own query parameter,
 and a bad value is a 422 that names that parameter.
@@ -13,7 +13,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from src.schemas.catalog import Code
-from src.schemas.filters import LEVEL_EXPANSIONS_PATTERN
+from src.schemas.filter import LEVEL_EXPANSIONS_PATTERN
 from tests.support.stock import new_location, new_product, post_movement, receive
 
 Headers = dict[str, str]

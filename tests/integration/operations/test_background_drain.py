@@ -13,8 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from src.core.database import build_session_factory
-from src.services.reservations import expire_overdue_reservations
-from src.services.webhook_dispatch import purge_finished_deliveries
+from src.services.reservation import expire_overdue_reservations
+from src.services.webhook.dispatch import purge_finished_deliveries
 from tests.integration.conftest import ShopFactory
 from tests.support.stock import level, new_location, receive, reserve
 from tests.support.webhook_shop import Shop

@@ -125,7 +125,7 @@ def test_serve_migrates_then_runs_uvicorn(
     assert kwargs["factory"] is True
     assert kwargs["workers"] == 2
     assert kwargs["log_config"] is None
-    # The protocol that limits header size and request time (tests/integration/test_http_limits).
+    # The protocol that limits header size and request time (tests/integration/http/test_limits.py).
     assert kwargs["http"] == "src.core.http_protocol:GuardedHttpToolsProtocol"
 
 

@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from src.repositories.event_positions import Position
-from src.repositories.event_scan import scan_after
-from src.repositories.events import EventRepository
+from src.repositories.event.log import EventRepository
+from src.repositories.event.position import Position
+from src.repositories.event.scan import scan_after
 from tests.integration.operations.test_list_indexes import (
     INDEX_SCANS,
     PAGE,

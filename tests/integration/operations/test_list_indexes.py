@@ -32,9 +32,9 @@ from src.repositories.catalog import (
     LocationRepository,
     ProductRepository,
 )
-from src.repositories.stock import LEVELS_BY_KEY, MOVEMENTS_NEWEST_FIRST, StockRepository
+from src.repositories.stock.read import LEVELS_BY_KEY, MOVEMENTS_NEWEST_FIRST, StockRepository
 from src.repositories.user import BY_CREATED, UserRepository
-from src.schemas.filters import (
+from src.schemas.filter import (
     LevelFilter,
     LocationFilter,
     MovementFilter,

@@ -15,7 +15,7 @@ from src.repositories.reservation import NEWEST_FIRST as RESERVATIONS_NEWEST_FIR
 from src.repositories.reservation import ReservationRepository
 from src.repositories.shipment import NEWEST_FIRST as SHIPMENTS_NEWEST_FIRST
 from src.repositories.shipment import ShipmentRepository
-from src.schemas.filters import ReservationFilter, ShipmentFilter
+from src.schemas.filter import ReservationFilter, ShipmentFilter
 from tests.integration.operations.test_list_indexes import (
     CODEC,
     ID,

@@ -19,9 +19,10 @@ from src.core import prepared
 from src.core.database import build_session_factory
 from src.core.db_errors import is_connection_lost
 from src.models.catalog import Product
-from src.repositories import idempotency, stock
+from src.repositories import idempotency
 from src.repositories.base import _page_query
 from src.repositories.catalog import _LOCATION_BY_ID, _PRODUCT_BY_ID
+from src.repositories.stock import read as stock
 from src.repositories.user import _ACTIVE_IN_SESSION
 from src.schemas.catalog import ProductRead
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.cursors import CursorCodec
-from src.repositories.stock import StockRepository
-from src.schemas.filters import LevelFilter
+from src.repositories.stock.read import StockRepository
+from src.schemas.filter import LevelFilter
 from tests.support.capture import CapturingSession
 from tests.support.stock import API, new_location, new_product, post_movement, receive
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from src.services.webhook_dispatch import disable_endpoint
+from src.services.webhook.dispatch import disable_endpoint
 from tests.support.webhook_api import (
     UNKNOWN,
     WEBHOOKS,

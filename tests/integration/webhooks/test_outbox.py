@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from src.core.ids import new_id
 from src.models.user import Role, User
 from src.models.webhook import WebhookDelivery, WebhookEndpoint
-from src.repositories.webhook_deliveries import WebhookDeliveryRepository
+from src.repositories.webhook.delivery import WebhookDeliveryRepository
 
 
 async def test_thousands_of_deliveries_are_queued_in_one_call_and_once(

@@ -32,13 +32,13 @@ from src.core.ids import new_id
 from src.core.logging import get_logger
 from src.core.metrics import observe_webhook_attempt, observe_webhook_queue
 from src.core.secretbox import SecretBox, SecretUnreadable
-from src.core.webhook_http import Outcome, WebhookSender
-from src.core.webhook_signing import sign
+from src.core.webhook.http import Outcome, WebhookSender
+from src.core.webhook.signing import sign
 from src.models.event import Event
-from src.repositories.event_positions import Position
-from src.repositories.events import EventRepository
-from src.repositories.webhook_deliveries import Claimed, WebhookDeliveryRepository
-from src.repositories.webhooks import Subscriber, WebhookRepository
+from src.repositories.event.log import EventRepository
+from src.repositories.event.position import Position
+from src.repositories.webhook.delivery import Claimed, WebhookDeliveryRepository
+from src.repositories.webhook.endpoint import Subscriber, WebhookRepository
 from src.schemas.feed import event_json
 from src.services.feed import encode_position, position_of
 

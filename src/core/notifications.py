@@ -2,7 +2,7 @@
 
 The event log is the truth; a NOTIFY on `events` (sent by the unit of work with each
 commit that appended events) only tells this process's one reader of the log (`reader`,
-see `src.services.event_hub`) to read it again from its last position; the reader fans
+see `src.services.stream_hub`) to read it again from its last position; the reader fans
 what it read out to the streams' subscriptions. So a wake costs one read per process,
 however many streams are open. A subscription's mailbox is bounded: a stream that falls
 behind is marked `lagging` (its mailbox emptied) and catches up by reading the log itself,
@@ -107,7 +107,7 @@ def asyncpg_dsn(database_url: str) -> tuple[str, dict[str, Any]]:
     return dsn, ({"host": host} if host else {})
 
 
-class EventBroker:
+class NotificationBroker:
     def __init__(
         self,
         database_url: str,

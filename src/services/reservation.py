@@ -24,10 +24,10 @@ from src.models.stock import Movement, MovementKind
 from src.models.user import ActiveUser
 from src.repositories.base import PageResult
 from src.repositories.reservation import ReservationRepository
-from src.schemas.filters import ReservationFilter
+from src.schemas.filter import ReservationFilter
 from src.schemas.reservation import ReservationCreate, ReservationFulfil, ReservationRead
 from src.schemas.stock import FulfilmentRead
-from src.services.stock_levels import LevelKeeper
+from src.services.level_keeper import LevelKeeper
 from src.services.unit_of_work import UnitOfWork
 
 _NOT_FOUND = "No reservation with this id"

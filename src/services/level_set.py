@@ -1,5 +1,5 @@
 """Postings of many lines (counts, shipments, receipts, cancellations) in a constant number of
-statements, whatever the line count, as batches are made (`src.services.batches`).
+statements, whatever the line count, as batches are made (`src.services.batch`).
 
 The products are locked in one statement and every level in another (`lock_many`, the fixed
 (product_id, location_id) order), so nothing else can change them: each line's figures are
@@ -21,9 +21,9 @@ from src.core.event_types import EventType
 from src.core.exceptions import Conflict, NotFound
 from src.models.stock import Movement
 from src.repositories.catalog import ProductState
-from src.repositories.levels import LevelChange, LevelState, Pair
+from src.repositories.stock.level import LevelChange, LevelState, Pair
 from src.schemas.stock import MovementRead
-from src.services.stock_levels import ARCHIVED_PRODUCT, NO_PRODUCT, LevelKeeper, bounded
+from src.services.level_keeper import ARCHIVED_PRODUCT, NO_PRODUCT, LevelKeeper, bounded
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ A logical dump keeps each event's `xid` from the server that wrote it. Restored 
 server, whose transaction ids are lower, those events sit "in the future": never below
 `pg_snapshot_xmin`, never visible. The rebase gives the log new xids below the rebasing
 transaction's own, keeping the order `(xid, seq)`: `seq` is kept (clients' event ids are
-found again by it, see `_after` in `src/repositories/events.py`), and a new xid starts
+found again by it, see `_after` in `src/repositories/event/log.py`), and a new xid starts
 only where the old order's `seq` goes down, so the log needs as few xids as its
 interleaved transactions require. Stored positions (webhook endpoints', the retention
 watermark) move to the new position of the last event at or before them.

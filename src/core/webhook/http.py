@@ -3,7 +3,7 @@
 A receiver cannot hold a worker: the whole attempt (resolving, connecting, sending, reading)
 is cut at the timeout, and at most `max_response_bytes` of its answer are read. Redirects
 are not followed (a 3xx is a failure, as the Standard Webhooks spec says), and the host is
-checked and pinned at connect time (`src.core.webhook_targets`).
+checked and pinned at connect time (`src.core.webhook.targets`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from src.core.webhook_targets import UnsafeTarget, build_client
+from src.core.webhook.targets import UnsafeTarget, build_client
 
 # Enough of a refusal's body to say why in the delivery log.
 _ERROR_BODY_CHARS = 200

@@ -1,8 +1,8 @@
 """Webhook endpoints (admins): register, change, rotate secrets, and look after deliveries.
 
 A new endpoint gets the events after the feed position at its creation (the newest visible
-event); the dispatcher (`src.services.webhook_dispatch`) turns them into deliveries. Targets
-are checked here (`src.core.webhook_targets`: no loopback, private or link-local hosts
+event); the dispatcher (`src.services.webhook.dispatch`) turns them into deliveries. Targets
+are checked here (`src.core.webhook.targets`: no loopback, private or link-local hosts
 unless allowed) and again at every attempt. Signing secrets are kept sealed
 (`src.core.secretbox`) and shown only in the response that created them.
 """
@@ -20,16 +20,16 @@ from src.core.cursors import CursorCodec
 from src.core.exceptions import Conflict, NotFound, ValidationFailed, WebhookLimit
 from src.core.ids import new_id
 from src.core.secretbox import SecretBox, SecretUnreadable
-from src.core.webhook_signing import new_secret
-from src.core.webhook_targets import UnsafeTarget, check_url
+from src.core.webhook.signing import new_secret
+from src.core.webhook.targets import UnsafeTarget, check_url
 from src.models.user import ActiveUser
 from src.models.webhook import WebhookEndpoint
 from src.repositories.base import PageResult
-from src.repositories.events import EventRepository
-from src.repositories.webhook_deliveries import WebhookDeliveryRepository
-from src.repositories.webhooks import WebhookRepository
+from src.repositories.event.log import EventRepository
+from src.repositories.webhook.delivery import WebhookDeliveryRepository
+from src.repositories.webhook.endpoint import WebhookRepository
 from src.schemas.feed import event_json
-from src.schemas.filters import DeliveryFilter
+from src.schemas.filter import DeliveryFilter
 from src.schemas.webhook import (
     DeliveryRead,
     RecoverRead,

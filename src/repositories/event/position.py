@@ -2,7 +2,7 @@
 
 A position is the pair `(xid, seq)`. Reads take only events whose transaction id is below
 the oldest transaction still running (`visible()`), so resuming after any position never
-skips an event (see src/repositories/events.py).
+skips an event (see src/repositories/event/log.py).
 """
 
 from __future__ import annotations

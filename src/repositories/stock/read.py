@@ -1,4 +1,4 @@
-"""Reads of stock levels and the ledger (levels change in `src.repositories.levels`)."""
+"""Reads of stock levels and the ledger (levels change in `src.repositories.stock.level`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import functools
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
 from sqlalchemy import (
@@ -24,13 +23,11 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from src.core.cursors import CursorCodec
-from src.core.ids import new_id
 from src.models.catalog import Location, Product
 from src.models.stock import Movement, StockLevel
 from src.repositories.base import PageResult, Repository, SortOrder, columns_for, keyset_page
-from src.repositories.unnest import columns_of, insert_rows
 from src.schemas.base import Schema
-from src.schemas.filters import LevelFilter, MovementFilter
+from src.schemas.filter import LevelFilter, MovementFilter
 from src.schemas.stock import LocationSummary, MovementRead, ProductSummary, StockLevelRead
 
 MOVEMENTS_NEWEST_FIRST = SortOrder("newest", (Movement.created_at, Movement.id), descending=True)
@@ -338,38 +335,3 @@ class StockRepository(Repository[StockLevel]):
             into=StockLevelRead,
             reshape=reshape,
         )
-
-
-class MovementRepository(Repository[Movement]):
-    """Ledger rows are only ever added (`add`, `add_all`); reads of the ledger live above."""
-
-    model = Movement
-
-    async def add_all(self, movements: Sequence[Movement]) -> None:
-        """Insert several rows in one statement whose SQL is the same whatever their number
-        (`src.repositories.unnest`), in the order given (`created_at`, the clock at each
-        insert, follows it); each movement gets its `id` (when it has none) and `created_at`.
-        The movements stay out of the session: the ledger is never updated."""
-        if not movements:
-            return
-        await self.session.flush()  # anything pending goes first, as with an ORM flush
-        for movement in movements:
-            if movement.id is None:
-                movement.id = new_id()
-        rows = [{name: _plain(getattr(m, name)) for name in _LEDGER_COLUMNS} for m in movements]
-        made = await self.session.execute(
-            insert_rows(Movement.__table__, _LEDGER_COLUMNS, ("id", "created_at")),
-            columns_of(rows, _LEDGER_COLUMNS),
-        )
-        created = {row.id: row.created_at for row in made}
-        for movement in movements:
-            movement.created_at = created[movement.id]
-
-
-# Every column of a ledger row but `created_at` (the database's clock at the insert).
-_LEDGER_COLUMNS = tuple(c.name for c in Movement.__table__.c if c.name != "created_at")
-
-
-def _plain(value: Any) -> Any:
-    """A column value as the driver takes it inside an array (an enum as its value)."""
-    return value.value if isinstance(value, Enum) else value

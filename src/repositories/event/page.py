@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 
 from src.models.event import Event, EventWatermark
-from src.repositories.event_positions import Position, follows, lost_position, visible
+from src.repositories.event.position import Position, follows, lost_position, visible
 
 
 class FeedRow(NamedTuple):

@@ -35,8 +35,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from src.core.event_types import EVENT_TYPES, FEED_CHANNEL, EventType
 from src.models.event import XID8, Event, EventWatermark
 from src.repositories.base import Repository
-from src.repositories.event_pages import PAGES, FeedPageRows, FeedRow
-from src.repositories.event_positions import (
+from src.repositories.event.page import PAGES, FeedPageRows, FeedRow
+from src.repositories.event.position import (
     BEGINNING,
     Position,
     follows,

@@ -17,8 +17,8 @@ from sqlalchemy import Integer, Select, bindparam, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.models.event import Event
-from src.repositories.event_pages import only_types
-from src.repositories.event_positions import BEGINNING, Position, follows, visible
+from src.repositories.event.page import only_types
+from src.repositories.event.position import BEGINNING, Position, follows, visible
 
 
 class LogEvent(NamedTuple):

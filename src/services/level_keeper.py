@@ -24,9 +24,9 @@ from src.models.catalog import Location, Product
 from src.models.stock import Movement
 from src.repositories.base import violated_constraint
 from src.repositories.catalog import LocationRepository, ProductRepository
-from src.repositories.levels import LevelRepository, LevelState
 from src.repositories.reservation import ReservationRepository
-from src.repositories.stock import MovementRepository
+from src.repositories.stock.level import LevelRepository, LevelState
+from src.repositories.stock.movement import MovementRepository
 from src.schemas.reservation import ReservationRead
 from src.schemas.stock import MovementRead
 from src.services.unit_of_work import UnitOfWork

@@ -22,7 +22,7 @@ from src.core.cursors import CursorCodec
 from src.core.ids import new_id
 from src.models.webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from src.repositories.base import PageResult, Repository, SortOrder, keyset_page
-from src.schemas.filters import DeliveryFilter
+from src.schemas.filter import DeliveryFilter
 
 DELIVERIES_NEWEST_FIRST = SortOrder("newest", (WebhookDelivery.id,), descending=True)
 

@@ -26,12 +26,12 @@ from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from src.core.events import EventBroker
 from src.core.logging import get_logger
+from src.core.notifications import NotificationBroker
 from src.core.sse_frames import sse_frame
-from src.repositories.event_positions import Position
-from src.repositories.event_scan import LogEvent, Scan, scan_after
-from src.repositories.events import EventRepository
+from src.repositories.event.log import EventRepository
+from src.repositories.event.position import Position
+from src.repositories.event.scan import LogEvent, Scan, scan_after
 
 log = get_logger(__name__)
 
@@ -77,9 +77,9 @@ class Batch(NamedTuple):
     through: Position
 
 
-class FeedHub:
+class StreamHub:
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], broker: EventBroker
+        self, session_factory: async_sessionmaker[AsyncSession], broker: NotificationBroker
     ) -> None:
         self._session_factory = session_factory
         self._broker = broker

@@ -9,7 +9,7 @@ level, and each line's `received + damaged + canceled <= shipped` is a database 
 Lock order: the shipment's row, then its levels in (product_id, location_id) order; creating
 one locks the levels first but its row is new, so no two paths wait on each other in turn.
 Each takes a constant number of statements whatever its line count: the levels are locked,
-changed and the ledger rows inserted set-based (`src.services.level_sets`).
+changed and the ledger rows inserted set-based (`src.services.level_set`).
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ from src.models.shipment import Shipment, ShipmentLine, ShipmentStatus
 from src.models.stock import AdjustmentReason, Movement, MovementKind
 from src.models.user import ActiveUser
 from src.repositories.base import PageResult
-from src.repositories.levels import LevelState
 from src.repositories.shipment import LineChange, ShipmentRepository
-from src.schemas.filters import ShipmentFilter
+from src.repositories.stock.level import LevelState
+from src.schemas.filter import ShipmentFilter
 from src.schemas.shipment import ShipmentCreate, ShipmentRead, ShipmentReceipt
-from src.services.level_sets import LevelSet, usable_products
-from src.services.stock_levels import LevelKeeper
+from src.services.level_keeper import LevelKeeper
+from src.services.level_set import LevelSet, usable_products
 from src.services.unit_of_work import UnitOfWork
 
 _NOT_FOUND = "No shipment with this id"
@@ -54,7 +54,7 @@ class ShipmentService:
         self, data: ShipmentCreate, *, actor: ActiveUser, request_id: str | None
     ) -> ShipmentRead:
         """Send every line, or none: the source's available stock must cover each line. A
-        constant number of statements whatever the line count (`src.services.level_sets`)."""
+        constant number of statements whatever the line count (`src.services.level_set`)."""
         source, to = data.from_location_id, data.to_location_id
         await self.levels.usable_location(source)
         await self.levels.usable_location(to)

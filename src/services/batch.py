@@ -22,10 +22,10 @@ from src.core.ids import new_id
 from src.models.catalog import Location, Product
 from src.models.stock import Movement
 from src.models.user import ActiveUser
-from src.repositories.levels import LevelState, Pair
+from src.repositories.stock.level import LevelState, Pair
 from src.schemas.catalog import MAX_QUANTITY
 from src.schemas.stock import BatchCreate, BatchRead, MovementCreate, MovementRead
-from src.services.stock_levels import TOO_MUCH, LevelKeeper, bounded
+from src.services.level_keeper import TOO_MUCH, LevelKeeper, bounded
 
 T = TypeVar("T")
 

@@ -1,5 +1,5 @@
 """Webhook endpoints, each with its own place in the event log (the outbox of their
-deliveries is `src.repositories.webhook_deliveries`)."""
+deliveries is `src.repositories.webhook.delivery`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from src.core.cursors import CursorCodec
 from src.models.event import XID8
 from src.models.webhook import WebhookEndpoint
 from src.repositories.base import PageResult, Repository, SortOrder
-from src.repositories.event_positions import Position
+from src.repositories.event.position import Position
 
 ENDPOINTS_NEWEST_FIRST = SortOrder(
     "newest", (WebhookEndpoint.created_at, WebhookEndpoint.id), descending=True

@@ -15,7 +15,7 @@ from src.models.user import ActiveUser, Role, User
 from src.repositories.base import PageResult
 from src.repositories.refresh_session import RefreshSessionRepository
 from src.repositories.user import UserRepository
-from src.schemas.filters import UserFilter
+from src.schemas.filter import UserFilter
 from src.schemas.user import PasswordChange, UserAdminCreate, UserAdminUpdate, UserSelfUpdate
 from src.services.auth import AuthPolicy, add_user
 

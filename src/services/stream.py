@@ -3,7 +3,7 @@ followed live, in the feed's one order.
 
 A stream keeps its last position. It catches up by reading the log itself after it (pages
 of `PAGE`, each in a short session of its own: an idle stream holds no connection), then
-follows what the process's one reader (`src.services.event_hub.FeedHub`) fans out to its
+follows what the process's one reader (`src.services.stream_hub.StreamHub`) fans out to its
 mailbox, skipping what it has already passed. It yields chunks: a page of its catch-up, or
 all its mailbox holds, which the response sends as one message of pre-encoded frames. A
 stream that fell behind (its mailbox overflowed) catches up by itself again. As the log
@@ -26,17 +26,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.core.cursors import CursorCodec
 from src.core.event_types import EventType
-from src.core.events import EventBroker, Subscription
 from src.core.exceptions import CursorExpired, MalformedRequest
 from src.core.logging import get_logger
-from src.repositories.event_positions import Position
-from src.repositories.event_scan import LogEvent, Scan, resolved, scan_after
-from src.repositories.events import EventRepository
-from src.repositories.stock import StockRepository
+from src.core.notifications import NotificationBroker, Subscription
+from src.repositories.event.log import EventRepository
+from src.repositories.event.position import Position
+from src.repositories.event.scan import LogEvent, Scan, resolved, scan_after
+from src.repositories.stock.read import StockRepository
 from src.schemas.feed import event_json
 from src.schemas.stock import MovementRead
-from src.services.event_hub import PAGE, FeedHub, SharedEvent, StreamedEvent
 from src.services.feed import decode_position, encode_position
+from src.services.stream_hub import PAGE, SharedEvent, StreamedEvent, StreamHub
 
 log = get_logger(__name__)
 
@@ -50,14 +50,14 @@ Render = Callable[[LogEvent], StreamedEvent]
 # What a stream sends at once (never empty), oldest first.
 Chunk = tuple[StreamedEvent, ...]
 
-__all__ = ["Chunk", "EventService", "LogStream", "StreamedEvent"]
+__all__ = ["Chunk", "LogStream", "StreamService", "StreamedEvent"]
 
 
 class LogStream:
     def __init__(
         self,
         read: Callable[[Position], Awaitable[Scan]],
-        hub: FeedHub,
+        hub: StreamHub,
         subscription: Subscription,
         start: Position,
         types: frozenset[str],
@@ -121,13 +121,13 @@ class LogStream:
         return event.position > last and (not self._types or event.type in self._types)
 
 
-class EventService:
+class StreamService:
     """Streams outlive the request's transaction: every read opens its own short session."""
 
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
-        broker: EventBroker,
+        broker: NotificationBroker,
         codec: CursorCodec,
     ) -> None:
         self.session_factory = session_factory
@@ -173,11 +173,11 @@ class EventService:
 
         return LogStream(read, self._hub(), subscription, start, types, render)
 
-    def _hub(self) -> FeedHub:
+    def _hub(self) -> StreamHub:
         """The process's one reader, started with its first stream."""
         hub = self.broker.reader
-        if not isinstance(hub, FeedHub):
-            hub = FeedHub(self.session_factory, self.broker)
+        if not isinstance(hub, StreamHub):
+            hub = StreamHub(self.session_factory, self.broker)
             self.broker.reader = hub
         return hub
 

@@ -17,8 +17,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, UUID, insert
 
 from src.models.stock import StockLevel
 from src.repositories.base import Repository
-from src.repositories.stock_posting import PREFIX as POSTING_PREFIX
-from src.repositories.stock_posting import added_to_level, posting_statement
+from src.repositories.stock.posting import PREFIX as POSTING_PREFIX
+from src.repositories.stock.posting import added_to_level, posting_statement
 
 Pair = tuple[uuid.UUID, uuid.UUID]
 
