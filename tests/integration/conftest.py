@@ -1,3 +1,7 @@
+"""Fixtures used by several feature folders: users and their logins, the committed
+database and its app, databases of a test's or a module's own, stocked levels and the webhook
+shop. A fixture only one folder uses lives in that folder's conftest.py."""
+
 from __future__ import annotations
 
 import contextlib
@@ -13,12 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from src.main import create_app
 from src.models.user import Role, User
-from tests.conftest import make_settings
-from tests.support.console import ConsoleSite, console_site
 from tests.support.databases import TestServer
 from tests.support.factories import create_user, login_headers
+from tests.support.settings import make_settings
 from tests.support.stock import new_location, new_product, receive
-from tests.support.webhook_shop import Shop, open_shop
+from tests.support.webhook_shop import Shop, ShopFactory, open_shop
 
 Headers = dict[str, str]
 
@@ -179,9 +182,6 @@ async def staff(
     return clerk, manager, admin
 
 
-ShopFactory = Callable[..., Awaitable[Shop]]
-
-
 @pytest.fixture
 async def shop(own_database_url: str, tmp_path: Path) -> AsyncIterator[ShopFactory]:
     """Opens a webhook test shop on a database of the test's own (see webhook_shop)."""
@@ -191,19 +191,3 @@ async def shop(own_database_url: str, tmp_path: Path) -> AsyncIterator[ShopFacto
             return await open_shop(stack, own_database_url, tmp_path, **overrides)
 
         yield factory
-
-
-@pytest.fixture(scope="session")
-def console_database_url(pg_server: TestServer) -> Iterator[str]:
-    with pg_server.migrated_database("stockroom_console") as url:
-        yield url
-
-
-@pytest.fixture(scope="session")
-async def console(
-    console_database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[ConsoleSite]:
-    """The console served with the API and from two other origins, and a browser, shared
-    by the browser tests, which make their own users and stock (tests/support/console.py)."""
-    async with console_site(console_database_url, tmp_path_factory.mktemp("console")) as site:
-        yield site

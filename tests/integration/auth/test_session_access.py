@@ -4,7 +4,7 @@ once (logout, reuse detection, deactivation), and reactivating a user revives no
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -15,10 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from src.core import prepared
 from src.models.user import User
-from tests.support.factories import bearer, password_grant, refresh_grant, token_pair
+from tests.support.factories import MakeUser, bearer, password_grant, refresh_grant, token_pair
 
 Headers = dict[str, str]
-MakeUser = Callable[..., Awaitable[User]]
 ME = "/api/v1/users/me"
 LOGOUT_URL = "/api/v1/auth/logout"
 

@@ -14,8 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.main import create_app
-from tests.conftest import make_settings
 from tests.support.servers import in_process
+from tests.support.settings import make_settings
 from tests.support.stock import (
     API,
     level,

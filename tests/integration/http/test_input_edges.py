@@ -143,7 +143,7 @@ async def test_openapi_documents_body_errors(client: httpx.AsyncClient) -> None:
 def throttled_app(app: object, database_url: str, tmp_path: object) -> object:
     from src.dependencies import get_database
     from src.main import create_app
-    from tests.conftest import make_settings
+    from tests.support.settings import make_settings
 
     throttled = create_app(
         make_settings(database_url, tmp_path, login_rate_limit_per_client="2/minute")  # type: ignore[arg-type]

@@ -3,13 +3,11 @@ client that sent JSON to send a form, and HEAD answers wherever GET does."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import httpx
 
-from src.models.user import User
 from tests.support.factories import (
     DEFAULT_PASSWORD,
+    MakeUser,
     bearer,
     password_grant,
     refresh_grant,
@@ -18,7 +16,6 @@ from tests.support.factories import (
 from tests.support.stock import new_location, new_product, receive
 
 Headers = dict[str, str]
-MakeUser = Callable[..., Awaitable[User]]
 TOKEN_URL = "/api/v1/auth/token"
 
 

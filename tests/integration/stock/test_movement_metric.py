@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.integration.operations.test_metrics import sample
+from tests.support.metrics import sample
 from tests.support.stock import new_location, new_product, on_hand, receive
 
 Headers = dict[str, str]

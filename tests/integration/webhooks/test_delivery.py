@@ -14,8 +14,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.integration.conftest import ShopFactory
-from tests.support.webhook_shop import API
+from tests.support.webhook_shop import API, ShopFactory
 from tests.support.webhooks import Answer, Delivery, Receiver, receiving
 
 

@@ -16,8 +16,9 @@ from fastapi import FastAPI
 
 from src.config import Settings
 from src.models.user import Role, User
-from tests.conftest import client_beside, make_settings
+from tests.support.apps import client_beside
 from tests.support.factories import login_headers
+from tests.support.settings import make_settings
 from tests.support.webhook_api import (
     PUBLIC_URL,
     UNKNOWN,
