@@ -18,12 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from src.main import create_app
 from src.models.user import Role, User
 from tests.support.databases import TestServer
-from tests.support.factories import create_user, login_headers
+from tests.support.factories import Headers, create_user, login_headers
 from tests.support.settings import make_settings
 from tests.support.stock import new_location, new_product, receive
 from tests.support.webhook_shop import Shop, ShopFactory, open_shop
-
-Headers = dict[str, str]
 
 
 @pytest.fixture

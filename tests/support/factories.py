@@ -28,6 +28,8 @@ _TEST_HASHER = PasswordHash(
 )
 _DEFAULT_HASHER = PasswordHash.recommended()
 _hash_cache: dict[str, str] = {}
+# Request headers, such as a login's Authorization.
+Headers = dict[str, str]
 # The `make_user` fixtures: keyword arguments of `create_user`, a new user.
 MakeUser = Callable[..., Awaitable[User]]
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from tests.support.pgproxy import RoundTripProxy
-from tests.support.stock import API, new_product
+from tests.support.stock import API, Item, new_product
 
 
 @dataclass
@@ -30,7 +30,6 @@ class Counted:
         return response, made
 
 
-Item = dict[str, Any]
 # BEGIN, the user/session check, the location (FOR SHARE), the products (FOR SHARE, one
 # statement), the levels' locks (one), their changes (one), the ledger rows (one INSERT), the
 # events, COMMIT.

@@ -8,6 +8,10 @@ from typing import Any
 import httpx
 
 API = "/api/v1"
+# A record as the API answers it (a product, a location, a level, a movement...).
+Item = dict[str, Any]
+# The `stocked` fixture: a product with 10 on hand at `a`, and an empty location `b`.
+Stocked = tuple[Item, Item, Item]
 
 
 def _tag() -> str:

@@ -15,9 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from src.core import prepared
 from src.models.user import User
-from tests.support.factories import MakeUser, bearer, password_grant, refresh_grant, token_pair
+from tests.support.factories import (
+    Headers,
+    MakeUser,
+    bearer,
+    password_grant,
+    refresh_grant,
+    token_pair,
+)
 
-Headers = dict[str, str]
 ME = "/api/v1/users/me"
 LOGOUT_URL = "/api/v1/auth/logout"
 

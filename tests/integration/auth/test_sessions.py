@@ -18,14 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from src.models.user import Role, User
 from tests.support.factories import (
     DEFAULT_PASSWORD,
+    Headers,
     MakeUser,
     bearer,
     password_grant,
     refresh_grant,
     token_pair,
 )
-
-Headers = dict[str, str]
 
 LOGOUT_URL = "/api/v1/auth/logout"
 PASSWORD_URL = "/api/v1/users/me/password"

@@ -18,6 +18,7 @@ from src.models.user import Role
 from tests.support.factories import (
     DEFAULT_PASSWORD,
     TOKEN_URL,
+    Headers,
     MakeUser,
     bearer,
     password_grant,
@@ -33,7 +34,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", AuthlibDeprecationWarning)
     from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
-Headers = dict[str, str]
 
 REGISTER_URL = "/api/v1/auth/register"
 # Secrets and internal columns that must never appear in any response body.

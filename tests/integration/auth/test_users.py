@@ -9,9 +9,7 @@ import httpx
 import pytest
 
 from src.models.user import Role, User
-from tests.support.factories import MakeUser, login_headers
-
-Headers = dict[str, str]
+from tests.support.factories import Headers, MakeUser, login_headers
 
 
 async def test_me_returns_the_caller(

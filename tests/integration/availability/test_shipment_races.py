@@ -11,9 +11,8 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tests.support.factories import Headers
 from tests.support.stock import API, level, new_location, new_product, receive, ship
-
-Headers = dict[str, str]
 
 
 async def _in_transit(

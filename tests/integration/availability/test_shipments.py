@@ -8,11 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.stock import API, level, new_product, post_movement, receive, ship
-
-Headers = dict[str, str]
-Item = dict[str, Any]
-Stocked = tuple[Item, Item, Item]
+from tests.support.factories import Headers
+from tests.support.stock import API, Item, Stocked, level, new_product, post_movement, receive, ship
 
 
 async def _shipped(client: httpx.AsyncClient, headers: Headers, stocked: Stocked, n: int) -> Any:

@@ -16,10 +16,9 @@ import httpx
 import pytest
 
 from src.models.user import Role
-from tests.support.factories import MakeUser, login_headers, unique_email
+from tests.support.factories import Headers, MakeUser, login_headers, unique_email
 from tests.support.stock import new_location, new_product
 
-Headers = dict[str, str]
 PROBLEM = "application/problem+json"
 GOOD = "correct horse battery staple"
 

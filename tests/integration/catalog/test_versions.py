@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.factories import Headers
 from tests.support.stock import new_location, new_product, receive
 
-Headers = dict[str, str]
 Maker = Callable[..., Awaitable[dict[str, Any]]]
 KINDS = [
     pytest.param("/api/v1/products", new_product, {"name": "Renamed"}, id="products"),

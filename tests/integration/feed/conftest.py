@@ -12,10 +12,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from src.models.user import Role
-from tests.support.factories import MakeUser, login_headers
+from tests.support.factories import Headers, MakeUser, login_headers
 from tests.support.settings import TEST_SECRET_KEY
-
-Headers = dict[str, str]
 
 
 @pytest.fixture

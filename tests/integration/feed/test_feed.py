@@ -18,12 +18,11 @@ from src.core.event_types import EventType
 from src.models.user import Role
 from src.services.feed import POSITION_SCOPE
 from tests.support.apps import serving
-from tests.support.factories import committed_headers
+from tests.support.factories import Headers, committed_headers
 from tests.support.feed import append, append_committed, eventually, head, settle
 from tests.support.metrics import sample
 from tests.support.settings import TEST_SECRET_KEY
 
-Headers = dict[str, str]
 EVENTS = "/api/v1/events"
 LAG = "stockroom_event_feed_lag_seconds"
 

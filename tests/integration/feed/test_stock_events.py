@@ -12,12 +12,11 @@ import httpx
 from fastapi import FastAPI
 
 from src.main import create_app
+from tests.support.factories import Headers
 from tests.support.servers import running, served
 from tests.support.settings import TEST_SECRET_KEY, make_settings
 from tests.support.sse import STOCK_STREAM, sse
 from tests.support.stock import new_location, new_product, post_movement, receive
-
-Headers = dict[str, str]
 
 
 def about(product_id: str) -> Callable[[dict[str, Any]], bool]:

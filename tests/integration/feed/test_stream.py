@@ -19,14 +19,13 @@ from src.core.event_types import EventType
 from src.main import create_app
 from src.models.user import Role
 from src.services.feed import POSITION_SCOPE
-from tests.support.factories import MakeUser, create_user, login_headers
+from tests.support.factories import Headers, MakeUser, create_user, login_headers
 from tests.support.feed import append_committed, head, settle
 from tests.support.servers import running, served
 from tests.support.settings import TEST_SECRET_KEY, make_settings
 from tests.support.sse import FEED_STREAM, STOCK_STREAM, sse
 from tests.support.stock import new_location, new_product, receive
 
-Headers = dict[str, str]
 FEED = "/api/v1/events"
 
 

@@ -26,14 +26,13 @@ from src.repositories.event_scan import scan_after
 from src.repositories.events import EventRepository
 from src.services.event_hub import FeedHub
 from src.services.events import EventService
-from tests.support.factories import MakeUser, login_headers
+from tests.support.factories import Headers, MakeUser, login_headers
 from tests.support.feed import append_committed, log_reads, settle
 from tests.support.servers import running
 from tests.support.settings import TEST_SECRET_KEY, make_settings
 from tests.support.sse import FEED_STREAM, STOCK_STREAM, SseReader, sse
 from tests.support.stock import new_location, new_product, receive
 
-Headers = dict[str, str]
 POSTINGS = 5
 
 

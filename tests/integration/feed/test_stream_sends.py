@@ -23,13 +23,11 @@ from starlette.types import Message, Receive, Scope, Send
 from src.core.event_types import FEED_CHANNEL, EventType
 from src.main import create_app
 from src.models.user import Role
-from tests.support.factories import MakeUser, login_headers
+from tests.support.factories import Headers, MakeUser, login_headers
 from tests.support.feed import append, log_reads
 from tests.support.servers import running
 from tests.support.settings import make_settings
 from tests.support.sse import FEED_STREAM, SseReader, sse
-
-Headers = dict[str, str]
 
 
 class CountingSends:

@@ -10,12 +10,11 @@ import pytest
 
 from src.main import create_app
 from src.models.user import Role
-from tests.support.factories import MakeUser, login_headers
+from tests.support.factories import Headers, MakeUser, login_headers
 from tests.support.servers import running
 from tests.support.settings import make_settings
 from tests.support.stock import new_location, new_product
 
-Headers = dict[str, str]
 # Headers that differ between any two responses.
 VARYING = {"x-request-id", "ratelimit-remaining", "ratelimit-reset", "date"}
 

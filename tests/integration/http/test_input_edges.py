@@ -5,9 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.support.factories import Headers
 from tests.support.stock import new_location, new_product, on_hand, post_movement, receive
-
-Headers = dict[str, str]
 
 
 @pytest.mark.parametrize(

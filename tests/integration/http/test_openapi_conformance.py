@@ -16,12 +16,11 @@ from fastapi import FastAPI
 
 from src.models.user import User
 from tests.support.apps import client_beside
-from tests.support.factories import password_grant, refresh_grant
+from tests.support.factories import Headers, password_grant, refresh_grant
 from tests.support.settings import make_settings
 from tests.support.stock import new_location, new_product, on_hand, post_movement, receive
 
 API = "/api/v1"
-Headers = dict[str, str]
 Document = dict[str, Any]
 
 # The headers the document describes (src/api/openapi/headers.py).

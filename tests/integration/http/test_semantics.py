@@ -7,6 +7,7 @@ import httpx
 
 from tests.support.factories import (
     DEFAULT_PASSWORD,
+    Headers,
     MakeUser,
     bearer,
     password_grant,
@@ -15,7 +16,6 @@ from tests.support.factories import (
 )
 from tests.support.stock import new_location, new_product, receive
 
-Headers = dict[str, str]
 TOKEN_URL = "/api/v1/auth/token"
 
 

@@ -9,12 +9,11 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from src.main import create_app
+from tests.support.factories import Headers
 from tests.support.metrics import sample
 from tests.support.servers import serve_process
 from tests.support.settings import TEST_SECRET_KEY, make_settings
 from tests.support.stock import new_location, new_product, post_movement, receive
-
-Headers = dict[str, str]
 
 
 async def test_requests_are_counted_by_route_template(client: httpx.AsyncClient) -> None:

@@ -29,9 +29,8 @@ from tests.support.round_trips import (
     shipment_body,
     stocked_products,
 )
-from tests.support.stock import API, new_location
+from tests.support.stock import API, Item, new_location
 
-Item = dict[str, Any]
 SIZES = (3, 40)  # line counts never posted before the count
 WARM = 2  # the line count every request is warmed on
 # A batch on one level: BEGIN, the check, the product and the location (FOR SHARE), the level's
