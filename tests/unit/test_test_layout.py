@@ -88,14 +88,15 @@ def test_the_import_check_finds_a_borrowed_helper() -> None:
     assert not _borrowed(module, "from .conftest_helpers import x")
 
 
-@pytest.mark.parametrize(
-    "path", _python_files(), ids=lambda path: path.relative_to(TESTS).as_posix()
-)
-def test_no_module_imports_a_test_module_or_a_conftest(path: Path) -> None:
-    borrowed = _borrowed(_module_name(path), path.read_text(encoding="utf-8"))
-    assert not borrowed, (
-        f"{path.relative_to(ROOT)} imports {borrowed}: move what it needs to tests/support/ "
-        "(helpers, constants, type aliases) or to the folder's conftest.py (fixtures)"
+def test_no_module_imports_a_test_module_or_a_conftest() -> None:
+    borrowing = {
+        path.relative_to(ROOT).as_posix(): borrowed
+        for path in _python_files()
+        if (borrowed := _borrowed(_module_name(path), path.read_text(encoding="utf-8")))
+    }
+    assert not borrowing, (
+        f"{borrowing}: move what they need to tests/support/ (helpers, constants, type "
+        "aliases) or to the folder's conftest.py (fixtures)"
     )
 
 
@@ -110,7 +111,9 @@ def test_integration_tests_sit_in_feature_folders() -> None:
 
 def _feature_folders() -> list[Path]:
     return sorted(
-        path for path in INTEGRATION.iterdir() if path.is_dir() and path.name != "__pycache__"
+        path
+        for path in INTEGRATION.iterdir()
+        if path.is_dir() and not path.name.startswith(("_", "."))
     )
 
 
