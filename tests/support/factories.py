@@ -109,6 +109,11 @@ async def committed_headers(
     return await login_headers(client, user)
 
 
+def sid_of(access_token: str) -> str:
+    """The session an access token belongs to (its `sid` claim)."""
+    return str(jwt.decode(access_token, options={"verify_signature": False})["sid"])
+
+
 # ------------------------------------------------------------------ hand-made access tokens
 TOKEN_ISSUER = "stockroom"
 TOKEN_AUDIENCE = "stockroom-api"

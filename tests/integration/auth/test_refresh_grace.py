@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -21,17 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from src.core.tokens import hash_refresh_token
 from src.main import create_app
 from tests.support.apps import client_beside
-from tests.support.factories import MakeUser, bearer, refresh_grant, token_pair
+from tests.support.factories import MakeUser, bearer, refresh_grant, sid_of, token_pair
 from tests.support.servers import in_process
 from tests.support.settings import make_settings
 
 Pair = dict[str, Any]
 ClientWithGrace = Callable[[float], AbstractAsyncContextManager[httpx.AsyncClient]]
 LOGOUT_URL = "/api/v1/auth/logout"
-
-
-def sid_of(access_token: str) -> str:
-    return str(jwt.decode(access_token, options={"verify_signature": False})["sid"])
 
 
 async def works(client: httpx.AsyncClient, access_token: str) -> bool:

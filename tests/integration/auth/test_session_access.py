@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
-import jwt
 from pytest_mock import MockerFixture
 from sqlalchemy import event, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -21,15 +20,12 @@ from tests.support.factories import (
     bearer,
     password_grant,
     refresh_grant,
+    sid_of,
     token_pair,
 )
 
 ME = "/api/v1/users/me"
 LOGOUT_URL = "/api/v1/auth/logout"
-
-
-def sid_of(access_token: str) -> str:
-    return str(jwt.decode(access_token, options={"verify_signature": False})["sid"])
 
 
 async def works(client: httpx.AsyncClient, access_token: str) -> bool:
