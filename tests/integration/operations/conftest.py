@@ -19,18 +19,21 @@ from tests.support.servers import in_process
 from tests.support.settings import make_settings
 from tests.support.stock import new_location, new_product, receive
 
-
-@pytest.fixture
-async def no_seqscan(connection: AsyncConnection) -> AsyncConnection:
-    await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-    return connection
-
-
 FAR = 86_400.0  # seconds: background loops that must not run during a count
 
 
 @pytest.fixture
+async def no_seqscan(connection: AsyncConnection) -> AsyncConnection:
+    """The test's connection with sequential scans off: test tables are tiny, so the planner
+    would otherwise scan them whatever the indexes (tests/support/plans.py)."""
+    await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    return connection
+
+
+@pytest.fixture
 async def counted(own_database_url: str, tmp_path: Path) -> AsyncIterator[Counted]:
+    """An app on a database of the test's own, reached through a proxy that counts round
+    trips, with one pooled connection, a clerk, a manager and a stocked product."""
     engine = create_async_engine(own_database_url)
     async with engine.connect() as connection:
         manager = await create_user(connection, role=Role.MANAGER)
