@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 from src.cli import app
 from src.cli.worker import _work
 from src.main import create_app
-from tests.conftest import TEST_SECRET_KEY, make_settings
 from tests.support.databases import TestServer
 from tests.support.factories import create_user
+from tests.support.settings import TEST_SECRET_KEY, make_settings
 
 runner = CliRunner()
 UNREACHABLE = "postgresql://nobody@127.0.0.1:1/nothing"

@@ -27,9 +27,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from src.models.user import Role, User
-from tests.conftest import TEST_SECRET_KEY
 from tests.support.factories import create_user, login_headers
 from tests.support.servers import served
+from tests.support.settings import TEST_SECRET_KEY
 from tests.support.stock import level, new_location, new_product, receive, reserve
 from tests.support.webhooks import Receiver, receiving
 from tests.support.workers import WorkerProcess, working
