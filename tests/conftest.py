@@ -14,6 +14,7 @@ against TEST_DATABASE_URL's one server is serial.
 
 from __future__ import annotations
 
+import compileall
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -33,7 +34,7 @@ from src.main import create_app
 from tests.support.databases import TestServer, hold_statistics, test_server
 from tests.support.factories import TEST_HASH_COST
 from tests.support.logs import lines_to
-from tests.support.servers import in_process
+from tests.support.servers import PROJECT_ROOT, in_process
 
 TEST_SECRET_KEY = "k3Y-for-tests-only-9f8e7d6c5b4a3210zyxwvu"
 
@@ -43,6 +44,21 @@ os.environ.setdefault(
     "REDIS_KEY_PREFIX",
     f"stockroom-test:{os.environ.get('PYTEST_XDIST_WORKER', 'main')}:{uuid.uuid4().hex[:8]}",
 )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile src once, before any worker starts: where PYTHONDONTWRITEBYTECODE is set, each
+    server or CLI process the tests start would otherwise compile it again (most of a
+    second each). The bytecode goes to src's __pycache__ directories, which git ignores."""
+    if not hasattr(session.config, "workerinput"):
+        compileall.compile_dir(PROJECT_ROOT / "src", quiet=1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that starts a server process takes seconds: `server` implies `slow`."""
+    for item in items:
+        if item.get_closest_marker("server") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.hookimpl(tryfirst=True)

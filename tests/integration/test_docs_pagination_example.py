@@ -32,6 +32,8 @@ from tests.support.factories import create_user, login_headers
 from tests.support.servers import running
 from tests.support.stock import new_product
 
+pytestmark = pytest.mark.slow
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "API.md"
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 # More than two pages of the example's 100.

@@ -147,6 +147,8 @@ def _from_the_old_server(event_id: str) -> str:
     return CODEC.encode(POSITION_SCOPE, [xid + OFFSET, seq])
 
 
+@pytest.mark.server
+@pytest.mark.slow
 async def test_a_restored_log_is_refused_then_rebased_with_order_and_positions_kept(
     own_database_url: str,
     engine: AsyncEngine,

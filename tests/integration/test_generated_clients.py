@@ -32,6 +32,8 @@ from src.models.user import Role, User
 from tests.conftest import make_settings
 from tests.support.factories import DEFAULT_PASSWORD
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 TYPESCRIPT = ROOT / "tests" / "typescript"
 BASE_URL = "http://testserver"

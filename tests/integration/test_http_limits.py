@@ -23,6 +23,8 @@ from tests.support.factories import login_headers
 from tests.support.servers import ServerProcess, serve_process, served
 from tests.support.sse import STOCK_STREAM as EVENTS
 
+pytestmark = pytest.mark.server
+
 TIMEOUT = 1.0  # seconds allowed for headers, and again for a body, in these tests
 LIMITS = {
     "MAX_HEADER_BYTES": "8192",

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.integration.test_round_trips import Counted, counted  # noqa: F401 (the fixture)
 from tests.support.stock import API, new_location, new_product
 
@@ -52,6 +54,7 @@ async def _levels(on: Counted, location: Item) -> dict[str, tuple[int, int]]:
         params["cursor"] = body["next_cursor"]
 
 
+@pytest.mark.slow
 async def test_a_count_costs_the_same_round_trips_for_any_number_of_lines(
     counted: Counted,  # noqa: F811 (the fixture)
 ) -> None:
@@ -136,6 +139,7 @@ def _receipt_of(products: list[Item]) -> dict[str, Any]:
     return {"lines": [{"product_id": p["id"], "received": 3, "damaged": 1} for p in products]}
 
 
+@pytest.mark.slow
 async def test_shipments_receipts_and_cancellations_cost_the_same_for_any_number_of_lines(
     counted: Counted,  # noqa: F811 (the fixture)
 ) -> None:
@@ -199,6 +203,7 @@ async def test_shipments_receipts_and_cancellations_cost_the_same_for_any_number
     assert all(at_destination[p["id"]] == (3, 0) for p in many_products)
 
 
+@pytest.mark.slow
 async def test_a_count_that_shrinks_reservations_costs_the_same_for_any_number_of_lines(
     counted: Counted,  # noqa: F811 (the fixture)
 ) -> None:
