@@ -168,7 +168,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.db = Database.from_settings(settings)
     await _refuse_a_stalled_feed(app.state.db)
     app.state.redis = _build_redis(settings)
-    app.state.rate_limiter = RateLimiter(build_storage(settings.redis_url))
+    app.state.rate_limiter = RateLimiter(
+        build_storage(settings.redis_url, settings.redis_key_prefix)
+    )
     app.state.broker = NotificationBroker(
         settings.database_listen_url or settings.database_url or "",
         max_streams_per_user=settings.sse_max_streams_per_user,

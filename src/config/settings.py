@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     # operators may want an API-only deployment (no HTML served at all), so it can be turned off.
     console_enabled: bool = True
     redis_url: str | None = None
+    # Starts every key Stockroom writes to Redis (the rate limits' counts), so that
+    # deployments, or test runs side by side, can share one Redis without sharing counts.
+    # The default is the `limits` library's own, which keeps existing counts.
+    redis_key_prefix: str = Field(default="LIMITS", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
     stockroom_data_dir: Path = Path("./.stockroom")
 
     db_pool_size: int = Field(default=10, ge=1, le=100)

@@ -31,6 +31,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "LOG_FORMAT",
         "LOG_LEVEL",
         "REDIS_URL",
+        "REDIS_KEY_PREFIX",
         "STOCKROOM_DATA_DIR",
         "DB_PGBOUNCER",
         "DATABASE_LISTEN_URL",
@@ -44,6 +45,14 @@ def test_defaults_are_development() -> None:
     assert settings.environment is Environment.DEVELOPMENT
     assert settings.effective_log_format is LogFormat.CONSOLE
     assert settings.database_url is None
+    # The `limits` library's own prefix: counts kept in Redis survive the upgrade.
+    assert settings.redis_key_prefix == "LIMITS"
+
+
+@pytest.mark.parametrize("prefix", ["", "two words", "a/b", "a*"])
+def test_a_redis_key_prefix_is_a_plain_word(prefix: str) -> None:
+    with pytest.raises(SettingsError, match="REDIS_KEY_PREFIX"):
+        load_settings(redis_key_prefix=prefix)
 
 
 @pytest.mark.parametrize(

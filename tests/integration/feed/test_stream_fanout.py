@@ -63,6 +63,7 @@ async def _reads_for_postings(
         return len(reads)
 
 
+@pytest.mark.slow
 async def test_the_log_reads_of_postings_stay_constant_from_1_to_100_streams(
     committed_database_url: str,
     committed_client: httpx.AsyncClient,

@@ -114,6 +114,7 @@ async def test_events_read_together_go_to_each_stream_in_one_message_encoded_onc
         assert sent[0] == sent[1] == sent[2]
 
 
+@pytest.mark.slow
 async def test_a_burst_of_commits_is_one_read_and_one_message_per_stream(
     committed_database_url: str, committed_engine: AsyncEngine, viewer: Headers, tmp_path: Path
 ) -> None:
