@@ -58,14 +58,16 @@ class Settings(BaseSettings):
 
     environment: Environment = Field(
         default=Environment.DEVELOPMENT,
-        description="`development`, `staging` or `production`; outside development "
-        "`DATABASE_URL` and a strong `SECRET_KEY` are required",
+        description="`development`, `staging` or `production`; any but development requires "
+        "`DATABASE_URL` and a strong `SECRET_KEY` (the service refuses to start without them)",
     )
     secret_key: str | None = Field(
         default=None,
         repr=False,
-        description="token signing key, ≥ 32 characters, random, not a placeholder; required "
-        "outside development. In development one is generated once and kept in the data dir. "
+        description="token signing key, ≥ 32 characters, random (a value with words such as "
+        "`secret`, `change` or `example` is refused as a placeholder); required outside "
+        "development and by docker compose. In development one is generated once and kept "
+        "in the data dir. "
         'Generate one with `python -c "import secrets; print(secrets.token_urlsafe(48))"`',
         json_schema_extra={"shown_default": "*(generated)*", "example_line": "SECRET_KEY="},
     )
@@ -76,9 +78,10 @@ class Settings(BaseSettings):
         repr=False,
         description="old keys that still verify tokens and cursors (feed positions, page "
         "cursors) during a rotation, and still decrypt webhook secrets sealed under them "
-        "(comma-separated or a JSON list; see [Webhooks](#webhooks): keep a key here as long "
-        "as such secrets exist, and at least `EVENTS_RETENTION_DAYS`, the age a stored feed "
-        "position can reach)",
+        "(comma-separated or a JSON list). Rotate by moving the old key here, setting a new "
+        "`SECRET_KEY` and running `stockroom reseal-webhook-secrets`; keep a key here until "
+        "the reseal reports nothing unreadable (see [Webhooks](#webhooks)), and at least "
+        "`EVENTS_RETENTION_DAYS`, the age a stored feed position can reach",
         json_schema_extra={"shown_default": "none"},
     )
     log_level: str = Field(

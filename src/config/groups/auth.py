@@ -18,7 +18,7 @@ class AuthSettings(BaseModel):
     refresh_token_ttl_seconds: int = Field(
         default=14 * 86_400,
         ge=300,
-        description="absolute lifetime of a login session (14 days)",
+        description="absolute lifetime of a login session (14 days); refreshing never extends it",
     )
     # Two tabs refreshing with one token at once (or a retry after a lost response): within
     # this window a replay of the token just replaced gets the same successor back; 0 = off.

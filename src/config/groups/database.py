@@ -22,7 +22,8 @@ class DatabaseSettings(BaseModel):
     database_url: str | None = Field(
         default=None,
         description="`postgresql://user:pass@host:5432/db` (`postgres://` too; URL-encode "
-        "special characters); required outside development",
+        "special characters); required outside development. Unset: the embedded PostgreSQL "
+        "in `STOCKROOM_DATA_DIR` (development dependencies only)",
         json_schema_extra={
             "shown_default": "*(embedded)*",
             "example": "postgresql://stockroom:password@localhost:5432/stockroom",

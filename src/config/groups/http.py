@@ -13,7 +13,9 @@ from src.config.parsing import rate, text_list
 class HttpSettings(BaseModel):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="origins allowed to call the API from a browser (JSON list or comma-separated)",
+        description="browser origins allowed to call the API cross-origin (JSON list or "
+        "comma-separated, e.g. `https://app.example.com`); none: browsers block cross-origin "
+        "calls (same-origin and non-browser clients work)",
         json_schema_extra={"shown_default": "none"},
     )
     # The web console at /console (src/console, served by src/api/console.py). On by default;

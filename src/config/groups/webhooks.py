@@ -23,7 +23,8 @@ class WebhookSettings(BaseModel):
     webhook_retry_schedule_seconds: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
         description="delays before each retry of a failed delivery (comma-separated or a JSON "
-        "list; 1 to 20 delays, each at most 86400), ±10 % jitter; then the delivery fails",
+        "list; 1 to 20 delays, each at most 86400), ±10 % jitter; a 429's or 503's "
+        "`Retry-After` can lengthen one; then the delivery fails",
         json_schema_extra={"shown_default": "`5,300,1800,7200,18000,36000,36000`"},
     )
     webhook_max_response_bytes: int = Field(
@@ -37,7 +38,7 @@ class WebhookSettings(BaseModel):
         default=5,
         gt=0,
         description="an endpoint whose deliveries have failed for this long without one "
-        "success is disabled",
+        "success is disabled (a 410 Gone disables it at once)",
     )
     # After a secret rotation, deliveries are signed with the old secret too for this long.
     webhook_secret_overlap_hours: float = Field(
