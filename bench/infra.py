@@ -27,10 +27,10 @@ from sqlalchemy.engine import make_url
 from src.config import normalize_database_url
 from src.core.cursors import CursorCodec
 from src.core.emails import email_skeleton
-from src.core.events import asyncpg_dsn
 from src.core.ids import new_id
+from src.core.notifications import asyncpg_dsn
 from src.core.passwords import hash_password
-from src.repositories.event_positions import Position
+from src.repositories.event.position import Position
 from src.services.feed import encode_position
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

@@ -33,7 +33,7 @@ from bench import infra, load, profile, report
 from bench.infra import Dataset, Server
 from bench.scenarios import SCENARIOS, Scenario, Target
 from src.core import migrations
-from src.core.events import asyncpg_dsn
+from src.core.notifications import asyncpg_dsn
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"
 

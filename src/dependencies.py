@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from src.config import Settings
 from src.core.cursors import CursorCodec
 from src.core.database import Database
-from src.core.events import EventBroker
 from src.core.exceptions import DomainError
+from src.core.notifications import NotificationBroker
 from src.core.ratelimit import RateLimiter
 from src.core.tokens import TokenCodec
 from src.services.unit_of_work import UnitOfWork
@@ -57,8 +57,8 @@ async def get_rate_limiter(request: Request) -> RateLimiter:
     return limiter
 
 
-async def get_broker(request: Request) -> EventBroker:
-    broker: EventBroker = request.app.state.broker
+async def get_broker(request: Request) -> NotificationBroker:
+    broker: NotificationBroker = request.app.state.broker
     return broker
 
 
@@ -120,4 +120,4 @@ TokenCodecDep = Annotated[TokenCodec, Depends(get_token_codec)]
 CursorCodecDep = Annotated[CursorCodec, Depends(get_cursor_codec)]
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 ClientAddress = Annotated[str, Depends(client_address)]
-BrokerDep = Annotated[EventBroker, Depends(get_broker)]
+BrokerDep = Annotated[NotificationBroker, Depends(get_broker)]

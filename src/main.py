@@ -29,21 +29,21 @@ from src.api.v1.routers import routers as v1_routers
 from src.config import Settings, get_settings
 from src.core.cursors import CursorCodec
 from src.core.database import Database
-from src.core.events import EventBroker
 from src.core.exceptions import STALLED_FEED, StalledFeed
 from src.core.logging import configure_logging, get_logger
 from src.core.metrics import observe_feed_lag
+from src.core.notifications import NotificationBroker
 from src.core.passwords import configure_hashing
 from src.core.ratelimit import Limit, RateLimiter, build_storage
 from src.core.tokens import TokenCodec
-from src.core.webhook_http import WebhookSender
-from src.core.webhook_targets import configure_lookups
+from src.core.webhook.http import WebhookSender
+from src.core.webhook.targets import configure_lookups
 from src.services.feed import measure_feed_lag, purge_expired_events
 from src.services.feed_rebase import refuse_a_stalled_feed
 from src.services.idempotency import purge_expired
-from src.services.reservations import expire_overdue_reservations
-from src.services.sessions import purge_expired_sessions
-from src.services.webhook_dispatch import (
+from src.services.refresh_session import purge_expired_sessions
+from src.services.reservation import expire_overdue_reservations
+from src.services.webhook.dispatch import (
     DeliveryPolicy,
     WebhookWorker,
     measure_queue,
@@ -169,7 +169,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await _refuse_a_stalled_feed(app.state.db)
     app.state.redis = _build_redis(settings)
     app.state.rate_limiter = RateLimiter(build_storage(settings.redis_url))
-    app.state.broker = EventBroker(
+    app.state.broker = NotificationBroker(
         settings.database.database_listen_url or settings.database.database_url or "",
         max_streams_per_user=settings.feed.sse_max_streams_per_user,
         max_streams=settings.feed.sse_max_streams,

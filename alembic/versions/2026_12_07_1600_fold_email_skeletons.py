@@ -32,7 +32,7 @@ _BATCH = 1000
 
 # A copy of `canonical_email` and `email_skeleton` (src/core/emails.py) as they are at this
 # revision: a migration must keep doing what it did, whatever the app's code becomes
-# (tests/integration/test_migrations.py checks the result against the app; should the app's
+# (tests/integration/operations/test_migrations.py checks the result against the app; should the app's
 # rule change again, a new revision recomputes every skeleton).
 def _canonical(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text.strip()).casefold()

@@ -36,15 +36,15 @@ from src.models.user import ActiveUser, Role
 from src.schemas.base import explained
 from src.services.auth import AuthPolicy, AuthService, Grant
 from src.services.catalog import LocationService, ProductService
-from src.services.events import EventService
 from src.services.health import HealthService
 from src.services.ledger import LedgerService
-from src.services.reservations import ReservationService
-from src.services.shipments import ShipmentService
+from src.services.reservation import ReservationService
+from src.services.shipment import ShipmentService
 from src.services.stock import StockService
+from src.services.stream import StreamService
 from src.services.unit_of_work import UnitOfWork
-from src.services.users import UserService
-from src.services.webhooks import WebhookPolicy, WebhookService
+from src.services.user import UserService
+from src.services.webhook.endpoint import WebhookPolicy, WebhookService
 
 # auto_error=False: a missing token becomes our 401 problem, not FastAPI's default body.
 # tokenUrl makes Swagger UI's Authorize button log in through the token endpoint.
@@ -133,10 +133,10 @@ async def get_ledger_service(work: UnitOfWorkDep) -> LedgerService:
     return LedgerService(work.session)
 
 
-async def get_event_service(
+async def get_stream_service(
     database: DatabaseDep, broker: BrokerDep, codec: CursorCodecDep
-) -> EventService:
-    return EventService(database.session_factory, broker, codec)
+) -> StreamService:
+    return StreamService(database.session_factory, broker, codec)
 
 
 async def get_webhook_service(request: Request, work: UnitOfWorkDep) -> WebhookService:
@@ -153,7 +153,7 @@ StockServiceDep = Annotated[StockService, Depends(get_stock_service)]
 LedgerServiceDep = Annotated[LedgerService, Depends(get_ledger_service)]
 ReservationServiceDep = Annotated[ReservationService, Depends(get_reservation_service)]
 ShipmentServiceDep = Annotated[ShipmentService, Depends(get_shipment_service)]
-EventServiceDep = Annotated[EventService, Depends(get_event_service)]
+StreamServiceDep = Annotated[StreamService, Depends(get_stream_service)]
 WebhookServiceDep = Annotated[WebhookService, Depends(get_webhook_service)]
 
 

@@ -29,8 +29,8 @@ from src.core.passwords import configure_hashing
 from src.core.secretbox import SecretBox
 from src.schemas.user import UserCreate
 from src.services.feed_rebase import refuse_a_stalled_feed
-from src.services.users import UserService
-from src.services.webhooks import reseal_secrets
+from src.services.user import UserService
+from src.services.webhook.endpoint import reseal_secrets
 
 
 class CliError(Exception):

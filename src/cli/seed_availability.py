@@ -29,8 +29,8 @@ from src.schemas.shipment import (
     ShipmentLineReceipt,
     ShipmentReceipt,
 )
-from src.services.reservations import ReservationService
-from src.services.shipments import ShipmentService
+from src.services.reservation import ReservationService
+from src.services.shipment import ShipmentService
 from src.services.unit_of_work import UnitOfWork
 
 _EXPIRIES = (3600, 6 * 3600, 86_400, 7 * 86_400)

@@ -3,7 +3,7 @@ expired.
 
 A level's `reserved` is the sum of `remaining` over its active reservations; both change
 together, in the same transaction, always with the level's row locked first (see
-`src.services.reservations`).
+`src.services.reservation`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Webhooks: endpoints that receive the change feed, and the outbox of their deliveries.
 
 A delivery is one event for one endpoint, created from the event log by the dispatcher
-(`src.services.webhook_dispatch`). Each endpoint keeps its own place in the log, so an event
+(`src.services.webhook.dispatch`). Each endpoint keeps its own place in the log, so an event
 committed while no process ran is dispatched when one starts, and a new endpoint gets exactly
 the events after its creation. Workers claim due
 deliveries (`FOR UPDATE SKIP LOCKED`) and lease them for the length of one attempt, so

@@ -23,9 +23,9 @@ from src.repositories.base import (
     contains_any,
     keyset_page,
 )
-from src.repositories.stock import available_across_locations
+from src.repositories.stock.read import available_across_locations
 from src.schemas.catalog import LocationRead, ProductRead
-from src.schemas.filters import LocationFilter, ProductFilter
+from src.schemas.filter import LocationFilter, ProductFilter
 
 PRODUCT_SORTS = {
     "created_at": SortOrder("created_at", (Product.created_at, Product.id)),

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from src.core.cursors import CursorCodec
 from src.models.reservation import Reservation, ReservationStatus
 from src.repositories.base import PageResult, Repository, SortOrder
-from src.schemas.filters import ReservationFilter
+from src.schemas.filter import ReservationFilter
 
 NEWEST_FIRST = SortOrder("newest", (Reservation.created_at, Reservation.id), descending=True)
 _ACTIVE = ReservationStatus.ACTIVE

@@ -15,7 +15,7 @@ from src.core.cursors import CursorCodec
 from src.models.shipment import Shipment, ShipmentLine
 from src.repositories.base import PageResult, Repository, SortOrder
 from src.repositories.unnest import columns_of, insert_rows
-from src.schemas.filters import ShipmentFilter
+from src.schemas.filter import ShipmentFilter
 
 NEWEST_FIRST = SortOrder("newest", (Shipment.created_at, Shipment.id), descending=True)
 

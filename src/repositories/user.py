@@ -12,7 +12,7 @@ from src.core.prepared import fetch
 from src.models.refresh_session import RefreshSession
 from src.models.user import ActiveUser, Role, User
 from src.repositories.base import PageResult, Repository, SortOrder, contains_any
-from src.schemas.filters import UserFilter
+from src.schemas.filter import UserFilter
 
 BY_CREATED = SortOrder("created_at", (User.created_at, User.id))
 

@@ -186,7 +186,7 @@ Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValida
 def _whole_number(value: Any) -> Any:
     # JSON Schema counts 5.0 as an integer, so a field that takes this does too (a product's
     # reorder point); "5" and true stay refused. Stock quantities take integers only
-    # (src/schemas/quantities.py).
+    # (src/schemas/quantity.py).
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from src.models.reservation import ReservationStatus
 from src.schemas.base import InputSchema, Schema
-from src.schemas.quantities import Quantity, Reference
+from src.schemas.quantity import Quantity, Reference
 
 # Seconds: one minute to thirty days.
 MIN_EXPIRES_IN, MAX_EXPIRES_IN, DEFAULT_EXPIRES_IN = 60, 30 * 24 * 3600, 900

@@ -10,7 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from src.models.shipment import ShipmentStatus
 from src.schemas.base import InputSchema, Schema, error_inside
 from src.schemas.catalog import Version
-from src.schemas.quantities import Counted, Quantity, Reference
+from src.schemas.quantity import Counted, Quantity, Reference
 
 MAX_LINES = 100
 

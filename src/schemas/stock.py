@@ -9,7 +9,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from src.models.stock import AdjustmentReason, MovementKind
 from src.schemas.base import Absent, InputSchema, Schema, error_inside, left_out
-from src.schemas.quantities import Counted, Note, Quantity, Reference, SignedQuantity
+from src.schemas.quantity import Counted, Note, Quantity, Reference, SignedQuantity
 from src.schemas.reservation import ReservationRead
 
 _ARTICLE = {

@@ -12,7 +12,7 @@ from src.core.event_types import EventType
 from src.models.webhook import DeliveryStatus
 from src.schemas.base import InputSchema, PatchSchema, Schema, Timestamp, explained
 
-# The service resolves the host and checks it (src.core.webhook_targets); the schema states
+# The service resolves the host and checks it (src.core.webhook.targets); the schema states
 # what it can: an absolute http(s) URL of sensible length, no whitespace.
 WEBHOOK_URL_PATTERN = explained(
     r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+(?:[/?#]\S*)?$",

@@ -22,7 +22,7 @@ from src.models.catalog import Location, Product
 from src.repositories.base import PageResult, violated_constraint
 from src.repositories.catalog import CatalogRepository, LocationRepository, ProductRepository
 from src.schemas.catalog import LocationRead, ProductRead
-from src.schemas.filters import LocationFilter, ProductFilter
+from src.schemas.filter import LocationFilter, ProductFilter
 from src.services.unit_of_work import UnitOfWork
 
 ItemT = TypeVar("ItemT", Product, Location)

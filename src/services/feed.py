@@ -16,10 +16,10 @@ from src.core.cursors import CursorCodec
 from src.core.exceptions import CursorExpired, MalformedRequest, ValidationFailed
 from src.core.logging import get_logger
 from src.models.event import Event
-from src.repositories.event_positions import BEGINNING, Position
-from src.repositories.events import EventRepository
-from src.repositories.webhooks import WebhookRepository
-from src.schemas.filters import EventFilter
+from src.repositories.event.log import EventRepository
+from src.repositories.event.position import BEGINNING, Position
+from src.repositories.webhook.endpoint import WebhookRepository
+from src.schemas.filter import EventFilter
 
 # Every feed reader (the poll, the streams) shares this scope: one event id resumes any.
 POSITION_SCOPE = "events:position"

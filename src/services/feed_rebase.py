@@ -1,6 +1,6 @@
 """After a logical restore: find the events the feed can never show, and renumber them.
 
-See `src/repositories/event_rebase.py` for why restored events hide and how the rebase keeps
+See `src/repositories/event/rebase.py` for why restored events hide and how the rebase keeps
 the order and every consumer's place.
 """
 
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from src.core.exceptions import FeedRebaseFailed, StalledFeed
 from src.core.transaction_ids import take_transaction_ids_until
-from src.repositories.event_rebase import EventRebaseRepository
+from src.repositories.event.rebase import EventRebaseRepository
 
 # Spare ids between the log and the rebasing transaction (taken by whatever else runs).
 ROOM = 1_000

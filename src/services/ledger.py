@@ -11,8 +11,8 @@ from src.core.exceptions import NotFound
 from src.models.stock import Movement
 from src.repositories.base import PageResult
 from src.repositories.reconciliation import ReconciliationRepository
-from src.repositories.stock import StockRepository
-from src.schemas.filters import LevelFilter, MovementFilter
+from src.repositories.stock.read import StockRepository
+from src.schemas.filter import LevelFilter, MovementFilter
 from src.schemas.stock import (
     LocationStock,
     Mismatch,

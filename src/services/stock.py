@@ -1,7 +1,7 @@
 """Posting stock: movements, transfers, counts and batches.
 
 Every change to a level is one conditional statement in the request's transaction, together
-with the ledger row that explains it (`src.services.stock_levels`), so the invariants
+with the ledger row that explains it (`src.services.level_keeper`), so the invariants
 "on_hand = sum of the ledger" and "0 <= reserved <= on_hand" hold at every commit, under any
 concurrency. Postings take only what is available: reserved stock leaves by fulfilment
 alone, or when a count finds it gone.
@@ -16,7 +16,7 @@ from src.core.exceptions import Conflict, InsufficientStock, NotFound
 from src.core.ids import new_id
 from src.models.stock import AdjustmentReason, Movement, MovementKind
 from src.models.user import ActiveUser
-from src.repositories.levels import LevelRepository, LevelState, Pair
+from src.repositories.stock.level import LevelRepository, LevelState, Pair
 from src.schemas.reservation import ReservationRead
 from src.schemas.stock import (
     BatchCreate,
@@ -28,9 +28,8 @@ from src.schemas.stock import (
     TransferCreate,
     TransferRead,
 )
-from src.services.batches import BatchPoster
-from src.services.level_sets import LevelSet, usable_products
-from src.services.stock_levels import (
+from src.services.batch import BatchPoster
+from src.services.level_keeper import (
     ARCHIVED_LOCATION,
     ARCHIVED_PRODUCT,
     NO_LOCATION,
@@ -39,6 +38,7 @@ from src.services.stock_levels import (
     LevelKeeper,
     bounded,
 )
+from src.services.level_set import LevelSet, usable_products
 from src.services.unit_of_work import UnitOfWork
 
 
@@ -59,7 +59,7 @@ class StockService:
         """One statement checks, locks, applies and records (`LevelRepository.post`); on
         failure, the reason is read from what it returned. A decrease that finds too little
         available first frees what the level's overdue reservations held, then tries once
-        more. With `expected_on_hand`, the checked path of `src.services.batches` instead."""
+        more. With `expected_on_hand`, the checked path of `src.services.batch` instead."""
         if data.expected_on_hand is not None:
             return await BatchPoster(self.levels).post_expecting(
                 data, actor=actor, request_id=request_id
@@ -149,7 +149,7 @@ class StockService:
     async def post_batch(
         self, data: BatchCreate, *, actor: ActiveUser, request_id: str | None
     ) -> BatchRead:
-        """Several movements, all or nothing (`src.services.batches`)."""
+        """Several movements, all or nothing (`src.services.batch`)."""
         return await BatchPoster(self.levels).post_batch(data, actor=actor, request_id=request_id)
 
     async def count(
@@ -158,7 +158,7 @@ class StockService:
         """One `count` adjustment per line that differs from on hand, all or nothing. A count
         is a fact: where it finds fewer units than are reserved, the newest reservations
         there shrink until what is reserved fits. A constant number of statements whatever
-        the line count (`src.services.level_sets`)."""
+        the line count (`src.services.level_set`)."""
         at = data.location_id
         await self.levels.usable_location(at)
         products = await usable_products(self.levels, (line.product_id for line in data.lines))

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.readonly import WriteInReadOnlyRequest, mark_read_only
-from src.repositories.events import EventRepository, EventRow, event_row
+from src.repositories.event.log import EventRepository, EventRow, event_row
 from src.repositories.idempotency import IdempotencyRepository
 from src.services.idempotency import Claim, IdempotencyGuard, Replay, fingerprint
 

@@ -1,6 +1,6 @@
 """A model of what stock levels, reservations and shipments should hold, for the property
-test of availability (tests/integration/test_availability_properties.py): the rules of the
-contract in a few lines of Python, indexed by (product, location) positions."""
+test of availability (tests/integration/availability/test_availability_properties.py): the
+rules of the contract in a few lines of Python, indexed by (product, location) positions."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ END $$
 def hold_statistics(url: str) -> None:
     """Autovacuum off on every table of a migrated database. The rollback tests' undone
     inserts would otherwise get tables vacuumed or analyzed at moments that vary from run to
-    run, and the plans the index tests read (tests/integration/test_list_indexes.py) with
+    run, and the plans the index tests read (tests/integration/operations/test_list_indexes.py) with
     them."""
     asyncio.run(_admin(url, _NO_AUTOVACUUM))
 

@@ -17,7 +17,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from src.repositories.events import EventRepository
+from src.repositories.event.log import EventRepository
 
 # Generous: on a shared development server another suite's long test can hold it that long.
 CATCH_UP_SECONDS = 120.0

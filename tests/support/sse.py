@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from src.core.events import asyncpg_dsn
+from src.core.notifications import asyncpg_dsn
 
 FEED_STREAM = "/api/v1/events/stream"
 STOCK_STREAM = "/api/v1/stock/events"

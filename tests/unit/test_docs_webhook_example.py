@@ -1,5 +1,5 @@
 """The webhook receiver in docs/API.md works: taken from the page as it is, run as a module,
-and fed deliveries signed by the service's own signer (`src.core.webhook_signing`), it takes
+and fed deliveries signed by the service's own signer (`src.core.webhook.signing`), it takes
 a genuine one once, answers a repeat 2xx without handling it again, and refuses a tampered
 body, a foreign secret and an old timestamp."""
 
@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from src.core.webhook_signing import new_secret, sign
+from src.core.webhook.signing import new_secret, sign
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "API.md"
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.DOTALL | re.MULTILINE)

@@ -1,5 +1,5 @@
 """The request limits of `stockroom serve`'s HTTP protocol, driven in memory with short
-timeouts (tests/integration/test_http_limits.py tries the same against a real server)."""
+timeouts (tests/integration/http/test_limits.py tries the same against a real server)."""
 
 from __future__ import annotations
 

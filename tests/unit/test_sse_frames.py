@@ -7,7 +7,7 @@ import pytest
 from sse_starlette import ServerSentEvent
 
 from src.core.sse_frames import sse_frame
-from src.services.event_hub import StreamedEvent
+from src.services.stream_hub import StreamedEvent
 
 
 @pytest.mark.parametrize(

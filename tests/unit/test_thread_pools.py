@@ -16,7 +16,7 @@ from pytest_mock import MockerFixture
 from src.core import passwords
 from src.core.passwords import hash_password, verify_password
 from src.core.thread_pools import ThreadPool
-from src.core.webhook_targets import UnsafeTarget, configure_lookups, resolve_checked
+from src.core.webhook.targets import UnsafeTarget, configure_lookups, resolve_checked
 from tests.support.factories import TEST_HASH_COST
 
 GOOD = "correct horse battery staple"

@@ -16,9 +16,9 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from src.core.secretbox import SecretBox, SecretUnreadable
-from src.core.webhook_http import Outcome, WebhookSender
-from src.core.webhook_signing import new_secret, sign
-from src.services.webhook_dispatch import JITTER, MAX_RETRY_AFTER, DeliveryPolicy
+from src.core.webhook.http import Outcome, WebhookSender
+from src.core.webhook.signing import new_secret, sign
+from src.services.webhook.dispatch import JITTER, MAX_RETRY_AFTER, DeliveryPolicy
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

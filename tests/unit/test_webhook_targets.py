@@ -1,4 +1,4 @@
-"""The SSRF guard for webhook deliveries (src/core/webhook_targets.py).
+"""The SSRF guard for webhook deliveries (src/core/webhook/targets.py).
 
 Sockets are only ever opened on loopback: public addresses appear solely as literals (or fake
 DNS answers) that are checked, never connected to. Names other than `localhost` resolve through
@@ -22,8 +22,8 @@ import pytest
 from httpcore._backends.anyio import AnyIOStream  # httpcore exports only the backend
 from pytest_mock import MockerFixture
 
-from src.core import webhook_targets
-from src.core.webhook_targets import (
+from src.core.webhook import targets as webhook_targets
+from src.core.webhook.targets import (
     UnsafeTarget,
     build_client,
     check_url,

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from src.api.v1.prefix import API_V1
-from src.schemas.events import FeedEvent, MovementEvent
+from src.schemas.stream import FeedEvent, MovementEvent
 
 REF = "#/components/schemas/"
 _NULL = {"type": "null"}

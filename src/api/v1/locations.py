@@ -21,7 +21,7 @@ from src.api.v1.prefix import API_V1
 from src.core.preconditions import etag, parse_if_match
 from src.models.catalog import Location
 from src.schemas.catalog import LocationCreate, LocationRead, LocationUpdate
-from src.schemas.filters import LocationFilter
+from src.schemas.filter import LocationFilter
 from src.schemas.pagination import Page
 
 router = PrefixRouter(prefix=f"{API_V1}/locations", tags=["locations"])

@@ -22,7 +22,7 @@ from src.api.v1.prefix import API_V1
 from src.core.preconditions import etag, parse_if_match
 from src.models.catalog import Product
 from src.schemas.catalog import ProductCreate, ProductRead, ProductUpdate
-from src.schemas.filters import ProductFilter
+from src.schemas.filter import ProductFilter
 from src.schemas.pagination import Page
 from src.schemas.stock import ProductStockRead
 

@@ -21,7 +21,7 @@ from src.api.responses import problem_responses
 from src.api.routing import PrefixRouter
 from src.api.v1.prefix import API_V1
 from src.dependencies import UnitOfWorkDep
-from src.schemas.filters import ReservationFilter
+from src.schemas.filter import ReservationFilter
 from src.schemas.pagination import Page
 from src.schemas.reservation import ReservationCreate, ReservationFulfil, ReservationRead
 from src.schemas.stock import FulfilmentRead

@@ -11,12 +11,12 @@ from fastapi import APIRouter
 from src.api.v1 import (
     auth,
     events,
-    events_feed,
     locations,
     products,
     reservations,
     shipments,
     stock,
+    stock_events,
     users,
     webhooks,
 )
@@ -29,7 +29,7 @@ routers: list[APIRouter] = [
     reservations.router,
     shipments.router,
     stock.router,
+    stock_events.router,
     events.router,
-    events_feed.router,
     webhooks.router,
 ]

@@ -25,7 +25,7 @@ from src.api.routing import PrefixRouter
 from src.api.v1.prefix import API_V1
 from src.core.preconditions import etag, parse_if_match
 from src.dependencies import UnitOfWorkDep
-from src.schemas.filters import ShipmentFilter
+from src.schemas.filter import ShipmentFilter
 from src.schemas.pagination import Page
 from src.schemas.shipment import ShipmentCreate, ShipmentRead, ShipmentReceipt
 

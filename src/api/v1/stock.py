@@ -22,7 +22,7 @@ from src.api.responses import problem_responses
 from src.api.routing import PrefixRouter
 from src.api.v1.prefix import API_V1
 from src.dependencies import UnitOfWorkDep
-from src.schemas.filters import LevelFilter, MovementFilter
+from src.schemas.filter import LevelFilter, MovementFilter
 from src.schemas.pagination import Page
 from src.schemas.stock import (
     BatchCreate,

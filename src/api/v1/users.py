@@ -12,7 +12,7 @@ from src.api.responses import problem_responses
 from src.api.routing import PrefixRouter
 from src.api.v1.prefix import API_V1
 from src.dependencies import ClientAddress
-from src.schemas.filters import UserFilter
+from src.schemas.filter import UserFilter
 from src.schemas.pagination import Page
 from src.schemas.user import (
     PasswordChange,

@@ -15,7 +15,7 @@ from src.api.deps import Pagination, RequireAdmin, WebhookServiceDep
 from src.api.responses import problem_responses
 from src.api.routing import PrefixRouter
 from src.api.v1.prefix import API_V1
-from src.schemas.filters import DeliveryFilter, WebhookFilter
+from src.schemas.filter import DeliveryFilter, WebhookFilter
 from src.schemas.pagination import Page
 from src.schemas.webhook import (
     DeliveryRead,

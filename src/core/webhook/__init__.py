@@ -1,0 +1,1 @@
+"""What webhooks need below the layers: signatures, the HTTP sender and the SSRF guard."""

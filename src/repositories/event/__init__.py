@@ -1,0 +1,1 @@
+"""The event log (table `events`): appends, pages, positions, scans and the rebase."""

@@ -1,0 +1,1 @@
+"""Webhook tables: endpoints (`endpoint.py`) and the delivery outbox (`delivery.py`)."""

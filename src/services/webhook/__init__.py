@@ -1,0 +1,1 @@
+"""Webhook rules: endpoints (`endpoint.py`), the dispatcher and workers (`dispatch.py`)."""

@@ -1,0 +1,211 @@
+"""`stockroom feed rebase` beyond the common case: an old id whose event was purged since,
+a server that has used fewer transaction ids than the log needs, two rebases at once, an
+unmigrated database, a database error. Simulated like tests/integration/feed/test_rebase.py."""
+
+# ruff: noqa: F811 - tests take the imported `engine` fixture by name
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from src.core.transaction_ids import next_transaction_id, take_transaction_ids_until
+from src.main import create_app
+from src.services.feed import purge_expired_events
+from src.services.feed_rebase import FeedRebase, rebase_feed
+from tests.conftest import make_settings
+
+# The same database engine and CLI environment as the common case (the autouse fixture
+# applies here once imported).
+from tests.integration.feed.test_rebase import (  # noqa: F401 (fixtures)
+    _admin,
+    _cli_env,
+    _feed,
+    _from_the_old_server,
+    _invoke,
+    _named,
+    _restore_from_a_busier_server,
+    _xids,
+    engine,
+)
+from tests.support.databases import TestServer
+from tests.support.feed import append_committed, eventually, settle
+from tests.support.servers import running
+from tests.support.sse import FEED_STREAM
+
+EXPIRED = "/problems/cursor-expired"
+
+
+async def _restored_log(engine: AsyncEngine, tag: str) -> None:
+    """Three events written on "the old server", then restored into this one."""
+    for n in ("1", "2", "3"):
+        await append_committed(engine, _named(tag, n))
+    await settle(engine)
+
+
+async def test_an_old_id_whose_event_was_purged_after_the_rebase_is_410(
+    own_database_url: str, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    tag = "purged-"
+    await _restored_log(engine, tag)
+    app = create_app(make_settings(own_database_url, tmp_path))
+    async with running(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
+        admin = await _admin(engine, client)
+        before = await _feed(client, admin)
+    old_ids = [_from_the_old_server(event_id) for event_id, _ in before]
+    await _restore_from_a_busier_server(engine)
+    assert (await _invoke("feed", "rebase")).exit_code == 0
+    async with engine.begin() as connection:  # the first event is past retention
+        await connection.execute(
+            text(
+                "UPDATE events SET occurred_at = now() - interval '40 days'"
+                " WHERE data->>'name' = :n"
+            ),
+            {"n": f"{tag}1"},
+        )
+    await settle(engine)  # the renumbered events visible, as the purge reads them
+    assert await purge_expired_events(async_sessionmaker(engine), 30) == 1
+
+    app = create_app(make_settings(own_database_url, tmp_path))
+    async with running(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
+        admin = await _admin(engine, client)
+        # The old id of the purged event: expired, not a feed that never moves again.
+        gone = await client.get("/api/v1/events", params={"after": old_ids[0]}, headers=admin)
+        assert gone.status_code == 410
+        assert gone.json()["type"] == EXPIRED
+        for streamed in (
+            await client.get(FEED_STREAM, params={"after": old_ids[0]}, headers=admin),
+            await client.get(FEED_STREAM, headers={**admin, "Last-Event-ID": old_ids[0]}),
+        ):
+            assert streamed.status_code == 410
+            assert streamed.json()["type"] == EXPIRED
+        # The old id of an event still there resumes after it.
+        assert [name for _, name in await _feed(client, admin, after=old_ids[1])] == [f"{tag}3"]
+        # Caught up: an empty page, not a 410, and its cursor goes on from there.
+        last = await client.get("/api/v1/events", params={"after": old_ids[2]}, headers=admin)
+        assert last.status_code == 200
+        assert last.json()["items"] == []
+        await append_committed(engine, _named(tag, "4"))
+        await settle(engine)
+        after = last.json()["next_cursor"]
+        assert [name for _, name in await _feed(client, admin, after=after)] == [f"{tag}4"]
+
+
+async def test_a_rebase_makes_room_when_this_server_used_too_few_ids(
+    own_database_url: str, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    tag = "room-"
+    await _restored_log(engine, tag)
+    await _restore_from_a_busier_server(engine)
+    # As if the log needed more ids than this server has ever used.
+    room = await next_transaction_id(engine) + 50
+    done = await rebase_feed(engine, room=room)
+    assert done == FeedRebase(events=3, endpoints=0, transaction_ids=1)
+    xids = [xid for _, xid in await _xids(engine)]
+    assert min(xids) >= room
+    async with engine.connect() as connection:
+        analyzed = await connection.scalar(
+            text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'events'")
+        )
+    assert analyzed is not None  # statistics refreshed after the renumbering
+    async with running(create_app(make_settings(own_database_url, tmp_path))) as base:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            admin = await _admin(engine, client)
+            await settle(engine)
+            names = [name for _, name in await _feed(client, admin)]
+    assert names == [f"{tag}{n}" for n in ("1", "2", "3")]
+
+
+async def test_taking_ids_stops_at_the_target(engine: AsyncEngine) -> None:
+    start = await next_transaction_id(engine)
+    assert await take_transaction_ids_until(engine, start + 50) >= 1
+    reached = await next_transaction_id(engine)
+    assert reached >= start + 50
+    # A target already reached takes nothing; so does one in the past.
+    assert await take_transaction_ids_until(engine, reached) == 0
+    assert await take_transaction_ids_until(engine, 3) == 0
+    assert await next_transaction_id(engine) < reached + 10
+
+
+async def test_two_rebases_at_once_renumber_the_log_once(engine: AsyncEngine) -> None:
+    await _restored_log(engine, "twice-")
+    await _restore_from_a_busier_server(engine)
+    async with engine.connect() as holder:
+        await holder.begin()
+        await holder.execute(text("LOCK TABLE events IN EXCLUSIVE MODE"))
+        both = asyncio.gather(rebase_feed(engine), rebase_feed(engine))
+
+        async def both_waiting() -> bool:
+            async with engine.connect() as connection:
+                return 2 == (
+                    await connection.scalar(
+                        text(
+                            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                            " WHERE c.relname = 'events' AND NOT l.granted AND l.database ="
+                            " (SELECT oid FROM pg_database WHERE datname = current_database())"
+                        )
+                    )
+                )
+
+        assert await eventually(both_waiting)
+        await holder.rollback()
+        results = await both
+    assert sorted(results, key=lambda r: r is None) == [
+        FeedRebase(events=3, endpoints=0, transaction_ids=1),
+        None,
+    ]
+    async with engine.connect() as connection:
+        ahead = await connection.scalar(
+            text("SELECT count(*) FROM events WHERE xid >= pg_current_xact_id()")
+        )
+    assert ahead == 0
+
+
+@pytest.fixture
+def bare_url(pg_server: TestServer) -> Iterator[str]:
+    """A database no migration has run on."""
+    with pg_server.fresh_database("stockroom_bare") as url:
+        yield url
+
+
+async def test_rebase_on_an_unmigrated_database_finds_nothing(
+    monkeypatch: pytest.MonkeyPatch, bare_url: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", bare_url)
+    result = await _invoke("feed", "rebase")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("nothing to rebase")
+
+
+async def test_a_database_error_during_a_rebase_is_one_line_and_changes_nothing(
+    own_database_url: str, engine: AsyncEngine
+) -> None:
+    await _restored_log(engine, "locked-")
+    await _restore_from_a_busier_server(engine)
+    xids = await _xids(engine)
+    async with engine.connect() as connection:
+        # The database's own name: its URL may carry a socket directory as a query string.
+        name = await connection.scalar(text("SELECT current_database()"))
+        await connection.execute(text(f'ALTER DATABASE "{name}" SET lock_timeout = 300'))
+        await connection.commit()
+    async with engine.connect() as holder:  # another process holds the log
+        await holder.begin()
+        await holder.execute(text("LOCK TABLE webhook_endpoints IN EXCLUSIVE MODE"))
+        result = await _invoke("feed", "rebase")
+        await holder.rollback()
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: feed rebase failed: LockNotAvailableError: ")
+    assert result.stderr.strip().count("\n") == 0
+    assert "Traceback" not in result.output
+    assert await _xids(engine) == xids
+    # Once the lock is gone it goes through.
+    again = await _invoke("feed", "rebase")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith("rebased 3 event(s)")
