@@ -10,26 +10,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from src.config import Environment, Settings
+from src.config import Settings
 from src.core import migrations
 from src.core.database import Database, build_session_factory
 from src.dependencies import get_database
 from src.main import create_app
 from tests.support.databases import TestServer, hold_statistics, test_server
-from tests.support.factories import TEST_HASH_COST
 from tests.support.logs import lines_to
 from tests.support.servers import in_process
-
-TEST_SECRET_KEY = "k3Y-for-tests-only-9f8e7d6c5b4a3210zyxwvu"
+from tests.support.settings import make_settings
 
 
 @pytest.fixture(scope="session")
@@ -52,50 +48,6 @@ def redis_url() -> str:
     if not url:
         pytest.skip("REDIS_URL is not set: tests that need a real Redis are skipped")
     return url
-
-
-def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "environment": Environment.DEVELOPMENT,
-        "database_url": database_url,
-        "secret_key": TEST_SECRET_KEY,
-        "stockroom_data_dir": tmp_path / "data",
-        "redis_url": None,
-        "log_format": "console",
-        # The general limit gets its own tests; elsewhere it must not interfere.
-        "rate_limit_default": "100000/minute",
-        # In-process apps deliver no webhooks: the webhook tests start the workers they watch.
-        "webhook_concurrency": 0,
-        "_env_file": None,
-    }
-    values.update(overrides)
-    if values["environment"] in (Environment.DEVELOPMENT, "development"):
-        # The least Argon2id cost (thousands of logins); other environments refuse it.
-        values.setdefault("password_hash_memory_kib", TEST_HASH_COST[0])
-        values.setdefault("password_hash_time_cost", TEST_HASH_COST[1])
-    return Settings(**values)  # type: ignore[arg-type]
-
-
-@asynccontextmanager
-async def app_beside(app: FastAPI, settings: Settings) -> AsyncIterator[FastAPI]:
-    """Another app with its own settings on `app`'s test connection (so its work is rolled
-    back with the test's), its lifespan running."""
-    other = create_app(settings)
-    other.dependency_overrides[get_database] = app.dependency_overrides[get_database]
-    async with LifespanManager(other):
-        yield other
-
-
-@asynccontextmanager
-async def client_beside(app: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """A client on `app_beside(app, settings)`."""
-    async with (
-        app_beside(app, settings) as other,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=other), base_url="http://testserver"
-        ) as client,
-    ):
-        yield client
 
 
 @pytest.fixture

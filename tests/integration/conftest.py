@@ -1,3 +1,7 @@
+"""Fixtures used by several feature folders: users and their logins, the committed
+database and its app, databases of a test's or a module's own, stocked levels and the webhook
+shop. A fixture only one folder uses lives in that folder's conftest.py."""
+
 from __future__ import annotations
 
 import contextlib
@@ -13,18 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from src.main import create_app
 from src.models.user import Role, User
-from tests.conftest import make_settings
-from tests.support.console import ConsoleSite, console_site
 from tests.support.databases import TestServer
-from tests.support.factories import create_user, login_headers
-from tests.support.stock import new_location, new_product, receive
-from tests.support.webhook_shop import Shop, open_shop
-
-Headers = dict[str, str]
+from tests.support.factories import Headers, MakeUser, create_user, login_headers
+from tests.support.settings import make_settings
+from tests.support.stock import Stocked, new_location, new_product, receive
+from tests.support.webhook_shop import Shop, ShopFactory, open_shop
 
 
 @pytest.fixture
-def make_user(connection: AsyncConnection) -> Callable[..., Awaitable[User]]:
+def make_user(connection: AsyncConnection) -> MakeUser:
     async def factory(**kwargs: object) -> User:
         return await create_user(connection, **kwargs)  # type: ignore[arg-type]
 
@@ -40,7 +41,7 @@ def headers_for(client: httpx.AsyncClient) -> Callable[[User], Awaitable[Headers
 
 
 @pytest.fixture
-async def admin(make_user: Callable[..., Awaitable[User]]) -> User:
+async def admin(make_user: MakeUser) -> User:
     return await make_user(role=Role.ADMIN, full_name="Ada Admin")
 
 
@@ -50,7 +51,7 @@ async def admin_headers(admin: User, headers_for: Callable[[User], Awaitable[Hea
 
 
 @pytest.fixture
-async def viewer(make_user: Callable[..., Awaitable[User]]) -> User:
+async def viewer(make_user: MakeUser) -> User:
     return await make_user(role=Role.VIEWER, full_name="Vic Viewer")
 
 
@@ -126,7 +127,7 @@ async def feed_engine(feed_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 async def committed_make_user(
     committed_engine: AsyncEngine,
-) -> AsyncIterator[Callable[..., Awaitable[User]]]:
+) -> AsyncIterator[MakeUser]:
     """Like make_user, but committed (visible to every connection)."""
     async with committed_engine.connect() as connection:
 
@@ -140,13 +141,13 @@ async def committed_make_user(
 
 @pytest.fixture
 async def manager_headers(
-    make_user: Callable[..., Awaitable[User]], headers_for: Callable[[User], Awaitable[Headers]]
+    make_user: MakeUser, headers_for: Callable[[User], Awaitable[Headers]]
 ) -> Headers:
     return await headers_for(await make_user(role=Role.MANAGER))
 
 
 @pytest.fixture
-async def clerk(make_user: Callable[..., Awaitable[User]]) -> User:
+async def clerk(make_user: MakeUser) -> User:
     return await make_user(role=Role.CLERK)
 
 
@@ -158,7 +159,7 @@ async def clerk_headers(clerk: User, headers_for: Callable[[User], Awaitable[Hea
 @pytest.fixture
 async def stocked(
     client: httpx.AsyncClient, manager_headers: Headers, clerk_headers: Headers
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+) -> Stocked:
     """A product (reorder point 5) with 10 on hand at `a`, and an empty location `b`."""
     product = await new_product(client, manager_headers, reorder_point=5)
     a = await new_location(client, manager_headers)
@@ -170,16 +171,13 @@ async def stocked(
 @pytest.fixture
 async def staff(
     committed_client: httpx.AsyncClient,
-    committed_make_user: Callable[..., Awaitable[User]],
+    committed_make_user: MakeUser,
 ) -> tuple[Headers, Headers, Headers]:
     """A clerk, a manager and an admin, committed and logged in: (clerk, manager, admin)."""
     clerk = await login_headers(committed_client, await committed_make_user(role=Role.CLERK))
     manager = await login_headers(committed_client, await committed_make_user(role=Role.MANAGER))
     admin = await login_headers(committed_client, await committed_make_user(role=Role.ADMIN))
     return clerk, manager, admin
-
-
-ShopFactory = Callable[..., Awaitable[Shop]]
 
 
 @pytest.fixture
@@ -191,19 +189,3 @@ async def shop(own_database_url: str, tmp_path: Path) -> AsyncIterator[ShopFacto
             return await open_shop(stack, own_database_url, tmp_path, **overrides)
 
         yield factory
-
-
-@pytest.fixture(scope="session")
-def console_database_url(pg_server: TestServer) -> Iterator[str]:
-    with pg_server.migrated_database("stockroom_console") as url:
-        yield url
-
-
-@pytest.fixture(scope="session")
-async def console(
-    console_database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[ConsoleSite]:
-    """The console served with the API and from two other origins, and a browser, shared
-    by the browser tests, which make their own users and stock (tests/support/console.py)."""
-    async with console_site(console_database_url, tmp_path_factory.mktemp("console")) as site:
-        yield site

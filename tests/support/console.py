@@ -26,10 +26,10 @@ from starlette.routing import Route
 from src.api.console import FILES
 from src.main import create_app
 from src.models.user import Role, User
-from tests.conftest import make_settings
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
 from tests.support.factories import DEFAULT_PASSWORD, create_user, login_headers
 from tests.support.servers import free_port, running
+from tests.support.settings import make_settings
 from tests.support.stock import new_location, new_product, receive
 
 CONSOLE_FILES = Path(__file__).resolve().parents[2] / "src" / "console"

@@ -7,13 +7,14 @@ import base64
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from src.core.tokens import key_id
 from src.models.user import Role, User
@@ -27,6 +28,10 @@ _TEST_HASHER = PasswordHash(
 )
 _DEFAULT_HASHER = PasswordHash.recommended()
 _hash_cache: dict[str, str] = {}
+# Request headers, such as a login's Authorization.
+Headers = dict[str, str]
+# The `make_user` fixtures: keyword arguments of `create_user`, a new user.
+MakeUser = Callable[..., Awaitable[User]]
 
 
 def unique_email(prefix: str = "user") -> str:
@@ -93,6 +98,20 @@ async def login_headers(
     client: httpx.AsyncClient, user: User, password: str = DEFAULT_PASSWORD
 ) -> dict[str, str]:
     return bearer((await token_pair(client, user.email, password))["access_token"])
+
+
+async def committed_headers(
+    engine: AsyncEngine, client: httpx.AsyncClient, role: Role
+) -> dict[str, str]:
+    """A new user of `role`, committed (for an app on a database of its own), logged in."""
+    async with engine.begin() as connection:
+        user = await create_user(connection, role=role)
+    return await login_headers(client, user)
+
+
+def sid_of(access_token: str) -> str:
+    """The session an access token belongs to (its `sid` claim)."""
+    return str(jwt.decode(access_token, options={"verify_signature": False})["sid"])
 
 
 # ------------------------------------------------------------------ hand-made access tokens

@@ -1,5 +1,5 @@
-"""Change-feed test helpers: a database of its own, events written straight to the log, and
-waiting until they are visible.
+"""Change-feed test helpers: a database of its own, events written straight to the log,
+waiting until they are visible, and the statements an app runs that read the log.
 
 Visibility is server-wide (any transaction holding an xid on the PostgreSQL server, in any
 database, holds the feed back), so tests wait for their committed events instead of assuming
@@ -9,12 +9,14 @@ them visible at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from fastapi import FastAPI
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from src.repositories.event.log import EventRepository
@@ -74,3 +76,20 @@ async def eventually(condition: Callable[[], Awaitable[bool]]) -> bool:
             return False
         await asyncio.sleep(0.05)
     return True
+
+
+@contextlib.contextmanager
+def log_reads(app: FastAPI) -> Iterator[list[str]]:
+    """The statements the app runs that read the event log."""
+    reads: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM events" in statement:
+            reads.append(statement)
+
+    engine = app.state.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield reads
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
 API = "/api/v1"
+# A record as the API answers it (a product, a location, a level, a movement...).
+Item = dict[str, Any]
+# The `stocked` fixture: a product with 10 on hand at `a`, and an empty location `b`.
+Stocked = tuple[Item, Item, Item]
+# `new_product` or `new_location`.
+Maker = Callable[..., Awaitable[Item]]
 
 
 def _tag() -> str:
@@ -176,3 +183,9 @@ async def post_batch(
 ) -> httpx.Response:
     body = {"movements": list(lines), **extra}
     return await client.post(f"{API}/stock/batches", json=body, headers=headers)
+
+
+async def assert_reconciled(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
+    """The levels agree with the ledger (no reconciliation mismatch)."""
+    reconciliation = await client.get(f"{API}/stock/reconciliation", headers=admin)
+    assert reconciliation.json()["mismatches"] == []

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from tests.support.factories import Headers
 from tests.support.stock import API
 
 WEBHOOKS = f"{API}/webhooks"
@@ -13,7 +14,6 @@ WEBHOOKS = f"{API}/webhooks"
 # ever sent to it in these tests: in-process apps run no delivery workers).
 PUBLIC_URL = "https://93.184.215.14/hooks"
 UNKNOWN = "0190a3a8-0000-7000-8000-000000000000"
-Headers = dict[str, str]
 
 
 def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from src.main import create_app
 from src.models.user import Role
-from tests.conftest import make_settings
 from tests.support.factories import create_user, login_headers
 from tests.support.servers import in_process
+from tests.support.settings import make_settings
 from tests.support.stock import new_location, new_product, post_movement
 from tests.support.webhooks import Receiver
 
@@ -86,6 +87,10 @@ class Shop:
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
+
+
+# The `shop` fixture: opens a shop, with settings overridden by keyword.
+ShopFactory = Callable[..., Awaitable[Shop]]
 
 
 async def open_shop(

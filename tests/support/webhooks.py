@@ -123,3 +123,10 @@ async def receiving(receiver: Receiver, port: int | None = None) -> AsyncIterato
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=15)
+
+
+def movement_ids(receiver: Receiver) -> list[str]:
+    """The ids of the movements `receiver` was told of, in the order it was."""
+    return [
+        d.event["data"]["id"] for d in receiver.received if d.event["type"] == "movement.created"
+    ]

@@ -13,7 +13,7 @@ from uvicorn.server import ServerState
 
 from src.config import Settings
 from src.core.http_protocol import PROTOCOL, GuardedHttpToolsProtocol
-from tests.conftest import TEST_SECRET_KEY
+from tests.support.settings import TEST_SECRET_KEY
 
 TIMEOUT = 0.3
 EARLY = 0.05  # well before a deadline, even on a busy machine

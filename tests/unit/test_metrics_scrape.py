@@ -11,7 +11,7 @@ from pytest_mock import MockerFixture
 
 from src.config import Settings
 from src.main import create_app
-from tests.conftest import TEST_SECRET_KEY
+from tests.support.settings import TEST_SECRET_KEY
 
 RENDER_SECONDS = 0.5
 

@@ -3,8 +3,6 @@ failing closed when the storage is gone."""
 
 from __future__ import annotations
 
-import time
-
 import limits.storage
 import pytest
 from limits.aio.storage import MemoryStorage, RedisStorage
@@ -14,6 +12,7 @@ from pytest_mock import MockerFixture
 from src.core.exceptions import RateLimited, ServiceUnavailable
 from src.core.ratelimit import Limit, RateLimiter, build_storage
 from src.core.ratelimit_memory import InProcessStorage
+from tests.support.clock import Clock
 
 THREE = Limit.parse("unit-test", "3/minute")
 
@@ -31,17 +30,6 @@ def limiter(request: pytest.FixtureRequest) -> RateLimiter:
 
 def storage_down() -> StorageError:
     return StorageError(ConnectionError("Connection refused"))
-
-
-class Clock:
-    """time.time() under the test's control (the window is measured with it)."""
-
-    def __init__(self, mocker: MockerFixture) -> None:
-        self.now = time.time()
-        mocker.patch("time.time", side_effect=lambda: self.now)
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 # ------------------------------------------------------------------ limits

@@ -7,7 +7,7 @@ from limits.strategies import MovingWindowRateLimiter
 from pytest_mock import MockerFixture
 
 from src.core.ratelimit_memory import InProcessStorage
-from tests.unit.test_ratelimit import Clock
+from tests.support.clock import Clock
 
 TEN_A_SECOND = parse("10/second")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from src.core.database import Database
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 URL = "postgresql+asyncpg://app@db.invalid/stockroom"
 

@@ -10,9 +10,8 @@ of its own instead. Anything else (forged, expired, another account's) counts as
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from http.cookies import SimpleCookie
 from pathlib import Path
 
@@ -22,23 +21,24 @@ import pytest
 from fastapi import FastAPI
 
 from src.config import Environment
-from src.models.user import User
-from tests.conftest import app_beside, make_settings
-from tests.integration.auth.test_login_rate_limit import ACCOUNT_LIMIT, WRONG, client_for, login
-from tests.support.factories import DEFAULT_PASSWORD, sign_token
+from tests.support.apps import RunningApp, app_beside
+from tests.support.factories import DEFAULT_PASSWORD, MakeUser, sign_token
+from tests.support.logins import (
+    ACCOUNT_LIMIT,
+    ALL_CLIENTS,
+    COOKIE,
+    TOKEN_PATH,
+    WRONG,
+    attempt,
+    client_for,
+    device_of,
+    lock_out,
+    login,
+    new_address,
+)
+from tests.support.settings import make_settings
 
-MakeUser = Callable[..., Awaitable[User]]
-RunningApp = Callable[..., AbstractAsyncContextManager[FastAPI]]
-HEADER = "Stockroom-Device"
-COOKIE = "stockroom_device"
-TOKEN_PATH = "/api/v1/auth/token"
-ALL_CLIENTS = 6  # the account-wide limit these tests set, per hour
 OTHER_KEY = "another-secret-key-for-tests-0123456789abcdefgh"
-_addresses = (f"203.0.{a}.{b}" for a, b in itertools.product(range(256), range(1, 255)))
-
-
-def new_address() -> str:
-    return next(_addresses)
 
 
 @pytest.fixture
@@ -54,39 +54,6 @@ def running_app(database_url: str, tmp_path: Path, app: FastAPI) -> RunningApp:
             yield other
 
     return build
-
-
-async def attempt(
-    app: FastAPI, email: str, password: str, device: str | None = None
-) -> httpx.Response:
-    """A login from an address never seen before, with a device token or none."""
-    async with client_for(app, new_address()) as client:
-        headers = {HEADER: device} if device is not None else {}
-        return await client.post(
-            TOKEN_PATH,
-            data={"grant_type": "password", "username": email, "password": password},
-            headers=headers,
-        )
-
-
-async def device_of(app: FastAPI, email: str) -> str:
-    response = await attempt(app, email, DEFAULT_PASSWORD)
-    assert response.status_code == 200, response.text
-    token = response.json()["device_token"]
-    assert isinstance(token, str)
-    assert token.count(".") == 2  # a JWT
-    return token
-
-
-async def lock_out(app: FastAPI, email: str) -> list[int]:
-    """The attack: wrong guesses spread over twelve addresses, five each."""
-    statuses = []
-    for _ in range(12):
-        async with client_for(app, new_address()) as client:
-            for _ in range(ACCOUNT_LIMIT):
-                statuses.append((await login(client, email, WRONG)).status_code)
-    assert statuses.count(429) >= 50, statuses  # the account is locked for new devices
-    return statuses
 
 
 async def test_the_owners_device_logs_in_through_a_lockout_and_a_new_one_does_not(

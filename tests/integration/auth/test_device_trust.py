@@ -8,8 +8,8 @@ limit across addresses like any new device's (locked out here by `lock_out`)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from http.cookies import SimpleCookie
 from pathlib import Path
 
@@ -18,23 +18,23 @@ import pytest
 from fastapi import FastAPI
 
 from src.config import Environment
-from src.models.user import Role, User
-from tests.conftest import app_beside, make_settings
-from tests.integration.auth.test_device_tokens import (
+from src.models.user import Role
+from tests.support.apps import RunningApp, app_beside
+from tests.support.factories import DEFAULT_PASSWORD, MakeUser
+from tests.support.logins import (
     ALL_CLIENTS,
     COOKIE,
     HEADER,
     TOKEN_PATH,
+    WRONG,
     attempt,
+    client_for,
     device_of,
     lock_out,
     new_address,
 )
-from tests.integration.auth.test_login_rate_limit import WRONG, client_for
-from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.settings import make_settings
 
-MakeUser = Callable[..., Awaitable[User]]
-RunningApp = Callable[..., AbstractAsyncContextManager[FastAPI]]
 NEW_PASSWORD = "a brand new passphrase 42"
 BUDGET = 4  # the per-device budget these tests set, per day
 

@@ -11,14 +11,13 @@ import httpx
 import pytest
 
 from src.core.emails import canonical_email
-from tests.support.factories import password_grant
+from tests.support.factories import Headers, password_grant
 
 REGISTER = "/api/v1/auth/register"
 USERS = "/api/v1/users"
 GOOD = "correct horse battery staple"
 CYRILLIC_A = "\u0430"
 DOTLESS_I = "\u0131"
-Headers = dict[str, str]
 
 
 def tag() -> str:

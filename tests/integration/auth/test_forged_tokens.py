@@ -12,7 +12,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
@@ -23,9 +23,10 @@ from fastapi import FastAPI
 
 from src.core.tokens import key_id
 from src.models.user import User
-from tests.conftest import TEST_SECRET_KEY, client_beside, make_settings
+from tests.support.apps import client_beside
 from tests.support.factories import (
     DEFAULT_PASSWORD,
+    MakeUser,
     access_claims,
     b64url,
     b64url_json,
@@ -34,6 +35,7 @@ from tests.support.factories import (
     token_pair,
     unsigned_token,
 )
+from tests.support.settings import TEST_SECRET_KEY, make_settings
 
 ME = "/api/v1/users/me"
 KID = key_id(TEST_SECRET_KEY)
@@ -42,7 +44,6 @@ NEW_KEY = "Rotated-signing-key-2b7e151628aed2a6abf7158809cf4f3c"
 INVALID_TOKEN = 'Bearer error="invalid_token"'
 HOUR = 3600
 
-MakeUser = Callable[..., Awaitable[User]]
 AppWithKeys = Callable[[str, list[str]], AbstractAsyncContextManager[httpx.AsyncClient]]
 
 

@@ -15,7 +15,7 @@ from src.core.event_types import EventType
 from src.core.exceptions import MalformedRequest
 from src.models.user import Role
 from src.services.feed import POSITION_SCOPE
-from tests.integration.feed.test_feed import serving
+from tests.support.apps import serving
 from tests.support.factories import create_user, login_headers
 from tests.support.feed import append_committed, head, settle
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -21,19 +21,11 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from src.main import create_app
-from src.models.user import User
-from tests.conftest import app_beside, make_settings
-from tests.integration.auth.test_login_rate_limit import (
-    ACCOUNT_LIMIT,
-    WRONG,
-    assert_rate_limited,
-    client_for,
-    login,
-)
-from tests.support.factories import DEFAULT_PASSWORD, unique_email
+from tests.support.apps import RunningApp, app_beside
+from tests.support.factories import DEFAULT_PASSWORD, MakeUser, unique_email
+from tests.support.logins import ACCOUNT_LIMIT, WRONG, assert_rate_limited, client_for, login
+from tests.support.settings import make_settings
 
-MakeUser = Callable[..., Awaitable[User]]
-RunningApp = Callable[..., AbstractAsyncContextManager[FastAPI]]
 OWNER = "192.0.2.10"
 ALL_CLIENTS = 6  # the account-wide limit these tests set, per hour
 _addresses = (f"198.51.{a}.{b}" for a, b in itertools.product(range(256), range(1, 255)))

@@ -10,31 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from src.models.user import User
-from tests.conftest import app_beside, make_settings
-from tests.support.factories import DEFAULT_PASSWORD, unique_email
+from tests.support.apps import RunningApp, app_beside
+from tests.support.factories import DEFAULT_PASSWORD, MakeUser, unique_email
+from tests.support.logins import ACCOUNT_LIMIT, WRONG, assert_rate_limited, client_for, login
+from tests.support.settings import make_settings
 
 TOKEN = "/api/v1/auth/token"
-WRONG = "Not-the-Passw0rd-at-all"
 DEAD_REDIS = "redis://127.0.0.1:1/0"
-ACCOUNT_LIMIT = 5  # the default "5/minute"
-
-MakeUser = Callable[..., Awaitable[User]]
-RunningApp = Callable[..., AbstractAsyncContextManager[FastAPI]]
-
-
-async def login(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
-    return await client.post(
-        TOKEN, data={"grant_type": "password", "username": email, "password": password}
-    )
 
 
 async def fail(client: httpx.AsyncClient, email: str, times: int) -> None:
@@ -44,23 +34,8 @@ async def fail(client: httpx.AsyncClient, email: str, times: int) -> None:
         assert response.json()["error"] == "invalid_grant"
 
 
-def assert_rate_limited(response: httpx.Response) -> None:
-    assert response.status_code == 429, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["type"] == "/problems/rate-limited"
-    retry_after = response.headers["retry-after"]
-    assert retry_after.isdigit(), retry_after
-    assert 1 <= int(retry_after) <= 60
-    assert "access_token" not in response.text
-
-
 def random_address() -> str:
     return f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
-
-
-def client_for(app: FastAPI, address: str = "127.0.0.1") -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, client=(address, 1234))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -18,18 +17,10 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from src.main import create_app
-from src.models.user import User
-from tests.conftest import make_settings
-from tests.integration.auth.test_login_rate_limit import (
-    ACCOUNT_LIMIT,
-    WRONG,
-    assert_rate_limited,
-    client_for,
-    login,
-)
-from tests.support.factories import DEFAULT_PASSWORD, bearer, token_pair, unique_email
+from tests.support.factories import DEFAULT_PASSWORD, MakeUser, bearer, token_pair, unique_email
+from tests.support.logins import ACCOUNT_LIMIT, WRONG, assert_rate_limited, client_for, login
+from tests.support.settings import make_settings
 
-MakeUser = Callable[..., Awaitable[User]]
 URL = "/api/v1/users/me/password"
 NEW = "a brand new passphrase"
 

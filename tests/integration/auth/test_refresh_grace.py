@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -20,19 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from src.core.tokens import hash_refresh_token
 from src.main import create_app
-from src.models.user import User
-from tests.conftest import client_beside, make_settings
-from tests.support.factories import bearer, refresh_grant, token_pair
+from tests.support.apps import client_beside
+from tests.support.factories import MakeUser, bearer, refresh_grant, sid_of, token_pair
 from tests.support.servers import in_process
+from tests.support.settings import make_settings
 
-MakeUser = Callable[..., Awaitable[User]]
 Pair = dict[str, Any]
 ClientWithGrace = Callable[[float], AbstractAsyncContextManager[httpx.AsyncClient]]
 LOGOUT_URL = "/api/v1/auth/logout"
-
-
-def sid_of(access_token: str) -> str:
-    return str(jwt.decode(access_token, options={"verify_signature": False})["sid"])
 
 
 async def works(client: httpx.AsyncClient, access_token: str) -> bool:

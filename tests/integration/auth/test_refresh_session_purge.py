@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -16,10 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from src.core.tokens import hash_refresh_token
 from src.main import create_app
 from src.models.user import User
-from tests.conftest import make_settings
-from tests.support.factories import refresh_grant
-
-MakeUser = Callable[..., Awaitable[User]]
+from tests.support.factories import MakeUser, refresh_grant
+from tests.support.settings import make_settings
 
 
 async def _insert(

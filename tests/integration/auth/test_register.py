@@ -11,8 +11,8 @@ from fastapi import FastAPI
 
 from src.dependencies import get_database
 from src.main import create_app
-from tests.conftest import make_settings
 from tests.support.factories import unique_email
+from tests.support.settings import make_settings
 
 URL = "/api/v1/auth/register"
 GOOD = "correct horse battery staple"

@@ -4,27 +4,28 @@ once (logout, reuse detection, deactivation), and reactivating a user revives no
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
-import jwt
 from pytest_mock import MockerFixture
 from sqlalchemy import event, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from src.core import prepared
 from src.models.user import User
-from tests.support.factories import bearer, password_grant, refresh_grant, token_pair
+from tests.support.factories import (
+    Headers,
+    MakeUser,
+    bearer,
+    password_grant,
+    refresh_grant,
+    sid_of,
+    token_pair,
+)
 
-Headers = dict[str, str]
-MakeUser = Callable[..., Awaitable[User]]
 ME = "/api/v1/users/me"
 LOGOUT_URL = "/api/v1/auth/logout"
-
-
-def sid_of(access_token: str) -> str:
-    return str(jwt.decode(access_token, options={"verify_signature": False})["sid"])
 
 
 async def works(client: httpx.AsyncClient, access_token: str) -> bool:

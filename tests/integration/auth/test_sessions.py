@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -18,14 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from src.models.user import Role, User
 from tests.support.factories import (
     DEFAULT_PASSWORD,
+    Headers,
+    MakeUser,
     bearer,
     password_grant,
     refresh_grant,
     token_pair,
 )
-
-Headers = dict[str, str]
-MakeUser = Callable[..., Awaitable[User]]
 
 LOGOUT_URL = "/api/v1/auth/logout"
 PASSWORD_URL = "/api/v1/users/me/password"

@@ -4,7 +4,6 @@ standard OAuth2 client library talking to it."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,17 +14,19 @@ from authlib.deprecate import AuthlibDeprecationWarning
 from fastapi import FastAPI
 
 from src.core.tokens import key_id
-from src.models.user import Role, User
-from tests.conftest import TEST_SECRET_KEY
+from src.models.user import Role
 from tests.support.factories import (
     DEFAULT_PASSWORD,
     TOKEN_URL,
+    Headers,
+    MakeUser,
     bearer,
     password_grant,
     refresh_grant,
     token_pair,
     unique_email,
 )
+from tests.support.settings import TEST_SECRET_KEY
 
 with warnings.catch_warnings():
     # authlib >= 1.9.9 prefers the `httpx2` package and warns on import when it falls back
@@ -33,8 +34,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", AuthlibDeprecationWarning)
     from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
-Headers = dict[str, str]
-MakeUser = Callable[..., Awaitable[User]]
 
 REGISTER_URL = "/api/v1/auth/register"
 # Secrets and internal columns that must never appear in any response body.

@@ -12,12 +12,11 @@ from fastapi import FastAPI
 from src.config import Environment
 from src.dependencies import get_database
 from src.main import create_app
-from tests.conftest import make_settings
-from tests.support.factories import password_grant, unique_email
+from tests.support.factories import Headers, password_grant, unique_email
+from tests.support.settings import make_settings
 
 URL = "/api/v1/users"
 GOOD = "correct horse battery staple"
-Headers = dict[str, str]
 
 
 def body(**overrides: object) -> dict[str, object]:

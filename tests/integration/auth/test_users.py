@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
 
 from src.models.user import Role, User
-from tests.support.factories import login_headers
-
-Headers = dict[str, str]
-MakeUser = Callable[..., Awaitable[User]]
+from tests.support.factories import Headers, MakeUser, login_headers
 
 
 async def test_me_returns_the_caller(

@@ -3,15 +3,12 @@ reads are anyone's, changes a clerk's, and nothing changes on a refusal."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
 
-from tests.support.stock import API, level, reserve, ship
+from tests.support.factories import Headers
+from tests.support.stock import API, Stocked, level, reserve, ship
 
-Headers = dict[str, str]
-Stocked = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
 UNKNOWN = "0190a3a8-0000-7000-8000-000000000000"
 
 

@@ -20,9 +20,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.support.availability import Held, Level, Model, Sent
+from tests.support.factories import Headers
 from tests.support.stock import API, new_location, new_product, post_movement, receive, reserve
 
-Headers = dict[str, str]
 PRODUCTS, LOCATIONS = 2, 2
 
 qty = st.integers(min_value=1, max_value=12)

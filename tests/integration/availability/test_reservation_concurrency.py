@@ -14,8 +14,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.main import create_app
-from tests.conftest import make_settings
+from tests.support.factories import Headers
 from tests.support.servers import in_process
+from tests.support.settings import make_settings
 from tests.support.stock import (
     API,
     level,
@@ -25,8 +26,6 @@ from tests.support.stock import (
     receive,
     reserve,
 )
-
-Headers = dict[str, str]
 
 
 async def _stocked(client: httpx.AsyncClient, clerk: Headers, manager: Headers, n: int) -> Any:

@@ -10,10 +10,16 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.support.stock import API, level, post_count, post_movement, post_transfer, reserve
-
-Headers = dict[str, str]
-Stocked = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
+from tests.support.factories import Headers
+from tests.support.stock import (
+    API,
+    Stocked,
+    level,
+    post_count,
+    post_movement,
+    post_transfer,
+    reserve,
+)
 
 
 async def _backdate(connection: AsyncConnection, reservation: dict[str, Any]) -> None:

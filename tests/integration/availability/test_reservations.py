@@ -9,10 +9,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.support.stock import API, level, post_movement, post_transfer, reserve
-
-Headers = dict[str, str]
-Stocked = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
+from tests.support.factories import Headers
+from tests.support.stock import API, Stocked, level, post_movement, post_transfer, reserve
 
 
 async def _reserved(client: httpx.AsyncClient, headers: Headers, stocked: Stocked, n: int) -> Any:

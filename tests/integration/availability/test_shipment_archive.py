@@ -5,17 +5,13 @@ that changes nothing."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.support.stock import API, level, new_location, new_product, receive, ship
-
-Headers = dict[str, str]
-Item = dict[str, Any]
-Stocked = tuple[Item, Item, Item]
+from tests.support.factories import Headers
+from tests.support.stock import API, Item, Stocked, level, new_location, new_product, receive, ship
 
 
 async def _shipment(client: httpx.AsyncClient, clerk: Headers, stocked: Stocked, n: int) -> Item:

@@ -11,9 +11,16 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.support.stock import API, level, new_location, new_product, receive, ship
-
-Headers = dict[str, str]
+from tests.support.factories import Headers
+from tests.support.stock import (
+    API,
+    assert_reconciled,
+    level,
+    new_location,
+    new_product,
+    receive,
+    ship,
+)
 
 
 async def _in_transit(
@@ -25,11 +32,6 @@ async def _in_transit(
     shipment = await ship(client, clerk, a, b, (product, n))
     assert shipment.status_code == 201, shipment.text
     return product, a, b, shipment.json()
-
-
-async def _clean(client: httpx.AsyncClient, admin: Headers) -> None:
-    reconciliation = await client.get(f"{API}/stock/reconciliation", headers=admin)
-    assert reconciliation.json()["mismatches"] == []
 
 
 async def test_two_receipts_with_one_key_receive_once(
@@ -49,7 +51,7 @@ async def test_two_receipts_with_one_key_receive_once(
     assert (shown["on_hand"], shown["incoming"]) == (2, 4)
     replay = await committed_client.post(url, json=body, headers=headers)
     assert replay.headers.get("idempotent-replayed") == "true"
-    await _clean(committed_client, admin)
+    await assert_reconciled(committed_client, admin)
 
 
 async def test_racing_receipts_never_receive_more_than_was_shipped(
@@ -69,7 +71,7 @@ async def test_racing_receipts_never_receive_more_than_was_shipped(
     assert final.json()["lines"][0]["pending"] == 1
     shown = await level(committed_client, clerk, product, b)
     assert (shown["on_hand"], shown["incoming"]) == (4, 1)
-    await _clean(committed_client, admin)
+    await assert_reconciled(committed_client, admin)
 
 
 async def test_cancel_racing_a_receipt_accounts_for_every_unit(
@@ -92,7 +94,7 @@ async def test_cancel_racing_a_receipt_accounts_for_every_unit(
     assert source["on_hand"] + target["on_hand"] == 4
     assert target["on_hand"] == (3 if receipt.status_code == 201 else 0)
     assert target["incoming"] == 0
-    await _clean(committed_client, admin)
+    await assert_reconciled(committed_client, admin)
 
 
 async def test_reconciliation_finds_transit_and_incoming_the_shipments_do_not_explain(

@@ -8,11 +8,18 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.stock import API, level, new_product, post_movement, receive, ship
-
-Headers = dict[str, str]
-Item = dict[str, Any]
-Stocked = tuple[Item, Item, Item]
+from tests.support.factories import Headers
+from tests.support.stock import (
+    API,
+    Item,
+    Stocked,
+    assert_reconciled,
+    level,
+    new_product,
+    post_movement,
+    receive,
+    ship,
+)
 
 
 async def _shipped(client: httpx.AsyncClient, headers: Headers, stocked: Stocked, n: int) -> Any:
@@ -26,11 +33,6 @@ async def _transit(client: httpx.AsyncClient, headers: Headers) -> Item:
     listed = (await client.get(f"{API}/locations", params={"limit": 100}, headers=headers)).json()
     (transit,) = [location for location in listed["items"] if location["is_transit"]]
     return transit
-
-
-async def _clean(client: httpx.AsyncClient, admin: Headers) -> None:
-    reconciliation = await client.get(f"{API}/stock/reconciliation", headers=admin)
-    assert reconciliation.json()["mismatches"] == []
 
 
 async def test_shipping_moves_stock_into_transit_and_shows_it_incoming(
@@ -66,7 +68,7 @@ async def test_shipping_moves_stock_into_transit_and_shows_it_incoming(
     assert sorted((m["location_id"], m["quantity"]) for m in legs) == sorted(
         [(a["id"], -4), (transit["id"], 4)]
     )
-    await _clean(client, admin_headers)
+    await assert_reconciled(client, admin_headers)
 
 
 async def test_a_shipment_takes_only_available_stock_and_all_lines_or_none(
@@ -192,7 +194,7 @@ async def test_receipts_bring_stock_in_and_write_off_what_arrived_damaged(
     assert done.status_code == 409
     transit = await _transit(client, clerk_headers)
     assert (await level(client, clerk_headers, product, transit))["on_hand"] == 0
-    await _clean(client, admin_headers)
+    await assert_reconciled(client, admin_headers)
 
 
 async def test_bad_receipts_are_422_and_receive_nothing(
@@ -249,7 +251,7 @@ async def test_canceling_returns_what_is_pending_to_the_source(
     assert (source["on_hand"], target["on_hand"], target["incoming"]) == (8, 2, 0)
     again = await client.post(f"{url}/cancel", headers=clerk_headers)
     assert again.status_code == 409
-    await _clean(client, admin_headers)
+    await assert_reconciled(client, admin_headers)
 
 
 async def test_shipments_are_listed_newest_first_and_filtered(

@@ -15,12 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from src.models.user import Role, User
-from tests.support.factories import login_headers, unique_email
+from src.models.user import Role
+from tests.support.factories import Headers, MakeUser, login_headers, unique_email
 from tests.support.stock import new_location, new_product
 
-Headers = dict[str, str]
-MakeUser = Callable[..., Awaitable[User]]
 PROBLEM = "application/problem+json"
 GOOD = "correct horse battery staple"
 

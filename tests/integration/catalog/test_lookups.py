@@ -5,9 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.support.factories import Headers
 from tests.support.stock import new_location, new_product
-
-Headers = dict[str, str]
 
 
 async def test_sku_lookup_is_exact_and_ignores_case(

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.factories import Headers
 from tests.support.stock import new_location, new_product, post_movement, receive
 
-Headers = dict[str, str]
 URL = "/api/v1/products"
 
 

@@ -7,9 +7,9 @@ import uuid
 import httpx
 import pytest
 
+from tests.support.factories import Headers
 from tests.support.stock import new_location, new_product, receive
 
-Headers = dict[str, str]
 URL = "/api/v1/products"
 
 

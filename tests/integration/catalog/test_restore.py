@@ -4,16 +4,14 @@ with the same If-Match rules as the DELETE that archived."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.stock import new_location, new_product, post_movement
+from tests.support.factories import Headers
+from tests.support.stock import Maker, new_location, new_product, post_movement
 
-Headers = dict[str, str]
-Maker = Callable[..., Awaitable[dict[str, Any]]]
 KINDS = [
     pytest.param("/api/v1/products", new_product, id="products"),
     pytest.param("/api/v1/locations", new_location, id="locations"),

@@ -3,15 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
-from tests.support.stock import API, level, post_movement, ship
+from tests.support.factories import Headers
+from tests.support.stock import API, Item, Stocked, level, post_movement, ship
 
-Headers = dict[str, str]
-Item = dict[str, Any]
-Stocked = tuple[Item, Item, Item]
 URL = f"{API}/locations"
 EARLY = "1999-01-01T00:00:00Z"
 FUTURE = "2999-01-01T00:00:00Z"

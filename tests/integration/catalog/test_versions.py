@@ -3,16 +3,14 @@ in the ETag), conditional DELETE (If-Match) and conditional GET (If-None-Match â
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.stock import new_location, new_product, receive
+from tests.support.factories import Headers
+from tests.support.stock import Maker, new_location, new_product, receive
 
-Headers = dict[str, str]
-Maker = Callable[..., Awaitable[dict[str, Any]]]
 KINDS = [
     pytest.param("/api/v1/products", new_product, {"name": "Renamed"}, id="products"),
     pytest.param("/api/v1/locations", new_location, {"name": "Renamed"}, id="locations"),

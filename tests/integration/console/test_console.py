@@ -15,7 +15,8 @@ import pytest
 from fastapi import FastAPI
 
 from src.api.console import CONSOLE_CSP, FILES
-from tests.conftest import client_beside, make_settings
+from tests.support.apps import client_beside
+from tests.support.settings import make_settings
 
 CONSOLE_DIR = Path(__file__).resolve().parents[3] / "src" / "console"
 EXPECTED_CSP = (

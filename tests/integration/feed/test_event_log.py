@@ -19,8 +19,8 @@ from src.core.event_types import EventType
 from src.models.event import Event
 from src.repositories.event.log import EventRepository
 from src.repositories.event.position import BEGINNING, Position
-from tests.conftest import make_settings
 from tests.support.feed import CATCH_UP_SECONDS, append, settle
+from tests.support.settings import make_settings
 
 
 async def _read(engine: AsyncEngine, after: Position | None, **kwargs: object) -> list[Event]:

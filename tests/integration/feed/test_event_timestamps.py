@@ -11,7 +11,6 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.integration.conftest import ShopFactory
 from tests.support.webhook_api import (
     UNKNOWN,
     WEBHOOKS,
@@ -22,6 +21,7 @@ from tests.support.webhook_api import (
     send_test,
     set_active,
 )
+from tests.support.webhook_shop import ShopFactory
 from tests.support.webhooks import Receiver, receiving
 
 UTC_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")

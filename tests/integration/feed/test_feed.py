@@ -5,45 +5,26 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from src.core.cursors import CursorCodec
 from src.core.event_types import EventType
-from src.main import create_app
 from src.models.user import Role
 from src.services.feed import POSITION_SCOPE
-from tests.conftest import TEST_SECRET_KEY, make_settings
-from tests.integration.operations.test_metrics import sample
-from tests.support.factories import create_user, login_headers
+from tests.support.apps import serving
+from tests.support.factories import Headers, committed_headers
 from tests.support.feed import append, append_committed, eventually, head, settle
+from tests.support.metrics import sample
+from tests.support.settings import TEST_SECRET_KEY
 
-Headers = dict[str, str]
 EVENTS = "/api/v1/events"
 LAG = "stockroom_event_feed_lag_seconds"
-
-
-@asynccontextmanager
-async def serving(url: str, tmp_path: Path, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(make_settings(url, tmp_path, **overrides))
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
-    ):
-        yield client
-
-
-async def _headers(engine: AsyncEngine, client: httpx.AsyncClient, role: Role) -> Headers:
-    async with engine.begin() as connection:
-        user = await create_user(connection, role=role)
-    return await login_headers(client, user)
 
 
 @pytest.fixture
@@ -54,7 +35,7 @@ async def client(feed_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClie
 
 @pytest.fixture
 async def viewer(feed_engine: AsyncEngine, client: httpx.AsyncClient) -> Headers:
-    return await _headers(feed_engine, client, Role.VIEWER)
+    return await committed_headers(feed_engine, client, Role.VIEWER)
 
 
 def _product(tag: str, n: int) -> tuple[str, dict[str, object]]:
@@ -192,7 +173,7 @@ async def test_the_feed_needs_a_valid_token(
     assert bad.status_code == 401
     assert bad.headers["www-authenticate"].startswith("Bearer")
     for role in (Role.CLERK, Role.ADMIN):
-        ok = await client.get(EVENTS, headers=await _headers(feed_engine, client, role))
+        ok = await client.get(EVENTS, headers=await committed_headers(feed_engine, client, role))
         assert ok.status_code == 200
 
 
@@ -206,7 +187,7 @@ async def test_an_after_older_than_retention_is_410(own_database_url: str, tmp_p
 
 async def _expire_and_check(url: str, engine: AsyncEngine, tmp_path: Path) -> None:
     async with serving(url, tmp_path) as client:
-        viewer = await _headers(engine, client, Role.VIEWER)
+        viewer = await committed_headers(engine, client, Role.VIEWER)
         empty = (await _get(client, viewer)).json()
         assert empty["items"] == []
         beginning = empty["next_cursor"]  # an empty feed's start: still a cursor to poll
@@ -282,7 +263,7 @@ async def test_an_event_is_sent_as_the_write_answered_it(
 ) -> None:
     """The page embeds each event's stored JSON as is: it must still read as the write's
     own response did, with the API's datetime format (UTC, `Z`)."""
-    manager = await _headers(feed_engine, client, Role.MANAGER)
+    manager = await committed_headers(feed_engine, client, Role.MANAGER)
     after = await head(client, viewer)
     tag = uuid.uuid4().hex[:8]
     product = await client.post(

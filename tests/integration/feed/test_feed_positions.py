@@ -17,11 +17,11 @@ from src.core.cursors import CursorCodec
 from src.core.event_types import EventType
 from src.models.user import Role
 from src.services.feed import POSITION_SCOPE
-from tests.conftest import TEST_SECRET_KEY
-from tests.integration.feed.test_feed import _headers, serving
+from tests.support.apps import serving
+from tests.support.factories import Headers, committed_headers
 from tests.support.feed import append_committed, head, settle
+from tests.support.settings import TEST_SECRET_KEY
 
-Headers = dict[str, str]
 EVENTS = "/api/v1/events"
 
 
@@ -33,7 +33,7 @@ async def client(feed_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClie
 
 @pytest.fixture
 async def viewer(feed_engine: AsyncEngine, client: httpx.AsyncClient) -> Headers:
-    return await _headers(feed_engine, client, Role.VIEWER)
+    return await committed_headers(feed_engine, client, Role.VIEWER)
 
 
 async def _get(client: httpx.AsyncClient, headers: Headers, **params: Any) -> httpx.Response:

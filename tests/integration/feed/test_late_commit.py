@@ -21,10 +21,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from src.core import migrations
 from src.main import create_app
 from src.models.user import Role
-from tests.conftest import make_settings
 from tests.support.databases import TestServer
-from tests.support.factories import create_user, login_headers
+from tests.support.factories import Headers, create_user, login_headers
 from tests.support.servers import running
+from tests.support.settings import make_settings
 from tests.support.sse import (
     FEED_STREAM,
     STOCK_STREAM,
@@ -34,7 +34,6 @@ from tests.support.sse import (
 )
 from tests.support.stock import new_location, new_product, post_movement
 
-Headers = dict[str, str]
 Product = dict[str, Any] | None
 FEED = "/api/v1/events"
 LOCATIONS = 6

@@ -7,68 +7,46 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     async_sessionmaker,
-    create_async_engine,
 )
-from typer.testing import CliRunner, Result
 
-from src.cli import app as cli
-from src.core.cursors import CursorCodec
-from src.core.event_types import EventType
 from src.core.exceptions import StalledFeed
 from src.main import create_app
-from src.models.user import Role
-from src.services.feed import POSITION_SCOPE
 from src.services.webhook.dispatch import dispatch
-from tests.conftest import TEST_SECRET_KEY, make_settings
-from tests.integration.feed.test_feed import serving
-from tests.support.factories import create_user, login_headers
+from tests.support.apps import serving
 from tests.support.feed import append, append_committed, settle
+from tests.support.rebase import (
+    CODEC,
+    feed_of,
+    from_the_old_server,
+    invoke,
+    named,
+    new_admin,
+    restore_from_a_busier_server,
+    stored_xids,
+)
 from tests.support.servers import free_port
+from tests.support.settings import make_settings
 
-EVENTS = "/api/v1/events"
-# As far ahead as a restore from an older, busier server leaves them (another epoch).
-OFFSET = 5 * 2**32
 UNREACHABLE = "postgresql://nobody@127.0.0.1:1/nothing"
-CODEC = CursorCodec(TEST_SECRET_KEY)
-runner = CliRunner()
 
 
 @pytest.fixture
-async def engine(own_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(own_database_url)
-    yield engine
-    await engine.dispose()
+def engine(own_engine: AsyncEngine) -> AsyncEngine:
+    """The test's own database (feed/conftest.py), by the name the tests here use."""
+    return own_engine
 
 
 @pytest.fixture(autouse=True)
-def _cli_env(monkeypatch: pytest.MonkeyPatch, own_database_url: str, tmp_path: Path) -> None:
-    for name in ("ENVIRONMENT", "REDIS_URL", "SECRET_KEY_PREVIOUS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", own_database_url)
-    monkeypatch.setenv("SECRET_KEY", TEST_SECRET_KEY)
-    monkeypatch.setenv("STOCKROOM_DATA_DIR", str(tmp_path / "data"))
-
-
-async def _invoke(*args: str) -> Result:
-    # The commands run their own event loop: in a thread, beside the test's.
-    return await asyncio.to_thread(runner.invoke, cli, list(args))
-
-
-async def _admin(engine: AsyncEngine, client: httpx.AsyncClient) -> dict[str, str]:
-    async with engine.begin() as connection:
-        user = await create_user(connection, role=Role.ADMIN)
-    return await login_headers(client, user)
+def _cli_env(cli_env: None) -> None:
+    """Every test here runs `stockroom` commands (feed/conftest.py)."""
 
 
 async def _serve() -> tuple[int | None, str]:
@@ -93,58 +71,17 @@ async def _serve() -> tuple[int | None, str]:
     return process.returncode, stderr.decode()
 
 
-def _named(tag: str, n: str) -> tuple[str, dict[str, object]]:
-    return (EventType.PRODUCT_UPDATED, {"name": f"{tag}{n}"})
-
-
-async def _feed(client: httpx.AsyncClient, headers: dict[str, str], **params: Any) -> list[Any]:
-    response = await client.get(EVENTS, params={"limit": 100, **params}, headers=headers)
-    assert response.status_code == 200, response.text
-    return [(item["id"], item["data"]["name"]) for item in response.json()["items"]]
-
-
-async def _xids(engine: AsyncEngine) -> list[tuple[int, int]]:
-    async with engine.connect() as connection:
-        rows = await connection.execute(text("SELECT seq, xid::text::bigint FROM events"))
-        return sorted((int(seq), int(xid)) for seq, xid in rows)
-
-
 async def _interleaved(engine: AsyncEngine, tag: str) -> None:
     """a1 and a3 in one transaction that began first, a2 in one that committed between:
     the log's order (a1, a3, a2) differs from the order of `seq` (a1, a2, a3)."""
     async with engine.connect() as first, engine.connect() as second:
         await first.begin()
-        await append(first, *_named(tag, "a1"))
+        await append(first, *named(tag, "a1"))
         await second.begin()
-        await append(second, *_named(tag, "a2"))
+        await append(second, *named(tag, "a2"))
         await second.commit()
-        await append(first, *_named(tag, "a3"))
+        await append(first, *named(tag, "a3"))
         await first.commit()
-
-
-async def _restore_from_a_busier_server(engine: AsyncEngine) -> None:
-    """What a dump taken on the old server leaves in the new one: every stored xid ahead."""
-    async with engine.begin() as connection:
-        await connection.execute(
-            text(
-                "UPDATE events SET xid ="
-                " CAST(CAST(CAST(CAST(xid AS text) AS bigint) + :offset AS text) AS xid8)"
-            ),
-            {"offset": OFFSET},
-        )
-        await connection.execute(
-            text(
-                "UPDATE webhook_endpoints SET position_xid = CAST(CAST("
-                " CAST(CAST(position_xid AS text) AS bigint) + :offset AS text) AS xid8)"
-            ),
-            {"offset": OFFSET},
-        )
-
-
-def _from_the_old_server(event_id: str) -> str:
-    """The id a client of the old server holds for that event."""
-    xid, seq = CODEC.decode(POSITION_SCOPE, event_id)
-    return CODEC.encode(POSITION_SCOPE, [xid + OFFSET, seq])
 
 
 async def test_a_restored_log_is_refused_then_rebased_with_order_and_positions_kept(
@@ -154,24 +91,24 @@ async def test_a_restored_log_is_refused_then_rebased_with_order_and_positions_k
 ) -> None:
     tag = "rebase-"
     await _interleaved(engine, tag)
-    await append_committed(engine, _named(tag, "a4"))
+    await append_committed(engine, named(tag, "a4"))
     await settle(engine)
     async with serving(own_database_url, tmp_path, webhook_allow_private_targets=True) as client:
-        admin = await _admin(engine, client)
+        admin = await new_admin(engine, client)
         created = await client.post(
             "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook"}, headers=admin
         )
         assert created.status_code == 201, created.text
         webhook = created.json()["id"]
         for n in ("b1", "b2"):
-            await append_committed(engine, _named(tag, n))
+            await append_committed(engine, named(tag, n))
         await settle(engine)
-        before = await _feed(client, admin)
+        before = await feed_of(client, admin)
     names = [name for _, name in before]
     assert names == [f"{tag}{n}" for n in ("a1", "a3", "a2", "a4", "b1", "b2")]
-    held_by_a_client = _from_the_old_server(before[3][0])  # after a4
+    held_by_a_client = from_the_old_server(before[3][0])  # after a4
 
-    await _restore_from_a_busier_server(engine)
+    await restore_from_a_busier_server(engine)
 
     # The app refuses to start, naming the fix; so does `stockroom serve`, before serving.
     settings = make_settings(own_database_url, tmp_path)
@@ -184,7 +121,7 @@ async def test_a_restored_log_is_refused_then_rebased_with_order_and_positions_k
     assert stderr.strip().count("\n") == 0
     assert "`stockroom feed rebase`" in stderr
 
-    rebased = await _invoke("feed", "rebase")
+    rebased = await invoke("feed", "rebase")
     assert rebased.exit_code == 0, rebased.output
     # a1, a3 | a2, a4, b1, b2: two transaction ids keep the order.
     assert rebased.stdout.strip() == (
@@ -197,12 +134,12 @@ async def test_a_restored_log_is_refused_then_rebased_with_order_and_positions_k
     assert ahead == 0
 
     async with serving(own_database_url, tmp_path, webhook_allow_private_targets=True) as client:
-        admin = await _admin(engine, client)
+        admin = await new_admin(engine, client)
         await settle(engine)
-        after = await _feed(client, admin)
+        after = await feed_of(client, admin)
         assert [name for _, name in after] == names
         # A client's stored position from the old server resumes right after the same event.
-        resumed = await _feed(client, admin, after=held_by_a_client)
+        resumed = await feed_of(client, admin, after=held_by_a_client)
         assert [name for _, name in resumed] == [f"{tag}b1", f"{tag}b2"]
         # The endpoint's position still points after a4: it gets b1 and b2, nothing else.
         await dispatch(async_sessionmaker(engine, expire_on_commit=False), CODEC)
@@ -212,24 +149,24 @@ async def test_a_restored_log_is_refused_then_rebased_with_order_and_positions_k
         assert sent == sorted(event_id for event_id, _ in after[4:])
 
     # Run again: nothing is from the future, nothing changes.
-    xids = await _xids(engine)
-    again = await _invoke("feed", "rebase")
+    xids = await stored_xids(engine)
+    again = await invoke("feed", "rebase")
     assert again.exit_code == 0
     assert again.stdout.startswith("nothing to rebase")
-    assert await _xids(engine) == xids
+    assert await stored_xids(engine) == xids
 
 
 async def test_rebase_with_nothing_from_the_future_changes_nothing(
     own_database_url: str, engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    await append_committed(engine, _named("calm-", "1"), _named("calm-", "2"))
-    xids = await _xids(engine)
-    result = await _invoke("feed", "rebase")
+    await append_committed(engine, named("calm-", "1"), named("calm-", "2"))
+    xids = await stored_xids(engine)
+    result = await invoke("feed", "rebase")
     assert result.exit_code == 0
     assert result.stdout.strip() == (
         "nothing to rebase: every event is below this server's transaction ids"
     )
-    assert await _xids(engine) == xids
+    assert await stored_xids(engine) == xids
     # And the app starts as usual.
     async with serving(own_database_url, tmp_path) as client:
         assert (await client.get("/api/health")).status_code == 200
@@ -239,7 +176,7 @@ async def test_rebase_against_an_unreachable_database_is_one_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", UNREACHABLE)
-    result = await _invoke("feed", "rebase")
+    result = await invoke("feed", "rebase")
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.startswith("error: cannot connect to the database at 127.0.0.1:1")

@@ -2,8 +2,6 @@
 a server that has used fewer transaction ids than the log needs, two rebases at once, an
 unmigrated database, a database error. Simulated like tests/integration/feed/test_rebase.py."""
 
-# ruff: noqa: F811 - tests take the imported `engine` fixture by name
-
 from __future__ import annotations
 
 import asyncio
@@ -19,33 +17,39 @@ from src.core.transaction_ids import next_transaction_id, take_transaction_ids_u
 from src.main import create_app
 from src.services.feed import purge_expired_events
 from src.services.feed_rebase import FeedRebase, rebase_feed
-from tests.conftest import make_settings
-
-# The same database engine and CLI environment as the common case (the autouse fixture
-# applies here once imported).
-from tests.integration.feed.test_rebase import (  # noqa: F401 (fixtures)
-    _admin,
-    _cli_env,
-    _feed,
-    _from_the_old_server,
-    _invoke,
-    _named,
-    _restore_from_a_busier_server,
-    _xids,
-    engine,
-)
 from tests.support.databases import TestServer
 from tests.support.feed import append_committed, eventually, settle
+from tests.support.rebase import (
+    feed_of,
+    from_the_old_server,
+    invoke,
+    named,
+    new_admin,
+    restore_from_a_busier_server,
+    stored_xids,
+)
 from tests.support.servers import running
+from tests.support.settings import make_settings
 from tests.support.sse import FEED_STREAM
 
 EXPIRED = "/problems/cursor-expired"
 
 
+@pytest.fixture
+def engine(own_engine: AsyncEngine) -> AsyncEngine:
+    """The test's own database (feed/conftest.py), by the name the tests here use."""
+    return own_engine
+
+
+@pytest.fixture(autouse=True)
+def _cli_env(cli_env: None) -> None:
+    """Every test here runs `stockroom` commands (feed/conftest.py)."""
+
+
 async def _restored_log(engine: AsyncEngine, tag: str) -> None:
     """Three events written on "the old server", then restored into this one."""
     for n in ("1", "2", "3"):
-        await append_committed(engine, _named(tag, n))
+        await append_committed(engine, named(tag, n))
     await settle(engine)
 
 
@@ -56,11 +60,11 @@ async def test_an_old_id_whose_event_was_purged_after_the_rebase_is_410(
     await _restored_log(engine, tag)
     app = create_app(make_settings(own_database_url, tmp_path))
     async with running(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
-        admin = await _admin(engine, client)
-        before = await _feed(client, admin)
-    old_ids = [_from_the_old_server(event_id) for event_id, _ in before]
-    await _restore_from_a_busier_server(engine)
-    assert (await _invoke("feed", "rebase")).exit_code == 0
+        admin = await new_admin(engine, client)
+        before = await feed_of(client, admin)
+    old_ids = [from_the_old_server(event_id) for event_id, _ in before]
+    await restore_from_a_busier_server(engine)
+    assert (await invoke("feed", "rebase")).exit_code == 0
     async with engine.begin() as connection:  # the first event is past retention
         await connection.execute(
             text(
@@ -74,7 +78,7 @@ async def test_an_old_id_whose_event_was_purged_after_the_rebase_is_410(
 
     app = create_app(make_settings(own_database_url, tmp_path))
     async with running(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
-        admin = await _admin(engine, client)
+        admin = await new_admin(engine, client)
         # The old id of the purged event: expired, not a feed that never moves again.
         gone = await client.get("/api/v1/events", params={"after": old_ids[0]}, headers=admin)
         assert gone.status_code == 410
@@ -86,15 +90,15 @@ async def test_an_old_id_whose_event_was_purged_after_the_rebase_is_410(
             assert streamed.status_code == 410
             assert streamed.json()["type"] == EXPIRED
         # The old id of an event still there resumes after it.
-        assert [name for _, name in await _feed(client, admin, after=old_ids[1])] == [f"{tag}3"]
+        assert [name for _, name in await feed_of(client, admin, after=old_ids[1])] == [f"{tag}3"]
         # Caught up: an empty page, not a 410, and its cursor goes on from there.
         last = await client.get("/api/v1/events", params={"after": old_ids[2]}, headers=admin)
         assert last.status_code == 200
         assert last.json()["items"] == []
-        await append_committed(engine, _named(tag, "4"))
+        await append_committed(engine, named(tag, "4"))
         await settle(engine)
         after = last.json()["next_cursor"]
-        assert [name for _, name in await _feed(client, admin, after=after)] == [f"{tag}4"]
+        assert [name for _, name in await feed_of(client, admin, after=after)] == [f"{tag}4"]
 
 
 async def test_a_rebase_makes_room_when_this_server_used_too_few_ids(
@@ -102,12 +106,12 @@ async def test_a_rebase_makes_room_when_this_server_used_too_few_ids(
 ) -> None:
     tag = "room-"
     await _restored_log(engine, tag)
-    await _restore_from_a_busier_server(engine)
+    await restore_from_a_busier_server(engine)
     # As if the log needed more ids than this server has ever used.
     room = await next_transaction_id(engine) + 50
     done = await rebase_feed(engine, room=room)
     assert done == FeedRebase(events=3, endpoints=0, transaction_ids=1)
-    xids = [xid for _, xid in await _xids(engine)]
+    xids = [xid for _, xid in await stored_xids(engine)]
     assert min(xids) >= room
     async with engine.connect() as connection:
         analyzed = await connection.scalar(
@@ -116,9 +120,9 @@ async def test_a_rebase_makes_room_when_this_server_used_too_few_ids(
     assert analyzed is not None  # statistics refreshed after the renumbering
     async with running(create_app(make_settings(own_database_url, tmp_path))) as base:
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-            admin = await _admin(engine, client)
+            admin = await new_admin(engine, client)
             await settle(engine)
-            names = [name for _, name in await _feed(client, admin)]
+            names = [name for _, name in await feed_of(client, admin)]
     assert names == [f"{tag}{n}" for n in ("1", "2", "3")]
 
 
@@ -135,7 +139,7 @@ async def test_taking_ids_stops_at_the_target(engine: AsyncEngine) -> None:
 
 async def test_two_rebases_at_once_renumber_the_log_once(engine: AsyncEngine) -> None:
     await _restored_log(engine, "twice-")
-    await _restore_from_a_busier_server(engine)
+    await restore_from_a_busier_server(engine)
     async with engine.connect() as holder:
         await holder.begin()
         await holder.execute(text("LOCK TABLE events IN EXCLUSIVE MODE"))
@@ -178,7 +182,7 @@ async def test_rebase_on_an_unmigrated_database_finds_nothing(
     monkeypatch: pytest.MonkeyPatch, bare_url: str
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", bare_url)
-    result = await _invoke("feed", "rebase")
+    result = await invoke("feed", "rebase")
     assert result.exit_code == 0
     assert result.stdout.startswith("nothing to rebase")
 
@@ -187,8 +191,8 @@ async def test_a_database_error_during_a_rebase_is_one_line_and_changes_nothing(
     own_database_url: str, engine: AsyncEngine
 ) -> None:
     await _restored_log(engine, "locked-")
-    await _restore_from_a_busier_server(engine)
-    xids = await _xids(engine)
+    await restore_from_a_busier_server(engine)
+    xids = await stored_xids(engine)
     async with engine.connect() as connection:
         # The database's own name: its URL may carry a socket directory as a query string.
         name = await connection.scalar(text("SELECT current_database()"))
@@ -197,15 +201,15 @@ async def test_a_database_error_during_a_rebase_is_one_line_and_changes_nothing(
     async with engine.connect() as holder:  # another process holds the log
         await holder.begin()
         await holder.execute(text("LOCK TABLE webhook_endpoints IN EXCLUSIVE MODE"))
-        result = await _invoke("feed", "rebase")
+        result = await invoke("feed", "rebase")
         await holder.rollback()
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.startswith("error: feed rebase failed: LockNotAvailableError: ")
     assert result.stderr.strip().count("\n") == 0
     assert "Traceback" not in result.output
-    assert await _xids(engine) == xids
+    assert await stored_xids(engine) == xids
     # Once the lock is gone it goes through.
-    again = await _invoke("feed", "rebase")
+    again = await invoke("feed", "rebase")
     assert again.exit_code == 0, again.output
     assert again.stdout.startswith("rebased 3 event(s)")

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from src.main import create_app
-from src.models.user import Role, User
-from tests.conftest import TEST_SECRET_KEY, make_settings
-from tests.support.factories import login_headers
+from tests.support.factories import Headers
 from tests.support.servers import running, served
+from tests.support.settings import TEST_SECRET_KEY, make_settings
 from tests.support.sse import STOCK_STREAM, sse
 from tests.support.stock import new_location, new_product, post_movement, receive
-
-Headers = dict[str, str]
-MakeUser = Callable[..., Awaitable[User]]
 
 
 def about(product_id: str) -> Callable[[dict[str, Any]], bool]:
@@ -31,15 +26,6 @@ def about(product_id: str) -> Callable[[dict[str, Any]], bool]:
 
 def _app(url: str, tmp_path: Path, name: str, **settings: object) -> FastAPI:
     return create_app(make_settings(url, tmp_path / name, **settings))
-
-
-@pytest.fixture
-async def people(
-    committed_client: httpx.AsyncClient, committed_make_user: MakeUser
-) -> tuple[Headers, Headers]:
-    clerk = await login_headers(committed_client, await committed_make_user(role=Role.CLERK))
-    manager = await login_headers(committed_client, await committed_make_user(role=Role.MANAGER))
-    return clerk, manager
 
 
 async def test_both_instances_see_a_movement_posted_through_a_third(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +17,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from src.core.cursors import CursorCodec
 from src.core.event_types import EventType
 from src.main import create_app
-from src.models.user import Role, User
+from src.models.user import Role
 from src.services.feed import POSITION_SCOPE
-from tests.conftest import TEST_SECRET_KEY, make_settings
-from tests.support.factories import create_user, login_headers
+from tests.support.factories import Headers, MakeUser, create_user, login_headers
 from tests.support.feed import append_committed, head, settle
 from tests.support.servers import running, served
+from tests.support.settings import TEST_SECRET_KEY, make_settings
 from tests.support.sse import FEED_STREAM, STOCK_STREAM, sse
 from tests.support.stock import new_location, new_product, receive
 
-Headers = dict[str, str]
-MakeUser = Callable[..., Awaitable[User]]
 FEED = "/api/v1/events"
 
 

@@ -10,21 +10,19 @@ test skips, saying why, only where that browser is not installed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 from playwright.async_api import Page, async_playwright
 
-from src.models.user import Role, User
-from tests.conftest import TEST_SECRET_KEY
+from src.models.user import Role
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, needs_chromium
-from tests.support.factories import bearer, token_pair
+from tests.support.factories import MakeUser, bearer, token_pair
 from tests.support.servers import free_port, served
+from tests.support.settings import TEST_SECRET_KEY
 from tests.support.stock import new_location, new_product, receive
 
-MakeUser = Callable[..., Awaitable[User]]
 # The ticket must outlive two server starts on a busy machine: EventSource reconnects with it.
 SLOW = {"STREAM_TICKET_TTL_SECONDS": "600"}
 

@@ -8,62 +8,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from src.core.cursors import CursorCodec
 from src.core.event_types import EventType
 from src.core.notifications import NotificationBroker
 from src.main import create_app
-from src.models.user import Role, User
+from src.models.user import Role
 from src.repositories.event.log import EventRepository
 from src.repositories.event.position import BEGINNING, Position
 from src.repositories.event.scan import scan_after
 from src.services.stream import StreamService
 from src.services.stream_hub import StreamHub
-from tests.conftest import TEST_SECRET_KEY, make_settings
-from tests.support.factories import login_headers
-from tests.support.feed import append_committed, settle
+from tests.support.factories import Headers, MakeUser, login_headers
+from tests.support.feed import append_committed, log_reads, settle
 from tests.support.servers import running
+from tests.support.settings import TEST_SECRET_KEY, make_settings
 from tests.support.sse import FEED_STREAM, STOCK_STREAM, SseReader, sse
 from tests.support.stock import new_location, new_product, receive
 
-Headers = dict[str, str]
-MakeUser = Callable[..., Awaitable[User]]
 POSTINGS = 5
-
-
-@pytest.fixture
-async def people(
-    committed_client: httpx.AsyncClient, committed_make_user: MakeUser
-) -> tuple[Headers, Headers]:
-    clerk = await login_headers(committed_client, await committed_make_user(role=Role.CLERK))
-    manager = await login_headers(committed_client, await committed_make_user(role=Role.MANAGER))
-    return clerk, manager
-
-
-@contextlib.contextmanager
-def log_reads(app: FastAPI) -> Iterator[list[str]]:
-    """The statements the app runs that read the event log."""
-    reads: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "FROM events" in statement:
-            reads.append(statement)
-
-    engine = app.state.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield reads
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 async def _reads_for_postings(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,14 +18,18 @@ from fastapi import FastAPI
 
 from src.main import create_app
 from src.models.user import Role, User
-from tests.conftest import make_settings
-from tests.support.factories import DEFAULT_PASSWORD, bearer, refresh_grant, token_pair
+from tests.support.factories import (
+    DEFAULT_PASSWORD,
+    MakeUser,
+    bearer,
+    refresh_grant,
+    token_pair,
+)
 from tests.support.servers import running
+from tests.support.settings import make_settings
 from tests.support.sse import STOCK_STREAM, sse
 from tests.support.stock import new_location, new_product, receive
 
-Headers = dict[str, str]
-MakeUser = Callable[..., Awaitable[User]]
 Tokens = dict[str, Any]
 RECHECK = 0.2
 # A cause must end the stream within the re-check period; this allows for slow machines.

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +22,12 @@ from starlette.types import Message, Receive, Scope, Send
 
 from src.core.event_types import FEED_CHANNEL, EventType
 from src.main import create_app
-from src.models.user import Role, User
-from tests.conftest import make_settings
-from tests.integration.feed.test_stream_fanout import log_reads
-from tests.support.factories import login_headers
-from tests.support.feed import append
+from src.models.user import Role
+from tests.support.factories import Headers, MakeUser, login_headers
+from tests.support.feed import append, log_reads
 from tests.support.servers import running
+from tests.support.settings import make_settings
 from tests.support.sse import FEED_STREAM, SseReader, sse
-
-MakeUser = Callable[..., Awaitable[User]]
-Headers = dict[str, str]
 
 
 class CountingSends:

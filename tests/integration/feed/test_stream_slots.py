@@ -17,11 +17,10 @@ from starlette.types import Message, Scope
 
 from src.main import create_app
 from src.models.user import Role, User
-from tests.conftest import make_settings
-from tests.support.factories import login_headers
+from tests.support.factories import Headers, login_headers
 from tests.support.servers import running
+from tests.support.settings import make_settings
 
-Headers = dict[str, str]
 EVENTS = "/api/v1/stock/events"
 
 

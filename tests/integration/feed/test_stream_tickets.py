@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,14 +16,13 @@ from fastapi import FastAPI
 
 from src.main import create_app
 from src.models.user import Role, User
-from tests.conftest import client_beside, make_settings
-from tests.support.factories import bearer, token_pair
+from tests.support.apps import client_beside
+from tests.support.factories import Headers, MakeUser, bearer, token_pair
 from tests.support.servers import running
+from tests.support.settings import make_settings
 from tests.support.sse import FEED_STREAM, sse
 from tests.support.stock import new_location, new_product, receive
 
-Headers = dict[str, str]
-MakeUser = Callable[..., Awaitable[User]]
 TICKETS = "/api/v1/auth/stream-tickets"
 EVENTS = "/api/v1/stock/events"
 # Every Server-Sent-Events endpoint of the service: a ticket opens each of them.

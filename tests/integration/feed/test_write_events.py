@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tests.support.factories import Headers
 from tests.support.stock import (
+    Item,
     new_location,
     new_product,
     post_count,
@@ -22,8 +24,6 @@ from tests.support.stock import (
     receive,
 )
 
-Headers = dict[str, str]
-Item = dict[str, Any]
 API = "/api/v1"
 
 

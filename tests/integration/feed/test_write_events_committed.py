@@ -4,7 +4,7 @@ wakes feed readers with one NOTIFY on commit (none for a failed write or a read)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -13,8 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.core.event_types import FEED_CHANNEL
-from src.models.user import Role, User
-from tests.support.factories import login_headers
+from src.models.user import Role
+from tests.support.factories import MakeUser, login_headers
 from tests.support.stock import (
     new_location,
     new_product,
@@ -23,7 +23,6 @@ from tests.support.stock import (
     receive,
 )
 
-MakeUser = Callable[..., Awaitable[User]]
 API = "/api/v1"
 
 

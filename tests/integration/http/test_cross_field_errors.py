@@ -8,10 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.stock import new_location, new_product, on_hand, receive
+from tests.support.factories import Headers
+from tests.support.stock import Item, new_location, new_product, on_hand, receive
 
-Headers = dict[str, str]
-Item = dict[str, Any]
 STOCK = "/api/v1/stock"
 
 

@@ -27,9 +27,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from src.main import create_app
 from src.models.user import Role
-from tests.conftest import make_settings
 from tests.support.factories import create_user, login_headers
 from tests.support.servers import running
+from tests.support.settings import make_settings
 from tests.support.stock import new_product
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "API.md"

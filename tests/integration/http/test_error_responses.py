@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from src.dependencies import get_database
 from src.main import create_app
 from src.models.user import User
-from tests.conftest import TEST_SECRET_KEY, make_settings
 from tests.support.factories import access_claims, bearer, login_headers, sign_token
+from tests.support.settings import TEST_SECRET_KEY, make_settings
 
 PROBLEM = "application/problem+json"
 SECURITY_HEADERS = {

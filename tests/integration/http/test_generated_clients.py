@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import sys
 import typing
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +28,14 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from src.main import create_app
-from src.models.user import Role, User
-from tests.conftest import make_settings
-from tests.support.factories import DEFAULT_PASSWORD
+from src.models.user import Role
+from tests.support.factories import DEFAULT_PASSWORD, MakeUser
+from tests.support.settings import make_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 TYPESCRIPT = ROOT / "tests" / "typescript"
 BASE_URL = "http://testserver"
 PACKAGE = "stockroom_client"
-
-MakeUser = Callable[..., Awaitable[User]]
 
 
 @pytest.fixture(scope="module")

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
 from src.main import create_app
-from src.models.user import Role, User
-from tests.conftest import make_settings
-from tests.support.factories import login_headers
+from src.models.user import Role
+from tests.support.factories import Headers, MakeUser, login_headers
 from tests.support.servers import running
+from tests.support.settings import make_settings
 from tests.support.stock import new_location, new_product
 
-Headers = dict[str, str]
-MakeUser = Callable[..., Awaitable[User]]
 # Headers that differ between any two responses.
 VARYING = {"x-request-id", "ratelimit-remaining", "ratelimit-reset", "date"}
 

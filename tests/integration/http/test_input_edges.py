@@ -5,9 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.support.factories import Headers
 from tests.support.stock import new_location, new_product, on_hand, post_movement, receive
-
-Headers = dict[str, str]
 
 
 @pytest.mark.parametrize(
@@ -143,7 +142,7 @@ async def test_openapi_documents_body_errors(client: httpx.AsyncClient) -> None:
 def throttled_app(app: object, database_url: str, tmp_path: object) -> object:
     from src.dependencies import get_database
     from src.main import create_app
-    from tests.conftest import make_settings
+    from tests.support.settings import make_settings
 
     throttled = create_app(
         make_settings(database_url, tmp_path, login_rate_limit_per_client="2/minute")  # type: ignore[arg-type]

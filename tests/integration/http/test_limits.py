@@ -17,10 +17,9 @@ import httpx
 import pytest
 
 from src.models.user import Role
-from tests.conftest import TEST_SECRET_KEY
-from tests.integration.feed.test_stock_events import MakeUser
-from tests.support.factories import login_headers
+from tests.support.factories import MakeUser, login_headers
 from tests.support.servers import ServerProcess, serve_process, served
+from tests.support.settings import TEST_SECRET_KEY
 from tests.support.sse import STOCK_STREAM as EVENTS
 
 TIMEOUT = 1.0  # seconds allowed for headers, and again for a body, in these tests

@@ -7,9 +7,8 @@ import uuid
 import httpx
 import pytest
 
+from tests.support.factories import Headers
 from tests.support.stock import new_location, new_product, receive
-
-Headers = dict[str, str]
 
 
 async def test_repeated_product_ids_return_rows_for_any_of_them(

@@ -14,9 +14,9 @@ from pydantic import TypeAdapter
 
 from src.schemas.catalog import Code
 from src.schemas.filter import LEVEL_EXPANSIONS_PATTERN
+from tests.support.factories import Headers
 from tests.support.stock import new_location, new_product, post_movement, receive
 
-Headers = dict[str, str]
 CODE_PATTERN = TypeAdapter(Code).json_schema()["pattern"]  # as ProductCreate.sku
 PAGING = ["limit", "cursor"]
 IDS = {

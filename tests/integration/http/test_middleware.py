@@ -10,7 +10,7 @@ from asgi_lifespan import LifespanManager
 
 from src.config import Environment
 from src.main import create_app
-from tests.conftest import TEST_SECRET_KEY, make_settings
+from tests.support.settings import TEST_SECRET_KEY, make_settings
 
 UUID_LENGTH = 36
 

@@ -15,12 +15,12 @@ import pytest
 from fastapi import FastAPI
 
 from src.models.user import User
-from tests.conftest import client_beside, make_settings
-from tests.support.factories import password_grant, refresh_grant
+from tests.support.apps import client_beside
+from tests.support.factories import Headers, password_grant, refresh_grant
+from tests.support.settings import make_settings
 from tests.support.stock import new_location, new_product, on_hand, post_movement, receive
 
 API = "/api/v1"
-Headers = dict[str, str]
 Document = dict[str, Any]
 
 # The headers the document describes (src/api/openapi/headers.py).

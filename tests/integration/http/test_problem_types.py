@@ -12,7 +12,8 @@ from fastapi import FastAPI
 
 from src.api.problem_pages import PAGES
 from src.api.problem_types import PAGE_CSP
-from tests.conftest import client_beside, make_settings
+from tests.support.apps import client_beside
+from tests.support.settings import make_settings
 
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
 

@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from src.dependencies import get_database
 from src.main import create_app
 from src.models.user import User
-from tests.conftest import make_settings
 from tests.support.factories import login_headers
+from tests.support.settings import make_settings
 
 ME = "/api/v1/users/me"
 

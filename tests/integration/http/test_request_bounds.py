@@ -17,9 +17,9 @@ from src.core.input_limits import (
     MAX_QUERY_PARAMETERS,
     MAX_TOTAL_MEMBERS,
 )
+from tests.support.factories import Headers
 from tests.support.stock import on_hand
 
-Headers = dict[str, str]
 JSON = {"Content-Type": "application/json"}
 LOGOUT = "/api/v1/auth/logout"
 # The figures: what such an answer may weigh at most.

@@ -14,8 +14,8 @@ from fastapi import FastAPI
 
 from src.dependencies import get_database
 from src.main import create_app
-from tests.conftest import make_settings
 from tests.support.probe_routes import router
+from tests.support.settings import make_settings
 
 PROBLEM = "application/problem+json"
 ORIGIN = "https://app.example.com"

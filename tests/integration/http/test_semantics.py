@@ -3,13 +3,12 @@ client that sent JSON to send a form, and HEAD answers wherever GET does."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import httpx
 
-from src.models.user import User
 from tests.support.factories import (
     DEFAULT_PASSWORD,
+    Headers,
+    MakeUser,
     bearer,
     password_grant,
     refresh_grant,
@@ -17,8 +16,6 @@ from tests.support.factories import (
 )
 from tests.support.stock import new_location, new_product, receive
 
-Headers = dict[str, str]
-MakeUser = Callable[..., Awaitable[User]]
 TOKEN_URL = "/api/v1/auth/token"
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.support.factories import Headers
 from tests.support.stock import new_location
 from tests.support.webhook_api import new_hook, send_test
 
-Headers = dict[str, str]
 # As the OpenAPI document writes them: a list under a record has its path parameter in braces,
 # filled by `list_url` with a record made for the test.
 LISTS = [

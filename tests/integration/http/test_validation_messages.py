@@ -11,9 +11,9 @@ import pytest
 
 from src.schemas.base import NO_NUL_PATTERN, NOT_BLANK_PATTERN
 from src.schemas.catalog import CODE_PATTERN
+from tests.support.factories import Headers
 from tests.support.stock import new_location
 
-Headers = dict[str, str]
 CODE_RULE = (
     "must be 1 to 64 characters, each a letter (A-Z, a-z), a digit, '.', '_' or '-'; "
     "spaces around it are ignored"

@@ -15,9 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from src.core.database import build_session_factory
 from src.services.reservation import expire_overdue_reservations
 from src.services.webhook.dispatch import purge_finished_deliveries
-from tests.integration.conftest import ShopFactory
 from tests.support.stock import level, new_location, receive, reserve
-from tests.support.webhook_shop import Shop
+from tests.support.webhook_shop import Shop, ShopFactory
 
 # The app's own purge and sweep never run during a test: the test runs one pass itself.
 QUIET = {

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from src import __version__
 from src.cli import app
-from tests.conftest import TEST_SECRET_KEY
 from tests.support.databases import TestServer
 from tests.support.servers import free_port
+from tests.support.settings import TEST_SECRET_KEY
 
 runner = CliRunner()
 UNREACHABLE = "postgresql://nobody@127.0.0.1:1/nothing"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -13,12 +13,11 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from src.main import create_app
-from src.models.user import Role, User
-from tests.conftest import make_settings
-from tests.integration.operations.test_metrics import sample
-from tests.support.factories import DEFAULT_PASSWORD, login_headers
+from src.models.user import Role
+from tests.support.factories import DEFAULT_PASSWORD, MakeUser, login_headers
+from tests.support.metrics import sample
+from tests.support.settings import make_settings
 
-MakeUser = Callable[..., Awaitable[User]]
 QUERY = "stockroom_db_query_duration_seconds"
 POOL_WAIT = "stockroom_db_pool_wait_seconds"
 OPERATION = re.compile(r"[A-Z][A-Za-z]*Repository\.[a-z_]+|<unattributed>")

@@ -22,9 +22,9 @@ from src.cli.embedded import EmbeddedPostgres
 from src.core import migrations
 from src.main import create_app
 from src.models.user import Role, User
-from tests.conftest import TEST_SECRET_KEY, make_settings
 from tests.support.factories import DEFAULT_PASSWORD, create_user, login_headers
 from tests.support.servers import served
+from tests.support.settings import TEST_SECRET_KEY, make_settings
 from tests.support.stock import new_location, new_product, on_hand, post_movement
 
 # The service's default Argon2 cost, for a serve process whose logins must take real time.

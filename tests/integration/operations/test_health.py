@@ -12,7 +12,7 @@ from asgi_lifespan import LifespanManager
 from pytest_mock import MockerFixture
 
 from src.main import create_app
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 # Nothing listens on port 1; connecting there fails at once.
 DEAD_DATABASE = "postgresql+asyncpg://nobody@127.0.0.1:1/nothing"

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from src.models.user import Role, User
-from tests.support.factories import login_headers
+from src.models.user import Role
+from tests.support.factories import MakeUser, login_headers
 from tests.support.stock import new_location, new_product, on_hand, post_movement
-
-MakeUser = Callable[..., Awaitable[User]]
 
 
 @contextlib.asynccontextmanager

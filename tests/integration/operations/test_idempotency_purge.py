@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.main import create_app
 from src.models.user import User
-from tests.conftest import make_settings
-
-MakeUser = Callable[..., Awaitable[User]]
+from tests.support.factories import MakeUser
+from tests.support.settings import make_settings
 
 
 async def _insert(engine: AsyncEngine, user: User, key: str, age: int) -> None:

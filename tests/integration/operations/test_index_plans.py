@@ -22,16 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from src.repositories.event.log import EventRepository
 from src.repositories.event.position import Position
 from src.repositories.event.scan import scan_after
-from tests.integration.operations.test_list_indexes import (
+from tests.support.capture import CapturingSession, capturing_session
+from tests.support.plans import (
     INDEX_SCANS,
     PAGE,
     Build,
-    _show,
     explain,
     locations,
     products,
+    show,
 )
-from tests.support.capture import CapturingSession, capturing_session
 
 POPULATE = {
     "products": "INSERT INTO products (id, sku, name, unit, reorder_point) "
@@ -112,7 +112,7 @@ async def test_an_exact_lookup_reads_the_unique_index(
     await connection.exec_driver_sql(f"ANALYZE {table}")
     nodes = await explain(connection, await build(capturing_session(), after))
     used = [n for n in nodes if n["Node Type"] in INDEX_SCANS and n["Index Name"] == index]
-    assert any("lower(" in n.get("Index Cond", "") for n in used), _show(nodes)
+    assert any("lower(" in n.get("Index Cond", "") for n in used), show(nodes)
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["first-page", "next-page"])
@@ -127,9 +127,9 @@ async def test_the_feed_reads_its_position_index(
     nodes = await explain(connection, await reader(*types)(capturing_session(), after))
     # (The watermark is a one-row table: scanning it is the plan.)
     scans = [n for n in nodes if n["Node Type"] == "Seq Scan"]
-    assert not [n for n in scans if n["Relation Name"] == "events"], _show(nodes)
+    assert not [n for n in scans if n["Relation Name"] == "events"], show(nodes)
     used = [n for n in nodes if n.get("Index Name") == "ix_events_xid_seq"]
-    assert any("pg_snapshot_xmin" in n.get("Index Cond", "") for n in used), _show(nodes)
+    assert any("pg_snapshot_xmin" in n.get("Index Cond", "") for n in used), show(nodes)
 
 
 @pytest.mark.parametrize("reader", [feed_page, feed_scan], ids=["poll", "stream"])
@@ -155,5 +155,5 @@ async def test_a_filtered_read_after_a_position_walks_the_index_even_for_a_rare_
     finally:
         await engine.dispose()
     scans = [n for n in nodes if n["Node Type"] == "Seq Scan"]
-    assert not [n for n in scans if n["Relation Name"] == "events"], _show(nodes)
-    assert [n for n in nodes if n.get("Index Name") == "ix_events_xid_seq"], _show(nodes)
+    assert not [n for n in scans if n["Relation Name"] == "events"], show(nodes)
+    assert [n for n in nodes if n.get("Index Name") == "ix_events_xid_seq"], show(nodes)

@@ -11,21 +11,16 @@ not merely be walked in sort order past every row.
 
 from __future__ import annotations
 
-import json
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from sqlalchemy import Select, tuple_
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from src.core.cursors import CursorCodec
 from src.models.stock import MovementKind
 from src.models.user import Role
-from src.repositories.base import SortOrder
 from src.repositories.catalog import (
     LOCATIONS_BY_CREATED,
     PRODUCT_SORTS,
@@ -33,132 +28,40 @@ from src.repositories.catalog import (
     ProductRepository,
 )
 from src.repositories.stock.read import LEVELS_BY_KEY, MOVEMENTS_NEWEST_FIRST, StockRepository
-from src.repositories.user import BY_CREATED, UserRepository
 from src.schemas.filter import (
     LevelFilter,
     LocationFilter,
     MovementFilter,
     ProductFilter,
-    UserFilter,
 )
-from tests.support.capture import CapturingSession, capturing_session
+from tests.support.capture import capturing_session
+from tests.support.plans import (
+    CODEC,
+    ID,
+    INDEX_SCANS,
+    NOW,
+    OTHER,
+    PAGE,
+    Build,
+    Case,
+    explain,
+    id_is,
+    levels,
+    levels_as_of,
+    levels_filter,
+    locations,
+    movements,
+    movements_filter,
+    paged,
+    products,
+    show,
+    users,
+)
 
-PAGE = 20
-INDEX_SCANS = {"Index Scan", "Index Only Scan", "Bitmap Index Scan"}
-CODEC = CursorCodec("explain-only")
-ID = uuid.UUID("0190f0f0-0000-7000-8000-000000000001")
-OTHER = uuid.UUID("0190f0f0-0000-7000-8000-000000000002")
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-# The last row of a previous page, by the Python type of each sort column.
-LAST = {datetime: NOW, uuid.UUID: ID, str: "m"}
 # Shapes of the filters in EXPLAIN's Index Cond.
 SEARCH = "~~ '%bolt%'"
 LEVELS_OF_ROW = "(product_id = products.id)"  # a correlated subquery's levels of one product
 EXPAND = "product,location"
-
-Build = Callable[[AsyncSession, bool], Awaitable[Select[Any]]]
-
-
-def _last_key(order: SortOrder) -> list[Any]:
-    return [LAST[column.type.python_type] for column in order.columns]
-
-
-def keyset(statement: Select[Any], order: SortOrder, *, after: bool) -> Select[Any]:
-    """What keyset_page adds to a list's statement (as in src/repositories/base.py)."""
-    if after:
-        key, last = tuple_(*order.columns), tuple_(*_last_key(order))
-        statement = statement.where(key < last if order.descending else key > last)
-    directions = [c.desc() if order.descending else c.asc() for c in order.columns]
-    return statement.order_by(*directions).limit(PAGE + 1)
-
-
-def listing(make: Callable[[AsyncSession], Select[Any]], order: SortOrder) -> Build:
-    """A repository's statement builder, paginated like keyset_page does."""
-
-    async def build(session: AsyncSession, after: bool) -> Select[Any]:
-        return keyset(make(session), order, after=after)
-
-    return build
-
-
-def paged(
-    scope: str, order: SortOrder, call: Callable[[AsyncSession, str | None], Awaitable[Any]]
-) -> Build:
-    """A repository's page method, run against a capturing session: its exact statement."""
-
-    async def build(session: AsyncSession, after: bool) -> Select[Any]:
-        cursor = CODEC.encode(scope, _last_key(order)) if after else None
-        await call(session, cursor)
-        return cast(CapturingSession, session).statements[-1]
-
-    return build
-
-
-def products(sort: str, **filters: Any) -> Build:
-    return listing(
-        lambda s: ProductRepository(s).list_statement(ProductFilter(**filters)),
-        PRODUCT_SORTS[sort],
-    )
-
-
-def locations(**filters: Any) -> Build:
-    return listing(
-        lambda s: LocationRepository(s).list_statement(LocationFilter(**filters)),
-        LOCATIONS_BY_CREATED,
-    )
-
-
-def users(**filters: Any) -> Build:
-    return paged(
-        "users:created_at",
-        BY_CREATED,
-        lambda s, cursor: UserRepository(s).list_page(
-            UserFilter(**filters), codec=CODEC, cursor=cursor, limit=PAGE
-        ),
-    )
-
-
-def movements_filter(session: AsyncSession, **filters: Any) -> Select[Any]:
-    return StockRepository(session).movements_statement(MovementFilter(**filters))
-
-
-def movements(**filters: Any) -> Build:
-    return listing(lambda s: movements_filter(s, **filters), MOVEMENTS_NEWEST_FIRST)
-
-
-def levels_filter(session: AsyncSession, **filters: Any) -> Select[Any]:
-    return StockRepository(session).levels_statement(LevelFilter(**filters))
-
-
-def levels(**filters: Any) -> Build:
-    return listing(lambda s: levels_filter(s, **filters), LEVELS_BY_KEY)
-
-
-def levels_as_of(**filters: Any) -> Build:
-    return paged(
-        "stock_levels:as_of",
-        LEVELS_BY_KEY,  # same key columns (from the ledger), same cursor values
-        lambda s, cursor: StockRepository(s).levels_page(
-            LevelFilter(as_of=NOW, **filters), codec=CODEC, cursor=cursor, limit=PAGE
-        ),
-    )
-
-
-@dataclass(frozen=True)
-class Case:
-    build: Build
-    # The index the plan must use where only one serves the sort order (and filter); None
-    # where the choice depends on table statistics (an id filter against the sort order).
-    index: str | None
-    # A filter that index (any index, where None above) must apply itself (in its Index Cond).
-    cond: str | None = None
-    # The tables of the records the list embeds (`expand`): read, like all, without a Seq Scan
-    # (by their primary key or another index holding the id: that turns on statistics).
-    embedded: frozenset[str] = frozenset()
-
-
-def _id_is(column: str) -> str:
-    return f"({column} = '{ID}'::uuid)"
 
 
 SORT_INDEX = {"created_at": "created_at_id", "name": "name_id", "sku": "sku_id"}
@@ -199,10 +102,10 @@ CASES: dict[str, Case] = {
     # No index on reference: the newest-first walk filters it (a page stops at `limit` rows).
     "movements-reference": Case(movements(reference="PO-77"), "ix_stock_movements_created_at_id"),
     "movements-product": Case(
-        movements(product_id=[ID]), "ix_stock_movements_product_created_id", _id_is("product_id")
+        movements(product_id=[ID]), "ix_stock_movements_product_created_id", id_is("product_id")
     ),
     "movements-location": Case(
-        movements(location_id=[ID]), "ix_stock_movements_location_created_id", _id_is("location_id")
+        movements(location_id=[ID]), "ix_stock_movements_location_created_id", id_is("location_id")
     ),
     # Several ids of one column: see operations/test_list_indexes_reservations.py.
     "movements-product-location": Case(movements(product_id=[ID], location_id=[ID]), None),
@@ -221,7 +124,7 @@ CASES: dict[str, Case] = {
         levels(below_reorder=True, expand=[EXPAND]), "pk_stock_levels", None, BOTH
     ),
     "levels-expand-product-filter": Case(
-        levels(product_id=[ID], expand=[EXPAND]), "pk_stock_levels", _id_is("product_id"), BOTH
+        levels(product_id=[ID], expand=[EXPAND]), "pk_stock_levels", id_is("product_id"), BOTH
     ),
     # Recomputed from the ledger: which index reads it depends on the data.
     "levels-as-of": Case(levels_as_of(), None),
@@ -240,33 +143,6 @@ FILTERS: dict[str, tuple[Callable[..., Select[Any]], str, str]] = {
 }
 
 
-def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield node
-    for child in node.get("Plans", []):
-        yield from _nodes(child)
-
-
-async def explain(connection: AsyncConnection, statement: Select[Any]) -> list[dict[str, Any]]:
-    """The plan's nodes, for the statement compiled with its values inlined."""
-    sql = statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
-    result = await connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {sql}")
-    document = result.scalar_one()
-    if isinstance(document, str):
-        document = json.loads(document)
-    return list(_nodes(document[0]["Plan"]))
-
-
-def _show(nodes: list[dict[str, Any]]) -> str:
-    keys = ("Node Type", "Relation Name", "Index Name", "Index Cond", "Recheck Cond", "Filter")
-    return "\n".join(str({k: n[k] for k in keys if k in n}) for n in nodes)
-
-
-@pytest.fixture
-async def no_seqscan(connection: AsyncConnection) -> AsyncConnection:
-    await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-    return connection
-
-
 @pytest.mark.parametrize("after", [False, True], ids=["first-page", "next-page"])
 @pytest.mark.parametrize("name", list(CASES))
 async def test_list_query_uses_an_index(
@@ -274,14 +150,14 @@ async def test_list_query_uses_an_index(
 ) -> None:
     case = CASES[name]
     nodes = await explain(no_seqscan, await case.build(capturing_session(), after))
-    assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], _show(nodes)
+    assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], show(nodes)
     scans = [n for n in nodes if n["Node Type"] in INDEX_SCANS]
-    assert scans, _show(nodes)
+    assert scans, show(nodes)
     used = scans if case.index is None else [n for n in scans if n["Index Name"] == case.index]
-    assert used, _show(nodes)
+    assert used, show(nodes)
     if case.cond is not None:
-        assert any(case.cond in n.get("Index Cond", "") for n in used), _show(nodes)
-    assert case.embedded <= {n.get("Relation Name") for n in nodes}, _show(nodes)
+        assert any(case.cond in n.get("Index Cond", "") for n in used), show(nodes)
+    assert case.embedded <= {n.get("Relation Name") for n in nodes}, show(nodes)
 
 
 @pytest.mark.parametrize("sort", list(PRODUCT_SORTS))
@@ -298,7 +174,7 @@ async def test_product_search_can_use_the_trigram_indexes(
         for n in nodes
         if n["Node Type"] == "Bitmap Index Scan" and SEARCH in n.get("Index Cond", "")
     }
-    assert searched == {"ix_products_sku_trgm", "ix_products_name_trgm"}, _show(nodes)
+    assert searched == {"ix_products_sku_trgm", "ix_products_name_trgm"}, show(nodes)
 
 
 async def test_user_search_can_use_an_index(no_seqscan: AsyncConnection) -> None:
@@ -306,7 +182,7 @@ async def test_user_search_can_use_an_index(no_seqscan: AsyncConnection) -> None
     nodes = await explain(no_seqscan, await users(q="Bolt")(capturing_session(), False))
     searched = [n for n in nodes if n["Node Type"] in INDEX_SCANS and SEARCH in str(n)]
     names = {n["Index Name"] for n in searched}
-    assert names == {"ix_users_email_trgm", "ix_users_full_name_trgm"}, _show(nodes)
+    assert names == {"ix_users_email_trgm", "ix_users_full_name_trgm"}, show(nodes)
 
 
 @pytest.mark.parametrize("several", [False, True], ids=["one-id", "several-ids"])
@@ -319,8 +195,8 @@ async def test_id_filter_is_applied_by_its_index(
     nodes = await explain(no_seqscan, make(capturing_session(), **{column: ids}))
     used = [n for n in nodes if n["Node Type"] in INDEX_SCANS and n["Index Name"] == index]
     # One id is `column = id`; several, `column = ANY (ARRAY[...])`: either way in the index.
-    cond = f"({column} = ANY " if several else _id_is(column)
-    assert any(cond in n.get("Index Cond", "") for n in used), _show(nodes)
+    cond = f"({column} = ANY " if several else id_is(column)
+    assert any(cond in n.get("Index Cond", "") for n in used), show(nodes)
 
 
 # The mirrored lists above next to what their page methods really execute.
@@ -382,7 +258,8 @@ MIRRORS: dict[str, tuple[Build, Build]] = {
 async def test_mirrored_pagination_is_what_the_repositories_run(
     connection: AsyncConnection, name: str, after: bool
 ) -> None:
-    """Guards keyset() above: it must build exactly the SQL keyset_page executes."""
+    """Guards keyset() (tests/support/plans.py): it must build exactly the SQL keyset_page
+    executes."""
     mirrored, real = MIRRORS[name]
 
     def sql(statement: Select[Any]) -> str:

@@ -16,7 +16,8 @@ from src.repositories.reservation import ReservationRepository
 from src.repositories.shipment import NEWEST_FIRST as SHIPMENTS_NEWEST_FIRST
 from src.repositories.shipment import ShipmentRepository
 from src.schemas.filter import ReservationFilter, ShipmentFilter
-from tests.integration.operations.test_list_indexes import (
+from tests.support.capture import capturing_session
+from tests.support.plans import (
     CODEC,
     ID,
     INDEX_SCANS,
@@ -24,13 +25,12 @@ from tests.integration.operations.test_list_indexes import (
     PAGE,
     Build,
     Case,
-    _id_is,
-    _show,
     explain,
+    id_is,
     movements,
     paged,
+    show,
 )
-from tests.support.capture import capturing_session
 
 
 def reservations(**filters: Any) -> Build:
@@ -59,12 +59,12 @@ CASES: dict[str, Case] = {
     # sort index, depending on how many there are.
     "reservations-status": Case(reservations(status=ReservationStatus.ACTIVE), None),
     "reservations-product": Case(
-        reservations(product_id=[ID]), "ix_reservations_product_created_id", _id_is("product_id")
+        reservations(product_id=[ID]), "ix_reservations_product_created_id", id_is("product_id")
     ),
     "reservations-location": Case(
         reservations(location_id=[ID]),
         "ix_reservations_location_created_id",
-        _id_is("location_id"),
+        id_is("location_id"),
     ),
     # Several ids of one column: an index serves both pages (which one turns on statistics;
     # that one can apply the list is the test below).
@@ -75,18 +75,12 @@ CASES: dict[str, Case] = {
         shipments(status=ShipmentStatus.IN_TRANSIT), "ix_shipments_created_at_id"
     ),
     "shipments-from": Case(
-        shipments(from_location_id=[ID]), "ix_shipments_from_created_id", _id_is("from_location_id")
+        shipments(from_location_id=[ID]), "ix_shipments_from_created_id", id_is("from_location_id")
     ),
     "shipments-to": Case(
-        shipments(to_location_id=[ID]), "ix_shipments_to_created_id", _id_is("to_location_id")
+        shipments(to_location_id=[ID]), "ix_shipments_to_created_id", id_is("to_location_id")
     ),
 }
-
-
-@pytest.fixture
-async def no_seqscan(connection: AsyncConnection) -> AsyncConnection:
-    await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-    return connection
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["first-page", "next-page"])
@@ -96,12 +90,12 @@ async def test_list_query_uses_an_index(
 ) -> None:
     case = CASES[name]
     nodes = await explain(no_seqscan, await case.build(capturing_session(), after))
-    assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], _show(nodes)
+    assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], show(nodes)
     scans = [n for n in nodes if n["Node Type"] in INDEX_SCANS]
     used = scans if case.index is None else [n for n in scans if n["Index Name"] == case.index]
-    assert used, _show(nodes)
+    assert used, show(nodes)
     if case.cond is not None:
-        assert any(case.cond in n.get("Index Cond", "") for n in used), _show(nodes)
+        assert any(case.cond in n.get("Index Cond", "") for n in used), show(nodes)
 
 
 @pytest.mark.parametrize("column", ["product_id", "location_id"])
@@ -116,10 +110,10 @@ async def test_several_ids_are_applied_by_an_index(
     await no_seqscan.exec_driver_sql("SET LOCAL enable_indexscan = off")
     statement = await movements(**{column: [ID, OTHER]})(capturing_session(), False)
     nodes = await explain(no_seqscan, statement)
-    assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], _show(nodes)
+    assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], show(nodes)
     applied = [
         n
         for n in nodes
         if n["Node Type"] == "Bitmap Index Scan" and f"({column} = ANY " in n.get("Index Cond", "")
     ]
-    assert applied, _show(nodes)
+    assert applied, show(nodes)

@@ -9,21 +9,11 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from src.main import create_app
-from tests.conftest import TEST_SECRET_KEY, make_settings
+from tests.support.factories import Headers
+from tests.support.metrics import sample
 from tests.support.servers import serve_process
+from tests.support.settings import TEST_SECRET_KEY, make_settings
 from tests.support.stock import new_location, new_product, post_movement, receive
-
-Headers = dict[str, str]
-
-
-def sample(text: str, name: str, **labels: str) -> float:
-    """The value of one sample line (0 when absent)."""
-    for line in text.splitlines():
-        if not line.startswith(name + "{") and line.split(" ")[0] != name:
-            continue
-        if all(f'{key}="{value}"' in line for key, value in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 async def test_requests_are_counted_by_route_template(client: httpx.AsyncClient) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -14,13 +14,11 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy.engine import make_url
 
 from src.main import create_app
-from src.models.user import Role, User
-from tests.conftest import make_settings
-from tests.support.factories import login_headers
+from src.models.user import Role
+from tests.support.factories import MakeUser, login_headers
 from tests.support.pgbouncer import pgbouncer
+from tests.support.settings import make_settings
 from tests.support.stock import new_location, new_product, on_hand, post_movement, receive
-
-MakeUser = Callable[..., Awaitable[User]]
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from src.dependencies import SessionDep, UnitOfWorkDep
 from src.main import create_app
 from src.models.catalog import Location
 from src.repositories.catalog import LocationRepository
-from tests.conftest import make_settings
 from tests.support.servers import in_process
+from tests.support.settings import make_settings
 
 router = APIRouter(prefix="/api/v1/_read_only")
 CODE = "READ-ONLY-PROBE"

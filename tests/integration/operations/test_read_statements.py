@@ -13,9 +13,9 @@ import pytest
 
 from src.models.user import ActiveUser, Role
 from src.repositories import base
+from tests.support.factories import Headers
 from tests.support.stock import new_location, new_product, receive
 
-Headers = dict[str, str]
 API = "/api/v1"
 
 

@@ -11,76 +11,13 @@ prepared), with the background loops far apart and the feed's LISTEN on a direct
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
+from tests.support.round_trips import Counted
+from tests.support.stock import API, receive
 
-from src.main import create_app
-from src.models.user import Role
-from tests.conftest import make_settings
-from tests.support.factories import create_user, login_headers
-from tests.support.pgproxy import RoundTripProxy, round_trip_proxy
-from tests.support.servers import in_process
-from tests.support.stock import API, new_location, new_product, receive
-
-FAR = 86_400.0  # seconds: background loops that must not run during a count
 EXPAND = "expand=product,location"
 FUTURE = "2999-01-01T00:00:00Z"
-
-
-@dataclass
-class Counted:
-    client: httpx.AsyncClient
-    proxy: RoundTripProxy
-    clerk: dict[str, str]
-    product: dict[str, Any]
-    location: dict[str, Any]
-    manager: dict[str, str]
-
-    async def trips(self, method: str, url: str, **kwargs: Any) -> tuple[httpx.Response, list[str]]:
-        """The response, and the round trips it cost once warm (the request runs twice
-        before: every statement it uses is then prepared on the pooled connection)."""
-        kwargs.setdefault("headers", self.clerk)
-        async with self.proxy.counting() as made:
-            response = await self.client.request(method, url, **kwargs)
-        return response, made
-
-
-@pytest.fixture
-async def counted(own_database_url: str, tmp_path: Path) -> AsyncIterator[Counted]:
-    engine = create_async_engine(own_database_url)
-    async with engine.connect() as connection:
-        manager = await create_user(connection, role=Role.MANAGER)
-        clerk = await create_user(connection, role=Role.CLERK)
-        await connection.commit()
-    await engine.dispose()
-    async with round_trip_proxy(own_database_url) as proxy:
-        settings = make_settings(
-            proxy.url_through(own_database_url),
-            tmp_path,
-            database_listen_url=own_database_url,
-            db_pool_size=1,
-            idempotency_purge_interval_seconds=FAR,
-            refresh_session_purge_interval_seconds=FAR,
-            events_purge_interval_seconds=FAR,
-            events_lag_interval_seconds=FAR,
-            # At most an hour: the sweeper would otherwise take the one pooled connection
-            # (and add its statements to a count) every 5 s of a slow run.
-            reservation_sweep_seconds=3600,
-        )
-        app = create_app(settings)
-        async with in_process(app) as client:
-            manager_headers = await login_headers(client, manager)
-            product = await new_product(client, manager_headers, reorder_point=5)
-            location = await new_location(client, manager_headers)
-            await receive(client, await login_headers(client, clerk), product, location, 3)
-            clerk_headers = await login_headers(client, clerk)
-            yield Counted(client, proxy, clerk_headers, product, location, manager_headers)
 
 
 def _reads(counted: Counted, cursor: str) -> dict[str, tuple[str, int]]:

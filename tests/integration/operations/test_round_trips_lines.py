@@ -1,106 +1,76 @@
 """Round trips of postings with many lines: a count, a shipment, a receipt and a cancellation
 cost the same number whatever their line count (issue #23), as a batch does: the products
 locked in one statement, the levels in one, changed in one, the ledger rows inserted in one.
-Counted on the wire as in operations/test_round_trips.py (its `counted` fixture)."""
+Counted on the wire as in operations/test_round_trips.py (the `counted` fixture)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from tests.integration.operations.test_round_trips import Counted, counted  # noqa: F401 (the fixture)
-from tests.support.stock import API, new_location, new_product
-
-Item = dict[str, Any]
-# BEGIN, the user/session check, the location (FOR SHARE), the products (FOR SHARE, one
-# statement), the levels' locks (one), their changes (one), the ledger rows (one INSERT), the
-# events, COMMIT.
-COUNT_TRIPS = 9
-# A shipment: BEGIN, the check, both locations, the products, the transit location (its
-# insert-if-missing and its id), the levels' locks, the shipment and its lines (two INSERTs),
-# the levels' changes, the ledger rows (one INSERT), the events, COMMIT.
-SHIP_TRIPS = 14
-# A receipt: BEGIN, the check, the shipment and its lines (locked), the transit location (two),
-# the destination (FOR SHARE: not archived), the products written off, the levels' locks and
-# changes, the ledger rows (one INSERT), the lines' figures (one UPDATE), the shipment, the
-# events, COMMIT.
-RECEIPT_TRIPS = 15
-# A cancellation: as a receipt, with the source instead of the destination and without the
-# products (nothing is written off).
-CANCEL_TRIPS = 14
-
-
-async def _products(on: Counted, n: int) -> list[Item]:
-    return [await new_product(on.client, on.manager, reorder_point=2) for _ in range(n)]
-
-
-def _count(on: Counted, products: list[Item], quantity: int) -> dict[str, Any]:
-    lines = [{"product_id": p["id"], "counted": quantity} for p in products]
-    return {"location_id": on.location["id"], "lines": lines}
-
-
-async def _levels(on: Counted, location: Item) -> dict[str, tuple[int, int]]:
-    """Every level at `location`: product id → (on_hand, incoming)."""
-    found: dict[str, tuple[int, int]] = {}
-    params: dict[str, Any] = {"location_id": location["id"], "limit": 100}
-    while True:
-        page = await on.client.get(f"{API}/stock/levels", params=params, headers=on.clerk)
-        assert page.status_code == 200, page.text
-        body = page.json()
-        found |= {i["product_id"]: (i["on_hand"], i["incoming"]) for i in body["items"]}
-        if body["next_cursor"] is None:
-            return found
-        params["cursor"] = body["next_cursor"]
+from tests.support.round_trips import (
+    CANCEL_TRIPS,
+    COUNT_TRIPS,
+    RECEIPT_TRIPS,
+    SHIP_TRIPS,
+    Counted,
+    Item,
+    count_body,
+    levels_at,
+    new_products,
+    receipt_body,
+    shipment_body,
+    stocked_products,
+)
+from tests.support.stock import API, new_location
 
 
 async def test_a_count_costs_the_same_round_trips_for_any_number_of_lines(
-    counted: Counted,  # noqa: F811 (the fixture)
+    counted: Counted,
 ) -> None:
     url = f"{API}/stock/counts"
     warm, few_products, many_products = (
-        await _products(counted, 2),
-        await _products(counted, 10),
-        await _products(counted, 200),
+        await new_products(counted, 2),
+        await new_products(counted, 10),
+        await new_products(counted, 200),
     )
     for quantity in (4, 6):
         response = await counted.client.post(
-            url, json=_count(counted, warm, quantity), headers=counted.clerk
+            url, json=count_body(counted, warm, quantity), headers=counted.clerk
         )
         assert response.status_code == 201, response.text
-    small, few = await counted.trips("POST", url, json=_count(counted, few_products, 7))
+    small, few = await counted.trips("POST", url, json=count_body(counted, few_products, 7))
     assert small.status_code == 201, small.text
-    large, many = await counted.trips("POST", url, json=_count(counted, many_products, 3))
+    large, many = await counted.trips("POST", url, json=count_body(counted, many_products, 3))
     assert large.status_code == 201, large.text
     assert len(few) == len(many) == COUNT_TRIPS, many
     # Every line posted, with its own ledger row, and every level set to what was counted.
     assert [m["quantity"] for m in large.json()["movements"]] == [3] * 200
     assert [m["balance_after"] for m in small.json()["movements"]] == [7] * 10
-    levels = await _levels(counted, counted.location)
+    levels = await levels_at(counted, counted.location)
     assert all(levels[p["id"]] == (3, 0) for p in many_products)
     assert all(levels[p["id"]] == (7, 0) for p in few_products)
     # Counted again at the same figures: nothing to adjust, so no changes, no ledger rows and
     # no events to write.
-    same, unchanged = await counted.trips("POST", url, json=_count(counted, many_products, 3))
+    same, unchanged = await counted.trips("POST", url, json=count_body(counted, many_products, 3))
     assert (same.status_code, same.json()["movements"]) == (201, [])
     assert len(unchanged) == COUNT_TRIPS - 3, unchanged
 
 
 async def test_a_long_count_naming_an_unknown_or_archived_product_changes_nothing(
-    counted: Counted,  # noqa: F811 (the fixture)
+    counted: Counted,
 ) -> None:
     url = f"{API}/stock/counts"
-    products = await _products(counted, 50)
-    archived = await _products(counted, 1)
+    products = await new_products(counted, 50)
+    archived = await new_products(counted, 1)
     gone = await counted.client.delete(
         f"{API}/products/{archived[0]['id']}", headers=counted.manager
     )
     assert gone.status_code == 204, gone.text
     unknown = {"id": "01900000-0000-7000-8000-000000000000"}
     for extra, status, slug in ((unknown, 404, "not-found"), (archived[0], 409, "conflict")):
-        body = _count(counted, [*products[:25], extra, *products[25:]], 9)
+        body = count_body(counted, [*products[:25], extra, *products[25:]], 9)
         response = await counted.client.post(url, json=body, headers=counted.clerk)
         assert response.status_code == status, response.text
         assert response.json()["type"].endswith(f"/problems/{slug}")
-    levels = await _levels(counted, counted.location)
+    levels = await levels_at(counted, counted.location)
     assert not any(p["id"] in levels for p in products), "nothing counted, no level made"
     ledger = await counted.client.get(
         f"{API}/stock/movements",
@@ -110,77 +80,51 @@ async def test_a_long_count_naming_an_unknown_or_archived_product_changes_nothin
     assert ledger.json()["items"] == []
 
 
-async def _stocked(on: Counted, n: int) -> list[Item]:
-    """`n` new products with 20 on hand each at the counted location (one batch of receipts)."""
-    products = await _products(on, n)
-    lines = [
-        {"product_id": p["id"], "location_id": on.location["id"], "kind": "receipt", "quantity": 20}
-        for p in products
-    ]
-    response = await on.client.post(
-        f"{API}/stock/batches", json={"movements": lines}, headers=on.clerk
-    )
-    assert response.status_code == 201, response.text
-    return products
-
-
-def _shipment(on: Counted, to: Item, products: list[Item]) -> dict[str, Any]:
-    return {
-        "from_location_id": on.location["id"],
-        "to_location_id": to["id"],
-        "lines": [{"product_id": p["id"], "quantity": 4} for p in products],
-    }
-
-
-def _receipt_of(products: list[Item]) -> dict[str, Any]:
-    return {"lines": [{"product_id": p["id"], "received": 3, "damaged": 1} for p in products]}
-
-
 async def test_shipments_receipts_and_cancellations_cost_the_same_for_any_number_of_lines(
-    counted: Counted,  # noqa: F811 (the fixture)
+    counted: Counted,
 ) -> None:
     url = f"{API}/stock/shipments"
     to = await new_location(counted.client, counted.manager)
     warm, few_products, many_products = (
-        await _stocked(counted, 2),
-        await _stocked(counted, 10),
-        await _stocked(counted, 100),
+        await stocked_products(counted, 2),
+        await stocked_products(counted, 10),
+        await stocked_products(counted, 100),
     )
     warmed = []
     for _ in range(2):
         response = await counted.client.post(
-            url, json=_shipment(counted, to, warm), headers=counted.clerk
+            url, json=shipment_body(counted, to, warm), headers=counted.clerk
         )
         assert response.status_code == 201, response.text
         warmed.append(response.json())
-    small, few = await counted.trips("POST", url, json=_shipment(counted, to, few_products))
-    large, many = await counted.trips("POST", url, json=_shipment(counted, to, many_products))
+    small, few = await counted.trips("POST", url, json=shipment_body(counted, to, few_products))
+    large, many = await counted.trips("POST", url, json=shipment_body(counted, to, many_products))
     assert (small.status_code, large.status_code) == (201, 201), large.text
     assert len(few) == len(many) == SHIP_TRIPS, many
     # Receipts: 3 received and 1 damaged on every line.
     for shipment in warmed:
         receipt = await counted.client.post(
-            f"{url}/{shipment['id']}/receipts", json=_receipt_of(warm), headers=counted.clerk
+            f"{url}/{shipment['id']}/receipts", json=receipt_body(warm), headers=counted.clerk
         )
         assert receipt.status_code == 201, receipt.text
     got_small, few = await counted.trips(
-        "POST", f"{url}/{small.json()['id']}/receipts", json=_receipt_of(few_products)
+        "POST", f"{url}/{small.json()['id']}/receipts", json=receipt_body(few_products)
     )
     got_large, many = await counted.trips(
-        "POST", f"{url}/{large.json()['id']}/receipts", json=_receipt_of(many_products)
+        "POST", f"{url}/{large.json()['id']}/receipts", json=receipt_body(many_products)
     )
     assert (got_small.status_code, got_large.status_code) == (201, 201), got_large.text
     assert len(few) == len(many) == RECEIPT_TRIPS, many
     assert {line["pending"] for line in got_large.json()["lines"]} == {0}
     assert got_large.json()["status"] == "completed"
-    levels = await _levels(counted, to)
+    levels = await levels_at(counted, to)
     # Received 3 of 4 (one written off as damaged), nothing more on its way.
     assert all(levels[p["id"]] == (3, 0) for p in many_products)
     # Cancellations: shipped again (not counted), then called back.
     again = []
     for products in (warm, warm, few_products, many_products):
         response = await counted.client.post(
-            url, json=_shipment(counted, to, products), headers=counted.clerk
+            url, json=shipment_body(counted, to, products), headers=counted.clerk
         )
         assert response.status_code == 201, response.text
         again.append(response.json()["id"])
@@ -192,21 +136,21 @@ async def test_shipments_receipts_and_cancellations_cost_the_same_for_any_number
     assert (back_small.status_code, back_large.status_code) == (200, 200), back_large.text
     assert len(few) == len(many) == CANCEL_TRIPS, many
     assert back_large.json()["status"] == "canceled"
-    at_source = await _levels(counted, counted.location)
+    at_source = await levels_at(counted, counted.location)
     # 20, less the 4 shipped and received, less the 4 shipped again and called back.
     assert all(at_source[p["id"]] == (16, 0) for p in many_products)
-    at_destination = await _levels(counted, to)
+    at_destination = await levels_at(counted, to)
     assert all(at_destination[p["id"]] == (3, 0) for p in many_products)
 
 
 async def test_a_count_that_shrinks_reservations_costs_the_same_for_any_number_of_lines(
-    counted: Counted,  # noqa: F811 (the fixture)
+    counted: Counted,
 ) -> None:
     url = f"{API}/stock/counts"
     held: dict[str, list[str]] = {}  # product id -> its reservations, oldest first
 
     async def holding(n: int) -> list[Item]:
-        products = await _stocked(counted, n)  # 20 on hand each
+        products = await stocked_products(counted, n)  # 20 on hand each
         for product in products:
             for quantity in (6, 5):  # 11 reserved: the newest is cut first
                 response = await counted.client.post(
@@ -225,11 +169,11 @@ async def test_a_count_that_shrinks_reservations_costs_the_same_for_any_number_o
     warm, few_products, many_products = await holding(2), await holding(3), await holding(30)
     for quantity in (9, 8):
         response = await counted.client.post(
-            url, json=_count(counted, warm, quantity), headers=counted.clerk
+            url, json=count_body(counted, warm, quantity), headers=counted.clerk
         )
         assert response.status_code == 201, response.text
-    small, few = await counted.trips("POST", url, json=_count(counted, few_products, 8))
-    large, many = await counted.trips("POST", url, json=_count(counted, many_products, 4))
+    small, few = await counted.trips("POST", url, json=count_body(counted, few_products, 8))
+    large, many = await counted.trips("POST", url, json=count_body(counted, many_products, 4))
     assert (small.status_code, large.status_code) == (201, 201), large.text
     # And the overdue reservations freed (none here), the holding ones read, and shortened.
     assert len(few) == len(many) == COUNT_TRIPS + 3, many

@@ -16,22 +16,21 @@ from typing import Any
 
 import httpx
 
-from tests.integration.operations.test_round_trips import Counted, counted  # noqa: F401 (the fixture)
-from tests.integration.operations.test_round_trips_lines import (
+from tests.support.round_trips import (
     CANCEL_TRIPS,
     COUNT_TRIPS,
     RECEIPT_TRIPS,
     SHIP_TRIPS,
-    _count,
-    _levels,
-    _products,
-    _receipt_of,
-    _shipment,
-    _stocked,
+    Counted,
+    count_body,
+    levels_at,
+    new_products,
+    receipt_body,
+    shipment_body,
+    stocked_products,
 )
-from tests.support.stock import API, new_location
+from tests.support.stock import API, Item, new_location
 
-Item = dict[str, Any]
 SIZES = (3, 40)  # line counts never posted before the count
 WARM = 2  # the line count every request is warmed on
 # A batch on one level: BEGIN, the check, the product and the location (FOR SHARE), the level's
@@ -65,19 +64,19 @@ async def _same_sql(
 
 
 async def test_a_count_sends_the_same_sql_for_any_number_of_lines(
-    counted: Counted,  # noqa: F811 (the fixture)
+    counted: Counted,
 ) -> None:
     url = f"{API}/stock/counts"
-    warm = await _products(counted, WARM)
+    warm = await new_products(counted, WARM)
     for quantity in (4, 6):
         response = await counted.client.post(
-            url, json=_count(counted, warm, quantity), headers=counted.clerk
+            url, json=count_body(counted, warm, quantity), headers=counted.clerk
         )
         assert response.status_code == 201, response.text
-    lines = {size: await _products(counted, size) for size in SIZES}
+    lines = {size: await new_products(counted, size) for size in SIZES}
 
     async def run(size: int) -> tuple[httpx.Response, list[str]]:
-        return await counted.trips("POST", url, json=_count(counted, lines[size], 7))
+        return await counted.trips("POST", url, json=count_body(counted, lines[size], 7))
 
     done = await _same_sql(run, COUNT_TRIPS)
     # Every line adjusted, in line order, each with its balance; the levels as counted.
@@ -87,7 +86,7 @@ async def test_a_count_sends_the_same_sql_for_any_number_of_lines(
         assert {(m["quantity"], m["balance_after"], m["reason"]) for m in movements} == {
             (7, 7, "count")
         }
-    levels = await _levels(counted, counted.location)
+    levels = await levels_at(counted, counted.location)
     assert all(levels[p["id"]] == (7, 0) for size in SIZES for p in lines[size])
 
 
@@ -106,22 +105,22 @@ async def _reserve(on: Counted, products: list[Item], quantity: int) -> None:
 
 
 async def test_a_count_shrinking_reservations_sends_the_same_sql_for_any_number_of_lines(
-    counted: Counted,  # noqa: F811 (the fixture)
+    counted: Counted,
 ) -> None:
     url = f"{API}/stock/counts"
-    warm = await _stocked(counted, WARM)  # 20 on hand each
+    warm = await stocked_products(counted, WARM)  # 20 on hand each
     await _reserve(counted, warm, 12)
     for quantity in (10, 8):
         response = await counted.client.post(
-            url, json=_count(counted, warm, quantity), headers=counted.clerk
+            url, json=count_body(counted, warm, quantity), headers=counted.clerk
         )
         assert response.status_code == 201, response.text
-    lines = {size: await _stocked(counted, size) for size in SIZES}
+    lines = {size: await stocked_products(counted, size) for size in SIZES}
     for size in SIZES:
         await _reserve(counted, lines[size], 12)
 
     async def run(size: int) -> tuple[httpx.Response, list[str]]:
-        return await counted.trips("POST", url, json=_count(counted, lines[size], 5))
+        return await counted.trips("POST", url, json=count_body(counted, lines[size], 5))
 
     # And the overdue reservations freed (none), the holding ones read, and shortened.
     done = await _same_sql(run, COUNT_TRIPS + 3)
@@ -141,30 +140,30 @@ async def test_a_count_shrinking_reservations_sends_the_same_sql_for_any_number_
 
 
 async def test_shipments_receipts_and_cancellations_send_the_same_sql_for_any_number_of_lines(
-    counted: Counted,  # noqa: F811 (the fixture)
+    counted: Counted,
 ) -> None:
     url = f"{API}/stock/shipments"
     to = await new_location(counted.client, counted.manager)
-    warm = await _stocked(counted, WARM)
+    warm = await stocked_products(counted, WARM)
     warmed = []
     for _ in range(4):
         response = await counted.client.post(
-            url, json=_shipment(counted, to, warm), headers=counted.clerk
+            url, json=shipment_body(counted, to, warm), headers=counted.clerk
         )
         assert response.status_code == 201, response.text
         warmed.append(response.json()["id"])
     for shipment_id in warmed[:2]:
         receipt = await counted.client.post(
-            f"{url}/{shipment_id}/receipts", json=_receipt_of(warm), headers=counted.clerk
+            f"{url}/{shipment_id}/receipts", json=receipt_body(warm), headers=counted.clerk
         )
         assert receipt.status_code == 201, receipt.text
     for shipment_id in warmed[2:]:
         back = await counted.client.post(f"{url}/{shipment_id}/cancel", headers=counted.clerk)
         assert back.status_code == 200, back.text
-    stocked = {size: await _stocked(counted, size) for size in SIZES}
+    stocked = {size: await stocked_products(counted, size) for size in SIZES}
 
     async def ship(size: int) -> tuple[httpx.Response, list[str]]:
-        return await counted.trips("POST", url, json=_shipment(counted, to, stocked[size]))
+        return await counted.trips("POST", url, json=shipment_body(counted, to, stocked[size]))
 
     shipped = await _same_sql(ship, SHIP_TRIPS)
     for size in SIZES:
@@ -174,14 +173,14 @@ async def test_shipments_receipts_and_cancellations_send_the_same_sql_for_any_nu
 
     async def receive(size: int) -> tuple[httpx.Response, list[str]]:
         receipts = f"{url}/{shipped[size].json()['id']}/receipts"
-        return await counted.trips("POST", receipts, json=_receipt_of(stocked[size]))
+        return await counted.trips("POST", receipts, json=receipt_body(stocked[size]))
 
     received = await _same_sql(receive, RECEIPT_TRIPS)
     assert {r.json()["status"] for r in received.values()} == {"completed"}
     again: dict[int, str] = {}
     for size in SIZES:
         response = await counted.client.post(
-            url, json=_shipment(counted, to, stocked[size]), headers=counted.clerk
+            url, json=shipment_body(counted, to, stocked[size]), headers=counted.clerk
         )
         assert response.status_code == 201, response.text
         again[size] = response.json()["id"]
@@ -192,14 +191,17 @@ async def test_shipments_receipts_and_cancellations_send_the_same_sql_for_any_nu
     canceled = await _same_sql(cancel, CANCEL_TRIPS)
     assert {r.json()["status"] for r in canceled.values()} == {"canceled"}
     # 20, less 4 shipped and received (3, and 1 written off), less 4 shipped and called back.
-    at_source, at_destination = await _levels(counted, counted.location), await _levels(counted, to)
+    at_source, at_destination = (
+        await levels_at(counted, counted.location),
+        await levels_at(counted, to),
+    )
     for size in SIZES:
         assert all(at_source[p["id"]] == (16, 0) for p in stocked[size])
         assert all(at_destination[p["id"]] == (3, 0) for p in stocked[size])
 
 
 async def test_a_batch_sends_the_same_sql_for_any_number_of_lines(
-    counted: Counted,  # noqa: F811 (the fixture)
+    counted: Counted,
 ) -> None:
     url = f"{API}/stock/batches"
     product, location = counted.product, counted.location
@@ -236,11 +238,11 @@ async def _ledger(on: Counted, **params: Any) -> list[Item]:
 
 
 async def test_a_batch_is_in_the_ledger_in_line_order(
-    counted: Counted,  # noqa: F811 (the fixture)
+    counted: Counted,
 ) -> None:
     """The rows of one INSERT from arrays: `created_at` (the clock at each row) follows the
     lines, so the ledger, newest first, is the batch backwards."""
-    products = await _products(counted, 40)
+    products = await new_products(counted, 40)
     lines = [
         {
             "product_id": p["id"],
@@ -266,7 +268,7 @@ async def test_a_batch_is_in_the_ledger_in_line_order(
 
 
 async def test_a_failing_batch_sends_the_same_sql_and_writes_nothing(
-    counted: Counted,  # noqa: F811 (the fixture)
+    counted: Counted,
 ) -> None:
     """The last line takes more than is on hand: a 409 naming it, at any line count, with the
     same statements and nothing prepared; no ledger row, the level unchanged."""
@@ -294,52 +296,52 @@ async def test_a_failing_batch_sends_the_same_sql_and_writes_nothing(
         assert _prepared(made[size]) == [], made[size]
     assert _statements(made[SIZES[0]]) == _statements(made[SIZES[1]])
     assert await _ledger(counted, product_id=product["id"]) == before
-    levels = await _levels(counted, location)
+    levels = await levels_at(counted, location)
     assert levels[product["id"]] == (3, 0)
 
 
 async def test_a_count_naming_an_unknown_product_sends_the_same_sql_and_writes_nothing(
-    counted: Counted,  # noqa: F811 (the fixture)
+    counted: Counted,
 ) -> None:
     url = f"{API}/stock/counts"
     unknown = {"id": "01900000-0000-7000-8000-000000000000"}
-    warm = await _products(counted, WARM - 1)
+    warm = await new_products(counted, WARM - 1)
     for _ in range(2):
         response = await counted.client.post(
-            url, json=_count(counted, [*warm, unknown], 4), headers=counted.clerk
+            url, json=count_body(counted, [*warm, unknown], 4), headers=counted.clerk
         )
         assert response.status_code == 404, response.text
-    lines = {size: await _products(counted, size - 1) for size in SIZES}
+    lines = {size: await new_products(counted, size - 1) for size in SIZES}
     made = {}
     for size in SIZES:
         response, made[size] = await counted.trips(
-            "POST", url, json=_count(counted, [*lines[size], unknown], 4)
+            "POST", url, json=count_body(counted, [*lines[size], unknown], 4)
         )
         assert response.status_code == 404, response.text
         assert response.json()["type"].endswith("/problems/not-found")
         assert _prepared(made[size]) == [], made[size]
     assert _statements(made[SIZES[0]]) == _statements(made[SIZES[1]])
-    levels = await _levels(counted, counted.location)
+    levels = await levels_at(counted, counted.location)
     assert not any(p["id"] in levels for size in SIZES for p in lines[size])
     assert await _ledger(counted, product_id=lines[SIZES[1]][0]["id"]) == []
 
 
 async def test_a_shipment_short_on_its_last_line_sends_the_same_sql_and_writes_nothing(
-    counted: Counted,  # noqa: F811 (the fixture)
+    counted: Counted,
 ) -> None:
     url = f"{API}/stock/shipments"
     to = await new_location(counted.client, counted.manager)
 
     def short(products: list[Item]) -> dict[str, Any]:
-        body = _shipment(counted, to, products)
+        body = shipment_body(counted, to, products)
         body["lines"][-1]["quantity"] = 21  # 20 on hand
         return body
 
-    warm = await _stocked(counted, WARM)
+    warm = await stocked_products(counted, WARM)
     for _ in range(2):
         response = await counted.client.post(url, json=short(warm), headers=counted.clerk)
         assert response.status_code == 409, response.text
-    stocked = {size: await _stocked(counted, size) for size in SIZES}
+    stocked = {size: await stocked_products(counted, size) for size in SIZES}
     made = {}
     for size in SIZES:
         response, made[size] = await counted.trips("POST", url, json=short(stocked[size]))
@@ -349,6 +351,9 @@ async def test_a_shipment_short_on_its_last_line_sends_the_same_sql_and_writes_n
     assert _statements(made[SIZES[0]]) == _statements(made[SIZES[1]])
     listed = await counted.client.get(url, params={"limit": 100}, headers=counted.clerk)
     assert listed.json()["items"] == []
-    at_source, at_destination = await _levels(counted, counted.location), await _levels(counted, to)
+    at_source, at_destination = (
+        await levels_at(counted, counted.location),
+        await levels_at(counted, to),
+    )
     assert all(at_source[p["id"]] == (20, 0) for size in SIZES for p in stocked[size])
     assert not any(p["id"] in at_destination for size in SIZES for p in stocked[size])

@@ -9,6 +9,7 @@ from collections.abc import Awaitable
 
 import httpx
 
+from tests.support.factories import Headers
 from tests.support.stock import (
     line,
     new_location,
@@ -18,8 +19,6 @@ from tests.support.stock import (
     post_movement,
     receive,
 )
-
-Headers = dict[str, str]
 
 
 async def test_twenty_writers_expecting_the_same_quantity_one_wins(

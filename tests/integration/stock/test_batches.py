@@ -11,11 +11,18 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.support.stock import API, level, line, new_product, post_batch, receive, reserve
-
-Headers = dict[str, str]
-Item = dict[str, Any]
-Stocked = tuple[Item, Item, Item]
+from tests.support.factories import Headers
+from tests.support.stock import (
+    API,
+    Item,
+    Stocked,
+    level,
+    line,
+    new_product,
+    post_batch,
+    receive,
+    reserve,
+)
 
 
 async def _ledger(client: httpx.AsyncClient, headers: Headers, **params: Any) -> list[Item]:

@@ -13,9 +13,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.factories import Headers
 from tests.support.stock import new_location, new_product, on_hand, post_movement, receive
-
-Headers = dict[str, str]
 
 
 async def test_fifty_issues_of_one_against_twenty(

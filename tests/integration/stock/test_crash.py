@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from src.core import migrations
 from src.models.user import Role
-from tests.conftest import TEST_SECRET_KEY
 from tests.support.databases import TestServer
 from tests.support.factories import DEFAULT_PASSWORD, create_user, unique_email
 from tests.support.servers import served
+from tests.support.settings import TEST_SECRET_KEY
 
 
 @pytest.fixture

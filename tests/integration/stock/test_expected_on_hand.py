@@ -13,11 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from src.schemas.stock import MovementCreate
 from src.services.idempotency import fingerprint
-from tests.support.stock import API, level, post_movement, reserve
-
-Headers = dict[str, str]
-Item = dict[str, Any]
-Stocked = tuple[Item, Item, Item]
+from tests.support.factories import Headers
+from tests.support.stock import API, Item, Stocked, level, post_movement, reserve
 
 
 async def _ledger(client: httpx.AsyncClient, headers: Headers, product: Item) -> list[Item]:

@@ -14,9 +14,9 @@ from src.core.cursors import CursorCodec
 from src.repositories.stock.read import StockRepository
 from src.schemas.filter import LevelFilter
 from tests.support.capture import CapturingSession
+from tests.support.factories import Headers
 from tests.support.stock import API, new_location, new_product, post_movement, receive
 
-Headers = dict[str, str]
 Record = dict[str, Any]
 LEVELS = f"{API}/stock/levels"
 LEVEL_KEYS = {

@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 
-from tests.integration.operations.test_metrics import sample
+from tests.support.factories import Headers
+from tests.support.metrics import sample
 from tests.support.stock import new_location, new_product, on_hand, receive
 
-Headers = dict[str, str]
 MAX_ON_HAND = 10**12
 POSTED = "stockroom_movements_posted_total"
 

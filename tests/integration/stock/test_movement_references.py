@@ -7,9 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.factories import Headers
 from tests.support.stock import new_location, new_product, post_movement, receive
-
-Headers = dict[str, str]
 
 
 async def test_movements_by_reference_are_an_exact_match(

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tests.support.factories import Headers
 from tests.support.stock import new_location, new_product, on_hand, post_movement, receive
 
-Headers = dict[str, str]
 URL = "/api/v1/stock/movements"
 
 

@@ -10,10 +10,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.support.stock import new_product, on_hand, post_movement, receive
+from tests.support.factories import Headers
+from tests.support.stock import Item, new_product, on_hand, post_movement, receive
 
-Headers = dict[str, str]
-Item = dict[str, Any]
 API = "/api/v1/stock"
 
 

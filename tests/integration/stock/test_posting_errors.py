@@ -8,10 +8,8 @@ from typing import Any
 
 import httpx
 
-from tests.support.stock import API, new_location, new_product, on_hand, post_movement
-
-Headers = dict[str, str]
-Stocked = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
+from tests.support.factories import Headers
+from tests.support.stock import API, Stocked, new_location, new_product, on_hand, post_movement
 
 
 async def _ledger(client: httpx.AsyncClient, headers: Headers, product: dict[str, Any]) -> int:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
 
-from tests.support.stock import new_location, new_product, post_movement, receive
+from tests.support.factories import Headers
+from tests.support.stock import Item, new_location, new_product, post_movement, receive
 
-Headers = dict[str, str]
-Item = dict[str, Any]
 STOCK = "/api/v1/stock"
 MOVEMENTS = f"{STOCK}/movements"
 

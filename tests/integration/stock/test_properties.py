@@ -10,9 +10,9 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.factories import Headers
 from tests.support.stock import new_location, new_product, post_movement
 
-Headers = dict[str, str]
 PRODUCTS, LOCATIONS = 2, 3
 
 quantity = st.integers(min_value=1, max_value=15)

@@ -9,10 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.stock import level, on_hand, post_movement
+from tests.support.factories import Headers
+from tests.support.stock import Stocked, level, on_hand, post_movement
 
-Headers = dict[str, str]
-Stocked = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
 JSON = {"Content-Type": "application/json"}
 
 

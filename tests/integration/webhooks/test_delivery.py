@@ -14,15 +14,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.integration.conftest import ShopFactory
-from tests.support.webhook_shop import API
-from tests.support.webhooks import Answer, Delivery, Receiver, receiving
-
-
-def movement_ids(receiver: Receiver) -> list[str]:
-    return [
-        d.event["data"]["id"] for d in receiver.received if d.event["type"] == "movement.created"
-    ]
+from tests.support.webhook_shop import API, ShopFactory
+from tests.support.webhooks import Answer, Delivery, Receiver, movement_ids, receiving
 
 
 async def test_a_movement_reaches_the_receiver_signed_as_the_feed_shows_it(

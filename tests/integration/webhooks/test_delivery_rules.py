@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 
 from src.main import create_app
-from tests.conftest import make_settings
-from tests.integration.conftest import ShopFactory
 from tests.support.servers import in_process
-from tests.support.webhook_shop import API, FAST
+from tests.support.settings import make_settings
+from tests.support.webhook_shop import API, FAST, ShopFactory
 from tests.support.webhooks import Answer, Delivery, Receiver, receiving
 
 

@@ -9,9 +9,8 @@ from collections import Counter
 
 import httpx
 
-from tests.integration.conftest import ShopFactory
 from tests.support.webhook_api import PUBLIC_URL, WEBHOOKS, assert_problem, hooks, set_active
-from tests.support.webhook_shop import Shop
+from tests.support.webhook_shop import Shop, ShopFactory
 
 CAP = {"webhook_max_endpoints": 3, "webhook_concurrency": 0}
 

@@ -28,11 +28,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from src.models.user import Role, User
-from tests.conftest import TEST_SECRET_KEY
 from tests.support.factories import create_user, login_headers
 from tests.support.servers import ServerProcess, served
+from tests.support.settings import TEST_SECRET_KEY
 from tests.support.stock import new_location, new_product, post_movement
-from tests.support.webhooks import Answer, Delivery, Receiver, receiving
+from tests.support.webhooks import Answer, Delivery, Receiver, movement_ids, receiving
 
 API = "/api/v1"
 CONCURRENCY = 4
@@ -146,12 +146,6 @@ async def until(check: Callable[[], Awaitable[bool]], seconds: float) -> None:
             if await check():
                 return
             await asyncio.sleep(0.1)
-
-
-def movement_ids(receiver: Receiver) -> list[str]:
-    return [
-        d.event["data"]["id"] for d in receiver.received if d.event["type"] == "movement.created"
-    ]
 
 
 def attempts_logged(server: ServerProcess) -> int:

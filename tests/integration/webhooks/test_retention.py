@@ -9,7 +9,7 @@ import asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.integration.conftest import ShopFactory
+from tests.support.webhook_shop import ShopFactory
 from tests.support.webhooks import Answer, Delivery, Receiver, receiving
 
 

@@ -14,10 +14,9 @@ from typer.testing import CliRunner
 
 from src.cli import app as cli
 from src.main import create_app
-from tests.conftest import TEST_SECRET_KEY, make_settings
-from tests.integration.conftest import ShopFactory
 from tests.support.servers import in_process
-from tests.support.webhook_shop import FAST, Shop
+from tests.support.settings import TEST_SECRET_KEY, make_settings
+from tests.support.webhook_shop import FAST, Shop, ShopFactory
 from tests.support.webhooks import Receiver, receiving
 
 NEW_KEY = "n3w-K3y-for-the-rotation-test-5f4e3d2c1b0a9z8y7x"

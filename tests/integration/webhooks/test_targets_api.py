@@ -6,7 +6,6 @@ malformed ones 422 on every route. Nothing is created or changed by a refusal.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,10 @@ import pytest
 from fastapi import FastAPI
 
 from src.config import Settings
-from src.models.user import Role, User
-from tests.conftest import client_beside, make_settings
-from tests.support.factories import login_headers
+from src.models.user import Role
+from tests.support.apps import client_beside
+from tests.support.factories import MakeUser, login_headers
+from tests.support.settings import make_settings
 from tests.support.webhook_api import (
     PUBLIC_URL,
     UNKNOWN,
@@ -58,7 +58,6 @@ ONE_ENDPOINT_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", f"/deliveries/{UNKNOWN}/retry", None),
     ("POST", "/recover", {"since": "2026-01-31T12:00:00Z"}),
 ]
-UserFactory = Callable[..., Awaitable[User]]
 
 
 def without_secret(endpoint: dict[str, Any]) -> dict[str, Any]:
@@ -157,7 +156,7 @@ async def test_patching_the_url_to_a_private_target_is_refused_and_keeps_the_old
 
 
 async def test_private_targets_are_accepted_when_allowed(
-    app: FastAPI, settings: Settings, make_user: UserFactory
+    app: FastAPI, settings: Settings, make_user: MakeUser
 ) -> None:
     webhooks = settings.webhooks.model_copy(update={"webhook_allow_private_targets": True})
     allowing = settings.model_copy(update={"webhooks": webhooks})
@@ -187,7 +186,7 @@ async def test_private_targets_are_accepted_when_allowed(
 
 @pytest.mark.parametrize("environment", ["production", "staging"])
 async def test_outside_development_http_is_refused_and_https_accepted(
-    app: FastAPI, database_url: str, tmp_path: Path, make_user: UserFactory, environment: str
+    app: FastAPI, database_url: str, tmp_path: Path, make_user: MakeUser, environment: str
 ) -> None:
     deployed = make_settings(
         database_url, tmp_path, environment=environment, secret_key=PRODUCTION_KEY

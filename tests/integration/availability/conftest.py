@@ -1,0 +1,2 @@
+"""Availability: reservations (and their expiry), shipments (in transit, received,
+cancelled, archived) and the races between them."""
