@@ -56,7 +56,7 @@ log = get_logger(__name__)
 def _build_redis(settings: Settings) -> Redis | None:
     if not settings.redis_url:
         return None
-    timeout = settings.db_connect_timeout
+    timeout = settings.database.db_connect_timeout
     return Redis.from_url(
         settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
     )
@@ -104,32 +104,32 @@ def _webhook_tasks(app: FastAPI, settings: Settings) -> list[asyncio.Task[None]]
         asyncio.create_task(
             _purge_periodically(
                 "webhook_delivery",
-                settings.events_purge_interval_seconds,
+                settings.jobs.events_purge_interval_seconds,
                 functools.partial(
                     purge_finished_deliveries,
                     factory,
-                    settings.events_retention_days,
-                    batch=settings.webhook_purge_batch,
+                    settings.feed.events_retention_days,
+                    batch=settings.jobs.webhook_purge_batch,
                 ),
             )
         ),
         asyncio.create_task(
             _measure_periodically(
                 "webhook_queue",
-                settings.events_lag_interval_seconds,
+                settings.jobs.events_lag_interval_seconds,
                 functools.partial(measure_queue, factory),
             )
         ),
     ]
-    if settings.webhook_concurrency == 0:
+    if settings.webhooks.webhook_concurrency == 0:
         return tasks
     app.state.webhook_sender = WebhookSender(
-        allow_private_targets=settings.webhook_allow_private_targets,
-        timeout=settings.webhook_timeout_seconds,
-        max_response_bytes=settings.webhook_max_response_bytes,
+        allow_private_targets=settings.webhooks.webhook_allow_private_targets,
+        timeout=settings.webhooks.webhook_timeout_seconds,
+        max_response_bytes=settings.webhooks.webhook_max_response_bytes,
         require_https=not settings.is_development,
         # A connection per attempt that may run at once: none waits for the pool.
-        max_connections=settings.webhook_concurrency,
+        max_connections=settings.webhooks.webhook_concurrency,
     )
     worker = WebhookWorker(
         factory,
@@ -137,12 +137,12 @@ def _webhook_tasks(app: FastAPI, settings: Settings) -> list[asyncio.Task[None]]
         app.state.webhook_policy.box,
         app.state.webhook_sender,
         DeliveryPolicy(
-            schedule=tuple(settings.webhook_retry_schedule_seconds),
-            timeout=settings.webhook_timeout_seconds,
-            disable_after=timedelta(days=settings.webhook_disable_after_days),
-            concurrency=settings.webhook_concurrency,
-            poll_seconds=settings.webhook_poll_seconds,
-            per_endpoint=settings.webhook_concurrency_per_endpoint,
+            schedule=tuple(settings.webhooks.webhook_retry_schedule_seconds),
+            timeout=settings.webhooks.webhook_timeout_seconds,
+            disable_after=timedelta(days=settings.webhooks.webhook_disable_after_days),
+            concurrency=settings.webhooks.webhook_concurrency,
+            poll_seconds=settings.webhooks.webhook_poll_seconds,
+            per_endpoint=settings.webhooks.webhook_concurrency_per_endpoint,
         ),
     )
     return [*tasks, asyncio.create_task(worker.run())]
@@ -172,41 +172,45 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         build_storage(settings.redis_url, settings.redis_key_prefix)
     )
     app.state.broker = NotificationBroker(
-        settings.database_listen_url or settings.database_url or "",
-        max_streams_per_user=settings.sse_max_streams_per_user,
-        max_streams=settings.sse_max_streams,
-        poll_seconds=settings.events_poll_seconds,
-        coalesce_seconds=settings.sse_coalesce_ms / 1000,
+        settings.database.database_listen_url or settings.database.database_url or "",
+        max_streams_per_user=settings.feed.sse_max_streams_per_user,
+        max_streams=settings.feed.sse_max_streams,
+        poll_seconds=settings.feed.events_poll_seconds,
+        coalesce_seconds=settings.feed.sse_coalesce_ms / 1000,
     )
     factory = app.state.db.session_factory
     purgers = [
         asyncio.create_task(
             _purge_periodically(
                 "idempotency",
-                settings.idempotency_purge_interval_seconds,
+                settings.jobs.idempotency_purge_interval_seconds,
                 functools.partial(purge_expired, factory),
             )
         ),
         asyncio.create_task(
             _purge_periodically(
                 "refresh_session",
-                settings.refresh_session_purge_interval_seconds,
+                settings.jobs.refresh_session_purge_interval_seconds,
                 functools.partial(purge_expired_sessions, factory),
             )
         ),
         asyncio.create_task(
             _purge_periodically(
                 "event",
-                settings.events_purge_interval_seconds,
-                functools.partial(purge_expired_events, factory, settings.events_retention_days),
+                settings.jobs.events_purge_interval_seconds,
+                functools.partial(
+                    purge_expired_events, factory, settings.feed.events_retention_days
+                ),
             )
         ),
         asyncio.create_task(
             _purge_periodically(
                 "reservation",
-                settings.reservation_sweep_seconds,
+                settings.jobs.reservation_sweep_seconds,
                 functools.partial(
-                    expire_overdue_reservations, factory, batch=settings.reservation_sweep_batch
+                    expire_overdue_reservations,
+                    factory,
+                    batch=settings.jobs.reservation_sweep_batch,
                 ),
                 action="expire",
             )
@@ -214,7 +218,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         asyncio.create_task(
             _measure_periodically(
                 "event_feed_lag",
-                settings.events_lag_interval_seconds,
+                settings.jobs.events_lag_interval_seconds,
                 functools.partial(
                     _feed_lag, functools.partial(measure_feed_lag, factory, timeout_ms=1000)
                 ),
@@ -257,9 +261,9 @@ def build_token_codec(settings: Settings) -> TokenCodec:
     return TokenCodec(
         secret_key=settings.secret_key,
         previous_keys=settings.secret_key_previous,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        ttl_seconds=settings.access_token_ttl_seconds,
+        issuer=settings.auth.jwt_issuer,
+        audience=settings.auth.jwt_audience,
+        ttl_seconds=settings.auth.access_token_ttl_seconds,
     )
 
 
@@ -270,12 +274,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.effective_log_format.value)
     configure_hashing(
-        concurrency=settings.password_hash_concurrency,
-        max_wait_seconds=settings.password_hash_max_wait_seconds,
-        memory_kib=settings.password_hash_memory_kib,
-        time_cost=settings.password_hash_time_cost,
+        concurrency=settings.auth.password_hash_concurrency,
+        max_wait_seconds=settings.auth.password_hash_max_wait_seconds,
+        memory_kib=settings.auth.password_hash_memory_kib,
+        time_cost=settings.auth.password_hash_time_cost,
     )
-    configure_lookups(threads=settings.webhook_dns_threads)
+    configure_lookups(threads=settings.webhooks.webhook_dns_threads)
 
     app = FastAPI(
         title="Stockroom",
@@ -302,7 +306,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     cors = (
         functools.partial(
             ProblemCORSMiddleware,
-            allow_origins=settings.cors_origins,
+            allow_origins=settings.http.cors_origins,
             allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=[
                 "Authorization",
@@ -326,14 +330,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Idempotent-Replayed",
             ],
         )
-        if settings.cors_origins
+        if settings.http.cors_origins
         else None
     )
     app.add_middleware(
         RequestMiddleware,
         hsts=not settings.is_development,
-        limit=Limit.parse("default", settings.rate_limit_default),
-        max_body_bytes=settings.max_body_bytes,
+        limit=Limit.parse("default", settings.http.rate_limit_default),
+        max_body_bytes=settings.http.max_body_bytes,
         cors=cors,
     )
 
@@ -345,7 +349,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(problem_types.router)
     # Operators may want an API-only deployment: CONSOLE_ENABLED=false serves no console.
-    if settings.console_enabled:
+    if settings.http.console_enabled:
         app.include_router(console.router)
     for router in v1_routers:
         app.include_router(router)

@@ -187,8 +187,10 @@ async def _first_id(reader: SseReader, engine: AsyncEngine, name: str) -> str:
 
 
 def test_the_coalescing_setting_is_bounded(committed_database_url: str, tmp_path: Path) -> None:
-    assert make_settings(committed_database_url, tmp_path).sse_coalesce_ms == 20
-    assert make_settings(committed_database_url, tmp_path, sse_coalesce_ms=0).sse_coalesce_ms == 0
+    assert make_settings(committed_database_url, tmp_path).feed.sse_coalesce_ms == 20
+    assert (
+        make_settings(committed_database_url, tmp_path, sse_coalesce_ms=0).feed.sse_coalesce_ms == 0
+    )
     for bad in (-1, 1001):
         with pytest.raises(ValidationError):
             make_settings(committed_database_url, tmp_path, sse_coalesce_ms=bad)
