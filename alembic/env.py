@@ -17,7 +17,7 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name)
 
 if not config.get_main_option("sqlalchemy.url"):
-    url = load_settings().database_url
+    url = load_settings().database.database_url
     if not url:
         raise SystemExit("DATABASE_URL is not set")
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

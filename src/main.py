@@ -42,7 +42,7 @@ log = get_logger(__name__)
 def _build_redis(settings: Settings) -> Redis | None:
     if not settings.redis_url:
         return None
-    timeout = settings.db_connect_timeout
+    timeout = settings.database.db_connect_timeout
     return Redis.from_url(
         settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
     )
@@ -68,19 +68,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.db = Database.from_settings(settings)
     await _refuse_a_stalled_feed(app.state.db)
     app.state.redis = _build_redis(settings)
-    app.state.rate_limiter = RateLimiter(build_storage(settings.redis_url))
+    app.state.rate_limiter = RateLimiter(
+        build_storage(settings.redis_url, settings.redis_key_prefix)
+    )
     app.state.broker = NotificationBroker(
-        settings.database_listen_url or settings.database_url or "",
-        max_streams_per_user=settings.sse_max_streams_per_user,
-        max_streams=settings.sse_max_streams,
-        poll_seconds=settings.events_poll_seconds,
-        coalesce_seconds=settings.sse_coalesce_ms / 1000,
+        settings.database.database_listen_url or settings.database.database_url or "",
+        max_streams_per_user=settings.feed.sse_max_streams_per_user,
+        max_streams=settings.feed.sse_max_streams,
+        poll_seconds=settings.feed.events_poll_seconds,
+        coalesce_seconds=settings.feed.sse_coalesce_ms / 1000,
     )
     factory = app.state.db.session_factory
     jobs = JobRunner()
     jobs.start(gauge_jobs(settings, factory))
     resources = None
-    if settings.background_jobs:  # else `stockroom worker` processes run them
+    if settings.jobs.background_jobs:  # else `stockroom worker` processes run them
         work, resources = background_jobs(settings, factory)
         jobs.start(work)
     if app.state.owns_process:
@@ -113,9 +115,9 @@ def build_token_codec(settings: Settings) -> TokenCodec:
     return TokenCodec(
         secret_key=settings.secret_key,
         previous_keys=settings.secret_key_previous,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        ttl_seconds=settings.access_token_ttl_seconds,
+        issuer=settings.auth.jwt_issuer,
+        audience=settings.auth.jwt_audience,
+        ttl_seconds=settings.auth.access_token_ttl_seconds,
     )
 
 
@@ -126,12 +128,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.effective_log_format.value)
     configure_hashing(
-        concurrency=settings.password_hash_concurrency,
-        max_wait_seconds=settings.password_hash_max_wait_seconds,
-        memory_kib=settings.password_hash_memory_kib,
-        time_cost=settings.password_hash_time_cost,
+        concurrency=settings.auth.password_hash_concurrency,
+        max_wait_seconds=settings.auth.password_hash_max_wait_seconds,
+        memory_kib=settings.auth.password_hash_memory_kib,
+        time_cost=settings.auth.password_hash_time_cost,
     )
-    configure_lookups(threads=settings.webhook_dns_threads)
+    configure_lookups(threads=settings.webhooks.webhook_dns_threads)
 
     app = FastAPI(
         title="Stockroom",
@@ -158,7 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     cors = (
         functools.partial(
             ProblemCORSMiddleware,
-            allow_origins=settings.cors_origins,
+            allow_origins=settings.http.cors_origins,
             allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=[
                 "Authorization",
@@ -182,14 +184,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Idempotent-Replayed",
             ],
         )
-        if settings.cors_origins
+        if settings.http.cors_origins
         else None
     )
     app.add_middleware(
         RequestMiddleware,
         hsts=not settings.is_development,
-        limit=Limit.parse("default", settings.rate_limit_default),
-        max_body_bytes=settings.max_body_bytes,
+        limit=Limit.parse("default", settings.http.rate_limit_default),
+        max_body_bytes=settings.http.max_body_bytes,
         cors=cors,
     )
 
@@ -201,7 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(problem_types.router)
     # Operators may want an API-only deployment: CONSOLE_ENABLED=false serves no console.
-    if settings.console_enabled:
+    if settings.http.console_enabled:
         app.include_router(console.router)
     for router in v1_routers:
         app.include_router(router)

@@ -54,28 +54,30 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl=f"{API_V1}/auth/token", auto_error
 async def get_health_service(
     session: SessionDep, redis: RedisDep, settings: SettingsDep
 ) -> HealthService:
-    return HealthService(session, redis, timeout=settings.db_connect_timeout)
+    return HealthService(session, redis, timeout=settings.database.db_connect_timeout)
 
 
 def build_auth_policy(settings: Settings) -> AuthPolicy:
     """Built once per app (parsing the limits on every request showed in profiles)."""
     return AuthPolicy(
-        refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
-        refresh_grace=timedelta(seconds=settings.refresh_reuse_grace_seconds),
+        refresh_ttl=timedelta(seconds=settings.auth.refresh_token_ttl_seconds),
+        refresh_grace=timedelta(seconds=settings.auth.refresh_reuse_grace_seconds),
         registration_open=settings.registration_is_open,
-        login_per_account=Limit.parse("login-account", settings.login_rate_limit_per_account),
-        login_per_client=Limit.parse("login-client", settings.login_rate_limit_per_client),
-        register_per_client=Limit.parse("register-client", settings.login_rate_limit_per_client),
+        login_per_account=Limit.parse("login-account", settings.auth.login_rate_limit_per_account),
+        login_per_client=Limit.parse("login-client", settings.auth.login_rate_limit_per_client),
+        register_per_client=Limit.parse(
+            "register-client", settings.auth.login_rate_limit_per_client
+        ),
         login_per_account_all_clients=Limit.parse(
-            "login-account-all", settings.login_rate_limit_per_account_all_clients
+            "login-account-all", settings.auth.login_rate_limit_per_account_all_clients
         ),
-        known_client_seconds=settings.login_known_client_seconds,
-        login_per_device=Limit.parse("login-device", settings.login_rate_limit_per_account),
+        known_client_seconds=settings.auth.login_known_client_seconds,
+        login_per_device=Limit.parse("login-device", settings.auth.login_rate_limit_per_account),
         login_device_budget=Limit.parse(
-            "login-device-budget", settings.login_rate_limit_per_device
+            "login-device-budget", settings.auth.login_rate_limit_per_device
         ),
-        device_ttl_seconds=settings.device_token_ttl_seconds,
-        password_change=Limit.parse("password-change", settings.login_rate_limit_per_account),
+        device_ttl_seconds=settings.auth.device_token_ttl_seconds,
+        password_change=Limit.parse("password-change", settings.auth.login_rate_limit_per_account),
     )
 
 
@@ -83,10 +85,10 @@ def build_webhook_policy(settings: Settings) -> WebhookPolicy:
     """Built once per app, with the key box that seals signing secrets."""
     return WebhookPolicy(
         box=SecretBox(settings.secret_key or "", settings.secret_key_previous),
-        allow_private_targets=settings.webhook_allow_private_targets,
+        allow_private_targets=settings.webhooks.webhook_allow_private_targets,
         require_https=not settings.is_development,
-        secret_overlap=timedelta(hours=settings.webhook_secret_overlap_hours),
-        max_endpoints=settings.webhook_max_endpoints,
+        secret_overlap=timedelta(hours=settings.webhooks.webhook_secret_overlap_hours),
+        max_endpoints=settings.webhooks.webhook_max_endpoints,
     )
 
 

@@ -70,7 +70,7 @@ async def stream_access(
     # deadlock until DB_POOL_TIMEOUT, then 503s).
     await auth.let_go()
     service = StreamAccessService(
-        database.session_factory, recheck_seconds=settings.stream_auth_recheck_seconds
+        database.session_factory, recheck_seconds=settings.feed.stream_auth_recheck_seconds
     )
     return StreamAccess(grant, service)
 
@@ -122,7 +122,7 @@ def event_source(
 
     return EventSourceResponse(
         sse(),
-        ping=settings.sse_heartbeat_seconds,
+        ping=settings.feed.sse_heartbeat_seconds,
         shutdown_event=shutdown,
         shutdown_grace_period=2,
     )

@@ -1,4 +1,5 @@
-"""The `stockroom` command line: serve, worker, migrate, create-admin, seed-demo, feed rebase.
+"""The `stockroom` command line: serve, worker, migrate, create-admin, seed-demo, feed rebase,
+settings.
 
 Every expected failure (bad setting, port taken, database unreachable) prints one line on
 stderr and exits non-zero; a traceback means a bug.
@@ -23,6 +24,7 @@ from src.cli.runtime import (
 )
 from src.cli.seed import seed_demo
 from src.cli.worker import run_worker
+from src.config.reference import env_example, settings_markdown
 
 app = typer.Typer(
     name="stockroom",
@@ -161,6 +163,26 @@ def reseal_webhook_secrets_command() -> None:
             )
 
     _run(_reseal)
+
+
+@app.command("settings")
+def settings_command(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="The README's settings table.")
+    ] = False,
+    env: Annotated[bool, typer.Option("--env", help="The .env.example file.")] = False,
+) -> None:
+    """Print the settings' reference, rendered from their definitions in src/config.
+
+    README.md's table and .env.example are this output; a test fails when they differ.
+    """
+
+    def _print() -> None:
+        if markdown == env:
+            raise CliError("give one of --markdown or --env")
+        typer.echo(settings_markdown() if markdown else env_example(), nl=False)
+
+    _run(_print)
 
 
 def _run(action: typer.models.CommandFunctionType) -> None:

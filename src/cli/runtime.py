@@ -48,10 +48,10 @@ def _settings() -> Settings:
         raise CliError(str(exc)) from None
     # create-admin and seed-demo hash passwords at the configured cost, as the API does.
     configure_hashing(
-        concurrency=settings.password_hash_concurrency,
-        max_wait_seconds=settings.password_hash_max_wait_seconds,
-        memory_kib=settings.password_hash_memory_kib,
-        time_cost=settings.password_hash_time_cost,
+        concurrency=settings.auth.password_hash_concurrency,
+        max_wait_seconds=settings.auth.password_hash_max_wait_seconds,
+        memory_kib=settings.auth.password_hash_memory_kib,
+        time_cost=settings.auth.password_hash_time_cost,
     )
     return settings
 
@@ -65,8 +65,8 @@ def database_session(*, join_running: bool = True) -> Iterator[str]:
     server must not depend on a cluster whose owner may stop it."""
     settings = _settings()
     configure_logging(settings.log_level, settings.effective_log_format.value)
-    if settings.database_url:
-        yield settings.database_url
+    if settings.database.database_url:
+        yield settings.database.database_url
         return
     embedded = EmbeddedPostgres(settings.stockroom_data_dir)
     shared = embedded.running_url() if join_running else None
@@ -189,8 +189,8 @@ def run_server(*, host: str, port: int, workers: int, reload: bool, migrate: boo
                 log_config=None,
                 access_log=False,
                 # X-Forwarded-For is believed only from the configured proxies.
-                proxy_headers=bool(settings.forwarded_allow_ips),
-                forwarded_allow_ips=settings.forwarded_allow_ips or None,
+                proxy_headers=bool(settings.http.forwarded_allow_ips),
+                forwarded_allow_ips=settings.http.forwarded_allow_ips or None,
                 server_header=False,
                 timeout_graceful_shutdown=30,
                 # httptools with a header size limit and deadlines for receiving each

@@ -17,7 +17,7 @@ from sqlalchemy.exc import ProgrammingError
 
 from src.cli.runtime import CliError, check_database, check_feed, database_session
 from src.config import Settings, SettingsError, load_settings
-from src.config.settings import normalize_database_url
+from src.config.groups.database import normalize_database_url
 from src.core import migrations
 from src.core.database import Database
 from src.core.logging import get_logger
@@ -45,10 +45,13 @@ def run_worker() -> None:
                 settings = load_settings()
             except SettingsError as exc:
                 raise CliError(str(exc)) from None
-            check_database(url, settings.db_connect_timeout)
+            check_database(url, settings.database.db_connect_timeout)
             check_feed(url)
-            settings = settings.model_copy(update={"database_url": normalize_database_url(url)})
-            configure_lookups(threads=settings.webhook_dns_threads)
+            database = settings.database.model_copy(
+                update={"database_url": normalize_database_url(url)}
+            )
+            settings = settings.model_copy(update={"database": database})
+            configure_lookups(threads=settings.webhooks.webhook_dns_threads)
             asyncio.run(_work(settings))
     except _Stop:  # a signal before the jobs started: nothing to wind down
         pass

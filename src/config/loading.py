@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from src.config.settings import Settings, SettingsError
+from src.config.sources import group_model
 
 _SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 
@@ -52,10 +53,17 @@ def get_settings() -> Settings:
     return load_settings()
 
 
+# A group's name is no variable: an error inside one names the variable alone.
+_GROUPS = frozenset(
+    name for name, field in Settings.model_fields.items() if group_model(field) is not None
+)
+
+
 def _one_line(exc: Any) -> str:
     parts = []
     for error in exc.errors():
-        field = ".".join(str(p) for p in error["loc"]).upper()
+        loc = [str(p) for p in error["loc"] if p not in _GROUPS]
+        field = ".".join(loc).upper()
         message = str(error["msg"]).removeprefix("Value error, ")
         parts.append(f"{field}: {message}" if field else message)
     return "invalid settings: " + "; ".join(parts)

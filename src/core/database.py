@@ -27,44 +27,46 @@ from src.core.querytiming import TimedNullPool, TimedQueuePool, instrument
 
 
 def build_engine(settings: Settings) -> AsyncEngine:
-    if settings.database_url is None:
+    if settings.database.database_url is None:
         raise ValueError("DATABASE_URL is not set")
     connect_args: dict[str, Any] = {
-        "timeout": settings.db_connect_timeout,
-        "command_timeout": settings.db_statement_timeout_ms / 1000 or None,
+        "timeout": settings.database.db_connect_timeout,
+        "command_timeout": settings.database.db_statement_timeout_ms / 1000 or None,
         "server_settings": {"application_name": "stockroom"},
     }
-    if settings.db_pgbouncer:
+    if settings.database.db_pgbouncer:
         # Transaction pooling hands each transaction any server connection: prepared
         # statements need names unique across clients, and nothing may be cached.
         connect_args["statement_cache_size"] = 0
         connect_args["prepared_statement_name_func"] = lambda: f"__asyncpg_{uuid.uuid4()}__"
         engine = create_async_engine(
-            settings.database_url,
+            settings.database.database_url,
             poolclass=TimedNullPool,
             hide_parameters=True,
             connect_args=connect_args,
         )
-        instrument(engine.sync_engine, slow_query_ms=settings.db_slow_query_ms)
+        instrument(engine.sync_engine, slow_query_ms=settings.database.db_slow_query_ms)
         return engine
     # PgBouncer rejects unknown startup parameters, so these are set only when direct (behind
     # PgBouncer, set them on the database role: `ALTER ROLE ... SET ...`).
-    connect_args["server_settings"]["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    connect_args["server_settings"]["statement_timeout"] = str(
+        settings.database.db_statement_timeout_ms
+    )
     connect_args["server_settings"]["idle_in_transaction_session_timeout"] = str(
-        settings.db_idle_in_transaction_timeout_ms
+        settings.database.db_idle_in_transaction_timeout_ms
     )
     engine = create_async_engine(
-        settings.database_url,
+        settings.database.database_url,
         poolclass=TimedQueuePool,
         # Statement parameters (password hashes, token hashes) never appear in error text.
         hide_parameters=True,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout,
-        pool_recycle=settings.db_pool_recycle_seconds,
+        pool_size=settings.database.db_pool_size,
+        max_overflow=settings.database.db_max_overflow,
+        pool_timeout=settings.database.db_pool_timeout,
+        pool_recycle=settings.database.db_pool_recycle_seconds,
         connect_args=connect_args,
     )
-    instrument(engine.sync_engine, slow_query_ms=settings.db_slow_query_ms)
+    instrument(engine.sync_engine, slow_query_ms=settings.database.db_slow_query_ms)
     return engine
 
 
@@ -107,7 +109,7 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        return cls(build_engine(settings), autocommit_reads=not settings.db_pgbouncer)
+        return cls(build_engine(settings), autocommit_reads=not settings.database.db_pgbouncer)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

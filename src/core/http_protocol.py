@@ -59,10 +59,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         settings = get_settings()
-        self.max_header_bytes = settings.max_header_bytes
+        self.max_header_bytes = settings.http.max_header_bytes
         self.timeouts: dict[Part, float] = {
-            "headers": settings.request_header_timeout_seconds,
-            "body": settings.request_body_timeout_seconds,
+            "headers": settings.http.request_header_timeout_seconds,
+            "body": settings.http.request_body_timeout_seconds,
         }
         self._receiving: Part | None = None  # the part of a request the peer is sending
         self._moved_on = False  # the peer began another part during this read

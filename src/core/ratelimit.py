@@ -17,7 +17,9 @@ from src.core.exceptions import RateLimited, ServiceUnavailable
 from src.core.ratelimit_memory import InProcessStorage
 
 
-def build_storage(redis_url: str | None) -> Storage | InProcessStorageBase:
+def build_storage(
+    redis_url: str | None, key_prefix: str = "LIMITS"
+) -> Storage | InProcessStorageBase:
     """Redis when configured, else this process's memory (`src/core/ratelimit_memory.py`:
     `limits`' own in-memory storages spend their CPU on expiry threads).
     """
@@ -27,7 +29,7 @@ def build_storage(redis_url: str | None) -> Storage | InProcessStorageBase:
         "rediss://", "async+rediss://", 1
     )
     # redis-py (already a dependency) rather than the default coredis client.
-    return RedisStorage(uri, implementation="redispy", wrap_exceptions=True)
+    return RedisStorage(uri, implementation="redispy", wrap_exceptions=True, key_prefix=key_prefix)
 
 
 @dataclass(frozen=True)

@@ -56,47 +56,47 @@ def background_jobs(
     jobs: list[Job] = [
         periodic(
             "idempotency",
-            settings.idempotency_purge_interval_seconds,
+            settings.jobs.idempotency_purge_interval_seconds,
             functools.partial(purge_expired, factory),
         ),
         periodic(
             "refresh_session",
-            settings.refresh_session_purge_interval_seconds,
+            settings.jobs.refresh_session_purge_interval_seconds,
             functools.partial(purge_expired_sessions, factory),
         ),
         periodic(
             "event",
-            settings.events_purge_interval_seconds,
-            functools.partial(purge_expired_events, factory, settings.events_retention_days),
+            settings.jobs.events_purge_interval_seconds,
+            functools.partial(purge_expired_events, factory, settings.feed.events_retention_days),
         ),
         periodic(
             "reservation",
-            settings.reservation_sweep_seconds,
+            settings.jobs.reservation_sweep_seconds,
             functools.partial(
-                expire_overdue_reservations, factory, batch=settings.reservation_sweep_batch
+                expire_overdue_reservations, factory, batch=settings.jobs.reservation_sweep_batch
             ),
             action="expire",
         ),
         periodic(
             "webhook_delivery",
-            settings.events_purge_interval_seconds,
+            settings.jobs.events_purge_interval_seconds,
             functools.partial(
                 purge_finished_deliveries,
                 factory,
-                settings.events_retention_days,
-                batch=settings.webhook_purge_batch,
+                settings.feed.events_retention_days,
+                batch=settings.jobs.webhook_purge_batch,
             ),
         ),
     ]
     resources = Resources()
-    if settings.webhook_concurrency > 0:  # 0: this process delivers no webhooks
+    if settings.webhooks.webhook_concurrency > 0:  # 0: this process delivers no webhooks
         resources.sender = WebhookSender(
-            allow_private_targets=settings.webhook_allow_private_targets,
-            timeout=settings.webhook_timeout_seconds,
-            max_response_bytes=settings.webhook_max_response_bytes,
+            allow_private_targets=settings.webhooks.webhook_allow_private_targets,
+            timeout=settings.webhooks.webhook_timeout_seconds,
+            max_response_bytes=settings.webhooks.webhook_max_response_bytes,
             require_https=not settings.is_development,
             # A connection per attempt that may run at once: none waits for the pool.
-            max_connections=settings.webhook_concurrency,
+            max_connections=settings.webhooks.webhook_concurrency,
         )
         keys = (settings.secret_key or "", settings.secret_key_previous)
         worker = WebhookWorker(
@@ -105,12 +105,12 @@ def background_jobs(
             SecretBox(*keys),
             resources.sender,
             DeliveryPolicy(
-                schedule=tuple(settings.webhook_retry_schedule_seconds),
-                timeout=settings.webhook_timeout_seconds,
-                disable_after=timedelta(days=settings.webhook_disable_after_days),
-                concurrency=settings.webhook_concurrency,
-                poll_seconds=settings.webhook_poll_seconds,
-                per_endpoint=settings.webhook_concurrency_per_endpoint,
+                schedule=tuple(settings.webhooks.webhook_retry_schedule_seconds),
+                timeout=settings.webhooks.webhook_timeout_seconds,
+                disable_after=timedelta(days=settings.webhooks.webhook_disable_after_days),
+                concurrency=settings.webhooks.webhook_concurrency,
+                poll_seconds=settings.webhooks.webhook_poll_seconds,
+                per_endpoint=settings.webhooks.webhook_concurrency_per_endpoint,
             ),
         )
         jobs.append(Continuous("webhook_worker", worker.run))
@@ -128,13 +128,13 @@ def gauge_jobs(settings: Settings, factory: Factory) -> list[Job]:
     return [
         Periodic(
             "event_feed_lag",
-            settings.events_lag_interval_seconds,
+            settings.jobs.events_lag_interval_seconds,
             functools.partial(_feed_lag, factory),
             action="measure",
         ),
         Periodic(
             "webhook_queue",
-            settings.events_lag_interval_seconds,
+            settings.jobs.events_lag_interval_seconds,
             functools.partial(measure_queue, factory),
             action="measure",
         ),

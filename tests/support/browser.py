@@ -21,8 +21,12 @@ CHROMIUM_ARGS = [
 ]
 WAIT_MS = 20_000
 
-# For a test module's `pytestmark`: skip, saying why, where the browser is not installed.
-needs_chromium = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason="headless Chromium is not installed (Debian: apt-get install chromium)",
-)
+# For a test module's `pytestmark`: marked `browser` (`-m "not browser"` leaves them out), and
+# skipped, saying why, where the browser is not installed.
+needs_chromium = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason="headless Chromium is not installed (Debian: apt-get install chromium)",
+    ),
+]

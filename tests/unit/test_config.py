@@ -31,6 +31,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "LOG_FORMAT",
         "LOG_LEVEL",
         "REDIS_URL",
+        "REDIS_KEY_PREFIX",
         "STOCKROOM_DATA_DIR",
         "DB_PGBOUNCER",
         "DATABASE_LISTEN_URL",
@@ -43,7 +44,15 @@ def test_defaults_are_development() -> None:
     settings = Settings(_env_file=None)
     assert settings.environment is Environment.DEVELOPMENT
     assert settings.effective_log_format is LogFormat.CONSOLE
-    assert settings.database_url is None
+    assert settings.database.database_url is None
+    # The `limits` library's own prefix: counts kept in Redis survive the upgrade.
+    assert settings.redis_key_prefix == "LIMITS"
+
+
+@pytest.mark.parametrize("prefix", ["", "two words", "a/b", "a*"])
+def test_a_redis_key_prefix_is_a_plain_word(prefix: str) -> None:
+    with pytest.raises(SettingsError, match="REDIS_KEY_PREFIX"):
+        load_settings(redis_key_prefix=prefix)
 
 
 @pytest.mark.parametrize(
@@ -56,7 +65,7 @@ def test_defaults_are_development() -> None:
 )
 def test_database_url_forms(given: str, expected: str) -> None:
     assert normalize_database_url(given) == expected
-    assert Settings(database_url=given, _env_file=None).database_url == expected
+    assert Settings(database_url=given, _env_file=None).database.database_url == expected
 
 
 def test_non_postgres_database_url_is_refused() -> None:
@@ -76,7 +85,7 @@ def test_cors_origins_from_env(
     monkeypatch: pytest.MonkeyPatch, raw: str, expected: list[str]
 ) -> None:
     monkeypatch.setenv("CORS_ORIGINS", raw)
-    assert Settings(_env_file=None).cors_origins == expected
+    assert Settings(_env_file=None).http.cors_origins == expected
 
 
 def test_bad_log_level_is_one_line() -> None:
@@ -117,7 +126,7 @@ def test_private_webhook_targets_are_refused_outside_development(environment: st
             secret_key=GOOD_KEY,
             webhook_allow_private_targets=True,
         )
-    assert load_settings(webhook_allow_private_targets=True).webhook_allow_private_targets
+    assert load_settings(webhook_allow_private_targets=True).webhooks.webhook_allow_private_targets
 
 
 @pytest.mark.parametrize(("memory", "passes"), [(19 * 1024 - 1, 2), (19 * 1024, 1), (64, 1)])
@@ -133,7 +142,10 @@ def test_a_password_hash_cost_below_owasp_is_refused_outside_development(
             password_hash_time_cost=passes,
         )
     cheap = load_settings(password_hash_memory_kib=memory, password_hash_time_cost=passes)
-    assert (cheap.password_hash_memory_kib, cheap.password_hash_time_cost) == (memory, passes)
+    assert (cheap.auth.password_hash_memory_kib, cheap.auth.password_hash_time_cost) == (
+        memory,
+        passes,
+    )
     least = load_settings(
         environment="production",
         database_url=DB,
@@ -141,7 +153,7 @@ def test_a_password_hash_cost_below_owasp_is_refused_outside_development(
         password_hash_memory_kib=19 * 1024,
         password_hash_time_cost=2,
     )
-    assert least.password_hash_memory_kib == 19 * 1024
+    assert least.auth.password_hash_memory_kib == 19 * 1024
 
 
 @pytest.mark.parametrize(("memory", "passes"), [(31, 1), (64, 0), (64, 21)])
@@ -159,10 +171,10 @@ def test_a_retry_schedule_out_of_bounds_is_refused(schedule: str) -> None:
 def test_a_retry_schedule_reads_commas_or_json() -> None:
     assert load_settings(
         webhook_retry_schedule_seconds="5, 300"
-    ).webhook_retry_schedule_seconds == [5, 300]
-    assert load_settings(webhook_retry_schedule_seconds="[0.5]").webhook_retry_schedule_seconds == [
-        0.5
-    ]
+    ).webhooks.webhook_retry_schedule_seconds == [5, 300]
+    assert load_settings(
+        webhook_retry_schedule_seconds="[0.5]"
+    ).webhooks.webhook_retry_schedule_seconds == [0.5]
 
 
 def test_production_accepts_safe_settings() -> None:
@@ -242,17 +254,20 @@ def test_pgbouncer_with_listen_url_is_accepted() -> None:
         db_pgbouncer=True,
         database_listen_url="postgresql://app:pw@db-direct:5432/stockroom",
     )
-    assert settings.db_pgbouncer is True
-    assert settings.database_listen_url == "postgresql+asyncpg://app:pw@db-direct:5432/stockroom"
-    assert load_settings(database_url=DB, secret_key=GOOD_KEY).database_listen_url is None
+    assert settings.database.db_pgbouncer is True
+    assert (
+        settings.database.database_listen_url
+        == "postgresql+asyncpg://app:pw@db-direct:5432/stockroom"
+    )
+    assert load_settings(database_url=DB, secret_key=GOOD_KEY).database.database_listen_url is None
 
 
 def test_request_limits_have_safe_defaults_and_bounds() -> None:
     settings = load_settings(database_url=DB, secret_key=GOOD_KEY)
-    assert settings.max_header_bytes == 32 * 1024
-    assert settings.request_header_timeout_seconds == 10
-    assert settings.request_body_timeout_seconds == 30
-    assert settings.db_slow_query_ms == 200
+    assert settings.http.max_header_bytes == 32 * 1024
+    assert settings.http.request_header_timeout_seconds == 10
+    assert settings.http.request_body_timeout_seconds == 30
+    assert settings.database.db_slow_query_ms == 200
     with pytest.raises(SettingsError, match="MAX_HEADER_BYTES"):
         load_settings(database_url=DB, secret_key=GOOD_KEY, max_header_bytes=100)
     with pytest.raises(SettingsError, match="REQUEST_HEADER_TIMEOUT_SECONDS"):
@@ -274,5 +289,8 @@ def test_dns_threads_not_above_the_per_endpoint_concurrency_are_refused_in_one_l
 
 def test_dns_threads_above_the_per_endpoint_concurrency_are_accepted() -> None:
     settings = load_settings(webhook_dns_threads=5, webhook_concurrency_per_endpoint=4)
-    assert (settings.webhook_dns_threads, settings.webhook_concurrency_per_endpoint) == (5, 4)
-    assert Settings(_env_file=None).webhook_dns_threads == 16
+    assert (
+        settings.webhooks.webhook_dns_threads,
+        settings.webhooks.webhook_concurrency_per_endpoint,
+    ) == (5, 4)
+    assert Settings(_env_file=None).webhooks.webhook_dns_threads == 16

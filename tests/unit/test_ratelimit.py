@@ -3,11 +3,14 @@ failing closed when the storage is gone."""
 
 from __future__ import annotations
 
+import uuid
+
 import limits.storage
 import pytest
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.errors import StorageError
 from pytest_mock import MockerFixture
+from redis.asyncio import Redis
 
 from src.core.exceptions import RateLimited, ServiceUnavailable
 from src.core.ratelimit import Limit, RateLimiter, build_storage
@@ -50,6 +53,18 @@ def test_limit_parse_rejects_nonsense() -> None:
 def test_build_storage_is_memory_without_redis() -> None:
     assert isinstance(build_storage(None), InProcessStorage)
     assert isinstance(build_storage(""), InProcessStorage)
+
+
+@pytest.mark.redis
+async def test_counts_in_redis_are_kept_under_the_key_prefix(redis_url: str) -> None:
+    prefix = f"stockroom-unit:{uuid.uuid4().hex}"
+    limiter = RateLimiter(build_storage(redis_url, prefix))
+    await limiter.hit(THREE, "k")
+    client = Redis.from_url(redis_url)
+    try:
+        assert await client.keys(f"{prefix}:*")
+    finally:
+        await client.aclose()
 
 
 @pytest.mark.parametrize("url", ["redis://127.0.0.1:1/0", "rediss://127.0.0.1:1/0"])

@@ -29,6 +29,8 @@ from src.schemas.user import (
     UserSelfUpdate,
 )
 
+pytestmark = pytest.mark.slow
+
 _UUIDS = ["0190a000-0000-7000-8000-000000000001", "0190a000-0000-7000-8000-000000000002"]
 _AWKWARD_TEXT = [
     "",

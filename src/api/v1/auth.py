@@ -110,7 +110,7 @@ async def token(
             response.set_cookie(
                 DEVICE_COOKIE,
                 issued.device_token,
-                max_age=settings.device_token_ttl_seconds,
+                max_age=settings.auth.device_token_ttl_seconds,
                 path=request.url.path,
                 secure=not settings.is_development,
                 httponly=True,
@@ -154,4 +154,4 @@ async def create_stream_ticket(
     that cannot send headers (a browser's EventSource). Reusable until it expires, so the
     browser can reconnect by itself; any other endpoint refuses it."""
     response.headers["Cache-Control"] = "no-store"
-    return service.stream_ticket(grant, ttl_seconds=settings.stream_ticket_ttl_seconds)
+    return service.stream_ticket(grant, ttl_seconds=settings.feed.stream_ticket_ttl_seconds)

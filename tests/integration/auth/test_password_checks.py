@@ -13,6 +13,7 @@ import itertools
 from pathlib import Path
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
@@ -77,6 +78,7 @@ async def test_a_successful_change_does_not_spend_the_budget(
     assert (await login(client, user.email, passwords[-1])).status_code == 200
 
 
+@pytest.mark.slow
 async def test_wrong_guesses_do_not_starve_other_users(
     committed_database_url: str, tmp_path: Path, committed_make_user: MakeUser
 ) -> None:

@@ -223,6 +223,7 @@ async def race(client: httpx.AsyncClient, refresh_token: str, racers: int) -> li
     return [r.json() for r in responses]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("racers", [2, 8])
 async def test_concurrent_refreshes_with_one_token_all_stay_logged_in(
     race_client: httpx.AsyncClient,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -41,6 +42,7 @@ async def _clean(client: httpx.AsyncClient, admin: Headers) -> None:
     assert reconciliation.json()["mismatches"] == []
 
 
+@pytest.mark.slow
 async def test_fifty_reservations_of_one_against_twenty(
     committed_client: httpx.AsyncClient, staff: tuple[Headers, Headers, Headers]
 ) -> None:
@@ -55,6 +57,7 @@ async def test_fifty_reservations_of_one_against_twenty(
     await _clean(committed_client, admin)
 
 
+@pytest.mark.slow
 async def test_issues_racing_reservations_never_take_reserved_stock(
     committed_client: httpx.AsyncClient, staff: tuple[Headers, Headers, Headers]
 ) -> None:
@@ -78,6 +81,7 @@ async def test_issues_racing_reservations_never_take_reserved_stock(
     await _clean(committed_client, admin)
 
 
+@pytest.mark.slow
 async def test_fulfil_racing_release_of_one_reservation_one_wins(
     committed_client: httpx.AsyncClient, staff: tuple[Headers, Headers, Headers]
 ) -> None:
@@ -122,6 +126,7 @@ async def test_many_fulfilments_of_one_reservation_take_it_once(
     await _clean(committed_client, admin)
 
 
+@pytest.mark.slow
 async def test_an_expiring_reservation_frees_its_stock_exactly_once(
     committed_database_url: str,
     committed_engine: AsyncEngine,
@@ -163,6 +168,7 @@ async def test_an_expiring_reservation_frees_its_stock_exactly_once(
         await _clean(client, admin)
 
 
+@pytest.mark.slow
 async def test_the_sweeper_expires_overdue_reservations_on_its_own(
     committed_database_url: str,
     committed_engine: AsyncEngine,

@@ -227,8 +227,8 @@ async def test_the_console_is_not_in_the_openapi_document(client: httpx.AsyncCli
 
 async def test_console_enabled_false_serves_no_console(app: FastAPI, tmp_path: Path) -> None:
     settings = app.state.settings
-    assert settings.console_enabled is True
-    off = make_settings(str(settings.database_url), tmp_path, console_enabled=False)
+    assert settings.http.console_enabled is True
+    off = make_settings(str(settings.database.database_url), tmp_path, console_enabled=False)
     async with client_beside(app, off) as client:
         assert (await client.get("/console")).status_code == 404
         assert (await client.get("/console/app.js")).status_code == 404

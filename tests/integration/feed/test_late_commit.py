@@ -178,6 +178,7 @@ async def test_a_late_commit_reaches_every_consumer_once_and_in_order(
 postings = st.lists(st.tuples(st.booleans(), st.floats(0, 0.2)), min_size=2, max_size=LOCATIONS)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -84,6 +84,8 @@ async def _interleaved(engine: AsyncEngine, tag: str) -> None:
         await first.commit()
 
 
+@pytest.mark.server
+@pytest.mark.slow
 async def test_a_restored_log_is_refused_then_rebased_with_order_and_positions_kept(
     own_database_url: str,
     engine: AsyncEngine,

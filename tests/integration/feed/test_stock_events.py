@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from src.main import create_app
@@ -51,6 +52,8 @@ async def test_both_instances_see_a_movement_posted_through_a_third(
             assert event["data"] == movement
 
 
+@pytest.mark.server
+@pytest.mark.slow
 async def test_server_processes_share_movements_and_resume_without_gaps(
     committed_database_url: str,
     committed_client: httpx.AsyncClient,

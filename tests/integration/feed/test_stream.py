@@ -216,6 +216,8 @@ async def test_a_position_older_than_retention_is_410(
         await engine.dispose()
 
 
+@pytest.mark.server
+@pytest.mark.slow
 async def test_a_posting_through_one_serve_process_reaches_both_streams_on_both(
     committed_database_url: str,
     committed_client: httpx.AsyncClient,

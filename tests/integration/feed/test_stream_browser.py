@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from playwright.async_api import Page, async_playwright
 
 from src.models.user import Role
@@ -47,6 +48,8 @@ async def received(page: Page, movement: dict[str, Any]) -> None:
     await page.wait_for_function(RECEIVED, arg=movement["id"], timeout=WAIT_MS)
 
 
+@pytest.mark.server
+@pytest.mark.slow
 async def test_an_event_source_on_a_ticket_survives_a_server_restart(
     committed_database_url: str,
     committed_client: httpx.AsyncClient,

@@ -63,6 +63,7 @@ async def _reads_for_postings(
         return len(reads)
 
 
+@pytest.mark.slow
 async def test_the_log_reads_of_postings_stay_constant_from_1_to_100_streams(
     committed_database_url: str,
     committed_client: httpx.AsyncClient,
@@ -138,7 +139,7 @@ async def test_the_per_user_cap_still_answers_429_below_the_process_cap(
 def test_the_cap_setting_is_bounded(committed_database_url: str, tmp_path: Path) -> None:
     from pydantic import ValidationError
 
-    assert make_settings(committed_database_url, tmp_path).sse_max_streams == 1000
+    assert make_settings(committed_database_url, tmp_path).feed.sse_max_streams == 1000
     for bad in (0, -1):
         with pytest.raises(ValidationError):
             make_settings(committed_database_url, tmp_path, sse_max_streams=bad)

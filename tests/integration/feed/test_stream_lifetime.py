@@ -193,6 +193,7 @@ async def test_the_stream_ends_when_its_access_token_expires(
         assert await stream.ends() < ENDS_WITHIN
 
 
+@pytest.mark.slow
 async def test_a_ticket_stream_ends_when_the_minting_token_expires(
     app: FastAPI,
     server: str,

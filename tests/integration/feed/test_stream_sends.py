@@ -114,6 +114,7 @@ async def test_events_read_together_go_to_each_stream_in_one_message_encoded_onc
         assert sent[0] == sent[1] == sent[2]
 
 
+@pytest.mark.slow
 async def test_a_burst_of_commits_is_one_read_and_one_message_per_stream(
     committed_database_url: str, committed_engine: AsyncEngine, viewer: Headers, tmp_path: Path
 ) -> None:
@@ -186,8 +187,10 @@ async def _first_id(reader: SseReader, engine: AsyncEngine, name: str) -> str:
 
 
 def test_the_coalescing_setting_is_bounded(committed_database_url: str, tmp_path: Path) -> None:
-    assert make_settings(committed_database_url, tmp_path).sse_coalesce_ms == 20
-    assert make_settings(committed_database_url, tmp_path, sse_coalesce_ms=0).sse_coalesce_ms == 0
+    assert make_settings(committed_database_url, tmp_path).feed.sse_coalesce_ms == 20
+    assert (
+        make_settings(committed_database_url, tmp_path, sse_coalesce_ms=0).feed.sse_coalesce_ms == 0
+    )
     for bad in (-1, 1001):
         with pytest.raises(ValidationError):
             make_settings(committed_database_url, tmp_path, sse_coalesce_ms=bad)

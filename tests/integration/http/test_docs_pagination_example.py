@@ -32,6 +32,8 @@ from tests.support.servers import running
 from tests.support.settings import make_settings
 from tests.support.stock import new_product
 
+pytestmark = pytest.mark.slow
+
 DOC = Path(__file__).resolve().parents[3] / "docs" / "API.md"
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 # More than two pages of the example's 100.

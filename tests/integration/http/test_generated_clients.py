@@ -32,6 +32,8 @@ from src.models.user import Role
 from tests.support.factories import DEFAULT_PASSWORD, MakeUser
 from tests.support.settings import make_settings
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[3]
 TYPESCRIPT = ROOT / "tests" / "typescript"
 BASE_URL = "http://testserver"

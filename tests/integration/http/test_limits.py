@@ -22,6 +22,8 @@ from tests.support.servers import ServerProcess, serve_process, served
 from tests.support.settings import TEST_SECRET_KEY
 from tests.support.sse import STOCK_STREAM as EVENTS
 
+pytestmark = pytest.mark.server
+
 TIMEOUT = 1.0  # seconds allowed for headers, and again for a body, in these tests
 LIMITS = {
     "MAX_HEADER_BYTES": "8192",

@@ -29,6 +29,7 @@ def _postgres_processes(pgdata: Path) -> list[psutil.Process]:
     return list(alive)
 
 
+@pytest.mark.slow
 def test_data_survives_restart_and_a_second_owner_is_refused(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     first = EmbeddedPostgres(data_dir)
@@ -114,6 +115,8 @@ def _wait_healthy(port: int, proc: subprocess.Popen[bytes], within: float = 60) 
     raise AssertionError(f"serve did not answer /api/health within {within} s")
 
 
+@pytest.mark.server
+@pytest.mark.slow
 def test_serve_end_to_end_sigterm_and_restart(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     port = free_port()
     proc = serve(port)
@@ -137,6 +140,8 @@ def test_serve_end_to_end_sigterm_and_restart(serve, tmp_path: Path) -> None:  #
     assert _postgres_processes(tmp_path / "data" / "pgdata") == []
 
 
+@pytest.mark.server
+@pytest.mark.slow
 def test_commands_use_the_cluster_of_a_running_serve(  # type: ignore[no-untyped-def]
     serve, serve_env: dict[str, str], tmp_path: Path
 ) -> None:

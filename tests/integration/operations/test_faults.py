@@ -52,6 +52,7 @@ async def api(own_server: EmbeddedPostgres, tmp_path: Path) -> AsyncIterator[htt
         yield client
 
 
+@pytest.mark.slow
 async def test_postgres_restart_gives_fast_503s_then_recovers(
     own_server: EmbeddedPostgres, api: httpx.AsyncClient
 ) -> None:
@@ -126,6 +127,8 @@ async def test_redis_down_makes_readiness_503_and_logins_fail_closed(
         assert (await api.get("/api/v1/products")).status_code == 401
 
 
+@pytest.mark.server
+@pytest.mark.slow
 async def test_sigterm_finishes_in_flight_requests_and_closes_streams(
     committed_database_url: str, committed_make_user: Callable[..., Awaitable[User]], tmp_path: Path
 ) -> None:

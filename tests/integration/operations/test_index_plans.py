@@ -132,6 +132,7 @@ async def test_the_feed_reads_its_position_index(
     assert any("pg_snapshot_xmin" in n.get("Index Cond", "") for n in used), show(nodes)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reader", [feed_page, feed_scan], ids=["poll", "stream"])
 async def test_a_filtered_read_after_a_position_walks_the_index_even_for_a_rare_type(
     own_database_url: str, reader: Any

@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 
 from src.main import create_app
@@ -58,6 +59,8 @@ async def test_pool_and_domain_counters(
     assert 'stockroom_db_pool_connections{state="idle"}' in after
 
 
+@pytest.mark.server
+@pytest.mark.slow
 def test_metrics_add_up_across_worker_processes(
     committed_database_url: str, tmp_path: Path
 ) -> None:
@@ -84,6 +87,7 @@ def series(text: str) -> set[str]:
     }
 
 
+@pytest.mark.slow
 async def test_unmatched_requests_share_one_route_label(database_url: str, tmp_path: Path) -> None:
     """404s, trailing-slash redirects, CORS preflights and odd methods to 1,000 random paths
     add no series: each is counted under one fixed route (and method) label."""

@@ -45,6 +45,7 @@ def test_revision_files_are_named_by_date() -> None:
         assert name[:16].replace("_", "").isdigit(), name
 
 
+@pytest.mark.slow
 def test_stairway_every_revision_up_down_up(pg_server: TestServer) -> None:
     revisions = _revisions()
     assert revisions, "there must be at least one migration"

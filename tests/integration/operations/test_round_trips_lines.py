@@ -5,6 +5,8 @@ Counted on the wire as in operations/test_round_trips.py (the `counted` fixture)
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.round_trips import (
     CANCEL_TRIPS,
     COUNT_TRIPS,
@@ -22,6 +24,7 @@ from tests.support.round_trips import (
 from tests.support.stock import API, new_location
 
 
+@pytest.mark.slow
 async def test_a_count_costs_the_same_round_trips_for_any_number_of_lines(
     counted: Counted,
 ) -> None:
@@ -80,6 +83,7 @@ async def test_a_long_count_naming_an_unknown_or_archived_product_changes_nothin
     assert ledger.json()["items"] == []
 
 
+@pytest.mark.slow
 async def test_shipments_receipts_and_cancellations_cost_the_same_for_any_number_of_lines(
     counted: Counted,
 ) -> None:
@@ -143,6 +147,7 @@ async def test_shipments_receipts_and_cancellations_cost_the_same_for_any_number
     assert all(at_destination[p["id"]] == (3, 0) for p in many_products)
 
 
+@pytest.mark.slow
 async def test_a_count_that_shrinks_reservations_costs_the_same_for_any_number_of_lines(
     counted: Counted,
 ) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.round_trips import (
     CANCEL_TRIPS,
@@ -104,6 +105,7 @@ async def _reserve(on: Counted, products: list[Item], quantity: int) -> None:
         assert response.status_code == 201, response.text
 
 
+@pytest.mark.slow
 async def test_a_count_shrinking_reservations_sends_the_same_sql_for_any_number_of_lines(
     counted: Counted,
 ) -> None:
@@ -139,6 +141,7 @@ async def test_a_count_shrinking_reservations_sends_the_same_sql_for_any_number_
     assert all(figures[p["id"]] == (5, 5) for size in SIZES for p in lines[size])
 
 
+@pytest.mark.slow
 async def test_shipments_receipts_and_cancellations_send_the_same_sql_for_any_number_of_lines(
     counted: Counted,
 ) -> None:
@@ -326,6 +329,7 @@ async def test_a_count_naming_an_unknown_product_sends_the_same_sql_and_writes_n
     assert await _ledger(counted, product_id=lines[SIZES[1]][0]["id"]) == []
 
 
+@pytest.mark.slow
 async def test_a_shipment_short_on_its_last_line_sends_the_same_sql_and_writes_nothing(
     counted: Counted,
 ) -> None:

@@ -95,6 +95,7 @@ def assert_valid_ledger(url: str) -> dict[str, int]:
     return {**kinds, "transfers": len(legs), "levels": len(levels)}
 
 
+@pytest.mark.slow
 def test_seed_demo_builds_a_valid_ledger(
     monkeypatch: pytest.MonkeyPatch, pg_server: TestServer
 ) -> None:
@@ -146,6 +147,7 @@ def test_seed_demo_twice_adds_an_independent_second_set(
     assert first.stdout.split()[2] != again.stdout.split()[2], "each run has its own tag"
 
 
+@pytest.mark.slow
 def test_seed_demo_makes_reservations_and_shipments_that_add_up(
     monkeypatch: pytest.MonkeyPatch, pg_server: TestServer
 ) -> None:

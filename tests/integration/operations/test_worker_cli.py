@@ -132,7 +132,7 @@ async def test_the_worker_runs_every_job_at_once_until_sigterm(
         await connection.commit()
     await engine.dispose()
     settings = make_settings(own_database_url, tmp_path, webhook_concurrency=1)
-    assert settings.refresh_session_purge_interval_seconds == 3600
+    assert settings.jobs.refresh_session_purge_interval_seconds == 3600
     worker = asyncio.create_task(_work(settings))
     async with asyncio.timeout(10):
         while running_jobs() != WORK | {"webhook_worker"} or await expired_sessions(

@@ -12,11 +12,13 @@ from collections.abc import Awaitable
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.factories import Headers
 from tests.support.stock import new_location, new_product, on_hand, post_movement, receive
 
 
+@pytest.mark.slow
 async def test_fifty_issues_of_one_against_twenty(
     committed_client: httpx.AsyncClient, staff: tuple[Headers, Headers, Headers]
 ) -> None:
@@ -72,6 +74,7 @@ async def test_ten_requests_with_one_key_make_one_movement(
     assert retry.json()["id"] in created
 
 
+@pytest.mark.slow
 async def test_opposite_transfers_neither_deadlock_nor_lose_stock(
     committed_client: httpx.AsyncClient, staff: tuple[Headers, Headers, Headers]
 ) -> None:

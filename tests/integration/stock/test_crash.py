@@ -55,6 +55,8 @@ async def _check_ledger(url: str) -> tuple[int, int]:
     return len(legs), int(total or 0)
 
 
+@pytest.mark.server
+@pytest.mark.slow
 async def test_sigkill_mid_load_leaves_no_half_transfer(
     crash_database: str, tmp_path: Path
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -46,6 +47,7 @@ async def test_a_movement_reaches_the_receiver_signed_as_the_feed_shows_it(
     assert log[0]["delivered_at"] is not None
 
 
+@pytest.mark.slow
 async def test_three_500s_then_200_is_delivered_once_after_the_retries(shop: ShopFactory) -> None:
     s = await shop()
     answers = iter([500, 500, 500, 200])
@@ -66,6 +68,7 @@ async def test_three_500s_then_200_is_delivered_once_after_the_retries(shop: Sho
     assert log["last_error"] is None
 
 
+@pytest.mark.slow
 async def test_a_receiver_that_keeps_failing_ends_failed_with_the_reason(
     shop: ShopFactory,
 ) -> None:
@@ -88,6 +91,7 @@ async def test_a_receiver_that_keeps_failing_ends_failed_with_the_reason(
     assert (await s.endpoint(endpoint))["is_active"] is True  # not five days yet
 
 
+@pytest.mark.slow
 async def test_receiver_down_while_100_movements_are_posted_then_back_gets_all_100(
     shop: ShopFactory,
 ) -> None:
@@ -122,6 +126,7 @@ async def test_receiver_down_while_100_movements_are_posted_then_back_gets_all_1
     assert await s.deliveries(endpoint, status="pending") == []
 
 
+@pytest.mark.slow
 async def test_410_gone_disables_the_endpoint_at_once(shop: ShopFactory) -> None:
     s = await shop()
 
@@ -144,6 +149,7 @@ async def test_410_gone_disables_the_endpoint_at_once(shop: ShopFactory) -> None
     assert (log["status"], log["last_status_code"]) == ("failed", 410)
 
 
+@pytest.mark.slow
 async def test_a_receiver_that_never_answers_is_cut_at_the_timeout(shop: ShopFactory) -> None:
     s = await shop(webhook_timeout_seconds=0.5, webhook_retry_schedule_seconds=[60])
     release = asyncio.Event()
@@ -185,6 +191,7 @@ async def test_during_a_rotation_both_secrets_verify(shop: ShopFactory) -> None:
     assert len(delivery.signature.split(" ")) == 2
 
 
+@pytest.mark.slow
 async def test_after_the_overlap_only_the_new_secret_signs(shop: ShopFactory) -> None:
     s = await shop(webhook_secret_overlap_hours=0)
     async with receiving(Receiver()) as receiver:
@@ -201,6 +208,7 @@ async def test_after_the_overlap_only_the_new_secret_signs(shop: ShopFactory) ->
     assert receiver.received[0].verified_with == [new]
 
 
+@pytest.mark.slow
 async def test_days_without_a_success_disable_the_endpoint(shop: ShopFactory) -> None:
     # 0.00002 days is 1.7 s: the same rule as five days, with a shorter wait.
     s = await shop(webhook_disable_after_days=0.00002, webhook_retry_schedule_seconds=[0.5] * 10)
@@ -247,6 +255,7 @@ async def test_the_test_event_goes_to_that_endpoint_alone(shop: ShopFactory) -> 
     assert first.received[0].id == queued.json()["event_id"]
 
 
+@pytest.mark.slow
 async def test_retry_and_recover_send_failed_deliveries_again(shop: ShopFactory) -> None:
     s = await shop(webhook_retry_schedule_seconds=[0.1])
     healthy = False

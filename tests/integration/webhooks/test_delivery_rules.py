@@ -7,6 +7,8 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from src.main import create_app
 from tests.support.servers import in_process
 from tests.support.settings import make_settings
@@ -26,6 +28,7 @@ async def test_an_endpoint_gets_the_events_after_its_creation_only(shop: ShopFac
     assert before["id"] != after["id"]
 
 
+@pytest.mark.slow
 async def test_event_types_narrow_what_is_sent(shop: ShopFactory) -> None:
     s = await shop()
     async with receiving(Receiver()) as products, receiving(Receiver()) as everything:
@@ -74,6 +77,7 @@ async def test_the_address_is_checked_again_at_delivery_time(
     assert delivery["last_status_code"] is None
 
 
+@pytest.mark.slow
 async def test_retry_after_on_429_is_honoured(shop: ShopFactory) -> None:
     s = await shop(webhook_retry_schedule_seconds=[0.1, 0.1])
     arrivals: list[float] = []
@@ -115,6 +119,7 @@ async def test_a_paused_endpoint_gets_nothing_and_resumes_from_its_re_enabling(
     assert [d.event["data"]["id"] for d in receiver.received] == [later["id"]]
 
 
+@pytest.mark.slow
 async def test_deliveries_show_in_the_metrics(shop: ShopFactory) -> None:
     s = await shop(events_lag_interval_seconds=0.05)
 
@@ -160,6 +165,7 @@ async def test_a_process_with_concurrency_zero_delivers_nothing(shop: ShopFactor
     assert receiver.received == []
 
 
+@pytest.mark.slow
 async def test_pausing_during_an_attempt_never_lets_a_second_one_run_beside_it(
     shop: ShopFactory,
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -14,6 +15,7 @@ from src.models.webhook import WebhookDelivery, WebhookEndpoint
 from src.repositories.webhook.delivery import WebhookDeliveryRepository
 
 
+@pytest.mark.slow
 async def test_thousands_of_deliveries_are_queued_in_one_call_and_once(
     connection: AsyncConnection, make_user: Callable[..., Awaitable[User]]
 ) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -33,6 +34,8 @@ from tests.support.servers import ServerProcess, served
 from tests.support.settings import TEST_SECRET_KEY
 from tests.support.stock import new_location, new_product, post_movement
 from tests.support.webhooks import Answer, Delivery, Receiver, movement_ids, receiving
+
+pytestmark = pytest.mark.server
 
 API = "/api/v1"
 CONCURRENCY = 4

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -13,6 +14,7 @@ from tests.support.webhook_shop import ShopFactory
 from tests.support.webhooks import Answer, Delivery, Receiver, receiving
 
 
+@pytest.mark.slow
 async def test_finished_deliveries_are_purged_after_retention_pending_ones_stay(
     shop: ShopFactory,
 ) -> None:
@@ -73,6 +75,7 @@ async def all_purged(database_url: str) -> None:
         await asyncio.sleep(0.1)
 
 
+@pytest.mark.slow
 async def test_events_outlive_retention_until_they_are_dispatched(shop: ShopFactory) -> None:
     # A process that delivers nothing, while retention passes several times over.
     quiet = await shop(webhook_concurrency=0, **SHORT_RETENTION)

@@ -158,7 +158,8 @@ async def test_patching_the_url_to_a_private_target_is_refused_and_keeps_the_old
 async def test_private_targets_are_accepted_when_allowed(
     app: FastAPI, settings: Settings, make_user: MakeUser
 ) -> None:
-    allowing = settings.model_copy(update={"webhook_allow_private_targets": True})
+    webhooks = settings.webhooks.model_copy(update={"webhook_allow_private_targets": True})
+    allowing = settings.model_copy(update={"webhooks": webhooks})
     async with client_beside(app, allowing) as client:
         admin = await login_headers(client, await make_user(role=Role.ADMIN))
         local = await new_hook(client, admin, "http://127.0.0.1:9/hooks")
