@@ -1,5 +1,6 @@
 """Query plans of the list statements the repositories build: each list as a `Build` (its
-statement on a capturing session, paginated as keyset_page does), and its EXPLAIN."""
+statement on a capturing session, paginated as keyset_page does, or, `*_page`, what the
+repository's page method runs), its EXPLAIN, and the checks the plan is held to."""
 
 from __future__ import annotations
 
