@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator
+from pydantic_settings import NoDecode
 
 
 def text_list(value: Any) -> Any:
@@ -27,3 +30,10 @@ def rate(value: str) -> str:
     except ValueError:
         raise ValueError("must look like '5/minute' or '100 per hour'") from None
     return value
+
+
+# A list setting written as text (see text_list); NoDecode: pydantic-settings must not
+# decode it as JSON itself, which would refuse "a,b,c".
+TextList = Annotated[list[str], NoDecode, BeforeValidator(text_list)]
+# A rate-limit setting, checked at start-up (see rate).
+RateLimit = Annotated[str, AfterValidator(rate)]

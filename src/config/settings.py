@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
-    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -29,7 +28,7 @@ from src.config.groups import (
     JobSettings,
     WebhookSettings,
 )
-from src.config.parsing import text_list
+from src.config.parsing import TextList
 from src.config.secret_keys import secret_key_problem
 from src.config.sources import FlatVariables, into_groups
 
@@ -73,7 +72,7 @@ class Settings(BaseSettings):
     )
     # Keys in SECRET_KEY_PREVIOUS still verify tokens, so the signing key can be rotated
     # without logging everyone out.
-    secret_key_previous: Annotated[list[str], NoDecode] = Field(
+    secret_key_previous: TextList = Field(
         default_factory=list,
         repr=False,
         description="old keys that still verify tokens and cursors (feed positions, page "
@@ -152,11 +151,6 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
-
-    @field_validator("secret_key_previous", mode="before")
-    @classmethod
-    def _previous_keys(cls, value: Any) -> Any:
-        return text_list(value)
 
     @model_validator(mode="after")
     def _production_safety(self) -> Settings:

@@ -18,7 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from src.main import create_app
 from src.models.user import Role, User
 from tests.support.databases import TestServer
-from tests.support.factories import Headers, MakeUser, create_user, login_headers
+from tests.support.factories import (
+    CommittedLogin,
+    Headers,
+    MakeUser,
+    create_user,
+    login_headers,
+)
 from tests.support.settings import make_settings
 from tests.support.stock import Stocked, new_location, new_product, receive
 from tests.support.webhook_shop import Shop, ShopFactory, open_shop
@@ -169,14 +175,23 @@ async def stocked(
 
 
 @pytest.fixture
-async def staff(
-    committed_client: httpx.AsyncClient,
-    committed_make_user: MakeUser,
-) -> tuple[Headers, Headers, Headers]:
+def committed_login(
+    committed_client: httpx.AsyncClient, committed_make_user: MakeUser
+) -> CommittedLogin:
+    """Logs in a new committed user of the role given, on the committed database's app."""
+
+    async def login(role: Role) -> Headers:
+        return await login_headers(committed_client, await committed_make_user(role=role))
+
+    return login
+
+
+@pytest.fixture
+async def staff(committed_login: CommittedLogin) -> tuple[Headers, Headers, Headers]:
     """A clerk, a manager and an admin, committed and logged in: (clerk, manager, admin)."""
-    clerk = await login_headers(committed_client, await committed_make_user(role=Role.CLERK))
-    manager = await login_headers(committed_client, await committed_make_user(role=Role.MANAGER))
-    admin = await login_headers(committed_client, await committed_make_user(role=Role.ADMIN))
+    clerk = await committed_login(Role.CLERK)
+    manager = await committed_login(Role.MANAGER)
+    admin = await committed_login(Role.ADMIN)
     return clerk, manager, admin
 
 

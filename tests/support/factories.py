@@ -14,7 +14,7 @@ import httpx
 import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from src.core.tokens import key_id
 from src.models.user import Role, User
@@ -32,6 +32,8 @@ _hash_cache: dict[str, str] = {}
 Headers = dict[str, str]
 # The `make_user` fixtures: keyword arguments of `create_user`, a new user.
 MakeUser = Callable[..., Awaitable[User]]
+# The `committed_login` fixture: a new committed user of the role, logged in.
+CommittedLogin = Callable[[Role], Awaitable[Headers]]
 
 
 def unique_email(prefix: str = "user") -> str:
@@ -76,6 +78,17 @@ async def create_user(
         session.add(user)
         await session.commit()
         return user
+
+
+async def committed_users(database_url: str, *roles: Role) -> list[User]:
+    """New users of these roles, one each, committed on `database_url` through an engine of
+    their own (for an app on a database of its own)."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            return [await create_user(connection, role=role) for role in roles]
+    finally:
+        await engine.dispose()
 
 
 async def token_pair(

@@ -1,5 +1,6 @@
 """Query plans of the list statements the repositories build: each list as a `Build` (its
-statement on a capturing session, paginated as keyset_page does), and its EXPLAIN."""
+statement on a capturing session, paginated as keyset_page does, or, `*_page`, what the
+repository's page method runs), its EXPLAIN, and the checks the plan is held to."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from src.schemas.filter import (
     LocationFilter,
     MovementFilter,
     ProductFilter,
+    ProductSort,
     UserFilter,
 )
 from tests.support.capture import CapturingSession
@@ -67,14 +69,19 @@ def listing(make: Callable[[AsyncSession], Select[Any]], order: SortOrder) -> Bu
     return build
 
 
+# A repository's page method: (filter, codec=, cursor=, limit=) -> a page.
+PageMethod = Callable[..., Awaitable[Any]]
+
+
 def paged(
-    scope: str, order: SortOrder, call: Callable[[AsyncSession, str | None], Awaitable[Any]]
+    scope: str, order: SortOrder, method: Callable[[AsyncSession], PageMethod], query: Any
 ) -> Build:
-    """A repository's page method, run against a capturing session: its exact statement."""
+    """A repository's page method with its filter, run against a capturing session: its
+    exact statement."""
 
     async def build(session: AsyncSession, after: bool) -> Select[Any]:
         cursor = CODEC.encode(scope, _last_key(order)) if after else None
-        await call(session, cursor)
+        await method(session)(query, codec=CODEC, cursor=cursor, limit=PAGE)
         return cast(CapturingSession, session).statements[-1]
 
     return build
@@ -87,6 +94,15 @@ def products(sort: str, **filters: Any) -> Build:
     )
 
 
+def products_page(sort: ProductSort, **filters: Any) -> Build:
+    return paged(
+        f"products:{sort}",
+        PRODUCT_SORTS[sort],
+        lambda s: ProductRepository(s).list_page,
+        ProductFilter(sort=sort, **filters),
+    )
+
+
 def locations(**filters: Any) -> Build:
     return listing(
         lambda s: LocationRepository(s).list_statement(LocationFilter(**filters)),
@@ -94,13 +110,18 @@ def locations(**filters: Any) -> Build:
     )
 
 
+def locations_page(**filters: Any) -> Build:
+    return paged(
+        "locations:created_at",
+        LOCATIONS_BY_CREATED,
+        lambda s: LocationRepository(s).list_page,
+        LocationFilter(**filters),
+    )
+
+
 def users(**filters: Any) -> Build:
     return paged(
-        "users:created_at",
-        BY_CREATED,
-        lambda s, cursor: UserRepository(s).list_page(
-            UserFilter(**filters), codec=CODEC, cursor=cursor, limit=PAGE
-        ),
+        "users:created_at", BY_CREATED, lambda s: UserRepository(s).list_page, UserFilter(**filters)
     )
 
 
@@ -112,6 +133,15 @@ def movements(**filters: Any) -> Build:
     return listing(lambda s: movements_filter(s, **filters), MOVEMENTS_NEWEST_FIRST)
 
 
+def movements_page(**filters: Any) -> Build:
+    return paged(
+        "stock_movements:newest",
+        MOVEMENTS_NEWEST_FIRST,
+        lambda s: StockRepository(s).movements_page,
+        MovementFilter(**filters),
+    )
+
+
 def levels_filter(session: AsyncSession, **filters: Any) -> Select[Any]:
     return StockRepository(session).levels_statement(LevelFilter(**filters))
 
@@ -120,13 +150,21 @@ def levels(**filters: Any) -> Build:
     return listing(lambda s: levels_filter(s, **filters), LEVELS_BY_KEY)
 
 
+def levels_page(**filters: Any) -> Build:
+    return paged(
+        "stock_levels:key",
+        LEVELS_BY_KEY,
+        lambda s: StockRepository(s).levels_page,
+        LevelFilter(**filters),
+    )
+
+
 def levels_as_of(**filters: Any) -> Build:
     return paged(
         "stock_levels:as_of",
         LEVELS_BY_KEY,  # same key columns (from the ledger), same cursor values
-        lambda s, cursor: StockRepository(s).levels_page(
-            LevelFilter(as_of=NOW, **filters), codec=CODEC, cursor=cursor, limit=PAGE
-        ),
+        lambda s: StockRepository(s).levels_page,
+        LevelFilter(as_of=NOW, **filters),
     )
 
 
@@ -166,3 +204,31 @@ async def explain(connection: AsyncConnection, statement: Select[Any]) -> list[d
 def show(nodes: list[dict[str, Any]]) -> str:
     keys = ("Node Type", "Relation Name", "Index Name", "Index Cond", "Recheck Cond", "Filter")
     return "\n".join(str({k: n[k] for k in keys if k in n}) for n in nodes)
+
+
+Node = dict[str, Any]
+
+
+def index_scans(nodes: list[Node], index: str | None = None) -> list[Node]:
+    """The plan's scans of `index`, or of any index where None."""
+    return [
+        n
+        for n in nodes
+        if n["Node Type"] in INDEX_SCANS and (index is None or n["Index Name"] == index)
+    ]
+
+
+def applies(scans: list[Node], cond: str) -> bool:
+    """Whether one of these index scans applies `cond` itself (in its Index Cond)."""
+    return any(cond in n.get("Index Cond", "") for n in scans)
+
+
+def assert_plan_fits(case: Case, nodes: list[Node]) -> None:
+    """No Seq Scan; the case's index (any, where None) read, applying its filter; the
+    embedded records' tables read."""
+    assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], show(nodes)
+    used = index_scans(nodes, case.index)
+    assert used, show(nodes)
+    if case.cond is not None:
+        assert applies(used, case.cond), show(nodes)
+    assert case.embedded <= {n.get("Relation Name") for n in nodes}, show(nodes)

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from src.main import create_app
 from src.models.user import Role
-from tests.support.factories import create_user, login_headers
+from tests.support.factories import committed_users, login_headers
 from tests.support.servers import in_process
 from tests.support.settings import make_settings
 from tests.support.stock import new_location, new_product, post_movement
@@ -99,12 +98,7 @@ async def open_shop(
     """The shop on `database_url`, its app running until `stack` closes."""
     settings = make_settings(database_url, tmp_path, **{**FAST, **overrides})
     client = await stack.enter_async_context(in_process(create_app(settings)))
-    engine = create_async_engine(database_url)
-    async with engine.connect() as connection:
-        admin = await create_user(connection, role=Role.ADMIN)
-        manager = await create_user(connection, role=Role.MANAGER)
-        await connection.commit()
-    await engine.dispose()
+    admin, manager = await committed_users(database_url, Role.ADMIN, Role.MANAGER)
     admin_headers = await login_headers(client, admin)
     manager_headers = await login_headers(client, manager)
     product = await new_product(client, manager_headers)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from src.config.parsing import rate
+from src.config.parsing import RateLimit
 
 # OWASP's least Argon2id cost outside development (19 MiB of memory, 2 passes).
 MIN_HASH_MEMORY_KIB = 19 * 1024
@@ -40,18 +40,18 @@ class AuthSettings(BaseModel):
     )
     # Password checks (login, password change) per account *and* client address: the tight
     # limit, which guesses from other addresses can never use up.
-    login_rate_limit_per_account: str = Field(
+    login_rate_limit_per_account: RateLimit = Field(
         default="5/minute",
         description="login (and password-change) attempts per account and client address",
     )
-    login_rate_limit_per_client: str = Field(
+    login_rate_limit_per_client: RateLimit = Field(
         default="20/minute",
         description="login attempts per client address (also open registrations)",
     )
     # Login attempts on one account from addresses it has not logged in from recently,
     # across all of them: bounds guessing spread over many addresses. Once it is spent,
     # only addresses with a successful login in the last LOGIN_KNOWN_CLIENT_SECONDS get in.
-    login_rate_limit_per_account_all_clients: str = Field(
+    login_rate_limit_per_account_all_clients: RateLimit = Field(
         default="50/hour",
         description="attempts on one account from addresses that have not logged into it recently",
     )
@@ -72,7 +72,7 @@ class AuthSettings(BaseModel):
     )
     # Logins one device token may make over a long window: a stolen one is no lasting bypass
     # (once spent, it counts as no token, so the account-wide limit applies again).
-    login_rate_limit_per_device: str = Field(
+    login_rate_limit_per_device: RateLimit = Field(
         default="20/day",
         description="logins one device token may make (successes included): once spent, it "
         "counts as no token and the limit across addresses applies again, so a stolen token "
@@ -112,13 +112,3 @@ class AuthSettings(BaseModel):
         description=f"Argon2id passes of new hashes; at least `{MIN_HASH_TIME_COST}` (OWASP) "
         "outside development",
     )
-
-    @field_validator(
-        "login_rate_limit_per_account",
-        "login_rate_limit_per_client",
-        "login_rate_limit_per_account_all_clients",
-        "login_rate_limit_per_device",
-    )
-    @classmethod
-    def _rate(cls, value: str) -> str:
-        return rate(value)

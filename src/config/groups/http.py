@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from pydantic import BaseModel, Field
 
-from pydantic import BaseModel, Field, field_validator
-from pydantic_settings import NoDecode
-
-from src.config.parsing import rate, text_list
+from src.config.parsing import RateLimit, TextList
 
 
 class HttpSettings(BaseModel):
-    cors_origins: Annotated[list[str], NoDecode] = Field(
+    cors_origins: TextList = Field(
         default_factory=list,
         description="browser origins allowed to call the API cross-origin (JSON list or "
         "comma-separated, e.g. `https://app.example.com`); none: browsers block cross-origin "
@@ -33,7 +30,7 @@ class HttpSettings(BaseModel):
         json_schema_extra={"shown_default": "none"},
     )
     # Every /api/v1 request, per authenticated user (or per client address when anonymous).
-    rate_limit_default: str = Field(
+    rate_limit_default: RateLimit = Field(
         default="600/minute",
         description="every `/api/v1` request, per user (per client address when anonymous); "
         "`RateLimit-*` headers, 429 beyond",
@@ -61,13 +58,3 @@ class HttpSettings(BaseModel):
     request_body_timeout_seconds: float = Field(
         default=30, gt=0, le=3600, description="time to receive the body after the headers"
     )
-
-    @field_validator("cors_origins", mode="before")
-    @classmethod
-    def _origins(cls, value: Any) -> Any:
-        return text_list(value)
-
-    @field_validator("rate_limit_default")
-    @classmethod
-    def _rate(cls, value: str) -> str:
-        return rate(value)

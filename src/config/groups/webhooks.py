@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import NoDecode
+
+from src.config.parsing import text_list
 
 
 class WebhookSettings(BaseModel):
@@ -103,12 +104,7 @@ class WebhookSettings(BaseModel):
     @classmethod
     def _schedule(cls, value: Any) -> Any:
         # "5,300,1800" as well as a JSON list.
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [item.strip() for item in text.split(",") if item.strip()]
-        return value
+        return text_list(value)
 
     @field_validator("webhook_retry_schedule_seconds")
     @classmethod

@@ -7,23 +7,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from src.models.user import Role
-from tests.support.factories import Headers, MakeUser, login_headers
+from tests.support.factories import CommittedLogin, Headers
 from tests.support.settings import TEST_SECRET_KEY
 
 
 @pytest.fixture
-async def people(
-    committed_client: httpx.AsyncClient, committed_make_user: MakeUser
-) -> tuple[Headers, Headers]:
+async def people(committed_login: CommittedLogin) -> tuple[Headers, Headers]:
     """A clerk and a manager, committed and logged in: (clerk, manager)."""
-    clerk = await login_headers(committed_client, await committed_make_user(role=Role.CLERK))
-    manager = await login_headers(committed_client, await committed_make_user(role=Role.MANAGER))
-    return clerk, manager
+    return await committed_login(Role.CLERK), await committed_login(Role.MANAGER)
 
 
 @pytest.fixture

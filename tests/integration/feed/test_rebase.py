@@ -38,15 +38,8 @@ from tests.support.settings import make_settings
 UNREACHABLE = "postgresql://nobody@127.0.0.1:1/nothing"
 
 
-@pytest.fixture
-def engine(own_engine: AsyncEngine) -> AsyncEngine:
-    """The test's own database (feed/conftest.py), by the name the tests here use."""
-    return own_engine
-
-
-@pytest.fixture(autouse=True)
-def _cli_env(cli_env: None) -> None:
-    """Every test here runs `stockroom` commands (feed/conftest.py)."""
+# Every test here runs `stockroom` commands on the test's own database (feed/conftest.py).
+pytestmark = pytest.mark.usefixtures("cli_env")
 
 
 async def _serve() -> tuple[int | None, str]:
@@ -88,29 +81,29 @@ async def _interleaved(engine: AsyncEngine, tag: str) -> None:
 @pytest.mark.slow
 async def test_a_restored_log_is_refused_then_rebased_with_order_and_positions_kept(
     own_database_url: str,
-    engine: AsyncEngine,
+    own_engine: AsyncEngine,
     tmp_path: Path,
 ) -> None:
     tag = "rebase-"
-    await _interleaved(engine, tag)
-    await append_committed(engine, named(tag, "a4"))
-    await settle(engine)
+    await _interleaved(own_engine, tag)
+    await append_committed(own_engine, named(tag, "a4"))
+    await settle(own_engine)
     async with serving(own_database_url, tmp_path, webhook_allow_private_targets=True) as client:
-        admin = await new_admin(engine, client)
+        admin = await new_admin(own_engine, client)
         created = await client.post(
             "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook"}, headers=admin
         )
         assert created.status_code == 201, created.text
         webhook = created.json()["id"]
         for n in ("b1", "b2"):
-            await append_committed(engine, named(tag, n))
-        await settle(engine)
+            await append_committed(own_engine, named(tag, n))
+        await settle(own_engine)
         before = await feed_of(client, admin)
     names = [name for _, name in before]
     assert names == [f"{tag}{n}" for n in ("a1", "a3", "a2", "a4", "b1", "b2")]
     held_by_a_client = from_the_old_server(before[3][0])  # after a4
 
-    await restore_from_a_busier_server(engine)
+    await restore_from_a_busier_server(own_engine)
 
     # The app refuses to start, naming the fix; so does `stockroom serve`, before serving.
     settings = make_settings(own_database_url, tmp_path)
@@ -129,46 +122,46 @@ async def test_a_restored_log_is_refused_then_rebased_with_order_and_positions_k
     assert rebased.stdout.strip() == (
         "rebased 6 event(s) onto 2 transaction id(s); moved 1 webhook endpoint position(s)"
     )
-    async with engine.connect() as connection:
+    async with own_engine.connect() as connection:
         ahead = await connection.scalar(
             text("SELECT count(*) FROM events WHERE xid >= pg_current_xact_id()")
         )
     assert ahead == 0
 
     async with serving(own_database_url, tmp_path, webhook_allow_private_targets=True) as client:
-        admin = await new_admin(engine, client)
-        await settle(engine)
+        admin = await new_admin(own_engine, client)
+        await settle(own_engine)
         after = await feed_of(client, admin)
         assert [name for _, name in after] == names
         # A client's stored position from the old server resumes right after the same event.
         resumed = await feed_of(client, admin, after=held_by_a_client)
         assert [name for _, name in resumed] == [f"{tag}b1", f"{tag}b2"]
         # The endpoint's position still points after a4: it gets b1 and b2, nothing else.
-        await dispatch(async_sessionmaker(engine, expire_on_commit=False), CODEC)
+        await dispatch(async_sessionmaker(own_engine, expire_on_commit=False), CODEC)
         deliveries = await client.get(f"/api/v1/webhooks/{webhook}/deliveries", headers=admin)
         assert deliveries.status_code == 200
         sent = sorted(d["event_id"] for d in deliveries.json()["items"])
         assert sent == sorted(event_id for event_id, _ in after[4:])
 
     # Run again: nothing is from the future, nothing changes.
-    xids = await stored_xids(engine)
+    xids = await stored_xids(own_engine)
     again = await invoke("feed", "rebase")
     assert again.exit_code == 0
     assert again.stdout.startswith("nothing to rebase")
-    assert await stored_xids(engine) == xids
+    assert await stored_xids(own_engine) == xids
 
 
 async def test_rebase_with_nothing_from_the_future_changes_nothing(
-    own_database_url: str, engine: AsyncEngine, tmp_path: Path
+    own_database_url: str, own_engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    await append_committed(engine, named("calm-", "1"), named("calm-", "2"))
-    xids = await stored_xids(engine)
+    await append_committed(own_engine, named("calm-", "1"), named("calm-", "2"))
+    xids = await stored_xids(own_engine)
     result = await invoke("feed", "rebase")
     assert result.exit_code == 0
     assert result.stdout.strip() == (
         "nothing to rebase: every event is below this server's transaction ids"
     )
-    assert await stored_xids(engine) == xids
+    assert await stored_xids(own_engine) == xids
     # And the app starts as usual.
     async with serving(own_database_url, tmp_path) as client:
         assert (await client.get("/api/health")).status_code == 200

@@ -35,15 +35,8 @@ from tests.support.sse import FEED_STREAM
 EXPIRED = "/problems/cursor-expired"
 
 
-@pytest.fixture
-def engine(own_engine: AsyncEngine) -> AsyncEngine:
-    """The test's own database (feed/conftest.py), by the name the tests here use."""
-    return own_engine
-
-
-@pytest.fixture(autouse=True)
-def _cli_env(cli_env: None) -> None:
-    """Every test here runs `stockroom` commands (feed/conftest.py)."""
+# Every test here runs `stockroom` commands on the test's own database (feed/conftest.py).
+pytestmark = pytest.mark.usefixtures("cli_env")
 
 
 async def _restored_log(engine: AsyncEngine, tag: str) -> None:
@@ -54,18 +47,18 @@ async def _restored_log(engine: AsyncEngine, tag: str) -> None:
 
 
 async def test_an_old_id_whose_event_was_purged_after_the_rebase_is_410(
-    own_database_url: str, engine: AsyncEngine, tmp_path: Path
+    own_database_url: str, own_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     tag = "purged-"
-    await _restored_log(engine, tag)
+    await _restored_log(own_engine, tag)
     app = create_app(make_settings(own_database_url, tmp_path))
     async with running(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
-        admin = await new_admin(engine, client)
+        admin = await new_admin(own_engine, client)
         before = await feed_of(client, admin)
     old_ids = [from_the_old_server(event_id) for event_id, _ in before]
-    await restore_from_a_busier_server(engine)
+    await restore_from_a_busier_server(own_engine)
     assert (await invoke("feed", "rebase")).exit_code == 0
-    async with engine.begin() as connection:  # the first event is past retention
+    async with own_engine.begin() as connection:  # the first event is past retention
         await connection.execute(
             text(
                 "UPDATE events SET occurred_at = now() - interval '40 days'"
@@ -73,12 +66,12 @@ async def test_an_old_id_whose_event_was_purged_after_the_rebase_is_410(
             ),
             {"n": f"{tag}1"},
         )
-    await settle(engine)  # the renumbered events visible, as the purge reads them
-    assert await purge_expired_events(async_sessionmaker(engine), 30) == 1
+    await settle(own_engine)  # the renumbered events visible, as the purge reads them
+    assert await purge_expired_events(async_sessionmaker(own_engine), 30) == 1
 
     app = create_app(make_settings(own_database_url, tmp_path))
     async with running(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
-        admin = await new_admin(engine, client)
+        admin = await new_admin(own_engine, client)
         # The old id of the purged event: expired, not a feed that never moves again.
         gone = await client.get("/api/v1/events", params={"after": old_ids[0]}, headers=admin)
         assert gone.status_code == 410
@@ -95,58 +88,58 @@ async def test_an_old_id_whose_event_was_purged_after_the_rebase_is_410(
         last = await client.get("/api/v1/events", params={"after": old_ids[2]}, headers=admin)
         assert last.status_code == 200
         assert last.json()["items"] == []
-        await append_committed(engine, named(tag, "4"))
-        await settle(engine)
+        await append_committed(own_engine, named(tag, "4"))
+        await settle(own_engine)
         after = last.json()["next_cursor"]
         assert [name for _, name in await feed_of(client, admin, after=after)] == [f"{tag}4"]
 
 
 async def test_a_rebase_makes_room_when_this_server_used_too_few_ids(
-    own_database_url: str, engine: AsyncEngine, tmp_path: Path
+    own_database_url: str, own_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     tag = "room-"
-    await _restored_log(engine, tag)
-    await restore_from_a_busier_server(engine)
+    await _restored_log(own_engine, tag)
+    await restore_from_a_busier_server(own_engine)
     # As if the log needed more ids than this server has ever used.
-    room = await next_transaction_id(engine) + 50
-    done = await rebase_feed(engine, room=room)
+    room = await next_transaction_id(own_engine) + 50
+    done = await rebase_feed(own_engine, room=room)
     assert done == FeedRebase(events=3, endpoints=0, transaction_ids=1)
-    xids = [xid for _, xid in await stored_xids(engine)]
+    xids = [xid for _, xid in await stored_xids(own_engine)]
     assert min(xids) >= room
-    async with engine.connect() as connection:
+    async with own_engine.connect() as connection:
         analyzed = await connection.scalar(
             text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'events'")
         )
     assert analyzed is not None  # statistics refreshed after the renumbering
     async with running(create_app(make_settings(own_database_url, tmp_path))) as base:
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-            admin = await new_admin(engine, client)
-            await settle(engine)
+            admin = await new_admin(own_engine, client)
+            await settle(own_engine)
             names = [name for _, name in await feed_of(client, admin)]
     assert names == [f"{tag}{n}" for n in ("1", "2", "3")]
 
 
-async def test_taking_ids_stops_at_the_target(engine: AsyncEngine) -> None:
-    start = await next_transaction_id(engine)
-    assert await take_transaction_ids_until(engine, start + 50) >= 1
-    reached = await next_transaction_id(engine)
+async def test_taking_ids_stops_at_the_target(own_engine: AsyncEngine) -> None:
+    start = await next_transaction_id(own_engine)
+    assert await take_transaction_ids_until(own_engine, start + 50) >= 1
+    reached = await next_transaction_id(own_engine)
     assert reached >= start + 50
     # A target already reached takes nothing; so does one in the past.
-    assert await take_transaction_ids_until(engine, reached) == 0
-    assert await take_transaction_ids_until(engine, 3) == 0
-    assert await next_transaction_id(engine) < reached + 10
+    assert await take_transaction_ids_until(own_engine, reached) == 0
+    assert await take_transaction_ids_until(own_engine, 3) == 0
+    assert await next_transaction_id(own_engine) < reached + 10
 
 
-async def test_two_rebases_at_once_renumber_the_log_once(engine: AsyncEngine) -> None:
-    await _restored_log(engine, "twice-")
-    await restore_from_a_busier_server(engine)
-    async with engine.connect() as holder:
+async def test_two_rebases_at_once_renumber_the_log_once(own_engine: AsyncEngine) -> None:
+    await _restored_log(own_engine, "twice-")
+    await restore_from_a_busier_server(own_engine)
+    async with own_engine.connect() as holder:
         await holder.begin()
         await holder.execute(text("LOCK TABLE events IN EXCLUSIVE MODE"))
-        both = asyncio.gather(rebase_feed(engine), rebase_feed(engine))
+        both = asyncio.gather(rebase_feed(own_engine), rebase_feed(own_engine))
 
         async def both_waiting() -> bool:
-            async with engine.connect() as connection:
+            async with own_engine.connect() as connection:
                 return 2 == (
                     await connection.scalar(
                         text(
@@ -164,7 +157,7 @@ async def test_two_rebases_at_once_renumber_the_log_once(engine: AsyncEngine) ->
         FeedRebase(events=3, endpoints=0, transaction_ids=1),
         None,
     ]
-    async with engine.connect() as connection:
+    async with own_engine.connect() as connection:
         ahead = await connection.scalar(
             text("SELECT count(*) FROM events WHERE xid >= pg_current_xact_id()")
         )
@@ -188,17 +181,17 @@ async def test_rebase_on_an_unmigrated_database_finds_nothing(
 
 
 async def test_a_database_error_during_a_rebase_is_one_line_and_changes_nothing(
-    own_database_url: str, engine: AsyncEngine
+    own_database_url: str, own_engine: AsyncEngine
 ) -> None:
-    await _restored_log(engine, "locked-")
-    await restore_from_a_busier_server(engine)
-    xids = await stored_xids(engine)
-    async with engine.connect() as connection:
+    await _restored_log(own_engine, "locked-")
+    await restore_from_a_busier_server(own_engine)
+    xids = await stored_xids(own_engine)
+    async with own_engine.connect() as connection:
         # The database's own name: its URL may carry a socket directory as a query string.
         name = await connection.scalar(text("SELECT current_database()"))
         await connection.execute(text(f'ALTER DATABASE "{name}" SET lock_timeout = 300'))
         await connection.commit()
-    async with engine.connect() as holder:  # another process holds the log
+    async with own_engine.connect() as holder:  # another process holds the log
         await holder.begin()
         await holder.execute(text("LOCK TABLE webhook_endpoints IN EXCLUSIVE MODE"))
         result = await invoke("feed", "rebase")
@@ -208,7 +201,7 @@ async def test_a_database_error_during_a_rebase_is_one_line_and_changes_nothing(
     assert result.stderr.startswith("error: feed rebase failed: LockNotAvailableError: ")
     assert result.stderr.strip().count("\n") == 0
     assert "Traceback" not in result.output
-    assert await stored_xids(engine) == xids
+    assert await stored_xids(own_engine) == xids
     # Once the lock is gone it goes through.
     again = await invoke("feed", "rebase")
     assert again.exit_code == 0, again.output

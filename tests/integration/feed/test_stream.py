@@ -19,7 +19,7 @@ from src.core.event_types import EventType
 from src.main import create_app
 from src.models.user import Role
 from src.services.feed import POSITION_SCOPE
-from tests.support.factories import Headers, MakeUser, create_user, login_headers
+from tests.support.factories import CommittedLogin, Headers, create_user, login_headers
 from tests.support.feed import append_committed, head, settle
 from tests.support.servers import running, served
 from tests.support.settings import TEST_SECRET_KEY, make_settings
@@ -30,12 +30,9 @@ FEED = "/api/v1/events"
 
 
 @pytest.fixture
-async def people(
-    committed_client: httpx.AsyncClient, committed_make_user: MakeUser
-) -> tuple[Headers, Headers]:
-    viewer = await login_headers(committed_client, await committed_make_user(role=Role.VIEWER))
-    manager = await login_headers(committed_client, await committed_make_user(role=Role.MANAGER))
-    return viewer, manager
+async def people(committed_login: CommittedLogin) -> tuple[Headers, Headers]:
+    """A viewer and a manager (the least role reads the streams): (viewer, manager)."""
+    return await committed_login(Role.VIEWER), await committed_login(Role.MANAGER)
 
 
 def about(product: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:

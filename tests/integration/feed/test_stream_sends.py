@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
@@ -23,7 +22,7 @@ from starlette.types import Message, Receive, Scope, Send
 from src.core.event_types import FEED_CHANNEL, EventType
 from src.main import create_app
 from src.models.user import Role
-from tests.support.factories import Headers, MakeUser, login_headers
+from tests.support.factories import CommittedLogin, Headers
 from tests.support.feed import append, log_reads
 from tests.support.servers import running
 from tests.support.settings import make_settings
@@ -91,8 +90,8 @@ async def _streams(
 
 
 @pytest.fixture
-async def viewer(committed_client: httpx.AsyncClient, committed_make_user: MakeUser) -> Headers:
-    return await login_headers(committed_client, await committed_make_user(role=Role.VIEWER))
+async def viewer(committed_login: CommittedLogin) -> Headers:
+    return await committed_login(Role.VIEWER)
 
 
 async def test_events_read_together_go_to_each_stream_in_one_message_encoded_once(

@@ -5,7 +5,6 @@ server never got to send."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,8 +15,8 @@ from fastapi import FastAPI
 from starlette.types import Message, Scope
 
 from src.main import create_app
-from src.models.user import Role, User
-from tests.support.factories import Headers, login_headers
+from src.models.user import Role
+from tests.support.factories import CommittedLogin, Headers
 from tests.support.servers import running
 from tests.support.settings import make_settings
 
@@ -25,10 +24,8 @@ EVENTS = "/api/v1/stock/events"
 
 
 @pytest.fixture
-async def clerk_headers(
-    committed_client: httpx.AsyncClient, committed_make_user: Callable[..., Awaitable[User]]
-) -> Headers:
-    return await login_headers(committed_client, await committed_make_user(role=Role.CLERK))
+async def clerk_headers(committed_login: CommittedLogin) -> Headers:
+    return await committed_login(Role.CLERK)
 
 
 @pytest.fixture

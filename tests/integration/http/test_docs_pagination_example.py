@@ -23,11 +23,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from src.main import create_app
 from src.models.user import Role
-from tests.support.factories import create_user, login_headers
+from tests.support.factories import committed_users, login_headers
 from tests.support.servers import running
 from tests.support.settings import make_settings
 from tests.support.stock import new_product
@@ -88,14 +87,7 @@ async def served(feed_url: str, tmp_path_factory: pytest.TempPathFactory) -> Asy
     """A served app on a database of the module's own, holding `PRODUCTS` products (two of
     them archived), and the example written out as the script it is; the tests only read."""
     tmp_path = tmp_path_factory.mktemp("paging")
-    engine = create_async_engine(feed_url)
-    try:
-        async with engine.connect() as connection:
-            manager = await create_user(connection, role=Role.MANAGER)
-            viewer = await create_user(connection, role=Role.VIEWER)
-            await connection.commit()
-    finally:
-        await engine.dispose()
+    manager, viewer = await committed_users(feed_url, Role.MANAGER, Role.VIEWER)
     script = tmp_path / "every_product.py"
     script.write_text(example_code(), encoding="utf-8")
     async with (

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from src.main import create_app
 from src.models.user import Role
-from tests.support.factories import create_user, login_headers
+from tests.support.factories import committed_users, login_headers
 from tests.support.pgproxy import round_trip_proxy
 from tests.support.round_trips import Counted
 from tests.support.servers import in_process
@@ -34,12 +34,7 @@ async def no_seqscan(connection: AsyncConnection) -> AsyncConnection:
 async def counted(own_database_url: str, tmp_path: Path) -> AsyncIterator[Counted]:
     """An app on a database of the test's own, reached through a proxy that counts round
     trips, with one pooled connection, a clerk, a manager and a stocked product."""
-    engine = create_async_engine(own_database_url)
-    async with engine.connect() as connection:
-        manager = await create_user(connection, role=Role.MANAGER)
-        clerk = await create_user(connection, role=Role.CLERK)
-        await connection.commit()
-    await engine.dispose()
+    manager, clerk = await committed_users(own_database_url, Role.MANAGER, Role.CLERK)
     async with round_trip_proxy(own_database_url) as proxy:
         settings = make_settings(
             proxy.url_through(own_database_url),

@@ -16,13 +16,12 @@ from pathlib import Path
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from src.cli.embedded import EmbeddedPostgres
 from src.core import migrations
 from src.main import create_app
 from src.models.user import Role, User
-from tests.support.factories import DEFAULT_PASSWORD, create_user, login_headers
+from tests.support.factories import DEFAULT_PASSWORD, committed_users, login_headers
 from tests.support.servers import served
 from tests.support.settings import TEST_SECRET_KEY, make_settings
 from tests.support.stock import new_location, new_product, on_hand, post_movement
@@ -56,11 +55,7 @@ async def api(own_server: EmbeddedPostgres, tmp_path: Path) -> AsyncIterator[htt
 async def test_postgres_restart_gives_fast_503s_then_recovers(
     own_server: EmbeddedPostgres, api: httpx.AsyncClient
 ) -> None:
-    engine = create_async_engine(own_server.url("stockroom"))
-    async with engine.connect() as connection:
-        manager = await create_user(connection, role=Role.MANAGER)
-        await connection.commit()
-    await engine.dispose()
+    (manager,) = await committed_users(own_server.url("stockroom"), Role.MANAGER)
     headers = await login_headers(api, manager)
     product = await new_product(api, headers)
     location = await new_location(api, headers)
@@ -102,11 +97,7 @@ async def test_redis_down_makes_readiness_503_and_logins_fail_closed(
     own_server: EmbeddedPostgres, tmp_path: Path
 ) -> None:
     url = own_server.url("stockroom")
-    engine = create_async_engine(url)
-    async with engine.connect() as connection:
-        user = await create_user(connection, role=Role.CLERK)
-        await connection.commit()
-    await engine.dispose()
+    (user,) = await committed_users(url, Role.CLERK)
     app = create_app(
         make_settings(url, tmp_path, redis_url="redis://127.0.0.1:1/0", db_connect_timeout=2)
     )

@@ -24,10 +24,11 @@ from src.repositories.event.position import Position
 from src.repositories.event.scan import scan_after
 from tests.support.capture import CapturingSession, capturing_session
 from tests.support.plans import (
-    INDEX_SCANS,
     PAGE,
     Build,
+    applies,
     explain,
+    index_scans,
     locations,
     products,
     show,
@@ -111,8 +112,7 @@ async def test_an_exact_lookup_reads_the_unique_index(
     await connection.exec_driver_sql(POPULATE[table])  # rolled back with the test
     await connection.exec_driver_sql(f"ANALYZE {table}")
     nodes = await explain(connection, await build(capturing_session(), after))
-    used = [n for n in nodes if n["Node Type"] in INDEX_SCANS and n["Index Name"] == index]
-    assert any("lower(" in n.get("Index Cond", "") for n in used), show(nodes)
+    assert applies(index_scans(nodes, index), "lower("), show(nodes)
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["first-page", "next-page"])

@@ -21,39 +21,31 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from src.models.stock import MovementKind
 from src.models.user import Role
-from src.repositories.catalog import (
-    LOCATIONS_BY_CREATED,
-    PRODUCT_SORTS,
-    LocationRepository,
-    ProductRepository,
-)
-from src.repositories.stock.read import LEVELS_BY_KEY, MOVEMENTS_NEWEST_FIRST, StockRepository
-from src.schemas.filter import (
-    LevelFilter,
-    LocationFilter,
-    MovementFilter,
-    ProductFilter,
-)
+from src.repositories.catalog import PRODUCT_SORTS
 from tests.support.capture import capturing_session
 from tests.support.plans import (
-    CODEC,
     ID,
     INDEX_SCANS,
     NOW,
     OTHER,
-    PAGE,
     Build,
     Case,
+    applies,
+    assert_plan_fits,
     explain,
     id_is,
+    index_scans,
     levels,
     levels_as_of,
     levels_filter,
+    levels_page,
     locations,
+    locations_page,
     movements,
     movements_filter,
-    paged,
+    movements_page,
     products,
+    products_page,
     show,
     users,
 )
@@ -149,15 +141,7 @@ async def test_list_query_uses_an_index(
     no_seqscan: AsyncConnection, name: str, after: bool
 ) -> None:
     case = CASES[name]
-    nodes = await explain(no_seqscan, await case.build(capturing_session(), after))
-    assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], show(nodes)
-    scans = [n for n in nodes if n["Node Type"] in INDEX_SCANS]
-    assert scans, show(nodes)
-    used = scans if case.index is None else [n for n in scans if n["Index Name"] == case.index]
-    assert used, show(nodes)
-    if case.cond is not None:
-        assert any(case.cond in n.get("Index Cond", "") for n in used), show(nodes)
-    assert case.embedded <= {n.get("Relation Name") for n in nodes}, show(nodes)
+    assert_plan_fits(case, await explain(no_seqscan, await case.build(capturing_session(), after)))
 
 
 @pytest.mark.parametrize("sort", list(PRODUCT_SORTS))
@@ -193,62 +177,25 @@ async def test_id_filter_is_applied_by_its_index(
     make, column, index = FILTERS[name]
     ids = [ID, OTHER] if several else [ID]
     nodes = await explain(no_seqscan, make(capturing_session(), **{column: ids}))
-    used = [n for n in nodes if n["Node Type"] in INDEX_SCANS and n["Index Name"] == index]
     # One id is `column = id`; several, `column = ANY (ARRAY[...])`: either way in the index.
     cond = f"({column} = ANY " if several else id_is(column)
-    assert any(cond in n.get("Index Cond", "") for n in used), show(nodes)
+    assert applies(index_scans(nodes, index), cond), show(nodes)
 
 
 # The mirrored lists above next to what their page methods really execute.
 MIRRORS: dict[str, tuple[Build, Build]] = {
     "products": (
         products("-name", q="bolt", is_archived=True),
-        paged(
-            "products:-name",
-            PRODUCT_SORTS["-name"],
-            lambda s, cursor: ProductRepository(s).list_page(
-                ProductFilter(q="bolt", is_archived=True, sort="-name"),
-                codec=CODEC,
-                cursor=cursor,
-                limit=PAGE,
-            ),
-        ),
+        products_page("-name", q="bolt", is_archived=True),
     ),
-    "locations": (
-        locations(is_archived=False),
-        paged(
-            "locations:created_at",
-            LOCATIONS_BY_CREATED,
-            lambda s, cursor: LocationRepository(s).list_page(
-                LocationFilter(is_archived=False), codec=CODEC, cursor=cursor, limit=PAGE
-            ),
-        ),
-    ),
+    "locations": (locations(is_archived=False), locations_page(is_archived=False)),
     "movements": (
         movements(product_id=[ID], transfer_id=[ID]),
-        paged(
-            "stock_movements:newest",
-            MOVEMENTS_NEWEST_FIRST,
-            lambda s, cursor: StockRepository(s).movements_page(
-                MovementFilter(product_id=[ID], transfer_id=[ID]),
-                codec=CODEC,
-                cursor=cursor,
-                limit=PAGE,
-            ),
-        ),
+        movements_page(product_id=[ID], transfer_id=[ID]),
     ),
     "levels": (
         levels(location_id=[ID], below_reorder=True, expand=[EXPAND]),
-        paged(
-            "stock_levels:key",
-            LEVELS_BY_KEY,
-            lambda s, cursor: StockRepository(s).levels_page(
-                LevelFilter(location_id=[ID], below_reorder=True, expand=[EXPAND]),
-                codec=CODEC,
-                cursor=cursor,
-                limit=PAGE,
-            ),
-        ),
+        levels_page(location_id=[ID], below_reorder=True, expand=[EXPAND]),
     ),
 }
 

@@ -34,6 +34,7 @@ from tests.support.stock import API, Item, new_location
 
 SIZES = (3, 40)  # line counts never posted before the count
 WARM = 2  # the line count every request is warmed on
+SHIPMENTS = f"{API}/stock/shipments"
 # A batch on one level: BEGIN, the check, the product and the location (FOR SHARE), the level's
 # lock and its change, the ledger rows (one INSERT), the events, COMMIT.
 BATCH_TRIPS = 9
@@ -145,28 +146,29 @@ async def test_a_count_shrinking_reservations_sends_the_same_sql_for_any_number_
 async def test_shipments_receipts_and_cancellations_send_the_same_sql_for_any_number_of_lines(
     counted: Counted,
 ) -> None:
-    url = f"{API}/stock/shipments"
     to = await new_location(counted.client, counted.manager)
     warm = await stocked_products(counted, WARM)
     warmed = []
     for _ in range(4):
         response = await counted.client.post(
-            url, json=shipment_body(counted, to, warm), headers=counted.clerk
+            SHIPMENTS, json=shipment_body(counted, to, warm), headers=counted.clerk
         )
         assert response.status_code == 201, response.text
         warmed.append(response.json()["id"])
     for shipment_id in warmed[:2]:
         receipt = await counted.client.post(
-            f"{url}/{shipment_id}/receipts", json=receipt_body(warm), headers=counted.clerk
+            f"{SHIPMENTS}/{shipment_id}/receipts", json=receipt_body(warm), headers=counted.clerk
         )
         assert receipt.status_code == 201, receipt.text
     for shipment_id in warmed[2:]:
-        back = await counted.client.post(f"{url}/{shipment_id}/cancel", headers=counted.clerk)
+        back = await counted.client.post(f"{SHIPMENTS}/{shipment_id}/cancel", headers=counted.clerk)
         assert back.status_code == 200, back.text
     stocked = {size: await stocked_products(counted, size) for size in SIZES}
 
     async def ship(size: int) -> tuple[httpx.Response, list[str]]:
-        return await counted.trips("POST", url, json=shipment_body(counted, to, stocked[size]))
+        return await counted.trips(
+            "POST", SHIPMENTS, json=shipment_body(counted, to, stocked[size])
+        )
 
     shipped = await _same_sql(ship, SHIP_TRIPS)
     for size in SIZES:
@@ -175,7 +177,7 @@ async def test_shipments_receipts_and_cancellations_send_the_same_sql_for_any_nu
         ]
 
     async def receive(size: int) -> tuple[httpx.Response, list[str]]:
-        receipts = f"{url}/{shipped[size].json()['id']}/receipts"
+        receipts = f"{SHIPMENTS}/{shipped[size].json()['id']}/receipts"
         return await counted.trips("POST", receipts, json=receipt_body(stocked[size]))
 
     received = await _same_sql(receive, RECEIPT_TRIPS)
@@ -183,13 +185,13 @@ async def test_shipments_receipts_and_cancellations_send_the_same_sql_for_any_nu
     again: dict[int, str] = {}
     for size in SIZES:
         response = await counted.client.post(
-            url, json=shipment_body(counted, to, stocked[size]), headers=counted.clerk
+            SHIPMENTS, json=shipment_body(counted, to, stocked[size]), headers=counted.clerk
         )
         assert response.status_code == 201, response.text
         again[size] = response.json()["id"]
 
     async def cancel(size: int) -> tuple[httpx.Response, list[str]]:
-        return await counted.trips("POST", f"{url}/{again[size]}/cancel")
+        return await counted.trips("POST", f"{SHIPMENTS}/{again[size]}/cancel")
 
     canceled = await _same_sql(cancel, CANCEL_TRIPS)
     assert {r.json()["status"] for r in canceled.values()} == {"canceled"}
@@ -333,7 +335,6 @@ async def test_a_count_naming_an_unknown_product_sends_the_same_sql_and_writes_n
 async def test_a_shipment_short_on_its_last_line_sends_the_same_sql_and_writes_nothing(
     counted: Counted,
 ) -> None:
-    url = f"{API}/stock/shipments"
     to = await new_location(counted.client, counted.manager)
 
     def short(products: list[Item]) -> dict[str, Any]:
@@ -343,17 +344,17 @@ async def test_a_shipment_short_on_its_last_line_sends_the_same_sql_and_writes_n
 
     warm = await stocked_products(counted, WARM)
     for _ in range(2):
-        response = await counted.client.post(url, json=short(warm), headers=counted.clerk)
+        response = await counted.client.post(SHIPMENTS, json=short(warm), headers=counted.clerk)
         assert response.status_code == 409, response.text
     stocked = {size: await stocked_products(counted, size) for size in SIZES}
     made = {}
     for size in SIZES:
-        response, made[size] = await counted.trips("POST", url, json=short(stocked[size]))
+        response, made[size] = await counted.trips("POST", SHIPMENTS, json=short(stocked[size]))
         assert response.status_code == 409, response.text
         assert (response.json()["line"], response.json()["available"]) == (size - 1, 20)
         assert _prepared(made[size]) == [], made[size]
     assert _statements(made[SIZES[0]]) == _statements(made[SIZES[1]])
-    listed = await counted.client.get(url, params={"limit": 100}, headers=counted.clerk)
+    listed = await counted.client.get(SHIPMENTS, params={"limit": 100}, headers=counted.clerk)
     assert listed.json()["items"] == []
     at_source, at_destination = (
         await levels_at(counted, counted.location),

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from src.core import migrations
 from src.models.user import Role
 from tests.support.databases import TestServer
-from tests.support.factories import DEFAULT_PASSWORD, create_user, unique_email
+from tests.support.factories import DEFAULT_PASSWORD, committed_users
 from tests.support.servers import served
 from tests.support.settings import TEST_SECRET_KEY
 
@@ -60,11 +60,7 @@ async def _check_ledger(url: str) -> tuple[int, int]:
 async def test_sigkill_mid_load_leaves_no_half_transfer(
     crash_database: str, tmp_path: Path
 ) -> None:
-    engine = create_async_engine(crash_database)
-    async with engine.connect() as connection:
-        manager = await create_user(connection, email=unique_email("manager"), role=Role.MANAGER)
-        await connection.commit()
-    await engine.dispose()
+    (manager,) = await committed_users(crash_database, Role.MANAGER)
 
     async with (
         served(

@@ -29,7 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from src.models.user import Role, User
-from tests.support.factories import create_user, login_headers
+from tests.support.factories import committed_users, login_headers
 from tests.support.servers import ServerProcess, served
 from tests.support.settings import TEST_SECRET_KEY
 from tests.support.stock import new_location, new_product, post_movement
@@ -100,11 +100,7 @@ class Shop:
 
 
 async def new_admin(database_url: str) -> User:
-    engine = create_async_engine(database_url)
-    async with engine.connect() as connection:
-        admin = await create_user(connection, role=Role.ADMIN)
-        await connection.commit()
-    await engine.dispose()
+    (admin,) = await committed_users(database_url, Role.ADMIN)
     return admin
 
 
