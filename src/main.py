@@ -6,13 +6,10 @@ argument, so each worker process reads its settings from the environment.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
@@ -31,24 +28,13 @@ from src.core.cursors import CursorCodec
 from src.core.database import Database
 from src.core.exceptions import STALLED_FEED, StalledFeed
 from src.core.logging import configure_logging, get_logger
-from src.core.metrics import observe_feed_lag
 from src.core.notifications import NotificationBroker
 from src.core.passwords import configure_hashing
 from src.core.ratelimit import Limit, RateLimiter, build_storage
 from src.core.tokens import TokenCodec
-from src.core.webhook.http import WebhookSender
 from src.core.webhook.targets import configure_lookups
-from src.services.feed import measure_feed_lag, purge_expired_events
+from src.jobs import JobRunner, background_jobs, gauge_jobs
 from src.services.feed_rebase import refuse_a_stalled_feed
-from src.services.idempotency import purge_expired
-from src.services.refresh_session import purge_expired_sessions
-from src.services.reservation import expire_overdue_reservations
-from src.services.webhook.dispatch import (
-    DeliveryPolicy,
-    WebhookWorker,
-    measure_queue,
-    purge_finished_deliveries,
-)
 
 log = get_logger(__name__)
 
@@ -60,92 +46,6 @@ def _build_redis(settings: Settings) -> Redis | None:
     return Redis.from_url(
         settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
     )
-
-
-async def _purge_periodically(
-    name: str, interval: float, purge: Callable[[], Awaitable[int]], *, action: str = "purge"
-) -> None:
-    """Clear what outlived its time every `interval` seconds: idempotency records after
-    24 h, refresh sessions after their expiry, reservations past theirs (`action="expire"`).
-
-    Every instance runs it; each step is idempotent, so several at once do no harm.
-    """
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            cleared = await purge()
-            if cleared:
-                log.info(f"{name}_{action}d", records=cleared)
-        except Exception:  # a database outage must not kill the loop
-            log.warning(f"{name}_{action}_failed", exc_info=True)
-
-
-async def _measure_periodically(
-    name: str, interval: float, measure: Callable[[], Awaitable[None]]
-) -> None:
-    """Keep gauges current (the feed's lag, the webhook queue). Measured here rather than at
-    scrape time: a scrape then never waits on (or adds load to) the database."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await measure()
-        except Exception:  # a database outage must not kill the loop
-            log.warning(f"{name}_failed", exc_info=True)
-
-
-async def _feed_lag(measure: Callable[[], Awaitable[float]]) -> None:
-    observe_feed_lag(await measure())
-
-
-def _webhook_tasks(app: FastAPI, settings: Settings) -> list[asyncio.Task[None]]:
-    """This process's share of webhook delivery, unless WEBHOOK_CONCURRENCY is 0."""
-    factory = app.state.db.session_factory
-    tasks = [
-        asyncio.create_task(
-            _purge_periodically(
-                "webhook_delivery",
-                settings.jobs.events_purge_interval_seconds,
-                functools.partial(
-                    purge_finished_deliveries,
-                    factory,
-                    settings.feed.events_retention_days,
-                    batch=settings.jobs.webhook_purge_batch,
-                ),
-            )
-        ),
-        asyncio.create_task(
-            _measure_periodically(
-                "webhook_queue",
-                settings.jobs.events_lag_interval_seconds,
-                functools.partial(measure_queue, factory),
-            )
-        ),
-    ]
-    if settings.webhooks.webhook_concurrency == 0:
-        return tasks
-    app.state.webhook_sender = WebhookSender(
-        allow_private_targets=settings.webhooks.webhook_allow_private_targets,
-        timeout=settings.webhooks.webhook_timeout_seconds,
-        max_response_bytes=settings.webhooks.webhook_max_response_bytes,
-        require_https=not settings.is_development,
-        # A connection per attempt that may run at once: none waits for the pool.
-        max_connections=settings.webhooks.webhook_concurrency,
-    )
-    worker = WebhookWorker(
-        factory,
-        app.state.cursors,
-        app.state.webhook_policy.box,
-        app.state.webhook_sender,
-        DeliveryPolicy(
-            schedule=tuple(settings.webhooks.webhook_retry_schedule_seconds),
-            timeout=settings.webhooks.webhook_timeout_seconds,
-            disable_after=timedelta(days=settings.webhooks.webhook_disable_after_days),
-            concurrency=settings.webhooks.webhook_concurrency,
-            poll_seconds=settings.webhooks.webhook_poll_seconds,
-            per_endpoint=settings.webhooks.webhook_concurrency_per_endpoint,
-        ),
-    )
-    return [*tasks, asyncio.create_task(worker.run())]
 
 
 async def _refuse_a_stalled_feed(db: Database) -> None:
@@ -179,54 +79,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         coalesce_seconds=settings.feed.sse_coalesce_ms / 1000,
     )
     factory = app.state.db.session_factory
-    purgers = [
-        asyncio.create_task(
-            _purge_periodically(
-                "idempotency",
-                settings.jobs.idempotency_purge_interval_seconds,
-                functools.partial(purge_expired, factory),
-            )
-        ),
-        asyncio.create_task(
-            _purge_periodically(
-                "refresh_session",
-                settings.jobs.refresh_session_purge_interval_seconds,
-                functools.partial(purge_expired_sessions, factory),
-            )
-        ),
-        asyncio.create_task(
-            _purge_periodically(
-                "event",
-                settings.jobs.events_purge_interval_seconds,
-                functools.partial(
-                    purge_expired_events, factory, settings.feed.events_retention_days
-                ),
-            )
-        ),
-        asyncio.create_task(
-            _purge_periodically(
-                "reservation",
-                settings.jobs.reservation_sweep_seconds,
-                functools.partial(
-                    expire_overdue_reservations,
-                    factory,
-                    batch=settings.jobs.reservation_sweep_batch,
-                ),
-                action="expire",
-            )
-        ),
-        asyncio.create_task(
-            _measure_periodically(
-                "event_feed_lag",
-                settings.jobs.events_lag_interval_seconds,
-                functools.partial(
-                    _feed_lag, functools.partial(measure_feed_lag, factory, timeout_ms=1000)
-                ),
-            )
-        ),
-    ]
-    app.state.webhook_sender = None
-    purgers += _webhook_tasks(app, settings)
+    jobs = JobRunner()
+    jobs.start(gauge_jobs(settings, factory))
+    resources = None
+    if settings.jobs.background_jobs:  # else `stockroom worker` processes run them
+        work, resources = background_jobs(settings, factory)
+        jobs.start(work)
     if app.state.owns_process:
         # Everything built so far (modules, routes, schemas, mappers) lives as long as the
         # process; frozen, full collections stop walking it and stalling requests.
@@ -241,14 +99,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        for purger in purgers:
-            purger.cancel()
+        await jobs.stop()
         await app.state.broker.close()
-        for purger in purgers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await purger
-        if app.state.webhook_sender is not None:
-            await app.state.webhook_sender.aclose()
+        if resources is not None:
+            await resources.aclose()
         if app.state.redis is not None:
             await app.state.redis.aclose()
         await app.state.db.dispose()

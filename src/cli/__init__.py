@@ -1,4 +1,5 @@
-"""The `stockroom` command line: serve, migrate, create-admin, seed-demo, feed rebase, settings.
+"""The `stockroom` command line: serve, worker, migrate, create-admin, seed-demo, feed rebase,
+settings.
 
 Every expected failure (bad setting, port taken, database unreachable) prints one line on
 stderr and exits non-zero; a traceback means a bug.
@@ -22,6 +23,7 @@ from src.cli.runtime import (
     run_server,
 )
 from src.cli.seed import seed_demo
+from src.cli.worker import run_worker
 from src.config.reference import env_example, settings_markdown
 
 app = typer.Typer(
@@ -66,6 +68,16 @@ def serve(
             host=host, port=port, workers=workers, reload=reload, migrate=not no_migrate
         )
     )
+
+
+@app.command()
+def worker() -> None:
+    """Run the background jobs (purges, reservation sweeper, webhook delivery) without HTTP.
+
+    Any number of workers, and `serve` processes with BACKGROUND_JOBS on, share the work.
+    The schema must be current (`stockroom migrate`); SIGTERM or Ctrl-C stops it cleanly.
+    """
+    _run(run_worker)
 
 
 @app.command()

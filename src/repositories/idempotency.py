@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, String, bindparam, delete, func, literal, select
+from sqlalchemy import BigInteger, String, bindparam, delete, func, literal, select, tuple_
 
 from src.core.prepared import fetch
 from src.models.stock import IdempotencyRecord
@@ -61,8 +61,18 @@ class IdempotencyRepository(Repository[IdempotencyRecord]):
     async def remove(self, user_id: uuid.UUID, key: str) -> None:
         await self.session.execute(_REMOVE, {"user_id": user_id, "key": key})
 
-    async def purge_older_than(self, cutoff: datetime) -> int:
-        result = await self.session.execute(
-            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff)
+    async def purge_older_than(self, cutoff: datetime, *, batch: int = 10_000) -> int:
+        """Delete up to `batch` records created before `cutoff`; how many went. Rows another
+        transaction holds (another purger's batch) are skipped, never waited for."""
+        doomed = (
+            select(IdempotencyRecord.user_id, IdempotencyRecord.key)
+            .where(IdempotencyRecord.created_at < cutoff)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
         )
-        return int(getattr(result, "rowcount", 0) or 0)
+        rows = await self.session.execute(
+            delete(IdempotencyRecord)
+            .where(tuple_(IdempotencyRecord.user_id, IdempotencyRecord.key).in_(doomed))
+            .returning(IdempotencyRecord.key)
+        )
+        return len(rows.all())

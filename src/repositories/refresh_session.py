@@ -82,13 +82,20 @@ class RefreshSessionRepository(Repository[RefreshSession]):
             )
         )
 
-    async def purge_expired(self) -> int:
-        """Delete rows past their family's expiry; how many went. Used and revoked rows of
-        live families stay: reuse detection needs them until the family expires."""
-        result = await self.session.execute(
-            delete(RefreshSession).where(RefreshSession.expires_at < func.now())
+    async def purge_expired(self, *, batch: int = 10_000) -> int:
+        """Delete up to `batch` rows past their family's expiry; how many went. Used and
+        revoked rows of live families stay: reuse detection needs them until the family
+        expires. Rows another transaction holds are skipped, never waited for."""
+        doomed = (
+            select(RefreshSession.id)
+            .where(RefreshSession.expires_at < func.now())
+            .limit(batch)
+            .with_for_update(skip_locked=True)
         )
-        return int(getattr(result, "rowcount", 0) or 0)
+        rows = await self.session.execute(
+            delete(RefreshSession).where(RefreshSession.id.in_(doomed)).returning(RefreshSession.id)
+        )
+        return len(rows.all())
 
 
 def _statement_time() -> ColumnElement[datetime]:

@@ -114,13 +114,16 @@ async def purge_expired_events(
     """Delete events past retention, in short transactions (a deleting transaction holds
     the feed back while it runs, like any writer); how many went. An event not yet
     dispatched to every active webhook endpoint stays until it is: webhooks lose nothing,
-    even after days with no process delivering."""
+    even after days with no process delivering. One process purges at a time: another
+    that finds the purge running leaves it the work and returns."""
     cutoff = datetime.now(UTC) - timedelta(days=retention_days)
     total = 0
     while True:
         async with session_factory() as session, session.begin():
-            undispatched = await WebhookRepository(session).oldest_position()
             events = EventRepository(session)
+            if not await events.try_lock_purge():
+                return total
+            undispatched = await WebhookRepository(session).oldest_position()
             purged = await events.purge_older_than(
                 cutoff, batch=PURGE_BATCH, keep_after=undispatched
             )

@@ -23,6 +23,8 @@ from src.core.metrics import IDEMPOTENT_REPLAYS
 from src.repositories.idempotency import IdempotencyRepository
 
 RETENTION = timedelta(hours=24)
+# Expired records deleted per purge transaction.
+PURGE_BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -90,12 +92,23 @@ class IdempotencyGuard:
             "location": location,
         }
 
-    async def purge(self) -> int:
-        """Delete records past the retention window; how many went."""
-        return await self.repository.purge_older_than(datetime.now(UTC) - self.retention)
+    async def purge(self, *, batch: int = PURGE_BATCH) -> int:
+        """Delete up to `batch` records past the retention window; how many went."""
+        return await self.repository.purge_older_than(
+            datetime.now(UTC) - self.retention, batch=batch
+        )
 
 
-async def purge_expired(session_factory: async_sessionmaker[AsyncSession]) -> int:
-    """One purge pass in its own transaction (run periodically by the app)."""
-    async with session_factory() as session, session.begin():
-        return await IdempotencyGuard(IdempotencyRepository(session)).purge()
+async def purge_expired(
+    session_factory: async_sessionmaker[AsyncSession], *, batch: int = PURGE_BATCH
+) -> int:
+    """Delete expired records `batch` at a time, each batch its own short transaction,
+    until a batch comes back short; how many went. Other processes purging at once skip
+    the rows this one holds, so none is deleted twice and none waits."""
+    total = 0
+    while True:
+        async with session_factory() as session, session.begin():
+            purged = await IdempotencyGuard(IdempotencyRepository(session)).purge(batch=batch)
+        total += purged
+        if purged < batch:
+            return total

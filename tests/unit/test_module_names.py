@@ -12,7 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-LAYERS = ("api", "cli", "config", "core", "models", "repositories", "schemas", "services")
+LAYERS = ("api", "cli", "config", "core", "jobs", "models", "repositories", "schemas", "services")
 
 
 def _names(layer: Path) -> dict[str, list[str]]:

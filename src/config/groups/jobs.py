@@ -9,6 +9,14 @@ from pydantic import BaseModel, Field
 
 
 class JobSettings(BaseModel):
+    # `stockroom serve` also runs the background jobs so one command is a whole service;
+    # false leaves them to `stockroom worker` processes, so API processes scale apart from
+    # the jobs. The gauges are measured where /metrics is served either way.
+    background_jobs: bool = Field(
+        default=True,
+        description="`serve` also runs the background jobs (purges, reservation sweeper, "
+        "webhook delivery); `false` where `stockroom worker` processes run them",
+    )
     # Idempotency records are kept 24 h; this is how often expired ones are deleted.
     idempotency_purge_interval_seconds: float = Field(
         default=600, gt=0, description="how often expired idempotency records are deleted"

@@ -44,6 +44,10 @@ from src.repositories.event.position import (
     visible,
 )
 
+# The advisory lock one event purge holds per batch: the two-key form, whose key space never
+# overlaps the one-key locks of idempotency keys.
+_PURGE_LOCK = (0x4556_4E54, 1)  # "EVNT"
+
 # The values of one events row: type, data, movement_id.
 EventRow = dict[str, Any]
 
@@ -221,6 +225,13 @@ class EventRepository(Repository[Event]):
         )
         return bool(found)
 
+    async def try_lock_purge(self) -> bool:
+        """Take the event purge's transaction-wide advisory lock, without waiting: False
+        while another process purges (it drains what is due; the watermark row it moves
+        would otherwise make this one wait)."""
+        locked = await self.session.scalar(select(func.pg_try_advisory_xact_lock(*_PURGE_LOCK)))
+        return bool(locked)
+
     async def purge_older_than(
         self, cutoff: datetime, *, batch: int = 10_000, keep_after: Position | None = None
     ) -> int:
@@ -235,6 +246,7 @@ class EventRepository(Repository[Event]):
             .where(*conditions)
             .order_by(Event.occurred_at)
             .limit(batch)
+            .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
         deleted = (

@@ -346,7 +346,8 @@ class WebhookDeliveryRepository(Repository[WebhookDelivery]):
         return int(row[0]), float(row[1])
 
     async def purge_finished_before(self, cutoff: datetime, *, batch: int) -> int:
-        """Delete up to `batch` delivered or failed deliveries last changed before `cutoff`."""
+        """Delete up to `batch` delivered or failed deliveries last changed before `cutoff`;
+        rows another transaction holds (another purger's batch) are skipped, not waited for."""
         doomed = (
             select(WebhookDelivery.id)
             .where(
@@ -354,6 +355,7 @@ class WebhookDeliveryRepository(Repository[WebhookDelivery]):
                 WebhookDelivery.updated_at < cutoff,
             )
             .limit(batch)
+            .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
         rows = await self.session.execute(
