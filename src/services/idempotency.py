@@ -21,10 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from src.core.exceptions import IdempotencyKeyInFlight, IdempotencyKeyReused
 from src.core.metrics import IDEMPOTENT_REPLAYS
 from src.repositories.idempotency import IdempotencyRepository
+from src.services.housekeeping import PURGE_BATCH, purge_in_batches
 
 RETENTION = timedelta(hours=24)
-# Expired records deleted per purge transaction.
-PURGE_BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -102,13 +101,9 @@ class IdempotencyGuard:
 async def purge_expired(
     session_factory: async_sessionmaker[AsyncSession], *, batch: int = PURGE_BATCH
 ) -> int:
-    """Delete expired records `batch` at a time, each batch its own short transaction,
-    until a batch comes back short; how many went. Other processes purging at once skip
-    the rows this one holds, so none is deleted twice and none waits."""
-    total = 0
-    while True:
-        async with session_factory() as session, session.begin():
-            purged = await IdempotencyGuard(IdempotencyRepository(session)).purge(batch=batch)
-        total += purged
-        if purged < batch:
-            return total
+    """Delete expired records, `batch` per transaction; how many went."""
+    return await purge_in_batches(
+        session_factory,
+        lambda session, size: IdempotencyGuard(IdempotencyRepository(session)).purge(batch=size),
+        batch,
+    )

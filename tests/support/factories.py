@@ -14,6 +14,7 @@ import httpx
 import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from src.core.tokens import key_id
@@ -199,3 +200,17 @@ async def refresh_grant(client: httpx.AsyncClient, refresh_token: str) -> httpx.
     return await client.post(
         TOKEN_URL, data={"grant_type": "refresh_token", "refresh_token": refresh_token}
     )
+
+
+async def add_expired_sessions(connection: AsyncConnection, user: User, count: int) -> None:
+    """`count` refresh sessions of `user` that expired an hour ago, token hashes `hash-1`..,
+    committed: for the purges to find."""
+    await connection.execute(
+        text(
+            "INSERT INTO refresh_sessions (id, user_id, family_id, token_hash, expires_at)"
+            " SELECT gen_random_uuid(), CAST(:user AS uuid), gen_random_uuid(),"
+            " 'hash-' || n, now() - interval '1 hour' FROM generate_series(1, :count) AS n"
+        ),
+        {"user": str(user.id), "count": count},
+    )
+    await connection.commit()

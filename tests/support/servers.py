@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,15 +120,22 @@ def serve_process(
             time.sleep(0.2)
         yield server
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                code = process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-                raise
-            assert code == 0, f"exit status {code}:\n{server.output()}"
+        stop_process(process, server.output)
+
+
+def stop_process(process: subprocess.Popen[bytes], output: Callable[[], str]) -> None:
+    """SIGTERM, then the clean exit (status 0) a server or worker owes it within a minute;
+    killed, and the test failed, when it hangs."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        code = process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
+    assert code == 0, f"exit status {code}:\n{output()}"
 
 
 @contextlib.asynccontextmanager

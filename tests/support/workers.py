@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.servers import PROJECT_ROOT
+from tests.support.servers import PROJECT_ROOT, stop_process
 
 
 @dataclass
@@ -72,14 +71,7 @@ def worker_process(
         yield worker
     finally:
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                code = process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-                raise
-            assert code == 0, f"exit status {code}:\n{worker.output()}"
+            stop_process(process, worker.output)
             assert "worker_stopped" in worker.output(), worker.output()
 
 

@@ -17,7 +17,7 @@ from src.core.database import build_session_factory
 from src.services.feed import purge_expired_events
 from src.services.idempotency import purge_expired
 from src.services.refresh_session import purge_expired_sessions
-from tests.support.factories import create_user
+from tests.support.factories import add_expired_sessions, create_user
 
 AT_ONCE = 5  # seconds: far more than a pass takes, far less than a lock wait would
 
@@ -73,16 +73,7 @@ async def test_the_idempotency_purge_skips_held_rows(own_database_url: str) -> N
 async def test_the_session_purge_skips_held_rows(own_database_url: str) -> None:
     async with database(own_database_url) as (engine, factory):
         async with engine.connect() as connection:
-            user = await create_user(connection)
-            await connection.execute(
-                text(
-                    "INSERT INTO refresh_sessions (id, user_id, family_id, token_hash, expires_at)"
-                    " SELECT gen_random_uuid(), CAST(:user AS uuid), gen_random_uuid(),"
-                    " 'hash-' || n, now() - interval '1 hour' FROM generate_series(1, 5) AS n"
-                ),
-                {"user": str(user.id)},
-            )
-            await connection.commit()
+            await add_expired_sessions(connection, await create_user(connection), 5)
         held = "SELECT 1 FROM refresh_sessions WHERE token_hash = 'hash-3' FOR UPDATE"
         async with holding(engine, held):
             assert await asyncio.wait_for(purge_expired_sessions(factory, batch=2), AT_ONCE) == 4

@@ -18,7 +18,7 @@ from src.cli import app
 from src.cli.worker import _work
 from src.main import create_app
 from tests.support.databases import TestServer
-from tests.support.factories import create_user
+from tests.support.factories import add_expired_sessions, create_user
 from tests.support.settings import TEST_SECRET_KEY, make_settings
 
 runner = CliRunner()
@@ -123,16 +123,7 @@ async def test_the_worker_runs_every_job_at_once_until_sigterm(
     starts: the session purge, due hourly, has deleted the expired session long before."""
     engine = create_async_engine(own_database_url)
     async with engine.connect() as connection:
-        user = await create_user(connection)
-        await connection.execute(
-            text(
-                "INSERT INTO refresh_sessions (id, user_id, family_id, token_hash, expires_at)"
-                " VALUES (gen_random_uuid(), :user, gen_random_uuid(), 'expired',"
-                " now() - interval '1 hour')"
-            ),
-            {"user": user.id},
-        )
-        await connection.commit()
+        await add_expired_sessions(connection, await create_user(connection), 1)
     await engine.dispose()
     settings = make_settings(own_database_url, tmp_path, webhook_concurrency=1)
     assert settings.jobs.refresh_session_purge_interval_seconds == 3600

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from src.models.user import Role, User
 from tests.support.factories import create_user, login_headers
+from tests.support.polling import until
 from tests.support.servers import served
 from tests.support.settings import TEST_SECRET_KEY
 from tests.support.stock import level, new_location, new_product, receive, reserve
@@ -116,14 +116,6 @@ async def expired_rows(url: str) -> tuple[int, int]:
         ),
         await scalar(url, "SELECT count(*) FROM refresh_sessions WHERE expires_at < now()"),
     )
-
-
-async def until(check: Callable[[], Awaitable[bool]], seconds: float) -> None:
-    async with asyncio.timeout(seconds):
-        while True:
-            if await check():
-                return
-            await asyncio.sleep(0.1)
 
 
 def logged(workers: list[WorkerProcess], event: str) -> list[dict[str, Any]]:

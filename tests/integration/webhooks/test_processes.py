@@ -18,7 +18,6 @@ import asyncio
 import signal
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from src.models.user import Role, User
 from tests.support.factories import committed_users, login_headers
+from tests.support.polling import until
 from tests.support.servers import ServerProcess, served
 from tests.support.settings import TEST_SECRET_KEY
 from tests.support.stock import new_location, new_product, post_movement
@@ -137,14 +137,6 @@ async def leased(database_url: str) -> int:
         )
     await engine.dispose()
     return int(count or 0)
-
-
-async def until(check: Callable[[], Awaitable[bool]], seconds: float) -> None:
-    async with asyncio.timeout(seconds):
-        while True:
-            if await check():
-                return
-            await asyncio.sleep(0.1)
 
 
 def attempts_logged(server: ServerProcess) -> int:
