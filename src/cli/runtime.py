@@ -162,48 +162,59 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop
 
 
-def run_server(*, host: str, port: int, workers: int, reload: bool, migrate: bool) -> None:
-    check_port_free(host, port)
-    # uvicorn handles SIGINT/SIGTERM while serving and re-raises them once it has shut down
-    # gracefully; turning them into an exception lets the embedded server stop afterwards.
+@contextlib.contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """SIGTERM and SIGINT end the block quietly, unwinding through what it entered (an
+    embedded cluster it started stops); the previous handlers come back after."""
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    settings = _settings()
     try:
-        with contextlib.ExitStack() as stack, database_session(join_running=False) as url:
-            if migrate:
-                run_migrations(url)
-            else:
-                check_database(url)
-            check_feed(url)
-            # Workers are separate processes that build their settings from the environment.
-            os.environ["DATABASE_URL"] = url
-            if workers > 1 and not reload:
-                stack.enter_context(_multiprocess_metrics())
-            uvicorn.run(
-                "src.main:create_app",
-                factory=True,
-                host=host,
-                port=port,
-                workers=workers if not reload else None,
-                reload=reload,
-                log_config=None,
-                access_log=False,
-                # X-Forwarded-For is believed only from the configured proxies.
-                proxy_headers=bool(settings.http.forwarded_allow_ips),
-                forwarded_allow_ips=settings.http.forwarded_allow_ips or None,
-                server_header=False,
-                timeout_graceful_shutdown=30,
-                # httptools with a header size limit and deadlines for receiving each
-                # request (src/core/http_protocol.py).
-                http=http_protocol.PROTOCOL,
-                # No WebSocket routes: an Upgrade request is served as plain HTTP.
-                ws="none",
-            )
+        yield
     except _Stop:
         pass
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def run_server(*, host: str, port: int, workers: int, reload: bool, migrate: bool) -> None:
+    check_port_free(host, port)
+    # uvicorn handles SIGINT/SIGTERM while serving and re-raises them once it has shut down
+    # gracefully; turning them into an exception lets the embedded server stop afterwards.
+    settings = _settings()
+    with (
+        stopped_by_signals(),
+        contextlib.ExitStack() as stack,
+        database_session(join_running=False) as url,
+    ):
+        if migrate:
+            run_migrations(url)
+        else:
+            check_database(url)
+        check_feed(url)
+        # Workers are separate processes that build their settings from the environment.
+        os.environ["DATABASE_URL"] = url
+        if workers > 1 and not reload:
+            stack.enter_context(_multiprocess_metrics())
+        uvicorn.run(
+            "src.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers if not reload else None,
+            reload=reload,
+            log_config=None,
+            access_log=False,
+            # X-Forwarded-For is believed only from the configured proxies.
+            proxy_headers=bool(settings.http.forwarded_allow_ips),
+            forwarded_allow_ips=settings.http.forwarded_allow_ips or None,
+            server_header=False,
+            timeout_graceful_shutdown=30,
+            # httptools with a header size limit and deadlines for receiving each
+            # request (src/core/http_protocol.py).
+            http=http_protocol.PROTOCOL,
+            # No WebSocket routes: an Upgrade request is served as plain HTTP.
+            ws="none",
+        )
 
 
 def ensure_admin(*, email: str, password: str, full_name: str) -> tuple[str, bool]:

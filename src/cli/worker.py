@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from types import FrameType
 
-from sqlalchemy import text
-from sqlalchemy.exc import ProgrammingError
-
-from src.cli.runtime import CliError, check_database, check_feed, database_session
+from src.cli.runtime import (
+    CliError,
+    check_database,
+    check_feed,
+    database_session,
+    stopped_by_signals,
+)
 from src.config import Settings, SettingsError, load_settings
 from src.config.groups.database import normalize_database_url
 from src.core import migrations
@@ -27,37 +29,22 @@ from src.jobs import JobRunner, background_jobs
 log = get_logger(__name__)
 
 
-class _Stop(Exception):
-    pass
-
-
-def _raise_stop(signum: int, frame: FrameType | None) -> None:
-    raise _Stop
-
-
 def run_worker() -> None:
     # Until the jobs run, a signal unwinds through `database_session`, which stops an
     # embedded cluster this process started.
-    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        with database_session() as url:
-            try:
-                settings = load_settings()
-            except SettingsError as exc:
-                raise CliError(str(exc)) from None
-            check_database(url, settings.database.db_connect_timeout)
-            check_feed(url)
-            database = settings.database.model_copy(
-                update={"database_url": normalize_database_url(url)}
-            )
-            settings = settings.model_copy(update={"database": database})
-            configure_lookups(threads=settings.webhooks.webhook_dns_threads)
-            asyncio.run(_work(settings))
-    except _Stop:  # a signal before the jobs started: nothing to wind down
-        pass
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with stopped_by_signals(), database_session() as url:
+        try:
+            settings = load_settings()
+        except SettingsError as exc:
+            raise CliError(str(exc)) from None
+        check_database(url, settings.database.db_connect_timeout)
+        check_feed(url)
+        database = settings.database.model_copy(
+            update={"database_url": normalize_database_url(url)}
+        )
+        settings = settings.model_copy(update={"database": database})
+        configure_lookups(threads=settings.webhooks.webhook_dns_threads)
+        asyncio.run(_work(settings))
 
 
 async def _work(settings: Settings) -> None:
@@ -92,11 +79,7 @@ async def _work(settings: Settings) -> None:
 
 async def _require_current_schema(db: Database) -> None:
     async with db.engine.connect() as connection:
-        try:
-            rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
-            current = {row[0] for row in rows}
-        except ProgrammingError:  # no alembic_version table: never migrated
-            current = set()
+        current = await connection.run_sync(migrations.current_heads)
     if current != migrations.heads():
         # Older: migrate. Newer (a later version migrated it): run that version's workers.
         raise CliError(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
@@ -28,3 +31,16 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 def heads() -> set[str]:
     """The latest revisions the code knows: a schema at them is current."""
     return set(ScriptDirectory.from_config(alembic_config("")).get_heads())
+
+
+def current_heads(connection: Connection) -> set[str]:
+    """The revisions the database is at (none where it was never migrated); a schema is
+    current when they equal `heads()`. Sync: call it through `AsyncConnection.run_sync`."""
+    # Alembic announces its context at INFO; a check that reads a version has nothing to say.
+    announcer = logging.getLogger("alembic.runtime.migration")
+    level = announcer.level
+    announcer.setLevel(logging.WARNING)
+    try:
+        return set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        announcer.setLevel(level)
