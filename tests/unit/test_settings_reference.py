@@ -49,6 +49,9 @@ def test_the_command_prints_both() -> None:
     neither = runner.invoke(app, ["settings"])
     assert neither.exit_code == 1
     assert "give one of --markdown or --env" in neither.output
+    both = runner.invoke(app, ["settings", "--markdown", "--env"])
+    assert both.exit_code == 1
+    assert "give one of --markdown or --env" in both.output
 
 
 # One variable of each group, with a value other than its default, as a deployment sets it.
