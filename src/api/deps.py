@@ -1,7 +1,8 @@
 """Dependencies for routers: the services they call and who the caller is.
 
-Role guards read like the contract: `RequireClerk`, `RequireManager`, `RequireAdmin`; each
-role includes the ones below it (admin > manager > clerk > viewer).
+Every route declares the one scope it needs, `Require(Scope.…)`, and gets the caller as a
+`Principal` (a user or an API client). A person's role implies scopes (src.core.scopes), so
+the same check serves people and systems.
 """
 
 from __future__ import annotations
@@ -9,18 +10,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from asgi_correlation_id import correlation_id
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Query, Request, Security
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.api.v1.prefix import API_V1
 from src.config import Settings
 from src.core.cursors import CursorCodec
-from src.core.exceptions import Forbidden, Unauthorized
+from src.core.exceptions import Forbidden, InsufficientScope, Unauthorized
 from src.core.ratelimit import Limit
+from src.core.scopes import CLIENT_SCOPES, ROLE_SCOPES, Scope
 from src.core.secretbox import SecretBox
 from src.dependencies import (
     BrokerDep,
@@ -32,6 +34,7 @@ from src.dependencies import (
     SettingsDep,
     UnitOfWorkDep,
 )
+from src.models.principal import Principal
 from src.models.user import ActiveUser, Role
 from src.schemas.base import explained
 from src.services.auth import AuthPolicy, AuthService, Grant
@@ -212,33 +215,85 @@ async def _authenticate(request: Request, token: str | None, work: UnitOfWork) -
         )
     if not token:
         raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'")
-    return await _auth_service(request, work.session).authenticate(token)
+    grant = await _auth_service(request, work.session).authenticate(token)
+    work.actor = grant.principal.actor  # the author of whatever this request writes
+    return grant
 
 
-async def get_current_grant(request: Request, token: BearerToken, work: UnitOfWorkDep) -> Grant:
-    return await _authenticate(request, token, work)
+def authorize(principal: Principal, scope: Scope) -> Principal:
+    """The one check for people and systems. A person whose role lacks the scope gets the
+    `forbidden` problem v1 always gave; a client (or a narrowed token) gets
+    `insufficient-scope`, naming the scope (RFC 6750 §3.1)."""
+    if scope in principal.scopes:
+        return principal
+    if principal.client is None:
+        raise Forbidden(_ROLE_NEEDED[scope])
+    if scope not in CLIENT_SCOPES:
+        raise InsufficientScope(
+            scope, "Users and API clients are managed by people only, never by an API client"
+        )
+    raise InsufficientScope(scope)
 
 
-CurrentGrant = Annotated[Grant, Depends(get_current_grant)]
+def _role_needed(scope: Scope) -> str:
+    role = next(r for r in Role if scope in ROLE_SCOPES[r.value])
+    return f"This action needs the {role.value} role or higher"
 
 
-async def get_current_user(request: Request, token: BearerToken, work: UnitOfWorkDep) -> ActiveUser:
-    return (await _authenticate(request, token, work)).user
+_ROLE_NEEDED = {scope: _role_needed(scope) for scope in Scope}
 
 
-CurrentUser = Annotated[ActiveUser, Depends(get_current_user)]
+def _guard(scope: Scope) -> Callable[[Request, str | None, UnitOfWork], Awaitable[Principal]]:
+    async def guard(request: Request, token: BearerToken, work: UnitOfWorkDep) -> Principal:
+        grant = await _authenticate(request, token, work)
+        return authorize(grant.principal, scope)
 
-
-def require_role(role: Role) -> Callable[[Request, str | None, UnitOfWork], Awaitable[ActiveUser]]:
-    async def guard(request: Request, token: BearerToken, work: UnitOfWorkDep) -> ActiveUser:
-        user = (await _authenticate(request, token, work)).user
-        if not user.role.includes(role):
-            raise Forbidden(f"This action needs the {role.value} role or higher")
-        return user
-
+    guard.__name__ = f"require_{scope.value.replace(':', '_')}"
     return guard
 
 
-RequireClerk = Annotated[ActiveUser, Depends(require_role(Role.CLERK))]
-RequireManager = Annotated[ActiveUser, Depends(require_role(Role.MANAGER))]
-RequireAdmin = Annotated[ActiveUser, Depends(require_role(Role.ADMIN))]
+# One guard per scope, built once: FastAPI resolves a dependency once per request by callable.
+_GUARDS = {scope: _guard(scope) for scope in Scope}
+
+
+def Require(scope: Scope) -> Any:
+    """A route's one declaration of what it needs: `caller: Annotated[Principal,
+    Require(Scope.STOCK_WRITE)]`. As a `Security` dependency, its scope lands in the
+    operation's OpenAPI security requirement, where generated clients and /docs show it."""
+    return Security(_GUARDS[scope], scopes=[scope.value])
+
+
+# The route declarations, one per scope (src.core.scopes says which roles hold each).
+CanReadCatalog = Annotated[Principal, Require(Scope.CATALOG_READ)]
+CanWriteCatalog = Annotated[Principal, Require(Scope.CATALOG_WRITE)]
+CanReadStock = Annotated[Principal, Require(Scope.STOCK_READ)]
+CanWriteStock = Annotated[Principal, Require(Scope.STOCK_WRITE)]
+CanReserve = Annotated[Principal, Require(Scope.RESERVATIONS_WRITE)]
+CanShip = Annotated[Principal, Require(Scope.SHIPMENTS_WRITE)]
+CanReadEvents = Annotated[Principal, Require(Scope.EVENTS_READ)]
+CanImport = Annotated[Principal, Require(Scope.IMPORTS_WRITE)]
+CanManageWebhooks = Annotated[Principal, Require(Scope.WEBHOOKS_MANAGE)]
+CanReadAudit = Annotated[Principal, Require(Scope.AUDIT_READ)]
+CanManageUsers = Annotated[Principal, Require(Scope.USERS_MANAGE)]
+CanManageClients = Annotated[Principal, Require(Scope.CLIENTS_MANAGE)]
+
+
+async def get_events_grant(request: Request, token: BearerToken, work: UnitOfWorkDep) -> Grant:
+    grant = await _authenticate(request, token, work)
+    authorize(grant.principal, Scope.EVENTS_READ)
+    return grant
+
+
+# The caller and its credential, to mint a stream ticket (which opens event streams only).
+EventsGrant = Annotated[Grant, Security(get_events_grant, scopes=[Scope.EVENTS_READ.value])]
+
+
+async def get_current_user(request: Request, token: BearerToken, work: UnitOfWorkDep) -> ActiveUser:
+    principal = authorize((await _authenticate(request, token, work)).principal, Scope.ACCOUNTS)
+    if principal.user is None:  # cannot happen: ACCOUNTS is a people-only scope
+        raise InsufficientScope(Scope.ACCOUNTS)
+    return principal.user
+
+
+# The person calling, for their own account (/users/me): an API client gets 403.
+CurrentUser = Annotated[ActiveUser, Security(get_current_user, scopes=[Scope.ACCOUNTS.value])]

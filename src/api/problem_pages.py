@@ -21,6 +21,7 @@ from src.core.exceptions import (
     Forbidden,
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
+    InsufficientScope,
     InsufficientStock,
     InternalError,
     MalformedRequest,
@@ -76,6 +77,14 @@ _TEXTS: dict[type[DomainError], tuple[str, str]] = {
         "You are logged in, but your role does not allow this action, or registration is closed.",
         "Do not retry: ask an administrator for the role the detail names, or do not offer "
         "the action to this user.",
+    ),
+    InsufficientScope: (
+        "The access token is valid, but it does not hold the scope this action needs: an API "
+        "client's token, or one asked with a narrower `scope`. `required_scope` names it, as "
+        'does `WWW-Authenticate: Bearer error="insufficient_scope"`. Users and API clients '
+        "are managed by people only: no client token is ever allowed there.",
+        "Do not retry with this token: give the API client the scope (an admin, "
+        "`PATCH /api/v1/clients/{id}`), then request a new token that asks for it.",
     ),
     NotFound: (
         "Nothing is at this path, or the product, location, movement, user or problem type "

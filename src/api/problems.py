@@ -30,6 +30,7 @@ from src.core.db_errors import (
 from src.core.exceptions import (
     PROBLEM_FOR_STATUS,
     DomainError,
+    InsufficientScope,
     OAuthError,
     Unauthorized,
 )
@@ -92,6 +93,8 @@ async def domain_error_handler(request: Request, error: Exception) -> JSONRespon
         headers["WWW-Authenticate"] = (
             'Bearer error="invalid_token"' if exc.invalid_token else "Bearer"
         )
+    elif isinstance(exc, InsufficientScope):  # RFC 6750 §3.1
+        headers["WWW-Authenticate"] = f'Bearer error="insufficient_scope", scope="{exc.scope}"'
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
     return problem_response(

@@ -4,7 +4,8 @@ Browsers' EventSource cannot send headers, so a stream accepts `Authorization: B
 stream ticket (`?ticket=`, from POST /auth/stream-tickets). `StreamCaller` is the caller and
 its lifetime; `event_source` finishes the response cleanly (the client reconnects, with a
 fresh credential) at shutdown, when the access token behind the stream expires, or when a
-re-check finds the user deactivated, the password changed or the session ended.
+re-check finds the user deactivated, the password changed or the session ended (for an API
+client: the client revoked or deactivated, or a scope of the token taken from it).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import anyio
 from fastapi import Depends, Query
 from sse_starlette import EventSourceResponse
 
-from src.api.deps import AuthServiceDep, oauth2_scheme
+from src.api.deps import AuthServiceDep, authorize, oauth2_scheme
 from src.config import Settings
 from src.core.exceptions import Unauthorized
+from src.core.scopes import Scope
 from src.dependencies import DatabaseDep, SettingsDep
-from src.models.user import ActiveUser
+from src.models.principal import Principal
 from src.services.auth import Grant
 from src.services.stream_access import StreamAccessService
 
@@ -41,8 +43,8 @@ class StreamAccess:
     service: StreamAccessService
 
     @property
-    def user(self) -> ActiveUser:
-        return self.grant.user
+    def principal(self) -> Principal:
+        return self.grant.principal
 
     async def ended(self) -> str:
         """Return (naming why) once the stream must end."""
@@ -65,6 +67,7 @@ async def stream_access(
             "Authentication required: send 'Authorization: Bearer <token>' "
             "or ?ticket=<stream ticket>"
         )
+    authorize(grant.principal, Scope.EVENTS_READ)
     # The caller is known: the request's connection goes back to the pool before the stream
     # opens, or a burst of streams would each hold one while waiting for another (a pool
     # deadlock until DB_POOL_TIMEOUT, then 503s).

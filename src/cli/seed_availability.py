@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from src.core.database import build_session_factory
 from src.core.exceptions import DomainError
+from src.models.principal import Principal
 from src.models.stock import StockLevel
 from src.models.user import ActiveUser, Role
 from src.schemas.reservation import ReservationCreate
@@ -51,7 +52,9 @@ async def seed_availability(
     try:
         factory = build_session_factory(engine)
         now = datetime.now(UTC)
-        actor = ActiveUser(actor_id, "", "Demo Seed", Role.CLERK, True, None, now, now)
+        actor = Principal.of_user(
+            ActiveUser(actor_id, "", "Demo Seed", Role.CLERK, True, None, now, now)
+        )
         made_reservations = 0
         for index in range(reservations):
             level = await _pick(factory, location_ids, rng, at_least=1)
@@ -79,7 +82,7 @@ async def seed_availability(
 async def _ship(
     factory: async_sessionmaker[AsyncSession],
     location_ids: Sequence[uuid.UUID],
-    actor: ActiveUser,
+    actor: Principal,
     tag: str,
     index: int,
     rng: random.Random,

@@ -67,6 +67,21 @@ class Forbidden(DomainError):
     title = "Forbidden"
 
 
+class InsufficientScope(Forbidden):
+    """A token without the scope a route needs (an API client's, or one narrowed by `scope`).
+    A person whose role lacks it gets plain `Forbidden`, as before scopes existed."""
+
+    slug = "insufficient-scope"
+    title = "Insufficient scope"
+
+    def __init__(self, scope: str, detail: str | None = None) -> None:
+        super().__init__(
+            detail or f"This action needs the {scope} scope, which the token does not hold",
+            required_scope=scope,
+        )
+        self.scope = scope
+
+
 class NotFound(DomainError):
     status = 404
     slug = "not-found"

@@ -8,7 +8,8 @@ from the token it replaces (an HMAC), so a replay within the grace window can be
 with the same successor without storing it. Only SHA-256 hashes of refresh tokens are stored.
 
 Stream tickets (`?ticket=` for browsers' EventSource, which cannot send headers) are JWTs too,
-with their own audience and type, so neither kind is ever accepted as the other. A ticket
+with their own audience and type, so neither kind is ever accepted as the other. An API
+client's access token is an access token with `kind` "client" and the `scope` it grants. A ticket
 carries its access token's session, issue time and expiry: it is no stronger than the token
 that minted it, and a stream it opens ends when that token would have.
 
@@ -38,6 +39,8 @@ ALGORITHM = "HS256"
 ACCESS = "access"
 STREAM_TICKET = "stream_ticket"
 DEVICE = "device"
+# The `kind` claim of an API client's access token (a person's has none).
+CLIENT = "client"
 _REQUIRED = ["sub", "exp", "iat", "nbf", "jti", "iss", "aud", "type", "sid"]
 _TICKET_REQUIRED = [*_REQUIRED, "auth_time", "access_exp"]
 _DEVICE_REQUIRED = ["sub", "exp", "iat", "jti", "iss", "aud", "type", "cred"]
@@ -64,6 +67,11 @@ class AccessClaims:
     token_id: str
     issued_at: datetime
     expires_at: datetime
+    # An API client's token: `subject` is the client's id and `session` repeats it; `scopes`
+    # are those the token was issued with, and `rate_limit` the client's then.
+    client: bool = False
+    scopes: frozenset[str] = frozenset()
+    rate_limit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,9 @@ class TicketClaims:
     access_issued_at: datetime
     access_expires_at: datetime
     expires_at: datetime
+    # Minted by an API client's token: its scopes, as that token granted them.
+    client: bool = False
+    scopes: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -141,6 +152,36 @@ class TokenCodec:
             claims, self._signing_key, algorithm=ALGORITHM, headers={"kid": self._signing_kid}
         )
 
+    def issue_client_access(
+        self,
+        client: uuid.UUID,
+        *,
+        scopes: str,
+        rate_limit: str | None,
+        now: datetime | None = None,
+    ) -> str:
+        """An access token for an API client (client credentials grant): `scope` holds the
+        space-separated scopes it grants, `rl` the client's own rate limit (null: the
+        default for clients), so the rate limiter needs no database read."""
+        now = now or datetime.now(UTC)
+        claims = {
+            "sub": str(client),
+            "sid": str(client),
+            "iat": now.timestamp(),
+            "nbf": now,
+            "exp": now + timedelta(seconds=self.ttl_seconds),
+            "jti": uuid.uuid4().hex,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "type": ACCESS,
+            "kind": CLIENT,
+            "scope": scopes,
+            "rl": rate_limit,
+        }
+        return jwt.encode(
+            claims, self._signing_key, algorithm=ALGORITHM, headers={"kid": self._signing_kid}
+        )
+
     def decode_access(self, token: str) -> AccessClaims:
         """The claims of a valid access token; InvalidToken otherwise.
 
@@ -160,12 +201,17 @@ class TokenCodec:
     def _verify_access(self, token: str) -> AccessClaims:
         claims = self._verify(token, self.audience, ACCESS, _REQUIRED)
         try:
+            client = claims.get("kind") == CLIENT
+            rate_limit = claims.get("rl") if client else None
             return AccessClaims(
                 subject=uuid.UUID(str(claims["sub"])),
                 session=uuid.UUID(str(claims["sid"])),
                 token_id=str(claims["jti"]),
                 issued_at=datetime.fromtimestamp(claims["iat"], UTC),
                 expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+                client=client,
+                scopes=frozenset(str(claims["scope"]).split()) if client else frozenset(),
+                rate_limit=str(rate_limit) if rate_limit is not None else None,
             )
         except (ValueError, TypeError, OverflowError) as exc:
             raise InvalidToken(type(exc).__name__) from None
@@ -178,6 +224,7 @@ class TokenCodec:
         access_issued_at: datetime,
         access_expires_at: datetime,
         ttl_seconds: int,
+        scopes: str | None = None,
         now: datetime | None = None,
     ) -> tuple[str, datetime]:
         """A ticket for the access token's user and session, and its expiry: `ttl_seconds`
@@ -197,6 +244,8 @@ class TokenCodec:
             "auth_time": access_issued_at.timestamp(),
             "access_exp": access_expires_at.timestamp(),
         }
+        if scopes is not None:  # an API client's (`subject` is the client's id)
+            claims |= {"kind": CLIENT, "scope": scopes}
         ticket = jwt.encode(
             claims, self._signing_key, algorithm=ALGORITHM, headers={"kid": self._signing_kid}
         )
@@ -216,6 +265,8 @@ class TokenCodec:
                 access_issued_at=datetime.fromtimestamp(float(claims["auth_time"]), UTC),
                 access_expires_at=datetime.fromtimestamp(float(claims["access_exp"]), UTC),
                 expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+                client=claims.get("kind") == CLIENT,
+                scopes=frozenset(str(claims.get("scope", "")).split()),
             )
         except (ValueError, TypeError, OverflowError) as exc:
             raise InvalidToken(type(exc).__name__) from None

@@ -1,5 +1,6 @@
 """ORM models. Import every model here so `Base.metadata` is complete for Alembic."""
 
+from src.models.api_client import ApiClient
 from src.models.base import Base
 from src.models.catalog import Location, Product
 from src.models.event import Event, EventWatermark
@@ -22,6 +23,7 @@ from src.models.webhook import (
 
 __all__ = [
     "AdjustmentReason",
+    "ApiClient",
     "Base",
     "DeliveryStatus",
     "Event",

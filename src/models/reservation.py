@@ -69,4 +69,4 @@ class Reservation(UUIDPrimaryKey, Timestamps, Base):
     )
     expires_at: Mapped[datetime]
     reference: Mapped[str | None] = mapped_column(String(200), default=None)
-    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

@@ -46,7 +46,7 @@ class Shipment(UUIDPrimaryKey, Timestamps, Base):
     )
     reference: Mapped[str | None] = mapped_column(String(200), default=None)
     version: Mapped[int] = mapped_column(default=1, server_default="1")
-    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
 
     lines: Mapped[list[ShipmentLine]] = relationship(order_by="ShipmentLine.position", lazy="raise")
 

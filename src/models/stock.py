@@ -152,7 +152,7 @@ class Movement(UUIDPrimaryKey, Base):
     )
     # The shipment a movement sent, received, wrote off or returned.
     shipment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("shipments.id"), default=None)
-    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     request_id: Mapped[str | None] = mapped_column(String(128), default=None)
     # clock_timestamp(), not now(): the moment of the insert (the last step before commit),
     # so ledger order follows commit order closely enough for Last-Event-ID resumption.
@@ -165,9 +165,9 @@ class IdempotencyRecord(Base):
     __tablename__ = "idempotency_records"
     __table_args__ = (Index("ix_idempotency_records_created_at", "created_at"),)
 
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
+    # The caller's id: a user's or an API client's (random UUIDs never collide), so no
+    # foreign key to either table.
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     response_status: Mapped[int] = mapped_column(Integer)

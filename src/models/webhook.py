@@ -64,7 +64,7 @@ class WebhookEndpoint(UUIDPrimaryKey, Timestamps, Base):
     # When the current run of failures began (none since the last success: null); five
     # days of it disables the endpoint.
     failing_since: Mapped[datetime | None] = mapped_column(default=None)
-    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
 
 
 class WebhookDelivery(UUIDPrimaryKey, Timestamps, Base):

@@ -44,6 +44,6 @@ class ReservationRead(Schema):
     status: ReservationStatus
     expires_at: datetime
     reference: str | None
-    created_by: uuid.UUID
+    created_by: uuid.UUID | None
     created_at: datetime
     updated_at: datetime

@@ -96,6 +96,6 @@ class ShipmentRead(Schema):
     reference: str | None
     lines: list[ShipmentLineRead]
     version: Version
-    created_by: uuid.UUID
+    created_by: uuid.UUID | None
     created_at: datetime
     updated_at: datetime

@@ -164,7 +164,7 @@ class MovementRead(Schema):
     shipment_id: uuid.UUID | None = Field(
         description="The shipment this movement sent, received, wrote off or returned."
     )
-    created_by: uuid.UUID
+    created_by: uuid.UUID | None
     request_id: str | None
     created_at: datetime
 

@@ -24,6 +24,7 @@ from src.core.ids import new_id
 from src.core.metrics import LOGIN_FAILURES, LOGIN_THROTTLED
 from src.core.passwords import hash_password, verify_password
 from src.core.ratelimit import Limit, RateLimiter
+from src.core.scopes import Scope, scope_text
 from src.core.tokens import (
     DeviceClaims,
     InvalidToken,
@@ -32,7 +33,9 @@ from src.core.tokens import (
     hash_refresh_token,
     new_refresh_token,
 )
+from src.models.principal import Principal
 from src.models.user import ActiveUser, Role, User
+from src.repositories.api_client import ApiClientRepository
 from src.repositories.base import violated_constraint
 from src.repositories.refresh_session import RefreshSessionRepository
 from src.repositories.user import UserRepository
@@ -41,6 +44,7 @@ from src.schemas.user import UserCreate
 
 _BAD_CREDENTIALS = "Invalid email or password"
 _BAD_REFRESH = "The refresh token is invalid, expired or revoked"
+_SCOPE_NAMES = frozenset(Scope)
 
 
 async def add_user(
@@ -85,11 +89,12 @@ class AuthPolicy:
 
 @dataclass(frozen=True)
 class Grant:
-    """An authenticated caller: the user, the session its credential belongs to, when the
-    access token behind it was issued, and when that token expires (the latest moment a
-    stream opened with it may run)."""
+    """An authenticated caller: who (a user or an API client, and the scopes it holds), the
+    session its credential belongs to (a client's own id for a client), when the access
+    token behind it was issued, and when that token expires (the latest moment a stream
+    opened with it may run)."""
 
-    user: ActiveUser
+    principal: Principal
     session: uuid.UUID
     authenticated_at: datetime
     expires_at: datetime
@@ -117,6 +122,7 @@ class AuthService:
         self.session = session
         self.users = UserRepository(session)
         self.sessions = RefreshSessionRepository(session)
+        self.clients = ApiClientRepository(session)
         self.tokens = tokens
         self.limiter = limiter
         self.policy = policy
@@ -291,8 +297,14 @@ class AuthService:
             raise Unauthorized(
                 "The access token is invalid or expired", invalid_token=True
             ) from None
-        user = await self._current(claims.subject, claims.session, claims.issued_at, "access token")
-        return Grant(user, claims.session, claims.issued_at, claims.expires_at)
+        if claims.client:
+            principal = await self._current_client(claims.subject, claims.scopes, "access token")
+        else:
+            user = await self._current(
+                claims.subject, claims.session, claims.issued_at, "access token"
+            )
+            principal = Principal.of_user(user)
+        return Grant(principal, claims.session, claims.issued_at, claims.expires_at)
 
     async def let_go(self) -> None:
         """Give the request's pooled connection back now (a stream opened: the request
@@ -308,16 +320,22 @@ class AuthService:
             raise Unauthorized(
                 "The stream ticket is invalid or expired; get a new one", invalid_token=True
             ) from None
-        user = await self._current(
-            claims.subject, claims.session, claims.access_issued_at, "stream ticket"
-        )
-        return Grant(user, claims.session, claims.access_issued_at, claims.access_expires_at)
+        if claims.client:
+            principal = await self._current_client(claims.subject, claims.scopes, "stream ticket")
+        else:
+            user = await self._current(
+                claims.subject, claims.session, claims.access_issued_at, "stream ticket"
+            )
+            principal = Principal.of_user(user)
+        return Grant(principal, claims.session, claims.access_issued_at, claims.access_expires_at)
 
     def stream_ticket(self, grant: Grant, *, ttl_seconds: int) -> StreamTicket:
         """A ticket for the grant's user and session; it never outlives the access token."""
         now = datetime.now(UTC)
+        client = grant.principal.client
         ticket, expires_at = self.tokens.issue_stream_ticket(
-            grant.user.id,
+            grant.principal.id,
+            scopes=scope_text(grant.principal.scopes) if client is not None else None,
             session=grant.session,
             access_issued_at=grant.authenticated_at,
             access_expires_at=grant.expires_at,
@@ -337,6 +355,25 @@ class AuthService:
         if not still_current(user, issued_at):
             raise Unauthorized("The password changed; log in again", invalid_token=True)
         return user
+
+    async def _current_client(
+        self, client_id: uuid.UUID, scopes: frozenset[str], what: str
+    ) -> Principal:
+        """The client a token names, if still active; its token dies once the client no
+        longer holds every scope the token grants (checked on every request, no cache)."""
+        client = await self.clients.get_active(client_id)
+        if client is None:
+            raise Unauthorized(
+                f"The {what} is no longer valid: its client was revoked or deactivated",
+                invalid_token=True,
+            )
+        granted = frozenset(Scope(s) for s in scopes if s in _SCOPE_NAMES)
+        if len(granted) != len(scopes) or not granted <= client.scopes:
+            raise Unauthorized(
+                f"The {what} is no longer valid: its client's scopes changed; get a new token",
+                invalid_token=True,
+            )
+        return Principal.of_client(client, granted)
 
     async def _issue(
         self, user: User, *, family_id: uuid.UUID, expires_at: datetime, refresh_token: str

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 from src.core.exceptions import Conflict, DomainError, InsufficientStock, StaleQuantity
 from src.core.ids import new_id
 from src.models.catalog import Location, Product
+from src.models.principal import Principal
 from src.models.stock import Movement
-from src.models.user import ActiveUser
 from src.repositories.stock.level import LevelState, Pair
 from src.schemas.catalog import MAX_QUANTITY
 from src.schemas.stock import BatchCreate, BatchRead, MovementCreate, MovementRead
@@ -67,7 +67,7 @@ class BatchPoster:
         self.stock = levels.stock
 
     async def post_batch(
-        self, data: BatchCreate, *, actor: ActiveUser, request_id: str | None
+        self, data: BatchCreate, *, actor: Principal, request_id: str | None
     ) -> BatchRead:
         """Every line or none; a failing line's problem carries its index as `line`. A line
         without a reference of its own takes the batch's."""
@@ -82,7 +82,7 @@ class BatchPoster:
         return BatchRead(batch_id=batch_id, movements=movements)
 
     async def post_expecting(
-        self, data: MovementCreate, *, actor: ActiveUser, request_id: str | None
+        self, data: MovementCreate, *, actor: Principal, request_id: str | None
     ) -> MovementRead:
         """One movement that states the on-hand quantity it expects (`expected_on_hand`):
         the level is locked before it is compared, so nothing can change it in between."""
@@ -95,7 +95,7 @@ class BatchPoster:
         self,
         lines: Sequence[MovementCreate],
         *,
-        actor: ActiveUser,
+        actor: Principal,
         request_id: str | None,
         batch_id: uuid.UUID | None = None,
         reference: str | None = None,
@@ -118,7 +118,7 @@ class BatchPoster:
                 reference=reference if line.data.reference is None else line.data.reference,
                 note=line.data.note,
                 batch_id=batch_id,
-                created_by=actor.id,
+                created_by=actor.user_id,
                 request_id=request_id,
             )
             for line in plan.lines

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from src.core.cursors import CursorCodec
 from src.core.event_types import EventType
 from src.core.exceptions import Conflict, InsufficientStock, NotFound, ValidationFailed
+from src.models.principal import Principal
 from src.models.reservation import Reservation, ReservationStatus
 from src.models.stock import Movement, MovementKind
-from src.models.user import ActiveUser
 from src.repositories.base import PageResult
 from src.repositories.reservation import ReservationRepository
 from src.schemas.filter import ReservationFilter
@@ -40,7 +40,7 @@ class ReservationService:
         self.reservations = self.levels.reservations
         self.stock = self.levels.stock
 
-    async def reserve(self, data: ReservationCreate, *, actor: ActiveUser) -> ReservationRead:
+    async def reserve(self, data: ReservationCreate, *, actor: Principal) -> ReservationRead:
         """Hold stock for an order: 409 insufficient-stock when not enough is available."""
         product = await self.levels.usable_product(data.product_id)
         await self.levels.usable_location(data.location_id)
@@ -60,7 +60,7 @@ class ReservationService:
                 # The database's clock, as the sweeper's: app servers' clocks may drift.
                 expires_at=func.now() + timedelta(seconds=data.expires_in),
                 reference=data.reference,
-                created_by=actor.id,
+                created_by=actor.user_id,
             )
         )
         read = await self.levels.emit_reservation(EventType.RESERVATION_CREATED, reservation)
@@ -78,7 +78,7 @@ class ReservationService:
         reservation_id: uuid.UUID,
         data: ReservationFulfil,
         *,
-        actor: ActiveUser,
+        actor: Principal,
         request_id: str | None,
     ) -> FulfilmentRead:
         """Issue reserved stock: an `issue` movement that lowers on hand and reserved alike
@@ -106,7 +106,7 @@ class ReservationService:
                 balance_after=level.on_hand,
                 reference=reservation.reference,
                 reservation_id=reservation_id,
-                created_by=actor.id,
+                created_by=actor.user_id,
                 request_id=request_id,
             ),
             reorder_point=None,

@@ -27,9 +27,9 @@ from src.core.exceptions import (
 )
 from src.core.ids import new_id
 from src.core.preconditions import IfMatch, etag
+from src.models.principal import Principal
 from src.models.shipment import Shipment, ShipmentLine, ShipmentStatus
 from src.models.stock import AdjustmentReason, Movement, MovementKind
-from src.models.user import ActiveUser
 from src.repositories.base import PageResult
 from src.repositories.shipment import LineChange, ShipmentRepository
 from src.repositories.stock.level import LevelState
@@ -51,7 +51,7 @@ class ShipmentService:
         self.shipments = ShipmentRepository(work.session)
 
     async def ship(
-        self, data: ShipmentCreate, *, actor: ActiveUser, request_id: str | None
+        self, data: ShipmentCreate, *, actor: Principal, request_id: str | None
     ) -> ShipmentRead:
         """Send every line, or none: the source's available stock must cover each line. A
         constant number of statements whatever the line count (`src.services.level_set`)."""
@@ -80,7 +80,7 @@ class ShipmentService:
             from_location_id=source,
             to_location_id=to,
             reference=data.reference,
-            created_by=actor.id,
+            created_by=actor.user_id,
         )
         lines = [
             ShipmentLine(position=i, product_id=line.product_id, shipped=line.quantity)
@@ -110,7 +110,7 @@ class ShipmentService:
         data: ShipmentReceipt,
         *,
         if_match: IfMatch | None,
-        actor: ActiveUser,
+        actor: Principal,
         request_id: str | None,
     ) -> ShipmentRead:
         """Take in what arrived: received units join the destination's stock, damaged ones
@@ -191,7 +191,7 @@ class ShipmentService:
         shipment_id: uuid.UUID,
         *,
         if_match: IfMatch | None,
-        actor: ActiveUser,
+        actor: Principal,
         request_id: str | None,
     ) -> ShipmentRead:
         """Call back what is still pending: it returns to the source. Canceled when nothing
@@ -287,7 +287,7 @@ class ShipmentService:
         to: uuid.UUID,
         *,
         reorder_point: int | None,
-        actor: ActiveUser,
+        actor: Principal,
         request_id: str | None,
     ) -> None:
         """Move `units` between two locked levels with its two ledger rows (written with the
@@ -316,7 +316,7 @@ class ShipmentService:
         location_id: uuid.UUID,
         delta: int,
         level: LevelState,
-        actor: ActiveUser,
+        actor: Principal,
         request_id: str | None,
         *,
         reason: AdjustmentReason | None = None,
@@ -334,7 +334,7 @@ class ShipmentService:
             balance_after=level.on_hand,
             reference=shipment.reference,
             shipment_id=shipment.id,
-            created_by=actor.id,
+            created_by=actor.user_id,
             request_id=request_id,
         )
 

@@ -14,8 +14,8 @@ import uuid
 from src.core.event_types import EventType
 from src.core.exceptions import Conflict, InsufficientStock, NotFound
 from src.core.ids import new_id
+from src.models.principal import Principal
 from src.models.stock import AdjustmentReason, Movement, MovementKind
-from src.models.user import ActiveUser
 from src.repositories.stock.level import LevelRepository, LevelState, Pair
 from src.schemas.reservation import ReservationRead
 from src.schemas.stock import (
@@ -54,7 +54,7 @@ class StockService:
     # an Idempotency-Key through the unit of work).
 
     async def post_movement(
-        self, data: MovementCreate, *, actor: ActiveUser, request_id: str | None
+        self, data: MovementCreate, *, actor: Principal, request_id: str | None
     ) -> MovementRead:
         """One statement checks, locks, applies and records (`LevelRepository.post`); on
         failure, the reason is read from what it returned. A decrease that finds too little
@@ -73,7 +73,7 @@ class StockService:
             "reason": data.reason,
             "reference": data.reference,
             "note": data.note,
-            "created_by": actor.id,
+            "created_by": actor.user_id,
             "request_id": request_id,
         }
         with bounded():
@@ -105,7 +105,7 @@ class StockService:
         return read
 
     async def transfer(
-        self, data: TransferCreate, *, actor: ActiveUser, request_id: str | None
+        self, data: TransferCreate, *, actor: Principal, request_id: str | None
     ) -> TransferRead:
         """Both legs or neither: the two levels locked in a fixed order first, so opposite
         transfers queue instead of deadlocking."""
@@ -133,7 +133,7 @@ class StockService:
                 balance_after=after.on_hand,
                 reference=data.reference,
                 transfer_id=transfer_id,
-                created_by=actor.id,
+                created_by=actor.user_id,
                 request_id=request_id,
             )
             legs.append(
@@ -147,13 +147,13 @@ class StockService:
         return TransferRead(transfer_id=transfer_id, movements=legs)
 
     async def post_batch(
-        self, data: BatchCreate, *, actor: ActiveUser, request_id: str | None
+        self, data: BatchCreate, *, actor: Principal, request_id: str | None
     ) -> BatchRead:
         """Several movements, all or nothing (`src.services.batch`)."""
         return await BatchPoster(self.levels).post_batch(data, actor=actor, request_id=request_id)
 
     async def count(
-        self, data: CountCreate, *, actor: ActiveUser, request_id: str | None
+        self, data: CountCreate, *, actor: Principal, request_id: str | None
     ) -> CountRead:
         """One `count` adjustment per line that differs from on hand, all or nothing. A count
         is a fact: where it finds fewer units than are reserved, the newest reservations
@@ -186,7 +186,7 @@ class StockService:
                     count_id=count_id,
                     reference=data.reference,
                     note=data.note,
-                    created_by=actor.id,
+                    created_by=actor.user_id,
                     request_id=request_id,
                 ),
                 reorder_point=products[line.product_id].reorder_point,

@@ -17,15 +17,28 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.core.readonly import WriteInReadOnlyRequest, mark_read_only
+from src.models.principal import Actor
 from src.repositories.event.log import EventRepository, EventRow, event_row
 from src.repositories.idempotency import IdempotencyRepository
 from src.services.idempotency import Claim, IdempotencyGuard, Replay, fingerprint
+
+
+@dataclass(frozen=True, slots=True)
+class AuditNote:
+    """An audit entry waiting for the commit."""
+
+    action: str
+    entity_type: str
+    entity_id: str
+    changes: dict[str, tuple[Any, Any]]
+    actor: Actor | None
 
 
 class UnitOfWork:
@@ -39,12 +52,31 @@ class UnitOfWork:
         self._claim: Claim | None = None
         self._pending: list[EventRow] = []
         self._response: Mapping[str, Any] | None = None
+        # Who this request acts as (set once the caller is authenticated; None for work no
+        # one asked for, such as a background job's): the author of its events and records.
+        self.actor: Actor | None = None
+        self._audits: list[AuditNote] = []
 
     async def emit(self, type: str, data: Mapping[str, Any]) -> None:
         """Append an event (a registered type; JSON data) to the log in this transaction
         (written at the commit, in emission order)."""
         self._writable("emit")
         self._pending.append(event_row(type, data))
+
+    def audit(
+        self,
+        action: str,
+        entity_type: str,
+        entity_id: uuid.UUID | str,
+        changes: Mapping[str, tuple[Any, Any]] | None = None,
+    ) -> None:
+        """Record a change outside the ledger, or a security event, in the audit log, in this
+        transaction (written at the commit: a change that rolls back leaves no entry).
+        `changes`: field → (before, after); a secret's values must be "[redacted]"."""
+        self._writable("audit")
+        self._audits.append(
+            AuditNote(action, entity_type, str(entity_id), dict(changes or {}), self.actor)
+        )
 
     async def claim(
         self, user_id: uuid.UUID, key: str, operation: str, body: BaseModel
@@ -83,6 +115,7 @@ class UnitOfWork:
     async def rollback(self) -> None:
         self._claim = None
         self._pending = []
+        self._audits = []
         self._response = None
         await self.session.rollback()
 

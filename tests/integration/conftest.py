@@ -5,7 +5,7 @@ shop. A fixture only one folder uses lives in that folder's conftest.py."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,16 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from src.core.scopes import Scope
 from src.main import create_app
+from src.models.api_client import ApiClient
 from src.models.user import Role, User
+from tests.support.clients import (
+    ClientHeaders,
+    MakeApiClient,
+    client_bearer,
+    create_api_client,
+)
 from tests.support.databases import TestServer
 from tests.support.factories import (
     CommittedLogin,
@@ -36,6 +44,24 @@ def make_user(connection: AsyncConnection) -> MakeUser:
         return await create_user(connection, **kwargs)  # type: ignore[arg-type]
 
     return factory
+
+
+@pytest.fixture
+def make_api_client(connection: AsyncConnection) -> MakeApiClient:
+    async def factory(**kwargs: object) -> ApiClient:
+        return await create_api_client(connection, **kwargs)  # type: ignore[arg-type]
+
+    return factory
+
+
+@pytest.fixture
+def client_headers(app: FastAPI) -> ClientHeaders:
+    """`client_headers(api_client, scopes=None)`: a bearer header for the client."""
+
+    def headers(api_client: ApiClient, scopes: Iterable[Scope] | None = None) -> Headers:
+        return client_bearer(app, api_client, scopes)
+
+    return headers
 
 
 @pytest.fixture

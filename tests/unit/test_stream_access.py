@@ -10,6 +10,7 @@ import pytest
 from pytest_mock import MockerFixture
 from sqlalchemy.exc import OperationalError
 
+from src.models.principal import Principal
 from src.models.user import ActiveUser, Role
 from src.services.auth import Grant
 from src.services.stream_access import EXPIRED, UNVERIFIED, StreamAccessService
@@ -18,7 +19,7 @@ from src.services.stream_access import EXPIRED, UNVERIFIED, StreamAccessService
 def grant(expires_in: float) -> Grant:
     now = datetime.now(UTC)
     user = ActiveUser(uuid.uuid4(), "a@example.com", "A", Role.VIEWER, True, None, now, now)
-    return Grant(user, uuid.uuid4(), now, now + timedelta(seconds=expires_in))
+    return Grant(Principal.of_user(user), uuid.uuid4(), now, now + timedelta(seconds=expires_in))
 
 
 async def test_an_expired_grant_ends_without_a_query(mocker: MockerFixture) -> None:

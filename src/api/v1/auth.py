@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Cookie, Form, Header, Request, Response, status
 
-from src.api.deps import AuthServiceDep, CurrentGrant
+from src.api.deps import AuthServiceDep, EventsGrant
 from src.api.responses import problem_responses
 from src.api.routing import PrefixRouter
 from src.api.v1.prefix import API_V1
@@ -148,7 +148,7 @@ async def logout(body: LogoutRequest, service: AuthServiceDep) -> None:
     },
 )
 async def create_stream_ticket(
-    grant: CurrentGrant, service: AuthServiceDep, settings: SettingsDep, response: Response
+    grant: EventsGrant, service: AuthServiceDep, settings: SettingsDep, response: Response
 ) -> StreamTicket:
     """A short-lived ticket that opens event streams (`?ticket=`) as the caller, for clients
     that cannot send headers (a browser's EventSource). Reusable until it expires, so the

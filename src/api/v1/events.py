@@ -10,7 +10,7 @@ import orjson
 from fastapi import Depends, Header, Query, Response
 from sse_starlette import EventSourceResponse
 
-from src.api.deps import CurrentUser, StreamServiceDep
+from src.api.deps import CanReadEvents, StreamServiceDep
 from src.api.responses import problem_responses
 from src.api.routing import PrefixRouter
 from src.api.streams import StreamCaller, event_source
@@ -38,7 +38,7 @@ FeedServiceDep = Annotated[FeedService, Depends(get_feed_service)]
     responses=problem_responses(400, 401, 410, 422),
 )
 async def list_events(
-    _: CurrentUser,
+    _: CanReadEvents,
     service: FeedServiceDep,
     filters: Annotated[EventFilter, Query()],
     limit: Annotated[int, Query(ge=1, le=100, description="Page size")] = 20,
@@ -110,7 +110,7 @@ async def open_feed_stream(
     """The stream's slot, taken before the response starts (a refusal is a problem) and
     given back when the request ends; see `/stock/events`."""
     resume = last_event_id if last_event_id is not None and last_event_id.strip() else after
-    async with service.open_feed(caller.user.id, resume, filters.type_set) as stream:
+    async with service.open_feed(caller.principal.id, resume, filters.type_set) as stream:
         yield stream
 
 

@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import Query, Response, status
 
 from src.api.deps import (
-    CurrentUser,
+    CanReadCatalog,
+    CanWriteCatalog,
     IfMatchHeader,
     IfNoneMatchHeader,
     LocationServiceDep,
     Pagination,
-    RequireManager,
 )
 from src.api.responses import NOT_MODIFIED, item_links, not_modified, problem_responses, with_etag
 from src.api.routing import PrefixRouter
@@ -35,7 +35,7 @@ def _read(location: Location | LocationRead, response: Response) -> LocationRead
 
 @router.get("", operation_id="listLocations", responses=problem_responses(400, 401, 422))
 async def list_locations(
-    _: CurrentUser,
+    _: CanReadCatalog,
     service: LocationServiceDep,
     paging: Pagination,
     filters: Annotated[LocationFilter, Query()],
@@ -61,7 +61,7 @@ _LINKS = item_links(f"{API_V1}/locations/{{location_id}}", "location_id")
     },
 )
 async def create_location(
-    body: LocationCreate, _: RequireManager, service: LocationServiceDep, response: Response
+    body: LocationCreate, _: CanWriteCatalog, service: LocationServiceDep, response: Response
 ) -> LocationRead:
     """Add a location (code unique, case-insensitive)."""
     location = await service.create(body)
@@ -81,7 +81,7 @@ async def create_location(
 )
 async def read_location(
     location_id: uuid.UUID,
-    _: CurrentUser,
+    _: CanReadCatalog,
     service: LocationServiceDep,
     response: Response,
     if_none_match: IfNoneMatchHeader = None,
@@ -104,7 +104,7 @@ async def read_location(
 async def update_location(
     location_id: uuid.UUID,
     body: LocationUpdate,
-    _: RequireManager,
+    _: CanWriteCatalog,
     service: LocationServiceDep,
     response: Response,
     if_match: IfMatchHeader = None,
@@ -122,7 +122,7 @@ async def update_location(
 )
 async def archive_location(
     location_id: uuid.UUID,
-    _: RequireManager,
+    _: CanWriteCatalog,
     service: LocationServiceDep,
     if_match: IfMatchHeader = None,
 ) -> None:
@@ -141,7 +141,7 @@ async def archive_location(
 )
 async def restore_location(
     location_id: uuid.UUID,
-    _: RequireManager,
+    _: CanWriteCatalog,
     service: LocationServiceDep,
     response: Response,
     if_match: IfMatchHeader = None,

@@ -8,13 +8,14 @@ from typing import Annotated
 from fastapi import Query, Response, status
 
 from src.api.deps import (
-    CurrentUser,
+    CanReadCatalog,
+    CanReadStock,
+    CanWriteCatalog,
     IfMatchHeader,
     IfNoneMatchHeader,
     LedgerServiceDep,
     Pagination,
     ProductServiceDep,
-    RequireManager,
 )
 from src.api.responses import NOT_MODIFIED, item_links, not_modified, problem_responses, with_etag
 from src.api.routing import PrefixRouter
@@ -37,7 +38,7 @@ def _read(product: Product | ProductRead, response: Response) -> ProductRead:
 
 @router.get("", operation_id="listProducts", responses=problem_responses(400, 401, 422))
 async def list_products(
-    _: CurrentUser,
+    _: CanReadCatalog,
     service: ProductServiceDep,
     paging: Pagination,
     filters: Annotated[ProductFilter, Query()],
@@ -60,7 +61,7 @@ _LINKS = item_links(f"{API_V1}/products/{{product_id}}", "product_id")
     },
 )
 async def create_product(
-    body: ProductCreate, _: RequireManager, service: ProductServiceDep, response: Response
+    body: ProductCreate, _: CanWriteCatalog, service: ProductServiceDep, response: Response
 ) -> ProductRead:
     """Add a product (sku unique, case-insensitive)."""
     product = await service.create(body)
@@ -80,7 +81,7 @@ async def create_product(
 )
 async def read_product(
     product_id: uuid.UUID,
-    _: CurrentUser,
+    _: CanReadCatalog,
     service: ProductServiceDep,
     response: Response,
     if_none_match: IfNoneMatchHeader = None,
@@ -103,7 +104,7 @@ async def read_product(
 async def update_product(
     product_id: uuid.UUID,
     body: ProductUpdate,
-    _: RequireManager,
+    _: CanWriteCatalog,
     service: ProductServiceDep,
     response: Response,
     if_match: IfMatchHeader = None,
@@ -121,7 +122,7 @@ async def update_product(
 )
 async def archive_product(
     product_id: uuid.UUID,
-    _: RequireManager,
+    _: CanWriteCatalog,
     service: ProductServiceDep,
     if_match: IfMatchHeader = None,
 ) -> None:
@@ -140,7 +141,7 @@ async def archive_product(
 )
 async def restore_product(
     product_id: uuid.UUID,
-    _: RequireManager,
+    _: CanWriteCatalog,
     service: ProductServiceDep,
     response: Response,
     if_match: IfMatchHeader = None,
@@ -156,7 +157,7 @@ async def restore_product(
     responses=problem_responses(401, 404, 422),
 )
 async def product_stock(
-    product_id: uuid.UUID, _: CurrentUser, service: LedgerServiceDep
+    product_id: uuid.UUID, _: CanReadStock, service: LedgerServiceDep
 ) -> ProductStockRead:
     """Stock on hand of one product, in total and per location."""
     return await service.product_stock(product_id)

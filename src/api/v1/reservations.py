@@ -9,11 +9,11 @@ from fastapi import Query, Response, status
 from pydantic import BaseModel
 
 from src.api.deps import (
-    CurrentUser,
+    CanReadStock,
+    CanReserve,
     IdempotencyKey,
     Pagination,
     RequestId,
-    RequireClerk,
     ReservationServiceDep,
 )
 from src.api.idempotency import Created, respond_once
@@ -45,7 +45,7 @@ class _NoBody(BaseModel):
 )
 async def create_reservation(
     body: ReservationCreate,
-    actor: RequireClerk,
+    actor: CanReserve,
     service: ReservationServiceDep,
     work: UnitOfWorkDep,
     idempotency_key: IdempotencyKey = None,
@@ -76,7 +76,7 @@ async def create_reservation(
 )
 async def fulfil_reservation(
     reservation_id: uuid.UUID,
-    actor: RequireClerk,
+    actor: CanReserve,
     service: ReservationServiceDep,
     work: UnitOfWorkDep,
     request_id: RequestId,
@@ -108,7 +108,7 @@ async def fulfil_reservation(
 )
 async def release_reservation(
     reservation_id: uuid.UUID,
-    actor: RequireClerk,
+    actor: CanReserve,
     service: ReservationServiceDep,
     work: UnitOfWorkDep,
     idempotency_key: IdempotencyKey = None,
@@ -131,7 +131,7 @@ async def release_reservation(
 
 @router.get("", operation_id="listReservations", responses=problem_responses(400, 401, 422))
 async def list_reservations(
-    _: CurrentUser,
+    _: CanReadStock,
     service: ReservationServiceDep,
     paging: Pagination,
     filters: Annotated[ReservationFilter, Query()],
@@ -145,7 +145,7 @@ async def list_reservations(
     "/{reservation_id}", operation_id="getReservation", responses=problem_responses(401, 404, 422)
 )
 async def read_reservation(
-    reservation_id: uuid.UUID, _: CurrentUser, service: ReservationServiceDep
+    reservation_id: uuid.UUID, _: CanReadStock, service: ReservationServiceDep
 ) -> ReservationRead:
     """One reservation."""
     return await service.get(reservation_id)

@@ -11,12 +11,12 @@ from fastapi import Query, Response, status
 from pydantic import BaseModel
 
 from src.api.deps import (
-    CurrentUser,
+    CanReadStock,
+    CanShip,
     IdempotencyKey,
     IfMatchHeader,
     Pagination,
     RequestId,
-    RequireClerk,
     ShipmentServiceDep,
 )
 from src.api.idempotency import Created, respond_once
@@ -56,7 +56,7 @@ def _tagged(response: Response) -> Response:
 )
 async def create_shipment(
     body: ShipmentCreate,
-    actor: RequireClerk,
+    actor: CanShip,
     service: ShipmentServiceDep,
     work: UnitOfWorkDep,
     request_id: RequestId,
@@ -91,7 +91,7 @@ async def create_shipment(
 async def receive_shipment(
     shipment_id: uuid.UUID,
     body: ShipmentReceipt,
-    actor: RequireClerk,
+    actor: CanShip,
     service: ShipmentServiceDep,
     work: UnitOfWorkDep,
     request_id: RequestId,
@@ -131,7 +131,7 @@ async def receive_shipment(
 )
 async def cancel_shipment(
     shipment_id: uuid.UUID,
-    actor: RequireClerk,
+    actor: CanShip,
     service: ShipmentServiceDep,
     work: UnitOfWorkDep,
     request_id: RequestId,
@@ -161,7 +161,7 @@ async def cancel_shipment(
 
 @router.get("", operation_id="listShipments", responses=problem_responses(400, 401, 422))
 async def list_shipments(
-    _: CurrentUser,
+    _: CanReadStock,
     service: ShipmentServiceDep,
     paging: Pagination,
     filters: Annotated[ShipmentFilter, Query()],
@@ -177,7 +177,7 @@ async def list_shipments(
     responses={200: with_etag("The shipment", _LINKS), **problem_responses(401, 404, 422)},
 )
 async def read_shipment(
-    shipment_id: uuid.UUID, _: CurrentUser, service: ShipmentServiceDep, response: Response
+    shipment_id: uuid.UUID, _: CanReadStock, service: ShipmentServiceDep, response: Response
 ) -> ShipmentRead:
     """One shipment, with its ETag."""
     shipment = await service.get(shipment_id)

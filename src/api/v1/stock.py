@@ -8,13 +8,13 @@ from typing import Annotated
 from fastapi import Query, Response, status
 
 from src.api.deps import (
-    CurrentUser,
+    CanReadAudit,
+    CanReadStock,
+    CanWriteStock,
     IdempotencyKey,
     LedgerServiceDep,
     Pagination,
     RequestId,
-    RequireAdmin,
-    RequireClerk,
     StockServiceDep,
 )
 from src.api.idempotency import Created, respond_once
@@ -52,7 +52,7 @@ MOVEMENTS = f"{API_V1}/stock/movements"
 )
 async def post_movement(
     body: MovementCreate,
-    actor: RequireClerk,
+    actor: CanWriteStock,
     service: StockServiceDep,
     work: UnitOfWorkDep,
     request_id: RequestId,
@@ -84,7 +84,7 @@ async def post_movement(
 )
 async def post_transfer(
     body: TransferCreate,
-    actor: RequireClerk,
+    actor: CanWriteStock,
     service: StockServiceDep,
     work: UnitOfWorkDep,
     request_id: RequestId,
@@ -115,7 +115,7 @@ async def post_transfer(
 )
 async def post_batch(
     body: BatchCreate,
-    actor: RequireClerk,
+    actor: CanWriteStock,
     service: StockServiceDep,
     work: UnitOfWorkDep,
     request_id: RequestId,
@@ -147,7 +147,7 @@ async def post_batch(
 )
 async def post_count(
     body: CountCreate,
-    actor: RequireClerk,
+    actor: CanWriteStock,
     service: StockServiceDep,
     work: UnitOfWorkDep,
     request_id: RequestId,
@@ -171,7 +171,7 @@ async def post_count(
 
 @router.get("/movements", operation_id="listMovements", responses=problem_responses(400, 401, 422))
 async def list_movements(
-    _: CurrentUser,
+    _: CanReadStock,
     service: LedgerServiceDep,
     paging: Pagination,
     filters: Annotated[MovementFilter, Query()],
@@ -189,7 +189,7 @@ async def list_movements(
     responses=problem_responses(401, 404, 422),
 )
 async def read_movement(
-    movement_id: uuid.UUID, _: CurrentUser, service: LedgerServiceDep
+    movement_id: uuid.UUID, _: CanReadStock, service: LedgerServiceDep
 ) -> MovementRead:
     """One movement of the ledger."""
     return MovementRead.model_validate(await service.movement(movement_id))
@@ -197,7 +197,7 @@ async def read_movement(
 
 @router.get("/levels", operation_id="listLevels", responses=problem_responses(400, 401, 422))
 async def list_levels(
-    _: CurrentUser,
+    _: CanReadStock,
     service: LedgerServiceDep,
     paging: Pagination,
     filters: Annotated[LevelFilter, Query()],
@@ -213,6 +213,6 @@ async def list_levels(
 @router.get(
     "/reconciliation", operation_id="getReconciliation", responses=problem_responses(401, 403)
 )
-async def reconciliation(_: RequireAdmin, service: LedgerServiceDep) -> ReconciliationRead:
+async def reconciliation(_: CanReadAudit, service: LedgerServiceDep) -> ReconciliationRead:
     """Recompute every level from the ledger and list any difference (there should be none)."""
     return await service.reconcile()

@@ -35,7 +35,7 @@ async def open_stream(
     """The user's stream slot: taken before the response starts, so a refused one is a 429
     problem, and given back when the request ends (scope "request": after the response),
     whether the stream ran, the client left before its first byte, or it was never sent."""
-    async with service.open_movements(caller.user.id, last_event_id) as stream:
+    async with service.open_movements(caller.principal.id, last_event_id) as stream:
         yield stream
 
 

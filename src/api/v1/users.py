@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Query, Response, status
 
-from src.api.deps import CurrentUser, Pagination, RequireAdmin, UserServiceDep
+from src.api.deps import CanManageUsers, CurrentUser, Pagination, UserServiceDep
 from src.api.responses import problem_responses
 from src.api.routing import PrefixRouter
 from src.api.v1.prefix import API_V1
@@ -64,7 +64,7 @@ async def change_password(
     responses=problem_responses(*ADMIN_ERRORS, 409, 422, 429),
 )
 async def create_user(
-    body: UserAdminCreate, _: RequireAdmin, service: UserServiceDep, response: Response
+    body: UserAdminCreate, _: CanManageUsers, service: UserServiceDep, response: Response
 ) -> UserRead:
     """Create a user with a role (viewer unless given); works whether or not self-service
     registration is open."""
@@ -75,7 +75,7 @@ async def create_user(
 
 @router.get("", operation_id="listUsers", responses=problem_responses(*ADMIN_ERRORS, 400, 422))
 async def list_users(
-    _: RequireAdmin,
+    _: CanManageUsers,
     service: UserServiceDep,
     paging: Pagination,
     filters: Annotated[UserFilter, Query()],
@@ -92,7 +92,7 @@ async def list_users(
 @router.get(
     "/{user_id}", operation_id="getUser", responses=problem_responses(*ADMIN_ERRORS, 404, 422)
 )
-async def read_user(user_id: uuid.UUID, _: RequireAdmin, service: UserServiceDep) -> UserRead:
+async def read_user(user_id: uuid.UUID, _: CanManageUsers, service: UserServiceDep) -> UserRead:
     """One user by id."""
     return UserRead.model_validate(await service.get_user(user_id))
 
@@ -103,7 +103,7 @@ async def read_user(user_id: uuid.UUID, _: RequireAdmin, service: UserServiceDep
     responses=problem_responses(*ADMIN_ERRORS, 404, 409, 422),
 )
 async def update_user(
-    user_id: uuid.UUID, body: UserAdminUpdate, _: RequireAdmin, service: UserServiceDep
+    user_id: uuid.UUID, body: UserAdminUpdate, _: CanManageUsers, service: UserServiceDep
 ) -> UserRead:
     """Change a user's role, active flag or name (the last active admin must stay one)."""
     return UserRead.model_validate(await service.update_user(user_id, body))

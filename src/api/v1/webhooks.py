@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Query, Response, status
 
-from src.api.deps import Pagination, RequireAdmin, WebhookServiceDep
+from src.api.deps import CanManageWebhooks, Pagination, WebhookServiceDep
 from src.api.responses import problem_responses
 from src.api.routing import PrefixRouter
 from src.api.v1.prefix import API_V1
@@ -41,7 +41,7 @@ _QUEUE = problem_responses(401, 403, 404, 409, 422)
     responses=problem_responses(401, 403, 409, 422),
 )
 async def create_webhook(
-    body: WebhookCreate, actor: RequireAdmin, service: WebhookServiceDep, response: Response
+    body: WebhookCreate, actor: CanManageWebhooks, service: WebhookServiceDep, response: Response
 ) -> WebhookWithSecret:
     """Register an endpoint; the answer carries its signing `secret`, shown only here. The
     URL's host must resolve to public addresses (422 otherwise); at most
@@ -53,7 +53,7 @@ async def create_webhook(
 
 @router.get("", operation_id="listWebhooks", responses=problem_responses(400, 401, 403, 422))
 async def list_webhooks(
-    _: RequireAdmin,
+    _: CanManageWebhooks,
     service: WebhookServiceDep,
     paging: Pagination,
     _filters: Annotated[WebhookFilter, Query()],
@@ -65,7 +65,7 @@ async def list_webhooks(
 
 @router.get("/{webhook_id}", operation_id="getWebhook", responses=_ONE)
 async def read_webhook(
-    webhook_id: uuid.UUID, _: RequireAdmin, service: WebhookServiceDep
+    webhook_id: uuid.UUID, _: CanManageWebhooks, service: WebhookServiceDep
 ) -> WebhookRead:
     """One endpoint (never its secret)."""
     return await service.get(webhook_id)
@@ -73,7 +73,7 @@ async def read_webhook(
 
 @router.patch("/{webhook_id}", operation_id="updateWebhook", responses=_ONE)
 async def update_webhook(
-    webhook_id: uuid.UUID, body: WebhookUpdate, _: RequireAdmin, service: WebhookServiceDep
+    webhook_id: uuid.UUID, body: WebhookUpdate, _: CanManageWebhooks, service: WebhookServiceDep
 ) -> WebhookRead:
     """Change the URL, event types or description; `is_active` pauses or re-enables it."""
     return await service.update(webhook_id, body)
@@ -87,7 +87,7 @@ async def update_webhook(
     responses=_ONE,
 )
 async def delete_webhook(
-    webhook_id: uuid.UUID, _: RequireAdmin, service: WebhookServiceDep
+    webhook_id: uuid.UUID, _: CanManageWebhooks, service: WebhookServiceDep
 ) -> None:
     """Remove the endpoint and its delivery log."""
     await service.delete(webhook_id)
@@ -95,7 +95,7 @@ async def delete_webhook(
 
 @router.post("/{webhook_id}/rotate-secret", operation_id="rotateWebhookSecret", responses=_ONE)
 async def rotate_webhook_secret(
-    webhook_id: uuid.UUID, _: RequireAdmin, service: WebhookServiceDep
+    webhook_id: uuid.UUID, _: CanManageWebhooks, service: WebhookServiceDep
 ) -> WebhookWithSecret:
     """A new signing secret (shown only here); for the overlap period deliveries carry a
     signature with the old one too."""
@@ -109,7 +109,7 @@ async def rotate_webhook_secret(
     responses=_QUEUE,
 )
 async def send_test_webhook(
-    webhook_id: uuid.UUID, _: RequireAdmin, service: WebhookServiceDep
+    webhook_id: uuid.UUID, _: CanManageWebhooks, service: WebhookServiceDep
 ) -> DeliveryRead:
     """Queue a `webhook.test` event to this endpoint alone (409 while it is disabled)."""
     return await service.send_test(webhook_id)
@@ -122,7 +122,7 @@ async def send_test_webhook(
 )
 async def list_deliveries(
     webhook_id: uuid.UUID,
-    _: RequireAdmin,
+    _: CanManageWebhooks,
     service: WebhookServiceDep,
     paging: Pagination,
     filters: Annotated[DeliveryFilter, Query()],
@@ -141,7 +141,7 @@ async def list_deliveries(
     responses=_QUEUE,
 )
 async def retry_delivery(
-    webhook_id: uuid.UUID, delivery_id: uuid.UUID, _: RequireAdmin, service: WebhookServiceDep
+    webhook_id: uuid.UUID, delivery_id: uuid.UUID, _: CanManageWebhooks, service: WebhookServiceDep
 ) -> DeliveryRead:
     """Attempt the delivery again now, whatever its status, with a fresh retry schedule."""
     return await service.retry(webhook_id, delivery_id)
@@ -154,7 +154,7 @@ async def retry_delivery(
     responses=_QUEUE,
 )
 async def recover_deliveries(
-    webhook_id: uuid.UUID, body: RecoverRequest, _: RequireAdmin, service: WebhookServiceDep
+    webhook_id: uuid.UUID, body: RecoverRequest, _: CanManageWebhooks, service: WebhookServiceDep
 ) -> RecoverRead:
     """Queue again every failed delivery created since `since`."""
     return await service.recover(webhook_id, body)

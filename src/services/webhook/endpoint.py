@@ -22,7 +22,7 @@ from src.core.ids import new_id
 from src.core.secretbox import SecretBox, SecretUnreadable
 from src.core.webhook.signing import new_secret
 from src.core.webhook.targets import UnsafeTarget, check_url
-from src.models.user import ActiveUser
+from src.models.principal import Principal
 from src.models.webhook import WebhookEndpoint
 from src.repositories.base import PageResult
 from src.repositories.event.log import EventRepository
@@ -62,7 +62,7 @@ class WebhookService:
         self.endpoints = WebhookRepository(work.session)
         self.outbox = WebhookDeliveryRepository(work.session)
 
-    async def create(self, data: WebhookCreate, *, actor: ActiveUser) -> WebhookWithSecret:
+    async def create(self, data: WebhookCreate, *, actor: Principal) -> WebhookWithSecret:
         await self._check(data.url)
         # Creations queue on one lock from here to their commit, so the count cannot be
         # raced past the cap (DNS is done: a held lock must not wait on it).
@@ -81,7 +81,7 @@ class WebhookService:
                 secret=self.policy.box.seal(secret),
                 position_xid=position.xid,
                 position_seq=position.seq,
-                created_by=actor.id,
+                created_by=actor.user_id,
             )
         )
         return self._with_secret(endpoint, secret)
