@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from src.cli.seed_data import DEMO_NAME
 from src.core.database import build_session_factory
 from src.core.exceptions import DomainError
 from src.models.principal import Principal
@@ -53,7 +54,7 @@ async def seed_availability(
         factory = build_session_factory(engine)
         now = datetime.now(UTC)
         actor = Principal.of_user(
-            ActiveUser(actor_id, "", "Demo Seed", Role.CLERK, True, None, now, now)
+            ActiveUser(actor_id, "", DEMO_NAME, Role.CLERK, True, None, now, now)
         )
         made_reservations = 0
         for index in range(reservations):
