@@ -4,8 +4,10 @@ reservations, shipments; a batch, transfer or count is its movements) and on eve
 Existing records get their author from `created_by` (the user's full name now: the name at
 the time was never stored), in one statement per table. A record with no `created_by` can
 only be a client's (before 0013 the column was NOT NULL, after it only a client's write
-leaves it null), whose id was not kept: it is named as an unknown client. Existing events
-keep no actor (null), as events written by background work do.
+leaves it null), whose id was not kept: it is named as an unknown client. Existing
+`movement.created` events name their movement's author the same way (the event and the
+movement in its `data`); other existing events keep no actor (null), as events written by
+background work do.
 
 Revision ID: 0014_actors
 Revises: 0013_api_clients
@@ -49,8 +51,22 @@ def upgrade() -> None:
         op.alter_column(table, "actor", existing_type=postgresql.JSONB(), nullable=False)
     op.execute("ALTER TABLE stock_movements ENABLE TRIGGER stock_movements_append_only")
     # Nullable: background work (reservation expiry, the sweeper) emits events no one asked
-    # for, and events written before this revision have no actor.
+    # for, and most events written before this revision name no one.
     op.add_column("events", sa.Column("actor", postgresql.JSONB(), nullable=True))
+    # A `movement.created` event was written by the request that posted its movement, whose
+    # `data` (the movement) names its `created_by`: that is its actor, in the event and in the
+    # movement it carries (/stock/events sends that movement as records now read, actor and
+    # all). Other events' `data` names a record's maker, not who changed it: they keep none.
+    op.execute(
+        "UPDATE events SET actor = coalesce((SELECT jsonb_build_object('type', 'user',"  # noqa: S608
+        " 'id', CAST(u.id AS text), 'name', u.full_name) FROM users AS u"
+        f" WHERE u.id = CAST(events.data->>'created_by' AS uuid)), {_UNKNOWN_CLIENT})"
+        " WHERE type = 'movement.created'"
+    )
+    op.execute(
+        "UPDATE events SET data = data || jsonb_build_object('actor', actor)"
+        " WHERE type = 'movement.created' AND data->'actor' IS NULL"
+    )
 
 
 def downgrade() -> None:

@@ -23,7 +23,7 @@ class EventRead(Output):
     occurred_at: datetime = Field(description="When the writing transaction began")
     actor: ActorRead | None = Field(
         description="Who made the change: a user or an API client; null for changes no one "
-        "asked for (a reservation that expired) and for events recorded before actors were"
+        "asked for (a reservation that expired) and for most events recorded before actors were"
     )
     data: dict[str, Any] = Field(
         description="The record after the change (a movement, product, location) or, for "

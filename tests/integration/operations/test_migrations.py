@@ -155,7 +155,8 @@ def test_email_skeletons_are_backfilled_oldest_first(
 def test_actors_are_backfilled_from_created_by(pg_server: TestServer) -> None:
     """0014 names each existing record's author: the user of `created_by` (by full name), or
     an unknown client where it is null (only a client's write left it so after 0013). Events
-    keep no actor, and the ledger stays append-only."""
+    keep none but `movement.created` ones (their poster, in the movement they carry too), and
+    the ledger stays append-only."""
     ann = "01900000-0000-7000-8000-0000000000a1"
     product, here, there = (f"01900000-0000-7000-8000-0000000000b{n}" for n in range(3))
     by_ann, by_client = (f"01900000-0000-7000-8000-0000000000c{n}" for n in range(2))
@@ -177,6 +178,12 @@ def test_actors_are_backfilled_from_created_by(pg_server: TestServer) -> None:
         "INSERT INTO shipments (id, from_location_id, to_location_id, status, created_by)"
         " VALUES (:sent, :here, :there, 'in_transit', NULL)",
         "INSERT INTO events (type, data) VALUES ('product.created', '{}')",
+        "INSERT INTO events (type, data, movement_id) VALUES ('movement.created',"
+        " jsonb_build_object('id', CAST(:by_ann_text AS text), 'created_by',"
+        " CAST(:ann_text AS text)), :by_ann),"
+        " ('movement.created', jsonb_build_object('id', CAST(:by_client_text AS text),"
+        " 'created_by', NULL),"
+        " :by_client)",
     ]
 
     async def seed(url: str) -> None:
@@ -184,8 +191,10 @@ def test_actors_are_backfilled_from_created_by(pg_server: TestServer) -> None:
         async with engine.begin() as connection:
             for statement in statements:
                 clause = text(statement)
+                params: dict[str, object] = {k: uuid.UUID(v) for k, v in ids.items()}
+                params |= {f"{k}_text": v for k, v in ids.items()}  # inside JSON
                 await connection.execute(
-                    clause, {k: uuid.UUID(v) for k, v in ids.items() if f":{k}" in statement}
+                    clause, {k: v for k, v in params.items() if f":{k}" in statement}
                 )
         await engine.dispose()
 
@@ -198,7 +207,10 @@ def test_actors_are_backfilled_from_created_by(pg_server: TestServer) -> None:
                     text(f"SELECT id::text, actor FROM {table}")  # noqa: S608 - constants
                 )
                 found |= {row.id: row.actor for row in rows}
-            found["events"] = (await connection.execute(text("SELECT actor FROM events"))).all()
+            events = await connection.execute(text("SELECT type, actor, data FROM events"))
+            found["events"] = sorted(
+                ((row.type, row.actor, row.data.get("actor")) for row in events), key=str
+            )
             with pytest.raises(DBAPIError, match="append-only"):
                 await connection.execute(text("UPDATE stock_movements SET note = 'x'"))
         await engine.dispose()
@@ -220,5 +232,13 @@ def test_actors_are_backfilled_from_created_by(pg_server: TestServer) -> None:
         by_client: unknown,
         held: user,
         sent: unknown,
-        "events": [(None,)],
+        # A movement's event names its poster, in the event and in the movement it carries.
+        "events": sorted(
+            [
+                ("product.created", None, None),
+                ("movement.created", user, user),
+                ("movement.created", unknown, unknown),
+            ],
+            key=str,
+        ),
     }
