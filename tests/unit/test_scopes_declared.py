@@ -1,10 +1,11 @@
 """Every operation declares the one scope it needs, or says it is public on purpose.
 
 The OpenAPI document is walked (an operation with neither fails: someone forgot), each scope
-named is one of this API's, and the whole map operationId → scope is pinned below, so that a
-change to what an operation needs is deliberate. The routes themselves are walked too: each
-versioned route has exactly one guard (`Require(...)`, a `Can…` alias, `CurrentUser`,
-`EventsGrant` or a stream's caller), declared with the scope the guard checks."""
+named is one of this API's, and the whole map operationId → (method, path, scope) is pinned
+(tests/support/scopes.py, which the behaviour tests walk too), so that a change to what an
+operation needs is deliberate. The routes themselves are walked as well: each versioned route
+has exactly one guard (`Require(...)`, a `Can…` alias, `CurrentUser`, `EventsGrant` or a
+stream's caller), declared with the scope the guard checks."""
 
 from __future__ import annotations
 
@@ -21,90 +22,12 @@ from src.api.streams import STREAM_SCOPE, stream_access
 from src.config import load_settings
 from src.core.scopes import CLIENT_SCOPES, ROLE_SCOPES, SCOPE_DESCRIPTIONS, Scope
 from src.main import create_app
+from tests.support.scopes import LEAST_ROLE, OPERATIONS, PUBLIC
 
-PUBLIC = "public"
 METHODS = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
 GUARDS = {**GUARD_SCOPES, stream_access: STREAM_SCOPE}
-
-# What each operation needs. A change here changes who may call it: say why in the commit.
-EXPECTED: dict[str, str] = {
-    "getHealth": PUBLIC,
-    "getReadiness": PUBLIC,
-    "getMetrics": PUBLIC,
-    "getProblemType": PUBLIC,
-    "register": PUBLIC,
-    "issueToken": PUBLIC,
-    "logout": PUBLIC,
-    "createStreamTicket": "events:read",
-    "getCurrentUser": "accounts",
-    "updateCurrentUser": "accounts",
-    "changePassword": "accounts",
-    "createUser": "users:manage",
-    "listUsers": "users:manage",
-    "getUser": "users:manage",
-    "updateUser": "users:manage",
-    "listProducts": "catalog:read",
-    "createProduct": "catalog:write",
-    "getProduct": "catalog:read",
-    "updateProduct": "catalog:write",
-    "archiveProduct": "catalog:write",
-    "restoreProduct": "catalog:write",
-    "getProductStock": "stock:read",
-    "listLocations": "catalog:read",
-    "createLocation": "catalog:write",
-    "getLocation": "catalog:read",
-    "updateLocation": "catalog:write",
-    "archiveLocation": "catalog:write",
-    "restoreLocation": "catalog:write",
-    "createReservation": "reservations:write",
-    "listReservations": "stock:read",
-    "fulfilReservation": "reservations:write",
-    "releaseReservation": "reservations:write",
-    "getReservation": "stock:read",
-    "createShipment": "shipments:write",
-    "listShipments": "stock:read",
-    "receiveShipment": "shipments:write",
-    "cancelShipment": "shipments:write",
-    "getShipment": "stock:read",
-    "postMovement": "stock:write",
-    "listMovements": "stock:read",
-    "postTransfer": "stock:write",
-    "postBatch": "stock:write",
-    "postCount": "stock:write",
-    "getMovement": "stock:read",
-    "listLevels": "stock:read",
-    "getReconciliation": "audit:read",
-    "streamStockEvents": "events:read",
-    "listEvents": "events:read",
-    "streamEvents": "events:read",
-    "createWebhook": "webhooks:manage",
-    "listWebhooks": "webhooks:manage",
-    "getWebhook": "webhooks:manage",
-    "updateWebhook": "webhooks:manage",
-    "deleteWebhook": "webhooks:manage",
-    "rotateWebhookSecret": "webhooks:manage",
-    "testWebhook": "webhooks:manage",
-    "listWebhookDeliveries": "webhooks:manage",
-    "retryWebhookDelivery": "webhooks:manage",
-    "recoverWebhookDeliveries": "webhooks:manage",
-}
-
-# The least role v1 asked of each operation a person can call (v1's CurrentUser, RequireClerk,
-# RequireManager, RequireAdmin): a role implies scopes now, and must let exactly the same
-# people through.
-V1_ROLE: dict[str, str] = {
-    "accounts": "viewer",
-    "catalog:read": "viewer",
-    "stock:read": "viewer",
-    "events:read": "viewer",
-    "stock:write": "clerk",
-    "reservations:write": "clerk",
-    "shipments:write": "clerk",
-    "catalog:write": "manager",
-    "users:manage": "admin",
-    "webhooks:manage": "admin",
-    "audit:read": "admin",  # the reconciliation was admin-only in v1
-}
+# What each operation needs, pinned in tests/support/scopes.py (the behaviour tests walk it).
+EXPECTED = {name: scope for name, (_, _, scope) in OPERATIONS.items()}
 
 
 @pytest.fixture(scope="module")
@@ -153,8 +76,10 @@ def test_every_declared_scope_is_a_scope_of_this_api(document: dict[str, Any]) -
 
 
 def test_the_map_of_operations_to_scopes_is_pinned(document: dict[str, Any]) -> None:
-    found = {op["operationId"]: declared(op) for _, op in operations(document)}
-    assert found == EXPECTED
+    found = {
+        op["operationId"]: (*name.split(" ", 1), declared(op)) for name, op in operations(document)
+    }
+    assert found == OPERATIONS
 
 
 def test_the_scheme_offers_both_flows_and_describes_every_scope(
@@ -175,10 +100,10 @@ def test_the_scheme_offers_both_flows_and_describes_every_scope(
 
 def test_roles_let_through_exactly_whom_v1_let_through() -> None:
     order = ["viewer", "clerk", "manager", "admin"]
-    for scope, least in V1_ROLE.items():
+    for scope, least in LEAST_ROLE.items():
         holders = [role for role in order if Scope(scope) in ROLE_SCOPES[role]]
         assert holders == order[order.index(least) :], scope
-    assert set(V1_ROLE) | {PUBLIC} >= set(EXPECTED.values()), "a scope no v1 role is pinned for"
+    assert set(LEAST_ROLE) == {scope.value for scope in Scope}
 
 
 def routes(app: FastAPI) -> Iterator[APIRoute]:
