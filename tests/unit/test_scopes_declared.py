@@ -9,7 +9,9 @@ stream's caller), declared with the scope the guard checks."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +26,7 @@ from src.core.scopes import CLIENT_SCOPES, ROLE_SCOPES, SCOPE_DESCRIPTIONS, Scop
 from src.main import create_app
 from tests.support.scopes import LEAST_ROLE, OPERATIONS, PUBLIC
 
+ROOT = Path(__file__).resolve().parents[2]
 METHODS = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
 GUARDS = {**GUARD_SCOPES, stream_access: STREAM_SCOPE}
 # What each operation needs, pinned in tests/support/scopes.py (the behaviour tests walk it).
@@ -145,3 +148,18 @@ def test_every_versioned_route_has_exactly_one_guard_declared_with_its_scope(
         assert scopes == (EXPECTED[str(route.operation_id)],), name
         checked += 1
     assert checked == len([s for s in EXPECTED.values() if s != PUBLIC])
+
+
+def test_each_endpoint_section_of_the_api_docs_names_its_scope() -> None:
+    """The first paragraph under each endpoint's heading in docs/API.md says what it needs."""
+    heading = re.compile(r"^###\s+`([A-Z]+) (/[^`\s?]*)`\s*$")
+    lines = (ROOT / "docs" / "API.md").read_text(encoding="utf-8").splitlines()
+    stated: dict[tuple[str, str], str] = {}
+    for number, line in enumerate(lines):
+        if found := heading.match(line):
+            stated[(found[1], found[2])] = lines[number + 2]
+    expected = {
+        (method, path): "Public: no token needed." if scope == PUBLIC else f"Scope: `{scope}`."
+        for method, path, scope in OPERATIONS.values()
+    }
+    assert stated == expected
