@@ -36,6 +36,7 @@ from src.cli.runtime import CliError, database_session, run_migrations
 from src.cli.seed_availability import seed_availability
 from src.cli.seed_data import (
     BATCH,
+    DEMO_NAME,
     LEVEL_COLUMNS,
     LOCATION_COLUMNS,
     MOVEMENT_COLUMNS,
@@ -240,7 +241,7 @@ async def _demo_user(conn: AsyncConnection) -> tuple[uuid.UUID, bool]:
             email=DEMO_EMAIL,
             email_skeleton=email_skeleton(DEMO_EMAIL),
             hashed_password=hashed,
-            full_name="Demo Seed",
+            full_name=DEMO_NAME,
             role=Role.CLERK,
             is_active=False,
         )

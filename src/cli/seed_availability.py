@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from src.cli.seed_data import DEMO_NAME
 from src.core.database import build_session_factory
 from src.core.exceptions import DomainError
 from src.models.principal import Principal
@@ -53,7 +54,7 @@ async def seed_availability(
         factory = build_session_factory(engine)
         now = datetime.now(UTC)
         actor = Principal.of_user(
-            ActiveUser(actor_id, "", "Demo Seed", Role.CLERK, True, None, now, now)
+            ActiveUser(actor_id, "", DEMO_NAME, Role.CLERK, True, None, now, now)
         )
         made_reservations = 0
         for index in range(reservations):
@@ -69,7 +70,9 @@ async def seed_availability(
                 reference=f"SO-{tag}-{index + 1:04d}",
             )
             made_reservations += await _run(
-                factory, lambda work, b=body: ReservationService(work).reserve(b, actor=actor)
+                factory,
+                actor,
+                lambda work, b=body: ReservationService(work).reserve(b, actor=actor),
             )
         made_shipments = 0
         for index in range(shipments if len(location_ids) > 1 else 0):
@@ -104,7 +107,7 @@ async def _ship(
     async def create(work: UnitOfWork) -> Any:
         shipped.append(await ShipmentService(work).ship(body, actor=actor, request_id=None))
 
-    if not await _run(factory, create):
+    if not await _run(factory, actor, create):
         return 0
     shipment_id = shipped[0].id
     if index % 3 == 1:  # some arrive in part, one unit damaged where there is more than one
@@ -118,6 +121,7 @@ async def _ship(
         )
         await _run(
             factory,
+            actor,
             lambda work: ShipmentService(work).receive(
                 shipment_id, receipt, if_match=None, actor=actor, request_id=None
             ),
@@ -125,6 +129,7 @@ async def _ship(
     elif index % 5 == 4:
         await _run(
             factory,
+            actor,
             lambda work: ShipmentService(work).cancel(
                 shipment_id, if_match=None, actor=actor, request_id=None
             ),
@@ -161,10 +166,12 @@ async def _pick(
     return product_id, location_id, int(available)
 
 
-async def _run(factory: async_sessionmaker[AsyncSession], step: Any) -> int:
-    """Run `step(work)` in a unit of work and commit: 1, or 0 when a rule refused it."""
+async def _run(factory: async_sessionmaker[AsyncSession], actor: Principal, step: Any) -> int:
+    """Run `step(work)` in a unit of work acting as `actor` (its events name it, as a
+    request's do) and commit: 1, or 0 when a rule refused it."""
     async with factory() as session:
         work = UnitOfWork(session)
+        work.actor = actor.actor
         try:
             await step(work)
         except DomainError:

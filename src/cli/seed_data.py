@@ -16,9 +16,12 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import orjson
 from uuid_utils import uuid7
 
 HISTORY = timedelta(days=90)
+# The demo user's full name: the author of every seeded record.
+DEMO_NAME = "Demo Seed"
 BATCH = 20_000
 
 Row = tuple[object, ...]
@@ -31,7 +34,7 @@ LOCATION_COLUMNS = ("id", "code", "name", "created_at", "updated_at")
 LEVEL_COLUMNS = ("product_id", "location_id", "on_hand", "updated_at")
 MOVEMENT_COLUMNS = (
     "id", "product_id", "location_id", "kind", "quantity", "balance_after", "reason",
-    "reference", "note", "transfer_id", "count_id", "created_by", "created_at",
+    "reference", "note", "transfer_id", "count_id", "created_by", "actor", "created_at",
 )  # fmt: skip
 
 _GRADES = ("Standard", "Heavy-Duty", "Pro", "Eco", "Premium", "Compact", "Industrial")
@@ -65,6 +68,8 @@ class DemoLedger:
         self.rng = rng
         self.tag = tag
         self.user_id = user_id
+        # The demo user as a movement's `actor` column takes it over COPY (JSON text).
+        self.actor = orjson.dumps({"type": "user", "id": str(user_id), "name": DEMO_NAME}).decode()
         self.start = now - HISTORY
         self.product_ids: list[object] = []
         self.reorder: list[int] = []
@@ -239,6 +244,7 @@ class DemoLedger:
             transfer_id,
             count_id,
             self.user_id,
+            self.actor,
             at,
         )
 

@@ -60,6 +60,9 @@ class Event(Base):
     occurred_at: Mapped[datetime] = mapped_column(server_default=func.now())
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     movement_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    # Who made the change (`Actor.as_json()`); null for background work no one asked for
+    # (reservation expiry) and for events written before actors were recorded.
+    actor: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
 
 
 class EventWatermark(Base):

@@ -11,8 +11,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from src.models.base import Base, Timestamps, UUIDPrimaryKey
@@ -70,3 +72,5 @@ class Reservation(UUIDPrimaryKey, Timestamps, Base):
     expires_at: Mapped[datetime]
     reference: Mapped[str | None] = mapped_column(String(200), default=None)
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    # Who made it (`Actor.as_json()`): a request always has an author, so never null.
+    actor: Mapped[dict[str, Any]] = mapped_column(JSONB)

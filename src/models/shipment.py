@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from src.models.base import Base, Timestamps, UUIDPrimaryKey
@@ -47,6 +49,8 @@ class Shipment(UUIDPrimaryKey, Timestamps, Base):
     reference: Mapped[str | None] = mapped_column(String(200), default=None)
     version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    # Who made it (`Actor.as_json()`): a request always has an author, so never null.
+    actor: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
     lines: Mapped[list[ShipmentLine]] = relationship(order_by="ShipmentLine.position", lazy="raise")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from src.models.base import Base, UUIDPrimaryKey
@@ -153,6 +155,8 @@ class Movement(UUIDPrimaryKey, Base):
     # The shipment a movement sent, received, wrote off or returned.
     shipment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("shipments.id"), default=None)
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    # Who made it (`Actor.as_json()`): a request always has an author, so never null.
+    actor: Mapped[dict[str, Any]] = mapped_column(JSONB)
     request_id: Mapped[str | None] = mapped_column(String(128), default=None)
     # clock_timestamp(), not now(): the moment of the insert (the last step before commit),
     # so ledger order follows commit order closely enough for Last-Event-ID resumption.

@@ -9,6 +9,7 @@ import orjson
 from pydantic import Field
 
 from src.core.event_types import EventType
+from src.schemas.actor import ActorRead
 from src.schemas.base import Output
 
 
@@ -20,17 +21,30 @@ class EventRead(Output):
     # A plain string, not an enum: types are added over time and clients ignore unknown ones.
     type: str = Field(description=f"What happened; known today: {', '.join(sorted(EventType))}")
     occurred_at: datetime = Field(description="When the writing transaction began")
+    actor: ActorRead | None = Field(
+        description="Who made the change: a user or an API client; null for changes no one "
+        "asked for (a reservation that expired) and for most events recorded before actors were"
+    )
     data: dict[str, Any] = Field(
         description="The record after the change (a movement, product, location) or, for "
         "level.below_reorder, the level's figures"
     )
 
 
-def event_json(id: str, type: str, occurred_at: datetime, data: dict[str, Any]) -> str:
+def event_json(
+    id: str,
+    type: str,
+    occurred_at: datetime,
+    data: dict[str, Any],
+    actor: dict[str, Any] | None,
+) -> str:
     """An event as JSON, the one way every event is written out (stream frames, webhook
     bodies, `webhook.test`): `occurred_at` in RFC 3339 with UTC as `Z`. The feed page
     (`GET /events`) writes the same with orjson's `OPT_UTC_Z` (`FEED_JSON_OPTIONS`)."""
-    return EventRead(id=id, type=type, occurred_at=occurred_at, data=data).model_dump_json()
+    author = None if actor is None else ActorRead.model_validate(actor)
+    return EventRead(
+        id=id, type=type, occurred_at=occurred_at, actor=author, data=data
+    ).model_dump_json()
 
 
 # orjson's options for a feed page: timestamps exactly as `event_json` writes them.

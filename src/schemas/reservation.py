@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import Field
 
 from src.models.reservation import ReservationStatus
+from src.schemas.actor import StoredActor
 from src.schemas.base import InputSchema, Schema
 from src.schemas.quantity import Quantity, Reference
 
@@ -44,6 +45,9 @@ class ReservationRead(Schema):
     status: ReservationStatus
     expires_at: datetime
     reference: str | None
-    created_by: uuid.UUID | None
+    created_by: uuid.UUID | None = Field(
+        description="The user who made it; null when an API client did"
+    )
+    actor: StoredActor = Field(description="Who made it: a user or an API client")
     created_at: datetime
     updated_at: datetime

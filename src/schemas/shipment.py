@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from src.models.shipment import ShipmentStatus
+from src.schemas.actor import StoredActor
 from src.schemas.base import InputSchema, Schema, error_inside
 from src.schemas.catalog import Version
 from src.schemas.quantity import Counted, Quantity, Reference
@@ -96,6 +97,9 @@ class ShipmentRead(Schema):
     reference: str | None
     lines: list[ShipmentLineRead]
     version: Version
-    created_by: uuid.UUID | None
+    created_by: uuid.UUID | None = Field(
+        description="The user who made it; null when an API client did"
+    )
+    actor: StoredActor = Field(description="Who sent it: a user or an API client")
     created_at: datetime
     updated_at: datetime

@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import Field, ValidationInfo, field_validator
 
 from src.models.stock import AdjustmentReason, MovementKind
+from src.schemas.actor import StoredActor
 from src.schemas.base import Absent, InputSchema, Schema, error_inside, left_out
 from src.schemas.quantity import Counted, Note, Quantity, Reference, SignedQuantity
 from src.schemas.reservation import ReservationRead
@@ -164,7 +165,10 @@ class MovementRead(Schema):
     shipment_id: uuid.UUID | None = Field(
         description="The shipment this movement sent, received, wrote off or returned."
     )
-    created_by: uuid.UUID | None
+    created_by: uuid.UUID | None = Field(
+        description="The user who made it; null when an API client did"
+    )
+    actor: StoredActor = Field(description="Who posted it: a user or an API client")
     request_id: str | None
     created_at: datetime
 
@@ -172,16 +176,21 @@ class MovementRead(Schema):
 class TransferRead(Schema):
     transfer_id: uuid.UUID
     movements: list[MovementRead]
+    actor: StoredActor = Field(description="Who moved it (each movement names the same)")
 
 
 class BatchRead(Schema):
     batch_id: uuid.UUID
     movements: list[MovementRead]
+    actor: StoredActor = Field(description="Who posted it (each movement names the same)")
 
 
 class CountRead(Schema):
     count_id: uuid.UUID
     movements: list[MovementRead]
+    actor: StoredActor = Field(
+        description="Who counted (each adjustment names the same; also when nothing differed)"
+    )
     reservations_shortened: list[ReservationRead] = Field(
         description="Reservations the count shrank (or released) because it found fewer "
         "units than were reserved, newest first."

@@ -23,6 +23,7 @@ from src.models.catalog import Location, Product
 from src.models.principal import Principal
 from src.models.stock import Movement
 from src.repositories.stock.level import LevelState, Pair
+from src.schemas.actor import ActorRead
 from src.schemas.catalog import MAX_QUANTITY
 from src.schemas.stock import BatchCreate, BatchRead, MovementCreate, MovementRead
 from src.services.level_keeper import TOO_MUCH, LevelKeeper, bounded
@@ -79,7 +80,7 @@ class BatchPoster:
             batch_id=batch_id,
             reference=data.reference,
         )
-        return BatchRead(batch_id=batch_id, movements=movements)
+        return BatchRead(batch_id=batch_id, movements=movements, actor=ActorRead.of(actor.actor))
 
     async def post_expecting(
         self, data: MovementCreate, *, actor: Principal, request_id: str | None
@@ -119,6 +120,7 @@ class BatchPoster:
                 note=line.data.note,
                 batch_id=batch_id,
                 created_by=actor.user_id,
+                actor=actor.actor.as_json(),
                 request_id=request_id,
             )
             for line in plan.lines

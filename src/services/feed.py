@@ -50,6 +50,7 @@ class FeedItem:
     type: str
     occurred_at: datetime
     data: str  # the event's JSON, as stored
+    actor: str | None  # who made the change (JSON, as stored), None for background work
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class FeedService:
                 row.type,
                 row.occurred_at,
                 row.data,
+                row.actor,
             )
             for row in rows
         ]

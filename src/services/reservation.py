@@ -61,6 +61,7 @@ class ReservationService:
                 expires_at=func.now() + timedelta(seconds=data.expires_in),
                 reference=data.reference,
                 created_by=actor.user_id,
+                actor=actor.actor.as_json(),
             )
         )
         read = await self.levels.emit_reservation(EventType.RESERVATION_CREATED, reservation)
@@ -107,6 +108,7 @@ class ReservationService:
                 reference=reservation.reference,
                 reservation_id=reservation_id,
                 created_by=actor.user_id,
+                actor=actor.actor.as_json(),
                 request_id=request_id,
             ),
             reorder_point=None,

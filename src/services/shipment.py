@@ -81,6 +81,7 @@ class ShipmentService:
             to_location_id=to,
             reference=data.reference,
             created_by=actor.user_id,
+            actor=actor.actor.as_json(),
         )
         lines = [
             ShipmentLine(position=i, product_id=line.product_id, shipped=line.quantity)
@@ -335,6 +336,7 @@ class ShipmentService:
             reference=shipment.reference,
             shipment_id=shipment.id,
             created_by=actor.user_id,
+            actor=actor.actor.as_json(),
             request_id=request_id,
         )
 

@@ -17,6 +17,7 @@ from src.core.ids import new_id
 from src.models.principal import Principal
 from src.models.stock import AdjustmentReason, Movement, MovementKind
 from src.repositories.stock.level import LevelRepository, LevelState, Pair
+from src.schemas.actor import ActorRead
 from src.schemas.reservation import ReservationRead
 from src.schemas.stock import (
     BatchCreate,
@@ -74,6 +75,7 @@ class StockService:
             "reference": data.reference,
             "note": data.note,
             "created_by": actor.user_id,
+            "actor": actor.actor.as_json(),
             "request_id": request_id,
         }
         with bounded():
@@ -134,6 +136,7 @@ class StockService:
                 reference=data.reference,
                 transfer_id=transfer_id,
                 created_by=actor.user_id,
+                actor=actor.actor.as_json(),
                 request_id=request_id,
             )
             legs.append(
@@ -144,7 +147,9 @@ class StockService:
                     level=after,
                 )
             )
-        return TransferRead(transfer_id=transfer_id, movements=legs)
+        return TransferRead(
+            transfer_id=transfer_id, movements=legs, actor=ActorRead.of(actor.actor)
+        )
 
     async def post_batch(
         self, data: BatchCreate, *, actor: Principal, request_id: str | None
@@ -187,6 +192,7 @@ class StockService:
                     reference=data.reference,
                     note=data.note,
                     created_by=actor.user_id,
+                    actor=actor.actor.as_json(),
                     request_id=request_id,
                 ),
                 reorder_point=products[line.product_id].reorder_point,
@@ -194,7 +200,12 @@ class StockService:
                 level=after,
             )
         adjustments = await levels.write()
-        return CountRead(count_id=count_id, movements=adjustments, reservations_shortened=shortened)
+        return CountRead(
+            count_id=count_id,
+            movements=adjustments,
+            actor=ActorRead.of(actor.actor),
+            reservations_shortened=shortened,
+        )
 
     # ---------------------------------------------------------------- helpers
 

@@ -183,7 +183,7 @@ class StreamService:
 
     def _feed_event(self, event: LogEvent) -> StreamedEvent:
         id_ = encode_position(self.codec, event.position)
-        data = event_json(id_, event.type, event.occurred_at, event.data)
+        data = event_json(id_, event.type, event.occurred_at, event.data, event.actor)
         return StreamedEvent(id=id_, type=event.type, data=data)
 
     async def _now(self) -> Position:

@@ -59,9 +59,11 @@ class UnitOfWork:
 
     async def emit(self, type: str, data: Mapping[str, Any]) -> None:
         """Append an event (a registered type; JSON data) to the log in this transaction
-        (written at the commit, in emission order)."""
+        (written at the commit, in emission order), by this request's actor (None for
+        background work)."""
         self._writable("emit")
-        self._pending.append(event_row(type, data))
+        actor = None if self.actor is None else self.actor.as_json()
+        self._pending.append(event_row(type, data, actor))
 
     def audit(
         self,

@@ -25,9 +25,14 @@ from src.repositories.event.log import EventRepository
 CATCH_UP_SECONDS = 120.0
 
 
-async def append(connection: AsyncConnection, type_: str, data: Mapping[str, Any]) -> None:
+async def append(
+    connection: AsyncConnection,
+    type_: str,
+    data: Mapping[str, Any],
+    actor: Mapping[str, Any] | None = None,
+) -> None:
     """Append in `connection`'s open transaction (the caller commits or holds it open)."""
-    await EventRepository(AsyncSession(bind=connection)).append(type_, data)
+    await EventRepository(AsyncSession(bind=connection)).append(type_, data, actor)
 
 
 async def append_committed(engine: AsyncEngine, *events: tuple[str, Mapping[str, Any]]) -> None:

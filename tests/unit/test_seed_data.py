@@ -73,7 +73,7 @@ def test_movements_keep_every_ledger_rule(
 
 def test_a_seed_reproduces_the_shape_of_the_data() -> None:
     def shape(generated: tuple[DemoLedger, list[Row]]) -> list[Row]:
-        return [(r[3], r[4], r[5], r[6], r[12]) for r in generated[1]]  # kind … created_at
+        return [(r[3], r[4], r[5], r[6], r[13]) for r in generated[1]]  # kind … created_at
 
     assert shape(generate(5, 3, 300, seed=11)) == shape(generate(5, 3, 300, seed=11))
     assert shape(generate(5, 3, 300, seed=11)) != shape(generate(5, 3, 300, seed=12))

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from pytest_mock import MockerFixture
 
 from src.core.readonly import WriteInReadOnlyRequest, is_read_only
+from src.models.principal import Actor
 from src.services.idempotency import Claim, Replay, fingerprint
 from src.services.unit_of_work import UnitOfWork
 
@@ -28,10 +29,13 @@ def _work(mocker: MockerFixture) -> tuple[UnitOfWork, Any, Any, Any]:
 
 
 MOVEMENT_ID = "01a24a00-0000-7000-8000-000000000001"
+# Who the request acts as, on each of its events.
+ACTOR = {"type": "client", "id": MOVEMENT_ID, "name": "ERP"}
 
 
 async def test_commit_writes_the_events_in_order_with_one_notify(mocker: MockerFixture) -> None:
     work, session, events, _ = _work(mocker)
+    work.actor = Actor("client", uuid.UUID(MOVEMENT_ID), "ERP")
     await work.emit("movement.created", {"id": MOVEMENT_ID})
     await work.emit("level.below_reorder", {"on_hand": 1})
     events.write.assert_not_awaited()  # buffered until the commit
@@ -42,8 +46,14 @@ async def test_commit_writes_the_events_in_order_with_one_notify(mocker: MockerF
                 "type": "movement.created",
                 "data": {"id": MOVEMENT_ID},
                 "movement_id": uuid.UUID(MOVEMENT_ID),
+                "actor": ACTOR,
             },
-            {"type": "level.below_reorder", "data": {"on_hand": 1}, "movement_id": None},
+            {
+                "type": "level.below_reorder",
+                "data": {"on_hand": 1},
+                "movement_id": None,
+                "actor": ACTOR,
+            },
         ],
         record=None,
         notify=True,
@@ -59,6 +69,16 @@ async def test_commit_without_events_writes_nothing(mocker: MockerFixture) -> No
     await work.commit()
     events.write.assert_not_awaited()
     session.commit.assert_awaited_once()
+
+
+async def test_work_no_one_asked_for_emits_events_without_an_actor(
+    mocker: MockerFixture,
+) -> None:
+    work, _, events, _ = _work(mocker)  # a background job's: no caller, no actor
+    await work.emit("reservation.expired", {"id": MOVEMENT_ID})
+    await work.commit()
+    (written,), _ = events.write.await_args
+    assert [row["actor"] for row in written] == [None]
 
 
 async def test_an_unknown_event_type_fails_where_it_is_emitted(mocker: MockerFixture) -> None:

@@ -76,6 +76,7 @@ def _page_json(page: FeedPage) -> bytes:
                     "id": item.id,
                     "type": item.type,
                     "occurred_at": item.occurred_at,
+                    "actor": None if item.actor is None else orjson.Fragment(item.actor),
                     "data": orjson.Fragment(item.data),
                 }
                 for item in page.events

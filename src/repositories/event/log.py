@@ -48,7 +48,7 @@ from src.repositories.event.position import (
 # overlaps the one-key locks of idempotency keys.
 _PURGE_LOCK = (0x4556_4E54, 1)  # "EVNT"
 
-# The values of one events row: type, data, movement_id.
+# The values of one events row: type, data, movement_id, actor.
 EventRow = dict[str, Any]
 
 
@@ -57,12 +57,20 @@ def _at_or_before(position: Position) -> ColumnElement[bool]:
     return tuple_(Event.xid, Event.seq) <= tuple_(xid, bindparam("keep_seq", position.seq))
 
 
-def event_row(type: str, data: Mapping[str, Any]) -> EventRow:
-    """The row for an event; `data` must be JSON-serialisable (`model_dump(mode="json")`)."""
+def event_row(
+    type: str, data: Mapping[str, Any], actor: Mapping[str, Any] | None = None
+) -> EventRow:
+    """The row for an event; `data` must be JSON-serialisable (`model_dump(mode="json")`);
+    `actor` who made the change (`Actor.as_json()`), None for background work."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}: add it to EventType")
     movement_id = uuid.UUID(str(data["id"])) if type == EventType.MOVEMENT_CREATED else None
-    return {"type": type, "data": dict(data), "movement_id": movement_id}
+    return {
+        "type": type,
+        "data": dict(data),
+        "movement_id": movement_id,
+        "actor": None if actor is None else dict(actor),
+    }
 
 
 def _events_after(
@@ -80,14 +88,16 @@ def _events_after(
 def _closing_statement(events: bool, record: bool, notify: bool) -> TextClause:
     """`EventRepository.write`'s statement, one per shape, built once. The events travel as
     three arrays whatever their number (one statement text, one prepared statement), and
-    are inserted in their order (`WITH ORDINALITY`), so `seq` follows emission."""
+    are inserted in their order (`WITH ORDINALITY`), so `seq` follows emission. An actor
+    travels as JSON text, NULL for none (which casts to a NULL jsonb)."""
     parts = []
     if events:
         parts.append(
-            "new_events AS (INSERT INTO events (type, data, movement_id)"
-            " SELECT e.type, CAST(e.data AS jsonb), e.movement_id"
+            "new_events AS (INSERT INTO events (type, data, movement_id, actor)"
+            " SELECT e.type, CAST(e.data AS jsonb), e.movement_id, CAST(e.actor AS jsonb)"
             " FROM unnest(CAST(:types AS text[]), CAST(:datas AS text[]),"
-            " CAST(:movements AS uuid[])) WITH ORDINALITY AS e(type, data, movement_id, n)"
+            " CAST(:movements AS uuid[]), CAST(:actors AS text[]))"
+            " WITH ORDINALITY AS e(type, data, movement_id, actor, n)"
             " ORDER BY e.n)"
         )
     if record:
@@ -104,13 +114,19 @@ def _closing_statement(events: bool, record: bool, notify: bool) -> TextClause:
     )
 
 
+def _json_or_none(value: Mapping[str, Any] | None) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
 class EventRepository(Repository[Event]):
     model = Event
 
-    async def append(self, type: str, data: Mapping[str, Any]) -> None:
+    async def append(
+        self, type: str, data: Mapping[str, Any], actor: Mapping[str, Any] | None = None
+    ) -> None:
         """Insert an event in this session's transaction; it commits or rolls back with the
         change it describes."""
-        await self.session.execute(insert(Event).values(event_row(type, data)))
+        await self.session.execute(insert(Event).values(event_row(type, data, actor)))
 
     async def write(
         self, events: list[EventRow], *, record: Mapping[str, Any] | None, notify: bool
@@ -123,6 +139,7 @@ class EventRepository(Repository[Event]):
             params["types"] = [event["type"] for event in events]
             params["datas"] = [orjson.dumps(event["data"]).decode() for event in events]
             params["movements"] = [event["movement_id"] for event in events]
+            params["actors"] = [_json_or_none(event["actor"]) for event in events]
         statement = _closing_statement(bool(events), record is not None, notify)
         await self.session.execute(statement, params)
 
@@ -163,7 +180,7 @@ class EventRepository(Repository[Event]):
         if types and first.t_seq is not None:
             tail = Position(int(first.t_xid), int(first.t_seq))
         events = [
-            FeedRow(int(r.xid), r.seq, r.type, r.occurred_at, r.data)
+            FeedRow(int(r.xid), r.seq, r.type, r.occurred_at, r.data, r.actor)
             for r in rows
             if r.seq is not None
         ]

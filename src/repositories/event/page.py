@@ -33,6 +33,7 @@ class FeedRow(NamedTuple):
     type: str
     occurred_at: datetime
     data: str
+    actor: str | None  # JSON text as stored, like `data`
 
 
 class FeedPageRows(NamedTuple):
@@ -61,9 +62,9 @@ def _page_statement(*, after: bool, types: bool) -> Select[Any]:
     """Visible events (after a position, of some types), oldest first, beside the watermark:
     one statement, so both come from one snapshot (a purge is seen by both or by neither).
     A row with no event carries the watermark alone (an empty page)."""
-    events = select(Event.xid, Event.seq, Event.type, Event.occurred_at, Event.data).where(
-        visible()
-    )
+    events = select(
+        Event.xid, Event.seq, Event.type, Event.occurred_at, Event.data, Event.actor
+    ).where(visible())
     if after:
         events = events.where(follows(Position(0, 0)))
     source = only_types(events) if types else events.subquery("visible")
@@ -74,6 +75,7 @@ def _page_statement(*, after: bool, types: bool) -> Select[Any]:
             source.c.type,
             source.c.occurred_at,
             cast(source.c.data, Text).label("data"),
+            cast(source.c.actor, Text).label("actor"),
         )
         .order_by(source.c.xid, source.c.seq)
         .limit(bindparam("limit", type_=Integer))
@@ -92,6 +94,7 @@ def _page_statement(*, after: bool, types: bool) -> Select[Any]:
             page.c.type,
             page.c.occurred_at,
             page.c.data,
+            page.c.actor,
         )
         .select_from(one)
         .outerjoin(EventWatermark, true())

@@ -29,6 +29,7 @@ class LogEvent(NamedTuple):
     type: str
     occurred_at: datetime
     data: dict[str, Any]
+    actor: dict[str, Any] | None
 
     @property
     def position(self) -> Position:
@@ -47,9 +48,9 @@ def _scan_statement(types: bool) -> Select[Any]:
     """Visible events after a position, oldest first, at most `limit`; with `types`, only
     those, beside the newest visible event after the position (the end of the tail the read
     went through when the page is not full). Built once per shape."""
-    events = select(Event.xid, Event.seq, Event.type, Event.occurred_at, Event.data).where(
-        visible(), follows(BEGINNING)
-    )
+    events = select(
+        Event.xid, Event.seq, Event.type, Event.occurred_at, Event.data, Event.actor
+    ).where(visible(), follows(BEGINNING))
     if not types:
         return events.order_by(Event.xid, Event.seq).limit(bindparam("limit", type_=Integer))
     typed = only_types(events)
@@ -78,6 +79,7 @@ def _scan_statement(types: bool) -> Select[Any]:
             page.c.type,
             page.c.occurred_at,
             page.c.data,
+            page.c.actor,
         )
         .select_from(one)
         .outerjoin(tail, true())
@@ -101,7 +103,7 @@ async def scan_after(
         params["types"] = sorted(types)
     rows = (await session.execute(_scan_statement(bool(types)), params)).all()
     events = [
-        LogEvent(int(r.xid), int(r.seq), r.type, r.occurred_at, r.data)
+        LogEvent(int(r.xid), int(r.seq), r.type, r.occurred_at, r.data, r.actor)
         for r in rows
         if r.seq is not None
     ]

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import Any
 
+import orjson
+
 from src.core.ids import new_id
 from src.models.stock import Movement
 from src.repositories.base import Repository
@@ -44,5 +46,8 @@ _LEDGER_COLUMNS = tuple(c.name for c in Movement.__table__.c if c.name != "creat
 
 
 def _plain(value: Any) -> Any:
-    """A column value as the driver takes it inside an array (an enum as its value)."""
-    return value.value if isinstance(value, Enum) else value
+    """A column value as the driver takes it inside an array (an enum as its value, a JSON
+    column's value as JSON text)."""
+    if isinstance(value, Enum):
+        return value.value
+    return orjson.dumps(value).decode() if isinstance(value, dict) else value

@@ -126,7 +126,7 @@ async def dispatch(session_factory: async_sessionmaker[AsyncSession], codec: Cur
 def _payload(codec: CursorCodec, event: Event) -> str:
     """The event as the feed shows it."""
     id_ = encode_position(codec, position_of(event))
-    return event_json(id_, event.type, event.occurred_at, event.data)
+    return event_json(id_, event.type, event.occurred_at, event.data, event.actor)
 
 
 class WebhookWorker:

@@ -152,6 +152,7 @@ class WebhookService:
             TEST_EVENT,
             datetime.now(UTC),
             {"endpoint_id": str(endpoint.id), "message": "A test event from Stockroom"},
+            None if self.work.actor is None else self.work.actor.as_json(),
         )
         delivery = await self.outbox.queue(endpoint.id, event_id, TEST_EVENT, payload)
         return DeliveryRead.model_validate(delivery)

@@ -47,7 +47,7 @@ async def test_a_test_event_writes_occurred_at_with_z(
     assert body["type"] == "webhook.test"
     assert isinstance(body["occurred_at"], str)
     assert UTC_Z.match(body["occurred_at"]), body["occurred_at"]
-    assert list(body) == ["id", "type", "occurred_at", "data"]  # the feed's event shape
+    assert list(body) == ["id", "type", "occurred_at", "actor", "data"]  # the feed's shape
 
 
 async def test_a_test_event_to_a_paused_endpoint_is_refused_and_queues_nothing(

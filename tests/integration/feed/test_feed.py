@@ -80,7 +80,8 @@ async def test_polling_pages_through_every_event_once_then_waits_for_new_ones(
     assert [(i["type"], i["data"]) for i in body["items"]] == [
         ("location.created", {"name": f"{tag}-new"})
     ]
-    assert set(body["items"][0]) == {"id", "type", "occurred_at", "data"}
+    assert set(body["items"][0]) == {"id", "type", "occurred_at", "actor", "data"}
+    assert body["items"][0]["actor"] is None  # appended by no one
 
 
 async def test_types_filter_comma_separated_or_repeated(

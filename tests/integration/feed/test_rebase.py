@@ -36,6 +36,8 @@ from tests.support.servers import free_port
 from tests.support.settings import make_settings
 
 UNREACHABLE = "postgresql://nobody@127.0.0.1:1/nothing"
+# Who wrote a2: renumbering keeps every column of an event but its xid.
+A2_ACTOR = {"type": "client", "id": "01900000-0000-7000-8000-0000000000a2", "name": "ERP"}
 
 
 # Every test here runs `stockroom` commands on the test's own database (feed/conftest.py).
@@ -71,7 +73,7 @@ async def _interleaved(engine: AsyncEngine, tag: str) -> None:
         await first.begin()
         await append(first, *named(tag, "a1"))
         await second.begin()
-        await append(second, *named(tag, "a2"))
+        await append(second, *named(tag, "a2"), A2_ACTOR)
         await second.commit()
         await append(first, *named(tag, "a3"))
         await first.commit()
@@ -133,6 +135,10 @@ async def test_a_restored_log_is_refused_then_rebased_with_order_and_positions_k
         await settle(own_engine)
         after = await feed_of(client, admin)
         assert [name for _, name in after] == names
+        page = await client.get("/api/v1/events", params={"limit": 100}, headers=admin)
+        actors = {item["data"]["name"]: item["actor"] for item in page.json()["items"]}
+        assert actors[f"{tag}a2"] == A2_ACTOR
+        assert actors[f"{tag}a1"] is None
         # A client's stored position from the old server resumes right after the same event.
         resumed = await feed_of(client, admin, after=held_by_a_client)
         assert [name for _, name in resumed] == [f"{tag}b1", f"{tag}b2"]

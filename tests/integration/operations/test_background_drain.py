@@ -140,6 +140,14 @@ async def expired_events(engine: AsyncEngine) -> int:
     return int(count or 0)
 
 
+async def event_actors(engine: AsyncEngine, type_: str) -> list[Any]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT actor FROM events WHERE type = :type ORDER BY seq"), {"type": type_}
+        )
+    return [row.actor for row in rows]
+
+
 async def test_the_sweeper_expires_every_overdue_level_in_one_pass(shop: ShopFactory) -> None:
     s = await shop(**QUIET)
     async with database(s.database_url) as (engine, factory):
@@ -153,6 +161,11 @@ async def test_the_sweeper_expires_every_overdue_level_in_one_pass(shop: ShopFac
             shown = await level(s.client, s.clerk, s.product, reservation["location"])
             assert (shown["on_hand"], shown["reserved"], shown["available"]) == (5, 0, 5)
         assert await expired_events(engine) == 5
+        # No one asked for these expiries: their events name no actor; the reservations
+        # still name who made them.
+        assert await event_actors(engine, "reservation.expired") == [None] * 5
+        made = await event_actors(engine, "reservation.created")
+        assert [actor and actor["type"] for actor in made] == ["user"] * 5
 
 
 async def test_the_sweeper_leaves_reservations_that_still_hold(shop: ShopFactory) -> None:

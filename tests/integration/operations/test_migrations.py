@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 
 import pytest
 from alembic import command
@@ -11,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from src.core import migrations
@@ -149,3 +150,95 @@ def test_email_skeletons_are_backfilled_oldest_first(
         f"user {ids[4]} looks like the older user {ids[3]}: review it",
     ]
     assert not any("@" in warning for warning in warnings)
+
+
+def test_actors_are_backfilled_from_created_by(pg_server: TestServer) -> None:
+    """0014 names each existing record's author: the user of `created_by` (by full name), or
+    an unknown client where it is null (only a client's write left it so after 0013). Events
+    keep none but `movement.created` ones (their poster, in the movement they carry too), and
+    the ledger stays append-only."""
+    ann = "01900000-0000-7000-8000-0000000000a1"
+    product, here, there = (f"01900000-0000-7000-8000-0000000000b{n}" for n in range(3))
+    by_ann, by_client = (f"01900000-0000-7000-8000-0000000000c{n}" for n in range(2))
+    held, sent = "01900000-0000-7000-8000-0000000000d1", "01900000-0000-7000-8000-0000000000e1"
+    ids = {"ann": ann, "product": product, "here": here, "there": there}
+    ids |= {"by_ann": by_ann, "by_client": by_client, "held": held, "sent": sent}
+    statements = [
+        "INSERT INTO users (id, email, email_skeleton, hashed_password, full_name, role)"
+        " VALUES (:ann, 'ann@example.com', 'ann@example.com', 'x', 'Ann Example', 'clerk')",
+        "INSERT INTO products (id, sku, name, unit, reorder_point)"
+        " VALUES (:product, 'SKU-1', 'Bolt', 'each', 0)",
+        "INSERT INTO locations (id, code, name) VALUES (:here, 'A', 'A'), (:there, 'B', 'B')",
+        "INSERT INTO stock_movements (id, product_id, location_id, kind, quantity,"
+        " balance_after, created_by) VALUES (:by_ann, :product, :here, 'receipt', 5, 5, :ann),"
+        " (:by_client, :product, :here, 'receipt', 1, 6, NULL)",
+        "INSERT INTO reservations (id, product_id, location_id, quantity, remaining, status,"
+        " expires_at, created_by) VALUES (:held, :product, :here, 1, 1, 'active',"
+        " now() + interval '1 hour', :ann)",
+        "INSERT INTO shipments (id, from_location_id, to_location_id, status, created_by)"
+        " VALUES (:sent, :here, :there, 'in_transit', NULL)",
+        "INSERT INTO events (type, data) VALUES ('product.created', '{}')",
+        "INSERT INTO events (type, data, movement_id) VALUES ('movement.created',"
+        " jsonb_build_object('id', CAST(:by_ann_text AS text), 'created_by',"
+        " CAST(:ann_text AS text)), :by_ann),"
+        " ('movement.created', jsonb_build_object('id', CAST(:by_client_text AS text),"
+        " 'created_by', NULL),"
+        " :by_client)",
+    ]
+
+    async def seed(url: str) -> None:
+        engine = create_async_engine(url)
+        async with engine.begin() as connection:
+            for statement in statements:
+                clause = text(statement)
+                params: dict[str, object] = {k: uuid.UUID(v) for k, v in ids.items()}
+                params |= {f"{k}_text": v for k, v in ids.items()}  # inside JSON
+                await connection.execute(
+                    clause, {k: v for k, v in params.items() if f":{k}" in statement}
+                )
+        await engine.dispose()
+
+    async def actors(url: str) -> dict[str, object]:
+        engine = create_async_engine(url)
+        async with engine.connect() as connection:
+            found: dict[str, object] = {}
+            for table in ("stock_movements", "reservations", "shipments"):
+                rows = await connection.execute(
+                    text(f"SELECT id::text, actor FROM {table}")  # noqa: S608 - constants
+                )
+                found |= {row.id: row.actor for row in rows}
+            events = await connection.execute(text("SELECT type, actor, data FROM events"))
+            found["events"] = sorted(
+                ((row.type, row.actor, row.data.get("actor")) for row in events), key=str
+            )
+            with pytest.raises(DBAPIError, match="append-only"):
+                await connection.execute(text("UPDATE stock_movements SET note = 'x'"))
+        await engine.dispose()
+        return found
+
+    with pg_server.fresh_database("stockroom_actors") as url:
+        migrations.upgrade(url, "0013_api_clients")
+        asyncio.run(seed(url))
+        migrations.upgrade(url)
+        found = asyncio.run(actors(url))
+    user = {"type": "user", "id": ann, "name": "Ann Example"}
+    unknown = {
+        "type": "client",
+        "id": "00000000-0000-0000-0000-000000000000",
+        "name": "unknown client",
+    }
+    assert found == {
+        by_ann: user,
+        by_client: unknown,
+        held: user,
+        sent: unknown,
+        # A movement's event names its poster, in the event and in the movement it carries.
+        "events": sorted(
+            [
+                ("product.created", None, None),
+                ("movement.created", user, user),
+                ("movement.created", unknown, unknown),
+            ],
+            key=str,
+        ),
+    }

@@ -4,15 +4,19 @@ A read is the user/session check and one query, outside any transaction (no BEGI
 COMMIT); a posting with an Idempotency-Key is BEGIN, the check, the key's lock, the lookup
 of a stored response, one statement for the movement, one for its events, the stored
 response and the NOTIFY, and COMMIT (a replay: the first four and COMMIT; no key: no lock,
-no lookup). Counted on a warm connection (its statements already
-prepared), with the background loops far apart and the feed's LISTEN on a direct connection.
+no lookup); the same for an API client's token as for a person's. Counted on a warm
+connection (its statements already prepared), with the background loops far apart and the
+feed's LISTEN on a direct connection.
 """
 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
+from src.core.scopes import Scope
+from tests.support.actors import committed_api_client
 from tests.support.round_trips import Counted
 from tests.support.stock import API, receive
 
@@ -114,6 +118,39 @@ async def test_a_posting_takes_seven_round_trips_with_a_key_five_without(
         f"{API}/stock/levels?product_id={counted.product['id']}", headers=counted.clerk
     )
     assert levels.json()["items"][0]["on_hand"] == 3
+
+
+async def test_a_client_token_posts_a_movement_in_as_many_round_trips_as_a_user(
+    counted: Counted, own_database_url: str, tmp_path: Path
+) -> None:
+    """The client's check (one query, as a person's session check) and its actor, written
+    in the movement's own statement and the events' one: nothing more on the wire."""
+    _, erp = await committed_api_client(
+        own_database_url, tmp_path, scopes=(Scope.STOCK_WRITE,), name="ERP"
+    )
+    url = f"{API}/stock/movements"
+    trips: dict[tuple[str, bool], int] = {}
+    for who, caller in (("user", counted.clerk), ("client", erp)):
+        for keyed in (False, True):
+
+            def headers(caller: dict[str, str] = caller, keyed: bool = keyed) -> dict[str, str]:
+                return {**caller, "Idempotency-Key": uuid.uuid4().hex} if keyed else caller
+
+            for _ in range(2):  # warm
+                warm = await counted.client.post(url, json=_receipt(counted, 1), headers=headers())
+                assert warm.status_code == 201, warm.text
+            response, made = await counted.trips(
+                "POST", url, json=_receipt(counted, 1), headers=headers()
+            )
+            assert response.status_code == 201, response.text
+            assert response.json()["actor"]["type"] == who
+            trips[who, keyed] = len(made)
+    assert trips == {
+        ("user", False): 5,
+        ("user", True): 7,
+        ("client", False): 5,
+        ("client", True): 7,
+    }
 
 
 async def test_a_batch_costs_the_same_round_trips_for_any_number_of_lines(
