@@ -1,13 +1,14 @@
 """The request's write boundary: one transaction that owns the idempotency claim, the
-stored response, the events appended to the change feed's log, and the commit.
+stored response, the events appended to the change feed's log, the audit log's entries,
+and the commit.
 
 Services write through `session` and `emit` events, knowing nothing of HTTP; the API layer
 claims the Idempotency-Key, builds the response and asks the unit of work to remember it;
-the request dependency commits (or rolls back) once, before the response is sent. Events
-and the remembered response are buffered and written just before the commit, in one
-statement that also sends the NOTIFY waking the feed's readers (when anything was emitted):
-one round trip instead of one per row, still in the transaction of the change, so a write
-that fails emits nothing and stores no response.
+the request dependency commits (or rolls back) once, before the response is sent. Events,
+audit entries and the remembered response are buffered and written just before the
+commit, in one statement that also sends the NOTIFY waking the feed's readers (when
+anything was emitted): one round trip instead of one per row, still in the transaction of
+the change, so a write that fails emits nothing, audits nothing and stores no response.
 
 A read-only unit of work (safe requests) has no transaction to speak of: its session runs in
 autocommit and refuses writes (`src.core.readonly`), and it cannot emit, claim or remember.
