@@ -41,7 +41,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_audit_entries_entity_at_id",
         "audit_entries",
-        ["entity_type", "entity_id", "at", "id"],
+        ["entity_id", "entity_type", "at", "id"],
     )
     op.create_index(
         "ix_audit_entries_actor_id_at_id",

@@ -23,9 +23,11 @@ class AuditEntry(UUIDPrimaryKey, Base):
         # ranges on `at`: one index serves the three.
         Index("ix_audit_entries_at_id", "at", "id"),
         # Each filter keeps the page order after its equality, so a filtered page is a
-        # range scan too, however rare the entries it asks for.
+        # range scan too, however rare the entries it asks for. The entity's id leads (one
+        # entity's history is asked for by its id alone too; its type adds nothing to it);
+        # a type alone is a filter on the newest-first walk.
         Index("ix_audit_entries_action_at_id", "action", "at", "id"),
-        Index("ix_audit_entries_entity_at_id", "entity_type", "entity_id", "at", "id"),
+        Index("ix_audit_entries_entity_at_id", "entity_id", "entity_type", "at", "id"),
         Index("ix_audit_entries_actor_id_at_id", _ACTOR_ID, "at", "id"),
     )
 

@@ -37,6 +37,11 @@ CASES: dict[str, Case] = {
         "ix_audit_entries_entity_at_id",
         f"(entity_id = '{ID}'::text)",
     ),
+    "audit-entity-id": Case(
+        audit(entity_id=str(ID)), "ix_audit_entries_entity_at_id", f"(entity_id = '{ID}'::text)"
+    ),
+    # A type alone: few types, each common; walking the newest-first index serves it.
+    "audit-entity-type": Case(audit(entity_type="webhook"), None),
     "audit-actor": Case(
         audit(actor_id=ID),
         "ix_audit_entries_actor_id_at_id",
