@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+from asgi_correlation_id import correlation_id
 from fastapi import Depends, Request
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -85,6 +86,9 @@ async def get_unit_of_work(
     session = factory()
     try:
         work = UnitOfWork(session, read_only=read_only)
+        # The audit log's entries name the request (as X-Request-ID does) and its peer.
+        work.request_id = correlation_id.get()
+        work.client_ip = request.client.host if request.client else None
         if read_only:  # nothing to commit or roll back: closing returns the connection
             yield work
             return

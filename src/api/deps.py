@@ -17,7 +17,6 @@ from fastapi import Depends, Header, Query, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword, OAuthFlows
 from fastapi.security import OAuth2
 from fastapi.security.utils import get_authorization_scheme_param
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.api.v1.prefix import API_V1
 from src.config import Settings
@@ -39,6 +38,7 @@ from src.dependencies import (
 from src.models.principal import Principal
 from src.models.user import ActiveUser, Role
 from src.schemas.base import explained
+from src.services.audit import AuditService
 from src.services.auth import AuthPolicy, AuthService, Grant
 from src.services.catalog import LocationService, ProductService
 from src.services.health import HealthService
@@ -127,21 +127,21 @@ def build_webhook_policy(settings: Settings) -> WebhookPolicy:
     )
 
 
-def _auth_service(request: Request, session: AsyncSession) -> AuthService:
+def _auth_service(request: Request, work: UnitOfWork) -> AuthService:
     state = request.app.state
     policy: AuthPolicy = state.auth_policy
-    return AuthService(session, tokens=state.tokens, limiter=state.rate_limiter, policy=policy)
+    return AuthService(work, tokens=state.tokens, limiter=state.rate_limiter, policy=policy)
 
 
-async def get_auth_service(request: Request, session: SessionDep) -> AuthService:
-    return _auth_service(request, session)
+async def get_auth_service(request: Request, work: UnitOfWorkDep) -> AuthService:
+    return _auth_service(request, work)
 
 
 async def get_user_service(
-    request: Request, session: SessionDep, limiter: RateLimiterDep
+    request: Request, work: UnitOfWorkDep, limiter: RateLimiterDep
 ) -> UserService:
     policy: AuthPolicy = request.app.state.auth_policy
-    return UserService(session, limiter=limiter, policy=policy)
+    return UserService(work, limiter=limiter, policy=policy)
 
 
 async def get_product_service(work: UnitOfWorkDep) -> ProductService:
@@ -162,6 +162,10 @@ async def get_reservation_service(work: UnitOfWorkDep) -> ReservationService:
 
 async def get_shipment_service(work: UnitOfWorkDep) -> ShipmentService:
     return ShipmentService(work)
+
+
+async def get_audit_service(work: UnitOfWorkDep) -> AuditService:
+    return AuditService(work)
 
 
 async def get_ledger_service(work: UnitOfWorkDep) -> LedgerService:
@@ -185,6 +189,7 @@ UserServiceDep = Annotated[UserService, Depends(get_user_service)]
 ProductServiceDep = Annotated[ProductService, Depends(get_product_service)]
 LocationServiceDep = Annotated[LocationService, Depends(get_location_service)]
 StockServiceDep = Annotated[StockService, Depends(get_stock_service)]
+AuditServiceDep = Annotated[AuditService, Depends(get_audit_service)]
 LedgerServiceDep = Annotated[LedgerService, Depends(get_ledger_service)]
 ReservationServiceDep = Annotated[ReservationService, Depends(get_reservation_service)]
 ShipmentServiceDep = Annotated[ShipmentService, Depends(get_shipment_service)]
@@ -247,7 +252,7 @@ async def _authenticate(request: Request, token: str | None, work: UnitOfWork) -
         )
     if not token:
         raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'")
-    grant = await _auth_service(request, work.session).authenticate(token)
+    grant = await _auth_service(request, work).authenticate(token)
     work.actor = grant.principal.actor  # the author of whatever this request writes
     return grant
 

@@ -29,6 +29,7 @@ from src.core.passwords import configure_hashing
 from src.core.secretbox import SecretBox
 from src.schemas.user import UserCreate
 from src.services.feed_rebase import refuse_a_stalled_feed
+from src.services.unit_of_work import UnitOfWork
 from src.services.user import UserService
 from src.services.webhook.endpoint import reseal_secrets
 
@@ -235,10 +236,12 @@ def ensure_admin(*, email: str, password: str, full_name: str) -> tuple[str, boo
 async def _ensure_admin(url: str, data: UserCreate) -> tuple[str, bool]:
     database = Database(create_async_engine(url))
     try:
-        async with database.session_factory() as session, session.begin():
-            user, created = await UserService(session).ensure_admin(
+        async with database.session_factory() as session:
+            work = UnitOfWork(session)  # its audit entries are written at the commit
+            user, created = await UserService(work).ensure_admin(
                 email=str(data.email), password=data.password, full_name=data.full_name
             )
+            await work.commit()
     except Conflict as exc:  # a look-alike of another account's address
         raise CliError(f"invalid admin: {exc.detail}") from None
     finally:

@@ -1,9 +1,10 @@
 """Which background jobs exist, built from the settings.
 
-`background_jobs` is the work (purges, the reservation sweeper, webhook delivery): run by
-`stockroom serve` unless BACKGROUND_JOBS=false, and by every `stockroom worker`. Each pass
-takes its rows with FOR UPDATE SKIP LOCKED (the event purge: a try-lock), so processes
-running the same job at once never do a row twice and never wait for each other.
+`background_jobs` is the work (purges, the audit log's too, the reservation sweeper, webhook
+delivery): run by `stockroom serve` unless BACKGROUND_JOBS=false, and by every `stockroom
+worker`. Each pass takes its rows with FOR UPDATE SKIP LOCKED (the event purge: a try-lock),
+so processes running the same job at once never do a row twice and never wait for each
+other.
 `gauge_jobs` keep /metrics' gauges current and run only where /metrics is served.
 """
 
@@ -21,6 +22,7 @@ from src.core.metrics import observe_feed_lag
 from src.core.secretbox import SecretBox
 from src.core.webhook.http import WebhookSender
 from src.jobs.runner import Continuous, Job, Periodic
+from src.services.audit import purge_old_audit_entries
 from src.services.feed import measure_feed_lag, purge_expired_events
 from src.services.idempotency import purge_expired
 from src.services.refresh_session import purge_expired_sessions
@@ -86,6 +88,11 @@ def background_jobs(
                 settings.feed.events_retention_days,
                 batch=settings.jobs.webhook_purge_batch,
             ),
+        ),
+        periodic(
+            "audit",
+            settings.jobs.events_purge_interval_seconds,
+            functools.partial(purge_old_audit_entries, factory, settings.jobs.audit_retention_days),
         ),
     ]
     resources = Resources()

@@ -1,6 +1,7 @@
 """ORM models. Import every model here so `Base.metadata` is complete for Alembic."""
 
 from src.models.api_client import ApiClient
+from src.models.audit import AuditEntry
 from src.models.base import Base
 from src.models.catalog import Location, Product
 from src.models.event import Event, EventWatermark
@@ -24,6 +25,7 @@ from src.models.webhook import (
 __all__ = [
     "AdjustmentReason",
     "ApiClient",
+    "AuditEntry",
     "Base",
     "DeliveryStatus",
     "Event",

@@ -189,3 +189,19 @@ class WebhookFilter(ListFilter):
 
 class DeliveryFilter(ListFilter):
     status: DeliveryStatus | None = None
+
+
+# Actions and entity types are short dotted words ("product.updated", "user").
+AuditWord = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL_PATTERN)]
+AuditId = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL_PATTERN)]
+
+
+class AuditFilter(ListFilter):
+    action: AuditWord | None = Field(default=None, description="action equals")
+    entity_type: AuditWord | None = Field(default=None, description="entity type equals")
+    entity_id: (
+        Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL_PATTERN)] | None
+    ) = Field(default=None, description="entity id equals")
+    actor_id: uuid.UUID | None = Field(default=None, description="made by this user or client")
+    since: Timestamp | None = Field(default=None, description="made at or after (inclusive)")
+    until: Timestamp | None = Field(default=None, description="made before (exclusive)")

@@ -8,11 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from src.core.database import release
-from src.core.db_errors import EXPECTED_CONFLICTS
 from src.core.emails import lookup_email
 from src.core.exceptions import (
     Forbidden,
@@ -22,7 +18,7 @@ from src.core.exceptions import (
 )
 from src.core.ids import new_id
 from src.core.metrics import LOGIN_FAILURES, LOGIN_THROTTLED
-from src.core.passwords import hash_password, verify_password
+from src.core.passwords import verify_password
 from src.core.ratelimit import Limit, RateLimiter
 from src.core.scopes import Scope, scope_text
 from src.core.tokens import (
@@ -36,39 +32,16 @@ from src.core.tokens import (
 from src.models.principal import Principal
 from src.models.user import ActiveUser, Role, User
 from src.repositories.api_client import ApiClientRepository
-from src.repositories.base import violated_constraint
 from src.repositories.refresh_session import RefreshSessionRepository
 from src.repositories.user import UserRepository
 from src.schemas.auth import StreamTicket, TokenResponse
 from src.schemas.user import UserCreate
+from src.services.account import add_user, audit_login, audit_refresh_reused
+from src.services.unit_of_work import UnitOfWork
 
 _BAD_CREDENTIALS = "Invalid email or password"
 _BAD_REFRESH = "The refresh token is invalid, expired or revoked"
 _SCOPE_NAMES = frozenset(Scope)
-
-
-async def add_user(
-    users: UserRepository, *, email: str, password: str, full_name: str, role: Role
-) -> User:
-    """A new account (registration or an admin's); 409 when the email is taken, or looks
-    like one that is (the same TR39 skeleton): the unique indexes decide, races included."""
-    user = User(
-        email=email,
-        hashed_password=await hash_password(password),
-        full_name=full_name,
-        role=role,
-    )
-    try:
-        return await users.add(user)
-    except IntegrityError as exc:
-        constraint = violated_constraint(exc)
-        if constraint in _EMAIL_CONFLICTS:
-            # Still /problems/conflict (the published contract), but naming the field.
-            raise EXPECTED_CONFLICTS[constraint]() from None
-        raise
-
-
-_EMAIL_CONFLICTS = frozenset({"uq_users_email_lower", "uq_users_email_skeleton"})
 
 
 @dataclass(frozen=True)
@@ -113,13 +86,14 @@ KNOWN_CLIENTS = "login-known-client"
 class AuthService:
     def __init__(
         self,
-        session: AsyncSession,
+        work: UnitOfWork,
         *,
         tokens: TokenCodec,
         limiter: RateLimiter,
         policy: AuthPolicy,
     ) -> None:
-        self.session = session
+        self.work = work
+        self.session = session = work.session
         self.users = UserRepository(session)
         self.sessions = RefreshSessionRepository(session)
         self.clients = ApiClientRepository(session)
@@ -133,7 +107,8 @@ class AuthService:
         # Each registration costs an Argon2 hash: throttle it like login attempts.
         await self.limiter.hit(self.policy.register_per_client, client)
         return await add_user(
-            self.users,
+            self.work,
+            "user.registered",
             email=data.email,
             password=data.password,
             full_name=data.full_name,
@@ -157,8 +132,13 @@ class AuthService:
         try:
             device = await self._trusted_device(account, presented, found)
             attempts = await self._throttle(account, client, device)
-        except RateLimited:
+        except RateLimited as throttled:
             LOGIN_THROTTLED.inc()
+            # Kept although the request fails (nothing else of it was written). Each one
+            # costs a read and an insert: a flood of them fills the log, by design.
+            known = found or await self.users.get_by_email(account)
+            audit_login(self.work, "auth.login_throttled", account, known.id if known else None)
+            throttled.keep_work = True
             raise
         if not presented:
             found = await self.users.get_by_email(account, with_password=True)
@@ -171,7 +151,9 @@ class AuthService:
         # deactivated, while the hash was being checked.
         if user is None or not user.is_active or user.hashed_password != checked:
             LOGIN_FAILURES.inc()
-            raise OAuthError("invalid_grant", _BAD_CREDENTIALS)
+            # Kept although the request fails: it wrote nothing else (a row lock at most).
+            audit_login(self.work, "auth.login_failed", account, user_id)
+            raise OAuthError("invalid_grant", _BAD_CREDENTIALS, keep_work=True)
         await self.limiter.reset(*attempts)
         await self.limiter.remember(
             KNOWN_CLIENTS, f"{account}|{client}", self.policy.known_client_seconds
@@ -264,6 +246,7 @@ class AuthService:
             )
             if current is None:
                 await self.sessions.revoke_family(known.family_id)
+                audit_refresh_reused(self.work, known.user_id, known.family_id)
                 raise OAuthError("invalid_grant", _BAD_REFRESH, keep_work=True)
             user = await self.users.get(current.user_id)
             if user is None or not user.is_active:

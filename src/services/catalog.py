@@ -47,6 +47,8 @@ class _CatalogService(Generic[ItemT]):
         item: ItemT = self.repository.model(**data.model_dump())
         await self._flush_unique(lambda: self.repository.add(item), getattr(item, self.unique[1]))
         await self._emit("created", item)
+        created = {f: (None, v) for f, v in data.model_dump().items() if v is not None}
+        self.work.audit(f"{self.noun}.created", self.noun, item.id, created)
         return item
 
     async def update(self, item_id: uuid.UUID, data: BaseModel, if_match: IfMatch | None) -> ItemT:
@@ -58,12 +60,18 @@ class _CatalogService(Generic[ItemT]):
         self._check(item, if_match)
         self._writable(item)
         changes = data.model_dump(exclude_unset=True)
-        if any(getattr(item, field) != value for field, value in changes.items()):
+        changed = {
+            field: (getattr(item, field), value)
+            for field, value in changes.items()
+            if getattr(item, field) != value
+        }
+        if changed:
             for field, value in changes.items():
                 setattr(item, field, value)
             item.version += 1
             await self._flush_unique(self.session.flush, getattr(item, self.unique[1]))
             await self._emit("updated", item)
+            self.work.audit(f"{self.noun}.updated", self.noun, item.id, changed)
         return item
 
     async def archive(self, item_id: uuid.UUID, if_match: IfMatch | None = None) -> None:
@@ -90,6 +98,7 @@ class _CatalogService(Generic[ItemT]):
         item.version += 1
         await self.session.flush()
         await self._emit("archived", item)
+        self.work.audit(f"{self.noun}.archived", self.noun, item.id, {"is_archived": (False, True)})
 
     async def restore(self, item_id: uuid.UUID, if_match: IfMatch | None = None) -> ItemT:
         """Undo archiving (idempotent: an active item comes back unchanged, same version), with
@@ -104,6 +113,9 @@ class _CatalogService(Generic[ItemT]):
             item.version += 1
             await self.session.flush()
             await self._emit("restored", item)
+            self.work.audit(
+                f"{self.noun}.restored", self.noun, item.id, {"is_archived": (True, False)}
+            )
         return item
 
     async def _emit(self, action: str, item: ItemT) -> None:

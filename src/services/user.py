@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import uuid
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any
 
 from src.core.cursors import CursorCodec
 from src.core.database import release
@@ -17,18 +16,21 @@ from src.repositories.refresh_session import RefreshSessionRepository
 from src.repositories.user import UserRepository
 from src.schemas.filter import UserFilter
 from src.schemas.user import PasswordChange, UserAdminCreate, UserAdminUpdate, UserSelfUpdate
-from src.services.auth import AuthPolicy, add_user
+from src.services.account import add_user
+from src.services.auth import AuthPolicy
+from src.services.unit_of_work import UnitOfWork
 
 
 class UserService:
     def __init__(
         self,
-        session: AsyncSession,
+        work: UnitOfWork,
         *,
         limiter: RateLimiter | None = None,
         policy: AuthPolicy | None = None,
     ) -> None:
-        self.session = session
+        self.work = work
+        self.session = session = work.session
         self.users = UserRepository(session)
         self.sessions = RefreshSessionRepository(session)
         # Only password changes need them (the CLI's ensure_admin does not).
@@ -39,6 +41,8 @@ class UserService:
         updated = await self.users.rename(user.id, data.full_name)
         if updated is None:
             raise Unauthorized("The access token is no longer valid", invalid_token=True)
+        if updated.full_name != user.full_name:
+            self._audit_update(user.id, {"full_name": (user.full_name, updated.full_name)})
         return updated
 
     async def change_password(self, user: ActiveUser, data: PasswordChange, *, client: str) -> None:
@@ -66,6 +70,8 @@ class UserService:
             raise Conflict("The password was changed meanwhile; log in again")
         await self.users.set_password(stored, new_hash)
         await self.sessions.revoke_all_for_user(user_id)
+        # Secret-like: the unit of work writes "[redacted]" for both values.
+        self.work.audit("user.password_changed", "user", user_id, {"password": (None, None)})
         await self.limiter.reset(self.policy.password_change, throttle_key)
 
     async def list_users(
@@ -103,8 +109,14 @@ class UserService:
         # reactivation, in case the deactivation was made outside the API: nothing issued
         # before comes back.
         ends_sessions = changes.get("is_active", user.is_active) is not user.is_active
+        changed = {
+            field: (getattr(user, field), value)
+            for field, value in changes.items()
+            if getattr(user, field) != value
+        }
         for field, value in changes.items():
             setattr(user, field, value)
+        self._audit_update(user.id, changed)
         if ends_sessions:
             await self.sessions.revoke_all_for_user(user.id)
         await self.session.flush()
@@ -115,7 +127,8 @@ class UserService:
         # The admin's own lookup opened a transaction: end it before Argon2 runs.
         await release(self.session)
         return await add_user(
-            self.users,
+            self.work,
+            "user.created",
             email=data.email,
             password=data.password,
             full_name=data.full_name,
@@ -127,13 +140,42 @@ class UserService:
         user = await self.users.get_by_email(email)
         if user is None:
             created = await add_user(
-                self.users, email=email, password=password, full_name=full_name, role=Role.ADMIN
+                self.work,
+                "user.created",
+                email=email,
+                password=password,
+                full_name=full_name,
+                role=Role.ADMIN,
             )
             return created, True
         if not user.is_active:
             # As for a reactivation through the API: nothing issued before comes back.
             await self.sessions.revoke_all_for_user(user.id)
+        self._audit_update(
+            user.id,
+            {
+                field: (before, after)
+                for field, before, after in (
+                    ("role", user.role, Role.ADMIN),
+                    ("is_active", user.is_active, True),
+                )
+                if before != after
+            },
+        )
         user.role = Role.ADMIN
         user.is_active = True
         await self.session.flush()
         return user, False
+
+    def _audit_update(self, user_id: uuid.UUID, changed: dict[str, tuple[Any, Any]]) -> None:
+        """One entry per kind of change, so each can be filtered on by its action: the role,
+        the activation, and the rest (the name)."""
+        rest = dict(changed)
+        if "role" in rest:
+            self.work.audit("user.role_changed", "user", user_id, {"role": rest.pop("role")})
+        if "is_active" in rest:
+            active = rest.pop("is_active")
+            action = "user.activated" if active[1] else "user.deactivated"
+            self.work.audit(action, "user", user_id, {"is_active": active})
+        if rest:
+            self.work.audit("user.updated", "user", user_id, rest)

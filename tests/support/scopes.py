@@ -93,6 +93,8 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         "/api/v1/webhooks/{webhook_id}/recover",
         "webhooks:manage",
     ),
+    "listAuditEntries": ("GET", "/api/v1/audit", "audit:read"),
+    "getAuditEntry": ("GET", "/api/v1/audit/{entry_id}", "audit:read"),
 }
 
 # The least role v1 asked of each operation a person can call (v1's CurrentUser, RequireClerk,

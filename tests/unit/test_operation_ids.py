@@ -75,6 +75,8 @@ EXPECTED = {
     "GET /api/v1/webhooks/{webhook_id}/deliveries": "listWebhookDeliveries",
     "POST /api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry": "retryWebhookDelivery",
     "POST /api/v1/webhooks/{webhook_id}/recover": "recoverWebhookDeliveries",
+    "GET /api/v1/audit": "listAuditEntries",
+    "GET /api/v1/audit/{entry_id}": "getAuditEntry",
 }
 
 

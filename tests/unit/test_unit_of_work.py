@@ -1,5 +1,5 @@
-"""The unit of work: events and the wake-up NOTIFY belong to the commit, the stored response
-to the claimed key."""
+"""The unit of work: events, audit entries and the wake-up NOTIFY belong to the commit, the
+stored response to the claimed key."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pytest_mock import MockerFixture
 
 from src.core.readonly import WriteInReadOnlyRequest, is_read_only
 from src.models.principal import Actor
+from src.repositories.audit import AuditRow, AuditRows
 from src.services.idempotency import Claim, Replay, fingerprint
 from src.services.unit_of_work import UnitOfWork
 
@@ -57,6 +58,7 @@ async def test_commit_writes_the_events_in_order_with_one_notify(mocker: MockerF
         ],
         record=None,
         notify=True,
+        audits=None,
     )
     session.commit.assert_awaited_once()
 
@@ -136,7 +138,7 @@ async def test_remember_stores_the_response_under_the_claimed_fingerprint(
     with pytest.raises(RuntimeError):  # once per claim
         await work.remember(201, b"{}", "/counts")
     await work.commit()  # stored with the work, no NOTIFY without events
-    events.write.assert_awaited_once_with([], record={"stored": True}, notify=False)
+    events.write.assert_awaited_once_with([], record={"stored": True}, notify=False, audits=None)
 
 
 def test_the_fingerprint_names_the_operation_and_the_body() -> None:
@@ -144,3 +146,60 @@ def test_the_fingerprint_names_the_operation_and_the_body() -> None:
     assert fingerprint("count", body) != fingerprint("movement", body)
     assert fingerprint("count", body) != fingerprint("count", Body(quantity=4))
     assert fingerprint("count", body) == fingerprint("count", Body(quantity=3))
+
+
+async def test_audit_entries_are_written_at_the_commit_with_secrets_redacted(
+    mocker: MockerFixture,
+) -> None:
+    work, _, events, _ = _work(mocker)
+    work.request_id, work.client_ip = "req-1", "203.0.113.7"
+    actor = Actor("user", uuid.UUID(int=1), "Ada")
+    work.actor = actor
+    work.audit("user.password_changed", "user", uuid.UUID(int=2), {"password": ("a", "b")})
+    work.audit(
+        "webhook.updated",
+        "webhook",
+        "w1",
+        {"secret_hash": ("x", "y"), "refresh_token": (None, "t"), "url": ("u1", "u2")},
+    )
+    events.write.assert_not_awaited()  # buffered until the commit
+    await work.commit()
+    rows = [
+        AuditRow(
+            "user.password_changed",
+            "user",
+            str(uuid.UUID(int=2)),
+            {"password": ("[redacted]", "[redacted]")},
+            actor.as_json(),
+        ),
+        AuditRow(
+            "webhook.updated",
+            "webhook",
+            "w1",
+            {
+                "secret_hash": ("[redacted]", "[redacted]"),
+                "refresh_token": ("[redacted]", "[redacted]"),
+                "url": ("u1", "u2"),
+            },
+            actor.as_json(),
+        ),
+    ]
+    events.write.assert_awaited_once_with(
+        [], record=None, notify=False, audits=AuditRows(rows, "req-1", "203.0.113.7")
+    )
+
+
+async def test_rollback_forgets_the_audit_entries(mocker: MockerFixture) -> None:
+    work, _, events, _ = _work(mocker)
+    work.audit("product.updated", "product", "p1", {"name": ("a", "b")})
+    await work.rollback()
+    await work.commit()
+    events.write.assert_not_awaited()
+
+
+def test_a_read_only_unit_of_work_refuses_to_audit(mocker: MockerFixture) -> None:
+    session = mocker.MagicMock()
+    session.sync_session.info = {}
+    work = UnitOfWork(session, read_only=True)
+    with pytest.raises(WriteInReadOnlyRequest):
+        work.audit("product.updated", "product", "p1")

@@ -9,6 +9,7 @@ The list lives here, not in the package's `__init__`, so that importing `src.api
 from fastapi import APIRouter
 
 from src.api.v1 import (
+    audit,
     auth,
     events,
     locations,
@@ -32,4 +33,5 @@ routers: list[APIRouter] = [
     stock_events.router,
     events.router,
     webhooks.router,
+    audit.router,
 ]

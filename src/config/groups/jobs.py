@@ -33,6 +33,14 @@ class JobSettings(BaseModel):
         gt=0,
         description="how often the event purge runs (in batches, each its own short transaction)",
     )
+    # The audit log is kept this long (a year by default: what most audits ask of a change
+    # history); older entries go with the event purge's runs (EVENTS_PURGE_INTERVAL_SECONDS).
+    audit_retention_days: float = Field(
+        default=365,
+        gt=0,
+        description="audit log entries older than this are purged (on the event purge's "
+        "interval, in batches)",
+    )
     # The feed's lag (stockroom_event_feed_lag_seconds) is measured this often.
     events_lag_interval_seconds: float = Field(
         default=5, gt=0, description="how often the feed-lag gauge is measured"

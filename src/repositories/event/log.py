@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from src.core.event_types import EVENT_TYPES, FEED_CHANNEL, EventType
 from src.models.event import XID8, Event, EventWatermark
+from src.repositories.audit import AuditRows
 from src.repositories.base import Repository
 from src.repositories.event.page import PAGES, FeedPageRows, FeedRow
 from src.repositories.event.position import (
@@ -84,13 +85,30 @@ def _events_after(
     return statement.order_by(Event.xid, Event.seq).limit(limit)
 
 
+# The audit entries as `write` sends them: one array per column, whatever their number, and
+# the request's id and address once.
+_NEW_AUDITS = (
+    "new_audits AS (INSERT INTO audit_entries (id, action, actor, entity_type, entity_id,"
+    " changes, request_id, client_ip)"
+    " SELECT a.id, a.action, CAST(a.actor AS jsonb), a.entity_type, a.entity_id,"
+    " CAST(a.changes AS jsonb), CAST(:audit_request_id AS text), CAST(:audit_client_ip AS text)"
+    " FROM unnest(CAST(:audit_id AS uuid[]), CAST(:audit_action AS text[]),"
+    " CAST(:audit_actor AS text[]), CAST(:audit_entity_type AS text[]),"
+    " CAST(:audit_entity_id AS text[]), CAST(:audit_changes AS text[]))"
+    " AS a(id, action, actor, entity_type, entity_id, changes))"
+)
+
+
 @functools.cache
-def _closing_statement(events: bool, record: bool, notify: bool) -> TextClause:
+def _closing_statement(events: bool, record: bool, notify: bool, audits: bool) -> TextClause:
     """`EventRepository.write`'s statement, one per shape, built once. The events travel as
     three arrays whatever their number (one statement text, one prepared statement), and
     are inserted in their order (`WITH ORDINALITY`), so `seq` follows emission. An actor
-    travels as JSON text, NULL for none (which casts to a NULL jsonb)."""
+    travels as JSON text, NULL for none (which casts to a NULL jsonb); audit entries travel
+    the same way, with the request's id and address once."""
     parts = []
+    if audits:
+        parts.append(_NEW_AUDITS)
     if events:
         parts.append(
             "new_events AS (INSERT INTO events (type, data, movement_id, actor)"
@@ -129,18 +147,25 @@ class EventRepository(Repository[Event]):
         await self.session.execute(insert(Event).values(event_row(type, data, actor)))
 
     async def write(
-        self, events: list[EventRow], *, record: Mapping[str, Any] | None, notify: bool
+        self,
+        events: list[EventRow],
+        *,
+        record: Mapping[str, Any] | None,
+        notify: bool,
+        audits: AuditRows | None = None,
     ) -> None:
         """What a transaction writes last, in one statement (one round trip): its events,
-        in order (`seq` follows the list), the idempotency record of its response if any,
-        and the NOTIFY that wakes feed readers once it commits."""
+        in order (`seq` follows the list), its audit entries, the idempotency record of its
+        response if any, and the NOTIFY that wakes feed readers once it commits."""
         params: dict[str, Any] = dict(record) if record is not None else {}
         if events:
             params["types"] = [event["type"] for event in events]
             params["datas"] = [orjson.dumps(event["data"]).decode() for event in events]
             params["movements"] = [event["movement_id"] for event in events]
             params["actors"] = [_json_or_none(event["actor"]) for event in events]
-        statement = _closing_statement(bool(events), record is not None, notify)
+        if audits is not None:
+            params.update(audits.params())
+        statement = _closing_statement(bool(events), record is not None, notify, audits is not None)
         await self.session.execute(statement, params)
 
     async def notify(self) -> None:

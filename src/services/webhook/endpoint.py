@@ -84,6 +84,12 @@ class WebhookService:
                 created_by=actor.user_id,
             )
         )
+        self.work.audit(
+            "webhook.created",
+            "webhook",
+            endpoint.id,
+            {field: (None, value) for field, value in _audited(endpoint).items()},
+        )
         return self._with_secret(endpoint, secret)
 
     async def page(
@@ -102,6 +108,7 @@ class WebhookService:
             # whole change feed back while DNS answers.
             await self._check(changes["url"])
         endpoint = await self._endpoint(endpoint_id, lock=True)
+        before = _audited(endpoint)
         if "url" in changes:
             endpoint.url = changes["url"]
         if "event_types" in changes:
@@ -120,13 +127,19 @@ class WebhookService:
             await self.outbox.fail_pending(endpoint.id, "endpoint paused by an admin")
         await self.work.session.flush()
         await self.work.session.refresh(endpoint)
+        after = _audited(endpoint)
+        changed = {f: (before[f], after[f]) for f in before if before[f] != after[f]}
+        if changed:
+            self.work.audit("webhook.updated", "webhook", endpoint.id, changed)
         return WebhookRead.model_validate(endpoint)
 
     async def delete(self, endpoint_id: uuid.UUID) -> None:
         """The endpoint and its delivery log; an attempt already running finishes unseen."""
         endpoint = await self._endpoint(endpoint_id, lock=True)
+        gone = {field: (value, None) for field, value in _audited(endpoint).items()}
         await self.work.session.delete(endpoint)
         await self.work.session.flush()
+        self.work.audit("webhook.deleted", "webhook", endpoint_id, gone)
 
     async def rotate_secret(self, endpoint_id: uuid.UUID) -> WebhookWithSecret:
         """A new secret; the current one keeps signing too for the overlap, so receivers can
@@ -140,6 +153,7 @@ class WebhookService:
         endpoint.previous_secret_expires_at = func.now() + overlap if overlap else None
         endpoint.secret = self.policy.box.seal(secret)
         await self.work.session.flush()
+        self.work.audit("webhook.secret_rotated", "webhook", endpoint.id, {"secret": (None, None)})
         await self.work.session.refresh(endpoint)
         return self._with_secret(endpoint, secret)
 
@@ -182,7 +196,12 @@ class WebhookService:
 
     async def recover(self, endpoint_id: uuid.UUID, data: RecoverRequest) -> RecoverRead:
         await self._active(endpoint_id)
-        return RecoverRead(requeued=await self.outbox.recover(endpoint_id, data.since))
+        requeued = await self.outbox.recover(endpoint_id, data.since)
+        if requeued:
+            self.work.audit(
+                "webhook.recovered", "webhook", endpoint_id, {"requeued": (None, requeued)}
+            )
+        return RecoverRead(requeued=requeued)
 
     async def _endpoint(self, endpoint_id: uuid.UUID, *, lock: bool = False) -> WebhookEndpoint:
         get = self.endpoints.get_for_update if lock else self.endpoints.get
@@ -219,6 +238,16 @@ class WebhookService:
     def _with_secret(self, endpoint: WebhookEndpoint, secret: str) -> WebhookWithSecret:
         read = WebhookRead.model_validate(endpoint)
         return WebhookWithSecret(**read.model_dump(), secret=secret)
+
+
+def _audited(endpoint: WebhookEndpoint) -> dict[str, object]:
+    """What the audit log shows of an endpoint (never its secrets)."""
+    return {
+        "url": endpoint.url,
+        "event_types": list(endpoint.event_types),
+        "description": endpoint.description,
+        "is_active": endpoint.is_active,
+    }
 
 
 async def reseal_secrets(session: AsyncSession, box: SecretBox) -> tuple[int, int]:

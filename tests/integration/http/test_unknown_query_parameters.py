@@ -22,6 +22,7 @@ LISTS = [
     "/api/v1/events",
     "/api/v1/webhooks",
     "/api/v1/webhooks/{webhook_id}/deliveries",
+    "/api/v1/audit",
 ]
 # The change feed pages by position (`after`), not by `cursor`.
 PAGE_PARAMETER = {"/api/v1/events": "after"}

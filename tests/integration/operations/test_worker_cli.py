@@ -23,7 +23,7 @@ from tests.support.settings import TEST_SECRET_KEY, make_settings
 
 runner = CliRunner()
 UNREACHABLE = "postgresql://nobody@127.0.0.1:1/nothing"
-WORK = {"idempotency", "refresh_session", "event", "reservation", "webhook_delivery"}
+WORK = {"idempotency", "refresh_session", "event", "reservation", "webhook_delivery", "audit"}
 GAUGES = {"event_feed_lag", "webhook_queue"}
 
 
