@@ -303,3 +303,38 @@ async def test_authlib_sees_a_wrong_secret_as_invalid_client(
                 "http://testserver/api/v1/auth/token", grant_type="client_credentials"
             )
     assert raised.value.error == "invalid_client"
+
+
+async def test_no_secret_or_token_reaches_the_log(
+    client: httpx.AsyncClient, admin_headers: Headers, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    shop = await created_client(client, admin_headers)
+    rotated = await client.post(
+        f"{CLIENTS}/{shop['id']}/rotate-secret",
+        json={"previous_valid_for_seconds": 60},
+        headers=admin_headers,
+    )
+    token = (await client_credentials(client, {**shop, **rotated.json()})).json()
+    await client.post(
+        TOKEN, data={**FORM, "client_id": shop["client_id"], "client_secret": "srs_wrong-guess"}
+    )
+    logged = " ".join(str(record.msg) for record in caplog.records)
+    assert "request" in logged  # the access log ran
+    for secret in (shop["client_secret"], rotated.json()["client_secret"], "srs_wrong-guess"):
+        assert secret not in logged
+    assert token["access_token"] not in logged
+
+
+async def test_a_deactivated_clients_token_is_401_until_it_is_active_again(
+    client: httpx.AsyncClient, admin_headers: Headers
+) -> None:
+    shop = await created_client(client, admin_headers)
+    headers = bearer((await client_credentials(client, shop)).json())
+    url = f"{CLIENTS}/{shop['id']}"
+    await client.patch(url, json={"is_active": False}, headers=admin_headers)
+    assert (await client.get("/api/v1/products", headers=headers)).status_code == 401
+    await client.patch(url, json={"is_active": True}, headers=admin_headers)
+    # As documented: an unexpired token works again (revocation is the way to end it).
+    assert (await client.get("/api/v1/products", headers=headers)).status_code == 200
+    assert (await client_credentials(client, shop)).status_code == 200
