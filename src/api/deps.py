@@ -14,7 +14,9 @@ from typing import Annotated, Any
 
 from asgi_correlation_id import correlation_id
 from fastapi import Depends, Header, Query, Request, Security
-from fastapi.security import OAuth2PasswordBearer
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword, OAuthFlows
+from fastapi.security import OAuth2
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.api.v1.prefix import API_V1
@@ -22,7 +24,7 @@ from src.config import Settings
 from src.core.cursors import CursorCodec
 from src.core.exceptions import Forbidden, InsufficientScope, Unauthorized
 from src.core.ratelimit import Limit
-from src.core.scopes import CLIENT_SCOPES, ROLE_SCOPES, Scope
+from src.core.scopes import CLIENT_SCOPES, ROLE_SCOPES, SCOPE_DESCRIPTIONS, Scope
 from src.core.secretbox import SecretBox
 from src.dependencies import (
     BrokerDep,
@@ -50,9 +52,39 @@ from src.services.unit_of_work import UnitOfWork
 from src.services.user import UserService
 from src.services.webhook.endpoint import WebhookPolicy, WebhookService
 
-# auto_error=False: a missing token becomes our 401 problem, not FastAPI's default body.
-# tokenUrl makes Swagger UI's Authorize button log in through the token endpoint.
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl=f"{API_V1}/auth/token", auto_error=False)
+TOKEN_URL = f"{API_V1}/auth/token"
+# The name the OpenAPI document has always given the scheme: generated clients and their
+# configurations refer to it, so it stays although the scheme now has two flows.
+SCHEME_NAME = "OAuth2PasswordBearer"
+
+
+class BearerScheme(OAuth2):
+    """An access token from the token endpoint, as `Authorization: Bearer`. In OpenAPI, both
+    ways to get one: people log in (password flow, Swagger UI's Authorize), systems use the
+    client credentials grant. Each flow lists the scopes it can hold, and each operation's
+    security requirement names the one it needs. A missing token gives None
+    (`auto_error=False`): `_authenticate` answers with our 401 problem, not FastAPI's body."""
+
+    def __init__(self) -> None:
+        people = {str(scope): text for scope, text in SCOPE_DESCRIPTIONS.items()}
+        systems = {str(s): text for s, text in SCOPE_DESCRIPTIONS.items() if s in CLIENT_SCOPES}
+        super().__init__(
+            flows=OAuthFlows(
+                password=OAuthFlowPassword(tokenUrl=TOKEN_URL, scopes=people),
+                clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_URL, scopes=systems),
+            ),
+            scheme_name=SCHEME_NAME,
+            description="A person's role implies scopes (a password login needs no `scope`); "
+            "an API client holds the scopes it was given, a token may ask for fewer.",
+            auto_error=False,
+        )
+
+    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
+        scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+        return token if scheme.lower() == "bearer" and token else None
+
+
+oauth2_scheme = BearerScheme()
 
 
 async def get_health_service(
@@ -309,3 +341,13 @@ async def get_current_user(request: Request, token: BearerToken, work: UnitOfWor
 
 # The person calling, for their own account (/users/me): an API client gets 403.
 CurrentUser = Annotated[ActiveUser, Security(get_current_user, scopes=[Scope.ACCOUNTS.value])]
+
+
+# Every dependency that checks a scope, with the scope it checks: a route's one declaration
+# is one of these, declared as a `Security` dependency with that same scope (the test that
+# walks the routes holds them to it; the stream endpoints' guard lives in src.api.streams).
+GUARD_SCOPES: dict[Callable[..., Any], Scope] = {
+    **{guard: scope for scope, guard in _GUARDS.items()},
+    get_events_grant: Scope.EVENTS_READ,
+    get_current_user: Scope.ACCOUNTS,
+}

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from src.api.problem_pages import PAGES, ProblemPage
-from src.api.responses import problem_responses
+from src.api.responses import PUBLIC, problem_responses
 from src.api.routing import LimitedRoute
 from src.core.exceptions import NotFound
 from src.schemas.problem_type import ProblemTypeRead
@@ -49,6 +49,7 @@ _HTML_CONTENT: dict[int | str, dict[str, Any]] = {
 @router.get(
     "/problems/{slug}",
     operation_id="getProblemType",
+    openapi_extra=PUBLIC,
     response_model=ProblemTypeRead,
     responses={**_HTML_CONTENT, **problem_responses(404)},
 )

@@ -26,6 +26,13 @@ _WHEN = {
 }
 
 
+# An operation anyone may call, on purpose: `openapi_extra=PUBLIC`. It says so in the OpenAPI
+# document (`security: []`), so the test that walks the document (every operation declares a
+# scope) tells "public" from "forgot". Every public operation's entry shares its list: never
+# mutate it.
+PUBLIC: dict[str, Any] = {"security": []}
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     responses: dict[int | str, dict[str, Any]] = {}
     for status in statuses:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Annotated, Protocol, TypeVar
 
 import anyio
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Security
 from sse_starlette import EventSourceResponse
 
 from src.api.deps import AuthServiceDep, authorize, oauth2_scheme
@@ -35,6 +35,10 @@ TICKET = Query(
     description="A stream ticket (POST /api/v1/auth/stream-tickets), for clients that cannot "
     "send headers (a browser's EventSource); instead of the Authorization header",
 )
+
+
+# What every event stream needs, by Bearer token or by ticket.
+STREAM_SCOPE = Scope.EVENTS_READ
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ async def stream_access(
             "Authentication required: send 'Authorization: Bearer <token>' "
             "or ?ticket=<stream ticket>"
         )
-    authorize(grant.principal, Scope.EVENTS_READ)
+    authorize(grant.principal, STREAM_SCOPE)
     # The caller is known: the request's connection goes back to the pool before the stream
     # opens, or a burst of streams would each hold one while waiting for another (a pool
     # deadlock until DB_POOL_TIMEOUT, then 503s).
@@ -78,7 +82,8 @@ async def stream_access(
     return StreamAccess(grant, service)
 
 
-StreamCaller = Annotated[StreamAccess, Depends(stream_access)]
+# As a `Security` dependency, the scope shows in each stream's OpenAPI security requirement.
+StreamCaller = Annotated[StreamAccess, Security(stream_access, scopes=[STREAM_SCOPE.value])]
 
 
 class ClosableStream(Protocol[T_co]):

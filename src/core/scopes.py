@@ -61,3 +61,21 @@ def parse_scopes(text: str) -> frozenset[Scope] | None:
 def scope_text(scopes: frozenset[Scope]) -> str:
     """The `scope` parameter for a set of scopes, in a stable order."""
     return " ".join(sorted(scopes))
+
+
+# One line each, as /docs' Authorize dialog and docs/API.md show them.
+SCOPE_DESCRIPTIONS: dict[Scope, str] = {
+    Scope.CATALOG_READ: "Read products and locations",
+    Scope.CATALOG_WRITE: "Create, change, archive and restore products and locations",
+    Scope.STOCK_READ: "Read levels, movements, reservations, shipments and a product's stock",
+    Scope.STOCK_WRITE: "Post movements, transfers, counts and batches",
+    Scope.RESERVATIONS_WRITE: "Create, fulfil and release reservations",
+    Scope.SHIPMENTS_WRITE: "Create, receive and cancel shipments",
+    Scope.EVENTS_READ: "Read the change feed, open event streams and mint stream tickets",
+    Scope.IMPORTS_WRITE: "Run imports",
+    Scope.WEBHOOKS_MANAGE: "Manage webhook endpoints and their deliveries",
+    Scope.AUDIT_READ: "Read the audit log and the stock reconciliation",
+    Scope.ACCOUNTS: "People only: read and change one's own account",
+    Scope.USERS_MANAGE: "People only: create, read and change users",
+    Scope.CLIENTS_MANAGE: "People only: create, change and revoke API clients",
+}

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Cookie, Form, Header, Request, Response, status
 
 from src.api.deps import AuthServiceDep, EventsGrant
-from src.api.responses import problem_responses
+from src.api.responses import PUBLIC, problem_responses
 from src.api.routing import PrefixRouter
 from src.api.v1.prefix import API_V1
 from src.core.exceptions import OAuthError
@@ -40,6 +40,7 @@ def _is_json(content_type: str | None) -> bool:
 @router.post(
     "/register",
     operation_id="register",
+    openapi_extra=PUBLIC,
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(403, 409, 422, 429),
 )
@@ -55,6 +56,7 @@ async def register(
 @router.post(
     "/token",
     operation_id="issueToken",
+    openapi_extra=PUBLIC,
     responses={
         200: {
             "headers": {
@@ -151,6 +153,7 @@ async def token(
 @router.post(
     "/logout",
     operation_id="logout",
+    openapi_extra=PUBLIC,
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,  # no body, so no Content-Type
     responses=problem_responses(422),

@@ -11,6 +11,8 @@ import httpx
 from fastapi import FastAPI
 
 from src.api.docs import ASSET_CACHE_CONTROL, ASSET_PATH
+from src.models.user import Role
+from tests.support.factories import DEFAULT_PASSWORD, MakeUser
 
 REFERENCE = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
 INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
@@ -103,3 +105,46 @@ async def test_behind_a_path_prefix_every_url_carries_it(app: FastAPI) -> None:
     assert page.status_code == 200
     assert "url: '/stockroom/api/v1/openapi.json'" in page.text
     assert all(ref.startswith(f"/stockroom{ASSET_PATH}/") for ref in REFERENCE.findall(page.text))
+
+
+async def test_authorize_offers_both_flows_and_every_scope(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/api/v1/openapi.json")).json()
+    [scheme] = document["components"]["securitySchemes"].values()
+    flows = scheme["flows"]
+    assert set(flows) == {"password", "clientCredentials"}
+    assert flows["clientCredentials"]["tokenUrl"] == "/api/v1/auth/token"
+    assert "stock:write" in flows["password"]["scopes"]
+    assert "users:manage" not in flows["clientCredentials"]["scopes"]  # people only
+
+
+async def test_a_person_logs_in_as_authorize_sends_it(
+    client: httpx.AsyncClient, make_user: MakeUser
+) -> None:
+    """Swagger UI's password flow sends the scopes ticked (often none) and, by default, an
+    empty client id and secret as HTTP Basic: a person's login ignores both."""
+    user = await make_user(role=Role.CLERK)
+    empty_client = "Basic " + base64.b64encode(b":").decode()
+    for scope in ("", "stock:read stock:write"):
+        response = await client.post(
+            "/api/v1/auth/token",
+            data={
+                "grant_type": "password",
+                "scope": scope,
+                "username": user.email,
+                "password": DEFAULT_PASSWORD,
+            },
+            headers={"Authorization": empty_client},
+        )
+        assert response.status_code == 200, response.text
+        token = response.json()["access_token"]
+        me = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200
+        assert me.json()["role"] == "clerk"
+    # A wrong password is refused as without Authorize.
+    refused = await client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "password", "username": user.email, "password": "not it at all"},
+        headers={"Authorization": empty_client},
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"
