@@ -38,6 +38,7 @@ from src.dependencies import (
 from src.models.principal import Principal
 from src.models.user import ActiveUser, Role
 from src.schemas.base import explained
+from src.services.api_client import ApiClientService
 from src.services.audit import AuditService
 from src.services.auth import AuthPolicy, AuthService, Grant
 from src.services.catalog import LocationService, ProductService
@@ -130,7 +131,13 @@ def build_webhook_policy(settings: Settings) -> WebhookPolicy:
 def _auth_service(request: Request, work: UnitOfWork) -> AuthService:
     state = request.app.state
     policy: AuthPolicy = state.auth_policy
-    return AuthService(work, tokens=state.tokens, limiter=state.rate_limiter, policy=policy)
+    return AuthService(
+        work,
+        tokens=state.tokens,
+        limiter=state.rate_limiter,
+        policy=policy,
+        clients=state.client_auth,
+    )
 
 
 async def get_auth_service(request: Request, work: UnitOfWorkDep) -> AuthService:
@@ -142,6 +149,10 @@ async def get_user_service(
 ) -> UserService:
     policy: AuthPolicy = request.app.state.auth_policy
     return UserService(work, limiter=limiter, policy=policy)
+
+
+async def get_api_client_service(request: Request, work: UnitOfWorkDep) -> ApiClientService:
+    return ApiClientService(work, request.app.state.client_secrets)
 
 
 async def get_product_service(work: UnitOfWorkDep) -> ProductService:
@@ -186,6 +197,7 @@ async def get_webhook_service(request: Request, work: UnitOfWorkDep) -> WebhookS
 HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+ApiClientServiceDep = Annotated[ApiClientService, Depends(get_api_client_service)]
 ProductServiceDep = Annotated[ProductService, Depends(get_product_service)]
 LocationServiceDep = Annotated[LocationService, Depends(get_location_service)]
 StockServiceDep = Annotated[StockService, Depends(get_stock_service)]

@@ -3,6 +3,7 @@ an access token into the current user."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from src.core.ids import new_id
 from src.core.metrics import LOGIN_FAILURES, LOGIN_THROTTLED
 from src.core.passwords import verify_password
 from src.core.ratelimit import Limit, RateLimiter
-from src.core.scopes import Scope, scope_text
+from src.core.scopes import scope_text
 from src.core.tokens import (
     DeviceClaims,
     InvalidToken,
@@ -37,11 +38,11 @@ from src.repositories.user import UserRepository
 from src.schemas.auth import StreamTicket, TokenResponse
 from src.schemas.user import UserCreate
 from src.services.account import add_user, audit_login, audit_refresh_reused
+from src.services.client_grant import ClientAuth, ClientCredentials, ClientGrant
 from src.services.unit_of_work import UnitOfWork
 
 _BAD_CREDENTIALS = "Invalid email or password"
 _BAD_REFRESH = "The refresh token is invalid, expired or revoked"
-_SCOPE_NAMES = frozenset(Scope)
 
 
 @dataclass(frozen=True)
@@ -91,15 +92,26 @@ class AuthService:
         tokens: TokenCodec,
         limiter: RateLimiter,
         policy: AuthPolicy,
+        clients: ClientAuth,
     ) -> None:
         self.work = work
         self.session = session = work.session
         self.users = UserRepository(session)
         self.sessions = RefreshSessionRepository(session)
-        self.clients = ApiClientRepository(session)
         self.tokens = tokens
         self.limiter = limiter
         self.policy = policy
+        self.client_auth = clients
+
+    @functools.cached_property
+    def _clients(self) -> ClientGrant:  # built only when a client calls
+        return ClientGrant(ApiClientRepository(self.session), self.client_auth)
+
+    async def client_token(
+        self, credentials: ClientCredentials, scope: str | None
+    ) -> TokenResponse:
+        """The client credentials grant (src.services.client_grant)."""
+        return await self._clients.issue(credentials, scope)
 
     async def register(self, data: UserCreate, *, client: str) -> User:
         if not self.policy.registration_open:
@@ -281,7 +293,7 @@ class AuthService:
                 "The access token is invalid or expired", invalid_token=True
             ) from None
         if claims.client:
-            principal = await self._current_client(claims.subject, claims.scopes, "access token")
+            principal = await self._clients.current(claims.subject, claims.scopes, "access token")
         else:
             user = await self._current(
                 claims.subject, claims.session, claims.issued_at, "access token"
@@ -304,7 +316,7 @@ class AuthService:
                 "The stream ticket is invalid or expired; get a new one", invalid_token=True
             ) from None
         if claims.client:
-            principal = await self._current_client(claims.subject, claims.scopes, "stream ticket")
+            principal = await self._clients.current(claims.subject, claims.scopes, "stream ticket")
         else:
             user = await self._current(
                 claims.subject, claims.session, claims.access_issued_at, "stream ticket"
@@ -338,25 +350,6 @@ class AuthService:
         if not still_current(user, issued_at):
             raise Unauthorized("The password changed; log in again", invalid_token=True)
         return user
-
-    async def _current_client(
-        self, client_id: uuid.UUID, scopes: frozenset[str], what: str
-    ) -> Principal:
-        """The client a token names, if still active; its token dies once the client no
-        longer holds every scope the token grants (checked on every request, no cache)."""
-        client = await self.clients.get_active(client_id)
-        if client is None:
-            raise Unauthorized(
-                f"The {what} is no longer valid: its client was revoked or deactivated",
-                invalid_token=True,
-            )
-        granted = frozenset(Scope(s) for s in scopes if s in _SCOPE_NAMES)
-        if len(granted) != len(scopes) or not granted <= client.scopes:
-            raise Unauthorized(
-                f"The {what} is no longer valid: its client's scopes changed; get a new token",
-                invalid_token=True,
-            )
-        return Principal.of_client(client, granted)
 
     async def _issue(
         self, user: User, *, family_id: uuid.UUID, expires_at: datetime, refresh_token: str

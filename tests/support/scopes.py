@@ -25,6 +25,17 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
     "listUsers": ("GET", "/api/v1/users", "users:manage"),
     "getUser": ("GET", "/api/v1/users/{user_id}", "users:manage"),
     "updateUser": ("PATCH", "/api/v1/users/{user_id}", "users:manage"),
+    # API clients (issue #25): managed by admins, never by a client.
+    "createClient": ("POST", "/api/v1/clients", "clients:manage"),
+    "listClients": ("GET", "/api/v1/clients", "clients:manage"),
+    "getClient": ("GET", "/api/v1/clients/{client_id}", "clients:manage"),
+    "updateClient": ("PATCH", "/api/v1/clients/{client_id}", "clients:manage"),
+    "revokeClient": ("DELETE", "/api/v1/clients/{client_id}", "clients:manage"),
+    "rotateClientSecret": (
+        "POST",
+        "/api/v1/clients/{client_id}/rotate-secret",
+        "clients:manage",
+    ),
     "listProducts": ("GET", "/api/v1/products", "catalog:read"),
     "createProduct": ("POST", "/api/v1/products", "catalog:write"),
     "getProduct": ("GET", "/api/v1/products/{product_id}", "catalog:read"),

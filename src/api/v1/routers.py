@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from src.api.v1 import (
     audit,
     auth,
+    clients,
     events,
     locations,
     products,
@@ -25,6 +26,7 @@ from src.api.v1 import (
 routers: list[APIRouter] = [
     auth.router,
     users.router,
+    clients.router,
     products.router,
     locations.router,
     reservations.router,
