@@ -14,9 +14,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src import __version__
 from src.api import console, docs, health, metrics, problem_types
+from src.api.caller_limits import CallerLimits
 from src.api.deps import build_auth_policy, build_webhook_policy
 from src.api.middleware import ProblemCORSMiddleware, RequestMiddleware, last_resort_handler
 from src.api.openapi import install_openapi
@@ -24,6 +26,7 @@ from src.api.problems import install_exception_handlers
 from src.api.v1.prefix import API_V1
 from src.api.v1.routers import routers as v1_routers
 from src.config import Settings, get_settings
+from src.core.client_secrets import ClientSecrets
 from src.core.cursors import CursorCodec
 from src.core.database import Database
 from src.core.exceptions import STALLED_FEED, StalledFeed
@@ -33,7 +36,8 @@ from src.core.passwords import configure_hashing
 from src.core.ratelimit import Limit, RateLimiter, build_storage
 from src.core.tokens import TokenCodec
 from src.core.webhook.targets import configure_lookups
-from src.jobs import JobRunner, background_jobs, gauge_jobs
+from src.jobs import JobRunner, background_jobs, gauge_jobs, serving_jobs
+from src.services.client_usage import ClientUsage, flush_client_usage
 from src.services.feed_rebase import refuse_a_stalled_feed
 
 log = get_logger(__name__)
@@ -62,6 +66,16 @@ async def _refuse_a_stalled_feed(db: Database) -> None:
         log.warning("feed check skipped", error=type(exc).__name__)
 
 
+async def _flush_client_usage(
+    factory: async_sessionmaker[AsyncSession], usage: ClientUsage
+) -> None:
+    """What this process noted since the last flush, written before it exits."""
+    try:
+        await flush_client_usage(factory, usage)
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        log.warning("client usage not saved", error=type(exc).__name__)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -81,6 +95,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     factory = app.state.db.session_factory
     jobs = JobRunner()
     jobs.start(gauge_jobs(settings, factory))
+    jobs.start(serving_jobs(settings, factory, app.state.client_usage))
     resources = None
     if settings.jobs.background_jobs:  # else `stockroom worker` processes run them
         work, resources = background_jobs(settings, factory)
@@ -100,6 +115,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await jobs.stop()
+        await _flush_client_usage(factory, app.state.client_usage)
         await app.state.broker.close()
         if resources is not None:
             await resources.aclose()
@@ -155,6 +171,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.auth_policy = build_auth_policy(settings)
     app.state.cursors = CursorCodec(settings.secret_key or "", settings.secret_key_previous)
     app.state.webhook_policy = build_webhook_policy(settings)
+    app.state.client_secrets = ClientSecrets(
+        settings.secret_key or "", settings.secret_key_previous
+    )
+    # API clients' last use, noted by requests, written by the `client_usage` job.
+    app.state.client_usage = ClientUsage()
 
     # One layer (src/api/middleware.py); CORS, when configured, runs inside its outer part.
     cors = (
@@ -190,7 +211,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RequestMiddleware,
         hsts=not settings.is_development,
-        limit=Limit.parse("default", settings.http.rate_limit_default),
+        limits=CallerLimits(
+            user=Limit.parse("default", settings.http.rate_limit_default),
+            client=Limit.parse("client", settings.http.rate_limit_client_default),
+        ),
         max_body_bytes=settings.http.max_body_bytes,
         cors=cors,
     )

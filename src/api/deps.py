@@ -37,6 +37,7 @@ from src.dependencies import (
 from src.models.principal import Principal
 from src.models.user import ActiveUser, Role
 from src.schemas.base import explained
+from src.services.api_client import ApiClientService
 from src.services.auth import AuthPolicy, AuthService, Grant
 from src.services.catalog import LocationService, ProductService
 from src.services.health import HealthService
@@ -81,6 +82,7 @@ def build_auth_policy(settings: Settings) -> AuthPolicy:
         ),
         device_ttl_seconds=settings.auth.device_token_ttl_seconds,
         password_change=Limit.parse("password-change", settings.auth.login_rate_limit_per_account),
+        token_per_client=Limit.parse("token-client", settings.auth.token_rate_limit_per_client_id),
     )
 
 
@@ -98,7 +100,14 @@ def build_webhook_policy(settings: Settings) -> WebhookPolicy:
 def _auth_service(request: Request, session: AsyncSession) -> AuthService:
     state = request.app.state
     policy: AuthPolicy = state.auth_policy
-    return AuthService(session, tokens=state.tokens, limiter=state.rate_limiter, policy=policy)
+    return AuthService(
+        session,
+        tokens=state.tokens,
+        limiter=state.rate_limiter,
+        policy=policy,
+        secrets=state.client_secrets,
+        usage=state.client_usage,
+    )
 
 
 async def get_auth_service(request: Request, session: SessionDep) -> AuthService:
@@ -110,6 +119,10 @@ async def get_user_service(
 ) -> UserService:
     policy: AuthPolicy = request.app.state.auth_policy
     return UserService(session, limiter=limiter, policy=policy)
+
+
+async def get_api_client_service(request: Request, work: UnitOfWorkDep) -> ApiClientService:
+    return ApiClientService(work, request.app.state.client_secrets)
 
 
 async def get_product_service(work: UnitOfWorkDep) -> ProductService:
@@ -150,6 +163,7 @@ async def get_webhook_service(request: Request, work: UnitOfWorkDep) -> WebhookS
 HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+ApiClientServiceDep = Annotated[ApiClientService, Depends(get_api_client_service)]
 ProductServiceDep = Annotated[ProductService, Depends(get_product_service)]
 LocationServiceDep = Annotated[LocationService, Depends(get_location_service)]
 StockServiceDep = Annotated[StockService, Depends(get_stock_service)]

@@ -31,13 +31,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from src.api.caller_limits import CallerLimits
 from src.api.head import serve_head_as_get
 from src.api.problems import current_request_id, problem_response
 from src.api.v1.prefix import API_V1
 from src.core.logging import get_logger, redact_query
 from src.core.metrics import UNMATCHED_ROUTE, observe_pool, observe_request
-from src.core.ratelimit import Limit
-from src.core.tokens import InvalidToken, TokenCodec
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _REQUEST_ID_HEADER = b"x-request-id"
@@ -99,13 +98,13 @@ class RequestMiddleware:
         app: ASGIApp,
         *,
         hsts: bool,
-        limit: Limit,
+        limits: CallerLimits,
         max_body_bytes: int,
         cors: Callable[[ASGIApp], ASGIApp] | None = None,
         prefix: str = API_V1,
     ) -> None:
         self.app = app
-        self.limit = limit
+        self.limits = limits
         self.max_body_bytes = max_body_bytes
         self.prefix = prefix
         self.security = [
@@ -186,15 +185,20 @@ class RequestMiddleware:
             await _crash_response(scope)(scope, receive, send)
 
     async def _refused(self, scope: Scope, receive: Receive, send: Send) -> bool:
-        """RATE_LIMIT_DEFAULT on every /api/v1 request, keyed by the user a valid bearer
-        token names, else by client address; RateLimit-* headers on every answer, 429 beyond.
+        """A limit on every /api/v1 request, per user or API client a valid bearer token
+        names, else per client address (src/api/caller_limits.py); RateLimit-* headers on
+        every answer, 429 beyond.
 
         The token is only verified here (no database read): a forged one falls back to the
         client address. If the counter storage is down, traffic passes; only logins fail
         closed.
         """
         state = scope["app"].state
-        status = await state.rate_limiter.consume(self.limit, _caller(scope, state.tokens))
+        client = scope.get("client")
+        limit, key = self.limits.for_request(
+            scope["headers"], client[0] if client else "unknown", state.tokens
+        )
+        status = await state.rate_limiter.consume(limit, key)
         if status is None:
             return False
         if status.allowed:
@@ -290,19 +294,6 @@ def _observe_pool(scope: Scope) -> None:
     pool = getattr(getattr(database, "engine", None), "pool", None)
     if pool is not None and hasattr(pool, "checkedout"):
         observe_pool(pool.checkedout(), pool.checkedin())
-
-
-def _caller(scope: Scope, tokens: TokenCodec) -> str:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and token:
-                try:
-                    return f"user:{tokens.decode_access(token.strip()).subject}"
-                except InvalidToken:
-                    break
-    client = scope.get("client")
-    return f"client:{client[0] if client else 'unknown'}"
 
 
 def _content_length(scope: Scope) -> int | None:

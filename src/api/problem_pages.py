@@ -24,6 +24,7 @@ from src.core.exceptions import (
     InsufficientScope,
     InsufficientStock,
     InternalError,
+    InvalidClient,
     MalformedRequest,
     MethodNotAllowed,
     NotFound,
@@ -42,7 +43,7 @@ from src.core.exceptions import (
 )
 
 # Not rendered as problems: the token endpoint answers RFC 6749 errors instead.
-NOT_PROBLEMS: frozenset[type[DomainError]] = frozenset({OAuthError})
+NOT_PROBLEMS: frozenset[type[DomainError]] = frozenset({OAuthError, InvalidClient})
 
 # (what it means, what a client should do), by the exception that is rendered as the type.
 # Backticks mark literal text (headers, members, paths); the HTML page shows it as code.

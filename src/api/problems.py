@@ -86,7 +86,7 @@ async def domain_error_handler(request: Request, error: Exception) -> JSONRespon
         return JSONResponse(
             {"error": exc.error, "error_description": exc.detail},
             status_code=exc.status,
-            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+            headers={"Cache-Control": "no-store", "Pragma": "no-cache", **exc.headers},
         )
     headers: dict[str, str] = {}
     if isinstance(exc, Unauthorized):

@@ -207,10 +207,33 @@ class OAuthError(DomainError):
     slug = "oauth-error"
     title = "OAuth error"
 
-    def __init__(self, error: str, description: str, *, keep_work: bool = False) -> None:
+    def __init__(
+        self,
+        error: str,
+        description: str,
+        *,
+        keep_work: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(description)
         self.error = error
         self.keep_work = keep_work
+        self.headers = headers or {}
+
+
+class InvalidClient(OAuthError):
+    """RFC 6749 §5.2 `invalid_client`: the client's credentials were missing or wrong, or it
+    is inactive or revoked. A 401, with `WWW-Authenticate: Basic` when the client sent HTTP
+    Basic credentials (so it knows to try again with others)."""
+
+    status = 401
+
+    def __init__(self, description: str, *, basic: bool) -> None:
+        super().__init__(
+            "invalid_client",
+            description,
+            headers={"WWW-Authenticate": 'Basic realm="stockroom"'} if basic else None,
+        )
 
 
 class InsufficientStock(Conflict):

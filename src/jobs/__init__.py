@@ -4,7 +4,7 @@ any number of `stockroom worker` processes. Every job shares its work across pro
 through the database (FOR UPDATE SKIP LOCKED), so running it in several is safe.
 """
 
-from src.jobs.background import Resources, background_jobs, gauge_jobs
+from src.jobs.background import Resources, background_jobs, gauge_jobs, serving_jobs
 from src.jobs.runner import Continuous, Job, JobRunner, Periodic
 
 __all__ = [
@@ -15,4 +15,5 @@ __all__ = [
     "Resources",
     "background_jobs",
     "gauge_jobs",
+    "serving_jobs",
 ]

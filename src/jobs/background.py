@@ -21,6 +21,7 @@ from src.core.metrics import observe_feed_lag
 from src.core.secretbox import SecretBox
 from src.core.webhook.http import WebhookSender
 from src.jobs.runner import Continuous, Job, Periodic
+from src.services.client_usage import ClientUsage, flush_client_usage
 from src.services.feed import measure_feed_lag, purge_expired_events
 from src.services.idempotency import purge_expired
 from src.services.refresh_session import purge_expired_sessions
@@ -138,4 +139,18 @@ def gauge_jobs(settings: Settings, factory: Factory) -> list[Job]:
             functools.partial(measure_queue, factory),
             action="measure",
         ),
+    ]
+
+
+def serving_jobs(settings: Settings, factory: Factory, usage: ClientUsage) -> list[Job]:
+    """What this serving process's own requests noted: API clients' last use lives in its
+    memory until flushed, so the job runs wherever the API is served, whatever
+    BACKGROUND_JOBS says (the lifespan flushes once more at shutdown)."""
+    return [
+        Periodic(
+            "client_usage",
+            settings.jobs.client_usage_flush_seconds,
+            functools.partial(flush_client_usage, factory, usage),
+            action="save",
+        )
     ]

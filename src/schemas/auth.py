@@ -9,11 +9,17 @@ class TokenResponse(Output):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the RFC 6750 type name
     expires_in: int
-    refresh_token: str
+    refresh_token: str | Absent = left_out(
+        "Password and refresh grants: the refresh token (the client credentials grant issues"
+        " none: a system asks for a new access token with its credentials)"
+    )
     device_token: str | Absent = left_out(
         "Password grant only: this device's token. Send it back as the `Stockroom-Device`"
         " header on later logins to keep logging in while the account is locked for new"
         " devices (browsers get it as an HttpOnly cookie too)"
+    )
+    scope: str | Absent = left_out(
+        "Client credentials grant only: the scopes the token grants, space-separated"
     )
 
 
@@ -27,7 +33,13 @@ class StreamTicket(Output):
 
 
 class OAuthErrorResponse(Output):
-    error: Literal["invalid_request", "invalid_grant", "unsupported_grant_type"]
+    error: Literal[
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "invalid_scope",
+        "unsupported_grant_type",
+    ]
     error_description: str
 
 

@@ -86,6 +86,14 @@ class UserFilter(ListFilter):
     q: Search | None = None
 
 
+class ApiClientFilter(ListFilter):
+    is_active: bool | None = None
+    q: Search | None = Field(default=None, description="name contains")
+    sort: Literal["created_at", "-created_at"] = Field(
+        default="created_at", description="oldest first (`created_at`) or newest first"
+    )
+
+
 class MovementFilter(ListFilter):
     product_id: Ids = []
     location_id: Ids = []

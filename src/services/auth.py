@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from src.core.client_secrets import ClientSecrets
 from src.core.database import release
 from src.core.db_errors import EXPECTED_CONFLICTS
 from src.core.emails import lookup_email
@@ -24,7 +25,7 @@ from src.core.ids import new_id
 from src.core.metrics import LOGIN_FAILURES, LOGIN_THROTTLED
 from src.core.passwords import hash_password, verify_password
 from src.core.ratelimit import Limit, RateLimiter
-from src.core.scopes import Scope, scope_text
+from src.core.scopes import scope_text
 from src.core.tokens import (
     DeviceClaims,
     InvalidToken,
@@ -41,10 +42,11 @@ from src.repositories.refresh_session import RefreshSessionRepository
 from src.repositories.user import UserRepository
 from src.schemas.auth import StreamTicket, TokenResponse
 from src.schemas.user import UserCreate
+from src.services.client_grant import ClientCredentials, ClientGrant
+from src.services.client_usage import ClientUsage
 
 _BAD_CREDENTIALS = "Invalid email or password"
 _BAD_REFRESH = "The refresh token is invalid, expired or revoked"
-_SCOPE_NAMES = frozenset(Scope)
 
 
 async def add_user(
@@ -85,6 +87,7 @@ class AuthPolicy:
     login_device_budget: Limit
     device_ttl_seconds: int
     password_change: Limit
+    token_per_client: Limit
 
 
 @dataclass(frozen=True)
@@ -118,14 +121,29 @@ class AuthService:
         tokens: TokenCodec,
         limiter: RateLimiter,
         policy: AuthPolicy,
+        secrets: ClientSecrets,
+        usage: ClientUsage,
     ) -> None:
         self.session = session
         self.users = UserRepository(session)
         self.sessions = RefreshSessionRepository(session)
-        self.clients = ApiClientRepository(session)
         self.tokens = tokens
         self.limiter = limiter
         self.policy = policy
+        self._clients = ClientGrant(
+            ApiClientRepository(session),
+            tokens=tokens,
+            secrets=secrets,
+            limiter=limiter,
+            per_client=policy.token_per_client,
+            usage=usage,
+        )
+
+    async def client_token(
+        self, credentials: ClientCredentials, scope: str | None
+    ) -> TokenResponse:
+        """The client credentials grant (src.services.client_grant)."""
+        return await self._clients.issue(credentials, scope)
 
     async def register(self, data: UserCreate, *, client: str) -> User:
         if not self.policy.registration_open:
@@ -298,7 +316,7 @@ class AuthService:
                 "The access token is invalid or expired", invalid_token=True
             ) from None
         if claims.client:
-            principal = await self._current_client(claims.subject, claims.scopes, "access token")
+            principal = await self._clients.current(claims.subject, claims.scopes, "access token")
         else:
             user = await self._current(
                 claims.subject, claims.session, claims.issued_at, "access token"
@@ -321,7 +339,7 @@ class AuthService:
                 "The stream ticket is invalid or expired; get a new one", invalid_token=True
             ) from None
         if claims.client:
-            principal = await self._current_client(claims.subject, claims.scopes, "stream ticket")
+            principal = await self._clients.current(claims.subject, claims.scopes, "stream ticket")
         else:
             user = await self._current(
                 claims.subject, claims.session, claims.access_issued_at, "stream ticket"
@@ -355,25 +373,6 @@ class AuthService:
         if not still_current(user, issued_at):
             raise Unauthorized("The password changed; log in again", invalid_token=True)
         return user
-
-    async def _current_client(
-        self, client_id: uuid.UUID, scopes: frozenset[str], what: str
-    ) -> Principal:
-        """The client a token names, if still active; its token dies once the client no
-        longer holds every scope the token grants (checked on every request, no cache)."""
-        client = await self.clients.get_active(client_id)
-        if client is None:
-            raise Unauthorized(
-                f"The {what} is no longer valid: its client was revoked or deactivated",
-                invalid_token=True,
-            )
-        granted = frozenset(Scope(s) for s in scopes if s in _SCOPE_NAMES)
-        if len(granted) != len(scopes) or not granted <= client.scopes:
-            raise Unauthorized(
-                f"The {what} is no longer valid: its client's scopes changed; get a new token",
-                invalid_token=True,
-            )
-        return Principal.of_client(client, granted)
 
     async def _issue(
         self, user: User, *, family_id: uuid.UUID, expires_at: datetime, refresh_token: str

@@ -3,9 +3,13 @@ token for it minted by the app's own codec (the client credentials grant has its
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+from urllib.parse import quote_plus
 
+import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
 
@@ -69,3 +73,41 @@ def client_bearer(
     app: FastAPI, client: ApiClient, scopes: Iterable[Scope] | None = None
 ) -> dict[str, str]:
     return {"Authorization": f"Bearer {client_token(app, client, scopes)}"}
+
+
+CLIENTS = "/api/v1/clients"
+TOKEN = "/api/v1/auth/token"
+
+
+async def created_client(
+    http: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    *,
+    scopes: Iterable[str] = ("catalog:read", "stock:read"),
+    name: str = "Shop",
+    **body: object,
+) -> dict[str, Any]:
+    """A client created through the API, as its 201 answer shows it (with the secret)."""
+    response = await http.post(
+        CLIENTS, json={"name": name, "scopes": list(scopes), **body}, headers=admin_headers
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    """HTTP Basic as RFC 6749 §2.3.1 says: each part form-urlencoded, then base64."""
+    pair = f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()
+    return {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}
+
+
+async def client_credentials(
+    http: httpx.AsyncClient, created: dict[str, Any], **form: str
+) -> httpx.Response:
+    """A client credentials token request with HTTP Basic."""
+    return await http.post(
+        TOKEN,
+        data={"grant_type": "client_credentials", **form},
+        headers=basic(created["client_id"], created["client_secret"]),
+    )

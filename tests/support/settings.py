@@ -21,6 +21,7 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         "log_format": "console",
         # The general limit gets its own tests; elsewhere it must not interfere.
         "rate_limit_default": "100000/minute",
+        "rate_limit_client_default": "100000/minute",
         # In-process apps deliver no webhooks: the webhook tests start the workers they watch.
         "webhook_concurrency": 0,
         "_env_file": None,

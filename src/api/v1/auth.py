@@ -14,6 +14,7 @@ from src.core.exceptions import OAuthError
 from src.dependencies import ClientAddress, SettingsDep
 from src.schemas.auth import LogoutRequest, OAuthErrorResponse, StreamTicket, TokenResponse
 from src.schemas.user import UserCreate, UserRead
+from src.services.client_grant import presented_credentials
 
 router = PrefixRouter(prefix=f"{API_V1}/auth", tags=["auth"])
 
@@ -66,6 +67,17 @@ async def register(
             }
         },
         400: {"model": OAuthErrorResponse, "description": "RFC 6749 §5.2 error"},
+        401: {
+            "model": OAuthErrorResponse,
+            "description": "Client credentials grant: `invalid_client` (unknown client, wrong"
+            " secret, inactive or revoked client)",
+            "headers": {
+                "WWW-Authenticate": {
+                    "description": '`Basic realm="stockroom"` when the client sent HTTP Basic',
+                    "schema": {"type": "string"},
+                }
+            },
+        },
         **problem_responses(429, 503),
     },
 )
@@ -80,6 +92,8 @@ async def token(
     password: FormField = None,
     refresh_token: FormField = None,
     scope: FormField = None,
+    client_id: FormField = None,
+    client_secret: FormField = None,
     device_header: Annotated[
         str | None, Header(alias=DEVICE_HEADER, description=_DEVICE_HELP)
     ] = None,
@@ -87,7 +101,9 @@ async def token(
         str | None, Cookie(alias=DEVICE_COOKIE, description=f"{_DEVICE_HELP} (browsers)")
     ] = None,
 ) -> TokenResponse:
-    """Log in (grant_type=password) or rotate a refresh token (grant_type=refresh_token)."""
+    """Log in (grant_type=password), rotate a refresh token (grant_type=refresh_token), or
+    get an API client's token (grant_type=client_credentials: the client's credentials as
+    HTTP Basic, or as `client_id` and `client_secret`; `scope` narrows it)."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     if _is_json(request.headers.get("content-type")):
@@ -97,7 +113,8 @@ async def token(
             "The token endpoint takes application/x-www-form-urlencoded (an HTML form),"
             " not JSON, as OAuth2 (RFC 6749) requires",
         )
-    if any("\x00" in (field or "") for field in (grant_type, username, password, refresh_token)):
+    fields = (grant_type, username, password, refresh_token, scope, client_id, client_secret)
+    if any("\x00" in (field or "") for field in fields):
         raise OAuthError("invalid_request", "Request fields must not contain NUL characters")
     if grant_type == "password":
         if not username or not password:
@@ -121,6 +138,11 @@ async def token(
         if not refresh_token:
             raise OAuthError("invalid_request", "refresh_token is required")
         return await service.refresh(refresh_token)
+    if grant_type == "client_credentials":
+        credentials = presented_credentials(
+            request.headers.get("authorization"), client_id, client_secret
+        )
+        return await service.client_token(credentials, scope)
     if not grant_type:
         raise OAuthError("invalid_request", "grant_type is required")
     raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported")

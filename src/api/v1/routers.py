@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from src.api.v1 import (
     auth,
+    clients,
     events,
     locations,
     products,
@@ -24,6 +25,7 @@ from src.api.v1 import (
 routers: list[APIRouter] = [
     auth.router,
     users.router,
+    clients.router,
     products.router,
     locations.router,
     reservations.router,

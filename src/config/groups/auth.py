@@ -70,6 +70,13 @@ class AuthSettings(BaseModel):
         "`LOGIN_RATE_LIMIT_PER_ACCOUNT` of its own. A password change ends every device token "
         "of the account; so does a deactivation (for as long as it lasts)",
     )
+    # Token requests per API client (client credentials grant), charged before its secret is
+    # checked: generous, since a system may start many workers at once.
+    token_rate_limit_per_client_id: RateLimit = Field(
+        default="60/minute",
+        description="client credentials token requests per `client_id` (right or wrong "
+        "secret); 429 beyond",
+    )
     # Logins one device token may make over a long window: a stolen one is no lasting bypass
     # (once spent, it counts as no token, so the account-wide limit applies again).
     login_rate_limit_per_device: RateLimit = Field(

@@ -35,6 +35,12 @@ class HttpSettings(BaseModel):
         description="every `/api/v1` request, per user (per client address when anonymous); "
         "`RateLimit-*` headers, 429 beyond",
     )
+    # Every /api/v1 request with an API client's token, per client, unless the client has a
+    # rate_limit of its own: systems get their own budget, apart from every user's.
+    rate_limit_client_default: RateLimit = Field(
+        default="1200/minute",
+        description="every `/api/v1` request per API client whose own `rate_limit` is unset",
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1, description="larger request bodies get 413"
     )

@@ -33,6 +33,14 @@ class JobSettings(BaseModel):
         gt=0,
         description="how often the event purge runs (in batches, each its own short transaction)",
     )
+    # API clients' last use is noted in memory per request and written this often (and at
+    # shutdown), by every serving process whatever BACKGROUND_JOBS says.
+    client_usage_flush_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="how often each process writes its API clients' `last_used_at` (kept to "
+        "the minute)",
+    )
     # The feed's lag (stockroom_event_feed_lag_seconds) is measured this often.
     events_lag_interval_seconds: float = Field(
         default=5, gt=0, description="how often the feed-lag gauge is measured"
