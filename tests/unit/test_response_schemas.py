@@ -89,7 +89,9 @@ def test_every_response_member_with_a_value_is_required(document: Document) -> N
 def test_the_token_and_health_answers_require_what_they_always_send(document: Document) -> None:
     components = document["components"]["schemas"]
     token = components["TokenResponse"]
-    assert set(token["required"]) == {"access_token", "token_type", "expires_in", "refresh_token"}
+    # refresh_token: every password and refresh grant sends it; the client credentials grant
+    # has none (RFC 6749 §4.4.3), so it is optional, never null.
+    assert set(token["required"]) == {"access_token", "token_type", "expires_in"}
     assert token["properties"]["token_type"]["const"] == "bearer"
     assert token["properties"]["expires_in"]["type"] == "integer"
     assert components["HealthRead"]["required"] == ["status"]
@@ -98,9 +100,9 @@ def test_the_token_and_health_answers_require_what_they_always_send(document: Do
 
 
 def test_members_sent_only_at_times_stay_optional_and_never_null(document: Document) -> None:
-    device = optional_members(document, "TokenResponse")
-    assert set(device) == {"device_token"}
-    assert device["device_token"]["type"] == "string"
+    token = optional_members(document, "TokenResponse")
+    assert set(token) == {"device_token", "refresh_token", "scope"}
+    assert {member["type"] for member in token.values()} == {"string"}
     check = optional_members(document, "CheckRead")
     assert set(check) == {"latency_ms", "detail"}
     assert [check["latency_ms"]["type"], check["detail"]["type"]] == ["number", "string"]
@@ -113,7 +115,11 @@ def test_members_sent_only_at_times_stay_optional_and_never_null(document: Docum
 @pytest.mark.parametrize(
     ("model", "absent"),
     [
-        (TokenResponse(access_token="a", expires_in=60, refresh_token="r"), {"device_token"}),
+        (
+            TokenResponse(access_token="a", expires_in=60, refresh_token="r"),
+            {"device_token", "scope"},
+        ),
+        (TokenResponse(access_token="a", expires_in=60, scope="s"), {"refresh_token"}),
         (CheckRead(status="disabled"), {"latency_ms", "detail"}),
         (
             Problem(type="t", title="T", status=409, detail="d", instance="/", request_id="r"),
