@@ -37,6 +37,7 @@ from src.core.ratelimit import Limit, RateLimiter, build_storage
 from src.core.tokens import TokenCodec
 from src.core.webhook.targets import configure_lookups
 from src.jobs import JobRunner, background_jobs, gauge_jobs, serving_jobs
+from src.services.client_grant import ClientAuth
 from src.services.client_usage import ClientUsage, flush_client_usage
 from src.services.feed_rebase import refuse_a_stalled_feed
 
@@ -84,6 +85,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.redis = _build_redis(settings)
     app.state.rate_limiter = RateLimiter(
         build_storage(settings.redis_url, settings.redis_key_prefix)
+    )
+    app.state.client_auth = ClientAuth(
+        tokens=app.state.tokens,
+        secrets=app.state.client_secrets,
+        limiter=app.state.rate_limiter,
+        per_client=Limit.parse("token-client", settings.auth.token_rate_limit_per_client_id),
+        usage=app.state.client_usage,
     )
     app.state.broker = NotificationBroker(
         settings.database.database_listen_url or settings.database.database_url or "",

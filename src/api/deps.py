@@ -82,7 +82,6 @@ def build_auth_policy(settings: Settings) -> AuthPolicy:
         ),
         device_ttl_seconds=settings.auth.device_token_ttl_seconds,
         password_change=Limit.parse("password-change", settings.auth.login_rate_limit_per_account),
-        token_per_client=Limit.parse("token-client", settings.auth.token_rate_limit_per_client_id),
     )
 
 
@@ -105,8 +104,7 @@ def _auth_service(request: Request, session: AsyncSession) -> AuthService:
         tokens=state.tokens,
         limiter=state.rate_limiter,
         policy=policy,
-        secrets=state.client_secrets,
-        usage=state.client_usage,
+        clients=state.client_auth,
     )
 
 

@@ -33,6 +33,9 @@ _SENSITIVE_KEYS = frozenset(
         "refresh_token",
         "authorization",
         "secret_key",
+        "client_secret",
+        "secret_hash",
+        "previous_secret_hash",
         "cookie",
     }
 )

@@ -3,6 +3,7 @@ an access token into the current user."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from src.core.client_secrets import ClientSecrets
 from src.core.database import release
 from src.core.db_errors import EXPECTED_CONFLICTS
 from src.core.emails import lookup_email
@@ -42,8 +42,7 @@ from src.repositories.refresh_session import RefreshSessionRepository
 from src.repositories.user import UserRepository
 from src.schemas.auth import StreamTicket, TokenResponse
 from src.schemas.user import UserCreate
-from src.services.client_grant import ClientCredentials, ClientGrant
-from src.services.client_usage import ClientUsage
+from src.services.client_grant import ClientAuth, ClientCredentials, ClientGrant
 
 _BAD_CREDENTIALS = "Invalid email or password"
 _BAD_REFRESH = "The refresh token is invalid, expired or revoked"
@@ -87,7 +86,6 @@ class AuthPolicy:
     login_device_budget: Limit
     device_ttl_seconds: int
     password_change: Limit
-    token_per_client: Limit
 
 
 @dataclass(frozen=True)
@@ -121,8 +119,7 @@ class AuthService:
         tokens: TokenCodec,
         limiter: RateLimiter,
         policy: AuthPolicy,
-        secrets: ClientSecrets,
-        usage: ClientUsage,
+        clients: ClientAuth,
     ) -> None:
         self.session = session
         self.users = UserRepository(session)
@@ -130,14 +127,11 @@ class AuthService:
         self.tokens = tokens
         self.limiter = limiter
         self.policy = policy
-        self._clients = ClientGrant(
-            ApiClientRepository(session),
-            tokens=tokens,
-            secrets=secrets,
-            limiter=limiter,
-            per_client=policy.token_per_client,
-            usage=usage,
-        )
+        self.client_auth = clients
+
+    @functools.cached_property
+    def _clients(self) -> ClientGrant:  # built only when a client calls
+        return ClientGrant(ApiClientRepository(self.session), self.client_auth)
 
     async def client_token(
         self, credentials: ClientCredentials, scope: str | None

@@ -65,25 +65,28 @@ def presented_credentials(
     return presented
 
 
+@dataclass(frozen=True)
+class ClientAuth:
+    """What checking API clients takes besides the database, built once per app."""
+
+    tokens: TokenCodec
+    secrets: ClientSecrets
+    limiter: RateLimiter
+    # Token requests per client_id (TOKEN_RATE_LIMIT_PER_CLIENT_ID).
+    per_client: Limit
+    usage: ClientUsage
+
+
 class ClientGrant:
     """Issues a client's access tokens, and checks them again on every request."""
 
-    def __init__(
-        self,
-        clients: ApiClientRepository,
-        *,
-        tokens: TokenCodec,
-        secrets: ClientSecrets,
-        limiter: RateLimiter,
-        per_client: Limit,
-        usage: ClientUsage,
-    ) -> None:
+    def __init__(self, clients: ApiClientRepository, auth: ClientAuth) -> None:
         self.clients = clients
-        self.tokens = tokens
-        self.secrets = secrets
-        self.limiter = limiter
-        self.per_client = per_client
-        self.usage = usage
+        self.tokens = auth.tokens
+        self.secrets = auth.secrets
+        self.limiter = auth.limiter
+        self.per_client = auth.per_client
+        self.usage = auth.usage
 
     async def issue(self, credentials: ClientCredentials, scope: str | None) -> TokenResponse:
         """An access token for the client, granting `scope` (a subset of the client's

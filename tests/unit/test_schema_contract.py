@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
+from src.schemas.api_client import ApiClientCreate, ApiClientUpdate, SecretRotation
 from src.schemas.base import NOT_BLANK_PATTERN
 from src.schemas.catalog import (
     LocationCreate,
@@ -106,7 +107,17 @@ _VALID: dict[type[BaseModel], dict[str, Any]] = {
         "full_name": "Ada",
         "role": "clerk",
     },
+    ApiClientCreate: {"name": "Shop", "scopes": ["stock:read"], "rate_limit": "1200/minute"},
+    ApiClientUpdate: {"scopes": ["catalog:read", "stock:read"], "is_active": False},
+    SecretRotation: {"previous_valid_for_seconds": 3600},
 }
+# Scope lists and rate limits for the API client models: good, people-only, unknown, awkward.
+_SCOPE_ITEMS = st.sampled_from(
+    ["stock:read", "catalog:write", "users:manage", "accounts", "stock:fly", "", 3, None]
+)
+_RATE_LIMITS = st.sampled_from(
+    ["1200/minute", "5/second", "0/minute", "10 per hour", "1/week", "01/day", "9" * 10 + "/day"]
+)
 
 
 @st.composite
@@ -119,6 +130,10 @@ def _documents(draw: st.DrawFn, model: type[BaseModel]) -> dict[str, Any]:
                 {"product_id": st.sampled_from(_UUIDS)}, optional={"counted": _VALUES}
             )
             document[name] = draw(st.lists(line, max_size=3) | _VALUES)
+        elif name == "scopes":
+            document[name] = draw(st.lists(_SCOPE_ITEMS, max_size=3) | _VALUES)
+        elif name == "rate_limit":
+            document[name] = draw(_RATE_LIMITS | _VALUES)
         elif draw(st.integers(0, 9)) == 0:
             document.pop(name, None)
         else:
@@ -151,6 +166,9 @@ _EXACT = [
     LocationUpdate,
     UserAdminUpdate,
     UserSelfUpdate,
+    ApiClientCreate,
+    ApiClientUpdate,
+    SecretRotation,
 ]
 # Rules no JSON Schema can state: two different locations, one line per product, passwords
 # not on leaked lists; and a movement's kind rules, which a `oneOf` could state but code

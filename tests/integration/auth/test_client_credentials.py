@@ -5,6 +5,7 @@ token can do afterwards (and stops doing when the client is revoked or changed).
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 import httpx
@@ -266,17 +267,18 @@ async def test_authlib_gets_a_token_and_calls_the_api(
     app: FastAPI, client: httpx.AsyncClient, admin_headers: Headers, method: str
 ) -> None:
     shop = await created_client(client, admin_headers, scopes=["catalog:read", "stock:read"])
+    url = "http://testserver/api/v1/auth/token"
     async with AsyncOAuth2Client(
         client_id=shop["client_id"],
         client_secret=shop["client_secret"],
         token_endpoint_auth_method=method,
+        token_endpoint=url,
+        grant_type="client_credentials",
         scope="catalog:read",
         transport=httpx.ASGITransport(app=app),
         base_url="http://testserver",
     ) as oauth:
-        token = await oauth.fetch_token(
-            "http://testserver/api/v1/auth/token", grant_type="client_credentials"
-        )
+        token = await oauth.fetch_token(url)
         assert token["token_type"] == "bearer"
         assert token["scope"] == "catalog:read"
         assert "refresh_token" not in token
@@ -284,6 +286,12 @@ async def test_authlib_gets_a_token_and_calls_the_api(
         assert products.status_code == 200, products.text
         levels = await oauth.get("/api/v1/stock/levels")
         assert levels.status_code == 403
+        # Expired (as far as Authlib knows): it asks for a new token by itself.
+        first = oauth.token["access_token"]
+        oauth.token["expires_at"] = int(time.time()) - 60
+        again = await oauth.get("/api/v1/products")
+        assert again.status_code == 200
+        assert oauth.token["access_token"] != first
 
 
 async def test_authlib_sees_a_wrong_secret_as_invalid_client(
@@ -303,3 +311,38 @@ async def test_authlib_sees_a_wrong_secret_as_invalid_client(
                 "http://testserver/api/v1/auth/token", grant_type="client_credentials"
             )
     assert raised.value.error == "invalid_client"
+
+
+async def test_no_secret_or_token_reaches_the_log(
+    client: httpx.AsyncClient, admin_headers: Headers, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    shop = await created_client(client, admin_headers)
+    rotated = await client.post(
+        f"{CLIENTS}/{shop['id']}/rotate-secret",
+        json={"previous_valid_for_seconds": 60},
+        headers=admin_headers,
+    )
+    token = (await client_credentials(client, {**shop, **rotated.json()})).json()
+    await client.post(
+        TOKEN, data={**FORM, "client_id": shop["client_id"], "client_secret": "srs_wrong-guess"}
+    )
+    logged = " ".join(str(record.msg) for record in caplog.records)
+    assert "request" in logged  # the access log ran
+    for secret in (shop["client_secret"], rotated.json()["client_secret"], "srs_wrong-guess"):
+        assert secret not in logged
+    assert token["access_token"] not in logged
+
+
+async def test_a_deactivated_clients_token_is_401_until_it_is_active_again(
+    client: httpx.AsyncClient, admin_headers: Headers
+) -> None:
+    shop = await created_client(client, admin_headers)
+    headers = bearer((await client_credentials(client, shop)).json())
+    url = f"{CLIENTS}/{shop['id']}"
+    await client.patch(url, json={"is_active": False}, headers=admin_headers)
+    assert (await client.get("/api/v1/products", headers=headers)).status_code == 401
+    await client.patch(url, json={"is_active": True}, headers=admin_headers)
+    # As documented: an unexpired token works again (revocation is the way to end it).
+    assert (await client.get("/api/v1/products", headers=headers)).status_code == 200
+    assert (await client_credentials(client, shop)).status_code == 200

@@ -154,11 +154,6 @@ async def test_bad_credentials_are_indistinguishable(
             {"grant_type": "refresh_token"}, "invalid_request", id="refresh-grant-without-token"
         ),
         pytest.param(
-            {"grant_type": "client_credentials"},
-            "unsupported_grant_type",
-            id="client-credentials",
-        ),
-        pytest.param(
             {"grant_type": "authorization_code", "code": "abc"},
             "unsupported_grant_type",
             id="authorization-code",

@@ -115,14 +115,16 @@ async def test_answers_carry_exactly_what_their_schemas_require(
     login = await password_grant(client, viewer.email)
     assert login.status_code == 200
     body, schema = check_body(document, "post", token, login)
-    # device_token only on a password grant: the one member not required.
-    assert set(body) - set(schema["required"]) == {"device_token"}
+    # refresh_token on password and refresh grants (never on client credentials), and
+    # device_token on a password grant only: the members not required.
+    assert set(body) - set(schema["required"]) == {"device_token", "refresh_token"}
     assert body["token_type"] == "bearer"
     assert isinstance(body["expires_in"], int)
     refreshed = await refresh_grant(client, body["refresh_token"])
     assert refreshed.status_code == 200
     body, schema = check_body(document, "post", token, refreshed)
-    assert set(body) == set(schema["required"])  # no device_token, not even null
+    # No device_token (not even null), no scope.
+    assert set(body) - set(schema["required"]) == {"refresh_token"}
 
     live = await client.get("/api/health")
     body, schema = check_body(document, "get", "/api/health", live)

@@ -15,6 +15,7 @@ LISTS = [
     "/api/v1/products",
     "/api/v1/locations",
     "/api/v1/users",
+    "/api/v1/clients",
     "/api/v1/stock/movements",
     "/api/v1/stock/levels",
     "/api/v1/stock/reservations",
