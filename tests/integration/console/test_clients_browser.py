@@ -141,11 +141,12 @@ async def test_someone_who_is_not_an_admin_sees_no_clients_page(console: Console
 
 
 async def test_the_form_refuses_what_it_cannot_create_and_creates_nothing(
-    console: ConsoleSite,
+    console: ConsoleSite, tmp_path: Path
 ) -> None:
     name = f"ERP {secrets.token_hex(4)}"
     async with console.context() as context:
         page = await context.new_page()
+        await page.set_viewport_size({"width": 360, "height": 740})  # on a phone
         await open_clients(page, console)
         admin = await login_headers(console.http, await console.user(Role.ADMIN))
 
@@ -166,4 +167,10 @@ async def test_the_form_refuses_what_it_cannot_create_and_creates_nothing(
         await page.wait_for_selector("#client-rate-limit-error:not(:empty)", timeout=WAIT_MS)
         assert await page.get_attribute("#client-rate-limit", "aria-invalid") == "true"
         assert await page.is_hidden("#client-secret")
+        # Nothing is wider than the phone: the clients table scrolls inside its own region.
+        widths = await page.evaluate(
+            "() => [document.documentElement.scrollWidth, window.innerWidth]"
+        )
+        assert widths[0] <= widths[1], widths
+        await screenshot(page, tmp_path, "console-clients-phone")
     assert await listed(console, admin, name) == []
