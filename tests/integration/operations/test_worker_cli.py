@@ -25,6 +25,8 @@ runner = CliRunner()
 UNREACHABLE = "postgresql://nobody@127.0.0.1:1/nothing"
 WORK = {"idempotency", "refresh_session", "event", "reservation", "webhook_delivery"}
 GAUGES = {"event_feed_lag", "webhook_queue"}
+# What a serving process's own requests noted (API clients' last use), whatever the settings.
+SERVING = {"client_usage"}
 
 
 @pytest.fixture(autouse=True)
@@ -84,13 +86,14 @@ def running_jobs(besides: set[asyncio.Task[object]]) -> set[str]:
 
 @pytest.mark.parametrize(
     ("background_jobs", "expected"),
-    [(True, WORK | GAUGES | {"webhook_worker"}), (False, GAUGES)],
+    [(True, WORK | GAUGES | SERVING | {"webhook_worker"}), (False, GAUGES | SERVING)],
     ids=["jobs-on", "jobs-off"],
 )
 async def test_serve_runs_the_jobs_unless_they_are_off(
     own_database_url: str, tmp_path: Path, background_jobs: bool, expected: set[str]
 ) -> None:
-    """Gauges stay: /metrics is served here either way."""
+    """Gauges stay: /metrics is served here either way; so does the flush of what this
+    process's requests noted."""
     settings = make_settings(
         own_database_url,
         tmp_path,
