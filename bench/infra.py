@@ -4,6 +4,7 @@ seeded data, a user, and the two servers under test (each a process group of its
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -35,6 +36,10 @@ from src.services.feed import encode_position
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BENCH_EMAIL = "bench-manager@stockroom.invalid"
+# The admin who creates the API client of the `client-token` scenario through the API.
+BENCH_ADMIN_EMAIL = "bench-admin@stockroom.invalid"
+# What that client may do: the user-token scenarios' reads and postings, no more.
+BENCH_CLIENT_SCOPES = ["catalog:read", "stock:read", "stock:write"]
 BENCH_PASSWORD = "bench-" + uuid.uuid4().hex  # fresh per run; the database is thrown away
 # Open streams per viewer in the "with streams" scenarios (SSE_MAX_STREAMS_PER_USER), and
 # enough viewers for the most streams a scenario opens.
@@ -113,16 +118,19 @@ async def create_manager(url: str) -> None:
             f" one that reads like it exists ({exc.constraint_name})"
         ) from None
     # Viewers who hold the open streams of the "with streams" scenarios (a user may hold at
-    # most STREAMS_PER_USER at once).
-    for email in STREAM_EMAILS:
+    # most STREAMS_PER_USER at once), and the admin who creates the bench's API client.
+    others = [(email, "Bench Viewer", "viewer") for email in STREAM_EMAILS]
+    for email, name, role in [*others, (BENCH_ADMIN_EMAIL, "Bench Admin", "admin")]:
         await _execute(
             url,
             "INSERT INTO users (id, email, email_skeleton, hashed_password, full_name, role,"
-            " is_active) VALUES ($1, $2, $3, $4, 'Bench Viewer', 'viewer', true)",
+            " is_active) VALUES ($1, $2, $3, $4, $5, $6, true)",
             new_id(),
             email,
             email_skeleton(email),
             hashed,
+            name,
+            role,
         )
 
 
@@ -312,6 +320,7 @@ def stockroom_server(
         "ENVIRONMENT": "production",
         "LOG_LEVEL": log_level,
         "RATE_LIMIT_DEFAULT": rate_limit,
+        "RATE_LIMIT_CLIENT_DEFAULT": rate_limit,
         "LOGIN_RATE_LIMIT_PER_ACCOUNT": rate_limit,
         "LOGIN_RATE_LIMIT_PER_CLIENT": rate_limit,
         "SSE_MAX_STREAMS_PER_USER": str(STREAMS_PER_USER),
@@ -329,18 +338,45 @@ def reference_server(port: int, workers: int, env: dict[str, str], pool_size: in
     return Server("reference", command, env, port)
 
 
-def login(port: int, email: str = BENCH_EMAIL) -> str:
-    """An access token for a bench user (the manager by default), through the real token
-    endpoint."""
-    body = urllib.parse.urlencode(
-        {"grant_type": "password", "username": email, "password": BENCH_PASSWORD}
-    ).encode()
+def _call(request: urllib.request.Request, what: str) -> Any:
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise RuntimeError(f"{what} failed: {exc.code} {exc.read()[:200]!r}") from None
+
+
+def _token_request(port: int, fields: dict[str, str]) -> urllib.request.Request:
+    body = urllib.parse.urlencode(fields).encode()
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/api/v1/auth/token", data=body, method="POST"
     )
     request.add_header("Content-Type", "application/x-www-form-urlencoded")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            return str(json.loads(response.read())["access_token"])
-    except urllib.error.HTTPError as exc:
-        raise RuntimeError(f"login failed: {exc.code} {exc.read()[:200]!r}") from None
+    return request
+
+
+def login(port: int, email: str = BENCH_EMAIL) -> str:
+    """An access token for a bench user (the manager by default), through the real token
+    endpoint."""
+    fields = {"grant_type": "password", "username": email, "password": BENCH_PASSWORD}
+    return str(_call(_token_request(port, fields), "login")["access_token"])
+
+
+def client_login(port: int, rate_limit: str) -> str:
+    """An access token for a new API client: the bench admin creates it through the API
+    (its own rate limit as high as the users'), then it asks for a token with the client
+    credentials grant (HTTP Basic), as a system would."""
+    admin = login(port, BENCH_ADMIN_EMAIL)
+    body = {"name": "Bench client", "scopes": BENCH_CLIENT_SCOPES, "rate_limit": rate_limit}
+    create = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/clients",
+        data=json.dumps(body).encode(),
+        method="POST",
+    )
+    create.add_header("Content-Type", "application/json")
+    create.add_header("Authorization", f"Bearer {admin}")
+    client = _call(create, "creating the API client")
+    request = _token_request(port, {"grant_type": "client_credentials"})
+    basic = f"{client['client_id']}:{client['client_secret']}".encode()
+    request.add_header("Authorization", "Basic " + base64.b64encode(basic).decode())
+    return str(_call(request, "the client credentials grant")["access_token"])

@@ -3,7 +3,8 @@ as possible, plain Starlette on a small asyncpg pool, served by the same uvicorn
 
 It does what Stockroom does for each request, minus the framework: the same JWT check
 (PyJWT, HS256 pinned, `kid`, issuer, audience, every claim required, then the user loaded by
-id), the same SQL statements, the same signed keyset cursors and the same JSON fields. A
+id, or an API client's row for a client's token: `reference_client.py`), the same SQL
+statements, the same signed keyset cursors and the same JSON fields. A
 posting makes Stockroom's seven round trips in its order: BEGIN, the user, the key's
 advisory lock, the stored response, one statement that locks the product and location,
 applies the delta and inserts the ledger row, one that writes the change-feed events, the
@@ -39,6 +40,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bench import reference_feed
+from bench.reference_client import active_client
 from bench.reference_posting import (
     AVAILABLE,
     FIND_RECORD,
@@ -142,9 +144,9 @@ def query_limit(request: Request) -> int:
 
 async def authenticate(
     request: Request, conn: asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
-) -> asyncpg.Record:
+) -> Any:
     """Stockroom's check: a valid access token, then the active user and live session it
-    names, in one query."""
+    names (or the active API client), in one query."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "Authentication required")
@@ -167,6 +169,8 @@ async def authenticate(
         issued_at = datetime.fromtimestamp(claims["iat"], UTC)
     except (jwt.PyJWTError, ValueError, TypeError):
         raise HTTPException(401, "The access token is invalid or expired") from None
+    if claims.get("kind") == "client":
+        return await active_client(conn, subject, claims.get("scope"))
     user = await conn.fetchrow(USER, subject, session_id)
     if user is None:
         raise HTTPException(401, "The access token is no longer valid")
@@ -269,8 +273,13 @@ async def post_movement(request: Request) -> Response:
     # response, the posting, the closing statement, COMMIT.
     async with pool(request).acquire() as conn, conn.transaction():
         user = await authenticate(request, conn)
-        if RANKS[user["role"]] < RANKS["clerk"]:
+        if user["role"] is None:  # an API client: its token's scopes
+            if "stock:write" not in user["scopes"]:
+                raise HTTPException(403, "This action needs the stock:write scope")
+        elif RANKS[user["role"]] < RANKS["clerk"]:
             raise HTTPException(403, "This action needs the clerk role or higher")
+        # Stockroom's created_by is the person's id, null when a client acted.
+        author = user["id"] if user["role"] is not None else None
         if key is not None:
             if not await conn.fetchval(TRY_LOCK, f"idempotency:{user['id']}:{key}"):
                 raise HTTPException(409, "Idempotency-Key in flight")
@@ -292,7 +301,7 @@ async def post_movement(request: Request) -> Response:
             reason,
             reference,
             note,
-            user["id"],
+            author,
             request_id,
         )
         for found, archived, noun in (
@@ -313,7 +322,7 @@ async def post_movement(request: Request) -> Response:
         movement = {"id": movement_id, **dict(zip(names, values, strict=True))}
         movement.update(reference=reference, note=note, transfer_id=None, count_id=None)
         movement.update(reservation_id=None, shipment_id=None, batch_id=None)
-        movement.update(created_by=user["id"], request_id=request_id, created_at=row["created_at"])
+        movement.update(created_by=author, request_id=request_id, created_at=row["created_at"])
         body = dumps(movement)
         events: list[Any] = ["movement.created", body.decode(), movement_id]
         if available - delta >= reorder_point > available:

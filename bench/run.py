@@ -277,8 +277,13 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, workdir: Path) ->
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     token = infra.login(servers["stockroom"].port)
+    client_token = ""
+    if any(scenario.as_client for scenario in args.scenarios):
+        client_token = infra.client_login(servers["stockroom"].port, args.rate_limit)
     run_id = secrets.token_hex(4)
-    targets = {name: Target(name, s.port, token, run_id) for name, s in servers.items()}
+    targets = {
+        name: Target(name, s.port, token, run_id, client_token) for name, s in servers.items()
+    }
     check_endpoints(args.scenarios, data, targets)
     stream_tokens = []
     if any(scenario.streams for scenario in args.scenarios):

@@ -2,11 +2,13 @@
 
 Both servers get the same requests: the same paths, the same product ids in the same order
 (each virtual user walks its own seeded random sequence), and the same receipts; only the
-Idempotency-Keys differ, because both servers write to the same database as the same user.
+Idempotency-Keys differ, because both servers write to the same database as the same user
+(or, in `client-token`, the same API client).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from collections.abc import Callable
@@ -22,8 +24,9 @@ API = "/api/v1"
 class Target:
     name: str  # "stockroom" or "reference": part of every Idempotency-Key
     port: int
-    token: str
+    token: str  # the bench manager's access token
     run_id: str  # distinguishes the keys of one run from any other's
+    client_token: str = ""  # the bench API client's (client credentials grant), if needed
 
     def request(self, method: str, path: str, body: bytes | None = None, **headers: str) -> bytes:
         lines = [
@@ -148,6 +151,8 @@ class Scenario:
     # has none), each reading everything sent: GET of this path, `streams` times.
     streams: int = 0
     stream_path: str = f"{API}/stock/events"
+    # Sent with the bench API client's token instead of the manager's.
+    as_client: bool = False
 
     def stream_requests(self, port: int, tokens: list[str]) -> list[bytes]:
         """One raw GET per stream, spread over the viewers' tokens (a user's cap)."""
@@ -161,6 +166,8 @@ class Scenario:
         ]
 
     def scripts(self, target: Target, data: Dataset, users: int) -> list[UserScript]:
+        if self.as_client:
+            target = dataclasses.replace(target, token=target.client_token)
         per_user = self.build(target, data)
         return [per_user(user) for user in range(users)]
 
@@ -183,6 +190,13 @@ SCENARIOS = [
         lambda t, d: _per_product(t, d, API + "/stock/levels?product_id={id}"),
     ),
     Scenario("post-movement", f"POST {API}/stock/movements (receipt)", _receipts),
+    # The same postings by an API client: compare its ratio with post-movement's.
+    Scenario(
+        "client-token",
+        f"POST {API}/stock/movements (receipt, client token)",
+        _receipts,
+        as_client=True,
+    ),
     Scenario(
         "post-movement-streams",
         f"POST {API}/stock/movements, 200 open /stock/events",

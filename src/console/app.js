@@ -1,10 +1,11 @@
 // The console's entry point: wires the session, board, posting form, outbox, product
-// editor and chart to the page.
+// editor, chart and (for admins) the API clients page to the page.
 
 import { ApiError, createApi } from "./api.js";
 import { createBoard } from "./board.js";
 import { createChart } from "./chart.js";
 import { createChoices } from "./choices.js";
+import { createClients } from "./clients.js";
 import { createMovementForm } from "./movement.js";
 import { createOutbox } from "./outbox.js";
 import { createProductEditor } from "./product.js";
@@ -161,6 +162,38 @@ function main() {
     },
   });
 
+  const clients = createClients({
+    api,
+    elements: {
+      view: $("clients-view"),
+      rows: $("clients-rows"),
+      empty: $("clients-empty"),
+      error: $("clients-error"),
+      ok: $("clients-ok"),
+      reload: $("clients-reload"),
+      form: $("client-form"),
+      submit: $("client-submit"),
+      formError: $("client-error"),
+      name: $("client-name"),
+      rateLimit: $("client-rate-limit"),
+      scopes: [...document.querySelectorAll('#client-form input[name="scopes"]')],
+      fieldMessages: {
+        name: $("client-name-error"),
+        scopes: $("client-scopes-error"),
+        rate_limit: $("client-rate-limit-error"),
+      },
+      secret: {
+        panel: $("client-secret"),
+        id: $("client-secret-id"),
+        value: $("client-secret-value"),
+        copy: $("client-secret-copy"),
+        dismiss: $("client-secret-dismiss"),
+        ok: $("client-secret-ok"),
+        error: $("client-secret-error"),
+      },
+    },
+  });
+
   for (const id of ["filter-product", "filter-location", "filter-low"]) {
     $(id).addEventListener("change", () => board.restart());
   }
@@ -169,15 +202,29 @@ function main() {
   // Whom the page was set up for: a login as someone else (in another tab) starts over.
   let working = null;
 
+  /** The admin's pages, for an admin only (the API refuses anyone else anyway). */
+  async function showAdminPages(who) {
+    try {
+      const me = await api.request("/api/v1/users/me");
+      if (working === who && me.role === "admin") await clients.show();
+    } catch {
+      // not known to be an admin: the pages stay hidden
+    }
+  }
+
   async function showWork() {
     $("login-view").hidden = true;
     $("work-view").hidden = false;
     $("account").hidden = false;
     $("account-name").textContent = session.username();
     if (working === session.username()) return;
-    if (working) board.stop();
+    if (working) {
+      board.stop();
+      clients.hide();
+    }
     working = session.username();
     $("main").focus();
+    showAdminPages(working);
     try {
       await choices.load();
     } catch (error) {
@@ -190,6 +237,7 @@ function main() {
 
   function showLogin() {
     if (working) board.stop();
+    clients.hide();
     working = null;
     $("work-view").hidden = true;
     $("account").hidden = true;

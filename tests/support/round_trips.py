@@ -20,6 +20,10 @@ class Counted:
     product: dict[str, Any]
     location: dict[str, Any]
     manager: dict[str, str]
+    # An API client's bearer headers (stock:read and stock:write), minted by the app's own
+    # codec: a token granting both, and one narrowed to stock:read.
+    system: dict[str, str]
+    system_reader: dict[str, str]
 
     async def trips(self, method: str, url: str, **kwargs: Any) -> tuple[httpx.Response, list[str]]:
         """The response, and the round trips it cost once warm (the request runs twice

@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from src.api.console import CONSOLE_CSP, FILES
+from src.core.scopes import CLIENT_SCOPES
 from tests.support.apps import client_beside
 from tests.support.settings import make_settings
 
@@ -124,6 +125,16 @@ def test_the_page_has_no_inline_script_or_style_and_labels_every_control() -> No
     assert len(page.ids) == len(set(page.ids))
     assert page.controls
     assert set(page.controls) <= page.labels_for
+
+
+def test_the_client_form_offers_exactly_the_scopes_a_client_can_hold() -> None:
+    page = (CONSOLE_DIR / "index.html").read_text(encoding="utf-8")
+    offered = re.findall(r'name="scopes" type="checkbox" value="([^"]+)"', page)
+    assert len(offered) == len(set(offered))
+    assert set(offered) == {str(scope) for scope in CLIENT_SCOPES}
+    # Each checkbox's id is its scope's, so a test (or a label) can name it.
+    for scope in offered:
+        assert f'id="client-scope-{scope.replace(":", "-")}"' in page
 
 
 @pytest.mark.parametrize("name", sorted(path.name for path in CONSOLE_DIR.iterdir()))

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from src.core.scopes import Scope
 from src.main import create_app
 from src.models.user import Role
+from tests.support.clients import client_bearer, committed_api_client
 from tests.support.factories import committed_users, login_headers
 from tests.support.pgproxy import round_trip_proxy
 from tests.support.round_trips import Counted
@@ -33,8 +35,10 @@ async def no_seqscan(connection: AsyncConnection) -> AsyncConnection:
 @pytest.fixture
 async def counted(own_database_url: str, tmp_path: Path) -> AsyncIterator[Counted]:
     """An app on a database of the test's own, reached through a proxy that counts round
-    trips, with one pooled connection, a clerk, a manager and a stocked product."""
+    trips, with one pooled connection, a clerk, a manager, an API client that may post stock
+    and a stocked product."""
     manager, clerk = await committed_users(own_database_url, Role.MANAGER, Role.CLERK)
+    system = await committed_api_client(own_database_url, Scope.STOCK_READ, Scope.STOCK_WRITE)
     async with round_trip_proxy(own_database_url) as proxy:
         settings = make_settings(
             proxy.url_through(own_database_url),
@@ -56,4 +60,13 @@ async def counted(own_database_url: str, tmp_path: Path) -> AsyncIterator[Counte
             location = await new_location(client, manager_headers)
             await receive(client, await login_headers(client, clerk), product, location, 3)
             clerk_headers = await login_headers(client, clerk)
-            yield Counted(client, proxy, clerk_headers, product, location, manager_headers)
+            yield Counted(
+                client,
+                proxy,
+                clerk_headers,
+                product,
+                location,
+                manager_headers,
+                client_bearer(app, system),
+                client_bearer(app, system, [Scope.STOCK_READ]),
+            )

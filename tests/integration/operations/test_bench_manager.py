@@ -1,5 +1,6 @@
-"""bench/infra.py `create_manager`: the load's manager account, and a clear stop when an
-account that reads like it is in the way."""
+"""bench/infra.py `create_manager`: the load's manager account (with the stream viewers and
+the admin who creates the bench's API client), and a clear stop when an account that reads
+like it is in the way."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.infra import BENCH_EMAIL, STREAM_EMAILS, create_manager
+from bench.infra import BENCH_ADMIN_EMAIL, BENCH_EMAIL, STREAM_EMAILS, create_manager
 from src.core import migrations
 from src.core.emails import email_skeleton
 from tests.support.databases import TestServer
@@ -45,9 +46,14 @@ def test_the_bench_manager_is_created(pg_server: TestServer) -> None:
         migrations.upgrade(url)
         asyncio.run(create_manager(url))
         created = asyncio.run(users(url))
-    # The manager who posts, and the viewers who hold the open streams of the stream scenarios.
+    # The manager who posts, the viewers who hold the open streams of the stream scenarios,
+    # and the admin who creates the client-token scenario's API client.
     assert sorted(created) == sorted(
-        [(BENCH_EMAIL, "manager"), *((email, "viewer") for email in STREAM_EMAILS)]
+        [
+            (BENCH_EMAIL, "manager"),
+            *((email, "viewer") for email in STREAM_EMAILS),
+            (BENCH_ADMIN_EMAIL, "admin"),
+        ]
     )
 
 

@@ -170,3 +170,67 @@ async def test_a_batch_costs_the_same_round_trips_for_any_number_of_lines(
     large, many = await counted.trips("POST", url, json=batch(40))
     assert large.status_code == 201, large.text
     assert len(few) == len(many) == 9, many
+
+
+async def test_a_posting_with_a_client_token_costs_what_it_costs_with_a_user_token(
+    counted: Counted,
+) -> None:
+    # The client's check (its row: active, not revoked, its scopes) is one query, as the
+    # user's and session's is: a system posting through the API pays nothing more.
+    url = f"{API}/stock/movements"
+
+    async def posting(headers: dict[str, str], quantity: int) -> list[str]:
+        for _ in range(2):  # warm, each with a new key
+            warm = {**headers, "Idempotency-Key": uuid.uuid4().hex}
+            response = await counted.client.post(url, json=_receipt(counted, 1), headers=warm)
+            assert response.status_code == 201, response.text
+        keyed = {**headers, "Idempotency-Key": uuid.uuid4().hex}
+        response, made = await counted.trips(
+            "POST", url, json=_receipt(counted, quantity), headers=keyed
+        )
+        assert response.status_code == 201, response.text
+        return made
+
+    by_user = await posting(counted.clerk, 3)
+    by_client = await posting(counted.system, 4)
+    assert len(by_client) <= len(by_user) == 7, (by_client, by_user)
+    assert by_client[0].startswith("BEGIN"), by_client
+    assert by_client[-1].startswith("COMMIT"), by_client
+    # Without a key too: no lock, no lookup, no stored response.
+    for _ in range(2):
+        warm = await counted.client.post(url, json=_receipt(counted, 1), headers=counted.system)
+        assert warm.status_code == 201, warm.text
+    unkeyed, made = await counted.trips(
+        "POST", url, json=_receipt(counted, 2), headers=counted.system
+    )
+    assert unkeyed.status_code == 201, unkeyed.text
+    assert len(made) == 5, made
+    levels = await counted.client.get(
+        f"{API}/stock/levels?product_id={counted.product['id']}", headers=counted.clerk
+    )
+    # 3 received by the fixture, 2 + 3 by the clerk, 2 + 4 + 2 + 2 by the client.
+    assert levels.json()["items"][0]["on_hand"] == 3 + 2 + 3 + 2 + 4 + 2 + 2
+
+
+async def test_a_client_token_without_stock_write_is_refused_and_posts_nothing(
+    counted: Counted,
+) -> None:
+    url = f"{API}/stock/movements"
+    refused = await counted.client.post(
+        url, json=_receipt(counted, 5), headers=counted.system_reader
+    )
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["type"].endswith("/insufficient-scope")
+    assert refused.json()["required_scope"] == "stock:write"
+    forged = {"Authorization": "Bearer not-a-token"}
+    unknown = await counted.client.post(url, json=_receipt(counted, 5), headers=forged)
+    assert unknown.status_code == 401, unknown.text
+    # The narrowed token still reads what it was given.
+    readable = await counted.client.get(
+        f"{API}/stock/levels?product_id={counted.product['id']}", headers=counted.system_reader
+    )
+    assert readable.status_code == 200, readable.text
+    levels = await counted.client.get(
+        f"{API}/stock/levels?product_id={counted.product['id']}", headers=counted.clerk
+    )
+    assert levels.json()["items"][0]["on_hand"] == 3
