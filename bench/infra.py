@@ -141,14 +141,14 @@ SEED_EVENTS = """
 WITH batch AS (
     SELECT * FROM stock_movements WHERE id > $1 ORDER BY id LIMIT $2
 ), added AS (
-    INSERT INTO events (type, data, movement_id)
+    INSERT INTO events (type, data, movement_id, actor)
     SELECT 'movement.created', jsonb_build_object(
         'id', id, 'product_id', product_id, 'location_id', location_id, 'kind', kind,
         'quantity', quantity, 'balance_after', balance_after, 'reason', reason,
         'reference', reference, 'note', note, 'transfer_id', transfer_id,
         'count_id', count_id, 'reservation_id', reservation_id, 'shipment_id', shipment_id,
-        'batch_id', batch_id, 'created_by', created_by, 'request_id', request_id,
-        'created_at', created_at), id
+        'batch_id', batch_id, 'created_by', created_by, 'actor', actor,
+        'request_id', request_id, 'created_at', created_at), id, actor
     FROM batch ORDER BY id
     RETURNING movement_id
 )

@@ -79,8 +79,8 @@ LEVELS = (
 )
 MOVEMENT_COLUMNS = (
     "product_id, location_id, kind, quantity, balance_after, reason, reference, note,"
-    " transfer_id, count_id, reservation_id, shipment_id, batch_id, created_by, request_id,"
-    " created_at, id"
+    " transfer_id, count_id, reservation_id, shipment_id, batch_id, created_by, actor,"
+    " request_id, created_at, id"
 )
 MOVEMENTS = f"SELECT {MOVEMENT_COLUMNS} FROM stock_movements WHERE product_id = $1"  # noqa: S608
 MOVEMENTS_PAGE = f"{MOVEMENTS} ORDER BY created_at DESC, id DESC LIMIT $2"
@@ -120,6 +120,9 @@ def decode_cursor(scope: str, cursor: str) -> tuple[datetime, uuid.UUID]:
 
 def page(rows: list[asyncpg.Record], limit: int, scope: str, keys: tuple[str, str]) -> bytes:
     items = [dict(row) for row in rows[:limit]]
+    for item in items:  # a JSONB column arrives as its text, as Stockroom's fast reads get it
+        if isinstance(item.get("actor"), str):
+            item["actor"] = json.loads(item["actor"])
     last = items[-1] if len(rows) > limit else None
     cursor = encode_cursor(scope, [last[keys[0]], last[keys[1]]]) if last else None
     return dumps({"items": items, "next_cursor": cursor})
@@ -278,8 +281,13 @@ async def post_movement(request: Request) -> Response:
                 raise HTTPException(403, "This action needs the stock:write scope")
         elif RANKS[user["role"]] < RANKS["clerk"]:
             raise HTTPException(403, "This action needs the clerk role or higher")
-        # Stockroom's created_by is the person's id, null when a client acted.
+        # Stockroom's created_by is the person's id, null when a client acted; its actor
+        # names either.
         author = user["id"] if user["role"] is not None else None
+        who = "user" if user["role"] is not None else "client"
+        name = user["full_name"] if user["role"] is not None else user["name"]
+        actor = {"type": who, "id": str(user["id"]), "name": name}
+        actor_json = dumps(actor).decode()
         if key is not None:
             if not await conn.fetchval(TRY_LOCK, f"idempotency:{user['id']}:{key}"):
                 raise HTTPException(409, "Idempotency-Key in flight")
@@ -303,6 +311,7 @@ async def post_movement(request: Request) -> Response:
             note,
             author,
             request_id,
+            actor_json,
         )
         for found, archived, noun in (
             ("found_product", "product_archived", "product"),
@@ -322,16 +331,17 @@ async def post_movement(request: Request) -> Response:
         movement = {"id": movement_id, **dict(zip(names, values, strict=True))}
         movement.update(reference=reference, note=note, transfer_id=None, count_id=None)
         movement.update(reservation_id=None, shipment_id=None, batch_id=None)
-        movement.update(created_by=author, request_id=request_id, created_at=row["created_at"])
+        movement.update(created_by=author, actor=actor, request_id=request_id)
+        movement.update(created_at=row["created_at"])
         body = dumps(movement)
-        events: list[Any] = ["movement.created", body.decode(), movement_id]
+        events: list[Any] = ["movement.created", body.decode(), movement_id, actor_json]
         if available - delta >= reorder_point > available:
             level = {"product_id": product_id, "location_id": location_id, "on_hand": balance}
             level.update(available=available, reorder_point=reorder_point)
-            events += ["level.below_reorder", dumps(level).decode(), None]
+            events += ["level.below_reorder", dumps(level).decode(), None, actor_json]
         location = f"/api/v1/stock/movements/{movement_id}"
         stored = [user["id"], key, request_hash, 201, body, location] if key is not None else []
-        await conn.execute(flush_statement(len(events) // 3, key is not None), *events, *stored)
+        await conn.execute(flush_statement(len(events) // 4, key is not None), *events, *stored)
     return Response(body, 201, {"Location": location}, "application/json")
 
 

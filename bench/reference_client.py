@@ -22,7 +22,7 @@ ACTIVE_CLIENT = (
 async def active_client(
     conn: asyncpg.pool.PoolConnectionProxy[asyncpg.Record], client_id: uuid.UUID, scope: Any
 ) -> dict[str, Any]:
-    """The caller as the posting needs it: its id, no role, and the scopes its token grants
+    """The caller as the posting needs it: its id and name, no role, and the scopes its token grants
     (401 when the client is gone or its token grants more than it now holds)."""
     row = await conn.fetchrow(ACTIVE_CLIENT, client_id)
     if row is None:
@@ -30,4 +30,4 @@ async def active_client(
     granted = frozenset(str(scope or "").split())
     if not granted <= frozenset(row["scopes"]):
         raise HTTPException(401, "The access token is no longer valid")
-    return {"id": row["id"], "role": None, "scopes": granted}
+    return {"id": row["id"], "role": None, "scopes": granted, "name": row["name"]}

@@ -20,13 +20,14 @@ CURSOR_KEY = hashlib.sha256(b"stockroom-cursor:" + SECRET_KEY.encode()).digest()
 MAC = hmac.new(CURSOR_KEY, digestmod=hashlib.sha256)
 SCOPE = "events:position"
 FEED_CHANNEL = "events"
-# The page and the watermark in one statement (one snapshot), the data as stored (text).
+# The page and the watermark in one statement (one snapshot), actor and data as stored (text).
 PAGE = (
     "SELECT event_watermark.xid AS w_xid, event_watermark.seq AS w_seq, page.xid, page.seq,"
-    " page.type, page.occurred_at, page.data FROM (SELECT 1 AS one) AS one"
+    " page.type, page.occurred_at, page.actor, page.data FROM (SELECT 1 AS one) AS one"
     " LEFT OUTER JOIN event_watermark ON true LEFT OUTER JOIN LATERAL"
     " (SELECT events.xid AS xid, events.seq AS seq, events.type AS type,"
-    " events.occurred_at AS occurred_at, CAST(events.data AS TEXT) AS data FROM events"
+    " events.occurred_at AS occurred_at, CAST(events.actor AS TEXT) AS actor,"
+    " CAST(events.data AS TEXT) AS data FROM events"
     " WHERE events.xid < pg_snapshot_xmin(pg_current_snapshot()){after}"
     " ORDER BY events.xid, events.seq LIMIT ${limit}::INTEGER) AS page ON true"
     " ORDER BY page.xid, page.seq"
@@ -82,6 +83,7 @@ async def read_page(
             "id": encode_position(int(row["xid"]), row["seq"]),
             "type": row["type"],
             "occurred_at": row["occurred_at"],
+            "actor": None if row["actor"] is None else orjson.Fragment(row["actor"]),
             "data": orjson.Fragment(row["data"]),
         }
         for row in rows

@@ -25,9 +25,9 @@ _POST = (
     " FOR SHARE),"
     " level AS ({level}),"
     " movement AS (INSERT INTO stock_movements (id, product_id, location_id, kind, quantity,"
-    " reason, reference, note, created_by, request_id, balance_after)"
+    " reason, reference, note, created_by, actor, request_id, balance_after)"
     " SELECT $4::UUID, $1::UUID, $2::UUID, $5, $3::BIGINT, $6, $7::VARCHAR, $8::VARCHAR,"
-    " $9::UUID, $10::VARCHAR, level.on_hand FROM level"
+    " $9::UUID, $11::JSONB, $10::VARCHAR, level.on_hand FROM level"
     " RETURNING created_at, balance_after)"
     " SELECT product.id AS found_product, product.is_archived AS product_archived,"
     " product.reorder_point, location.id AS found_location,"
@@ -53,7 +53,7 @@ POST_DECREASE = _POST.format(
 AVAILABLE = "SELECT on_hand - reserved FROM stock_levels WHERE product_id = $1 AND location_id = $2"
 # What the unit of work writes just before COMMIT, in one statement: the events, the
 # stored response (with an Idempotency-Key) and the NOTIFY that wakes feed readers.
-EVENT_VALUES = "(${}::VARCHAR, ${}::JSONB, ${}::UUID)"
+EVENT_VALUES = "(${}::VARCHAR, ${}::JSONB, ${}::UUID, ${}::JSONB)"
 RECORD = (
     "new_record AS (INSERT INTO idempotency_records (user_id, key, request_hash,"
     " response_status, response_body, location) VALUES (${}::UUID, ${}::VARCHAR, ${}::VARCHAR,"
@@ -62,10 +62,11 @@ RECORD = (
 
 
 def flush_statement(events: int, record: bool) -> str:
-    """The closing statement for `events` events (3 parameters each), then the record's 6."""
-    values = ", ".join(EVENT_VALUES.format(*range(3 * i + 1, 3 * i + 4)) for i in range(events))
-    insert = f"INSERT INTO events (type, data, movement_id) VALUES {values}"  # noqa: S608
+    """The closing statement for `events` events (4 parameters each: type, data, movement,
+    actor), then the record's 6."""
+    values = ", ".join(EVENT_VALUES.format(*range(4 * i + 1, 4 * i + 5)) for i in range(events))
+    insert = f"INSERT INTO events (type, data, movement_id, actor) VALUES {values}"  # noqa: S608
     parts = [f"new_events AS ({insert})"]
     if record:
-        parts.append(RECORD.format(*range(3 * events + 1, 3 * events + 7)))
+        parts.append(RECORD.format(*range(4 * events + 1, 4 * events + 7)))
     return f"WITH {', '.join(parts)} SELECT pg_notify('{FEED_CHANNEL}', '')"
