@@ -11,7 +11,7 @@ from urllib.parse import quote_plus
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from src.core.scopes import Scope, scope_text
 from src.core.tokens import TokenCodec
@@ -47,17 +47,6 @@ async def create_api_client(
         session.add(client)
         await session.commit()
         return client
-
-
-async def committed_api_client(database_url: str, *scopes: Scope) -> ApiClient:
-    """A client with these scopes, committed on `database_url` through an engine of its own
-    (for an app on a database of its own, as `committed_users`)."""
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.begin() as connection:
-            return await create_api_client(connection, scopes=scopes)
-    finally:
-        await engine.dispose()
 
 
 def client_token(app: FastAPI, client: ApiClient, scopes: Iterable[Scope] | None = None) -> str:

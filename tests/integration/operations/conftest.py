@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from src.core.scopes import Scope
 from src.main import create_app
 from src.models.user import Role
-from tests.support.clients import client_bearer, committed_api_client
+from tests.support.actors import committed_api_client
+from tests.support.clients import client_bearer
 from tests.support.factories import committed_users, login_headers
 from tests.support.pgproxy import round_trip_proxy
 from tests.support.round_trips import Counted
@@ -38,7 +39,9 @@ async def counted(own_database_url: str, tmp_path: Path) -> AsyncIterator[Counte
     trips, with one pooled connection, a clerk, a manager, an API client that may post stock
     and a stocked product."""
     manager, clerk = await committed_users(own_database_url, Role.MANAGER, Role.CLERK)
-    system = await committed_api_client(own_database_url, Scope.STOCK_READ, Scope.STOCK_WRITE)
+    system, system_headers = await committed_api_client(
+        own_database_url, tmp_path, scopes=(Scope.STOCK_READ, Scope.STOCK_WRITE), name="ERP"
+    )
     async with round_trip_proxy(own_database_url) as proxy:
         settings = make_settings(
             proxy.url_through(own_database_url),
@@ -67,6 +70,6 @@ async def counted(own_database_url: str, tmp_path: Path) -> AsyncIterator[Counte
                 product,
                 location,
                 manager_headers,
-                client_bearer(app, system),
+                system_headers,
                 client_bearer(app, system, [Scope.STOCK_READ]),
             )

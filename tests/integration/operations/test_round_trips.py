@@ -12,11 +12,8 @@ feed's LISTEN on a direct connection.
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 
-from src.core.scopes import Scope
-from tests.support.actors import committed_api_client
 from tests.support.round_trips import Counted
 from tests.support.stock import API, receive
 
@@ -121,13 +118,11 @@ async def test_a_posting_takes_seven_round_trips_with_a_key_five_without(
 
 
 async def test_a_client_token_posts_a_movement_in_as_many_round_trips_as_a_user(
-    counted: Counted, own_database_url: str, tmp_path: Path
+    counted: Counted,
 ) -> None:
     """The client's check (one query, as a person's session check) and its actor, written
     in the movement's own statement and the events' one: nothing more on the wire."""
-    _, erp = await committed_api_client(
-        own_database_url, tmp_path, scopes=(Scope.STOCK_WRITE,), name="ERP"
-    )
+    erp = counted.system
     url = f"{API}/stock/movements"
     trips: dict[tuple[str, bool], int] = {}
     for who, caller in (("user", counted.clerk), ("client", erp)):
@@ -170,46 +165,6 @@ async def test_a_batch_costs_the_same_round_trips_for_any_number_of_lines(
     large, many = await counted.trips("POST", url, json=batch(40))
     assert large.status_code == 201, large.text
     assert len(few) == len(many) == 9, many
-
-
-async def test_a_posting_with_a_client_token_costs_what_it_costs_with_a_user_token(
-    counted: Counted,
-) -> None:
-    # The client's check (its row: active, not revoked, its scopes) is one query, as the
-    # user's and session's is: a system posting through the API pays nothing more.
-    url = f"{API}/stock/movements"
-
-    async def posting(headers: dict[str, str], quantity: int) -> list[str]:
-        for _ in range(2):  # warm, each with a new key
-            warm = {**headers, "Idempotency-Key": uuid.uuid4().hex}
-            response = await counted.client.post(url, json=_receipt(counted, 1), headers=warm)
-            assert response.status_code == 201, response.text
-        keyed = {**headers, "Idempotency-Key": uuid.uuid4().hex}
-        response, made = await counted.trips(
-            "POST", url, json=_receipt(counted, quantity), headers=keyed
-        )
-        assert response.status_code == 201, response.text
-        return made
-
-    by_user = await posting(counted.clerk, 3)
-    by_client = await posting(counted.system, 4)
-    assert len(by_client) <= len(by_user) == 7, (by_client, by_user)
-    assert by_client[0].startswith("BEGIN"), by_client
-    assert by_client[-1].startswith("COMMIT"), by_client
-    # Without a key too: no lock, no lookup, no stored response.
-    for _ in range(2):
-        warm = await counted.client.post(url, json=_receipt(counted, 1), headers=counted.system)
-        assert warm.status_code == 201, warm.text
-    unkeyed, made = await counted.trips(
-        "POST", url, json=_receipt(counted, 2), headers=counted.system
-    )
-    assert unkeyed.status_code == 201, unkeyed.text
-    assert len(made) == 5, made
-    levels = await counted.client.get(
-        f"{API}/stock/levels?product_id={counted.product['id']}", headers=counted.clerk
-    )
-    # 3 received by the fixture, 2 + 3 by the clerk, 2 + 4 + 2 + 2 by the client.
-    assert levels.json()["items"][0]["on_hand"] == 3 + 2 + 3 + 2 + 4 + 2 + 2
 
 
 async def test_a_client_token_without_stock_write_is_refused_and_posts_nothing(
