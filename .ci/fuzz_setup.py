@@ -114,6 +114,18 @@ def main(
             for name in ("target", "spare")
         ]
         delivery = call(client, "POST", f"/api/v1/webhooks/{hooks[0]}/test", headers=admin)["id"]
+        # API clients: one the operations work on, and a spare one DELETE revokes.
+        clients = [
+            call(
+                client,
+                "POST",
+                "/api/v1/clients",
+                headers=admin,
+                json={"name": f"Fuzz {name}", "scopes": ["catalog:read", "stock:read"]},
+            )["id"]
+            for name in ("target", "spare")
+        ]
+        audit_entries = ids(call(client, "GET", "/api/v1/audit?limit=5", headers=admin))
 
         # Two users of their own: one the token endpoint logs in, one whose password the
         # password change may really change (its token then stops working, by design).
@@ -148,6 +160,9 @@ def main(
         toml_dictionary("webhooks", [str(hooks[0])]),
         toml_dictionary("spare_webhooks", [str(hooks[1])]),
         toml_dictionary("webhook_deliveries", [str(delivery)]),
+        toml_dictionary("clients", [str(clients[0])]),
+        toml_dictionary("spare_clients", [str(clients[1])]),
+        toml_dictionary("audit_entries", audit_entries),
     ]
     settings = Path(config_in).read_text(encoding="utf-8")
     header = "\n# ---- written by .ci/fuzz_setup.py: ids of this run's seeded records\n"
@@ -159,7 +174,7 @@ def main(
     print(
         f"seeded for the fuzz run: {len(products)} products, {len(locations)} locations, "
         f"{len(movements)} movements, the demo user, a spare product and location, 2 users, "
-        "2 webhook endpoints"
+        "2 webhook endpoints, 2 API clients"
     )
 
 

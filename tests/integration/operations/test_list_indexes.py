@@ -141,6 +141,11 @@ async def test_list_query_uses_an_index(
     no_seqscan: AsyncConnection, name: str, after: bool
 ) -> None:
     case = CASES[name]
+    if case.index is not None:
+        # The named index serves the list's order: no sort at all is the claim. On tiny
+        # tables a sort of a bitmap scan of another index costs about as little, and which
+        # one wins turned on the statistics other tests left (a row one column wider, too).
+        await no_seqscan.exec_driver_sql("SET LOCAL enable_sort = off")
     assert_plan_fits(case, await explain(no_seqscan, await case.build(capturing_session(), after)))
 
 
