@@ -218,6 +218,9 @@ class AuditFilter(ListFilter):
 class AvailabilityQuery(ListFilter):
     """The products a shop page asks about: by id, by SKU, or both (ids answered first)."""
 
+    # Not paged: `limit` and `cursor` are unknown parameters here (422), like any other.
+    paging_parameters: ClassVar[frozenset[str]] = frozenset()
+
     product_id: Annotated[
         list[uuid.UUID], Field(description="a product's id (repeat the parameter)")
     ] = []

@@ -170,6 +170,16 @@ async def test_bad_requests_are_422(
         assert response.headers["content-type"] == "application/problem+json"
 
 
+async def test_unknown_parameters_and_paging_are_422_naming_them(
+    client: httpx.AsyncClient, viewer_headers: Headers, stocked: Stocked
+) -> None:
+    product = stocked[0]
+    for name in ("colour", "limit", "cursor"):
+        response = await _ask(client, viewer_headers, [("product_id", product["id"]), (name, "5")])
+        assert response.status_code == 422, (name, response.text)
+        assert [e["loc"] for e in response.json()["errors"]] == [["query", name]]
+
+
 async def test_needs_a_token_with_stock_read(
     client: httpx.AsyncClient,
     make_api_client: MakeApiClient,
