@@ -213,3 +213,28 @@ class AuditFilter(ListFilter):
     actor_id: uuid.UUID | None = Field(default=None, description="made by this user or client")
     since: Timestamp | None = Field(default=None, description="made at or after (inclusive)")
     until: Timestamp | None = Field(default=None, description="made before (exclusive)")
+
+
+class AvailabilityQuery(ListFilter):
+    """The products a shop page asks about: by id, by SKU, or both (ids answered first)."""
+
+    # Not paged: `limit` and `cursor` are unknown parameters here (422), like any other.
+    paging_parameters: ClassVar[frozenset[str]] = frozenset()
+
+    product_id: Annotated[
+        list[uuid.UUID], Field(description="a product's id (repeat the parameter)")
+    ] = []
+    sku: Annotated[
+        list[Code], Field(description="a product's SKU, case-insensitive (repeat the parameter)")
+    ] = []
+    location_id: Ids = []
+
+    @model_validator(mode="after")
+    def _some_and_not_too_many(self) -> AvailabilityQuery:
+        # One statement answers them all; the cap keeps that statement's work bounded.
+        asked = len(self.product_id) + len(self.sku)
+        if asked == 0:
+            raise ValueError("Ask for at least one product_id or sku")
+        if asked > MAX_IDS:
+            raise ValueError(f"Ask for at most {MAX_IDS} products (product_id and sku in all)")
+        return self

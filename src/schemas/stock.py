@@ -252,6 +252,33 @@ class ProductStockRead(Schema):
     locations: list[LocationStock]
 
 
+class LocationAvailabilityRead(Schema):
+    location_id: uuid.UUID
+    code: str
+    on_hand: int
+    reserved: int
+    available: int = Field(description="on_hand - reserved.")
+    incoming: int
+
+
+class AvailabilityRead(Schema):
+    """One asked product: totals over its active, non-transit locations, and each of them."""
+
+    product_id: uuid.UUID
+    sku: str
+    on_hand: int
+    reserved: int
+    available: int = Field(description="on_hand - reserved: what may be sold now.")
+    incoming: int
+    locations: list[LocationAvailabilityRead] = Field(
+        description="Locations holding a level of it, by code."
+    )
+
+
+class AvailabilityList(Schema):
+    items: list[AvailabilityRead] = Field(description="One per asked product, in asked order.")
+
+
 class Mismatch(Schema):
     product_id: uuid.UUID
     location_id: uuid.UUID

@@ -43,6 +43,7 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
     "archiveProduct": ("DELETE", "/api/v1/products/{product_id}", "catalog:write"),
     "restoreProduct": ("POST", "/api/v1/products/{product_id}/restore", "catalog:write"),
     "getProductStock": ("GET", "/api/v1/products/{product_id}/stock", "stock:read"),
+    "getAvailability": ("GET", "/api/v1/stock/availability", "stock:read"),
     "listLocations": ("GET", "/api/v1/locations", "catalog:read"),
     "createLocation": ("POST", "/api/v1/locations", "catalog:write"),
     "getLocation": ("GET", "/api/v1/locations/{location_id}", "catalog:read"),

@@ -67,6 +67,7 @@ EXPECTED = {
     "POST /api/v1/stock/reservations/{reservation_id}/fulfil": "fulfilReservation",
     "POST /api/v1/stock/reservations/{reservation_id}/release": "releaseReservation",
     "GET /api/v1/stock/levels": "listLevels",
+    "GET /api/v1/stock/availability": "getAvailability",
     "GET /api/v1/stock/reconciliation": "getReconciliation",
     "GET /api/v1/stock/events": "streamStockEvents",
     "GET /api/v1/events": "listEvents",

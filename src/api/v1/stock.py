@@ -22,9 +22,10 @@ from src.api.responses import problem_responses
 from src.api.routing import PrefixRouter
 from src.api.v1.prefix import API_V1
 from src.dependencies import UnitOfWorkDep
-from src.schemas.filter import LevelFilter, MovementFilter
+from src.schemas.filter import AvailabilityQuery, LevelFilter, MovementFilter
 from src.schemas.pagination import Page
 from src.schemas.stock import (
+    AvailabilityList,
     BatchCreate,
     BatchRead,
     CountCreate,
@@ -208,6 +209,21 @@ async def list_levels(
         filters, codec=paging.codec, cursor=paging.cursor, limit=paging.limit
     )
     return Page[StockLevelRead](items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/availability",
+    operation_id="getAvailability",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def availability(
+    _: CanReadStock,
+    service: LedgerServiceDep,
+    query: Annotated[AvailabilityQuery, Query()],
+) -> AvailabilityList:
+    """Totals and per-location stock of 1 to 100 products (ids, then SKUs, each in the order
+    asked), over active, non-transit locations: one query whatever the count."""
+    return await service.availability(query)
 
 
 @router.get(

@@ -116,6 +116,8 @@ async def test_the_lists_are_every_endpoint_with_query_parameters(
     # A new endpoint taking query parameters must join LISTS (and read a ListFilter). Event
     # streams are no lists: the movement stream's one query parameter is the stream ticket
     # (`?ticket=`); the feed's stream reads an EventStreamFilter beside `after` and `ticket`.
+    # Availability is no list either (one page of asked products) but refuses unknown
+    # parameters the same way (tests/integration/availability/test_availability_read.py).
     spec = (await client.get("/api/v1/openapi.json")).json()
     with_query = {
         path
@@ -123,7 +125,12 @@ async def test_the_lists_are_every_endpoint_with_query_parameters(
         for operation in operations.values()
         if any(p["in"] == "query" for p in operation.get("parameters", []))
     }
-    assert with_query == {*LISTS, "/api/v1/stock/events", "/api/v1/events/stream"}
+    assert with_query == {
+        *LISTS,
+        "/api/v1/stock/events",
+        "/api/v1/events/stream",
+        "/api/v1/stock/availability",
+    }
     ticket = spec["paths"]["/api/v1/stock/events"]["get"]["parameters"]
     assert [p["name"] for p in ticket if p["in"] == "query"] == ["ticket"]
     feed = spec["paths"]["/api/v1/events/stream"]["get"]["parameters"]

@@ -35,6 +35,12 @@ def _reads(counted: Counted, cursor: str) -> dict[str, tuple[str, int]]:
         # Each level's product and location are joined into the page's one query.
         "levels expanded": (f"{API}/stock/levels?product_id={product_id}&{EXPAND}", 2),
         "levels as of, expanded": (f"{API}/stock/levels?as_of={FUTURE}&{EXPAND}", 2),
+        # Every asked product (by id or SKU) with its levels in one statement, whatever the count.
+        "availability": (
+            f"{API}/stock/availability?product_id={product_id}&product_id={product_id}"
+            f"&sku={counted.product['sku']}",
+            2,
+        ),
         "ledger": (f"{ledger}&limit=20", 2),
         "ledger page 2": (f"{ledger}&limit=1&cursor={cursor}", 2),
         # The page and the feed's watermark (410 for a purged position) in one statement.
