@@ -134,23 +134,7 @@ class TokenCodec:
     def issue_access(
         self, subject: uuid.UUID, *, session: uuid.UUID, now: datetime | None = None
     ) -> str:
-        now = now or datetime.now(UTC)
-        claims = {
-            "sub": str(subject),
-            "sid": str(session),
-            # Sub-second iat: a token issued just after a password change (same second) must
-            # survive the "issued before the change" check, and one issued before must not.
-            "iat": now.timestamp(),
-            "nbf": now,
-            "exp": now + timedelta(seconds=self.ttl_seconds),
-            "jti": uuid.uuid4().hex,
-            "iss": self.issuer,
-            "aud": self.audience,
-            "type": ACCESS,
-        }
-        return jwt.encode(
-            claims, self._signing_key, algorithm=ALGORITHM, headers={"kid": self._signing_kid}
-        )
+        return self._sign_access(self._access_claims(subject, session, now))
 
     def issue_client_access(
         self,
@@ -163,10 +147,20 @@ class TokenCodec:
         """An access token for an API client (client credentials grant): `scope` holds the
         space-separated scopes it grants, `rl` the client's own rate limit (null: the
         default for clients), so the rate limiter needs no database read."""
+        claims = self._access_claims(client, client, now)
+        claims.update({"kind": CLIENT, "scope": scopes, "rl": rate_limit})
+        return self._sign_access(claims)
+
+    def _access_claims(
+        self, subject: uuid.UUID, session: uuid.UUID, now: datetime | None
+    ) -> dict[str, object]:
+        """The claims every access token carries, a person's or a client's."""
         now = now or datetime.now(UTC)
-        claims = {
-            "sub": str(client),
-            "sid": str(client),
+        return {
+            "sub": str(subject),
+            "sid": str(session),
+            # Sub-second iat: a token issued just after a password change (same second) must
+            # survive the "issued before the change" check, and one issued before must not.
             "iat": now.timestamp(),
             "nbf": now,
             "exp": now + timedelta(seconds=self.ttl_seconds),
@@ -174,10 +168,9 @@ class TokenCodec:
             "iss": self.issuer,
             "aud": self.audience,
             "type": ACCESS,
-            "kind": CLIENT,
-            "scope": scopes,
-            "rl": rate_limit,
         }
+
+    def _sign_access(self, claims: dict[str, object]) -> str:
         return jwt.encode(
             claims, self._signing_key, algorithm=ALGORITHM, headers={"kid": self._signing_kid}
         )

@@ -292,13 +292,14 @@ class AuthService:
             raise Unauthorized(
                 "The access token is invalid or expired", invalid_token=True
             ) from None
-        if claims.client:
-            principal = await self._clients.current(claims.subject, claims.scopes, "access token")
-        else:
-            user = await self._current(
-                claims.subject, claims.session, claims.issued_at, "access token"
-            )
-            principal = Principal.of_user(user)
+        principal = await self._principal(
+            claims.client,
+            claims.subject,
+            claims.scopes,
+            claims.session,
+            claims.issued_at,
+            "access token",
+        )
         return Grant(principal, claims.session, claims.issued_at, claims.expires_at)
 
     async def let_go(self) -> None:
@@ -315,13 +316,14 @@ class AuthService:
             raise Unauthorized(
                 "The stream ticket is invalid or expired; get a new one", invalid_token=True
             ) from None
-        if claims.client:
-            principal = await self._clients.current(claims.subject, claims.scopes, "stream ticket")
-        else:
-            user = await self._current(
-                claims.subject, claims.session, claims.access_issued_at, "stream ticket"
-            )
-            principal = Principal.of_user(user)
+        principal = await self._principal(
+            claims.client,
+            claims.subject,
+            claims.scopes,
+            claims.session,
+            claims.access_issued_at,
+            "stream ticket",
+        )
         return Grant(principal, claims.session, claims.access_issued_at, claims.access_expires_at)
 
     def stream_ticket(self, grant: Grant, *, ttl_seconds: int) -> StreamTicket:
@@ -340,6 +342,21 @@ class AuthService:
         return StreamTicket(
             ticket=ticket, expires_in=max(0, int((expires_at - now).total_seconds()))
         )
+
+    async def _principal(
+        self,
+        client: bool,
+        subject: uuid.UUID,
+        scopes: frozenset[str],
+        session: uuid.UUID,
+        issued_at: datetime,
+        what: str,
+    ) -> Principal:
+        """Who a checked token or ticket speaks for: the API client, or the active user in a
+        live session whose password has not changed since `issued_at`."""
+        if client:
+            return await self._clients.current(subject, scopes, what)
+        return Principal.of_user(await self._current(subject, session, issued_at, what))
 
     async def _current(
         self, user_id: uuid.UUID, session: uuid.UUID, issued_at: datetime, what: str
