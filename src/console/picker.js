@@ -244,15 +244,4 @@ export function createPicker({ api, catalog, elements }) {
       input.focus();
     });
   }
-
-  return {
-    /** The id chosen, or "". */
-    get value() {
-      return value.value;
-    },
-    /** Choose the product with that id (read when not seen yet), or none. */
-    async set(id) {
-      choose(id ? await catalog.get(id) : null);
-    },
-  };
 }
