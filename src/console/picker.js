@@ -117,6 +117,7 @@ export function createPicker({ api, catalog, elements }) {
     const query = new URLSearchParams({ q: text, is_archived: "false", limit: String(LIMIT) });
     let items;
     let more = false;
+    let offline = false;
     try {
       const page = await api.request(`${SEARCH}?${query}`, { signal: controller.signal });
       if (mine !== asked) return;
@@ -128,6 +129,7 @@ export function createPicker({ api, catalog, elements }) {
       if (error instanceof TypeError || !navigator.onLine) {
         // Unreachable: offer the products seen, so a posting can still be made offline.
         items = catalog.find(text, LIMIT);
+        offline = true;
         if (!items.length) {
           searching = false;
           close();
@@ -150,6 +152,9 @@ export function createPicker({ api, catalog, elements }) {
       return;
     }
     show(items, more);
+    if (offline && items.length) {
+      say(`${status.textContent} The server cannot be reached: only products seen before.`);
+    }
   }
 
   function typed() {
@@ -206,6 +211,10 @@ export function createPicker({ api, catalog, elements }) {
             chooseSingle = true; // after: a search starts by forgetting the one before
           }
         }
+        break;
+      case "Tab":
+        // Leaving with an option active takes it, as a list of choices does.
+        if (!list.hidden && active >= 0) choose(results[active]);
         break;
       case "Escape":
         if (!list.hidden) {

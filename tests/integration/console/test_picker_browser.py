@@ -1,6 +1,6 @@
 """The product pickers in a real browser, among hundreds of products: typing finds one
 (sent after a pause, one search per pause, a stale answer never shown), the keyboard or
-a scanner's Enter chooses it, the posting form posts it, the board filters by it and the
+a scanner's Enter or Tab chooses it, the posting form posts it, the board filters by it and the
 filter clears; text that chose nothing posts nothing, archived products are not offered,
 and offline the pickers offer the products seen.
 
@@ -166,6 +166,15 @@ async def test_a_scanned_code_and_enter_choose_the_product_found(
         assert await text(page, "#post-quantity-error") == ""
         assert await text(page, "#post-error") == ""
 
+        # Tab leaves the field with the option the arrow keys are on.
+        other = seeded.products[43]
+        await page.fill("#post-product", other["sku"])
+        await wait_text(page, "#post-product-status", "1 product found.")
+        await page.keyboard.press("ArrowDown")
+        await page.keyboard.press("Tab")
+        assert await chosen(page, "post-product") == other["id"]
+        assert await page.evaluate("() => document.activeElement.id") == "post-location"
+
 
 async def test_typing_sends_one_search_per_pause(console: ConsoleSite, seeded: Seeded) -> None:
     wanted = seeded.products[123]
@@ -296,6 +305,9 @@ async def test_offline_the_pickers_offer_the_products_seen(console: ConsoleSite)
         await page.fill("#post-product", unseen.product["sku"])
         await wait_text(page, "#post-product-status", "cannot be reached")
         assert await page.locator(OPTIONS).count() == 0
+        await page.fill("#post-product", stock.product["sku"])
+        await wait_text(page, "#post-product-status", "1 product found. The server cannot")
+        assert await page.locator(OPTIONS).count() == 1
         await post(page, stock, 6)
         await page.click("#post-submit")
         await wait_text(
