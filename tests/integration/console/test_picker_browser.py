@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,6 +31,7 @@ from tests.support.console import (
     log_in,
     pick,
     post,
+    screenshot,
     show_only,
     wait_on_hand,
     wait_text,
@@ -105,7 +107,7 @@ async def ledger(console: ConsoleSite, staff: dict[str, str], product_id: str) -
 
 
 async def test_typing_finds_one_of_hundreds_and_the_keyboard_chooses_and_posts_it(
-    console: ConsoleSite, seeded: Seeded
+    console: ConsoleSite, seeded: Seeded, tmp_path: Path
 ) -> None:
     staff = (await console.stock()).staff
     location = await new_location(console.http, staff)
@@ -121,6 +123,7 @@ async def test_typing_finds_one_of_hundreds_and_the_keyboard_chooses_and_posts_i
         await wait_text(page, "#post-product-status", "type more")
         assert await page.locator(OPTIONS).count() == 20
         assert await page.get_attribute("#post-product", "aria-expanded") == "true"
+        await screenshot(page, tmp_path, "console-picker")
 
         await page.fill("#post-product", wanted["sku"].lower())  # case does not matter
         await wait_text(page, "#post-product-status", "1 product found.")
