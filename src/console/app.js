@@ -3,11 +3,13 @@
 
 import { ApiError, createApi } from "./api.js";
 import { createBoard } from "./board.js";
+import { createCatalog } from "./catalog.js";
 import { createChart } from "./chart.js";
 import { createChoices } from "./choices.js";
 import { createClients } from "./clients.js";
 import { createMovementForm } from "./movement.js";
 import { createOutbox } from "./outbox.js";
+import { createPicker } from "./picker.js";
 import { createProductEditor } from "./product.js";
 import { createSession } from "./session.js";
 
@@ -30,7 +32,7 @@ function fields(prefix, names) {
 
 function boardFilters() {
   const params = {};
-  if ($("filter-product").value) params.product_id = $("filter-product").value;
+  if ($("filter-product-id").value) params.product_id = $("filter-product-id").value;
   if ($("filter-location").value) params.location_id = $("filter-location").value;
   if ($("filter-low").checked) params.below_reorder = "true";
   return params;
@@ -64,15 +66,31 @@ function main() {
   const session = createSession({ baseUrl });
   const api = createApi({ baseUrl, session });
 
+  const catalog = createCatalog({ api });
   const choices = createChoices({
     api,
-    productSelects: [$("post-product"), $("filter-product"), $("product-picker")],
+    catalog,
     locationSelects: [$("post-location"), $("post-to-location"), $("filter-location")],
   });
+  // Each picker is `${id}` (the field), `${id}-list`, `${id}-id` (the chosen id, under the
+  // form field's name where there is one), `${id}-status` and, for the filter, `${id}-clear`.
+  for (const id of ["post-product", "filter-product", "product-picker"]) {
+    createPicker({
+      api,
+      catalog,
+      elements: {
+        input: $(id),
+        list: $(`${id}-list`),
+        value: $(`${id}-id`),
+        status: $(`${id}-status`),
+        clear: $(`${id}-clear`),
+      },
+    });
+  }
   const chart = createChart({
     api,
     elements: {
-      picker: $("product-picker"),
+      picker: $("product-picker-id"),
       svg: $("chart-svg"),
       summary: $("chart-summary"),
       error: $("chart-error"),
@@ -82,6 +100,7 @@ function main() {
     api,
     filters: boardFilters,
     onMovement: (movement) => chart.onMovement(movement),
+    seen: (product) => catalog.remember(product),
     elements: {
       rows: $("board-rows"),
       empty: $("board-empty"),
@@ -148,7 +167,7 @@ function main() {
     api,
     onSaved: () => board.reload(),
     elements: {
-      picker: $("product-picker"),
+      picker: $("product-picker-id"),
       form: $("product-form"),
       submit: $("product-submit"),
       reload: $("product-reload"),
@@ -194,9 +213,11 @@ function main() {
     },
   });
 
-  for (const id of ["filter-product", "filter-location", "filter-low"]) {
+  for (const id of ["filter-product-id", "filter-location", "filter-low"]) {
     $(id).addEventListener("change", () => board.restart());
   }
+  // Enter in the product filter chooses a product; the filters are never submitted.
+  $("board-filters").addEventListener("submit", (event) => event.preventDefault());
   $("outbox-send").addEventListener("click", () => outbox.flush());
 
   // Whom the page was set up for: a login as someone else (in another tab) starts over.

@@ -62,9 +62,16 @@ function renderRow(level) {
 
 /**
  * Shows one page of levels at a time in `elements.rows`; `start()` loads and goes live.
- * `filters()` gives the query's filters; `onMovement` hears every live movement too.
+ * `filters()` gives the query's filters; `onMovement` hears every live movement too, and
+ * `seen(product)` each product a row shows (so its id can be labelled later).
  */
-export function createBoard({ api, elements, filters = () => ({}), onMovement: heard }) {
+export function createBoard({
+  api,
+  elements,
+  filters = () => ({}),
+  onMovement: heard,
+  seen = () => {},
+}) {
   // The cursors of the pages before this one (keyset paging goes forward only).
   let cursors = [null];
   let nextCursor = null;
@@ -94,6 +101,7 @@ export function createBoard({ api, elements, filters = () => ({}), onMovement: h
     try {
       const page = await api.request(levelsUrl(params));
       nextCursor = page.next_cursor;
+      for (const level of page.items) if (level.product) seen(level.product);
       elements.rows.replaceChildren(...page.items.map(renderRow));
       elements.empty.hidden = page.items.length > 0;
       showError(null);
@@ -146,6 +154,7 @@ export function createBoard({ api, elements, filters = () => ({}), onMovement: h
       const level = page.items[0];
       const current = elements.rows.querySelector(`tr[data-key="${CSS.escape(rowKey)}"]`);
       if (!level || !current) return reload();
+      if (level.product) seen(level.product);
       const row = renderRow(level);
       row.classList.add("is-updated");
       current.replaceWith(row);

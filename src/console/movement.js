@@ -195,6 +195,14 @@ export function createMovementForm({ api, elements, outbox, names, onPosted }) {
     const repeated = fingerprint === last.fingerprint || (last.cleared && empty);
     if (repeated && Date.now() < last.until) return;
     clearErrors();
+    const product = elements.fields.product_id;
+    if (!new FormData(elements.form).get("product_id")) {
+      // Text typed in the picker is no product until one is chosen from its list.
+      product.control.setAttribute("aria-invalid", "true");
+      product.message.textContent = "Choose a product: type its SKU, name or barcode, then pick it.";
+      product.control.focus();
+      return;
+    }
     if (empty) {
       quantity.control.setAttribute("aria-invalid", "true");
       quantity.message.textContent = "Enter a quantity.";

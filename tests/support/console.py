@@ -157,16 +157,26 @@ async def log_in(page: Page, origin: str, user: User) -> None:
     )
 
 
-async def show_only(page: Page, stock: Stock) -> None:
-    """Filter the board to the stock's product (other tests' rows share the database)."""
-    product = stock.product["id"]
+async def pick(page: Page, picker: str, product: dict[str, Any]) -> None:
+    """Choose `product` in a product picker (`post-product`, `filter-product` or
+    `product-picker`) as a user does: type its SKU, click it in the list of matches. Nothing
+    is typed when it is the product chosen already."""
+    chosen = f"#{picker}-id"
+    if await page.eval_on_selector(chosen, "(input) => input.value") == product["id"]:
+        return
+    await page.fill(f"#{picker}", product["sku"])
+    option = f'#{picker}-list [role="option"][data-id="{product["id"]}"]'
+    await page.click(option, timeout=WAIT_MS)
     await page.wait_for_function(
-        "(id) => [...document.querySelector('#filter-product').options]"
-        ".some((o) => o.value === id)",
-        arg=product,
+        "([selector, id]) => document.querySelector(selector).value === id",
+        arg=[chosen, product["id"]],
         timeout=WAIT_MS,
     )
-    await page.select_option("#filter-product", product)
+
+
+async def show_only(page: Page, stock: Stock) -> None:
+    """Filter the board to the stock's product (other tests' rows share the database)."""
+    await pick(page, "filter-product", stock.product)
 
 
 async def wait_on_hand(page: Page, stock: Stock, expected: int) -> None:
@@ -188,14 +198,14 @@ async def screenshot(page: Page, tmp_path: Path, name: str) -> Path:
 async def post(page: Page, stock: Stock, quantity: int, *, kind: str = "receipt") -> None:
     """Fill the posting form for the stock's product and location (not submitted)."""
     await page.select_option("#post-kind", kind)
-    await page.select_option("#post-product", stock.product["id"])
+    await pick(page, "post-product", stock.product)
     await page.select_option("#post-location", stock.location["id"])
     await page.fill("#post-quantity", str(quantity))
 
 
 async def open_product(page: Page, stock: Stock) -> None:
     """Choose the stock's product in the product panel; returns once the editor holds it."""
-    await page.select_option("#product-picker", stock.product["id"])
+    await pick(page, "product-picker", stock.product)
     await page.wait_for_function(
         "(name) => document.querySelector('#product-name').value === name",
         arg=stock.product["name"],

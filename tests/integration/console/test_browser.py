@@ -292,7 +292,7 @@ async def test_the_chart_draws_on_hand_over_time(console: ConsoleSite, tmp_path:
         page = await context.new_page()
         errors = watch(page)
         await log_in(page, console.base, manager)
-        await page.select_option("#product-picker", stock.product["id"])
+        await open_product(page, stock)
         await page.wait_for_selector("#chart-svg path", timeout=WAIT_MS)
         assert "from 0 to 4 over the last 1 movements" in await text(page, "#chart-summary")
 

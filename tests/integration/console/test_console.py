@@ -41,6 +41,8 @@ class PageParts(HTMLParser):
         self.ids: list[str] = []
         self.labels_for: set[str] = set()
         self.controls: list[str] = []
+        self.comboboxes: list[dict[str, str | None]] = []
+        self.listboxes: set[str] = set()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
@@ -57,8 +59,13 @@ class PageParts(HTMLParser):
             self.stylesheets.append(str(values["href"]))
         elif tag == "label" and values.get("for"):
             self.labels_for.add(str(values["for"]))
-        elif tag in {"input", "select", "textarea"}:
+        elif tag in {"input", "select", "textarea"} and values.get("type") != "hidden":
+            # (A hidden input is no control: a product picker keeps the chosen id in one.)
             self.controls.append(str(values.get("id")))
+        if values.get("role") == "combobox":
+            self.comboboxes.append(values)
+        elif values.get("role") == "listbox":
+            self.listboxes.add(str(values.get("id")))
 
 
 def parse_page() -> PageParts:
@@ -125,6 +132,23 @@ def test_the_page_has_no_inline_script_or_style_and_labels_every_control() -> No
     assert len(page.ids) == len(set(page.ids))
     assert page.controls
     assert set(page.controls) <= page.labels_for
+
+
+def test_each_product_picker_is_a_combobox_with_its_listbox_and_id_field() -> None:
+    """picker.js finds a picker's parts by its field's id (app.js); each part is there, and
+    the field says it controls its list (ARIA 1.2 combobox)."""
+    page = parse_page()
+    pickers = {str(box["id"]) for box in page.comboboxes}
+    assert pickers == {"post-product", "filter-product", "product-picker"}
+    for box in page.comboboxes:
+        assert box["aria-controls"] == f"{box['id']}-list" in page.listboxes
+        assert (box["aria-expanded"], box["aria-autocomplete"]) == ("false", "list")
+        assert box["autocomplete"] == "off"
+        assert {f"{box['id']}-id", f"{box['id']}-status"} <= set(page.ids)
+    # The posting form submits the chosen id under the API's name for it.
+    assert 'id="post-product-id" name="product_id" type="hidden"' in (
+        CONSOLE_DIR / "index.html"
+    ).read_text(encoding="utf-8")
 
 
 def test_the_client_form_offers_exactly_the_scopes_a_client_can_hold() -> None:

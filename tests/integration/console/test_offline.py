@@ -25,6 +25,7 @@ from tests.support.console import (
     ConsoleSite,
     Stock,
     log_in,
+    pick,
     post,
     screenshot,
     show_only,
@@ -191,6 +192,7 @@ async def test_a_posting_kept_over_a_day_is_held_not_sent(console: ConsoleSite) 
         await context.clock.install()
         page = await context.new_page()
         await log_in(page, console.base, clerk)
+        await pick(page, "post-product", stock.product)  # searching needs the server
         await context.set_offline(True)
         await post(page, stock, 2)
         await page.click("#post-submit")
@@ -218,6 +220,7 @@ async def test_a_posting_refused_because_the_session_ended_is_sent_after_logging
     async with console.context() as context:
         page = await context.new_page()
         await log_in(page, console.base, clerk)
+        await pick(page, "post-product", stock.product)  # searching needs the session
         # The session ends elsewhere (logged out on another device, or revoked).
         stored = await page.evaluate("() => sessionStorage.getItem('stockroom.console.session')")
         ended = await console.http.post(
@@ -248,6 +251,7 @@ async def test_the_offline_notice_says_sent_once_the_outbox_sent_the_posting(
     async with console.context() as context:
         page = await context.new_page()
         await log_in(page, console.base, clerk)
+        await pick(page, "post-product", stock.product)  # searching needs the server
         await context.set_offline(True)
         await post(page, stock, 3)
         await page.click("#post-submit")
@@ -272,6 +276,7 @@ async def test_a_queued_posting_refused_when_sent_is_no_longer_said_to_wait(
     async with console.context() as context:
         page = await context.new_page()
         await log_in(page, console.base, clerk)
+        await pick(page, "post-product", stock.product)  # searching needs the server
         await context.set_offline(True)
         await post(page, stock, 5, kind="issue")  # more than there is
         await page.click("#post-submit")
