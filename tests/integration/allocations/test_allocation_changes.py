@@ -19,7 +19,7 @@ from tests.support.allocations import (
     want,
 )
 from tests.support.factories import Headers
-from tests.support.stock import API, level, post_count
+from tests.support.stock import API, level, post_count, post_movement
 
 
 async def test_fulfil_part_of_a_line_then_the_rest(
@@ -305,3 +305,27 @@ async def test_a_count_that_cuts_a_pick_keeps_the_allocation_true(
     assert read["status"] == "released"
     assert await events(connection, "allocation.released", other["id"]) == [read]
     assert (await level(client, clerk_headers, w.p, w.w3))["reserved"] == 0
+
+
+async def test_postings_that_free_overdue_picks_level_by_level_expire_it_once(
+    client: httpx.AsyncClient,
+    clerk_headers: Headers,
+    warehouses: Warehouses,
+    connection: AsyncConnection,
+) -> None:
+    w = warehouses
+    made = await allocated(client, clerk_headers, want(w.p, 10))
+    assert [p["quantity"] for p in made["lines"][0]["picks"]] == [8, 2]
+    await backdate(connection, made)
+    url = f"{ALLOCATIONS}/{made['id']}"
+    # Short at w2: its pick is freed; the one at w1 is not yet, so the allocation stays.
+    first = await post_movement(client, clerk_headers, w.p, w.w2, "issue", 1)
+    assert first.status_code == 201, first.text
+    assert (await client.get(url, headers=clerk_headers)).json()["status"] == "active"
+    assert await events(connection, "allocation.expired", made["id"]) == []
+    second = await post_movement(client, clerk_headers, w.p, w.w1, "issue", 4)
+    assert second.status_code == 201, second.text
+    read = (await client.get(url, headers=clerk_headers)).json()
+    assert read["status"] == "expired"
+    assert await events(connection, "allocation.expired", made["id"]) == [read]
+    assert (await level(client, clerk_headers, w.p, w.w1))["reserved"] == 0
