@@ -158,6 +158,7 @@ function main() {
         name: "name",
         unit_price: "unit-price",
         reorder_point: "reorder-point",
+        barcodes: "barcodes",
       }),
     },
   });
