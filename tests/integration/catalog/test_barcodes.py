@@ -1,10 +1,13 @@
 """Product barcodes: GTINs checked at the item (length, digits, check digit, repeats, how
 many), kept as sent, unique among active products (compared as GTIN-14) by the database,
 so a taken one is a 409 on create, PATCH and restore; PATCH replaces the list under
-If-Match; events and the audit log carry them."""
+If-Match; events and the audit log carry them; of two racing writers, one wins."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -12,10 +15,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from src.models.user import Role
 from src.schemas.catalog import MAX_BARCODES
 from tests.support.audit import audit_rows
 from tests.support.barcodes import EAN_8, UPC_A, new_gtin, wrong_check_digit
-from tests.support.factories import Headers
+from tests.support.factories import Headers, MakeUser, login_headers
 from tests.support.stock import new_product
 
 PRODUCTS = "/api/v1/products"
@@ -240,3 +244,26 @@ async def test_the_same_list_again_changes_nothing(
     assert same.status_code == 200
     assert same.json()["version"] == 1
     assert await events_of(connection, product["id"]) == [("product.created", [barcode])]
+
+
+async def test_two_racing_products_with_one_barcode_make_one_holder(
+    committed_client: httpx.AsyncClient, committed_make_user: MakeUser
+) -> None:
+    manager = await login_headers(committed_client, await committed_make_user(role=Role.MANAGER))
+    barcode = new_gtin(12)
+    responses = await asyncio.gather(
+        *(
+            committed_client.post(
+                PRODUCTS,
+                json={"sku": f"RACE-{new_gtin(8)}", "name": "Racer", "barcodes": [sent]},
+                headers=manager,
+            )
+            for sent in (barcode, "0" + barcode)  # one GTIN, written two ways
+        )
+    )
+    assert Counter(r.status_code for r in responses) == {201: 1, 409: 1}
+    [created] = [r.json() for r in responses if r.status_code == 201]
+    [refused] = [r for r in responses if r.status_code == 409]
+    assert_barcode_taken(refused, json.loads(refused.request.content)["barcodes"][0])
+    listing = await committed_client.get(PRODUCTS, params={"barcode": barcode}, headers=manager)
+    assert [item["id"] for item in listing.json()["items"]] == [created["id"]]
