@@ -149,7 +149,11 @@ class ProductUpdate(PatchSchema):
     unit: Unit | None = None
     unit_price: Price | None = None
     reorder_point: ReorderPoint | None = None
-    barcodes: Barcodes | None = Field(default=None, description="replaces the list; [] clears it")
+    barcodes: Barcodes | None = Field(
+        default=None,
+        description=f"replaces the product's GTINs (at most {MAX_BARCODES}, each once, kept as "
+        "sent; unique among active products); [] clears them",
+    )
 
 
 class ProductRead(Schema):
