@@ -105,11 +105,13 @@ _TEXTS: dict[type[DomainError], tuple[str, str]] = {
         "fails the same way. For a taken email, show `errors` at the email field.",
     ),
     Duplicate: (
-        "Another record already has this value, which must be unique ignoring case: a "
-        "product's SKU or a location's code. `field` names the field and `errors` holds one "
-        "entry for it, shaped as a validation error's.",
+        "Another record already has this value, which must be unique: a product's SKU or a "
+        "location's code (ignoring case), or a barcode of another active product (compared "
+        "as GTIN-14). `field` names the field and `errors` holds one entry for it, shaped "
+        "as a validation error's.",
         "Show the message at the field `field` names and ask for another value, or, if the "
-        "existing record was meant, find it with the list's filter (`?sku=` or `?code=`).",
+        "existing record was meant, find it with the list's filter (`?sku=`, `?code=` or "
+        "`?barcode=`).",
     ),
     WebhookLimit: (
         "As many webhook endpoints exist as the server allows (`WEBHOOK_MAX_ENDPOINTS`, 100 by "

@@ -177,6 +177,7 @@ function main() {
         name: "name",
         unit_price: "unit-price",
         reorder_point: "reorder-point",
+        barcodes: "barcodes",
       }),
     },
   });

@@ -3,7 +3,7 @@
 
 import { ApiError } from "./api.js";
 
-const FIELDS = ["name", "unit_price", "reorder_point"];
+const FIELDS = ["name", "unit_price", "reorder_point", "barcodes"];
 
 /** `elements`: picker, form, submit, reload, error, ok, and per field its control and message. */
 export function createProductEditor({ api, elements, onSaved }) {
@@ -23,6 +23,9 @@ export function createProductEditor({ api, elements, onSaved }) {
     elements.fields.name.control.value = product.name;
     elements.fields.unit_price.control.value = product.unit_price ?? "";
     elements.fields.reorder_point.control.value = String(product.reorder_point);
+    // Space-separated, as a scanner types them one after another; the list replaces the
+    // product's (an empty field clears it).
+    elements.fields.barcodes.control.value = product.barcodes.join(" ");
   }
 
   // An answer for a product no longer chosen is dropped.
@@ -80,6 +83,7 @@ export function createProductEditor({ api, elements, onSaved }) {
       name: elements.fields.name.control.value.trim(),
       unit_price: price || null,
       reorder_point: /^\d+$/.test(reorder) ? Number(reorder) : reorder,
+      barcodes: elements.fields.barcodes.control.value.split(/\s+/).filter(Boolean),
     };
     elements.submit.disabled = true;
     try {

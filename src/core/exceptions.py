@@ -110,8 +110,9 @@ def at_field(field: str, message: str) -> dict[str, Any]:
 
 
 class Duplicate(Conflict):
-    """A value that must be unique (case-insensitively) is already another record's. A
-    subclass of Conflict: code that catches Conflict still sees it."""
+    """A value that must be unique (a SKU or code case-insensitively, a barcode among active
+    products) is already another record's. A subclass of Conflict: code that catches
+    Conflict still sees it."""
 
     slug = "duplicate"
     title = "Duplicate value"

@@ -4,7 +4,7 @@ from src.models.allocation import Allocation, AllocationLine, AllocationStatus
 from src.models.api_client import ApiClient
 from src.models.audit import AuditEntry
 from src.models.base import Base
-from src.models.catalog import Location, Product
+from src.models.catalog import Location, Product, ProductBarcode
 from src.models.event import Event, EventWatermark
 from src.models.refresh_session import RefreshSession
 from src.models.reservation import Reservation, ReservationStatus
@@ -39,6 +39,7 @@ __all__ = [
     "Movement",
     "MovementKind",
     "Product",
+    "ProductBarcode",
     "RefreshSession",
     "Reservation",
     "ReservationStatus",

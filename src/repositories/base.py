@@ -21,8 +21,10 @@ from sqlalchemy import (
     ColumnElement,
     FromClause,
     Select,
+    String,
     bindparam,
     func,
+    literal,
     or_,
     tuple_,
 )
@@ -222,10 +224,29 @@ def violated_constraint(error: DBAPIError) -> str | None:
     return str(name) if name else None
 
 
+def violation_detail(error: DBAPIError) -> str:
+    """PostgreSQL's detail of the violation ("Key (barcode)=(…) already exists."), or ""."""
+    cause = getattr(error.orig, "__cause__", None)
+    return str(getattr(cause, "detail", None) or "")
+
+
 def contains_any(text: str, *columns: Any) -> ColumnElement[bool]:
     """Case-insensitive substring match on any of `columns` (served by trigram indexes)."""
     pattern = f"%{escape_like(text.lower())}%"
     return or_(*(func.lower(column).like(pattern, escape="\\") for column in columns))
+
+
+def folded_contains(text: str, column: Any) -> ColumnElement[bool]:
+    """Substring match, ignoring case and accents, on a column the database folded with
+    `search_fold` (migration 0017). The term is folded by the same function, then escaped
+    for LIKE in SQL: folding can turn a character into a LIKE wildcard (the full-width
+    percent sign into '%')."""
+    folded: ColumnElement[str] = func.search_fold(literal(text, String))
+    for char in ("\\", "%", "_"):  # the escape character first
+        folded = func.replace(folded, char, "\\" + char)
+    pattern = literal("%", String) + folded + literal("%", String)
+    match: ColumnElement[bool] = column.like(pattern, escape="\\")
+    return match
 
 
 def escape_like(text: str) -> str:

@@ -11,16 +11,17 @@ from sqlalchemy import Select, any_, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from src.core.cursors import CursorCodec
+from src.core.gtin import gtin14
 from src.core.ids import new_id
 from src.core.prepared import fetch
-from src.models.catalog import Location, Product
+from src.models.catalog import Location, Product, ProductBarcode
 from src.models.stock import StockLevel
 from src.repositories.base import (
     PageResult,
     Repository,
     SortOrder,
     columns_for,
-    contains_any,
+    folded_contains,
     keyset_page,
 )
 from src.repositories.stock.read import available_across_locations
@@ -124,8 +125,15 @@ class ProductRepository(CatalogRepository):
             statement = statement.where(func.lower(Product.sku) == filters.sku.lower())
         if filters.is_archived is not None:
             statement = statement.where(Product.is_archived.is_(filters.is_archived))
+        if filters.barcode is not None:
+            # The lookup table's primary key (barcode, product_id): archived products too.
+            holders = select(ProductBarcode.product_id).where(
+                ProductBarcode.barcode == gtin14(filters.barcode)
+            )
+            statement = statement.where(Product.id.in_(holders))
         if filters.q:
-            statement = statement.where(contains_any(filters.q, Product.sku, Product.name))
+            # ix_products_search_trgm; the term folded in SQL as search_text was.
+            statement = statement.where(folded_contains(filters.q, Product.search_text))
         if filters.low_stock is not None:
             # A correlated subquery per product row (an index range on pk_stock_levels), so
             # the sort index still drives keyset paging; one statement, no query per product.

@@ -99,7 +99,8 @@ def document_input(schema: dict[str, Any], model: type[BaseModel]) -> None:
             branches = [b for b in prop.pop("anyOf", []) if b.get("type") != "null"]
             prop.pop("default", None)
             if len(branches) == 1:
-                prop.update(branches[0])
+                # The field's own words (description, title) win over its type's.
+                prop.update({k: v for k, v in branches[0].items() if k not in prop})
             elif branches:
                 prop["anyOf"] = branches
         for branch in prop.get("anyOf", [prop]):

@@ -10,6 +10,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
+from src.core.gtin import NOT_A_GTIN, gtin14, gtin_error
 from src.schemas.base import (
     NOT_BLANK_PATTERN,
     PATTERN_RULES,
@@ -19,6 +20,7 @@ from src.schemas.base import (
     PatchSchema,
     Schema,
     WholeNumber,
+    error_inside,
     explained,
     strip,
 )
@@ -75,6 +77,52 @@ Version = Annotated[
 ]
 ReorderPoint = Annotated[int, Field(ge=0, le=MAX_QUANTITY, strict=True), WholeNumber]
 
+GTIN_PATTERN = explained(r"^(?:[0-9]{8}|[0-9]{12,14})$", NOT_A_GTIN)
+MAX_BARCODES = 20
+
+
+def _gtin(value: str) -> str:
+    # The pattern has checked the digits; the check digit is beyond what a schema states.
+    error = gtin_error(value)
+    if error is not None:
+        raise ValueError(error)
+    return value
+
+
+# One barcode, kept exactly as sent (no padding, no trimming): the label shows what was
+# printed. Compared in its GTIN-14 form (src/core/gtin.py).
+Barcode = Annotated[
+    str,
+    Field(
+        pattern=GTIN_PATTERN,
+        description="a GTIN-8, -12, -13 or -14 with a valid check digit",
+        examples=["4006381333931"],
+    ),
+    AfterValidator(_gtin),
+]
+
+
+def _distinct(values: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    for index, value in enumerate(values):
+        first = seen.setdefault(gtin14(value), index)
+        if first != index:
+            raise error_inside(
+                (index,), f"repeats the barcode at index {first} (GTINs compared zero-padded)"
+            )
+    return values
+
+
+Barcodes = Annotated[
+    list[Barcode],
+    Field(
+        max_length=MAX_BARCODES,
+        description=f"GTINs (at most {MAX_BARCODES}, each once), kept as sent; unique among "
+        "active products, compared as GTIN-14 (a UPC-A equals its EAN-13 with a leading 0)",
+    ),
+    AfterValidator(_distinct),
+]
+
 
 class ProductCreate(InputSchema):
     sku: Code
@@ -83,10 +131,17 @@ class ProductCreate(InputSchema):
     unit: Unit = "each"
     unit_price: Price | None = None
     reorder_point: ReorderPoint = 0
+    barcodes: Barcodes = Field(default_factory=list)
 
 
 class ProductUpdate(PatchSchema):
-    _not_nullable: ClassVar[tuple[str, ...]] = ("sku", "name", "unit", "reorder_point")
+    _not_nullable: ClassVar[tuple[str, ...]] = (
+        "sku",
+        "name",
+        "unit",
+        "reorder_point",
+        "barcodes",
+    )
 
     sku: Code | None = None
     name: Name | None = None
@@ -94,6 +149,11 @@ class ProductUpdate(PatchSchema):
     unit: Unit | None = None
     unit_price: Price | None = None
     reorder_point: ReorderPoint | None = None
+    barcodes: Barcodes | None = Field(
+        default=None,
+        description=f"replaces the product's GTINs (at most {MAX_BARCODES}, each once, kept as "
+        "sent; unique among active products); [] clears them",
+    )
 
 
 class ProductRead(Schema):
@@ -104,6 +164,7 @@ class ProductRead(Schema):
     unit: str
     unit_price: Decimal | None = Field(examples=["12.50"])
     reorder_point: int
+    barcodes: list[str] = Field(description="GTINs as sent; [] when none")
     is_archived: bool
     version: Version
     created_at: datetime

@@ -23,7 +23,7 @@ from src.models.stock import MovementKind
 from src.models.user import Role
 from src.models.webhook import DeliveryStatus
 from src.schemas.base import NO_NUL_PATTERN, Timestamp, explained, strip
-from src.schemas.catalog import Code
+from src.schemas.catalog import Barcode, Code
 
 # A case-insensitive substring to search for.
 Search = Annotated[str, Field(max_length=200, pattern=NO_NUL_PATTERN)]
@@ -66,7 +66,15 @@ class ListFilter(BaseModel):
 
 class ProductFilter(ListFilter):
     sku: Code | None = Field(default=None, description="sku equals (case-insensitive)")
-    q: Search | None = Field(default=None, description="sku or name contains")
+    barcode: Barcode | None = Field(
+        default=None,
+        description="one of its barcodes is this GTIN (compared as GTIN-14, so a UPC-A "
+        "finds the product holding its EAN-13 form)",
+    )
+    q: Search | None = Field(
+        default=None,
+        description="sku, name or a barcode contains (ignoring case and accents)",
+    )
     is_archived: bool | None = None
     low_stock: bool | None = Field(
         default=None,

@@ -3,6 +3,7 @@ through If-Match, archiving only what holds no stock, and restoring what was arc
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -12,20 +13,25 @@ from sqlalchemy.exc import IntegrityError
 from src.core.cursors import CursorCodec
 from src.core.exceptions import (
     Conflict,
+    DomainError,
     Duplicate,
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
 )
+from src.core.gtin import gtin14
 from src.core.preconditions import IfMatch, etag
 from src.models.catalog import Location, Product
-from src.repositories.base import PageResult, violated_constraint
+from src.repositories.base import PageResult, violated_constraint, violation_detail
 from src.repositories.catalog import CatalogRepository, LocationRepository, ProductRepository
 from src.schemas.catalog import LocationRead, ProductRead
 from src.schemas.filter import LocationFilter, ProductFilter
 from src.services.unit_of_work import UnitOfWork
 
 ItemT = TypeVar("ItemT", Product, Location)
+# The partial unique index over active products' barcodes (kept by a trigger on products).
+BARCODES_UNIQUE = "uq_product_barcodes_active"
+_TAKEN = re.compile(r"\(barcode\)=\(([0-9]{14})\)")
 TRANSIT_READ_ONLY = (
     "The transit location is kept by the service: it cannot be edited, archived or restored"
 )
@@ -45,7 +51,7 @@ class _CatalogService(Generic[ItemT]):
 
     async def create(self, data: BaseModel) -> ItemT:
         item: ItemT = self.repository.model(**data.model_dump())
-        await self._flush_unique(lambda: self.repository.add(item), getattr(item, self.unique[1]))
+        await self._flush_unique(lambda: self.repository.add(item), item)
         await self._emit("created", item)
         created = {f: (None, v) for f, v in data.model_dump().items() if v is not None}
         self.work.audit(f"{self.noun}.created", self.noun, item.id, created)
@@ -69,7 +75,7 @@ class _CatalogService(Generic[ItemT]):
             for field, value in changes.items():
                 setattr(item, field, value)
             item.version += 1
-            await self._flush_unique(self.session.flush, getattr(item, self.unique[1]))
+            await self._flush_unique(self.session.flush, item)
             await self._emit("updated", item)
             self.work.audit(f"{self.noun}.updated", self.noun, item.id, changed)
         return item
@@ -102,8 +108,9 @@ class _CatalogService(Generic[ItemT]):
 
     async def restore(self, item_id: uuid.UUID, if_match: IfMatch | None = None) -> ItemT:
         """Undo archiving (idempotent: an active item comes back unchanged, same version), with
-        archive's If-Match rule. Nothing else to check: an archived item holds no stock, and
-        the unique indexes on sku and code cover archived rows, so no duplicate can appear."""
+        archive's If-Match rule. An archived item holds no stock, and the unique indexes on
+        sku and code cover archived rows; a product's barcodes are unique among active
+        products only, so one another product took meanwhile makes restoring a 409."""
         item = await self._locked(item_id)
         if if_match is not None:
             self._check(item, if_match)
@@ -111,7 +118,7 @@ class _CatalogService(Generic[ItemT]):
         if item.is_archived:
             item.is_archived = False
             item.version += 1
-            await self.session.flush()
+            await self._flush_unique(self.session.flush, item)
             await self._emit("restored", item)
             self.work.audit(
                 f"{self.noun}.restored", self.noun, item.id, {"is_archived": (True, False)}
@@ -144,21 +151,34 @@ class _CatalogService(Generic[ItemT]):
             raise NotFound(f"No {self.noun} with this id")
         return item
 
-    async def _flush_unique(self, flush: Any, value: str) -> None:
+    async def _flush_unique(self, flush: Any, item: ItemT) -> None:
         """Flush; the unique index (not a prior SELECT) decides, so two concurrent writers of
         one value get a 201 and a 409 duplicate, never two rows."""
+        # Read before: a failed flush rolls the session back and expires the item.
+        sent = self._unique_values(item)
         try:
             await flush()
         except IntegrityError as exc:
-            constraint, field = self.unique
-            if violated_constraint(exc) == constraint:
-                # The value is one the client sent, and Code allows only [A-Za-z0-9._-].
-                raise Duplicate(
-                    f"A {self.noun} with {self.label} '{value}' already exists "
-                    f"({self.label_plural} are compared ignoring case)",
-                    field=field,
-                ) from None
-            raise
+            conflict = self._conflict(exc, sent)
+            if conflict is None:
+                raise
+            raise conflict from None
+
+    def _unique_values(self, item: ItemT) -> dict[str, Any]:
+        """The item's values a unique index checks, by field."""
+        return {self.unique[1]: getattr(item, self.unique[1])}
+
+    def _conflict(self, exc: IntegrityError, sent: dict[str, Any]) -> DomainError | None:
+        """The problem a unique violation means, by the constraint's name (None: a bug)."""
+        constraint, field = self.unique
+        if violated_constraint(exc) != constraint:
+            return None
+        # The value is one the client sent, and Code allows only [A-Za-z0-9._-].
+        return Duplicate(
+            f"A {self.noun} with {self.label} '{sent[field]}' already exists "
+            f"({self.label_plural} are compared ignoring case)",
+            field=field,
+        )
 
 
 class ProductService(_CatalogService[Product]):
@@ -170,6 +190,23 @@ class ProductService(_CatalogService[Product]):
     def __init__(self, work: UnitOfWork) -> None:
         super().__init__(work)
         self.repository = self.products = ProductRepository(work.session)
+
+    def _unique_values(self, item: Product) -> dict[str, Any]:
+        return {**super()._unique_values(item), "barcodes": list(item.barcodes)}
+
+    def _conflict(self, exc: IntegrityError, sent: dict[str, Any]) -> DomainError | None:
+        if violated_constraint(exc) != BARCODES_UNIQUE:
+            return super()._conflict(exc, sent)
+        # PostgreSQL names the GTIN-14 form; the client knows the barcode as it sent it
+        # (digits only, so it may be echoed like a SKU).
+        match = _TAKEN.search(violation_detail(exc))
+        taken = [b for b in sent["barcodes"] if match and gtin14(b) == match[1]]
+        which = f"barcode '{taken[0]}'" if taken else "one of these barcodes"
+        return Duplicate(
+            f"An active product already has {which} (barcodes are unique among active "
+            "products, compared as GTIN-14)",
+            field="barcodes",
+        )
 
     async def get(self, product_id: uuid.UUID) -> ProductRead:
         product = await self.products.get(product_id)

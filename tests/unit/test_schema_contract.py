@@ -115,6 +115,12 @@ _VALID: dict[type[BaseModel], dict[str, Any]] = {
 _SCOPE_ITEMS = st.sampled_from(
     ["stock:read", "catalog:write", "users:manage", "accounts", "stock:fly", "", 3, None]
 )
+# Barcodes: GTINs with right check digits, or refused by the pattern itself. A wrong check
+# digit, or one GTIN twice (compared zero-padded), is refused beyond the schema, as the
+# description says (and .ci/schemathesis.toml expects).
+_BARCODE_ITEMS = st.sampled_from(
+    ["96385074", "036000291452", "4006381333931", "10012345678902", "1234567", "4006381333931 "]
+)
 _RATE_LIMITS = st.sampled_from(
     ["1200/minute", "5/second", "0/minute", "10 per hour", "1/week", "01/day", "9" * 10 + "/day"]
 )
@@ -132,6 +138,8 @@ def _documents(draw: st.DrawFn, model: type[BaseModel]) -> dict[str, Any]:
             document[name] = draw(st.lists(line, max_size=3) | _VALUES)
         elif name == "scopes":
             document[name] = draw(st.lists(_SCOPE_ITEMS, max_size=3) | _VALUES)
+        elif name == "barcodes":
+            document[name] = draw(st.lists(_BARCODE_ITEMS, max_size=3, unique=True) | _VALUES)
         elif name == "rate_limit":
             document[name] = draw(_RATE_LIMITS | _VALUES)
         elif draw(st.integers(0, 9)) == 0:

@@ -43,7 +43,8 @@ async def list_products(
     paging: Pagination,
     filters: Annotated[ProductFilter, Query()],
 ) -> Page[ProductRead]:
-    """List products; `q` matches sku or name (case-insensitive substring)."""
+    """List products; `q` matches sku, name or a barcode (substring, ignoring case and
+    accents), `barcode` one GTIN exactly."""
     page = await service.list(filters, codec=paging.codec, cursor=paging.cursor, limit=paging.limit)
     return Page[ProductRead](items=page.items, next_cursor=page.next_cursor)
 
@@ -63,7 +64,7 @@ _LINKS = item_links(f"{API_V1}/products/{{product_id}}", "product_id")
 async def create_product(
     body: ProductCreate, _: CanWriteCatalog, service: ProductServiceDep, response: Response
 ) -> ProductRead:
-    """Add a product (sku unique, case-insensitive)."""
+    """Add a product (sku unique, case-insensitive; barcodes unique among active products)."""
     product = await service.create(body)
     response.headers["Location"] = f"{API_V1}/products/{product.id}"
     return _read(product, response)

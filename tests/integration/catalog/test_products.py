@@ -41,11 +41,13 @@ async def test_create_product(client: httpx.AsyncClient, manager_headers: Header
         "unit",
         "unit_price",
         "reorder_point",
+        "barcodes",
         "is_archived",
         "version",
         "created_at",
         "updated_at",
     }
+    assert product["barcodes"] == []  # always sent
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pydantic import TypeAdapter
 
-from src.schemas.catalog import Code
+from src.schemas.catalog import GTIN_PATTERN, Code
 from src.schemas.filter import LEVEL_EXPANSIONS_PATTERN
 from tests.support.factories import Headers
 from tests.support.stock import new_location, new_product, post_movement, receive
@@ -58,6 +58,7 @@ LISTS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/api/v1/products": {
         "sku": CODE,
+        "barcode": {"pattern": GTIN_PATTERN, "type": "string", "examples": ["4006381333931"]},
         "q": SEARCH,
         "is_archived": FLAG,
         "low_stock": FLAG,
@@ -90,8 +91,8 @@ async def test_every_filter_is_documented_as_its_own_query_parameter(
             shape = {k: v for k, v in schema.items() if k not in {"title", "description"}}
             assert shape == filters[parameter["name"]], (path, parameter)
             assert parameter.get("description") == schema.get("description"), (path, parameter)
-    search = spec["paths"]["/api/v1/products"]["get"]["parameters"][1]
-    assert search["description"] == "sku or name contains"
+    search = spec["paths"]["/api/v1/products"]["get"]["parameters"][2]
+    assert search["description"] == "sku, name or a barcode contains (ignoring case and accents)"
     # The filter models themselves are not part of the published contract.
     assert not [name for name in spec["components"]["schemas"] if name.endswith("Filter")]
 
@@ -105,6 +106,7 @@ BAD_VALUES = [
     ("/api/v1/products", "sort", "price"),
     ("/api/v1/products", "low_stock", "maybe"),
     ("/api/v1/products", "q", "x" * 201),
+    ("/api/v1/products", "barcode", "4006381333932"),
     ("/api/v1/locations", "is_archived", "2"),
     ("/api/v1/users", "role", "owner"),
     ("/api/v1/users", "q", "a\x00b"),
