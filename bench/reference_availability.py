@@ -1,0 +1,83 @@
+"""The reference's `GET /api/v1/stock/availability`: Stockroom's one statement (see
+`AvailabilityRepository.availability`), the caller's check before it, the same fields."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bench.reference_auth import authenticate, dumps, pool
+
+MAX_ASKED = 100  # Stockroom's MAX_IDS: product_id and sku in all
+# The statement Stockroom runs, with asyncpg's numbered parameters ($1 ids, $2 SKUs,
+# $3 locations) for its named ones.
+AVAILABILITY = """
+    SELECT a.ord, a.id AS asked_id, a.sku AS asked_sku, p.id AS product_id, p.sku,
+           lv.locations
+    FROM (
+        SELECT t.ord, t.id, NULL::text AS sku
+        FROM unnest(CAST($1 AS uuid[])) WITH ORDINALITY AS t(id, ord)
+        UNION ALL
+        SELECT cardinality(CAST($1 AS uuid[])) + s.ord, NULL::uuid, s.sku
+        FROM unnest(CAST($2 AS text[])) WITH ORDINALITY AS s(sku, ord)
+    ) AS a
+    LEFT JOIN products AS by_id ON by_id.id = a.id
+    LEFT JOIN products AS by_sku ON lower(by_sku.sku) = lower(a.sku)
+    LEFT JOIN products AS p ON p.id = coalesce(by_id.id, by_sku.id)
+    LEFT JOIN LATERAL (
+        SELECT coalesce(
+            json_agg(
+                json_build_object(
+                    'location_id', l.id, 'code', l.code, 'on_hand', s.on_hand,
+                    'reserved', s.reserved, 'available', s.on_hand - s.reserved,
+                    'incoming', s.incoming
+                ) ORDER BY l.code
+            ),
+            '[]'::json
+        ) AS locations
+        FROM stock_levels AS s
+        JOIN locations AS l ON l.id = s.location_id
+        WHERE s.product_id = p.id
+          AND NOT l.is_archived AND NOT l.is_transit
+          AND (cardinality(CAST($3 AS uuid[])) = 0
+               OR s.location_id = ANY(CAST($3 AS uuid[])))
+    ) AS lv ON true
+    ORDER BY a.ord
+"""
+TOTALS = ("on_hand", "reserved", "available", "incoming")
+
+
+def _uuids(request: Request, name: str) -> list[uuid.UUID]:
+    try:
+        return [uuid.UUID(value) for value in request.query_params.getlist(name)]
+    except ValueError:
+        raise HTTPException(422, f"{name} must be UUIDs") from None
+
+
+def _item(row: Any) -> dict[str, Any]:
+    if row["product_id"] is None:
+        asked_id, asked_sku = row["asked_id"], row["asked_sku"]
+        asked = f"id {asked_id}" if asked_id is not None else f"sku {asked_sku}"
+        raise HTTPException(404, f"No product with {asked}")
+    locations = json.loads(row["locations"])  # json_agg arrives as text, as Stockroom decodes it
+    item: dict[str, Any] = {"product_id": row["product_id"], "sku": row["sku"]}
+    item.update({name: sum(level[name] for level in locations) for name in TOTALS})
+    item["locations"] = locations
+    return item
+
+
+async def availability(request: Request) -> Response:
+    ids, skus = _uuids(request, "product_id"), request.query_params.getlist("sku")
+    locations = _uuids(request, "location_id")
+    if not 0 < len(ids) + len(skus) <= MAX_ASKED:
+        raise HTTPException(422, f"Ask for 1 to {MAX_ASKED} products")
+    async with pool(request).acquire() as conn:
+        await authenticate(request, conn)
+        rows = await conn.fetch(AVAILABILITY, ids, skus, locations)
+    body = dumps({"items": [_item(row) for row in rows]})
+    return Response(body, media_type="application/json")
