@@ -14,21 +14,23 @@ from starlette.responses import Response
 from bench.reference_auth import authenticate, dumps, pool
 
 MAX_ASKED = 100  # Stockroom's MAX_IDS: product_id and sku in all
-# The statement Stockroom runs, with asyncpg's numbered parameters ($1 ids, $2 SKUs,
-# $3 locations) for its named ones.
+# The statement Stockroom runs, as it reaches the server ($1 ids, $2 SKUs, $3 locations;
+# tests/unit/test_bench_reference.py holds the two the same).
 AVAILABILITY = """
-    SELECT a.ord, a.id AS asked_id, a.sku AS asked_sku, p.id AS product_id, p.sku,
-           lv.locations
+    SELECT a.ord, a.asked_id, a.asked_sku, a.product_id, a.sku, lv.locations
     FROM (
-        SELECT t.ord, t.id, NULL::text AS sku
-        FROM unnest(CAST($1 AS uuid[])) WITH ORDINALITY AS t(id, ord)
+        SELECT t.ord, t.id AS asked_id, NULL::text AS asked_sku, p.id AS product_id, p.sku
+        FROM unnest(CAST($1::UUID[] AS uuid[])) WITH ORDINALITY AS t(id, ord)
+        LEFT JOIN LATERAL (
+            SELECT id, sku FROM products WHERE products.id = t.id OFFSET 0
+        ) AS p ON true
         UNION ALL
-        SELECT cardinality(CAST($1 AS uuid[])) + s.ord, NULL::uuid, s.sku
-        FROM unnest(CAST($2 AS text[])) WITH ORDINALITY AS s(sku, ord)
+        SELECT cardinality(CAST($1::UUID[] AS uuid[])) + s.ord, NULL::uuid, s.sku, p.id, p.sku
+        FROM unnest(CAST($2::TEXT[] AS text[])) WITH ORDINALITY AS s(sku, ord)
+        LEFT JOIN LATERAL (
+            SELECT id, sku FROM products WHERE lower(products.sku) = lower(s.sku) OFFSET 0
+        ) AS p ON true
     ) AS a
-    LEFT JOIN products AS by_id ON by_id.id = a.id
-    LEFT JOIN products AS by_sku ON lower(by_sku.sku) = lower(a.sku)
-    LEFT JOIN products AS p ON p.id = coalesce(by_id.id, by_sku.id)
     LEFT JOIN LATERAL (
         SELECT coalesce(
             json_agg(
@@ -42,10 +44,10 @@ AVAILABILITY = """
         ) AS locations
         FROM stock_levels AS s
         JOIN locations AS l ON l.id = s.location_id
-        WHERE s.product_id = p.id
+        WHERE s.product_id = a.product_id
           AND NOT l.is_archived AND NOT l.is_transit
-          AND (cardinality(CAST($3 AS uuid[])) = 0
-               OR s.location_id = ANY(CAST($3 AS uuid[])))
+          AND (cardinality(CAST($3::UUID[] AS uuid[])) = 0
+               OR s.location_id = ANY(CAST($3::UUID[] AS uuid[])))
     ) AS lv ON true
     ORDER BY a.ord
 """

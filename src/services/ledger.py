@@ -79,14 +79,15 @@ class LedgerService:
         )
         items: list[AvailabilityRead] = []
         for row in rows:
-            if row.product_id is None:
-                asked = f"id {row.asked_id}" if row.asked_id is not None else f"sku {row.asked_sku}"
+            if row["product_id"] is None:
+                asked_id, sku = row["asked_id"], row["asked_sku"]
+                asked = f"id {asked_id}" if asked_id is not None else f"sku {sku}"
                 raise NotFound(f"No product with {asked}")
-            locations = [LocationAvailabilityRead.model_validate(item) for item in row.locations]
+            locations = [LocationAvailabilityRead.model_validate(item) for item in row["locations"]]
             items.append(
                 AvailabilityRead(
-                    product_id=row.product_id,
-                    sku=row.sku,
+                    product_id=row["product_id"],
+                    sku=row["sku"],
                     on_hand=sum(level.on_hand for level in locations),
                     reserved=sum(level.reserved for level in locations),
                     available=sum(level.available for level in locations),
