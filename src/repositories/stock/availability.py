@@ -15,13 +15,20 @@ from src.core.prepared import fetch
 # two rows), each looked up by its own index (the id's primary key, the SKU's unique
 # lower(sku); the `OFFSET 0` keeps each lookup a per-row index probe: joined plainly, the
 # planner hashed the whole catalog on every call, twice), then its levels at active,
-# non-transit locations as a JSON array ordered by location code. An unknown product keeps
-# its row with a NULL id, so the caller can name it: no second query. (EXPLAIN on the
-# benchmark's data: bench/README.md, "Availability".) A plain SELECT (no WITH): read-only
-# request sessions run only those (src.core.readonly).
+# non-transit locations. Each found product's answer (AvailabilityRead's fields, in its
+# order: totals, then the levels by location code) is built here as JSON text, which the
+# router embeds as it is: decoding it, validating it and encoding it again cost a call
+# more than the rest of the request (bench/README.md, "Availability"). An unknown product
+# keeps its row with a NULL id, so the caller can name it: no second query. A plain SELECT
+# (no WITH): read-only request sessions run only those (src.core.readonly).
 _AVAILABILITY = text(
     """
-    SELECT a.ord, a.asked_id, a.asked_sku, a.product_id, a.sku, lv.locations
+    SELECT a.ord, a.asked_id, a.asked_sku, a.product_id,
+           CASE WHEN a.product_id IS NOT NULL THEN json_build_object(
+               'product_id', a.product_id, 'sku', a.sku, 'on_hand', lv.on_hand,
+               'reserved', lv.reserved, 'available', lv.on_hand - lv.reserved,
+               'incoming', lv.incoming, 'locations', lv.locations
+           )::text END AS item
     FROM (
         SELECT t.ord, t.id AS asked_id, NULL::text AS asked_sku, p.id AS product_id, p.sku
         FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS t(id, ord)
@@ -36,16 +43,19 @@ _AVAILABILITY = text(
         ) AS p ON true
     ) AS a
     LEFT JOIN LATERAL (
-        SELECT coalesce(
-            json_agg(
-                json_build_object(
-                    'location_id', l.id, 'code', l.code, 'on_hand', s.on_hand,
-                    'reserved', s.reserved, 'available', s.on_hand - s.reserved,
-                    'incoming', s.incoming
-                ) ORDER BY l.code
-            ),
-            '[]'::json
-        ) AS locations
+        SELECT coalesce(sum(s.on_hand), 0)::bigint AS on_hand,
+               coalesce(sum(s.reserved), 0)::bigint AS reserved,
+               coalesce(sum(s.incoming), 0)::bigint AS incoming,
+               coalesce(
+                   json_agg(
+                       json_build_object(
+                           'location_id', l.id, 'code', l.code, 'on_hand', s.on_hand,
+                           'reserved', s.reserved, 'available', s.on_hand - s.reserved,
+                           'incoming', s.incoming
+                       ) ORDER BY l.code
+                   ),
+                   '[]'::json
+               ) AS locations
         FROM stock_levels AS s
         JOIN locations AS l ON l.id = s.location_id
         WHERE s.product_id = a.product_id
@@ -69,8 +79,8 @@ class AvailabilityRepository:
     async def availability(
         self, ids: list[uuid.UUID], skus: list[str], locations: list[uuid.UUID]
     ) -> list[dict[str, Any]]:
-        """One row per asked product in the asked order (`product_id` None when unknown),
-        with `locations` the list of its levels. Run on the driver (`src.core.prepared`)."""
+        """One row per asked product in the asked order: `item`, its answer as JSON text, or
+        `product_id` and `item` None when unknown. Run on the driver (`src.core.prepared`)."""
         return await fetch(
             self.session, _AVAILABILITY, {"ids": ids, "skus": skus, "locations": locations}
         )
