@@ -39,6 +39,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bench import reference_feed
+from bench.reference_allocation import allocate
 from bench.reference_auth import RANKS, authenticate, dumps, json_response, pool
 from bench.reference_availability import availability
 from bench.reference_posting import (
@@ -313,6 +314,7 @@ app = Starlette(
         Route("/api/v1/products/{product_id}", product),
         Route("/api/v1/stock/levels", levels),
         Route("/api/v1/stock/availability", availability),
+        Route("/api/v1/stock/allocations", allocate, methods=["POST"]),
         Route("/api/v1/stock/movements", movements, methods=["GET"]),
         Route("/api/v1/stock/movements", post_movement, methods=["POST"]),
         Route("/api/v1/events", events),

@@ -84,13 +84,15 @@ def _availability(target: Target, data: Dataset) -> Callable[[int], UserScript]:
 
 
 ALLOCATION_LINES = 3
+ALLOCATION_HOLD = 3600  # seconds: longer than any run
 
 
 def _allocations(target: Target, data: Dataset) -> Callable[[int], UserScript]:
     """POST /stock/allocations of 3 lines of 1 unit, distinct random products that hold a
     level (the run tops every level up first: `seed_stock.top_up`), split allowed, no pins,
-    the shortest hold (60 s), each with a fresh Idempotency-Key. Nothing is released: the
-    holds expire by themselves, and the top-up outlasts any run."""
+    each with a fresh Idempotency-Key. Nothing is released, and a hold outlasts the run
+    (ALLOCATION_HOLD): one expiring meanwhile would make Stockroom's sweeper, and any order
+    locking its level, expire it and settle its allocation during the measurements."""
     path = f"{API}/stock/allocations"
     stocked = sorted({product_id for product_id, _ in data.levels})
 
@@ -104,7 +106,7 @@ def _allocations(target: Target, data: Dataset) -> Callable[[int], UserScript]:
                 for product_id in rng.sample(stocked, ALLOCATION_LINES)
             ]
             order = {"reference": f"BENCH-{user}-{sequence[0]}", "lines": lines}
-            body = json.dumps({**order, "split": True, "expires_in": 60}).encode()
+            body = json.dumps({**order, "split": True, "expires_in": ALLOCATION_HOLD}).encode()
             key = f"bench-{target.run_id}-{target.name}-{user}-{sequence[0]}"
             return target.request("POST", path, body, Idempotency_Key=key)
 
