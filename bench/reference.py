@@ -3,7 +3,7 @@ as possible, plain Starlette on a small asyncpg pool, served by the same uvicorn
 
 It does what Stockroom does for each request, minus the framework: the same JWT check
 (PyJWT, HS256 pinned, `kid`, issuer, audience, every claim required, then the user loaded by
-id, or an API client's row for a client's token: `reference_client.py`), the same SQL
+id, or an API client's row for a client's token: `reference_auth.py`), the same SQL
 statements, the same signed keyset cursors and the same JSON fields. A
 posting makes Stockroom's seven round trips in its order: BEGIN, the user, the key's
 advisory lock, the stored response, one statement that locks the product and location,
@@ -26,11 +26,10 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
-import jwt
 import orjson
 import uuid_utils
 from starlette.applications import Starlette
@@ -40,7 +39,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bench import reference_feed
-from bench.reference_client import active_client
+from bench.reference_allocation import allocate
+from bench.reference_auth import RANKS, authenticate, dumps, json_response, pool
+from bench.reference_availability import availability
 from bench.reference_posting import (
     AVAILABLE,
     FIND_RECORD,
@@ -50,20 +51,6 @@ from bench.reference_posting import (
     flush_statement,
 )
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-ISSUER = os.environ.get("JWT_ISSUER", "stockroom")
-AUDIENCE = os.environ.get("JWT_AUDIENCE", "stockroom-api")
-KID = hashlib.sha256(b"stockroom-kid:" + SECRET_KEY.encode()).hexdigest()[:16]
-REQUIRED = ["sub", "sid", "exp", "iat", "nbf", "jti", "iss", "aud", "type"]
-RANKS = {"viewer": 0, "clerk": 1, "manager": 2, "admin": 3}
-
-# The user, if active and the token's session is live: Stockroom's one query per request.
-USER = (
-    "SELECT email, full_name, role, is_active, password_changed_at, id, created_at, updated_at"
-    " FROM users WHERE id = $1 AND is_active AND EXISTS (SELECT 1 FROM refresh_sessions s"
-    " WHERE s.family_id = $2 AND s.user_id = users.id AND s.revoked_at IS NULL"
-    " AND s.expires_at > now())"
-)
 PRODUCT_COLUMNS = (
     "sku, name, description, unit, unit_price, reorder_point, is_archived, version, id,"
     " created_at, updated_at"
@@ -87,18 +74,6 @@ MOVEMENTS_PAGE = f"{MOVEMENTS} ORDER BY created_at DESC, id DESC LIMIT $2"
 MOVEMENTS_AFTER = (
     f"{MOVEMENTS} AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4"
 )
-
-
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
-def dumps(value: Any) -> bytes:
-    return json.dumps(value, default=_plain, separators=(",", ":")).encode()
-
-
-def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(dumps(value), status, headers, media_type="application/json")
 
 
 def encode_cursor(scope: str, values: list[Any]) -> str:
@@ -143,48 +118,6 @@ def query_limit(request: Request) -> int:
     if not 1 <= limit <= 100:
         raise HTTPException(422, "limit must be between 1 and 100")
     return limit
-
-
-async def authenticate(
-    request: Request, conn: asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
-) -> Any:
-    """Stockroom's check: a valid access token, then the active user and live session it
-    names (or the active API client), in one query."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise HTTPException(401, "Authentication required")
-    try:
-        if jwt.get_unverified_header(token).get("kid") != KID:
-            raise ValueError("unknown signing key")
-        claims = jwt.decode(
-            token,
-            SECRET_KEY,
-            algorithms=["HS256"],
-            audience=AUDIENCE,
-            issuer=ISSUER,
-            leeway=5,
-            options={"require": REQUIRED},
-        )
-        if claims["type"] != "access":
-            raise ValueError("not an access token")
-        subject = uuid.UUID(str(claims["sub"]))
-        session_id = uuid.UUID(str(claims["sid"]))
-        issued_at = datetime.fromtimestamp(claims["iat"], UTC)
-    except (jwt.PyJWTError, ValueError, TypeError):
-        raise HTTPException(401, "The access token is invalid or expired") from None
-    if claims.get("kind") == "client":
-        return await active_client(conn, subject, claims.get("scope"))
-    user = await conn.fetchrow(USER, subject, session_id)
-    if user is None:
-        raise HTTPException(401, "The access token is no longer valid")
-    changed = user["password_changed_at"]
-    if changed is not None and issued_at < changed:
-        raise HTTPException(401, "The password changed; log in again")
-    return user
-
-
-def pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool  # type: ignore[no-any-return]
 
 
 async def me(request: Request) -> Response:
@@ -380,6 +313,8 @@ app = Starlette(
         Route("/api/v1/products", products),
         Route("/api/v1/products/{product_id}", product),
         Route("/api/v1/stock/levels", levels),
+        Route("/api/v1/stock/availability", availability),
+        Route("/api/v1/stock/allocations", allocate, methods=["POST"]),
         Route("/api/v1/stock/movements", movements, methods=["GET"]),
         Route("/api/v1/stock/movements", post_movement, methods=["POST"]),
         Route("/api/v1/events", events),

@@ -29,7 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import infra, load, profile, report
+from bench import infra, load, profile, report, seed_stock
 from bench.infra import Dataset, Server
 from bench.scenarios import SCENARIOS, Scenario, Target
 from src.core import migrations
@@ -247,6 +247,9 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, workdir: Path) ->
     seed_args += ["--reservations", "0", "--shipments", "0"]
     seeded = infra.run_cli(seed_args, env, workdir, workdir / "seed.log")
     say(seeded)
+    if any(scenario.name == "allocate" for scenario in args.scenarios):
+        levels = asyncio.run(seed_stock.top_up(url))
+        say(f"received {seed_stock.TOP_UP:,} at each of {levels:,} levels (for allocate)")
     say(f"appended {asyncio.run(infra.seed_events(url)):,} movement.created events to the feed")
     asyncio.run(infra.create_manager(url))
     data = asyncio.run(infra.dataset(url, secret_key))

@@ -64,6 +64,57 @@ def _per_product(target: Target, data: Dataset, template: str) -> Callable[[int]
     return script
 
 
+AVAILABILITY_ASKED = 20  # products per availability call: a shop page's worth
+
+
+def _availability(target: Target, data: Dataset) -> Callable[[int], UserScript]:
+    """GET /stock/availability of 20 distinct random products, by id."""
+
+    def script(user: int) -> UserScript:
+        rng = random.Random(user)
+
+        def make() -> bytes:
+            asked = rng.sample(data.product_ids, AVAILABILITY_ASKED)
+            query = "&".join(f"product_id={product_id}" for product_id in asked)
+            return target.request("GET", f"{API}/stock/availability?{query}")
+
+        return make, _ignore
+
+    return script
+
+
+ALLOCATION_LINES = 3
+ALLOCATION_HOLD = 3600  # seconds: longer than any run
+
+
+def _allocations(target: Target, data: Dataset) -> Callable[[int], UserScript]:
+    """POST /stock/allocations of 3 lines of 1 unit, distinct random products that hold a
+    level (the run tops every level up first: `seed_stock.top_up`), split allowed, no pins,
+    each with a fresh Idempotency-Key. Nothing is released, and a hold outlasts the run
+    (ALLOCATION_HOLD): one expiring meanwhile would make Stockroom's sweeper, and any order
+    locking its level, expire it and settle its allocation during the measurements."""
+    path = f"{API}/stock/allocations"
+    stocked = sorted({product_id for product_id, _ in data.levels})
+
+    def script(user: int) -> UserScript:
+        rng, sequence = random.Random(user), [0]
+
+        def make() -> bytes:
+            sequence[0] += 1
+            lines = [
+                {"product_id": product_id, "quantity": 1}
+                for product_id in rng.sample(stocked, ALLOCATION_LINES)
+            ]
+            order = {"reference": f"BENCH-{user}-{sequence[0]}", "lines": lines}
+            body = json.dumps({**order, "split": True, "expires_in": ALLOCATION_HOLD}).encode()
+            key = f"bench-{target.run_id}-{target.name}-{user}-{sequence[0]}"
+            return target.request("POST", path, body, Idempotency_Key=key)
+
+        return make, _ignore
+
+    return script
+
+
 def _receipts(target: Target, data: Dataset) -> Callable[[int], UserScript]:
     """POST receipts of 1 to existing levels, each with a fresh Idempotency-Key."""
     path = f"{API}/stock/movements"
@@ -189,6 +240,11 @@ SCENARIOS = [
         f"GET {API}/stock/levels?product_id=",
         lambda t, d: _per_product(t, d, API + "/stock/levels?product_id={id}"),
     ),
+    Scenario(
+        "availability",
+        f"GET {API}/stock/availability?product_id= (20 products)",
+        _availability,
+    ),
     Scenario("post-movement", f"POST {API}/stock/movements (receipt)", _receipts),
     # The same postings by an API client: compare its ratio with post-movement's.
     Scenario(
@@ -210,6 +266,7 @@ SCENARIOS = [
         streams=200,
         stream_path=f"{API}/events/stream?types=shipment.canceled",
     ),
+    Scenario("allocate", f"POST {API}/stock/allocations (3 lines)", _allocations),
     Scenario("ledger", f"GET {API}/stock/movements?product_id=&limit=20 (cursor)", _deep_ledger),
     Scenario("feed", f"GET {API}/events?limit=100&after= (cursor, deep)", _deep_feed),
 ]

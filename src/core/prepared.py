@@ -10,7 +10,8 @@ the transaction the session holds; its duration is observed and slow statements 
 (`src.core.querytiming`); a connection that breaks under it is invalidated and reported as
 a lost connection (503), as SQLAlchemy does.
 
-What qualifies, decided once per statement: a plain SELECT (no row locks) whose parameters
+What qualifies, decided once per statement: a plain SELECT (no row locks; SQL text too, if
+it passes the read-only check of `src.core.readonly`) whose parameters
 need no conversion by SQLAlchemy (asyncpg binds UUIDs, strings, numbers, datetimes and
 arrays itself). Anything else, and any statement on a connection whose transaction has not
 begun yet (asyncpg would run it outside: SQLAlchemy begins lazily, on its own first
@@ -31,10 +32,12 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeEngine
 
 from src.core.db_errors import is_connection_lost
 from src.core.querytiming import SLOW_QUERY_OPTION, record_query
+from src.core.readonly import plain_select_text
 
 # Set on sessions whose statements run in autocommit (see src.core.database): no BEGIN is
 # pending there, so the driver may run a statement at once.
@@ -49,10 +52,11 @@ class _Plan:
     defaults: Mapping[str, Any]  # values fixed in the statement itself (`.where(x == 5)`)
 
 
-_PLANS: dict[tuple[Select[Any], str, str], _Plan | None] = {}
+Statement = Select[Any] | TextClause
+_PLANS: dict[tuple[Statement, str, str], _Plan | None] = {}
 
 
-def plan_for(statement: Select[Any], dialect: Dialect) -> _Plan | None:
+def plan_for(statement: Statement, dialect: Dialect) -> _Plan | None:
     """The compiled form `fetch` runs, or None when the statement must take SQLAlchemy's
     path. Cached per statement object: pass statements built once, not per call. Keyed by
     driver too: "postgresql" names asyncpg's dialect and psycopg's (tests capture with it)."""
@@ -63,8 +67,13 @@ def plan_for(statement: Select[Any], dialect: Dialect) -> _Plan | None:
         return _PLANS.setdefault(key, _compile(statement, dialect))
 
 
-def _compile(statement: Select[Any], dialect: Dialect) -> _Plan | None:
-    if dialect.driver != "asyncpg" or statement._for_update_arg is not None:
+def _compile(statement: Statement, dialect: Dialect) -> _Plan | None:
+    if dialect.driver != "asyncpg":
+        return None
+    if isinstance(statement, TextClause):
+        if not plain_select_text(statement.text):
+            return None
+    elif statement._for_update_arg is not None:
         return None
     compiled = statement.compile(dialect=dialect)
     binds = compiled.binds.values()
@@ -102,7 +111,7 @@ def _driver_connection(session: Session) -> tuple[Connection, Any]:
 
 
 async def fetch(
-    session: AsyncSession, statement: Select[Any], params: Mapping[str, Any] | None = None
+    session: AsyncSession, statement: Statement, params: Mapping[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     """Every row of `statement`, each a dict by column name."""
     values = params or {}
@@ -116,7 +125,7 @@ async def fetch(
 
 
 async def rows_of(
-    session: AsyncSession, statement: Select[Any], params: Mapping[str, Any] | None = None
+    session: AsyncSession, statement: Statement, params: Mapping[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     """`fetch`'s rows through SQLAlchemy alone: for statements built per call, which `fetch`
     would compile (and keep) once each."""

@@ -12,6 +12,7 @@ where reads run in a savepoint of the test's transaction.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import event
@@ -40,10 +41,17 @@ def is_read_only(session: AsyncSession) -> bool:
     return bool(session.sync_session.info.get(_READ_ONLY))
 
 
+@lru_cache(maxsize=512)
+def plain_select_text(text: str) -> bool:
+    """Whether SQL text is a SELECT that changes and locks nothing. Cached: the scan of a
+    long statement's text cost more than running it, and hot statements are constants."""
+    text = text.lstrip()
+    return text[:6].upper() == "SELECT" and not _SIDE_EFFECTS.search(text)
+
+
 def _plain_read(statement: Any) -> bool:
     if isinstance(statement, TextClause):
-        text = statement.text.lstrip()
-        return text[:6].upper() == "SELECT" and not _SIDE_EFFECTS.search(text)
+        return plain_select_text(statement.text)
     if not getattr(statement, "is_select", False):
         return False
     return getattr(statement, "_for_update_arg", None) is None

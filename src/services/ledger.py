@@ -15,9 +15,6 @@ from src.repositories.stock.availability import AvailabilityRepository
 from src.repositories.stock.read import StockRepository
 from src.schemas.filter import AvailabilityQuery, LevelFilter, MovementFilter
 from src.schemas.stock import (
-    AvailabilityList,
-    AvailabilityRead,
-    LocationAvailabilityRead,
     LocationStock,
     Mismatch,
     MovementRead,
@@ -71,30 +68,21 @@ class LedgerService:
             locations=locations,
         )
 
-    async def availability(self, query: AvailabilityQuery) -> AvailabilityList:
-        """Each asked product in the asked order; archived products too (their stock is
-        real). The first unknown one asked is a 404 naming it."""
+    async def availability(self, query: AvailabilityQuery) -> list[str]:
+        """Each asked product in the asked order, as the JSON text of its AvailabilityRead
+        (built by the statement); archived products too (their stock is real). The first
+        unknown one asked is a 404 naming it."""
         rows = await AvailabilityRepository(self.stock.session).availability(
             query.product_id, query.sku, query.location_id
         )
-        items: list[AvailabilityRead] = []
+        items: list[str] = []
         for row in rows:
-            if row.product_id is None:
-                asked = f"id {row.asked_id}" if row.asked_id is not None else f"sku {row.asked_sku}"
+            if row["product_id"] is None:
+                asked_id, sku = row["asked_id"], row["asked_sku"]
+                asked = f"id {asked_id}" if asked_id is not None else f"sku {sku}"
                 raise NotFound(f"No product with {asked}")
-            locations = [LocationAvailabilityRead.model_validate(item) for item in row.locations]
-            items.append(
-                AvailabilityRead(
-                    product_id=row.product_id,
-                    sku=row.sku,
-                    on_hand=sum(level.on_hand for level in locations),
-                    reserved=sum(level.reserved for level in locations),
-                    available=sum(level.available for level in locations),
-                    incoming=sum(level.incoming for level in locations),
-                    locations=locations,
-                )
-            )
-        return AvailabilityList(items=items)
+            items.append(row["item"])
+        return items
 
     async def reconcile(self) -> ReconciliationRead:
         checked, rows = await ReconciliationRepository(self.stock.session).reconcile()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+import orjson
 from fastapi import Query, Response, status
 
 from src.api.deps import (
@@ -214,16 +215,19 @@ async def list_levels(
 @router.get(
     "/availability",
     operation_id="getAvailability",
+    response_model=AvailabilityList,
     responses=problem_responses(401, 403, 404, 422),
 )
 async def availability(
     _: CanReadStock,
     service: LedgerServiceDep,
     query: Annotated[AvailabilityQuery, Query()],
-) -> AvailabilityList:
+) -> Response:
     """Totals and per-location stock of 1 to 100 products (ids, then SKUs, each in the order
     asked), over active, non-transit locations: one query whatever the count."""
-    return await service.availability(query)
+    # Each item is AvailabilityRead's JSON as the statement built it, embedded as it is.
+    items = [orjson.Fragment(item) for item in await service.availability(query)]
+    return Response(orjson.dumps({"items": items}), media_type="application/json")
 
 
 @router.get(

@@ -14,6 +14,7 @@ from sqlalchemy import Select, func, literal, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.elements import TextClause
 
 from src.core import prepared
 from src.core.database import build_session_factory
@@ -22,12 +23,15 @@ from src.models.catalog import Product
 from src.repositories import idempotency
 from src.repositories.base import _page_query
 from src.repositories.catalog import _LOCATION_BY_ID, _PRODUCT_BY_ID
+from src.repositories.stock import availability
 from src.repositories.stock import read as stock
 from src.repositories.user import _ACTIVE_IN_SESSION
 from src.schemas.catalog import ProductRead
 
-HOT: dict[str, Select[object]] = {
+HOT: dict[str, Select[object] | TextClause] = {
     "caller check": _ACTIVE_IN_SESSION,
+    # SQL text too, once the read-only check passes it (the check is cached per text).
+    "availability of products": availability._AVAILABILITY,
     "product": _PRODUCT_BY_ID,
     "location": _LOCATION_BY_ID,
     "idempotency lock": idempotency._TRY_LOCK,
@@ -68,11 +72,13 @@ def test_hot_reads_take_the_driver_path(engine: AsyncEngine, name: str) -> None:
         select(Product.__table__).with_for_update(),  # a row lock is no plain read
         stock._ledger_query(("kind",)),  # an enum parameter SQLAlchemy converts
         stock._ledger_query(("product_id",)),  # several ids: IN (...), one text per count
+        text("SELECT id FROM products WHERE id = :id FOR UPDATE"),  # SQL text that locks
+        text("UPDATE products SET name = name WHERE id = :id"),  # SQL text that writes
     ],
-    ids=["row lock", "enum parameter", "expanding IN"],
+    ids=["row lock", "enum parameter", "expanding IN", "text that locks", "text that writes"],
 )
 def test_other_statements_take_sqlalchemy_path(
-    engine: AsyncEngine, statement: Select[object]
+    engine: AsyncEngine, statement: Select[object] | TextClause
 ) -> None:
     assert prepared.plan_for(statement, engine.dialect) is None
 
