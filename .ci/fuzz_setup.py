@@ -126,6 +126,21 @@ def main(
             for name in ("target", "spare")
         ]
         audit_entries = ids(call(client, "GET", "/api/v1/audit?limit=5", headers=admin))
+        # Allocations the fulfil, release and extend operations find (each ends one at most).
+        allocations = [
+            call(
+                client,
+                "POST",
+                "/api/v1/stock/allocations",
+                headers=admin,
+                json={
+                    "reference": f"FUZZ-{n}",
+                    "lines": [{"product_id": product, "quantity": 1} for product in products],
+                    "expires_in": 3600,
+                },
+            )["id"]
+            for n in range(3)
+        ]
 
         # Two users of their own: one the token endpoint logs in, one whose password the
         # password change may really change (its token then stops working, by design).
@@ -163,6 +178,7 @@ def main(
         toml_dictionary("clients", [str(clients[0])]),
         toml_dictionary("spare_clients", [str(clients[1])]),
         toml_dictionary("audit_entries", audit_entries),
+        toml_dictionary("allocations", allocations),
     ]
     settings = Path(config_in).read_text(encoding="utf-8")
     header = "\n# ---- written by .ci/fuzz_setup.py: ids of this run's seeded records\n"
@@ -174,7 +190,7 @@ def main(
     print(
         f"seeded for the fuzz run: {len(products)} products, {len(locations)} locations, "
         f"{len(movements)} movements, the demo user, a spare product and location, 2 users, "
-        "2 webhook endpoints, 2 API clients"
+        "2 webhook endpoints, 2 API clients, 3 allocations"
     )
 
 
