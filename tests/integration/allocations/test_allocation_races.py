@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +28,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from src.main import create_app
 from tests.support.allocation_races import (
     INSUFFICIENT,
     Cart,
@@ -41,6 +44,8 @@ from tests.support.allocation_races import (
     read_stock,
 )
 from tests.support.factories import Headers
+from tests.support.servers import in_process
+from tests.support.settings import make_settings
 from tests.support.stock import (
     API,
     Item,
@@ -158,6 +163,61 @@ async def test_orders_naming_products_in_opposite_orders_all_succeed_with_ample_
     assert stock.reserved(floor) == Counter(dict.fromkeys(range(4), 120))
     await check_allocations(committed_engine, [r.json()["id"] for r in responses])
     await assert_reconciled(committed_client, admin)
+
+
+_OVERDUE = text(
+    "UPDATE reservations SET expires_at = now() WHERE allocation_line_id IN "
+    "(SELECT id FROM allocation_lines WHERE allocation_id::text = ANY(:ids))"
+)
+_OVERDUE_ALLOCATIONS = text("UPDATE allocations SET expires_at = now() WHERE id::text = ANY(:ids)")
+
+
+@pytest.mark.slow
+async def test_expiring_orders_free_their_stock_once_while_new_orders_race_for_it(
+    committed_database_url: str,
+    committed_engine: AsyncEngine,
+    staff: Staff,
+    tmp_path: Path,
+) -> None:
+    """Three orders hold every unit of four levels, then fall due. Thirty-two one-unit
+    orders, eight pinned to each level, race each other and the sweeper (every 50 ms here)
+    for those units: each level frees its picks once, so six orders win per level, and each
+    old order ends expired with one `allocation.expired` event, however many transactions
+    expired its picks on different levels at the same time."""
+    clerk, _, admin = staff
+    settings = make_settings(committed_database_url, tmp_path, reservation_sweep_seconds=0.05)
+    async with in_process(create_app(settings)) as client:
+        floor = await _floor(client, staff, [[6, 6], [6, 6]], 2)
+        everywhere = Cart(tuple(Line(p, 2, loc) for p in range(2) for loc in range(2)))
+        old = [await allocate(client, clerk, floor, everywhere, _reference()) for _ in range(3)]
+        assert [r.status_code for r in old] == [201] * 3, [r.text for r in old]
+        old_ids = [r.json()["id"] for r in old]
+        async with committed_engine.begin() as connection:
+            await connection.execute(_OVERDUE, {"ids": old_ids})
+            await connection.execute(_OVERDUE_ALLOCATIONS, {"ids": old_ids})
+        carts = [Cart((Line(p, 1, loc),)) for p in range(2) for loc in range(2)] * 8
+        responses = await asyncio.gather(
+            *(allocate(client, clerk, floor, cart, _reference()) for cart in carts)
+        )
+        for response, cart in zip(responses, carts, strict=True):
+            check_order_answer(response, floor, cart)
+        assert Counter(r.status_code for r in responses) == {201: 24, 409: 8}
+        deadline = time.monotonic() + 10
+        for allocation_id in old_ids:
+            url = f"{API}/stock/allocations/{allocation_id}"
+            while (await client.get(url, headers=clerk)).json()["status"] != "expired":
+                assert time.monotonic() < deadline, f"allocation {allocation_id} never expired"
+                await asyncio.sleep(0.05)
+        stock = await read_stock(committed_engine, floor)
+        check_stock(
+            stock, {pick for r in responses if r.status_code == 201 for pick in picks_of(r.json())}
+        )
+        assert stock.reserved(floor) == {0: 12, 1: 12}
+        await check_allocations(
+            committed_engine, old_ids + [r.json()["id"] for r in responses if r.status_code == 201]
+        )
+        assert await _events(committed_engine, "allocation.expired", "id", old_ids) == 3
+        await assert_reconciled(client, admin)
 
 
 # The property: random carts (and reservations, issues, fulfilments and releases beside
