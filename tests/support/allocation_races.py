@@ -11,6 +11,7 @@ agrees with its picks. `GET /stock/reconciliation` must stay clean too (`assert_
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,12 +20,15 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.support.stock import API, Item
+from tests.support.factories import Headers
+from tests.support.stock import API, Item, new_location, new_product, receive
 
 # (product id, location id), as the database spells them (text).
 Level = tuple[str, str]
 
 INSUFFICIENT = "/problems/insufficient-stock"
+# The `staff` fixture: (clerk, manager, admin) headers, committed users.
+Staff = tuple[Headers, Headers, Headers]
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,27 @@ class Floor:
         if cart.prefer:
             body["locations"] = [self.locations[i]["id"] for i in cart.prefer]
         return body
+
+
+def new_reference() -> str:
+    """An order reference of its own, to find the order's rows by (or their absence)."""
+    return f"SO-{uuid.uuid4().hex[:12]}"
+
+
+async def stock_floor(
+    client: httpx.AsyncClient, staff: Staff, stock: list[list[int]], locations: int
+) -> Floor:
+    """New products and locations; `stock[p][loc]` units of product p received at loc."""
+    clerk, manager, _ = staff
+    floor = Floor(
+        [await new_product(client, manager) for _ in stock],
+        [await new_location(client, manager) for _ in range(locations)],
+    )
+    for product, row in zip(floor.products, stock, strict=True):
+        for location, units in zip(floor.locations, row, strict=True):
+            if units:
+                await receive(client, clerk, product, location, units)
+    return floor
 
 
 async def allocate(
@@ -272,3 +297,13 @@ def check_refusals_were_due(
             f"refused while the stock for it remained: wanted {dict(demand)}, "
             f"available {dict(available)}, freed meanwhile {dict(freed)}"
         )
+
+
+_EVENTS = text("SELECT count(*) FROM events WHERE type = :kind AND data ->> :key = ANY(:v)")
+
+
+async def count_events(engine: AsyncEngine, kind: str, key: str, values: list[str]) -> int:
+    """Events of `kind` whose data's `key` is one of `values`."""
+    async with engine.connect() as connection:
+        found = await connection.scalar(_EVENTS, {"kind": kind, "key": key, "v": values})
+    return int(found or 0)

@@ -3,91 +3,45 @@
 Every request runs in its own transaction on its own pooled connection, so the database
 decides. An order locks its levels in one global order, (product, location), whatever the
 order of its lines: competing orders queue instead of deadlocking (a deadlock would be a
-500 here). After every step the database must show nothing oversold, `reserved` equal to
-what active reservations hold, no stock held for an order that was refused, each
-allocation's picks adding up to its lines, and a clean reconciliation.
+500 here). Afterwards the database must show nothing oversold, `reserved` equal to what
+active reservations hold, no stock held for an order that was refused, each allocation's
+picks adding up to its lines, and a clean reconciliation. The property test beside this one
+(test_allocation_race_properties.py) races random carts step by step.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
-import uuid
 from collections import Counter
-from collections.abc import Awaitable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.main import create_app
 from tests.support.allocation_races import (
-    INSUFFICIENT,
     Cart,
-    Floor,
     Line,
+    Staff,
     allocate,
     check_allocations,
     check_order_answer,
     check_refusals_were_due,
     check_refused,
     check_stock,
+    count_events,
+    new_reference,
     picks_of,
     read_stock,
+    stock_floor,
 )
-from tests.support.factories import Headers
 from tests.support.servers import in_process
 from tests.support.settings import make_settings
-from tests.support.stock import (
-    API,
-    Item,
-    assert_reconciled,
-    new_location,
-    new_product,
-    post_movement,
-    receive,
-    reserve,
-)
-
-Staff = tuple[Headers, Headers, Headers]
-
-
-def _reference() -> str:
-    return f"SO-{uuid.uuid4().hex[:12]}"
-
-
-async def _floor(
-    client: httpx.AsyncClient, staff: Staff, stock: list[list[int]], locations: int
-) -> Floor:
-    """New products and locations; `stock[p][loc]` units of product p received at loc."""
-    clerk, manager, _ = staff
-    floor = Floor(
-        [await new_product(client, manager) for _ in stock],
-        [await new_location(client, manager) for _ in range(locations)],
-    )
-    for product, row in zip(floor.products, stock, strict=True):
-        for location, units in zip(floor.locations, row, strict=True):
-            if units:
-                await receive(client, clerk, product, location, units)
-    return floor
-
-
-async def _events(engine: AsyncEngine, kind: str, key: str, values: list[str]) -> int:
-    async with engine.connect() as connection:
-        found = await connection.scalar(
-            text("SELECT count(*) FROM events WHERE type = :kind AND data ->> :key = ANY(:v)"),
-            {"kind": kind, "key": key, "v": values},
-        )
-    return int(found or 0)
-
+from tests.support.stock import API, assert_reconciled
 
 # Five hot products over three locations, each product stocked at two or three of them.
 HOT_STOCK = [[6, 4, 0], [3, 3, 3], [0, 8, 2], [5, 0, 5], [4, 4, 4]]
@@ -98,14 +52,14 @@ async def test_fifty_orders_on_five_hot_products_get_exactly_what_the_stock_allo
     committed_client: httpx.AsyncClient, committed_engine: AsyncEngine, staff: Staff
 ) -> None:
     clerk, _, admin = staff
-    floor = await _floor(committed_client, staff, HOT_STOCK, 3)
+    floor = await stock_floor(committed_client, staff, HOT_STOCK, 3)
     rng = random.Random(26)
     # Three lines each, products drawn in any order (a repeat adds up): two orders naming
     # the same products in opposite orders must still queue on the levels, not deadlock.
     carts = [
         Cart(tuple(Line(rng.randrange(5), rng.randint(1, 3)) for _ in range(3))) for _ in range(50)
     ]
-    references = [_reference() for _ in carts]
+    references = [new_reference() for _ in carts]
     responses = await asyncio.gather(
         *(
             allocate(committed_client, clerk, floor, cart, ref)
@@ -134,9 +88,9 @@ async def test_fifty_orders_on_five_hot_products_get_exactly_what_the_stock_allo
     await check_allocations(committed_engine, [responses[i].json()["id"] for i in won])
     await check_refused(committed_engine, [references[i] for i in lost])
     won_ids = [responses[i].json()["id"] for i in won]
-    assert await _events(committed_engine, "allocation.created", "id", won_ids) == len(won)
+    assert await count_events(committed_engine, "allocation.created", "id", won_ids) == len(won)
     lost_refs = [references[i] for i in lost]
-    assert await _events(committed_engine, "allocation.created", "reference", lost_refs) == 0
+    assert await count_events(committed_engine, "allocation.created", "reference", lost_refs) == 0
     await assert_reconciled(committed_client, admin)
 
 
@@ -148,12 +102,12 @@ async def test_orders_naming_products_in_opposite_orders_all_succeed_with_ample_
     locations each: with stock for all of them, every one is served (a deadlock between
     two of them would be an error, a lock timeout a refusal)."""
     clerk, _, admin = staff
-    floor = await _floor(committed_client, staff, [[30, 30]] * 4, 2)
+    floor = await stock_floor(committed_client, staff, [[30, 30]] * 4, 2)
     forwards = Cart(tuple(Line(p, 3) for p in range(4)))
     backwards = Cart(tuple(reversed(forwards.lines)))
     carts = [forwards if i % 2 else backwards for i in range(40)]
     responses = await asyncio.gather(
-        *(allocate(committed_client, clerk, floor, cart, _reference()) for cart in carts)
+        *(allocate(committed_client, clerk, floor, cart, new_reference()) for cart in carts)
     )
     for response, cart in zip(responses, carts, strict=True):
         check_order_answer(response, floor, cart)
@@ -187,9 +141,9 @@ async def test_expiring_orders_free_their_stock_once_while_new_orders_race_for_i
     clerk, _, admin = staff
     settings = make_settings(committed_database_url, tmp_path, reservation_sweep_seconds=0.05)
     async with in_process(create_app(settings)) as client:
-        floor = await _floor(client, staff, [[6, 6], [6, 6]], 2)
+        floor = await stock_floor(client, staff, [[6, 6], [6, 6]], 2)
         everywhere = Cart(tuple(Line(p, 2, loc) for p in range(2) for loc in range(2)))
-        old = [await allocate(client, clerk, floor, everywhere, _reference()) for _ in range(3)]
+        old = [await allocate(client, clerk, floor, everywhere, new_reference()) for _ in range(3)]
         assert [r.status_code for r in old] == [201] * 3, [r.text for r in old]
         old_ids = [r.json()["id"] for r in old]
         async with committed_engine.begin() as connection:
@@ -197,7 +151,7 @@ async def test_expiring_orders_free_their_stock_once_while_new_orders_race_for_i
             await connection.execute(_OVERDUE_ALLOCATIONS, {"ids": old_ids})
         carts = [Cart((Line(p, 1, loc),)) for p in range(2) for loc in range(2)] * 8
         responses = await asyncio.gather(
-            *(allocate(client, clerk, floor, cart, _reference()) for cart in carts)
+            *(allocate(client, clerk, floor, cart, new_reference()) for cart in carts)
         )
         for response, cart in zip(responses, carts, strict=True):
             check_order_answer(response, floor, cart)
@@ -216,148 +170,64 @@ async def test_expiring_orders_free_their_stock_once_while_new_orders_race_for_i
         await check_allocations(
             committed_engine, old_ids + [r.json()["id"] for r in responses if r.status_code == 201]
         )
-        assert await _events(committed_engine, "allocation.expired", "id", old_ids) == 3
+        assert await count_events(committed_engine, "allocation.expired", "id", old_ids) == 3
         await assert_reconciled(client, admin)
 
 
-# The property: random carts (and reservations, issues, fulfilments and releases beside
-# them) race in steps on three products at three locations stocked thinly, so most steps
-# refuse some orders.
-PRODUCTS, LOCATIONS = 3, 3
-p_ix, l_ix = st.integers(0, PRODUCTS - 1), st.integers(0, LOCATIONS - 1)
-line = st.builds(
-    Line, product=p_ix, quantity=st.integers(1, 6), pin=st.one_of(st.none(), st.none(), l_ix)
-)
-cart = st.builds(
-    Cart,
-    lines=st.lists(line, min_size=1, max_size=3).map(tuple),
-    split=st.booleans(),
-    prefer=st.lists(l_ix, unique=True, max_size=LOCATIONS).map(tuple),
-)
-which = st.integers(0, 50)
-action = st.one_of(
-    st.tuples(st.just("order"), cart),
-    st.tuples(st.just("order"), cart),
-    st.tuples(st.just("release"), which),
-    st.tuples(st.just("fulfil"), which, st.booleans()),
-    st.tuples(st.just("reserve"), p_ix, l_ix, st.integers(1, 4)),
-    st.tuples(st.just("issue"), p_ix, l_ix, st.integers(1, 4)),
-)
-shelves = st.lists(
-    st.lists(st.integers(0, 9), min_size=LOCATIONS, max_size=LOCATIONS),
-    min_size=PRODUCTS,
-    max_size=PRODUCTS,
-)
-
-
-@dataclass
-class Race:
-    """What one example has been answered so far."""
-
-    floor: Floor
-    clerk: Headers
-    won: list[Item] = field(default_factory=list)  # allocations answered 201, as answered
-    answered: set[str] = field(default_factory=set)  # reservations answered 201, picks too
-
-
-@dataclass
-class Step:
-    """One step's concurrent answers, sorted out."""
-
-    refused: list[tuple[Cart, str]] = field(default_factory=list)
-    freed: Counter[int] = field(default_factory=Counter)
-
-
-def _send(client: httpx.AsyncClient, race: Race, act: tuple[Any, ...]) -> Awaitable[Any] | None:
-    floor, clerk = race.floor, race.clerk
-    kind = act[0]
-    if kind == "order":
-        return allocate(client, clerk, floor, act[1], _reference())
-    if kind == "reserve":
-        _, p, loc, q = act
-        return reserve(client, clerk, floor.products[p], floor.locations[loc], q)
-    if kind == "issue":
-        _, p, loc, q = act
-        return post_movement(client, clerk, floor.products[p], floor.locations[loc], "issue", q)
-    if not race.won:
-        return None
-    allocation = race.won[act[1] % len(race.won)]
-    url = f"{API}/stock/allocations/{allocation['id']}/{kind}"
-    if kind == "release":
-        return client.post(url, headers=clerk)
-    lines = [{"line_id": allocation["lines"][0]["id"], "quantity": 1}] if act[2] else None
-    return client.post(url, json={"lines": lines} if lines else {}, headers=clerk)
-
-
-def _sort_out(race: Race, step: Step, act: tuple[Any, ...], response: httpx.Response) -> None:
-    kind, status = act[0], response.status_code
-    assert status < 500, response.text
-    answer = response.json()
-    if kind == "order":
-        check_order_answer(response, race.floor, act[1])
-        if status == 201:
-            race.won.append(answer)
-            race.answered.update(picks_of(answer))
-            event("an order was served")
-        else:
-            step.refused.append((act[1], _sent_reference(response)))
-            event("an order was refused")
-    elif kind in {"reserve", "issue"}:
-        assert status in {201, 409}, response.text
-        if status == 409:
-            assert answer["type"] == INSUFFICIENT, answer
-        elif kind == "reserve":
-            race.answered.add(answer["id"])
-    elif kind == "release":
-        assert status in {200, 409}, response.text
-        if status == 200:
-            index = {p: i for i, p in enumerate(race.floor.product_ids)}
-            for held in answer["lines"]:
-                step.freed[index[held["product_id"]]] += held["quantity"] - held["fulfilled"]
-            assert answer["status"] == "released", answer
-            event("an allocation was released")
-    else:
-        # Partial fulfilment of a line with nothing left to take is a 422; an ended one 409.
-        assert status in {200, 201, 409, 422}, response.text
-        if status in {200, 201}:
-            assert answer["allocation"]["status"] in {"partially_fulfilled", "fulfilled"}
-            event("an allocation was fulfilled")
-
-
-def _sent_reference(response: httpx.Response) -> str:
-    """The reference an order was sent with (read back from the request)."""
-    body: dict[str, Any] = json.loads(response.request.content)
-    return str(body["reference"])
-
-
 @pytest.mark.slow
-@settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(
-    stock=shelves,
-    steps=st.lists(st.lists(action, min_size=2, max_size=6), min_size=1, max_size=4),
-)
-async def test_racing_carts_never_oversell_and_refused_orders_hold_nothing(
-    committed_client: httpx.AsyncClient,
-    committed_engine: AsyncEngine,
-    staff: Staff,
-    stock: list[list[int]],
-    steps: list[list[tuple[Any, ...]]],
+async def test_fulfil_racing_release_of_one_order_one_wins(
+    committed_client: httpx.AsyncClient, committed_engine: AsyncEngine, staff: Staff
 ) -> None:
-    _, _, admin = staff
-    race = Race(await _floor(committed_client, staff, stock, LOCATIONS), staff[0])
-    for acts in steps:
-        sending = [(act, _send(committed_client, race, act)) for act in acts]
-        sent = [(act, call) for act, call in sending if call is not None]
-        responses = await asyncio.gather(*(call for _, call in sent))
-        step = Step()
-        for (act, _), response in zip(sent, responses, strict=True):
-            _sort_out(race, step, act, response)
-        shown = await read_stock(committed_engine, race.floor)
-        check_stock(shown, race.answered)
-        await check_allocations(committed_engine, [a["id"] for a in race.won])
-        await check_refused(committed_engine, [reference for _, reference in step.refused])
-        refused = [c for c, _ in step.refused]
-        check_refusals_were_due(refused, shown.available(race.floor), step.freed)
-        await assert_reconciled(committed_client, admin)
+    """Fulfil and release of the same order at once: one of them happens, whole, and the
+    other finds it ended (409); the picks, the levels and the ledger agree either way."""
+    clerk, _, admin = staff
+    floor = await stock_floor(committed_client, staff, [[20, 20], [20, 20]], 2)
+    order = Cart((Line(0, 3), Line(1, 2, 1), Line(0, 1, 0)))
+    orders = []
+    for _ in range(5):
+        created = await allocate(committed_client, clerk, floor, order, new_reference())
+        assert created.status_code == 201, created.text
+        url = f"{API}/stock/allocations/{created.json()['id']}"
+        fulfil, release = await asyncio.gather(
+            committed_client.post(f"{url}/fulfil", json={}, headers=clerk),
+            committed_client.post(f"{url}/release", headers=clerk),
+        )
+        assert sorted([fulfil.status_code, release.status_code]) == [200, 409], (
+            fulfil.text,
+            release.text,
+        )
+        final = (await committed_client.get(url, headers=clerk)).json()
+        assert final["status"] == ("fulfilled" if fulfil.status_code == 200 else "released")
+        orders.append(created.json()["id"])
+    stock = await read_stock(committed_engine, floor)
+    check_stock(stock, set())  # nothing holds stock any more
+    await check_allocations(committed_engine, orders)  # the ledger issued what was fulfilled
+    await assert_reconciled(committed_client, admin)
+
+
+async def test_ten_orders_with_one_key_make_one_allocation(
+    committed_client: httpx.AsyncClient, committed_engine: AsyncEngine, staff: Staff
+) -> None:
+    clerk, _, admin = staff
+    floor = await stock_floor(committed_client, staff, [[10, 10]], 2)
+    reference = new_reference()
+    headers = {**clerk, "Idempotency-Key": f"race-{reference}"}
+    order = Cart((Line(0, 4), Line(0, 3)))
+    responses = await asyncio.gather(
+        *(allocate(committed_client, headers, floor, order, reference) for _ in range(10))
+    )
+    statuses = Counter(r.status_code for r in responses)
+    assert set(statuses) <= {201, 409}, statuses
+    in_flight = [r.json()["type"] for r in responses if r.status_code == 409]
+    assert set(in_flight) <= {"/problems/idempotency-key-in-flight"}
+    created = {r.json()["id"] for r in responses if r.status_code == 201}
+    assert len(created) == 1, created  # replays carry the same allocation
+    stock = await read_stock(committed_engine, floor)
+    check_stock(stock, {p for r in responses if r.status_code == 201 for p in picks_of(r.json())})
+    assert stock.reserved(floor) == {0: 7}
+    async with committed_engine.connect() as connection:
+        rows = await connection.scalar(
+            text("SELECT count(*) FROM allocations WHERE reference = :r"), {"r": reference}
+        )
+    assert rows == 1
+    await assert_reconciled(committed_client, admin)
