@@ -43,11 +43,10 @@ from tests.support.allocation_races import (
     stock_floor,
 )
 from tests.support.factories import Headers
-from tests.support.stock import API, Item, assert_reconciled, post_movement, reserve
+from tests.support.stock import API, Item, assert_reconciled, post_movement, post_transfer, reserve
 
-# The property: random carts (and reservations, issues, fulfilments and releases beside
-# them) race in steps on three products at three locations stocked thinly, so most steps
-# refuse some orders.
+# Random carts (and reservations, issues, transfers, fulfilments and releases beside them)
+# race in steps on three products at three locations stocked thinly: most steps refuse some.
 PRODUCTS, LOCATIONS = 3, 3
 p_ix, l_ix = st.integers(0, PRODUCTS - 1), st.integers(0, LOCATIONS - 1)
 line = st.builds(
@@ -67,6 +66,10 @@ action = st.one_of(
     st.tuples(st.just("fulfil"), which, st.booleans()),
     st.tuples(st.just("reserve"), p_ix, l_ix, st.integers(1, 4)),
     st.tuples(st.just("issue"), p_ix, l_ix, st.integers(1, 4)),
+    # Two levels locked at once by another path: it must take them in the same order.
+    st.tuples(st.just("transfer"), p_ix, l_ix, l_ix, st.integers(1, 4)).filter(
+        lambda act: act[2] != act[3]
+    ),
 )
 shelves = st.lists(
     st.lists(st.integers(0, 9), min_size=LOCATIONS, max_size=LOCATIONS),
@@ -104,6 +107,10 @@ def _send(client: httpx.AsyncClient, race: Race, act: tuple[Any, ...]) -> Awaita
     if kind == "issue":
         _, p, loc, q = act
         return post_movement(client, clerk, floor.products[p], floor.locations[loc], "issue", q)
+    if kind == "transfer":
+        _, p, source, target, q = act
+        at = floor.locations
+        return post_transfer(client, clerk, floor.products[p], at[source], at[target], q)
     if not race.won:
         return None
     allocation = race.won[act[1] % len(race.won)]
@@ -127,7 +134,7 @@ def _sort_out(race: Race, step: Step, act: tuple[Any, ...], response: httpx.Resp
         else:
             step.refused.append((act[1], _sent_reference(response)))
             event("an order was refused")
-    elif kind in {"reserve", "issue"}:
+    elif kind in {"reserve", "issue", "transfer"}:
         assert status in {201, 409}, response.text
         if status == 409:
             assert answer["type"] == INSUFFICIENT, answer
