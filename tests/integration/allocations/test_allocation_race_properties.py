@@ -67,9 +67,7 @@ action = st.one_of(
     st.tuples(st.just("reserve"), p_ix, l_ix, st.integers(1, 4)),
     st.tuples(st.just("issue"), p_ix, l_ix, st.integers(1, 4)),
     # Two levels locked at once by another path: it must take them in the same order.
-    st.tuples(st.just("transfer"), p_ix, l_ix, l_ix, st.integers(1, 4)).filter(
-        lambda act: act[2] != act[3]
-    ),
+    st.tuples(st.just("transfer"), p_ix, l_ix, st.integers(1, LOCATIONS - 1), st.integers(1, 4)),
 )
 shelves = st.lists(
     st.lists(st.integers(0, 9), min_size=LOCATIONS, max_size=LOCATIONS),
@@ -108,9 +106,10 @@ def _send(client: httpx.AsyncClient, race: Race, act: tuple[Any, ...]) -> Awaita
         _, p, loc, q = act
         return post_movement(client, clerk, floor.products[p], floor.locations[loc], "issue", q)
     if kind == "transfer":
-        _, p, source, target, q = act
+        _, p, source, shift, q = act  # to another location: `shift` places further on
         at = floor.locations
-        return post_transfer(client, clerk, floor.products[p], at[source], at[target], q)
+        target = at[(source + shift) % LOCATIONS]
+        return post_transfer(client, clerk, floor.products[p], at[source], target, q)
     if not race.won:
         return None
     allocation = race.won[act[1] % len(race.won)]
