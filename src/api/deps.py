@@ -38,6 +38,7 @@ from src.dependencies import (
 from src.models.principal import Principal
 from src.models.user import ActiveUser, Role
 from src.schemas.base import explained
+from src.services.allocation.service import AllocationService
 from src.services.api_client import ApiClientService
 from src.services.audit import AuditService
 from src.services.auth import AuthPolicy, AuthService, Grant
@@ -171,6 +172,10 @@ async def get_reservation_service(work: UnitOfWorkDep) -> ReservationService:
     return ReservationService(work)
 
 
+async def get_allocation_service(work: UnitOfWorkDep) -> AllocationService:
+    return AllocationService(work)
+
+
 async def get_shipment_service(work: UnitOfWorkDep) -> ShipmentService:
     return ShipmentService(work)
 
@@ -204,6 +209,7 @@ StockServiceDep = Annotated[StockService, Depends(get_stock_service)]
 AuditServiceDep = Annotated[AuditService, Depends(get_audit_service)]
 LedgerServiceDep = Annotated[LedgerService, Depends(get_ledger_service)]
 ReservationServiceDep = Annotated[ReservationService, Depends(get_reservation_service)]
+AllocationServiceDep = Annotated[AllocationService, Depends(get_allocation_service)]
 ShipmentServiceDep = Annotated[ShipmentService, Depends(get_shipment_service)]
 StreamServiceDep = Annotated[StreamService, Depends(get_stream_service)]
 WebhookServiceDep = Annotated[WebhookService, Depends(get_webhook_service)]

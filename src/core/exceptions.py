@@ -240,8 +240,13 @@ class InsufficientStock(Conflict):
     slug = "insufficient-stock"
     title = "Insufficient stock"
 
-    def __init__(self, detail: str | None = None, *, available: int, **extra: Any) -> None:
-        super().__init__(detail or "Not enough stock available", available=available, **extra)
+    def __init__(
+        self, detail: str | None = None, *, available: int | None = None, **extra: Any
+    ) -> None:
+        # One level's shortage carries `available`; an allocation's, `shortages` instead.
+        if available is not None:
+            extra["available"] = available
+        super().__init__(detail or "Not enough stock available", **extra)
 
 
 class StaleQuantity(Conflict):

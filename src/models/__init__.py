@@ -1,5 +1,6 @@
 """ORM models. Import every model here so `Base.metadata` is complete for Alembic."""
 
+from src.models.allocation import Allocation, AllocationLine, AllocationStatus
 from src.models.api_client import ApiClient
 from src.models.audit import AuditEntry
 from src.models.base import Base
@@ -24,6 +25,9 @@ from src.models.webhook import (
 
 __all__ = [
     "AdjustmentReason",
+    "Allocation",
+    "AllocationLine",
+    "AllocationStatus",
     "ApiClient",
     "AuditEntry",
     "Base",

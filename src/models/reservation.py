@@ -59,6 +59,12 @@ class Reservation(UUIDPrimaryKey, Timestamps, Base):
         Index("ix_reservations_created_at_id", "created_at", "id"),
         Index("ix_reservations_product_created_id", "product_id", "created_at", "id"),
         Index("ix_reservations_location_created_id", "location_id", "created_at", "id"),
+        # An allocation's picks (partial: most reservations belong to none).
+        Index(
+            "ix_reservations_allocation_id",
+            "allocation_id",
+            postgresql_where=text("allocation_id IS NOT NULL"),
+        ),
     )
 
     product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id"))
@@ -74,3 +80,10 @@ class Reservation(UUIDPrimaryKey, Timestamps, Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     # Who made it (`Actor.as_json()`): a request always has an author, so never null.
     actor: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # A pick of an allocation: it moves only through the allocation (fulfil, release, extend).
+    allocation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("allocations.id"), default=None
+    )
+    allocation_line_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("allocation_lines.id"), default=None
+    )

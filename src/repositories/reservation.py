@@ -165,6 +165,41 @@ class ReservationRepository(Repository[Reservation]):
             {"ids": list(remaining), "remaining": list(remaining.values())},
         )
 
+    async def take_many(self, remaining: dict[uuid.UUID, int]) -> list[Reservation]:
+        """Set what several locked, active reservations still hold after a fulfilment (one
+        statement; fulfilled at zero); the changed rows."""
+        if not remaining:
+            return []
+        left = _LEFT.c.remaining
+        return await self._changed(
+            update(Reservation)
+            .where(Reservation.id == _LEFT.c.id, Reservation.status == _ACTIVE)
+            .values(
+                remaining=left,
+                status=case((left > 0, _ACTIVE.value), else_=ReservationStatus.FULFILLED.value),
+            )
+            .execution_options(synchronize_session=False),
+            {"ids": list(remaining), "remaining": list(remaining.values())},
+        )
+
+    async def release_picks(self, allocation_id: uuid.UUID) -> list[Reservation]:
+        """Release an allocation's active picks (its levels locked); those released."""
+        return await self._changed(
+            update(Reservation)
+            .where(Reservation.allocation_id == allocation_id, Reservation.status == _ACTIVE)
+            .values(status=ReservationStatus.RELEASED)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def pick_levels(self, allocation_id: uuid.UUID) -> list[Pair]:
+        """The levels an allocation's picks are on (none: no such allocation)."""
+        rows = await self.session.execute(
+            select(Reservation.product_id, Reservation.location_id)
+            .where(Reservation.allocation_id == allocation_id)
+            .distinct()
+        )
+        return [(row.product_id, row.location_id) for row in rows]
+
     async def is_overdue(self, reservation_id: uuid.UUID) -> bool:
         """Past its expiry by the database's clock (the one the sweeper goes by)."""
         overdue = await self.session.scalar(

@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from src.core.event_types import EventType
+from src.models.allocation import AllocationStatus
 from src.models.reservation import ReservationStatus
 from src.models.shipment import ShipmentStatus
 from src.models.stock import MovementKind
@@ -148,6 +149,11 @@ class ReservationFilter(ListFilter):
     product_id: Ids = []
     location_id: Ids = []
     status: ReservationStatus | None = None
+    reference: MovementReference | None = Field(default=None, description="reference equals")
+
+
+class AllocationFilter(ListFilter):
+    status: AllocationStatus | None = None
     reference: MovementReference | None = Field(default=None, description="reference equals")
 
 

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from src.schemas.base import Absent, Output, left_out
 from src.schemas.health import CheckRead
@@ -18,6 +18,12 @@ def member(when: str) -> Any:
     """An optional extension member (absent, never null: the model drops it without a
     value); `when` says which problems carry it."""
     return left_out(when)
+
+
+class Shortage(Output):
+    product_id: str = Field(description="The product's id")
+    requested: int
+    available: int
 
 
 class Problem(Output):
@@ -42,6 +48,10 @@ class Problem(Output):
     available: int | Absent = member(
         "insufficient-stock (409): the quantity available at that location (on hand less "
         "reserved; in a batch, after the lines before the failing one)"
+    )
+    shortages: list[Shortage] | Absent = member(
+        "insufficient-stock (409) from an allocation: one entry per product it could not "
+        "hold, with what the order requested in all and what the source rules could give it"
     )
     on_hand: int | Absent = member(
         "conflict (409) when archiving a product or location that still holds "

@@ -29,6 +29,7 @@ from src.repositories.stock.level import LevelRepository, LevelState
 from src.repositories.stock.movement import MovementRepository
 from src.schemas.reservation import ReservationRead
 from src.schemas.stock import MovementRead
+from src.services.allocation.settle import allocations_of, settle
 from src.services.unit_of_work import UnitOfWork
 
 _NUMERIC_OUT_OF_RANGE = "22003"
@@ -96,7 +97,8 @@ class LevelKeeper:
 
     async def expire_overdue(self, product_id: uuid.UUID, location_id: uuid.UUID) -> int:
         """Mark the level's overdue reservations expired and free what they held, each with
-        its `reservation.expired` event; the units freed."""
+        its `reservation.expired` event, and settle the allocations they were picks of; the
+        units freed."""
         await self.stock.lock_levels([(product_id, location_id)])
         expired = await self.reservations.expire_on_level(product_id, location_id)
         freed = sum(reservation.remaining for reservation in expired)
@@ -104,6 +106,7 @@ class LevelKeeper:
             await self.stock.set_level(product_id, location_id, delta=0, unreserve=freed)
         for reservation in expired:
             await self.emit_reservation(EventType.RESERVATION_EXPIRED, reservation)
+        await settle(self.work, allocations_of(expired))
         return freed
 
     async def record(

@@ -23,6 +23,7 @@ from src.models.stock import Movement
 from src.repositories.catalog import ProductState
 from src.repositories.stock.level import LevelChange, LevelState, Pair
 from src.schemas.stock import MovementRead
+from src.services.allocation.settle import allocations_of, settle
 from src.services.level_keeper import ARCHIVED_PRODUCT, NO_PRODUCT, LevelKeeper, bounded
 
 
@@ -81,11 +82,14 @@ class LevelSet:
 
     async def free_overdue(self, pairs: Iterable[Pair]) -> None:
         """Mark the levels' overdue reservations expired (one statement) and free what they
-        held, each with its `reservation.expired` event (as `LevelKeeper.expire_overdue`)."""
-        for reservation in await self.keeper.reservations.expire_on_levels(set(pairs)):
+        held, each with its `reservation.expired` event, and settle the allocations they
+        were picks of (as `LevelKeeper.expire_overdue`)."""
+        expired = await self.keeper.reservations.expire_on_levels(set(pairs))
+        for reservation in expired:
             pair = (reservation.product_id, reservation.location_id)
             self.change(pair, unreserve=reservation.remaining)
             await self.keeper.emit_reservation(EventType.RESERVATION_EXPIRED, reservation)
+        await settle(self.keeper.work, allocations_of(expired))
 
     def record(
         self,

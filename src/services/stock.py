@@ -29,6 +29,7 @@ from src.schemas.stock import (
     TransferCreate,
     TransferRead,
 )
+from src.services.allocation.settle import allocations_of, settle
 from src.services.batch import BatchPoster
 from src.services.level_keeper import (
     ARCHIVED_LOCATION,
@@ -237,4 +238,6 @@ class StockService:
             await self.levels.emit_reservation(EventType.RESERVATION_RELEASED, changed[rid])
             for rid in remaining
         ]
+        # A pick cut to 0 is released: its allocation may have ended with it.
+        await settle(self.work, allocations_of(changed.values()))
         return shortened, freed

@@ -50,6 +50,24 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
     "updateLocation": ("PATCH", "/api/v1/locations/{location_id}", "catalog:write"),
     "archiveLocation": ("DELETE", "/api/v1/locations/{location_id}", "catalog:write"),
     "restoreLocation": ("POST", "/api/v1/locations/{location_id}/restore", "catalog:write"),
+    "createAllocation": ("POST", "/api/v1/stock/allocations", "reservations:write"),
+    "listAllocations": ("GET", "/api/v1/stock/allocations", "stock:read"),
+    "getAllocation": ("GET", "/api/v1/stock/allocations/{allocation_id}", "stock:read"),
+    "fulfilAllocation": (
+        "POST",
+        "/api/v1/stock/allocations/{allocation_id}/fulfil",
+        "reservations:write",
+    ),
+    "releaseAllocation": (
+        "POST",
+        "/api/v1/stock/allocations/{allocation_id}/release",
+        "reservations:write",
+    ),
+    "extendAllocation": (
+        "POST",
+        "/api/v1/stock/allocations/{allocation_id}/extend",
+        "reservations:write",
+    ),
     "createReservation": ("POST", "/api/v1/stock/reservations", "reservations:write"),
     "listReservations": ("GET", "/api/v1/stock/reservations", "stock:read"),
     "fulfilReservation": (

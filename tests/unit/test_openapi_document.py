@@ -225,8 +225,9 @@ def test_idempotent_postings_document_replays_and_in_flight_retries(document: Do
         if any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", []))
     ]
     # movements, transfers, counts, batches; a reservation, its fulfilment and its release
-    # (200); a shipment, its receipts and its cancellation (200).
-    assert len(idempotent) == 10
+    # (200); a shipment, its receipts and its cancellation (200); an allocation, its
+    # fulfilment, release and extension (200).
+    assert len(idempotent) == 14
     for path, operation in idempotent:
         responses = operation["responses"]
         success = responses.get("201") or responses["200"]

@@ -9,6 +9,7 @@ The list lives here, not in the package's `__init__`, so that importing `src.api
 from fastapi import APIRouter
 
 from src.api.v1 import (
+    allocations,
     audit,
     auth,
     clients,
@@ -29,6 +30,7 @@ routers: list[APIRouter] = [
     clients.router,
     products.router,
     locations.router,
+    allocations.router,
     reservations.router,
     shipments.router,
     stock.router,
