@@ -99,10 +99,11 @@ async def test_orders_naming_products_in_opposite_orders_all_succeed_with_ample_
     committed_client: httpx.AsyncClient, committed_engine: AsyncEngine, staff: Staff
 ) -> None:
     """Forty orders, half naming four products forwards and half backwards, split over two
-    locations each: with stock for all of them, every one is served (a deadlock between
-    two of them would be an error, a lock timeout a refusal)."""
+    locations each: with exactly the stock for all of them, every one is served and every
+    unit ends up held (a deadlock between two of them would be an error, a lock timeout a
+    refusal)."""
     clerk, _, admin = staff
-    floor = await stock_floor(committed_client, staff, [[30, 30]] * 4, 2)
+    floor = await stock_floor(committed_client, staff, [[60, 60]] * 4, 2)
     forwards = Cart(tuple(Line(p, 3) for p in range(4)))
     backwards = Cart(tuple(reversed(forwards.lines)))
     carts = [forwards if i % 2 else backwards for i in range(40)]
