@@ -11,14 +11,16 @@ agrees with its picks. `GET /stock/reconciliation` must stay clean too (`assert_
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tests.support.factories import Headers
 from tests.support.stock import API, Item, new_location, new_product, receive
@@ -170,15 +172,22 @@ class Stock:
 
     levels: dict[Level, tuple[int, int]] = field(default_factory=dict)  # on_hand, reserved
     holding: dict[str, tuple[Level, int]] = field(default_factory=dict)  # id: level, remaining
+    # Active reservations past their expiry: still counted in `reserved` until a write that
+    # needs their stock or the sweeper expires them, but any order may take their stock.
+    overdue: set[str] = field(default_factory=set)
 
     def available(self, floor: Floor) -> Counter[int]:
-        """What each product (by index) has available over the floor's locations."""
+        """What each product (by index) could give an order over the floor's locations:
+        on hand less what live (not overdue) reservations hold."""
         index = {p: i for i, p in enumerate(floor.product_ids)}
         locations = {loc["id"] for loc in floor.locations}
         free: Counter[int] = Counter()
-        for (product, location), (on_hand, reserved) in self.levels.items():
+        for (product, location), (on_hand, _) in self.levels.items():
             if location in locations:
-                free[index[product]] += on_hand - reserved
+                free[index[product]] += on_hand
+        for id_, ((product, location), remaining) in self.holding.items():
+            if location in locations and id_ not in self.overdue:
+                free[index[product]] -= remaining
         return free
 
     def reserved(self, floor: Floor) -> Counter[int]:
@@ -189,24 +198,37 @@ class Stock:
         return total
 
 
+@contextlib.asynccontextmanager
+async def snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """One consistent view for several reads: the sweeper (or a request still finishing)
+    must not change the figures between two statements of one check."""
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="REPEATABLE READ")
+        async with connection.begin():
+            yield connection
+
+
 _LEVELS = text(
     "SELECT product_id::text, location_id::text, on_hand, reserved FROM stock_levels "
     "WHERE product_id::text = ANY(:products)"
 )
 _HOLDING = text(
-    "SELECT id::text, product_id::text, location_id::text, remaining FROM reservations "
+    "SELECT id::text, product_id::text, location_id::text, remaining, expires_at <= now() "
+    "FROM reservations "
     "WHERE product_id::text = ANY(:products) AND status = 'active'"
 )
 
 
 async def read_stock(engine: AsyncEngine, floor: Floor) -> Stock:
     stock = Stock()
-    async with engine.connect() as connection:
+    async with snapshot(engine) as connection:
         params = {"products": floor.product_ids}
         for product, location, on_hand, reserved in await connection.execute(_LEVELS, params):
             stock.levels[(product, location)] = (on_hand, reserved)
-        for id_, product, location, remaining in await connection.execute(_HOLDING, params):
+        for id_, product, location, remaining, due in await connection.execute(_HOLDING, params):
             stock.holding[id_] = ((product, location), remaining)
+            if due:
+                stock.overdue.add(id_)
     return stock
 
 
@@ -241,17 +263,24 @@ _LINES = text(
     GROUP BY a.id, a.status, l.id, l.quantity, l.fulfilled
     """
 )
+_ENDINGS = text(
+    "SELECT data ->> 'id', type, count(*) FROM events "
+    "WHERE type IN ('allocation.expired', 'allocation.released') AND data ->> 'id' = ANY(:ids) "
+    "GROUP BY 1, 2"
+)
 _BY_REFERENCE = text("SELECT count(*) FROM allocations WHERE reference = ANY(:references)")
 
 
-async def check_allocations(engine: AsyncEngine, ids: list[str]) -> None:
+async def check_allocations(engine: AsyncEngine, ids: list[str]) -> dict[str, str]:
     """Per line: the picks add up to it, gave out what it says was fulfilled, and the ledger's
-    issues against them agree; per allocation: its status is what its picks make it."""
+    issues against them agree; per allocation: its status is what its picks make it, and
+    an ending (expired, released) was announced exactly once, however many transactions
+    ended its picks. Returns each allocation's status."""
     if not ids:
-        return
+        return {}
     lines: dict[str, list[tuple[Any, ...]]] = {}
     statuses: dict[str, str] = {}
-    async with engine.connect() as connection:
+    async with snapshot(engine) as connection:
         for row in await connection.execute(_LINES, {"ids": ids}):
             allocation, status, line, quantity, fulfilled, picked, given, active, issued = row
             statuses[allocation] = status
@@ -259,6 +288,9 @@ async def check_allocations(engine: AsyncEngine, ids: list[str]) -> None:
             assert picked == quantity, f"line {line}: picks hold {picked}, it asked {quantity}"
             assert given == fulfilled, f"line {line}: picks gave {given}, it says {fulfilled}"
             assert issued == fulfilled, f"line {line}: ledger issued {issued} for {fulfilled}"
+        endings = Counter(
+            {(id_, kind): n for id_, kind, n in await connection.execute(_ENDINGS, {"ids": ids})}
+        )
     assert set(statuses) == set(ids), "an allocation answered 201 is missing or has no line"
     for allocation, rows in lines.items():
         status = statuses[allocation]
@@ -269,6 +301,10 @@ async def check_allocations(engine: AsyncEngine, ids: list[str]) -> None:
             assert status == "fulfilled", (allocation, status, rows)
         else:
             assert status in {"released", "expired"}, (allocation, status, rows)
+        for ending in ("expired", "released"):
+            announced = endings[(allocation, f"allocation.{ending}")]
+            assert announced == int(status == ending), (allocation, status, ending, announced)
+    return statuses
 
 
 async def check_refused(engine: AsyncEngine, references: list[str]) -> None:
@@ -286,9 +322,10 @@ def check_refusals_were_due(
 ) -> None:
     """A refused order (unpinned, split) really could not be served: some product it wanted
     had less available when it was refused than it asked for. Within a step stock becomes
-    available again only through releases (`freed`), so what was available when it was
-    refused is at least what is available now less what was freed since: an order refused
-    while even that covered it was refused wrongly."""
+    available again only through releases (`freed`; overdue reservations count as free
+    already), so what was available when it was refused is at least what is available now
+    less what was freed since: an order refused while even that covered it was refused
+    wrongly."""
     for cart in refused:
         if not cart.free:
             continue
@@ -307,3 +344,19 @@ async def count_events(engine: AsyncEngine, kind: str, key: str, values: list[st
     async with engine.connect() as connection:
         found = await connection.scalar(_EVENTS, {"kind": kind, "key": key, "v": values})
     return int(found or 0)
+
+
+_BACKDATE_PICKS = text(
+    "UPDATE reservations SET expires_at = now() - interval '1 second' "
+    "WHERE allocation_id::text = ANY(:ids)"
+)
+_BACKDATE = text(
+    "UPDATE allocations SET expires_at = now() - interval '1 second' WHERE id::text = ANY(:ids)"
+)
+
+
+async def backdate(engine: AsyncEngine, ids: list[str]) -> None:
+    """Make allocations (and their picks) overdue: the shortest expiry is a minute."""
+    async with engine.begin() as connection:
+        await connection.execute(_BACKDATE_PICKS, {"ids": ids})
+        await connection.execute(_BACKDATE, {"ids": ids})

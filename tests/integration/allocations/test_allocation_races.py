@@ -28,6 +28,7 @@ from tests.support.allocation_races import (
     Line,
     Staff,
     allocate,
+    backdate,
     check_allocations,
     check_order_answer,
     check_refusals_were_due,
@@ -120,13 +121,6 @@ async def test_orders_naming_products_in_opposite_orders_all_succeed_with_ample_
     await assert_reconciled(committed_client, admin)
 
 
-_OVERDUE = text(
-    "UPDATE reservations SET expires_at = now() WHERE allocation_line_id IN "
-    "(SELECT id FROM allocation_lines WHERE allocation_id::text = ANY(:ids))"
-)
-_OVERDUE_ALLOCATIONS = text("UPDATE allocations SET expires_at = now() WHERE id::text = ANY(:ids)")
-
-
 @pytest.mark.slow
 async def test_expiring_orders_free_their_stock_once_while_new_orders_race_for_it(
     committed_database_url: str,
@@ -147,9 +141,7 @@ async def test_expiring_orders_free_their_stock_once_while_new_orders_race_for_i
         old = [await allocate(client, clerk, floor, everywhere, new_reference()) for _ in range(3)]
         assert [r.status_code for r in old] == [201] * 3, [r.text for r in old]
         old_ids = [r.json()["id"] for r in old]
-        async with committed_engine.begin() as connection:
-            await connection.execute(_OVERDUE, {"ids": old_ids})
-            await connection.execute(_OVERDUE_ALLOCATIONS, {"ids": old_ids})
+        await backdate(committed_engine, old_ids)
         carts = [Cart((Line(p, 1, loc),)) for p in range(2) for loc in range(2)] * 8
         responses = await asyncio.gather(
             *(allocate(client, clerk, floor, cart, new_reference()) for cart in carts)
