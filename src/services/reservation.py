@@ -145,10 +145,16 @@ class ReservationService:
 
     async def _locked(self, reservation_id: uuid.UUID) -> Reservation:
         """The reservation, locked after its level (the lock order every path keeps), and
-        still holding stock; otherwise 404 or 409."""
+        still holding stock, and no allocation's pick; otherwise 404 or 409."""
         found = await self.reservations.get(reservation_id)
         if found is None:
             raise NotFound(_NOT_FOUND)
+        if found.allocation_id is not None:
+            # The allocation keeps `fulfilled` per line: its picks move only through it.
+            raise Conflict(
+                f"This reservation is part of allocation {found.allocation_id}: "
+                "fulfil or release the allocation"
+            )
         await self.stock.lock_levels([(found.product_id, found.location_id)])
         reservation = await self.reservations.get_for_update(reservation_id)
         if reservation is None:  # reservations are never deleted

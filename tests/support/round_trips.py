@@ -50,6 +50,10 @@ RECEIPT_TRIPS = 15
 # A cancellation: as a receipt, with the source instead of the destination and without the
 # products (nothing is written off).
 CANCEL_TRIPS = 14
+# An allocation: BEGIN, the check, the products (FOR SHARE), the locations (FOR SHARE), the
+# levels' locks, their overdue reservations freed, the allocation, its lines and its picks
+# (three INSERTs), the levels' change, the events, COMMIT.
+ALLOCATE_TRIPS = 12
 
 
 async def new_products(on: Counted, n: int) -> list[Item]:
@@ -95,6 +99,10 @@ def shipment_body(on: Counted, to: Item, products: list[Item]) -> dict[str, Any]
         "to_location_id": to["id"],
         "lines": [{"product_id": p["id"], "quantity": 4} for p in products],
     }
+
+
+def allocation_body(products: list[Item]) -> dict[str, Any]:
+    return {"lines": [{"product_id": p["id"], "quantity": 3} for p in products]}
 
 
 def receipt_body(products: list[Item]) -> dict[str, Any]:

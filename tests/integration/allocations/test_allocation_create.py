@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.support.allocations import (
@@ -187,3 +188,58 @@ async def test_the_same_product_on_several_lines_adds_up_in_line_order(
     assert picks(body, w) == [[("w2", 7)], [("w1", 5), ("w3", 2)]]
     shown = await level(client, clerk_headers, w.p, w.w2)
     assert (shown["reserved"], shown["available"]) == (7, 1)
+
+
+async def test_the_worked_example_of_the_api_description(
+    client: httpx.AsyncClient, clerk_headers: Headers, warehouses: Warehouses
+) -> None:
+    """docs/API.md "Allocations": each rule on the same three warehouses."""
+    w = warehouses
+
+    async def held(*lines: dict[str, object], **fields: object) -> list[list[tuple[str, int]]]:
+        body = await allocated(client, clerk_headers, *lines, **fields)
+        gone = await client.post(f"{ALLOCATIONS}/{body['id']}/release", headers=clerk_headers)
+        assert gone.status_code == 200, gone.text
+        return picks(body, w)
+
+    order = (want(w.p, 10), want(w.q, 5), want(w.p, 2))
+    assert await held(*order) == [[("w2", 8), ("w1", 2)], [("w3", 5)], [("w1", 2)]]
+    assert await held(*order, locations=[w.w3["id"], w.w1["id"]]) == [
+        [("w3", 3), ("w1", 5), ("w2", 2)],
+        [("w3", 5)],
+        [("w2", 2)],
+    ]
+    whole = await allocate(client, clerk_headers, *order, split=False)
+    assert whole.status_code == 409
+    assert whole.json()["shortages"] == [
+        {"product_id": w.p["id"], "requested": 12, "available": 10}
+    ]
+    smaller = (want(w.p, 6), want(w.q, 5), want(w.p, 2))
+    assert await held(*smaller, split=False) == [[("w2", 6)], [("w3", 5)], [("w1", 2)]]
+    assert await held(want(w.p, 3), want(w.q, 4), single_location=True) == [
+        [("w1", 3)],
+        [("w1", 4)],
+    ]
+
+
+async def test_an_allocation_that_takes_a_level_below_its_reorder_point_says_so(
+    client: httpx.AsyncClient,
+    clerk_headers: Headers,
+    manager_headers: Headers,
+    warehouses: Warehouses,
+    connection: AsyncConnection,
+) -> None:
+    w = warehouses
+    changed = await client.patch(
+        f"{API}/products/{w.q['id']}",
+        json={"reorder_point": 3},
+        headers={**manager_headers, "If-Match": "*"},
+    )
+    assert changed.status_code == 200, changed.text
+    await allocated(client, clerk_headers, want(w.q, 4, w.w3))
+    rows = await connection.execute(
+        text("SELECT data FROM events WHERE type = 'level.below_reorder' ORDER BY seq")
+    )
+    assert [(r.data["location_id"], r.data["on_hand"], r.data["available"]) for r in rows] == [
+        (w.w3["id"], 6, 2)
+    ]

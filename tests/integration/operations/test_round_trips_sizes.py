@@ -18,11 +18,13 @@ import httpx
 import pytest
 
 from tests.support.round_trips import (
+    ALLOCATE_TRIPS,
     CANCEL_TRIPS,
     COUNT_TRIPS,
     RECEIPT_TRIPS,
     SHIP_TRIPS,
     Counted,
+    allocation_body,
     count_body,
     levels_at,
     new_products,
@@ -90,6 +92,26 @@ async def test_a_count_sends_the_same_sql_for_any_number_of_lines(
         }
     levels = await levels_at(counted, counted.location)
     assert all(levels[p["id"]] == (7, 0) for size in SIZES for p in lines[size])
+
+
+async def test_an_allocation_sends_the_same_sql_for_any_number_of_lines(
+    counted: Counted,
+) -> None:
+    url = f"{API}/stock/allocations"
+    warm = await stocked_products(counted, WARM)
+    for _ in range(2):
+        response = await counted.client.post(url, json=allocation_body(warm), headers=counted.clerk)
+        assert response.status_code == 201, response.text
+    lines = {size: await stocked_products(counted, size) for size in SIZES}
+
+    async def run(size: int) -> tuple[httpx.Response, list[str]]:
+        return await counted.trips("POST", url, json=allocation_body(lines[size]))
+
+    done = await _same_sql(run, ALLOCATE_TRIPS)
+    for size in SIZES:
+        held = done[size].json()["lines"]
+        assert [line["product_id"] for line in held] == [p["id"] for p in lines[size]]
+        assert {(len(line["picks"]), line["picks"][0]["quantity"]) for line in held} == {(1, 3)}
 
 
 async def _reserve(on: Counted, products: list[Item], quantity: int) -> None:
