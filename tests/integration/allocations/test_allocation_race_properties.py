@@ -64,6 +64,8 @@ action = st.one_of(
     st.tuples(st.just("order"), cart),
     st.tuples(st.just("order"), cart),
     st.tuples(st.just("release"), which),
+    # A pick moves only through its allocation: its reservation's own endpoints refuse.
+    st.tuples(st.just("pick"), which, st.sampled_from(["fulfil", "release"])),
     # Backdated before the step's requests go: they, and the sweeper, race to expire it.
     st.tuples(st.just("expire"), which),
     st.tuples(st.just("fulfil"), which, st.booleans()),
@@ -120,6 +122,9 @@ def _send(client: httpx.AsyncClient, race: Race, act: tuple[Any, ...]) -> Awaita
     url = f"{API}/stock/allocations/{allocation['id']}/{kind}"
     if kind == "release":
         return client.post(url, headers=clerk)
+    if kind == "pick":
+        reservation = picks_of(allocation)[0]
+        return client.post(f"{API}/stock/reservations/{reservation}/{act[2]}", headers=clerk)
     lines = [{"line_id": allocation["lines"][0]["id"], "quantity": 1}] if act[2] else None
     return client.post(url, json={"lines": lines} if lines else {}, headers=clerk)
 
@@ -143,6 +148,8 @@ def _sort_out(race: Race, step: Step, act: tuple[Any, ...], response: httpx.Resp
             assert answer["type"] == INSUFFICIENT, answer
         elif kind == "reserve":
             race.answered.add(answer["id"])
+    elif kind == "pick":
+        assert status == 409, response.text
     elif kind == "release":
         assert status in {200, 409}, response.text
         if status == 200:
