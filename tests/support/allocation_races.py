@@ -271,11 +271,14 @@ _ENDINGS = text(
 _BY_REFERENCE = text("SELECT count(*) FROM allocations WHERE reference = ANY(:references)")
 
 
-async def check_allocations(engine: AsyncEngine, ids: list[str]) -> dict[str, str]:
+async def check_allocations(
+    engine: AsyncEngine, ids: list[str], *, counted: bool = False
+) -> dict[str, str]:
     """Per line: the picks add up to it, gave out what it says was fulfilled, and the ledger's
     issues against them agree; per allocation: its status is what its picks make it, and
     an ending (expired, released) was announced exactly once, however many transactions
-    ended its picks. Returns each allocation's status."""
+    ended its picks. After a count (`counted`) a pick may also have been cut, so its picks
+    gave out at least what the line says. Returns each allocation's status."""
     if not ids:
         return {}
     lines: dict[str, list[tuple[Any, ...]]] = {}
@@ -286,7 +289,9 @@ async def check_allocations(engine: AsyncEngine, ids: list[str]) -> dict[str, st
             statuses[allocation] = status
             lines.setdefault(allocation, []).append((line, quantity, fulfilled, active))
             assert picked == quantity, f"line {line}: picks hold {picked}, it asked {quantity}"
-            assert given == fulfilled, f"line {line}: picks gave {given}, it says {fulfilled}"
+            assert given == fulfilled or (counted and given > fulfilled), (
+                f"line {line}: picks gave {given}, it says {fulfilled}"
+            )
             assert issued == fulfilled, f"line {line}: ledger issued {issued} for {fulfilled}"
         endings = Counter(
             {(id_, kind): n for id_, kind, n in await connection.execute(_ENDINGS, {"ids": ids})}
@@ -303,6 +308,10 @@ async def check_allocations(engine: AsyncEngine, ids: list[str]) -> dict[str, st
             assert status in {"released", "expired"}, (allocation, status, rows)
         for ending in ("expired", "released"):
             announced = endings[(allocation, f"allocation.{ending}")]
+            if counted and ending == status == "released" and not announced:
+                # Known gap: a fulfilment that ends an order a count had cut leaves it
+                # `released` unannounced (pinned by an xfail in test_allocation_races.py).
+                continue
             assert announced == int(status == ending), (allocation, status, ending, announced)
     return statuses
 
@@ -322,8 +331,8 @@ def check_refusals_were_due(
 ) -> None:
     """A refused order (unpinned, split) really could not be served: some product it wanted
     had less available when it was refused than it asked for. Within a step stock becomes
-    available again only through releases (`freed`; overdue reservations count as free
-    already), so what was available when it was refused is at least what is available now
+    available again only through releases and counts (`freed`; overdue reservations count
+    as free already), so what was available when it was refused is at least what is available now
     less what was freed since: an order refused while even that covered it was refused
     wrongly."""
     for cart in refused:
