@@ -49,5 +49,9 @@ class ReservationRead(Schema):
         description="The user who made it; null when an API client did"
     )
     actor: StoredActor = Field(description="Who made it: a user or an API client")
+    allocation_id: uuid.UUID | None = Field(
+        description="The allocation this reservation is a pick of (it then moves only "
+        "through the allocation); null for a reservation of its own"
+    )
     created_at: datetime
     updated_at: datetime

@@ -52,6 +52,7 @@ async def test_an_allocation_takes_from_the_most_available_first_and_holds_it(
     )
     assert held.json()["expires_at"] == body["expires_at"]
     assert held.json()["reference"] == "SO-1001"
+    assert held.json()["allocation_id"] == body["id"]
     read = await client.get(f"{ALLOCATIONS}/{body['id']}", headers=clerk_headers)
     assert read.json() == body
     created = await events(connection, "allocation.created", body["id"])

@@ -19,6 +19,7 @@ LISTS = [
     "/api/v1/stock/movements",
     "/api/v1/stock/levels",
     "/api/v1/stock/reservations",
+    "/api/v1/stock/allocations",
     "/api/v1/stock/shipments",
     "/api/v1/events",
     "/api/v1/webhooks",
