@@ -252,7 +252,8 @@ _LINES = text(
     SELECT a.id::text, a.status::text, l.id::text, l.quantity, l.fulfilled,
            coalesce(sum(r.quantity), 0), coalesce(sum(r.quantity - r.remaining), 0),
            count(r.id) FILTER (WHERE r.status = 'active'),
-           coalesce(sum(-m.issued), 0)
+           coalesce(sum(-m.issued), 0),
+           count(r.id) FILTER (WHERE r.status = 'active' AND r.expires_at <> a.expires_at)
     FROM allocations a
     JOIN allocation_lines l ON l.allocation_id = a.id
     LEFT JOIN reservations r ON r.allocation_line_id = l.id
@@ -275,7 +276,8 @@ async def check_allocations(
     engine: AsyncEngine, ids: list[str], *, counted: bool = False
 ) -> dict[str, str]:
     """Per line: the picks add up to it, gave out what it says was fulfilled, and the ledger's
-    issues against them agree; per allocation: its status is what its picks make it, and
+    issues against them agree, and its live picks expire with the order; per allocation: its
+    status is what its picks make it, and
     an ending (expired, released) was announced exactly once, however many transactions
     ended its picks. After a count (`counted`) a pick may also have been cut, so its picks
     gave out at least what the line says. Returns each allocation's status."""
@@ -285,10 +287,13 @@ async def check_allocations(
     statuses: dict[str, str] = {}
     async with snapshot(engine) as connection:
         for row in await connection.execute(_LINES, {"ids": ids}):
-            allocation, status, line, quantity, fulfilled, picked, given, active, issued = row
+            allocation, status, line, quantity, fulfilled, picked, given, active, issued, apart = (
+                row
+            )
             statuses[allocation] = status
             lines.setdefault(allocation, []).append((line, quantity, fulfilled, active))
             assert picked == quantity, f"line {line}: picks hold {picked}, it asked {quantity}"
+            assert not apart, f"line {line}: {apart} live pick(s) expire apart from the order"
             assert given == fulfilled or (counted and given > fulfilled), (
                 f"line {line}: picks gave {given}, it says {fulfilled}"
             )

@@ -1,10 +1,10 @@
 """Property: random carts race in steps on three thinly stocked products, beside plain
-reservations, issues, transfers, counts, and fulfilments, releases and expiries of the
-orders already served (and their picks' own reservation endpoints, which refuse); after every
-step nothing is oversold, `reserved` is what active reservations hold, every reservation
-holding stock was answered 201, a refused order left nothing behind and really could not
-be served, each served order's picks, lines, status and ledger agree, and
-`/stock/reconciliation` is clean (issue #26, item 3).
+reservations, issues, transfers, counts, and fulfilments, releases, extensions and expiries
+of the orders already served (and their picks' own reservation endpoints, which refuse).
+After every step nothing is oversold, `reserved` is what active reservations hold, every
+reservation holding stock was answered 201, a refused order left nothing behind and really
+could not be served, each served order's picks, lines, status, expiry, events and ledger
+agree, and `/stock/reconciliation` is clean (issue #26, item 3).
 
 Unlike the availability property test, this one needs committed data and concurrent
 connections (`committed_client`): every step's requests run at once, so the model cannot
@@ -73,6 +73,7 @@ action = st.one_of(
     st.tuples(st.just("order"), cart),
     st.tuples(st.just("order"), cart),
     st.tuples(st.just("release"), which),
+    st.tuples(st.just("extend"), which, st.integers(60, 3600)),
     # A pick moves only through its allocation: its reservation's own endpoints refuse.
     # A count cuts the level's reservations, picks included, when it finds fewer units.
     st.tuples(st.just("count"), p_ix, l_ix, st.integers(0, 6)),
@@ -137,6 +138,8 @@ def _send(client: httpx.AsyncClient, race: Race, act: tuple[Any, ...]) -> Awaita
     url = f"{API}/stock/allocations/{allocation['id']}/{kind}"
     if kind == "release":
         return client.post(url, headers=clerk)
+    if kind == "extend":
+        return client.post(url, json={"expires_in": act[2]}, headers=clerk)
     if kind == "pick":
         reservation = picks_of(allocation)[0]
         return client.post(f"{API}/stock/reservations/{reservation}/{act[2]}", headers=clerk)
@@ -170,6 +173,12 @@ def _sort_out(race: Race, step: Step, act: tuple[Any, ...], response: httpx.Resp
         event("a count ran")
     elif kind == "pick":
         assert status == 409, response.text
+    elif kind == "extend":
+        # An ended order, or an overdue one (expired there and then), cannot be extended.
+        assert status in {200, 409}, response.text
+        if status == 200:
+            assert answer["status"] in {"active", "partially_fulfilled"}, answer
+            event("an allocation was extended")
     elif kind == "release":
         assert status in {200, 409}, response.text
         if status == 200:
