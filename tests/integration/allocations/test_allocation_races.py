@@ -48,7 +48,6 @@ from tests.support.stock import API, assert_reconciled, post_count
 HOT_STOCK = [[6, 4, 0], [3, 3, 3], [0, 8, 2], [5, 0, 5], [4, 4, 4]]
 
 
-@pytest.mark.slow
 async def test_fifty_orders_on_five_hot_products_get_exactly_what_the_stock_allows(
     committed_client: httpx.AsyncClient, committed_engine: AsyncEngine, staff: Staff
 ) -> None:
@@ -95,7 +94,6 @@ async def test_fifty_orders_on_five_hot_products_get_exactly_what_the_stock_allo
     await assert_reconciled(committed_client, admin)
 
 
-@pytest.mark.slow
 async def test_orders_naming_products_in_opposite_orders_all_succeed_with_ample_stock(
     committed_client: httpx.AsyncClient, committed_engine: AsyncEngine, staff: Staff
 ) -> None:
@@ -167,7 +165,6 @@ async def test_expiring_orders_free_their_stock_once_while_new_orders_race_for_i
         await assert_reconciled(client, admin)
 
 
-@pytest.mark.slow
 async def test_fulfil_racing_release_of_one_order_one_wins(
     committed_client: httpx.AsyncClient, committed_engine: AsyncEngine, staff: Staff
 ) -> None:
