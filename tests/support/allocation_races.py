@@ -45,11 +45,13 @@ class Line:
 
 @dataclass(frozen=True)
 class Cart:
-    """An order as a test draws it; `prefer` are location indexes in the order preferred."""
+    """An order as a test draws it; `prefer` are location indexes in the order preferred,
+    `single` asks for the whole order from one location."""
 
     lines: tuple[Line, ...]
     split: bool = True
     prefer: tuple[int, ...] = ()
+    single: bool = False
 
     def demand(self) -> Counter[int]:
         """Units wanted per product index, over the whole order."""
@@ -62,7 +64,7 @@ class Cart:
     def free(self) -> bool:
         """Unpinned and split: it fits exactly when each product's total does, wherever it
         lies, so whether it could have been served is plain arithmetic."""
-        return self.split and all(line.pin is None for line in self.lines)
+        return self.split and not self.single and all(line.pin is None for line in self.lines)
 
 
 @dataclass
@@ -89,6 +91,8 @@ class Floor:
         body: dict[str, Any] = {"reference": reference, "lines": lines}
         if not cart.split:
             body["split"] = False
+        if cart.single:
+            body["single_location"] = True
         if cart.prefer:
             body["locations"] = [self.locations[i]["id"] for i in cart.prefer]
         return body
@@ -162,6 +166,8 @@ def check_order_answer(response: httpx.Response, floor: Floor, cart: Cart) -> No
             assert where == {floor.locations[sent.pin]["id"]}, answer
         if not cart.split:
             assert len(picks) == 1, answer
+    if cart.single:
+        assert len({p["location_id"] for line in answer["lines"] for p in line["picks"]}) == 1
     reservations = picks_of(answer)
     assert len(set(reservations)) == len(reservations), answer
 

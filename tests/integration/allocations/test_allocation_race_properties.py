@@ -68,10 +68,20 @@ cart = st.builds(
     split=st.booleans(),
     prefer=st.lists(l_ix, unique=True, max_size=LOCATIONS).map(tuple),
 )
+# The whole order from one location: unpinned (two pins apart would be a plain conflict).
+single = st.builds(
+    Cart,
+    lines=st.lists(line.map(lambda x: Line(x.product, x.quantity)), min_size=1, max_size=3).map(
+        tuple
+    ),
+    prefer=st.lists(l_ix, unique=True, max_size=LOCATIONS).map(tuple),
+    single=st.just(True),
+)
 which = st.integers(0, 50)
 action = st.one_of(
     st.tuples(st.just("order"), cart),
     st.tuples(st.just("order"), cart),
+    st.tuples(st.just("order"), single),
     st.tuples(st.just("release"), which),
     st.tuples(st.just("extend"), which, st.integers(60, 3600)),
     # A pick moves only through its allocation: its reservation's own endpoints refuse.
