@@ -126,16 +126,24 @@ async def test_expiring_orders_free_their_stock_once_while_new_orders_race_for_i
     staff: Staff,
     tmp_path: Path,
 ) -> None:
-    """Three orders hold every unit of four levels, then fall due. Thirty-two one-unit
-    orders, eight pinned to each level, race each other and the sweeper (every 50 ms here)
-    for those units: each level frees its picks once, so six orders win per level, and each
-    old order ends expired with one `allocation.expired` event, however many transactions
-    expired its picks on different levels at the same time."""
+    """Three orders hold every unit of six levels, then fall due. Thirty-two one-unit
+    orders, eight pinned to each of four of those levels, race each other and two
+    processes' sweepers (every 50 ms, one level per transaction; they alone free the other
+    two levels): each level frees its picks once, so six orders win per level, and each old
+    order ends expired with one `allocation.expired` event, however many transactions
+    expired its picks on different levels at once."""
     clerk, _, admin = staff
-    settings = make_settings(committed_database_url, tmp_path, reservation_sweep_seconds=0.05)
-    async with in_process(create_app(settings)) as client:
-        floor = await stock_floor(client, staff, [[6, 6], [6, 6]], 2)
-        everywhere = Cart(tuple(Line(p, 2, loc) for p in range(2) for loc in range(2)))
+    settings = make_settings(
+        committed_database_url,
+        tmp_path,
+        reservation_sweep_seconds=0.05,
+        reservation_sweep_batch=1,
+    )
+    async with in_process(create_app(settings)) as client, in_process(create_app(settings)):
+        # The third product's levels no new order touches: only the sweepers free them.
+        floor = await stock_floor(client, staff, [[6, 6], [6, 6], [3, 3]], 2)
+        quantities = (2, 2, 1)
+        everywhere = Cart(tuple(Line(p, quantities[p], loc) for p in range(3) for loc in range(2)))
         old = [await allocate(client, clerk, floor, everywhere, new_reference()) for _ in range(3)]
         assert [r.status_code for r in old] == [201] * 3, [r.text for r in old]
         old_ids = [r.json()["id"] for r in old]
@@ -157,7 +165,7 @@ async def test_expiring_orders_free_their_stock_once_while_new_orders_race_for_i
         check_stock(
             stock, {pick for r in responses if r.status_code == 201 for pick in picks_of(r.json())}
         )
-        assert stock.reserved(floor) == {0: 12, 1: 12}
+        assert stock.reserved(floor) == {0: 12, 1: 12, 2: 0}
         await check_allocations(
             committed_engine, old_ids + [r.json()["id"] for r in responses if r.status_code == 201]
         )
