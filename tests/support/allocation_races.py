@@ -11,6 +11,7 @@ agrees with its picks. `GET /stock/reconciliation` must stay clean too (`assert_
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections import Counter
@@ -380,3 +381,21 @@ async def backdate(engine: AsyncEngine, ids: list[str]) -> None:
     async with engine.begin() as connection:
         await connection.execute(_BACKDATE_PICKS, {"ids": ids})
         await connection.execute(_BACKDATE, {"ids": ids})
+
+
+_LOCK_WAITS = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+    "AND wait_event_type = 'Lock' AND wait_event <> 'advisory'"
+)
+
+
+async def until_lock_waits(engine: AsyncEngine, count: int, wait: float = 30) -> None:
+    """Until `count` sessions wait for a row (or other non-advisory) lock. Raises
+    TimeoutError (not an assertion, which an xfail would take for the failure it expects)."""
+    async with engine.connect() as connection:
+        for _ in range(int(wait / 0.02)):
+            if await connection.scalar(_LOCK_WAITS) >= count:
+                return
+            await connection.rollback()  # statistics are read once per transaction
+            await asyncio.sleep(0.02)
+    raise TimeoutError(f"fewer than {count} sessions came to wait for a lock")
