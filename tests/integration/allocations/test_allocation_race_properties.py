@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.support.allocation_db import backdate
 from tests.support.allocation_races import (
     INSUFFICIENT,
     Cart,
@@ -33,7 +34,6 @@ from tests.support.allocation_races import (
     Line,
     Staff,
     allocate,
-    backdate,
     check_allocations,
     check_order_answer,
     check_refusals_were_due,

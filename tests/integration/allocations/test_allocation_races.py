@@ -24,23 +24,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from src.main import create_app
 from src.models.user import Role
+from tests.support.allocation_db import backdate, count_events, until_lock_waits
 from tests.support.allocation_races import (
     Cart,
     Line,
     Staff,
     allocate,
-    backdate,
     check_allocations,
     check_order_answer,
     check_refusals_were_due,
     check_refused,
     check_stock,
-    count_events,
     new_reference,
     picks_of,
     read_stock,
     stock_floor,
-    until_lock_waits,
 )
 from tests.support.factories import committed_headers
 from tests.support.servers import in_process
