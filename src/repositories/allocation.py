@@ -90,8 +90,6 @@ _STANDING = text(
     SELECT a.id,
         EXISTS (SELECT 1 FROM reservations r
                 WHERE r.allocation_id = a.id AND r.status = 'active') AS holding,
-        EXISTS (SELECT 1 FROM reservations r
-                WHERE r.allocation_id = a.id AND r.status = 'expired') AS lapsed,
         NOT EXISTS (SELECT 1 FROM allocation_lines l
                     WHERE l.allocation_id = a.id AND l.fulfilled < l.quantity) AS done,
         EXISTS (SELECT 1 FROM allocation_lines l
@@ -131,11 +129,10 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class Standing:
-    """What decides an allocation's status: does a pick still hold stock, has one expired,
-    is every line fulfilled, has any unit been issued."""
+    """What decides an allocation's status: does a pick still hold stock, is every line
+    fulfilled, has any unit been issued."""
 
     holding: bool
-    lapsed: bool
     done: bool
     started: bool
 
@@ -220,7 +217,7 @@ class AllocationRepository(Repository[Allocation]):
 
     async def standing(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Standing]:
         rows = await self.session.execute(_STANDING, {"ids": list(ids)})
-        return {row.id: Standing(row.holding, row.lapsed, row.done, row.started) for row in rows}
+        return {row.id: Standing(row.holding, row.done, row.started) for row in rows}
 
     async def set_status(self, statuses: dict[uuid.UUID, AllocationStatus]) -> None:
         if statuses:

@@ -20,6 +20,7 @@ from src.core.db_errors import sqlstate
 from src.core.event_types import EventType
 from src.core.exceptions import Conflict, InsufficientStock, NotFound
 from src.core.metrics import MOVEMENTS
+from src.models.allocation import AllocationStatus
 from src.models.catalog import Location, Product
 from src.models.stock import Movement
 from src.repositories.base import violated_constraint
@@ -106,7 +107,7 @@ class LevelKeeper:
             await self.stock.set_level(product_id, location_id, delta=0, unreserve=freed)
         for reservation in expired:
             await self.emit_reservation(EventType.RESERVATION_EXPIRED, reservation)
-        await settle(self.work, allocations_of(expired))
+        await settle(self.work, allocations_of(expired), ending=AllocationStatus.EXPIRED)
         return freed
 
     async def record(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from src.core.event_types import EventType
 from src.core.exceptions import Conflict, NotFound
+from src.models.allocation import AllocationStatus
 from src.models.stock import Movement
 from src.repositories.catalog import ProductState
 from src.repositories.stock.level import LevelChange, LevelState, Pair
@@ -89,7 +90,7 @@ class LevelSet:
             pair = (reservation.product_id, reservation.location_id)
             self.change(pair, unreserve=reservation.remaining)
             await self.keeper.emit_reservation(EventType.RESERVATION_EXPIRED, reservation)
-        await settle(self.keeper.work, allocations_of(expired))
+        await settle(self.keeper.work, allocations_of(expired), ending=AllocationStatus.EXPIRED)
 
     def record(
         self,

@@ -14,6 +14,7 @@ import uuid
 from src.core.event_types import EventType
 from src.core.exceptions import Conflict, InsufficientStock, NotFound
 from src.core.ids import new_id
+from src.models.allocation import AllocationStatus
 from src.models.principal import Principal
 from src.models.stock import AdjustmentReason, Movement, MovementKind
 from src.repositories.stock.level import LevelRepository, LevelState, Pair
@@ -239,5 +240,5 @@ class StockService:
             for rid in remaining
         ]
         # A pick cut to 0 is released: its allocation may have ended with it.
-        await settle(self.work, allocations_of(changed.values()))
+        await settle(self.work, allocations_of(changed.values()), ending=AllocationStatus.RELEASED)
         return shortened, freed

@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from src.core.event_types import EventType
 from src.core.exceptions import Conflict, NotFound, ValidationFailed
-from src.models.allocation import OPEN_STATUSES
+from src.models.allocation import OPEN_STATUSES, AllocationStatus
 from src.models.principal import Principal
 from src.models.reservation import ReservationStatus
 from src.models.stock import Movement, MovementKind
@@ -130,7 +130,7 @@ async def fulfil(
         await keeper.emit_reservation(EventType.RESERVATION_FULFILLED, reservation)
     repository = AllocationRepository(keeper.work.session)
     await repository.add_fulfilled(wanted)
-    await settle(keeper.work, [allocation_id], announce=False)
+    await settle(keeper.work, [allocation_id], ending=AllocationStatus.FULFILLED, announce=False)
     read = as_read((await repository.load([allocation_id]))[0])
     await keeper.work.emit(EventType.ALLOCATION_FULFILLED, read.model_dump(mode="json"))
     return AllocationFulfilmentRead(allocation=read, movements=movements)
@@ -147,7 +147,7 @@ async def release(keeper: LevelKeeper, allocation_id: uuid.UUID) -> AllocationRe
     await levels.write()
     for reservation in sorted(released, key=lambda r: r.id):
         await keeper.emit_reservation(EventType.RESERVATION_RELEASED, reservation)
-    ended = await settle(keeper.work, [allocation_id])
+    ended = await settle(keeper.work, [allocation_id], ending=AllocationStatus.RELEASED)
     if allocation_id in ended:
         return ended[allocation_id]
     return as_read((await AllocationRepository(keeper.work.session).load([allocation_id]))[0])

@@ -3,12 +3,14 @@ sweeper and every "free overdue reservations" path, counts, the allocation's own
 release).
 
 Status from lines and picks: while a pick still holds stock, `partially_fulfilled` once any
-unit was issued, else `active`. Once none does: `fulfilled` when every line is; `expired`
-when a pick expired; otherwise `released` (by the release endpoint, or a count that took
-what the picks held). A change to one of those three emits its event once: the allocations
-are locked FOR UPDATE (in id order, always after their levels), and their figures read in a
-statement of its own after the lock, so two transactions ending picks of one allocation on
-different levels are decided one after the other, the second seeing the first's work.
+unit was issued, else `active`. Once none does: `fulfilled` when every line is, otherwise
+what the path that took the last held units names (`ending`): `fulfilled` by a fulfilment
+(it issued all that was left, a count having cut the rest), `released` by the release
+endpoint or a count, `expired` by expiry. A change to one of those three emits its event
+once: the allocations are locked FOR UPDATE (in id order, always after their levels), and
+their figures read in a statement of its own after the lock, so two transactions ending
+picks of one allocation on different levels are decided one after the other, the second
+seeing the first's work.
 """
 
 from __future__ import annotations
@@ -36,18 +38,21 @@ def allocations_of(reservations: Iterable[Reservation]) -> set[uuid.UUID]:
     return {r.allocation_id for r in reservations if r.allocation_id is not None}
 
 
-def status_of(standing: Standing) -> AllocationStatus:
+def status_of(standing: Standing, ending: AllocationStatus) -> AllocationStatus:
     if standing.holding:
         return AllocationStatus.PARTIALLY_FULFILLED if standing.started else AllocationStatus.ACTIVE
-    if standing.done:
-        return AllocationStatus.FULFILLED
-    return AllocationStatus.EXPIRED if standing.lapsed else AllocationStatus.RELEASED
+    return AllocationStatus.FULFILLED if standing.done else ending
 
 
 async def settle(
-    work: UnitOfWork, allocation_ids: Iterable[uuid.UUID], *, announce: bool = True
+    work: UnitOfWork,
+    allocation_ids: Iterable[uuid.UUID],
+    *,
+    ending: AllocationStatus,
+    announce: bool = True,
 ) -> dict[uuid.UUID, AllocationRead]:
-    """Recompute the allocations' statuses; emit `allocation.<status>` for each that just
+    """Recompute the allocations' statuses, `ending` for those this path leaves holding
+    nothing (and not every line fulfilled); emit `allocation.<status>` for each that just
     ended (unless `announce` is False: the caller emits its own). The allocations that just
     ended, as read after the change. Nothing at all when there are none."""
     ids = sorted(set(allocation_ids))
@@ -55,7 +60,8 @@ async def settle(
         return {}
     repository = AllocationRepository(work.session)
     before = await repository.lock(ids)
-    after = {i: status_of(s) for i, s in (await repository.standing(list(before))).items()}
+    standing = await repository.standing(list(before))
+    after = {i: status_of(s, ending) for i, s in standing.items()}
     changed = {i: status for i, status in after.items() if status != before[i]}
     await repository.set_status(changed)
     ended = [i for i, status in changed.items() if status in _EVENTS]

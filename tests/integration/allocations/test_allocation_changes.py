@@ -292,11 +292,16 @@ async def test_a_count_that_cuts_a_pick_keeps_the_allocation_true(
     assert (await client.get(f"{ALLOCATIONS}/{made['id']}", headers=clerk_headers)).json()[
         "status"
     ] == "active"
-    # All 4 left can still be fulfilled; the line then stays short of its quantity.
+    # All 4 left can still be fulfilled: the line stays short of its quantity, and the
+    # allocation ends `fulfilled` (it issued all it held), announced once as such.
     done = await client.post(f"{ALLOCATIONS}/{made['id']}/fulfil", headers=clerk_headers)
     assert done.status_code == 200, done.text
     assert done.json()["allocation"]["lines"][0]["fulfilled"] == 4
-    assert done.json()["allocation"]["status"] == "released"
+    assert done.json()["allocation"]["status"] == "fulfilled"
+    assert await events(connection, "allocation.fulfilled", made["id"]) == [
+        done.json()["allocation"]
+    ]
+    assert await events(connection, "allocation.released", made["id"]) == []
 
     other = await allocated(client, clerk_headers, want(w.p, 3, w.w3), reference="SO-3")
     gone = await post_count(client, clerk_headers, w.w3, (w.p, 0))
