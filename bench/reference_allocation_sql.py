@@ -7,7 +7,7 @@ from __future__ import annotations
 LOCK_PRODUCTS = (
     "SELECT products.id, products.reorder_point, products.is_archived \n"
     "FROM products \n"
-    "WHERE products.id = ANY ($1::UUID[]) ORDER BY products.id FOR SHARE"
+    "WHERE products.id = ANY ($1::UUID[]) ORDER BY products.id FOR NO KEY UPDATE"
 )
 LOCK_SOURCES = (
     "\n"
@@ -17,8 +17,7 @@ LOCK_SOURCES = (
     "       OR (NOT l.is_archived AND NOT l.is_transit AND EXISTS (\n"
     "            SELECT 1 FROM stock_levels AS s\n"
     "            WHERE s.location_id = l.id AND s.product_id = ANY(CAST($2::UUID[] "
-    "AS uuid[]))\n"
-    "              AND s.on_hand > 0))\n"
+    "AS uuid[]))))\n"
     "    ORDER BY l.id\n"
     "    FOR SHARE OF l\n"
     "    "

@@ -31,8 +31,9 @@ NEWEST_FIRST = SortOrder("newest", (Allocation.created_at, Allocation.id), desce
 _IDS = ARRAY(UUID(as_uuid=True))
 _ALLOCATIONS, _LINES = Allocation.__table__, AllocationLine.__table__
 
-# Named locations (pins, preferences), and every usable location that holds some of the
-# products, locked FOR SHARE (archiving locks a location FOR UPDATE) in id order.
+# Named locations (pins, preferences), and every usable location with a level of the products
+# (on hand or not: a level at 0 may be refilled by a posting this one waits for), locked FOR
+# SHARE (archiving locks a location FOR UPDATE) in id order.
 _LOCK_SOURCES = text(
     """
     SELECT l.id, l.code, l.is_archived, l.is_transit
@@ -40,8 +41,7 @@ _LOCK_SOURCES = text(
     WHERE l.id = ANY(CAST(:named AS uuid[]))
        OR (NOT l.is_archived AND NOT l.is_transit AND EXISTS (
             SELECT 1 FROM stock_levels AS s
-            WHERE s.location_id = l.id AND s.product_id = ANY(CAST(:products AS uuid[]))
-              AND s.on_hand > 0))
+            WHERE s.location_id = l.id AND s.product_id = ANY(CAST(:products AS uuid[]))))
     ORDER BY l.id
     FOR SHARE OF l
     """

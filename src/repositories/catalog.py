@@ -50,12 +50,15 @@ _LOCATION_BY_ID = _LOCATION_COLUMNS.where(Location.__table__.c.id == bindparam("
 
 # `= ANY(array)`, not `IN (…)`: the same SQL whatever the number of products
 # (`src.repositories.unnest`).
-_PRODUCTS_LOCKED = (
+_PRODUCTS = (
     select(Product.id, Product.reorder_point, Product.is_archived)
     .where(Product.id == any_(bindparam("ids", type_=ARRAY(Product.__table__.c.id.type))))
     .order_by(Product.id)
-    .with_for_update(read=True)
 )
+_PRODUCTS_LOCKED = _PRODUCTS.with_for_update(read=True)
+# FOR NO KEY UPDATE: waits for, and holds off, every posting that has the product FOR SHARE
+# (as each that adds stock does), yet not the foreign-key checks of rows naming it.
+_PRODUCTS_HELD = _PRODUCTS.with_for_update(key_share=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +108,16 @@ class ProductRepository(CatalogRepository):
     model = Product
     level_column = StockLevel.product_id
 
-    async def lock_many(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, ProductState]:
-        """Several products locked FOR SHARE (as `get_locked(exclusive=False)` each) in id
-        order and one statement: those that exist, by id."""
+    async def lock_many(
+        self, ids: Collection[uuid.UUID], *, exclusive: bool = False
+    ) -> dict[uuid.UUID, ProductState]:
+        """Several products locked FOR SHARE (as `get_locked(exclusive=False)` each), or
+        `exclusive`ly against postings (FOR NO KEY UPDATE), in id order and one statement:
+        those that exist, by id."""
         if not ids:
             return {}
-        rows = await self.session.execute(_PRODUCTS_LOCKED, {"ids": sorted(set(ids))})
+        statement = _PRODUCTS_HELD if exclusive else _PRODUCTS_LOCKED
+        rows = await self.session.execute(statement, {"ids": sorted(set(ids))})
         return {row.id: ProductState(row.reorder_point, row.is_archived) for row in rows}
 
     async def get(self, id_: uuid.UUID) -> ProductRead | None:

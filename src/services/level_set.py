@@ -37,12 +37,13 @@ class _Recorded:
 
 
 async def usable_products(
-    keeper: LevelKeeper, ids: Iterable[uuid.UUID]
+    keeper: LevelKeeper, ids: Iterable[uuid.UUID], *, exclusive: bool = False
 ) -> dict[uuid.UUID, ProductState]:
-    """The products, locked FOR SHARE in one statement; the first (by id) that does not
-    exist is a 404 and the first archived a 409, as `LevelKeeper.usable_product` each."""
+    """The products, locked FOR SHARE (or `exclusive`ly against postings, see
+    `ProductRepository.lock_many`) in one statement; the first (by id) that does not exist
+    is a 404 and the first archived a 409, as `LevelKeeper.usable_product` each."""
     wanted = sorted(set(ids))
-    found = await keeper.products.lock_many(wanted)
+    found = await keeper.products.lock_many(wanted, exclusive=exclusive)
     for product_id in wanted:
         product = found.get(product_id)
         if product is None:

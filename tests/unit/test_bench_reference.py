@@ -20,7 +20,7 @@ from bench.scenarios import SCENARIOS, Scenario, Target
 from src.core.prepared import plan_for
 from src.models.reservation import Reservation
 from src.repositories import allocation
-from src.repositories.catalog import _PRODUCTS_LOCKED
+from src.repositories.catalog import _PRODUCTS_HELD
 from src.repositories.stock.availability import _AVAILABILITY
 from src.repositories.stock.level import _CHANGE_MANY
 from src.repositories.unnest import insert_rows
@@ -42,7 +42,7 @@ def test_availability_is_stockroom_statement() -> None:
 @pytest.mark.parametrize(
     ("copy", "statement"),
     [
-        ("LOCK_PRODUCTS", _PRODUCTS_LOCKED),
+        ("LOCK_PRODUCTS", _PRODUCTS_HELD),
         ("LOCK_SOURCES", allocation._LOCK_SOURCES),
         ("LOCK_LEVELS", allocation._LOCK_LEVELS),
         ("INSERT_ALLOCATION", allocation._INSERT_ALLOCATION),

@@ -1,9 +1,10 @@
 """`allocate`: hold every line of an order at once, or nothing (409 with `shortages`).
 
-A constant number of statements whatever the line count: products locked FOR SHARE in one,
-the named and the stocked locations FOR SHARE in one, every candidate level FOR UPDATE in
-one (the global (product_id, location_id) order, so competing orders queue instead of
-deadlocking), their overdue reservations freed in one; the plan is made in memory
+A constant number of statements whatever the line count: products locked against postings
+in one (FOR NO KEY UPDATE), the named locations and those holding a level of the products
+FOR SHARE in one, every candidate level FOR UPDATE in one (the global (product_id,
+location_id) order, so competing orders queue instead of deadlocking), their overdue
+reservations freed in one; the plan is made in memory
 (`src.services.allocation.plan`); then the allocation, its lines and its picks
 (reservations) are inserted in one statement each and the levels' `reserved` raised in one.
 """
@@ -54,7 +55,13 @@ async def allocate(
     keeper: LevelKeeper, data: AllocationCreate, *, actor: Principal
 ) -> AllocationRead:
     repository = AllocationRepository(keeper.work.session)
-    products = await usable_products(keeper, (line.product_id for line in data.lines))
+    # Exclusive: a posting in flight that adds stock where the product has no level yet (a
+    # transfer, a receipt) commits first, and none starts until this one is done, so the
+    # sources read next are every place the product is and stays, not a snapshot that a
+    # lock wait could outdate.
+    products = await usable_products(
+        keeper, (line.product_id for line in data.lines), exclusive=True
+    )
     pinned = {line.location_id for line in data.lines if line.location_id is not None}
     loose = {line.product_id for line in data.lines if line.location_id is None}
     sources = await repository.lock_sources(pinned | set(data.locations), loose)

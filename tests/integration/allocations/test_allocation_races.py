@@ -259,12 +259,6 @@ async def test_an_order_a_fulfilment_ends_after_a_count_is_fulfilled_and_announc
     assert await count_events(committed_engine, "allocation.released", "id", [order["id"]]) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the candidate locations are read (on_hand > 0) before the levels are locked: "
-    "stock a concurrent transfer moves to a location with none yet is not seen (spurious 409)",
-)
 async def test_an_order_waiting_on_a_transfer_sees_where_the_stock_went(
     own_database_url: str, tmp_path: Path
 ) -> None:
