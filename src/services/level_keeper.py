@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
@@ -62,13 +63,7 @@ class LevelKeeper:
     async def usable_location(self, location_id: uuid.UUID) -> Location:
         """The location, locked FOR SHARE and not archived."""
         location: Location | None = await self.locations.get_locked(location_id, exclusive=False)
-        if location is None:
-            raise NotFound(NO_LOCATION)
-        if location.is_archived:
-            raise Conflict(ARCHIVED_LOCATION)
-        if location.is_transit:
-            raise Conflict(TRANSIT_LOCATION)
-        return location
+        return check_usable_location(location)
 
     async def take(
         self,
@@ -175,6 +170,28 @@ class LevelKeeper:
         read = ReservationRead.model_validate(reservation)
         await self.work.emit(type_, read.model_dump(mode="json"))
         return read
+
+
+class _Place(Protocol):
+    @property
+    def is_archived(self) -> bool: ...
+    @property
+    def is_transit(self) -> bool: ...
+
+
+_PlaceT = TypeVar("_PlaceT", bound=_Place)
+
+
+def check_usable_location(location: _PlaceT | None) -> _PlaceT:
+    """Where stock may be posted: a location that exists (404), is active and is not the
+    transit location (409)."""
+    if location is None:
+        raise NotFound(NO_LOCATION)
+    if location.is_archived:
+        raise Conflict(ARCHIVED_LOCATION)
+    if location.is_transit:
+        raise Conflict(TRANSIT_LOCATION)
+    return location
 
 
 @contextmanager

@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 
 from src.core.event_types import EventType
-from src.core.exceptions import Conflict, NotFound
 from src.core.ids import new_id
 from src.models.allocation import AllocationStatus
 from src.models.principal import Principal
@@ -28,12 +27,7 @@ from src.schemas.actor import ActorRead
 from src.schemas.allocation import AllocationCreate, AllocationLineRead, AllocationRead, PickRead
 from src.schemas.reservation import ReservationRead
 from src.services.allocation.plan import Planner, Want
-from src.services.level_keeper import (
-    ARCHIVED_LOCATION,
-    NO_LOCATION,
-    TRANSIT_LOCATION,
-    LevelKeeper,
-)
+from src.services.level_keeper import LevelKeeper, check_usable_location
 from src.services.level_set import LevelSet, usable_products
 
 
@@ -42,13 +36,7 @@ def check_named(data: AllocationCreate, sources: dict[uuid.UUID, Source]) -> Non
     be active and not the transit location (409), as `LevelKeeper.usable_location`."""
     named = [line.location_id for line in data.lines if line.location_id is not None]
     for location_id in [*named, *data.locations]:
-        source = sources.get(location_id)
-        if source is None:
-            raise NotFound(NO_LOCATION)
-        if source.is_archived:
-            raise Conflict(ARCHIVED_LOCATION)
-        if source.is_transit:
-            raise Conflict(TRANSIT_LOCATION)
+        check_usable_location(sources.get(location_id))
 
 
 async def allocate(
