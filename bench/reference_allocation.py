@@ -3,8 +3,8 @@ order, written plainly (see `src/services/allocation/create.py`): BEGIN, the cal
 key's lock, the stored response, the products (FOR NO KEY UPDATE), the locations with a
 level of them (FOR SHARE), their levels (FOR UPDATE), the levels' overdue holds expired, the
 allocation, its lines, its picks (reservations), the levels' `reserved`, the closing
-statement (events, stored response, NOTIFY), COMMIT. The plan is Stockroom's rule for unpinned lines split
-across locations (most available first; ties by code, then id).
+statement (events, stored response, NOTIFY), COMMIT. The plan is Stockroom's rule for
+unpinned lines split across locations (most available first; ties by code, then id).
 
 It takes only what the benchmark sends: no pins, no preferred locations, `split` true, not
 `single_location`, an Idempotency-Key (422 otherwise); and holds that outlast the run (an
