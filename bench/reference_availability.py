@@ -1,13 +1,11 @@
 """The reference's `GET /api/v1/stock/availability`: Stockroom's one statement (see
-`AvailabilityRepository.availability`), the caller's check before it, and each product's
-answer embedded as the statement built it, as Stockroom's router does."""
+`AvailabilityRepository.availability`), the caller's check before it, and the answer sent
+as the statement built it, as Stockroom's router does."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,12 +16,21 @@ MAX_ASKED = 100  # Stockroom's MAX_IDS: product_id and sku in all
 # The statement Stockroom runs, as it reaches the server ($1 ids, $2 SKUs, $3 locations;
 # tests/unit/test_bench_reference.py holds the two the same).
 AVAILABILITY = """
-    SELECT a.ord, a.asked_id, a.asked_sku, a.product_id,
-           CASE WHEN a.product_id IS NOT NULL THEN json_build_object(
-               'product_id', a.product_id, 'sku', a.sku, 'on_hand', lv.on_hand,
-               'reserved', lv.reserved, 'available', lv.on_hand - lv.reserved,
-               'incoming', lv.incoming, 'locations', lv.locations
-           )::text END AS item
+    SELECT '{"items":[' || coalesce(string_agg(x.item, ',' ORDER BY x.ord), '') || ']}'
+               AS body,
+           (array_agg(x.missing ORDER BY x.ord) FILTER (WHERE x.missing IS NOT NULL))[1]
+               AS missing
+    FROM (
+    SELECT a.ord,
+           CASE WHEN a.product_id IS NOT NULL THEN
+               '{"product_id":"' || a.product_id || '","sku":' || to_json(a.sku)::text
+               || ',"on_hand":' || lv.on_hand || ',"reserved":' || lv.reserved
+               || ',"available":' || (lv.on_hand - lv.reserved)
+               || ',"incoming":' || lv.incoming || ',"locations":[' || lv.locations || ']}'
+           END AS item,
+           CASE WHEN a.product_id IS NULL THEN
+               coalesce('id ' || a.asked_id, 'sku ' || a.asked_sku)
+           END AS missing
     FROM (
         SELECT t.ord, t.id AS asked_id, NULL::text AS asked_sku, p.id AS product_id, p.sku
         FROM unnest(CAST($1::UUID[] AS uuid[])) WITH ORDINALITY AS t(id, ord)
@@ -42,14 +49,14 @@ AVAILABILITY = """
                coalesce(sum(s.reserved), 0)::bigint AS reserved,
                coalesce(sum(s.incoming), 0)::bigint AS incoming,
                coalesce(
-                   json_agg(
-                       json_build_object(
-                           'location_id', l.id, 'code', l.code, 'on_hand', s.on_hand,
-                           'reserved', s.reserved, 'available', s.on_hand - s.reserved,
-                           'incoming', s.incoming
-                       ) ORDER BY l.code
+                   string_agg(
+                       '{"location_id":"' || l.id || '","code":' || to_json(l.code)::text
+                       || ',"on_hand":' || s.on_hand || ',"reserved":' || s.reserved
+                       || ',"available":' || (s.on_hand - s.reserved)
+                       || ',"incoming":' || s.incoming || '}',
+                       ',' ORDER BY l.code
                    ),
-                   '[]'::json
+                   ''
                ) AS locations
         FROM stock_levels AS s
         JOIN locations AS l ON l.id = s.location_id
@@ -58,8 +65,8 @@ AVAILABILITY = """
           AND (cardinality(CAST($3::UUID[] AS uuid[])) = 0
                OR s.location_id = ANY(CAST($3::UUID[] AS uuid[])))
     ) AS lv ON true
-    ORDER BY a.ord
-"""
+    ) AS x
+    """
 
 
 def _uuids(request: Request, name: str) -> list[uuid.UUID]:
@@ -69,15 +76,6 @@ def _uuids(request: Request, name: str) -> list[uuid.UUID]:
         raise HTTPException(422, f"{name} must be UUIDs") from None
 
 
-def _item(row: Any) -> orjson.Fragment:
-    """The product's answer as the statement built it, embedded as Stockroom embeds it."""
-    if row["product_id"] is None:
-        asked_id, asked_sku = row["asked_id"], row["asked_sku"]
-        asked = f"id {asked_id}" if asked_id is not None else f"sku {asked_sku}"
-        raise HTTPException(404, f"No product with {asked}")
-    return orjson.Fragment(row["item"])
-
-
 async def availability(request: Request) -> Response:
     ids, skus = _uuids(request, "product_id"), request.query_params.getlist("sku")
     locations = _uuids(request, "location_id")
@@ -85,6 +83,7 @@ async def availability(request: Request) -> Response:
         raise HTTPException(422, f"Ask for 1 to {MAX_ASKED} products")
     async with pool(request).acquire() as conn:
         await authenticate(request, conn)
-        rows = await conn.fetch(AVAILABILITY, ids, skus, locations)
-    body = orjson.dumps({"items": [_item(row) for row in rows]})
-    return Response(body, media_type="application/json")
+        row = await conn.fetchrow(AVAILABILITY, ids, skus, locations)
+    if row["missing"] is not None:
+        raise HTTPException(404, f"No product with {row['missing']}")
+    return Response(row["body"], media_type="application/json")

@@ -68,21 +68,16 @@ class LedgerService:
             locations=locations,
         )
 
-    async def availability(self, query: AvailabilityQuery) -> list[str]:
-        """Each asked product in the asked order, as the JSON text of its AvailabilityRead
-        (built by the statement); archived products too (their stock is real). The first
+    async def availability(self, query: AvailabilityQuery) -> str:
+        """The JSON text of the AvailabilityList (built by the statement): each asked
+        product in the asked order, archived ones too (their stock is real). The first
         unknown one asked is a 404 naming it."""
-        rows = await AvailabilityRepository(self.stock.session).availability(
+        body, missing = await AvailabilityRepository(self.stock.session).availability(
             query.product_id, query.sku, query.location_id
         )
-        items: list[str] = []
-        for row in rows:
-            if row["product_id"] is None:
-                asked_id, sku = row["asked_id"], row["asked_sku"]
-                asked = f"id {asked_id}" if asked_id is not None else f"sku {sku}"
-                raise NotFound(f"No product with {asked}")
-            items.append(row["item"])
-        return items
+        if missing is not None:
+            raise NotFound(f"No product with {missing}")
+        return body
 
     async def reconcile(self) -> ReconciliationRead:
         checked, rows = await ReconciliationRepository(self.stock.session).reconcile()

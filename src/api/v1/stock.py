@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-import orjson
 from fastapi import Query, Response, status
 
 from src.api.deps import (
@@ -225,9 +224,8 @@ async def availability(
 ) -> Response:
     """Totals and per-location stock of 1 to 100 products (ids, then SKUs, each in the order
     asked), over active, non-transit locations: one query whatever the count."""
-    # Each item is AvailabilityRead's JSON as the statement built it, embedded as it is.
-    items = [orjson.Fragment(item) for item in await service.availability(query)]
-    return Response(orjson.dumps({"items": items}), media_type="application/json")
+    # AvailabilityList's JSON as the statement built it, sent as it is.
+    return Response(await service.availability(query), media_type="application/json")
 
 
 @router.get(
