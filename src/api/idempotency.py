@@ -21,6 +21,14 @@ from src.services.unit_of_work import UnitOfWork
 Created = tuple[BaseModel, str | None]
 
 
+class NoBody(BaseModel):
+    """What a bodiless POST (a release, a cancellation) asks for besides its path: nothing,
+    hashed like any body so a reused Idempotency-Key is checked the same way."""
+
+
+NO_BODY = NoBody()
+
+
 async def respond_once(
     work: UnitOfWork,
     *,

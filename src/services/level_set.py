@@ -65,6 +65,11 @@ class LevelSet:
     async def lock(self, pairs: Iterable[Pair]) -> None:
         self.figures = await self.keeper.stock.lock_many(list(pairs))
 
+    def adopt(self, figures: dict[Pair, LevelState]) -> None:
+        """Work on levels the caller locked by a statement of its own (an allocation locks
+        every level of its products at its candidate locations, not given pairs)."""
+        self.figures = dict(figures)
+
     def level(self, pair: Pair) -> LevelState:
         """The level as the lines so far leave it."""
         return self.figures[pair]

@@ -7,7 +7,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import Query, Response, status
-from pydantic import BaseModel
 
 from src.api.deps import (
     AllocationServiceDep,
@@ -17,7 +16,7 @@ from src.api.deps import (
     Pagination,
     RequestId,
 )
-from src.api.idempotency import Created, respond_once
+from src.api.idempotency import NO_BODY, Created, respond_once
 from src.api.responses import problem_responses
 from src.api.routing import PrefixRouter
 from src.api.v1.prefix import API_V1
@@ -36,10 +35,6 @@ ALLOCATIONS = f"{API_V1}/stock/allocations"
 router = PrefixRouter(prefix=ALLOCATIONS, tags=["allocations"])
 
 _CHANGE_ERRORS = problem_responses(401, 403, 404, 409, 422)
-
-
-class _NoBody(BaseModel):
-    """What a release asks for besides its path: nothing (for the Idempotency-Key's hash)."""
 
 
 @router.post(
@@ -130,7 +125,7 @@ async def release_allocation(
         user_id=actor.id,
         key=idempotency_key,
         operation=f"allocation-release:{allocation_id}",
-        body=_NoBody(),
+        body=NO_BODY,
         create=create,
         status=status.HTTP_200_OK,
     )

@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import Query, Response, status
-from pydantic import BaseModel
 
 from src.api.deps import (
     CanReadStock,
@@ -16,7 +15,7 @@ from src.api.deps import (
     RequestId,
     ReservationServiceDep,
 )
-from src.api.idempotency import Created, respond_once
+from src.api.idempotency import NO_BODY, Created, respond_once
 from src.api.responses import problem_responses
 from src.api.routing import PrefixRouter
 from src.api.v1.prefix import API_V1
@@ -30,10 +29,6 @@ RESERVATIONS = f"{API_V1}/stock/reservations"
 router = PrefixRouter(prefix=RESERVATIONS, tags=["reservations"])
 
 _CHANGE_ERRORS = problem_responses(401, 403, 404, 409, 422)
-
-
-class _NoBody(BaseModel):
-    """What a release asks for besides its path: nothing (for the Idempotency-Key's hash)."""
 
 
 @router.post(
@@ -123,7 +118,7 @@ async def release_reservation(
         user_id=actor.id,
         key=idempotency_key,
         operation=f"reservation-release:{reservation_id}",
-        body=_NoBody(),
+        body=NO_BODY,
         create=create,
         status=status.HTTP_200_OK,
     )

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Query, Response, status
-from pydantic import BaseModel
 
 from src.api.deps import (
     CanReadStock,
@@ -19,7 +18,7 @@ from src.api.deps import (
     RequestId,
     ShipmentServiceDep,
 )
-from src.api.idempotency import Created, respond_once
+from src.api.idempotency import NO_BODY, Created, respond_once
 from src.api.responses import problem_responses, with_etag
 from src.api.routing import PrefixRouter
 from src.api.v1.prefix import API_V1
@@ -34,10 +33,6 @@ router = PrefixRouter(prefix=SHIPMENTS, tags=["shipments"])
 
 _LINKS: dict[str, Any] = {}
 _CHANGE_ERRORS = problem_responses(401, 403, 404, 409, 412, 422)
-
-
-class _NoBody(BaseModel):
-    """What a cancellation asks for besides its path: nothing (for the Idempotency-Key's hash)."""
 
 
 def _tagged(response: Response) -> Response:
@@ -152,7 +147,7 @@ async def cancel_shipment(
             user_id=actor.id,
             key=idempotency_key,
             operation=f"shipment-cancel:{shipment_id}",
-            body=_NoBody(),
+            body=NO_BODY,
             create=create,
             status=status.HTTP_200_OK,
         )

@@ -55,7 +55,7 @@ async def allocate(
     sources = await repository.lock_sources(pinned | set(data.locations), loose)
     check_named(data, sources)
     levels = LevelSet(keeper)
-    levels.figures = await repository.lock_levels(products, sources)
+    levels.adopt(await repository.lock_levels(products, sources))
     await levels.free_overdue(levels.figures)
     before = dict(levels.figures)
     planner = Planner(sources, {p: s.available for p, s in before.items()}, data.locations)
